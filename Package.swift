@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "FlashNumerics",
+  products: [
+    .library(name: "LowPrecision", targets: ["LowPrecision"]),
+    .library(name: "Precise", targets: ["Precise"]),
+    .library(name: "Interop", targets: ["Interop"]),
+    .executable(name: "flashnum", targets: ["flashnum"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // MPFR (and GMP) from the system, found through pkg-config.
+    .systemLibrary(
+      name: "CMPFR",
+      pkgConfig: "mpfr",
+      providers: [.apt(["libmpfr-dev", "libgmp-dev"])]),
+    // OpenSSL's libcrypto, used by the tests only (SHA-256 fingerprints of exhaustive tables).
+    .systemLibrary(
+      name: "CLibCrypto",
+      pkgConfig: "libcrypto",
+      providers: [.apt(["libssl-dev"])]),
+    .target(name: "LowPrecision"),
+    .target(name: "Precise", dependencies: ["CMPFR"]),
+    .target(name: "Interop"),
+    .executableTarget(
+      name: "flashnum",
+      dependencies: [
+        "LowPrecision", "Precise", "Interop",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(name: "LowPrecisionTests", dependencies: ["LowPrecision", "Precise", "CLibCrypto"]),
+    .testTarget(name: "PreciseTests", dependencies: ["Precise"]),
+    .testTarget(name: "InteropTests", dependencies: ["Interop"]),
+    .testTarget(name: "flashnumTests", dependencies: ["Interop", "LowPrecision"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

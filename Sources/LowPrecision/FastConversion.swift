@@ -1,0 +1,172 @@
+// Branch-free float32 ⇄ e4m3fn / e5m2 / bf16 / fp16 conversions with round-to-nearest-even,
+// written so that the compiler vectorizes the loops. They must give exactly the bits of the
+// generic `FloatFormat.encode` / `decode`; the exhaustive tests check all 2^32 inputs.
+//
+// Technique, for a float32 magnitude `a` (bits, sign cleared):
+// - normal range: add `half − 1 + lsb` to the bits and shift (RNE on the bit pattern), then
+//   rebias the exponent; a carry out of the fraction correctly moves to the next binade;
+// - subnormal range: `|x| + 2^k` in float32 arithmetic, where 2^k's ulp is the format's
+//   subnormal step, rounds |x| to that step with RNE in one hardware rounding; the difference of
+//   the bit patterns is the code;
+// - NaN, infinity and overflow are selected at the end.
+
+/// Which fast kernel serves a (format, rounding) pair, if any.
+@usableFromInline
+enum FastKernel {
+  case e4m3fn(saturate: Bool), e5m2(saturate: Bool), bf16(saturate: Bool), fp16(saturate: Bool)
+
+  @usableFromInline
+  init?(_ format: FloatFormat, _ rounding: Rounding) {
+    guard rounding.mode == .nearestEven else { return nil }
+    let saturate: Bool
+    switch rounding.overflow {
+    case .saturate: saturate = true
+    case format.naturalOverflow: saturate = false
+    default: return nil
+    }
+    switch format {
+    case .e4m3fn: self = .e4m3fn(saturate: saturate)
+    case .e5m2: self = .e5m2(saturate: saturate)
+    case .bf16: self = .bf16(saturate: saturate)
+    case .fp16: self = .fp16(saturate: saturate)
+    default: return nil
+    }
+  }
+}
+
+@inline(__always) @usableFromInline
+func fastE4M3FN(_ x: Float, saturate: Bool) -> UInt8 {
+  let u = x.bitPattern
+  let sign = UInt8(truncatingIfNeeded: u >> 24) & 0x80
+  let a = u & 0x7FFF_FFFF
+  let normal = (a &+ 0x7FFFF &+ ((a >> 20) & 1)) &>> 20 &- (120 << 3)
+  let sub = (Float(bitPattern: a) + 16384).bitPattern &- 0x4680_0000  // 2^14: ulp 2^-9
+  var m = UInt8(truncatingIfNeeded: a < 0x3C80_0000 ? sub : normal)
+  // a > 464 (0x43E80000): overflow, ±inf and NaN. 464 itself ties to 448.
+  let over: UInt8 = (saturate && a <= 0x7F80_0000) ? 0x7E : 0x7F
+  m = a > 0x43E8_0000 ? over : m
+  return sign | m
+}
+
+@inline(__always) @usableFromInline
+func fastE5M2(_ x: Float, saturate: Bool) -> UInt8 {
+  let u = x.bitPattern
+  let sign = UInt8(truncatingIfNeeded: u >> 24) & 0x80
+  let a = u & 0x7FFF_FFFF
+  let normal = (a &+ 0xFFFFF &+ ((a >> 21) & 1)) &>> 21 &- (112 << 2)
+  let sub = (Float(bitPattern: a) + 128).bitPattern &- 0x4300_0000  // 2^7: ulp 2^-16
+  var m = UInt8(truncatingIfNeeded: a < 0x3880_0000 ? sub : normal)
+  // a ≥ 61440 (0x47700000) rounds to 2^16: overflow.
+  m = a >= 0x4770_0000 ? (saturate ? 0x7B : 0x7C) : m
+  m = a > 0x7F80_0000 ? 0x7E : m
+  return sign | m
+}
+
+@inline(__always) @usableFromInline
+func fastBF16(_ x: Float, saturate: Bool) -> UInt16 {
+  let u = x.bitPattern
+  let a = u & 0x7FFF_FFFF
+  let sign = UInt16(truncatingIfNeeded: u >> 16) & 0x8000
+  var m = UInt16(truncatingIfNeeded: (a &+ 0x7FFF &+ ((a >> 16) & 1)) >> 16)
+  if saturate { m = m == 0x7F80 ? 0x7F7F : m }
+  m = a > 0x7F80_0000 ? 0x7FC0 : m
+  return sign | m
+}
+
+@inline(__always) @usableFromInline
+func fastFP16(_ x: Float, saturate: Bool) -> UInt16 {
+  let u = x.bitPattern
+  let a = u & 0x7FFF_FFFF
+  let sign = UInt16(truncatingIfNeeded: u >> 16) & 0x8000
+  let normal = (a &+ 0xFFF &+ ((a >> 13) & 1)) &>> 13 &- (112 << 10)
+  let sub = (Float(bitPattern: a) + 0.5).bitPattern &- 0x3F00_0000  // 0.5: ulp 2^-24
+  var m = UInt16(truncatingIfNeeded: a < 0x3880_0000 ? sub : normal)
+  // a ≥ 65520 (0x477FF000) rounds to 2^16: overflow.
+  m = a >= 0x477F_F000 ? (saturate ? 0x7BFF : 0x7C00) : m
+  m = a > 0x7F80_0000 ? 0x7E00 : m
+  return sign | m
+}
+
+extension FloatFormat {
+  /// Encodes `source` into `destination` (same count; formats of ≤ 8 bits), element `i`
+  /// using random word `stream.word(at: offset + i)` for stochastic rounding.
+  /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element; uses a
+  /// vectorized kernel for e4m3fn and e5m2 with `nearestEven`.
+  @inlinable
+  public func encode(
+    _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt8>,
+    _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
+  ) {
+    precondition(bitWidth <= 8 && source.count == destination.count)
+    switch FastKernel(self, rounding) {
+    case .e4m3fn(let sat)?:
+      for i in source.indices { destination[i] = fastE4M3FN(source[i], saturate: sat) }
+    case .e5m2(let sat)?:
+      for i in source.indices { destination[i] = fastE5M2(source[i], saturate: sat) }
+    default:
+      for i in source.indices {
+        destination[i] = UInt8(encode(source[i], rounding, random: stream.word(at: offset + i)))
+      }
+    }
+  }
+
+  /// Encodes `source` into `destination` (same count; formats of 9 to 16 bits). As above;
+  /// vectorized kernels for bf16 and fp16 with `nearestEven`.
+  @inlinable
+  public func encode(
+    _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>,
+    _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
+  ) {
+    precondition(bitWidth > 8 && source.count == destination.count)
+    switch FastKernel(self, rounding) {
+    case .bf16(let sat)?:
+      for i in source.indices { destination[i] = fastBF16(source[i], saturate: sat) }
+    case .fp16(let sat)?:
+      for i in source.indices { destination[i] = fastFP16(source[i], saturate: sat) }
+    default:
+      for i in source.indices {
+        destination[i] = UInt16(encode(source[i], rounding, random: stream.word(at: offset + i)))
+      }
+    }
+  }
+
+  /// Decodes codes into float32 values (exact). 8-bit formats use a 256-entry table,
+  /// bf16 a shift, the others the generic decoder.
+  @inlinable
+  public func decode(_ source: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutableBufferPointer<Float>) {
+    precondition(bitWidth <= 8 && source.count == destination.count)
+    let table = (0..<256).map { decodeFloat(UInt32($0)) }
+    table.withUnsafeBufferPointer { t in
+      for i in source.indices { destination[i] = t[Int(source[i])] }
+    }
+  }
+
+  /// Decodes 16-bit codes into float32 values (exact).
+  @inlinable
+  public func decode(_ source: UnsafeBufferPointer<UInt16>, into destination: UnsafeMutableBufferPointer<Float>) {
+    precondition(bitWidth > 8 && source.count == destination.count)
+    if self == .bf16 {
+      for i in source.indices { destination[i] = Float(bitPattern: UInt32(source[i]) << 16) }
+      // bf16 NaN codes decode to the canonical quiet NaN with their sign, like `decode(_:)`.
+      for i in source.indices where destination[i].isNaN {
+        destination[i] = source[i] & 0x8000 != 0 ? -Float.nan : Float.nan
+      }
+    } else if self == .fp16 {
+      for i in source.indices { destination[i] = fastDecodeFP16(source[i]) }
+    } else {
+      for i in source.indices { destination[i] = decodeFloat(UInt32(source[i])) }
+    }
+  }
+}
+
+/// fp16 → float32, exact: the 15 magnitude bits moved under the float32 exponent field and
+/// multiplied by 2^112 (rebias 15 → 127, also right for subnormals); specials fixed after.
+@inline(__always) @usableFromInline
+func fastDecodeFP16(_ h: UInt16) -> Float {
+  let mag = UInt32(h & 0x7FFF)
+  let sign = UInt32(h & 0x8000) << 16
+  var f = Float(bitPattern: mag << 13) * Float(bitPattern: 0x7780_0000)  // 2^112
+  let special = mag >= 0x7C00
+  f = special ? (mag == 0x7C00 ? Float.infinity : Float.nan) : f
+  return Float(bitPattern: f.bitPattern | sign)
+}
