@@ -42,7 +42,7 @@ extension FloatFormat {
     let q = x / y
     if q.isNaN { return canonicalNaN }
     if !q.isFinite || q == 0 { return encode(q, rounding, random: random) }
-    let r = (-q).addingProduct(y, x)   // x − q·y, exact
+    let r = x.addingProduct(-q, y)   // x − q·y, exact
     return round(approximation: q, errorSign: signum(r) * signum(y), rounding, random: random)
   }
 
@@ -53,7 +53,7 @@ extension FloatFormat {
     let s = x.squareRoot()
     if s.isNaN { return canonicalNaN }
     if !s.isFinite || s == 0 { return encode(s, rounding, random: random) }
-    let r = (-s).addingProduct(s, x)   // x − s², exact
+    let r = x.addingProduct(-s, s)   // x − s², exact
     return round(approximation: s, errorSign: signum(r), rounding, random: random)
   }
 

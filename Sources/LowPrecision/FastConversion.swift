@@ -92,7 +92,6 @@ extension FloatFormat {
   /// using random word `stream.word(at: offset + i)` for stochastic rounding.
   /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element; uses a
   /// vectorized kernel for e4m3fn and e5m2 with `nearestEven`.
-  @inlinable
   public func encode(
     _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt8>,
     _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
@@ -100,9 +99,11 @@ extension FloatFormat {
     precondition(bitWidth <= 8 && source.count == destination.count)
     switch FastKernel(self, rounding) {
     case .e4m3fn(let sat)?:
-      for i in source.indices { destination[i] = fastE4M3FN(source[i], saturate: sat) }
+      if sat { apply(source, destination) { fastE4M3FN($0, saturate: true) } }
+      else { apply(source, destination) { fastE4M3FN($0, saturate: false) } }
     case .e5m2(let sat)?:
-      for i in source.indices { destination[i] = fastE5M2(source[i], saturate: sat) }
+      if sat { apply(source, destination) { fastE5M2($0, saturate: true) } }
+      else { apply(source, destination) { fastE5M2($0, saturate: false) } }
     default:
       for i in source.indices {
         destination[i] = UInt8(encode(source[i], rounding, random: stream.word(at: offset + i)))
@@ -112,7 +113,6 @@ extension FloatFormat {
 
   /// Encodes `source` into `destination` (same count; formats of 9 to 16 bits). As above;
   /// vectorized kernels for bf16 and fp16 with `nearestEven`.
-  @inlinable
   public func encode(
     _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>,
     _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
@@ -120,9 +120,11 @@ extension FloatFormat {
     precondition(bitWidth > 8 && source.count == destination.count)
     switch FastKernel(self, rounding) {
     case .bf16(let sat)?:
-      for i in source.indices { destination[i] = fastBF16(source[i], saturate: sat) }
+      if sat { apply(source, destination) { fastBF16($0, saturate: true) } }
+      else { apply(source, destination) { fastBF16($0, saturate: false) } }
     case .fp16(let sat)?:
-      for i in source.indices { destination[i] = fastFP16(source[i], saturate: sat) }
+      if sat { apply(source, destination) { fastFP16($0, saturate: true) } }
+      else { apply(source, destination) { fastFP16($0, saturate: false) } }
     default:
       for i in source.indices {
         destination[i] = UInt16(encode(source[i], rounding, random: stream.word(at: offset + i)))
@@ -132,7 +134,6 @@ extension FloatFormat {
 
   /// Decodes codes into float32 values (exact). 8-bit formats use a 256-entry table,
   /// bf16 a shift, the others the generic decoder.
-  @inlinable
   public func decode(_ source: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutableBufferPointer<Float>) {
     precondition(bitWidth <= 8 && source.count == destination.count)
     let table = (0..<256).map { decodeFloat(UInt32($0)) }
@@ -142,7 +143,6 @@ extension FloatFormat {
   }
 
   /// Decodes 16-bit codes into float32 values (exact).
-  @inlinable
   public func decode(_ source: UnsafeBufferPointer<UInt16>, into destination: UnsafeMutableBufferPointer<Float>) {
     precondition(bitWidth > 8 && source.count == destination.count)
     if self == .bf16 {
@@ -169,4 +169,12 @@ func fastDecodeFP16(_ h: UInt16) -> Float {
   let special = mag >= 0x7C00
   f = special ? (mag == 0x7C00 ? Float.infinity : Float.nan) : f
   return Float(bitPattern: f.bitPattern | sign)
+}
+
+/// `destination[i] = kernel(source[i])`, a loop the compiler can vectorize once `kernel` is inlined.
+@inline(__always)
+func apply<Code>(_ source: UnsafeBufferPointer<Float>, _ destination: UnsafeMutableBufferPointer<Code>,
+                 _ kernel: (Float) -> Code) {
+  guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+  for i in 0..<source.count { d[i] = kernel(s[i]) }
 }

@@ -44,7 +44,10 @@ extension FloatFormat {
         case .towardZero: up = false
         case .up: up = !negative
         case .down: up = negative
-        case .odd: q |= 1
+        case .odd:
+          // The candidate with an odd last code bit. With fraction bits that is the last
+          // significand bit; without (e8m0) the code is the biased exponent.
+          if f > 0 { q |= 1 } else { up = (stepExponent + bias) & 1 == 0 }
         case .stochastic(let bits):
           let b = UInt64(bits)
           // The top `bits` bits of remainder / 2^shift, i.e. ⌊r·2^bits⌋.

@@ -52,6 +52,22 @@ public struct FloatFormat: Hashable, Sendable {
   /// NaN and infinity encoding.
   public let specials: SpecialEncoding
 
+  // Derived constants, computed once (the encoder reads them on every call).
+  /// Total number of bits of a code.
+  public let bitWidth: Int
+  /// The sign bit's mask (0 for unsigned formats).
+  public let signMask: UInt32
+  /// Mask of the exponent and fraction fields (the magnitude part of a code).
+  public let magnitudeMask: UInt32
+  /// Unbiased exponent of the smallest normal binade: `1 - bias` with subnormals, `-bias` without.
+  public let minExponent: Int
+  /// The magnitude code (sign cleared) of the largest finite value.
+  public let maxFiniteMagnitudeCode: UInt32
+  /// Whether the format has a zero.
+  public let hasZero: Bool
+  /// Whether the format distinguishes -0 from +0.
+  public let hasNegativeZero: Bool
+
   public init(
     name: String, exponentBits: Int, fractionBits: Int, bias: Int,
     isSigned: Bool = true, hasSubnormals: Bool = true, specials: SpecialEncoding
@@ -68,44 +84,33 @@ public struct FloatFormat: Hashable, Sendable {
     self.isSigned = isSigned
     self.hasSubnormals = hasSubnormals
     self.specials = specials
+    bitWidth = exponentBits + fractionBits + (isSigned ? 1 : 0)
+    signMask = isSigned ? 1 << UInt32(exponentBits + fractionBits) : 0
+    magnitudeMask = (1 << UInt32(exponentBits + fractionBits)) - 1
+    minExponent = hasSubnormals ? 1 - bias : -bias
+    hasZero = hasSubnormals
+    hasNegativeZero = isSigned && hasSubnormals && specials != .finiteNegativeZeroNaN
+    switch specials {
+    case .ieee:
+      maxFiniteMagnitudeCode = UInt32((1 << exponentBits) - 2) << UInt32(fractionBits) | ((1 << UInt32(fractionBits)) - 1)
+    case .finiteAllOnesNaN, .unsignedAllOnesNaN:
+      maxFiniteMagnitudeCode = magnitudeMask - 1
+    case .finiteNegativeZeroNaN, .none:
+      maxFiniteMagnitudeCode = magnitudeMask
+    }
   }
 
   // MARK: Derived layout
 
-  /// Total number of bits of a code.
-  @inlinable public var bitWidth: Int { exponentBits + fractionBits + (isSigned ? 1 : 0) }
   /// Number of distinct codes, `2^bitWidth`.
   @inlinable public var codeCount: Int { 1 << bitWidth }
-  /// The sign bit's mask (0 for unsigned formats).
-  @inlinable public var signMask: UInt32 { isSigned ? 1 << UInt32(exponentBits + fractionBits) : 0 }
-  /// Mask of the exponent and fraction fields (the magnitude part of a code).
-  @inlinable public var magnitudeMask: UInt32 { (1 << UInt32(exponentBits + fractionBits)) - 1 }
   /// Largest biased exponent field value.
   @inlinable public var maxBiasedExponent: Int { (1 << exponentBits) - 1 }
-  /// Unbiased exponent of the smallest normal binade: `1 - bias` with subnormals, `-bias` without.
-  @inlinable public var minExponent: Int { hasSubnormals ? 1 - bias : -bias }
 
   /// Whether the format has infinities.
   public var hasInfinity: Bool { specials == .ieee }
   /// Whether the format has a NaN code.
   public var hasNaN: Bool { specials != .none }
-  /// Whether the format has a zero.
-  public var hasZero: Bool { hasSubnormals }
-  /// Whether the format distinguishes -0 from +0.
-  public var hasNegativeZero: Bool { isSigned && hasSubnormals && specials != .finiteNegativeZeroNaN }
-
-  /// The magnitude code (sign cleared) of the largest finite value.
-  public var maxFiniteMagnitudeCode: UInt32 {
-    let allOnes = magnitudeMask
-    switch specials {
-    case .ieee:
-      return UInt32(maxBiasedExponent - 1) << UInt32(fractionBits) | ((1 << UInt32(fractionBits)) - 1)
-    case .finiteAllOnesNaN, .unsignedAllOnesNaN:
-      return allOnes - 1
-    case .finiteNegativeZeroNaN, .none:
-      return allOnes
-    }
-  }
 
   /// Code of the canonical NaN with the given sign (the sign is ignored where the format's
   /// NaN has no sign). IEEE formats: all-ones exponent with the top fraction bit set

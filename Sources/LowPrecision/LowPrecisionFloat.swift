@@ -24,7 +24,7 @@ extension LowPrecisionFloat {
   @inlinable
   public init(_ x: Double) { self.init(x, rounding: Self.defaultRounding) }
   /// `x` rounded once to nearest, ties to even, with the natural overflow policy.
-  @inlinable
+  @inlinable @_disfavoredOverload
   public init(_ x: Float) { self.init(Double(x)) }
 
   /// `nearestEven` with the format's natural overflow policy.

@@ -5,7 +5,7 @@
 ///
 /// | mode | picks |
 /// |---|---|
-/// | `nearestEven` | the nearer; ties to the one with an even last code bit (IEEE default) |
+/// | `nearestEven` | the nearer; ties to the one with an even last significand bit (IEEE default); in formats without fraction bits (e8m0), where every significand is 1, ties go away from zero (as MPFR and ml_dtypes) |
 /// | `nearestAway` | the nearer; ties away from zero |
 /// | `towardZero` | the one of smaller magnitude (truncation) |
 /// | `up` | `hi` (toward +∞) |

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LowPrecision
+
+/// `flashnum bench convert`: encode/decode throughput, single core, medians of repeated runs.
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Benchmarks (release builds only give meaningful figures).",
+    subcommands: [BenchConvert.self])
+}
+
+struct BenchConvert: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "convert",
+    abstract: "ns per element of float32 → format encode (nearest-even) and decode, one core.",
+    discussion: """
+      Inputs: N float32 values from a standard normal scaled by 2^k, k uniform in [-12, 12] \
+      (seed 1), so every binade path is exercised. Each figure is the median of --repeats runs \
+      over the whole array. 'generic' is the scalar single-rounding encoder every mode uses, \
+      measured in the same run as the baseline.
+      """)
+
+  @Option(help: "Elements per run.") var count = 1 << 22
+  @Option(help: "Runs per figure (median reported).") var repeats = 15
+
+  func run() throws {
+    guard count > 0, repeats > 0 else { throw InputError("--count and --repeats must be positive") }
+    var rng = SplitMix(seed: 1)
+    let inputs: [Float] = (0..<count).map { _ in
+      let u1 = Double(rng.next() >> 11 + 1) / 9007199254740993.0, u2 = Double(rng.next() >> 11) / 9007199254740992.0
+      let g = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+      return Float(g * Double(sign: .plus, exponent: Int(rng.next() % 25) - 12, significand: 1))
+    }
+    print("flashnum bench convert: \(count) elements, median of \(repeats) runs, 1 thread, ns/element")
+    print("| format | encode (fast path) | encode (generic) | generic ÷ fast | decode |")
+    print("|---|---|---|---|---|")
+    for format in [FloatFormat.e4m3fn, .e5m2, .bf16, .fp16] {
+      let rounding = Rounding(.nearestEven, overflow: format.naturalOverflow)
+      let (fast, generic, decode): (Double, Double, Double)
+      if format.bitWidth <= 8 {
+        (fast, generic, decode) = measure(format, rounding, inputs, UInt8.self,
+          encode: { format.encode($0, into: $1, rounding) }, decode: { format.decode($0, into: $1) })
+      } else {
+        (fast, generic, decode) = measure(format, rounding, inputs, UInt16.self,
+          encode: { format.encode($0, into: $1, rounding) }, decode: { format.decode($0, into: $1) })
+      }
+      print(String(format: "| %@ | %.3f | %.3f | %.1f× | %.3f |", format.name, fast, generic, generic / fast, decode))
+    }
+  }
+
+  func measure<Code: FixedWidthInteger>(
+    _ format: FloatFormat, _ rounding: Rounding, _ inputs: [Float], _: Code.Type,
+    encode: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Code>) -> Void,
+    decode: (UnsafeBufferPointer<Code>, UnsafeMutableBufferPointer<Float>) -> Void
+  ) -> (Double, Double, Double) {
+    var codes = [Code](repeating: 0, count: inputs.count)
+    var back = [Float](repeating: 0, count: inputs.count)
+    var checksum = 0
+    let fast = median(repeats) {
+      inputs.withUnsafeBufferPointer { src in codes.withUnsafeMutableBufferPointer { encode(src, $0) } }
+      checksum &+= Int(codes[inputs.count / 2])
+    }
+    let generic = median(repeats) {
+      inputs.withUnsafeBufferPointer { src in
+        codes.withUnsafeMutableBufferPointer { dst in
+          for i in src.indices { dst[i] = Code(truncatingIfNeeded: format.encode(src[i], rounding)) }
+        }
+      }
+      checksum &+= Int(codes[inputs.count / 3])
+    }
+    let dec = median(repeats) {
+      codes.withUnsafeBufferPointer { src in back.withUnsafeMutableBufferPointer { decode(src, $0) } }
+      checksum &+= Int(back[inputs.count / 2].bitPattern)
+    }
+    if checksum == 42 { print("") }  // keeps the work observable
+    let n = Double(inputs.count)
+    return (fast / n, generic / n, dec / n)
+  }
+
+  /// Median wall time of `runs` executions, in nanoseconds.
+  func median(_ runs: Int, _ body: () -> Void) -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs {
+      let start = DispatchTime.now().uptimeNanoseconds
+      body()
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - start))
+    }
+    times.sort()
+    return times[times.count / 2]
+  }
+}
+
+/// SplitMix64, for reproducible benchmark inputs.
+struct SplitMix {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

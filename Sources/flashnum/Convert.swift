@@ -1,0 +1,93 @@
+import ArgumentParser
+import Dispatch
+import Interop
+import LowPrecision
+
+/// `flashnum convert`: values → codes, or codes → values with `--decode`.
+struct Convert: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Round float32/float64 values to a format's codes, or decode codes to float32.",
+    discussion: """
+      Encoding reads a float32 or float64 .npy and writes uint8 codes (formats of 8 bits or \
+      fewer) or uint16 codes, same shape. Every value is rounded once from its exact value \
+      (float64 inputs are not rounded to float32 first). NaN and infinite inputs are encoded \
+      per the overflow policy and counted in a note on stderr. --decode reads uint8/uint16 \
+      codes and writes their exact float32 values.
+      """)
+
+  @Option(help: "Target format: \(FloatFormat.presets.map(\.name).joined(separator: ", ")).")
+  var format: FloatFormat
+  @Flag(help: "Decode codes to float32 instead of encoding.")
+  var decode = false
+  @OptionGroup var roundingOptions: RoundingOptions
+  @Argument(help: "Input .npy file.") var input: String
+  @Argument(help: "Output .npy file.") var output: String
+
+  func run() throws {
+    let array: NPYArray
+    do { array = try NPYFile.read(input) } catch { throw InputError(error.description) }
+    let result = try decode ? decodeCodes(array) : encodeValues(array)
+    do { try NPYFile.write(result, to: output) } catch { throw InputError(error.description) }
+  }
+
+  func encodeValues(_ array: NPYArray) throws -> NPYArray {
+    let rounding = try roundingOptions.resolve(for: format)
+    guard let values = array.values else {
+      throw InputError("\(input): expected float32 or float64 values, got \(array.dtype) (use --decode for codes)")
+    }
+    let nans = values.lazy.filter(\.isNaN).count
+    let infinities = values.lazy.filter(\.isInfinite).count
+    if nans > 0 && !format.hasNaN, let i = values.firstIndex(where: \.isNaN) {
+      throw InputError("\(input): value NaN at flat index \(i) cannot be encoded in \(format.name), which has no NaN")
+    }
+    if nans + infinities > 0 {
+      note("\(input): \(nans) NaN and \(infinities) infinite values, encoded per --overflow \(rounding.overflow.rawValue)")
+    }
+    let stream = StochasticStream(seed: roundingOptions.seed ?? 0)
+    if format.bitWidth <= 8 {
+      var codes = [UInt8](repeating: 0, count: values.count)
+      encodeInParallel(values, &codes) { $0.encode($1, rounding, random: stream.word(at: $2)) }
+      return NPYArray(shape: array.shape, uint8: codes)
+    } else {
+      var codes = [UInt16](repeating: 0, count: values.count)
+      encodeInParallel(values, &codes) { $0.encode($1, rounding, random: stream.word(at: $2)) }
+      return NPYArray(shape: array.shape, uint16: codes)
+    }
+  }
+
+  /// Encodes `values` on all cores, in chunks; element `i` always uses random word `i`,
+  /// so the output does not depend on the number of threads.
+  func encodeInParallel<Code: FixedWidthInteger & Sendable>(
+    _ values: [Double], _ codes: inout [Code],
+    _ encode: @Sendable (FloatFormat, Double, Int) -> UInt32
+  ) {
+    let format = self.format
+    let chunk = 1 << 16
+    let chunks = (values.count + chunk - 1) / chunk
+    values.withUnsafeBufferPointer { src in
+      codes.withUnsafeMutableBufferPointer { dst in
+        nonisolated(unsafe) let dst = dst
+        nonisolated(unsafe) let src = src
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+          for i in c * chunk..<min(src.count, (c + 1) * chunk) {
+            dst[i] = Code(truncatingIfNeeded: encode(format, src[i], i))
+          }
+        }
+      }
+    }
+  }
+
+  func decodeCodes(_ array: NPYArray) throws -> NPYArray {
+    let codes: [UInt32]
+    switch array.dtype {
+    case .uint8 where format.bitWidth <= 8: codes = array.uint8!.map(UInt32.init)
+    case .uint16 where format.bitWidth > 8: codes = array.uint16!.map(UInt32.init)
+    default:
+      throw InputError("\(input): \(format.name) codes must be \(format.bitWidth <= 8 ? "uint8" : "uint16"), got \(array.dtype)")
+    }
+    if let i = codes.firstIndex(where: { $0 >> UInt32(format.bitWidth) != 0 }) {
+      throw InputError("\(input): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")
+    }
+    return NPYArray(shape: array.shape, float32: codes.map(format.decodeFloat))
+  }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import LowPrecision
+
+/// `flashnum formats`: the table of named formats.
+struct Formats: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Print the table of named formats.")
+
+  func run() {
+    print("| format | bits (s.e.m) | bias | max finite | min normal | min subnormal | infinity | NaN |")
+    print("|---|---|---|---|---|---|---|---|")
+    for f in FloatFormat.presets {
+      let hex = { (c: UInt32) in "0x" + String(c, radix: 16, uppercase: true) }
+      let inf = f.infinityCode(negative: false).map { "±inf \(hex($0))/\(hex($0 | f.signMask))" } ?? "none"
+      let nan: String
+      switch f.specials {
+      case .ieee: nan = "exp all ones, fraction ≠ 0 (canonical \(hex(f.nanCode()!)))"
+      case .finiteAllOnesNaN: nan = "\(hex(f.nanCode()!)), \(hex(f.nanCode(negative: true)!))"
+      case .finiteNegativeZeroNaN: nan = "\(hex(f.nanCode()!)) (no -0)"
+      case .unsignedAllOnesNaN: nan = "\(hex(f.nanCode()!)) (no zero, no sign)"
+      case .none: nan = "none"
+      }
+      let sub = f.hasSubnormals ? "\(f.minPositive)" : "none"
+      print("| \(f.name) | \(f.isSigned ? 1 : 0).\(f.exponentBits).\(f.fractionBits) | \(f.bias) | \(f.maxFinite) | \(f.minNormal) | \(sub) | \(inf) | \(nan) |")
+    }
+  }
+}

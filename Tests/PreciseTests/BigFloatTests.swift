@@ -1,0 +1,100 @@
+import Precise
+import XCTest
+
+/// The MPFR binding against closed forms and independent computations.
+final class BigFloatTests: XCTestCase {
+  func testExactConversionsAndArithmetic() {
+    let third = BigFloat.divide(BigFloat(1.0), BigFloat(3.0), precision: 200).value
+    XCTAssertEqual(third.precision, 200)
+    XCTAssertEqual(third.double(), 1.0 / 3.0)
+    XCTAssertEqual(third.double(.down), (1.0 / 3.0))
+    XCTAssertEqual(third.double(.up), (1.0 / 3.0).nextUp)
+    // 1/3 · 3 at 200 bits is 1 − 2^-200 (rounded down) or 1: never the double 1/3·3 rounding.
+    let one = BigFloat.multiply(third, BigFloat(3.0), precision: 400).value
+    XCTAssertLessThan(one, BigFloat(1.0))
+    XCTAssertEqual(one.double(), 1.0)
+    XCTAssertEqual(BigFloat(-2.5).signum, -1)
+    XCTAssertTrue(BigFloat(-0.0).isSignMinus)
+    XCTAssertTrue(BigFloat(precision: 10).isNaN)
+    XCTAssertEqual(BigFloat("0x1.8p3", precision: 53)?.double(), 12)
+    XCTAssertNil(BigFloat("1.5x", precision: 53))
+    XCTAssertEqual(BigFloat(12345).double(), 12345)
+  }
+
+  func testTernaryValues() {
+    XCTAssertEqual(BigFloat.add(BigFloat(1.0), BigFloat(2.0), precision: 53).ternary, 0)
+    let up = BigFloat.divide(BigFloat(2.0), BigFloat(3.0), precision: 10, .up)
+    XCTAssertGreaterThan(up.ternary, 0)
+    let down = BigFloat.divide(BigFloat(2.0), BigFloat(3.0), precision: 10, .down)
+    XCTAssertLessThan(down.ternary, 0)
+    XCTAssertLessThan(down.value, up.value)
+  }
+
+  func testTranscendentalsAgainstClosedForms() {
+    let p = 256
+    XCTAssertEqual(BigFloat.exp2(BigFloat(10.0), precision: p).value.double(), 1024)
+    XCTAssertEqual(BigFloat.exp2(BigFloat(-0.5), precision: p).value.double(), 0.5.squareRoot())
+    XCTAssertEqual(BigFloat.log(BigFloat.exp(BigFloat(1.25), precision: p).value, precision: p).value.double(), 1.25)
+    XCTAssertEqual(BigFloat.squareRoot(BigFloat(2.0), precision: p).value.double(), 2.0.squareRoot())
+    // e to 20 digits.
+    XCTAssertTrue(BigFloat.exp(BigFloat(1.0), precision: p).value.text(digits: 20).hasPrefix("2.7182818284590452353"))
+    // A correctly rounded exp at 53 bits equals Double's exp in the (vast) majority of cases
+    // and is never more than one ulp from it.
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<1000 {
+      let x = Double.random(in: -20...20, using: &rng)
+      let e = BigFloat.exp(BigFloat(x), precision: 53).value.double()
+      XCTAssertLessThanOrEqual(abs(e - Foundation.exp(x)), e.ulp)
+    }
+  }
+
+  func testExactSumAndDot() {
+    // Catastrophic cancellation: the exact sum is 1, the naive double sum is 0.
+    let terms = [1e100, 1.0, -1e100]
+    XCTAssertEqual(terms.reduce(0, +), 0)
+    XCTAssertEqual(BigFloat.sum(terms.map { BigFloat($0) }, precision: 53).value.double(), 1)
+    // Dot product: exact (2^60+1)(2^60−1) − 2^120 = −1.
+    let a = [0x1p60 + 1, -0x1p60], b = [0x1p60 - 1, 0x1p60]
+    XCTAssertEqual(BigFloat.dot(a, b, precision: 53).value.double(), -1)
+    // Random dot products against a Kahan-free long-double-like reference: products split
+    // exactly with fma, summed in 2048-bit MPFR must agree with an exact rational check.
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<200 {
+      let n = Int.random(in: 1...64, using: &rng)
+      let x = (0..<n).map { _ in Double.random(in: -1...1, using: &rng) }
+      let y = (0..<n).map { _ in Double.random(in: -1...1, using: &rng) }
+      // Error-free: p + e = x·y exactly.
+      var parts: [BigFloat] = []
+      for (u, v) in zip(x, y) {
+        let p = u * v
+        parts += [BigFloat(p), BigFloat((-p).addingProduct(u, v))]
+      }
+      let reference = BigFloat.sum(parts, precision: 53).value.double()
+      XCTAssertEqual(BigFloat.dot(x, y, precision: 53).value.double(), reference)
+    }
+  }
+
+  func testDoubleRoundingToSubnormals() {
+    // 2^-1074 · 1.5 rounds to nearest even at the subnormal grid: 2^-1073.
+    let x = BigFloat.multiply(BigFloat(Double.leastNonzeroMagnitude), BigFloat(1.5), precision: 60).value
+    XCTAssertEqual(x.double(), 2 * Double.leastNonzeroMagnitude)
+    XCTAssertEqual(x.double(.towardZero), Double.leastNonzeroMagnitude)
+  }
+
+  func testExponentRangeIsRestored() {
+    BigFloat.withExponentRange(minExponent: -10, maxExponent: 10) {
+      let tiny = BigFloat.rounded(BigFloat(0x1p-20), precision: 4).subnormalized(.nearestEven)
+      XCTAssertTrue(tiny.value.isZero)
+    }
+    XCTAssertEqual(BigFloat(0x1p-20).double(), 0x1p-20)
+  }
+
+  func testValueSemantics() {
+    let a = BigFloat(1.5, precision: 80)
+    var b = a
+    _ = b.subnormalize(ternary: 0, .nearestEven)
+    b = b + BigFloat(1.0)
+    XCTAssertEqual(a.double(), 1.5)
+    XCTAssertEqual(b.double(), 2.5)
+  }
+}
