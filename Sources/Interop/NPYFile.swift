@@ -81,7 +81,13 @@ public enum NPYFile {
     }
     let fields = try NPYHeader.parse(header)
     let (dtype, bigEndian) = try dtypeOf(fields.descr)
-    let count = fields.shape.reduce(1, *)
+    var count = 1
+    for n in fields.shape + [dtype.size] {
+      let (product, overflow) = count.multipliedReportingOverflow(by: n)
+      guard !overflow, product <= 1 << 48 else { throw NPYError("shape \(fields.shape) is too large") }
+      count = product
+    }
+    count /= dtype.size
     let expected = count * dtype.size
     let body = Array(file[(headerStart + headerLength)...])
     guard body.count == expected else {

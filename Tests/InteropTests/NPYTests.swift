@@ -55,12 +55,25 @@ final class NPYTests: XCTestCase {
     XCTAssertTrue(message(Array(good.dropLast())).contains("data has 7 bytes"))
     XCTAssertTrue(message(good + [0]).contains("data has 9 bytes"))
     XCTAssertTrue(message(Array(good.prefix(20))).contains("truncated header"))
-    let complex = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "<f4", with: "<c8")
-    XCTAssertTrue(message(Array(complex.utf8)).contains("unsupported dtype '<c8'"))
+    XCTAssertTrue(message(replacing("<f4", with: "<c8", in: good)).contains("unsupported dtype '<c8'"))
     var badVersion = good; badVersion[6] = 9
     XCTAssertTrue(message(badVersion).contains("version 9"))
-    let noShape = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "'shape'", with: "'shap_'")
-    XCTAssertTrue(message(Array(noShape.utf8)).contains("no 'shape'"))
+    XCTAssertTrue(message(replacing("'shape'", with: "'shap_'", in: good)).contains("no 'shape'"))
+    XCTAssertTrue(message(replacing("(2,)", with: "(x,)", in: good)).contains("bad dimension"))
+    XCTAssertTrue(message(replacing("(2,), }", with: "(-2,),}", in: good)).contains("bad dimension"))
+    XCTAssertTrue(message(replacing("(2,), }" + String(repeating: " ", count: 16), with: "(99999999999, 9999999)}", in: good)).contains("too large"))
+  }
+
+  /// `bytes` with the first occurrence of `old` replaced by `new` (same length).
+  func replacing(_ old: String, with new: String, in bytes: [UInt8]) -> [UInt8] {
+    let o = Array(old.utf8), n = Array(new.utf8)
+    precondition(o.count == n.count)
+    var out = bytes
+    for i in 0...(bytes.count - o.count) where Array(bytes[i..<i + o.count]) == o {
+      out.replaceSubrange(i..<i + o.count, with: n)
+      return out
+    }
+    fatalError("\(old) not found")
   }
 
   func testFileErrorsNameThePath() {
