@@ -146,10 +146,11 @@ extension FloatFormat {
   public func decode(_ source: UnsafeBufferPointer<UInt16>, into destination: UnsafeMutableBufferPointer<Float>) {
     precondition(bitWidth > 8 && source.count == destination.count)
     if self == .bf16 {
-      for i in source.indices { destination[i] = Float(bitPattern: UInt32(source[i]) << 16) }
-      // bf16 NaN codes decode to the canonical quiet NaN with their sign, like `decode(_:)`.
-      for i in source.indices where destination[i].isNaN {
-        destination[i] = source[i] & 0x8000 != 0 ? -Float.nan : Float.nan
+      // The top half of binary32; NaN codes decode to the canonical quiet NaN with their sign,
+      // like `decode(_:)`.
+      for i in source.indices {
+        let u = UInt32(source[i]) << 16
+        destination[i] = Float(bitPattern: u & 0x7FFF_FFFF > 0x7F80_0000 ? (u & 0x8000_0000) | 0x7FC0_0000 : u)
       }
     } else if self == .fp16 {
       for i in source.indices { destination[i] = fastDecodeFP16(source[i]) }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds flashnum (release) and runs the main job on the shipped example: the FlashAttention-3
+# paper's outlier distribution, converted to e4m3fn codes and decoded back; prints the error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash Scripts/deps.sh
+swift build -c release --product flashnum
+bin=.build/release/flashnum
+mkdir -p out
+"$bin" formats
+"$bin" convert --format e4m3fn --overflow saturate notebooks-data/examples/outliers.npy out/outliers.e4m3fn.npy
+"$bin" convert --decode --format e4m3fn out/outliers.e4m3fn.npy out/outliers.e4m3fn.decoded.npy
+echo "wrote out/outliers.e4m3fn.npy (codes) and out/outliers.e4m3fn.decoded.npy (their float32 values)"
+if python3 -c "import numpy" 2>/dev/null; then
+  python3 - <<'PY'
+import numpy as np
+x = np.load("notebooks-data/examples/outliers.npy"); y = np.load("out/outliers.e4m3fn.decoded.npy")
+print(f"shape {x.shape}: RMSE of e4m3fn rounding {np.sqrt(np.mean((x.astype(np.float64) - y) ** 2)):.6g}, "
+      f"max |x| {np.abs(x).max():.4g}")
+PY
+fi

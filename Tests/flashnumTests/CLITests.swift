@@ -1,0 +1,142 @@
+import Foundation
+import Interop
+import LowPrecision
+import XCTest
+
+/// The `flashnum` executable, run as a user would: exit status, stderr, output files.
+final class CLITests: XCTestCase {
+  struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+  static var binary: URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flashnum")
+  }
+
+  var directory: URL!
+
+  override func setUpWithError() throws {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("flashnum-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path), "flashnum not built next to the tests")
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+  func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+  func run(_ arguments: [String]) throws -> Result {
+    let p = Process()
+    p.executableURL = Self.binary
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+  }
+
+  func write(_ array: NPYArray, _ name: String) throws -> String {
+    try NPYFile.write(array, to: path(name))
+    return path(name)
+  }
+
+  /// Exit 2 with exactly one line on stderr that contains `fragment`.
+  func assertBadInput(_ arguments: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let r = try run(arguments)
+    XCTAssertEqual(r.status, 2, r.stderr, file: file, line: line)
+    XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
+    XCTAssertTrue(r.stderr.contains(fragment), "\(r.stderr) lacks \(fragment)", file: file, line: line)
+    XCTAssertFalse(r.stderr.contains("Fatal error"), file: file, line: line)
+  }
+
+  func testEncodeAndDecodeRoundTrip() throws {
+    var rng = SystemRandomNumberGenerator()
+    let values = (0..<5000).map { _ in Float.random(in: -600...600, using: &rng) } + [0, -0.0, 1e-5, 464, 465]
+    let input = try write(NPYArray(shape: [values.count], float32: values), "x.npy")
+    for format in [FloatFormat.e4m3fn, .e5m2, .bf16, .fp16, .e4m3fnuz, .e8m0] {
+      let r = try run(["convert", "--format", format.name, input, path("codes.npy")])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      let codes = try NPYFile.read(path("codes.npy"))
+      let rounding = Rounding(.nearestEven, overflow: format.naturalOverflow)
+      let expected = values.map { format.encode($0, rounding) }
+      let got = format.bitWidth <= 8 ? codes.uint8!.map(UInt32.init) : codes.uint16!.map(UInt32.init)
+      XCTAssertEqual(got, expected, format.name)
+      XCTAssertEqual(try run(["convert", "--decode", "--format", format.name, path("codes.npy"), path("back.npy")]).status, 0)
+      let back = try NPYFile.read(path("back.npy")).float32!
+      for (c, v) in zip(expected, back) {
+        let want = Float(format.decode(c))
+        XCTAssert(v.bitPattern == want.bitPattern || (v.isNaN && want.isNaN), "\(format) code \(c)")
+      }
+    }
+  }
+
+  func testFloat64InputIsRoundedOnce() throws {
+    let input = try write(NPYArray(shape: [2], float64: [1.0625, 1.0625 + 0x1p-40]), "d.npy")
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x38, 0x39])
+  }
+
+  func testRoundingOptions() throws {
+    let input = try write(NPYArray(shape: [3], float32: [1.03, -1.03, 500]), "x.npy")
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--rounding", "up", "--overflow", "saturate", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x39, 0xB8, 0x7E])
+    let values = (0..<10_000).map { _ in Float(1.03) }
+    let many = try write(NPYArray(shape: [100, 100], float32: values), "many.npy")
+    let args = ["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "7", "--random-bits", "8", many]
+    XCTAssertEqual(try run(args + [path("s1.npy")]).status, 0)
+    XCTAssertEqual(try run(args + [path("s2.npy")]).status, 0)
+    let s1 = try NPYFile.read(path("s1.npy")), s2 = try NPYFile.read(path("s2.npy"))
+    XCTAssertEqual(s1, s2, "same seed, same bits")
+    XCTAssertEqual(s1.shape, [100, 100])
+    let ups = s1.uint8!.filter { $0 == 0x39 }.count  // 1.03 is 0.24 of the way from 1.0 to 1.125
+    XCTAssertEqual(Double(ups) / 10_000, 0.2421875, accuracy: 0.02)  // ⌊0.24·256⌋/256
+  }
+
+  func testNaNAndInfinityInputsAreEncodedAndCounted() throws {
+    let input = try write(NPYArray(shape: [3], float32: [.nan, .infinity, 1]), "x.npy")
+    let r = try run(["convert", "--format", "e4m3fn", input, path("o.npy")])
+    XCTAssertEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("1 NaN and 1 infinite"), r.stderr)
+    XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x7F, 0x7F, 0x38])
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--overflow", "saturate", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x7F, 0x7E, 0x38])
+    try assertBadInput(["convert", "--format", "e2m1", "--overflow", "saturate", input, path("o.npy")], "has no NaN")
+  }
+
+  func testEmptyArrayGivesEmptyOutput() throws {
+    let input = try write(NPYArray(shape: [0, 4], float32: []), "e.npy")
+    XCTAssertEqual(try run(["convert", "--format", "bf16", input, path("o.npy")]).status, 0)
+    let out = try NPYFile.read(path("o.npy"))
+    XCTAssertEqual(out.shape, [0, 4])
+    XCTAssertEqual(out.dtype, .uint16)
+  }
+
+  func testBadInputs() throws {
+    let good = try write(NPYArray(shape: [2], float32: [1, 2]), "g.npy")
+    let codes = try write(NPYArray(shape: [2], uint8: [1, 2]), "c.npy")
+    try "not numpy".write(toFile: path("bad.npy"), atomically: true, encoding: .utf8)
+    try assertBadInput(["convert", "--format", "e4m3fn", path("bad.npy"), path("o.npy")], "not a .npy file")
+    try assertBadInput(["convert", "--format", "e4m3fn", path("missing.npy"), path("o.npy")], "cannot read")
+    try assertBadInput(["convert", "--format", "e4m3fn", codes, path("o.npy")], "expected float32 or float64")
+    try assertBadInput(["convert", "--decode", "--format", "bf16", codes, path("o.npy")], "must be uint16")
+    try assertBadInput(["convert", "--decode", "--format", "e4m3fn", good, path("o.npy")], "must be uint8")
+    let wide = try write(NPYArray(shape: [1], uint8: [0x1F]), "w.npy")
+    try assertBadInput(["convert", "--decode", "--format", "e2m1", wide, path("o.npy")], "more than the 4 bits")
+    try assertBadInput(["convert", "--format", "e9m9", good, path("o.npy")], "e9m9")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--overflow", "infinity", good, path("o.npy")], "has no infinity")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--rounding", "stochastic", good, path("o.npy")], "--seed")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--seed", "3", good, path("o.npy")], "stochastic only")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "40", good, path("o.npy")], "1...32")
+    try assertBadInput(["convert", "--format", "e4m3fn", good, "/nonexistent/dir/o.npy"], "cannot write")
+    try assertBadInput(["nonsense"], "nonsense")
+  }
+
+  func testFormatsTable() throws {
+    let r = try run(["formats"])
+    XCTAssertEqual(r.status, 0)
+    XCTAssertTrue(r.stdout.contains("| e4m3fn | 1.4.3 | 7 | 448.0 |"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("| e5m2 | 1.5.2 | 15 | 57344.0 |"))
+    XCTAssertEqual(r.stdout.split(separator: "\n").count, 2 + FloatFormat.presets.count)
+  }
+}
