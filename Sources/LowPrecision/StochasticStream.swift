@@ -11,9 +11,30 @@ public struct StochasticStream: Hashable, Sendable {
   /// The random word for element `index`.
   @inlinable
   public func word(at index: Int) -> UInt64 {
-    var z = seed &+ (UInt64(truncatingIfNeeded: index) &+ 1) &* 0x9E37_79B9_7F4A_7C15
+    SplitMix64.mix(seed &+ (UInt64(truncatingIfNeeded: index) &+ 1) &* SplitMix64.increment)
+  }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a small, fast, seedable generator for reproducible
+/// inputs; `mix` is its output function.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+  public var state: UInt64
+  public init(seed: UInt64) { state = seed }
+
+  @usableFromInline static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+  /// The SplitMix64 finalizer: a bijective mixing of 64 bits.
+  @inlinable
+  public static func mix(_ x: UInt64) -> UInt64 {
+    var z = x
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
+  }
+
+  @inlinable
+  public mutating func next() -> UInt64 {
+    state &+= Self.increment
+    return Self.mix(state)
   }
 }

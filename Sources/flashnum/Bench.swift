@@ -26,7 +26,7 @@ struct BenchConvert: ParsableCommand {
 
   func run() throws {
     guard count > 0, repeats > 0 else { throw InputError("--count and --repeats must be positive") }
-    var rng = SplitMix(seed: 1)
+    var rng = SplitMix64(seed: 1)
     let inputs: [Float] = (0..<count).map { _ in
       let u1 = Double(rng.next() >> 11 + 1) / 9007199254740993.0, u2 = Double(rng.next() >> 11) / 9007199254740992.0
       let g = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
@@ -88,18 +88,5 @@ struct BenchConvert: ParsableCommand {
     }
     times.sort()
     return times[times.count / 2]
-  }
-}
-
-/// SplitMix64, for reproducible benchmark inputs.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

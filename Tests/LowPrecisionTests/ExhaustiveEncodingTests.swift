@@ -27,19 +27,21 @@ final class ExhaustiveEncodingTests: XCTestCase {
     var digestSaturate: [UInt8] = []
   }
 
-  func testE4M3FN() { exhaustive(.e4m3fn) }
-  func testE5M2() { exhaustive(.e5m2) }
-  func testBF16() { exhaustive(.bf16) }
-  func testFP16() { exhaustive(.fp16) }
+  func testE4M3FN() throws { try exhaustive(.e4m3fn) }
+  func testE5M2() throws { try exhaustive(.e5m2) }
+  func testBF16() throws { try exhaustive(.bf16) }
+  func testFP16() throws { try exhaustive(.fp16) }
 
-  func exhaustive(_ format: FloatFormat) {
+  func exhaustive(_ format: FloatFormat) throws {
+    #if DEBUG
+    throw XCTSkip("the 2^32-input sweeps run in release builds only: swift test -c release (Scripts/test.sh)")
+    #endif
     let natural = Rounding(.nearestEven, overflow: format.naturalOverflow)
     let saturate = Rounding(.nearestEven, overflow: .saturate)
     let oracle = GridOracle(format)
     let chunk = 1 << Self.chunkBits
     let results = parallelMap(1 << (32 - Self.chunkBits)) { c -> ChunkResult in
       var result = ChunkResult()
-      let inputs = (0..<chunk).map { Float(bitPattern: UInt32(c * chunk + $0)) }
       @inline(__always) func same(_ g: UInt32, _ want: UInt32) -> Bool {
         g == want || (format.isNaN(g) && format.isNaN(want) && (g ^ want) & format.signMask == 0)
       }

@@ -25,15 +25,5 @@ func parallelMap<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T]
 /// Whether the long, opt-in sweeps run (`FLASHNUM_EXHAUSTIVE=1`).
 var exhaustiveSweeps: Bool { ProcessInfo.processInfo.environment["FLASHNUM_EXHAUSTIVE"] == "1" }
 
-/// A small deterministic generator for test inputs (SplitMix64).
-struct TestRandom: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
+/// The deterministic generator for test inputs.
+typealias TestRandom = SplitMix64
