@@ -7,6 +7,7 @@ let package = Package(
     .library(name: "LowPrecision", targets: ["LowPrecision"]),
     .library(name: "Precise", targets: ["Precise"]),
     .library(name: "Interop", targets: ["Interop"]),
+    .library(name: "MatrixMultiply", targets: ["MatrixMultiply"]),
     .executable(name: "flashnum", targets: ["flashnum"]),
   ],
   dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
     .target(name: "LowPrecision", exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
     .target(name: "Interop", exclude: ["README.md"]),
+    .target(name: "MatrixMultiply", dependencies: ["LowPrecision"], exclude: ["README.md"]),
     .executableTarget(
       name: "flashnum",
       dependencies: [
@@ -36,6 +38,7 @@ let package = Package(
     .testTarget(name: "LowPrecisionTests", dependencies: ["LowPrecision", "Precise", "CLibCrypto"]),
     .testTarget(name: "PreciseTests", dependencies: ["Precise"]),
     .testTarget(name: "InteropTests", dependencies: ["Interop"]),
+    .testTarget(name: "MatrixMultiplyTests", dependencies: ["MatrixMultiply", "LowPrecision", "Interop"], exclude: ["Fixtures"]),
     .testTarget(name: "flashnumTests", dependencies: ["Interop", "LowPrecision"]),
   ],
   swiftLanguageModes: [.v6]

@@ -1,13 +1,13 @@
 /// Element types of `.npy` arrays that FlashNumerics reads and writes.
 public enum NPYDType: String, Sendable, CaseIterable {
-  case float32 = "f4", float64 = "f8", uint8 = "u1", uint16 = "u2", int32 = "i4"
+  case float32 = "f4", float64 = "f8", uint8 = "u1", uint16 = "u2", uint32 = "u4", int32 = "i4"
 
   /// Bytes per element.
   public var size: Int {
     switch self {
     case .uint8: 1
     case .uint16: 2
-    case .float32, .int32: 4
+    case .float32, .int32, .uint32: 4
     case .float64: 8
     }
   }
@@ -60,6 +60,7 @@ public struct NPYArray: Sendable, Equatable {
   }
   public init(shape: [Int], uint8 values: [UInt8]) { self.init(shape: shape, dtype: .uint8, integers: values) }
   public init(shape: [Int], uint16 values: [UInt16]) { self.init(shape: shape, dtype: .uint16, integers: values) }
+  public init(shape: [Int], uint32 values: [UInt32]) { self.init(shape: shape, dtype: .uint32, integers: values) }
   public init(shape: [Int], int32 values: [Int32]) { self.init(shape: shape, dtype: .int32, integers: values) }
 
   /// The elements, if the array is float32.
@@ -70,6 +71,8 @@ public struct NPYArray: Sendable, Equatable {
   public var uint8: [UInt8]? { dtype == .uint8 ? bytes : nil }
   /// The elements, if the array is uint16.
   public var uint16: [UInt16]? { integers(.uint16, as: UInt16.self) }
+  /// The elements, if the array is uint32.
+  public var uint32: [UInt32]? { integers(.uint32, as: UInt32.self) }
   /// The elements, if the array is int32.
   public var int32: [Int32]? { integers(.int32, as: Int32.self) }
 
