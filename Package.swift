@@ -31,7 +31,7 @@ let package = Package(
     .executableTarget(
       name: "flashnum",
       dependencies: [
-        "LowPrecision", "Precise", "Interop",
+        "LowPrecision", "Precise", "Interop", "MatrixMultiply",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       exclude: ["README.md"]),

@@ -132,6 +132,19 @@ final class CLITests: XCTestCase {
     try assertBadInput(["nonsense"], "nonsense")
   }
 
+  /// `flashnum mma` on the committed H100 random tiles reproduces the H100's D.
+  func testMMAReproducesH100Tiles() throws {
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../MatrixMultiplyTests/Fixtures/h100-mma").standardized
+    let f = { (name: String) in fixtures.appendingPathComponent("rand.rs_sd1.\(name).npy").path }
+    let r = try run(["mma", "--instruction", "wgmma-e4m3-e4m3-k32", "--a", f("A"), "--b", f("B"), "--c", f("C"), "--out", path("d.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(try NPYFile.read(path("d.npy")), try NPYFile.read(f("D")))
+    try assertBadInput(["mma", "--instruction", "wgmma-e4m3-e4m3-k32", "--a", f("A"), "--b", f("A"), "--c", f("C"), "--out", path("d.npy")], "shapes do not match")
+    try assertBadInput(["mma", "--instruction", "wgmma-bf16-k16", "--a", f("A"), "--b", f("B"), "--c", f("C"), "--out", path("d.npy")], "must be uint16")
+    try assertBadInput(["mma", "--instruction", "tf32", "--a", f("A"), "--b", f("B"), "--c", f("C"), "--out", path("d.npy")], "unknown --instruction")
+  }
+
   func testFormatsTable() throws {
     let r = try run(["formats"])
     XCTAssertEqual(r.status, 0)

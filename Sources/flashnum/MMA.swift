@@ -1,0 +1,66 @@
+import ArgumentParser
+import Interop
+import LowPrecision
+import MatrixMultiply
+
+/// `flashnum mma`: one emulated H100 MMA per tile.
+struct MMA: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mma",
+    abstract: "Emulate H100 tensor-core MMA bit for bit: D[t,i,j] = Σ_k A[t,i,k]·B[t,j,k] + C[t,i,j].",
+    discussion: """
+      A (T,M,K) and B (T,N,K) hold raw input codes (uint8 for FP8, uint16 for bf16/fp16); C and \
+      D (T,M,N) hold FP32 bit patterns as uint32. K must be a multiple of the instruction's k; \
+      longer K chains the instruction (each step takes the previous result as its C).
+      """)
+
+  @Option(help: "Instruction: \(HopperInstruction.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var instruction: String
+  @Option(name: .customLong("a"), help: "A codes (T,M,K).") var aPath: String
+  @Option(name: .customLong("b"), help: "B codes (T,N,K).") var bPath: String
+  @Option(name: .customLong("c"), help: "C as FP32 bits, uint32 (T,M,N).") var cPath: String
+  @Option(name: .customLong("out"), help: "Output D, FP32 bits as uint32 (T,M,N).") var outPath: String
+
+  func run() throws {
+    guard let op = HopperInstruction(rawValue: instruction) else {
+      throw InputError("unknown --instruction '\(instruction)'; use one of \(HopperInstruction.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    let (fa, fb) = op.inputFormats
+    let a = try read(aPath), b = try read(bPath), c = try read(cPath)
+    let ac = try codes(a, aPath, fa), bc = try codes(b, bPath, fb)
+    guard let cc = c.uint32 else { throw InputError("\(cPath): C must be uint32 FP32 bits, got \(c.dtype)") }
+    guard a.shape.count == 3, b.shape.count == 3, c.shape.count == 3 else {
+      throw InputError("A, B and C must be 3-d: A (T,M,K), B (T,N,K), C (T,M,N); got \(a.shape), \(b.shape), \(c.shape)")
+    }
+    let (t, m, k, n) = (a.shape[0], a.shape[1], a.shape[2], b.shape[1])
+    guard b.shape[0] == t, b.shape[2] == k, c.shape == [t, m, n] else {
+      throw InputError("shapes do not match: A \(a.shape), B \(b.shape), C \(c.shape) (want B (\(t),N,\(k)), C (\(t),\(m),N))")
+    }
+    guard k > 0, k % op.k == 0 else { throw InputError("K = \(k) is not a positive multiple of \(op.rawValue)'s k = \(op.k)") }
+    var d = [UInt32](repeating: 0, count: t * m * n)
+    for tile in 0..<t {
+      for i in 0..<m {
+        let row = Array(ac[(tile * m + i) * k..<(tile * m + i + 1) * k])
+        for j in 0..<n {
+          let col = Array(bc[(tile * n + j) * k..<(tile * n + j + 1) * k])
+          let index = (tile * m + i) * n + j
+          d[index] = op.dot(row, col, c: cc[index])
+        }
+      }
+    }
+    do { try NPYFile.write(NPYArray(shape: [t, m, n], uint32: d), to: outPath) } catch { throw InputError(error.description) }
+  }
+
+  func read(_ path: String) throws -> NPYArray {
+    do { return try NPYFile.read(path) } catch { throw InputError(error.description) }
+  }
+
+  func codes(_ array: NPYArray, _ path: String, _ format: FloatFormat) throws -> [UInt32] {
+    let values: [UInt32]?
+    if format.bitWidth <= 8 { values = array.uint8?.map(UInt32.init) } else { values = array.uint16?.map(UInt32.init) }
+    guard let v = values else {
+      throw InputError("\(path): \(format.name) codes must be \(format.bitWidth <= 8 ? "uint8" : "uint16"), got \(array.dtype)")
+    }
+    return v
+  }
+}
