@@ -55,6 +55,23 @@ public enum HopperInstruction: String, CaseIterable, Sendable {
     return d
   }
 
+  /// One emulated MMA per tile: `D[t,i,j] = dot(A[t,i,:], B[t,j,:], c: C[t,i,j])` for A (T,M,K),
+  /// B (T,N,K), C and D (T,M,N), all flat in C order.
+  public func tiles(a: [UInt32], b: [UInt32], c: [UInt32], tiles: Int, m: Int, n: Int, k: Int) -> [UInt32] {
+    precondition(a.count == tiles * m * k && b.count == tiles * n * k && c.count == tiles * m * n, "shapes")
+    var d = [UInt32](repeating: 0, count: tiles * m * n)
+    for t in 0..<tiles {
+      for i in 0..<m {
+        let row = Array(a[(t * m + i) * k..<(t * m + i + 1) * k])
+        for j in 0..<n {
+          let index = (t * m + i) * n + j
+          d[index] = dot(row, Array(b[(t * n + j) * k..<(t * n + j + 1) * k]), c: c[index])
+        }
+      }
+    }
+    return d
+  }
+
   /// One instruction step over exactly `k` products.
   public func step(_ a: ArraySlice<UInt32>, _ b: ArraySlice<UInt32>, c: UInt32) -> UInt32 {
     let (fa, fb) = inputFormats

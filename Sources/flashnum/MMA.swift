@@ -37,17 +37,7 @@ struct MMA: ParsableCommand {
       throw InputError("shapes do not match: A \(a.shape), B \(b.shape), C \(c.shape) (want B (\(t),N,\(k)), C (\(t),\(m),N))")
     }
     guard k > 0, k % op.k == 0 else { throw InputError("K = \(k) is not a positive multiple of \(op.rawValue)'s k = \(op.k)") }
-    var d = [UInt32](repeating: 0, count: t * m * n)
-    for tile in 0..<t {
-      for i in 0..<m {
-        let row = Array(ac[(tile * m + i) * k..<(tile * m + i + 1) * k])
-        for j in 0..<n {
-          let col = Array(bc[(tile * n + j) * k..<(tile * n + j + 1) * k])
-          let index = (tile * m + i) * n + j
-          d[index] = op.dot(row, col, c: cc[index])
-        }
-      }
-    }
+    let d = op.tiles(a: ac, b: bc, c: cc, tiles: t, m: m, n: n, k: k)
     do { try NPYFile.write(NPYArray(shape: [t, m, n], uint32: d), to: outPath) } catch { throw InputError(error.description) }
   }
 
