@@ -11,11 +11,9 @@
 // - NaN, infinity and overflow are selected at the end.
 
 /// Which fast kernel serves a (format, rounding) pair, if any.
-@usableFromInline
 enum FastKernel {
   case e4m3fn(saturate: Bool), e5m2(saturate: Bool), bf16(saturate: Bool), fp16(saturate: Bool)
 
-  @usableFromInline
   init?(_ format: FloatFormat, _ rounding: Rounding) {
     guard rounding.mode == .nearestEven else { return nil }
     let saturate: Bool
@@ -34,7 +32,7 @@ enum FastKernel {
   }
 }
 
-@inline(__always) @usableFromInline
+@inline(__always)
 func fastE4M3FN(_ x: Float, saturate: Bool) -> UInt8 {
   let u = x.bitPattern
   let sign = UInt8(truncatingIfNeeded: u >> 24) & 0x80
@@ -48,7 +46,7 @@ func fastE4M3FN(_ x: Float, saturate: Bool) -> UInt8 {
   return sign | m
 }
 
-@inline(__always) @usableFromInline
+@inline(__always)
 func fastE5M2(_ x: Float, saturate: Bool) -> UInt8 {
   let u = x.bitPattern
   let sign = UInt8(truncatingIfNeeded: u >> 24) & 0x80
@@ -62,7 +60,7 @@ func fastE5M2(_ x: Float, saturate: Bool) -> UInt8 {
   return sign | m
 }
 
-@inline(__always) @usableFromInline
+@inline(__always)
 func fastBF16(_ x: Float, saturate: Bool) -> UInt16 {
   let u = x.bitPattern
   let a = u & 0x7FFF_FFFF
@@ -73,7 +71,7 @@ func fastBF16(_ x: Float, saturate: Bool) -> UInt16 {
   return sign | m
 }
 
-@inline(__always) @usableFromInline
+@inline(__always)
 func fastFP16(_ x: Float, saturate: Bool) -> UInt16 {
   let u = x.bitPattern
   let a = u & 0x7FFF_FFFF
@@ -162,7 +160,7 @@ extension FloatFormat {
 
 /// fp16 → float32, exact: the 15 magnitude bits moved under the float32 exponent field and
 /// multiplied by 2^112 (rebias 15 → 127, also right for subnormals); specials fixed after.
-@inline(__always) @usableFromInline
+@inline(__always)
 func fastDecodeFP16(_ h: UInt16) -> Float {
   let mag = UInt32(h & 0x7FFF)
   let sign = UInt32(h & 0x8000) << 16

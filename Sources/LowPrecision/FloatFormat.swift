@@ -63,8 +63,6 @@ public struct FloatFormat: Hashable, Sendable {
   public let minExponent: Int
   /// The magnitude code (sign cleared) of the largest finite value.
   public let maxFiniteMagnitudeCode: UInt32
-  /// Whether the format has a zero.
-  public let hasZero: Bool
   /// Whether the format distinguishes -0 from +0.
   public let hasNegativeZero: Bool
 
@@ -88,7 +86,6 @@ public struct FloatFormat: Hashable, Sendable {
     signMask = isSigned ? 1 << UInt32(exponentBits + fractionBits) : 0
     magnitudeMask = (1 << UInt32(exponentBits + fractionBits)) - 1
     minExponent = hasSubnormals ? 1 - bias : -bias
-    hasZero = hasSubnormals
     hasNegativeZero = isSigned && hasSubnormals && specials != .finiteNegativeZeroNaN
     switch specials {
     case .ieee:
@@ -111,6 +108,8 @@ public struct FloatFormat: Hashable, Sendable {
   public var hasInfinity: Bool { specials == .ieee }
   /// Whether the format has a NaN code.
   public var hasNaN: Bool { specials != .none }
+  /// Whether the format has a zero (exactly when biased exponent 0 encodes subnormals).
+  @inlinable public var hasZero: Bool { hasSubnormals }
 
   /// Code of the canonical NaN with the given sign (the sign is ignored where the format's
   /// NaN has no sign). IEEE formats: all-ones exponent with the top fraction bit set
@@ -118,8 +117,8 @@ public struct FloatFormat: Hashable, Sendable {
   public func nanCode(negative: Bool = false) -> UInt32? {
     switch specials {
     case .ieee:
-      let quiet: UInt32 = fractionBits > 0 ? 1 << UInt32(fractionBits - 1) : 0
       precondition(fractionBits > 0, "an IEEE-style format needs a fraction bit for NaN")
+      let quiet: UInt32 = 1 << UInt32(fractionBits - 1)
       return (negative ? signMask : 0) | UInt32(maxBiasedExponent) << UInt32(fractionBits) | quiet
     case .finiteAllOnesNaN: return (negative ? signMask : 0) | magnitudeMask
     case .finiteNegativeZeroNaN: return signMask

@@ -24,10 +24,8 @@ struct Convert: ParsableCommand {
   @Argument(help: "Output .npy file.") var output: String
 
   func run() throws {
-    let array: NPYArray
-    do { array = try NPYFile.read(input) } catch { throw InputError(error.description) }
-    let result = try decode ? decodeCodes(array) : encodeValues(array)
-    do { try NPYFile.write(result, to: output) } catch { throw InputError(error.description) }
+    let array = try readNPY(input)
+    try writeNPY(decode ? decodeCodes(array) : encodeValues(array), output)
   }
 
   func encodeValues(_ array: NPYArray) throws -> NPYArray {
@@ -78,13 +76,7 @@ struct Convert: ParsableCommand {
   }
 
   func decodeCodes(_ array: NPYArray) throws -> NPYArray {
-    let codes: [UInt32]
-    switch array.dtype {
-    case .uint8 where format.bitWidth <= 8: codes = array.uint8!.map(UInt32.init)
-    case .uint16 where format.bitWidth > 8: codes = array.uint16!.map(UInt32.init)
-    default:
-      throw InputError("\(input): \(format.name) codes must be \(format.bitWidth <= 8 ? "uint8" : "uint16"), got \(array.dtype)")
-    }
+    let codes = try formatCodes(array, input, format)
     if let i = codes.firstIndex(where: { $0 >> UInt32(format.bitWidth) != 0 }) {
       throw InputError("\(input): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")
     }

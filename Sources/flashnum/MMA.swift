@@ -26,8 +26,8 @@ struct MMA: ParsableCommand {
       throw InputError("unknown --instruction '\(instruction)'; use one of \(HopperInstruction.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     let (fa, fb) = op.inputFormats
-    let a = try read(aPath), b = try read(bPath), c = try read(cPath)
-    let ac = try codes(a, aPath, fa), bc = try codes(b, bPath, fb)
+    let a = try readNPY(aPath), b = try readNPY(bPath), c = try readNPY(cPath)
+    let ac = try formatCodes(a, aPath, fa), bc = try formatCodes(b, bPath, fb)
     guard let cc = c.uint32 else { throw InputError("\(cPath): C must be uint32 FP32 bits, got \(c.dtype)") }
     guard a.shape.count == 3, b.shape.count == 3, c.shape.count == 3 else {
       throw InputError("A, B and C must be 3-d: A (T,M,K), B (T,N,K), C (T,M,N); got \(a.shape), \(b.shape), \(c.shape)")
@@ -38,19 +38,6 @@ struct MMA: ParsableCommand {
     }
     guard k > 0, k % op.k == 0 else { throw InputError("K = \(k) is not a positive multiple of \(op.rawValue)'s k = \(op.k)") }
     let d = op.tiles(a: ac, b: bc, c: cc, tiles: t, m: m, n: n, k: k)
-    do { try NPYFile.write(NPYArray(shape: [t, m, n], uint32: d), to: outPath) } catch { throw InputError(error.description) }
-  }
-
-  func read(_ path: String) throws -> NPYArray {
-    do { return try NPYFile.read(path) } catch { throw InputError(error.description) }
-  }
-
-  func codes(_ array: NPYArray, _ path: String, _ format: FloatFormat) throws -> [UInt32] {
-    let values: [UInt32]?
-    if format.bitWidth <= 8 { values = array.uint8?.map(UInt32.init) } else { values = array.uint16?.map(UInt32.init) }
-    guard let v = values else {
-      throw InputError("\(path): \(format.name) codes must be \(format.bitWidth <= 8 ? "uint8" : "uint16"), got \(array.dtype)")
-    }
-    return v
+    try writeNPY(NPYArray(shape: [t, m, n], uint32: d), outPath)
   }
 }

@@ -26,11 +26,12 @@ struct MPFROracle {
     let exact = compute(2048, .nearestEven)  // outside the narrowed range: no underflow
     if exact.value.isNaN { return format.nanCode()! }
     if !format.isSigned && exact.value.isSignMinus && !exact.value.isZero { return format.nanCode()! }
-    // Directed roundings inside the format's exponent range (gradual underflow).
-    let rounded = BigFloat.withExponentRange(minExponent: format.minExponent - format.fractionBits + 1, maxExponent: 1 << 20) {
-      [.nearestEven, .towardZero, .up, .down, .awayFromZero].map { r in (r, compute(p, r).subnormalized(r)) }
+    // A directed rounding inside the format's exponent range (gradual underflow).
+    func directed(_ r: PreciseRounding) -> Rounded {
+      BigFloat.withExponentRange(minExponent: format.minExponent - format.fractionBits + 1, maxExponent: 1 << 20) {
+        compute(p, r).subnormalized(r)
+      }
     }
-    func directed(_ r: PreciseRounding) -> Rounded { rounded.first { $0.0 == r }!.1 }
     switch rounding.mode {
     case .nearestEven: return code(directed(.nearestEven), rounding)
     case .towardZero: return code(directed(.towardZero), rounding)
