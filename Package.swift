@@ -8,6 +8,7 @@ let package = Package(
     .library(name: "Precise", targets: ["Precise"]),
     .library(name: "Interop", targets: ["Interop"]),
     .library(name: "MatrixMultiply", targets: ["MatrixMultiply"]),
+    .library(name: "Attention", targets: ["Attention"]),
     .executable(name: "flashnum", targets: ["flashnum"]),
   ],
   dependencies: [
@@ -28,10 +29,11 @@ let package = Package(
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
     .target(name: "Interop", exclude: ["README.md"]),
     .target(name: "MatrixMultiply", dependencies: ["LowPrecision"], exclude: ["README.md"]),
+    .target(name: "Attention", dependencies: ["LowPrecision", "MatrixMultiply"], exclude: ["README.md"]),
     .executableTarget(
       name: "flashnum",
       dependencies: [
-        "LowPrecision", "Precise", "Interop", "MatrixMultiply",
+        "LowPrecision", "Precise", "Interop", "MatrixMultiply", "Attention",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       exclude: ["README.md"]),

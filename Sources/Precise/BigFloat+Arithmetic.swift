@@ -134,3 +134,16 @@ extension Rounded {
     return Rounded(value: v, ternary: t)
   }
 }
+
+extension BigFloat {
+  /// `±Σ words[i] · 2^(32·i + exponent)` (words little-endian, 32 bits each), rounded once to
+  /// `precision` bits: the read-out of an exact fixed-point sum.
+  public static func fromWords(_ words: [UInt32], exponent: Int, negative: Bool, precision: Int,
+                               _ rounding: PreciseRounding = .nearestEven) -> Rounded {
+    let r = BigFloat(precision: precision)
+    let t = words.withUnsafeBufferPointer { w in
+      fn_mpfr_set_words(r.storage.pointer, w.baseAddress, w.count, exponent, negative ? 1 : 0, rounding.mpfr)
+    }
+    return Rounded(value: r, ternary: Int(t))
+  }
+}

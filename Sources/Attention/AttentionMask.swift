@@ -1,0 +1,46 @@
+/// Which keys a query may attend to. Masks are bottom-right aligned as in FlashAttention:
+/// with `o = seqLenK − seqLenQ`, query `i` sits at key position `i + o`.
+///
+/// - causal: key `j` is allowed when `j ≤ i + o`;
+/// - window (`left`, `right`): allowed when `i + o − left ≤ j ≤ i + o + right` (a `nil` side is
+///   unbounded); combined with causal, `right` is at most 0.
+///
+/// The allowed keys of a row are always one contiguous range; a row with none gets output 0.
+public struct AttentionMask: Hashable, Sendable {
+  public var causal: Bool
+  public var windowLeft: Int?
+  public var windowRight: Int?
+
+  public init(causal: Bool = false, windowLeft: Int? = nil, windowRight: Int? = nil) {
+    self.causal = causal
+    self.windowLeft = windowLeft
+    self.windowRight = windowRight
+  }
+
+  public static let none = AttentionMask()
+
+  public func validate() throws(AttentionError) {
+    if let l = windowLeft, l < 0 { throw AttentionError("window left size must be ≥ 0, got \(l)") }
+    if let r = windowRight, r < 0 { throw AttentionError("window right size must be ≥ 0, got \(r)") }
+  }
+
+  /// The allowed keys of query `i` (possibly empty).
+  @inlinable
+  public func keys(query i: Int, seqLenQ: Int, seqLenK: Int) -> Range<Int> {
+    let center = i + seqLenK - seqLenQ
+    var lo = 0, hi = seqLenK
+    if causal { hi = min(hi, center + 1) }
+    if let l = windowLeft { lo = max(lo, center - l) }
+    if let r = windowRight { hi = min(hi, center + r + 1) }
+    return lo < hi ? lo..<hi : 0..<0
+  }
+
+  public var name: String {
+    var parts: [String] = []
+    if causal { parts.append("causal") }
+    if windowLeft != nil || windowRight != nil {
+      parts.append("window(\(windowLeft.map(String.init) ?? "∞"),\(windowRight.map(String.init) ?? "∞"))")
+    }
+    return parts.isEmpty ? "none" : parts.joined(separator: "+")
+  }
+}

@@ -1,0 +1,151 @@
+/// The numbers attention actually computes with: the stored Q, K, V values (format values,
+/// or any `Double`s) and their per-row scales.
+public struct AttentionOperands: Sendable {
+  public var q: AttentionTensor
+  public var k: AttentionTensor
+  public var v: AttentionTensor
+  /// One scale per row (b, s, h) of each tensor, or `nil` for scale 1.
+  public var qScales: [Double]?
+  public var kScales: [Double]?
+  public var vScales: [Double]?
+
+  public init(q: AttentionTensor, k: AttentionTensor, v: AttentionTensor,
+              qScales: [Double]? = nil, kScales: [Double]? = nil, vScales: [Double]? = nil) {
+    self.q = q
+    self.k = k
+    self.v = v
+    self.qScales = qScales
+    self.kScales = kScales
+    self.vScales = vScales
+  }
+
+  /// Unscaled values used as they are.
+  public init(_ inputs: AttentionInputs) { self.init(q: inputs.q, k: inputs.k, v: inputs.v) }
+
+  /// Quantized tensors: their stored values and row scales.
+  public init(q: QuantizedTensor, k: QuantizedTensor, v: QuantizedTensor) {
+    self.init(q: q.codes, k: k.codes, v: v.codes, qScales: q.rowScales, kScales: k.rowScales, vScales: v.rowScales)
+  }
+
+  /// Per-(batch, head) descales, FA3 style (`descale[b · heads + h]`, heads of that tensor),
+  /// expanded to row scales.
+  public static func rowScales(descale: [Double], of t: AttentionTensor) -> [Double] {
+    var s = [Double](repeating: 1, count: t.rowCount)
+    for b in 0..<t.batch { for i in 0..<t.seqLen { for h in 0..<t.heads {
+      s[(b * t.seqLen + i) * t.heads + h] = descale[b * t.heads + h]
+    } } }
+    return s
+  }
+
+  /// The values the operands stand for (`value · scale`, exact in `Double`).
+  public func dequantized() -> AttentionInputs {
+    func apply(_ t: AttentionTensor, _ s: [Double]?) -> AttentionTensor {
+      guard let s else { return t }
+      var t = t
+      let d = t.headDim
+      for r in 0..<t.rowCount { for i in (r * d)..<((r + 1) * d) { t.values[i] *= s[r] } }
+      return t
+    }
+    return AttentionInputs(q: apply(q, qScales), k: apply(k, kScales), v: apply(v, vScales))
+  }
+
+  /// The shape, after checking Q, K, V and the scale counts.
+  public func shape() throws(AttentionError) -> AttentionShape {
+    let s = try AttentionInputs(q: q, k: k, v: v).shape()
+    for (name, scales, t) in [("Q", qScales, q), ("K", kScales, k), ("V", vScales, v)] {
+      guard let scales else { continue }
+      guard scales.count == t.rowCount else {
+        throw AttentionError("\(name) scales: expected \(t.rowCount), got \(scales.count)")
+      }
+      if let bad = scales.first(where: { !($0.isFinite && $0 > 0) }) {
+        throw AttentionError("\(name) scales must be finite and positive, got \(bad)")
+      }
+    }
+    return s
+  }
+}
+
+/// The attention algorithm.
+public enum AttentionAlgorithm: Hashable, Sendable {
+  /// Materialized softmax: all scores of a row, their max, `P`, then `P·V`. With
+  /// `normalizeBeforePV` (standard attention) `P = exp(…)/l` is normalized before its rounding
+  /// and `P·V`; otherwise `O = (P·V)/l` at the end, as blocked attention does.
+  case naive(normalizeBeforePV: Bool)
+  /// FlashAttention's online softmax over blocks of keys (``BlockSchedule``).
+  case blocked(BlockSchedule)
+
+  /// Standard attention.
+  public static let naive = AttentionAlgorithm.naive(normalizeBeforePV: true)
+
+  public var name: String {
+    switch self {
+    case .naive(let before): before ? "naive" : "naive(normalize-after)"
+    case .blocked(let s): "blocked(\(s.blockRows)x\(s.blockColumns)\(s.reverseOrder ? ",reverse" : ""))"
+    }
+  }
+}
+
+/// The parameters of blocked (FlashAttention) attention.
+public struct BlockSchedule: Hashable, Sendable {
+  /// Query rows per block (Br). Rows never interact, so Br only shapes the work split.
+  public var blockRows: Int
+  /// Keys per block (Bc): the granularity of the running max and of the rescales.
+  public var blockColumns: Int
+  /// Visit key blocks from the last to the first (FlashAttention-3) instead of first to last.
+  public var reverseOrder: Bool
+  /// The row-sum rescale as one FMA with the block's first `P` (`l ← fma(α, l, P₀) + P₁ + …`,
+  /// as nvcc compiles FlashAttention) instead of `l ← α·l + P₀ + …`.
+  public var fusedRowSumRescale: Bool
+
+  public init(blockRows: Int = 128, blockColumns: Int = 128, reverseOrder: Bool = false, fusedRowSumRescale: Bool = true) {
+    self.blockRows = blockRows
+    self.blockColumns = blockColumns
+    self.reverseOrder = reverseOrder
+    self.fusedRowSumRescale = fusedRowSumRescale
+  }
+
+  /// FlashAttention-2's forward order: ascending key blocks.
+  public static let flash2 = BlockSchedule()
+
+  /// The tile sizes and reverse order of the FlashAttention-3 Hopper forward kernel
+  /// (`kBlockM × kBlockN`, shared/specs/fa3-forward.md §1) for 16-bit or FP8 inputs.
+  public static func flash3(headDim d: Int, fp8: Bool, causal: Bool) -> BlockSchedule {
+    let (m, n): (Int, Int)
+    if fp8 {
+      switch d {
+      case ...64: (m, n) = (192, 160)
+      case ...96: (m, n) = (192, 128)
+      case ...128: (m, n) = (128, 224)
+      case ...192: (m, n) = (128, 160)
+      default: (m, n) = (128, 128)
+      }
+    } else {
+      switch d {
+      case ...64: (m, n) = causal ? (192, 128) : (192, 192)
+      case ...96: (m, n) = (192, 144)
+      case ...128: (m, n) = causal ? (128, 128) : (128, 176)
+      case ...192: (m, n) = (128, 112)
+      default: (m, n) = (128, 80)
+      }
+    }
+    return BlockSchedule(blockRows: m, blockColumns: n, reverseOrder: true, fusedRowSumRescale: true)
+  }
+}
+
+/// Options that are not numeric choices.
+public struct AttentionOptions: Hashable, Sendable {
+  public var mask: AttentionMask
+  /// The softmax scale; `nil` means `1/√d` (rounded to `Double`).
+  public var softmaxScale: Double?
+  /// Worker threads (≥ 1). Outputs are bitwise the same for any count.
+  public var threads: Int
+
+  public init(mask: AttentionMask = .none, softmaxScale: Double? = nil, threads: Int = 1) {
+    self.mask = mask
+    self.softmaxScale = softmaxScale
+    self.threads = threads
+  }
+
+  /// The softmax scale for head dim `d`.
+  public func scale(headDim d: Int) -> Double { softmaxScale ?? 1 / Double(d).squareRoot() }
+}

@@ -1,0 +1,54 @@
+import Dispatch
+import Foundation
+import MatrixMultiply
+
+/// Attention on emulated arithmetic: naive or blocked, any ``PrecisionPlan``, masks, GQA.
+///
+/// Work is split into (batch, head, block of query rows) tasks, dealt to `options.threads`
+/// workers round-robin; every output depends only on its own row's operations, so the result
+/// is bitwise the same for any thread count.
+public enum EmulatedAttention {
+  /// The output O (batch, seqLenQ, headsQ, headDim), each value rounded to the plan's output
+  /// format (returned as `Double`s).
+  public static func run(
+    _ operands: AttentionOperands, plan: PrecisionPlan, algorithm: AttentionAlgorithm,
+    options: AttentionOptions = AttentionOptions()
+  ) throws(AttentionError) -> AttentionTensor {
+    let shape = try operands.shape()
+    try plan.validate()
+    try options.mask.validate()
+    guard options.threads >= 1 else { throw AttentionError("threads must be at least 1, got \(options.threads)") }
+    if case .blocked(let s) = algorithm, s.blockRows < 1 || s.blockColumns < 1 {
+      throw AttentionError("block sizes must be at least 1, got \(s.blockRows)×\(s.blockColumns)")
+    }
+    let scale = options.scale(headDim: shape.headDim)
+    guard scale.isFinite && scale > 0 else { throw AttentionError("softmax scale must be finite and positive, got \(scale)") }
+    let kernel = RowKernel(operands, shape, plan, algorithm, options.mask, scale)
+    var out = AttentionTensor(zerosBatch: shape.batch, seqLen: shape.seqLenQ, heads: shape.headsQ, headDim: shape.headDim)
+    let rowsPerTask: Int
+    switch algorithm {
+    case .naive: rowsPerTask = 32
+    case .blocked(let s): rowsPerTask = s.blockRows
+    }
+    let blocksPerHead = (shape.seqLenQ + rowsPerTask - 1) / rowsPerTask
+    let taskCount = shape.batch * shape.headsQ * blocksPerHead
+    out.values.withUnsafeMutableBufferPointer { buffer in
+      nonisolated(unsafe) let o = buffer.baseAddress!
+      let workers = min(options.threads, max(taskCount, 1))
+      let work: @Sendable (Int) -> Void = { w in
+        var scratch = RowKernel.Scratch(kernel)
+        var t = w
+        while t < taskCount {
+          let (bh, blk) = t.quotientAndRemainder(dividingBy: blocksPerHead)
+          let (b, h) = bh.quotientAndRemainder(dividingBy: shape.headsQ)
+          for i in (blk * rowsPerTask)..<min(shape.seqLenQ, (blk + 1) * rowsPerTask) {
+            kernel.row(b, h, i, &scratch, o + ((b * shape.seqLenQ + i) * shape.headsQ + h) * shape.headDim)
+          }
+          t += workers
+        }
+      }
+      if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+    }
+    return out
+  }
+}

@@ -1,0 +1,90 @@
+import LowPrecision
+
+/// Fast Walsh–Hadamard transforms.
+public enum Hadamard {
+  /// Replaces `x[0 ..< n]` by `H_n · x` (Sylvester's unnormalized Hadamard matrix, entries ±1;
+  /// `n` a power of two) in `n log₂ n` additions and subtractions, each rounded to `Double`.
+  @inlinable
+  public static func transform(_ x: UnsafeMutablePointer<Double>, count n: Int) {
+    precondition(n > 0 && n & (n - 1) == 0, "Hadamard transform needs a power-of-two length")
+    var h = 1
+    while h < n {
+      var i = 0
+      while i < n {
+        for j in i..<(i + h) {
+          let a = x[j], b = x[j + h]
+          x[j] = a + b
+          x[j + h] = a - b
+        }
+        i += 2 * h
+      }
+      h *= 2
+    }
+  }
+
+  /// The block size of the (block-diagonal) Hadamard matrix for head dim `d`: `d` itself when
+  /// it is a power of two, otherwise the largest power of two dividing `d` (32 for 96, 64 for 192).
+  public static func blockSize(headDim d: Int) -> Int { d & -d }
+
+  /// Entry (i, j) of Sylvester's `H_n`: `(−1)^popcount(i & j)`.
+  public static func entry(_ i: Int, _ j: Int) -> Double { (i & j).nonzeroBitCount % 2 == 0 ? 1 : -1 }
+}
+
+/// Incoherent processing (FlashAttention-3 §3.3): Q and K are multiplied by the same random
+/// orthogonal matrix `M = H · diag(s) / √b` before quantization, where `H` is the Hadamard
+/// matrix of the head dim (block-diagonal with blocks of ``Hadamard/blockSize(headDim:)`` when
+/// the head dim is not a power of two), `s` random signs from the seed (one per channel) and
+/// `b` the block size. Then `(QM)(KM)ᵀ = Q M Mᵀ Kᵀ = QKᵀ` (to rounding), while outliers are
+/// spread over all channels of a block.
+///
+/// Each row `x` becomes `x · M`: a fast Walsh–Hadamard transform per block (O(d log d)), then
+/// multiplication by `s_j / √b`, all in `Double` (relative error of a few ulps of `Double`).
+public struct IncoherentProcessing: Hashable, Sendable {
+  public var seed: UInt64
+  public init(seed: UInt64) { self.seed = seed }
+
+  /// The random signs `s` for head dim `d`.
+  public func signs(headDim d: Int) -> [Double] {
+    let stream = StochasticStream(seed: streamSeed(seed, 7))
+    return (0..<d).map { stream.word(at: $0) >> 63 == 0 ? 1 : -1 }
+  }
+
+  /// `M` as a dense d × d matrix (row-major), for tests and inspection.
+  public func matrix(headDim d: Int) -> [Double] {
+    let b = Hadamard.blockSize(headDim: d), s = signs(headDim: d)
+    let norm = 1 / Double(b).squareRoot()
+    var m = [Double](repeating: 0, count: d * d)
+    for i in 0..<d {
+      for j in 0..<d where i / b == j / b {
+        m[i * d + j] = Hadamard.entry(i % b, j % b) * s[j] * norm
+      }
+    }
+    return m
+  }
+
+  /// Every row of `t` multiplied by `M`.
+  public func rotate(_ t: AttentionTensor) -> AttentionTensor {
+    let d = t.headDim
+    guard d > 0 else { return t }
+    let b = Hadamard.blockSize(headDim: d)
+    let factors = signs(headDim: d).map { $0 / Double(b).squareRoot() }
+    var out = t
+    out.values.withUnsafeMutableBufferPointer { p in
+      for row in 0..<t.rowCount {
+        let base = p.baseAddress! + row * d
+        var start = 0
+        while start < d {
+          Hadamard.transform(base + start, count: b)
+          start += b
+        }
+        for j in 0..<d { base[j] *= factors[j] }
+      }
+    }
+    return out
+  }
+
+  /// Q and K rotated, V unchanged.
+  public func apply(_ inputs: AttentionInputs) -> AttentionInputs {
+    AttentionInputs(q: rotate(inputs.q), k: rotate(inputs.k), v: inputs.v)
+  }
+}

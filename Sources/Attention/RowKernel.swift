@@ -1,0 +1,311 @@
+import MatrixMultiply
+
+/// The per-row arithmetic of naive and blocked attention (see ``PrecisionPlan`` for the
+/// rounding of each stage). Operands are laid out once per (batch, kv head) as contiguous
+/// `seqLenK × headDim` matrices, in `Float` for FP32 accumulation models, `Double` for `fp64`.
+struct RowKernel: Sendable {
+  let plan: PrecisionPlan
+  let algorithm: AttentionAlgorithm
+  let mask: AttentionMask
+  let d: Int, nq: Int, nk: Int, headsQ: Int, headsKV: Int, group: Int
+  let fp32Scores: Bool, fp32Values: Bool
+  let qF: [Float], qD: [Double]
+  let kF: [Float], kD: [Double]
+  let vF: [Float], vD: [Double]
+  let qScales: [Double]?
+  let kScales: [Double]?       // per (b, hk, j)
+  let vHeadScales: [Double]?   // per (b, hk)
+  let arith: SoftmaxArithmetic
+  let scale: Double
+  let sl2: Double
+  let offset: Double           // 2^probabilityOffset
+
+  init(_ x: AttentionOperands, _ shape: AttentionShape, _ plan: PrecisionPlan, _ algorithm: AttentionAlgorithm,
+       _ mask: AttentionMask, _ scale: Double) {
+    self.plan = plan
+    self.algorithm = algorithm
+    self.mask = mask
+    d = shape.headDim; nq = shape.seqLenQ; nk = shape.seqLenK
+    headsQ = shape.headsQ; headsKV = shape.headsKV; group = shape.headsQ / shape.headsKV
+    fp32Scores = plan.scoreAccumulation.isFP32
+    fp32Values = plan.valueAccumulation.isFP32
+    arith = SoftmaxArithmetic(plan.softmaxArithmetic)
+    self.scale = scale
+    sl2 = arith.round(arith.round(scale) * 1.4426950408889634)   // log₂e
+    offset = Double(sign: .plus, exponent: plan.probabilityOffset, significand: 1)
+    let (b, hk, n, d) = (shape.batch, shape.headsKV, shape.seqLenK, shape.headDim)
+    // K and V as (b, hk) × n × d.
+    func gather(_ t: AttentionTensor, _ transform: (Double, Int) -> Double) -> [Double] {
+      var out = [Double](repeating: 0, count: b * hk * n * d)
+      for bb in 0..<b { for h in 0..<hk { for j in 0..<n {
+        let src = t.rowIndex(bb, j, h), dst = ((bb * hk + h) * n + j) * d
+        let row = (bb * n + j) * hk + h
+        for c in 0..<d { out[dst + c] = transform(t.values[src + c], row) }
+      } } }
+      return out
+    }
+    let k = gather(x.k) { v, _ in v }
+    // V: a per-head constant scale is applied at the end; any other is folded into the values
+    // (rounded to FP32 for FP32 accumulation, exact otherwise).
+    var vHead: [Double]? = nil
+    var v: [Double]
+    if let s = x.vScales {
+      let constant = QuantizedTensor(scheme: .exact, codes: x.v, rowScales: s).hasHeadConstantScales
+      if constant {
+        vHead = (0..<(b * hk)).map { bh in s[((bh / hk) * n) * hk + bh % hk] }
+        v = gather(x.v) { v, _ in v }
+      } else {
+        let fp32 = plan.valueAccumulation.isFP32
+        v = gather(x.v) { v, row in fp32 ? Double(Float(v * s[row])) : v * s[row] }
+      }
+    } else {
+      v = gather(x.v) { v, _ in v }
+    }
+    vHeadScales = vHead
+    if let s = x.kScales {
+      var ks = [Double](repeating: 1, count: b * hk * n)
+      for bb in 0..<b { for h in 0..<hk { for j in 0..<n { ks[(bb * hk + h) * n + j] = s[(bb * n + j) * hk + h] } } }
+      kScales = ks
+    } else {
+      kScales = nil
+    }
+    qScales = x.qScales
+    qF = fp32Scores ? x.q.values.map { Float($0) } : []
+    qD = fp32Scores ? [] : x.q.values
+    kF = fp32Scores ? k.map { Float($0) } : []
+    kD = fp32Scores ? [] : k
+    vF = fp32Values ? v.map { Float($0) } : []
+    vD = fp32Values ? [] : v
+  }
+
+  /// Per-worker buffers.
+  struct Scratch {
+    var s: [Double], p: [Double], pF: [Float], pD: [Double], oF: [Float], oD: [Double]
+    init(_ k: RowKernel) {
+      s = Array(repeating: 0, count: k.nk); p = s
+      pF = Array(repeating: 0, count: k.nk); pD = s
+      oF = Array(repeating: 0, count: k.d); oD = Array(repeating: 0, count: k.d)
+    }
+  }
+
+  // MARK: Stages
+
+  /// S for keys `range` of row (b, h, i) into `s[j]`.
+  func scores(_ b: Int, _ h: Int, _ i: Int, _ range: Range<Int>, _ s: inout [Double]) {
+    let hk = h / group
+    let qRow = ((b * nq + i) * headsQ + h) * d
+    let kvBase = (b * headsKV + hk) * nk
+    let sq = qScales?[(b * nq + i) * headsQ + h]
+    for j in range {
+      var raw: Double
+      if fp32Scores {
+        raw = qF.withUnsafeBufferPointer { q in kF.withUnsafeBufferPointer { k in
+          Double(plan.scoreAccumulation.dot(initial: 0, q.baseAddress! + qRow, k.baseAddress! + (kvBase + j) * d, count: d))
+        } }
+      } else {
+        raw = qD.withUnsafeBufferPointer { q in kD.withUnsafeBufferPointer { k in
+          Accumulation.dot64(initial: 0, q.baseAddress! + qRow, k.baseAddress! + (kvBase + j) * d, count: d)
+        } }
+      }
+      if sq != nil || kScales != nil {
+        raw = arith.mul(raw, arith.mul(sq ?? 1, kScales?[kvBase + j] ?? 1))
+      }
+      if plan.softmaxScaling == .appliedToScores { raw = arith.mul(raw, scale) }
+      s[j] = plan.scoreFormat.round(raw)
+    }
+  }
+
+  /// The shift subtracted inside the exponential for running max `m`.
+  @inline(__always) func shift(_ m: Double) -> Double {
+    switch plan.softmaxScaling {
+    case .foldedIntoExp2: plan.probabilityOffset != 0 ? arith.fma(m, sl2, -Double(plan.probabilityOffset)) : arith.mul(m, sl2)
+    case .appliedToScores: m
+    }
+  }
+
+  /// Unnormalized P (times the offset) of score `x` for shift `ms`.
+  @inline(__always) func probability(_ x: Double, _ ms: Double) -> Double {
+    switch plan.softmaxScaling {
+    case .foldedIntoExp2: return arith.exp2(arith.fma(x, sl2, -ms))
+    case .appliedToScores:
+      let e = arith.exp(arith.sub(x, ms))
+      return plan.probabilityOffset != 0 ? arith.mul(e, offset) : e
+    }
+  }
+
+  /// The rescale factor when the running max goes from `old` to `new`.
+  @inline(__always) func rescale(_ old: Double, _ new: Double) -> Double {
+    switch plan.softmaxScaling {
+    case .foldedIntoExp2: arith.exp2(arith.mul(arith.sub(old, new), sl2))
+    case .appliedToScores: arith.exp(arith.sub(old, new))
+    }
+  }
+
+  /// O += P̂[range] · V[range] under the value accumulation model.
+  func accumulate(_ b: Int, _ hk: Int, _ range: Range<Int>, _ x: inout Scratch) {
+    let base = (b * headsKV + hk) * nk
+    let n = range.count
+    if fp32Values {
+      vF.withUnsafeBufferPointer { v in x.pF.withUnsafeBufferPointer { p in x.oF.withUnsafeMutableBufferPointer { o in
+        let vb = v.baseAddress! + (base + range.lowerBound) * d, pb = p.baseAddress! + range.lowerBound
+        if plan.valueAccumulation == .fp32Sequential {
+          for j in 0..<n {
+            let pj = pb[j], row = vb + j * d
+            for c in 0..<d { o[c] = o[c].addingProduct(pj, row[c]) }
+          }
+        } else {
+          for c in 0..<d { o[c] = plan.valueAccumulation.dot(initial: o[c], pb, vb + c, count: n, bStride: d) }
+        }
+      } } }
+    } else {
+      vD.withUnsafeBufferPointer { v in x.pD.withUnsafeBufferPointer { p in x.oD.withUnsafeMutableBufferPointer { o in
+        let vb = v.baseAddress! + (base + range.lowerBound) * d, pb = p.baseAddress! + range.lowerBound
+        for j in 0..<n {
+          let pj = pb[j], row = vb + j * d
+          for c in 0..<d { o[c] = o[c].addingProduct(pj, row[c]) }
+        }
+      } } }
+    }
+  }
+
+  /// Rounds P to the probability format, stores it for `P·V`, and returns it.
+  @inline(__always) func roundP(_ j: Int, _ value: Double, _ x: inout Scratch) -> Double {
+    let r = plan.probabilityFormat.round(value)
+    if fp32Values { x.pF[j] = Float(r) } else { x.pD[j] = r }
+    return r
+  }
+
+  /// Writes `O ⊗ factor` (then the V head scale), rounded to the output format.
+  func finish(_ b: Int, _ hk: Int, _ inv: Double, divideBy l: Double?, _ x: inout Scratch, _ out: UnsafeMutablePointer<Double>) {
+    let sv = vHeadScales?[b * headsKV + hk]
+    for c in 0..<d {
+      var o: Double
+      if fp32Values {
+        var f = x.oF[c]
+        if let l { f = f / Float(l) } else { f = f * Float(inv) }
+        if let sv, l != nil { f = f * Float(sv) }
+        o = Double(f)
+      } else {
+        o = x.oD[c]
+        if let l { o = o / l } else { o = o * inv }
+        if let sv, l != nil { o = o * sv }
+      }
+      out[c] = plan.outputFormat.round(o)
+    }
+  }
+
+  /// The final factor `1 ⊘ l` (0 for l = 0 or NaN) times the V head scale (as FA3: inv ⊗ v_descale).
+  func reciprocal(_ b: Int, _ hk: Int, _ l: Double) -> Double {
+    let inv = (l == 0 || l.isNaN) ? 0 : arith.div(1, l)
+    if let sv = vHeadScales?[b * headsKV + hk] { return arith.mul(inv, sv) }
+    return inv
+  }
+
+  // MARK: Rows
+
+  func row(_ b: Int, _ h: Int, _ i: Int, _ x: inout Scratch, _ out: UnsafeMutablePointer<Double>) {
+    let keys = mask.keys(query: i, seqLenQ: nq, seqLenK: nk)
+    for c in 0..<d { out[c] = 0 }
+    if keys.isEmpty { return }
+    for c in 0..<d { x.oF[c] = 0; x.oD[c] = 0 }
+    switch algorithm {
+    case .naive(let before): naive(b, h, i, keys, before, &x, out)
+    case .blocked(let s): blocked(b, h, i, keys, s, &x, out)
+    }
+  }
+
+  func naive(_ b: Int, _ h: Int, _ i: Int, _ keys: Range<Int>, _ normalizeBefore: Bool, _ x: inout Scratch,
+             _ out: UnsafeMutablePointer<Double>) {
+    let hk = h / group
+    scores(b, h, i, keys, &x.s)
+    var m = -Double.infinity
+    for j in keys { m = max(m, x.s[j]) }
+    if m == -.infinity || m.isNaN { return }
+    let ms = shift(m)
+    var l = 0.0
+    for j in keys { x.p[j] = probability(x.s[j], ms) }
+    if normalizeBefore {
+      for j in keys { l = arith.add(l, x.p[j]) }
+      // P/l carries no offset (it cancels); apply it again, exactly, for the rounding of P.
+      for j in keys { _ = roundP(j, arith.div(x.p[j], l) * offset, &x) }
+      accumulate(b, hk, keys, &x)
+      let undo = 1 / offset
+      let sv = vHeadScales?[b * headsKV + hk]
+      for c in 0..<d {
+        var o: Double
+        if fp32Values {
+          var f = x.oF[c] * Float(undo)
+          if let sv { f = f * Float(sv) }
+          o = Double(f)
+        } else {
+          o = x.oD[c] * undo
+          if let sv { o = o * sv }
+        }
+        out[c] = plan.outputFormat.round(o)
+      }
+      return
+    }
+    for j in keys {
+      let r = roundP(j, x.p[j], &x)
+      l = arith.add(l, plan.rowSumOfRoundedP ? r : x.p[j])
+    }
+    accumulate(b, hk, keys, &x)
+    finishRow(b, hk, l, &x, out)
+  }
+
+  func finishRow(_ b: Int, _ hk: Int, _ l: Double, _ x: inout Scratch, _ out: UnsafeMutablePointer<Double>) {
+    switch plan.normalization {
+    case .reciprocal: finish(b, hk, reciprocal(b, hk, l), divideBy: nil, &x, out)
+    case .divide: finish(b, hk, 0, divideBy: l, &x, out)
+    }
+  }
+
+  func blocked(_ b: Int, _ h: Int, _ i: Int, _ keys: Range<Int>, _ schedule: BlockSchedule, _ x: inout Scratch,
+               _ out: UnsafeMutablePointer<Double>) {
+    let hk = h / group
+    let bc = schedule.blockColumns
+    let blockCount = (nk + bc - 1) / bc
+    var m = -Double.infinity
+    var l = 0.0
+    for step in 0..<blockCount {
+      let blk = schedule.reverseOrder ? blockCount - 1 - step : step
+      let range = max(keys.lowerBound, blk * bc)..<min(keys.upperBound, (blk + 1) * bc)
+      if range.isEmpty { continue }
+      scores(b, h, i, range, &x.s)
+      var mNew = m
+      for j in range { mNew = max(mNew, x.s[j]) }
+      if mNew == -.infinity || mNew.isNaN { continue }
+      let first = m == -.infinity
+      let alpha = first ? 1 : rescale(m, mNew)
+      let ms = shift(mNew)
+      for j in range { x.p[j] = probability(x.s[j], ms) }
+      // Row sum (of P before its rounding unless asked otherwise), with the rescale.
+      let firstKey = range.lowerBound
+      var sum = l
+      for j in range {
+        let r = roundP(j, x.p[j], &x)
+        let term = plan.rowSumOfRoundedP ? r : x.p[j]
+        if j == firstKey && !first {
+          sum = schedule.fusedRowSumRescale ? arith.fma(alpha, sum, term) : arith.add(arith.mul(alpha, sum), term)
+        } else if j == firstKey {
+          sum = term
+        } else {
+          sum = arith.add(sum, term)
+        }
+      }
+      l = sum
+      if !first {
+        if fp32Values {
+          let a = Float(alpha)
+          for c in 0..<d { x.oF[c] = x.oF[c] * a }
+        } else {
+          for c in 0..<d { x.oD[c] = x.oD[c] * alpha }
+        }
+      }
+      accumulate(b, hk, range, &x)
+      m = mNew
+    }
+    if m == -.infinity { return }
+    finishRow(b, hk, l, &x, out)
+  }
+}

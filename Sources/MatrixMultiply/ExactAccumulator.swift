@@ -1,0 +1,209 @@
+/// An exact accumulator for sums of `Double`s and of products of `Double`s (a fixed-point
+/// "superaccumulator" in the manner of Kulisch).
+///
+/// The value is `Σ digits[i] · 2^(32·i + baseExponent)` with signed 64-bit digits of radix
+/// 2^32, wide enough for every product of two finite `Double`s (2^-2148 ... 2^2048) with room
+/// for carries. Nothing is ever rounded: ``add(_:)`` and ``addProduct(_:_:)`` are exact, and
+/// the result is read out once, either as the exact digits (``magnitudeDigits()``, to round
+/// with MPFR) or rounded once to `Float` / `Double` (``float()``, ``double()``).
+///
+/// Non-finite terms are kept aside: any NaN, or +∞ together with −∞, makes the sum NaN; one
+/// kind of infinity makes it that infinity.
+public struct ExactAccumulator: Sendable {
+  /// Weight of digit 0: 2^-2176 (a multiple of 32 below the least product, 2^-2148).
+  public static let baseExponent = -2176
+  /// Number of digits: up to 2^2176, above the largest product (< 2^2048) plus carries.
+  public static let digitCount = 136
+  /// Additions after which carries are propagated (each changes a digit by < 2^34).
+  @usableFromInline static let normalizeEvery = 1 << 26
+
+  @usableFromInline var digits: [Int64]
+  @usableFromInline var pending = 0
+  @usableFromInline var positiveInfinity = false
+  @usableFromInline var negativeInfinity = false
+  @usableFromInline var nan = false
+
+  public init() { digits = Array(repeating: 0, count: Self.digitCount) }
+
+  /// Whether the sum so far is exactly zero (and no non-finite term was added).
+  public var isZero: Bool {
+    !nan && !positiveInfinity && !negativeInfinity && digits.allSatisfy { $0 == 0 }
+  }
+
+  /// Adds `x` exactly.
+  @inlinable
+  public mutating func add(_ x: Double) {
+    guard x.isFinite else { addNonFinite(x); return }
+    if x == 0 { return }
+    let bits = x.bitPattern
+    let biased = Int((bits >> 52) & 0x7FF)
+    let fraction = bits & ((1 << 52) - 1)
+    let significand = biased == 0 ? fraction : fraction | (1 << 52)
+    let exponent = biased == 0 ? -1074 : biased - 1075
+    addSignificand(significand, exponent: exponent, negative: x.sign == .minus)
+  }
+
+  /// Adds `a · b` exactly (the product is split into two `Double`s with an FMA, after
+  /// scaling both factors into [1, 2) so that neither part can underflow or overflow).
+  @inlinable
+  public mutating func addProduct(_ a: Double, _ b: Double) {
+    guard a.isFinite && b.isFinite else { addNonFinite(a * b); return }
+    if a == 0 || b == 0 { return }
+    let sa = a.significand, sb = b.significand               // exact, in [1, 2)
+    let k = Int(a.exponent) + Int(b.exponent)
+    let hi = sa * sb                                          // in [1, 4)
+    let low = (-hi).addingProduct(sa, sb)                     // exact error of hi (FMA)
+    let negative = (a.sign == .minus) != (b.sign == .minus)
+    addScaled(hi, k, negative)
+    if low != 0 { addScaled(low, k, negative) }
+  }
+
+  @inlinable
+  mutating func addScaled(_ x: Double, _ k: Int, _ negative: Bool) {
+    // x is a positive or negative normal Double of magnitude ≥ 2^-106; its sign may differ
+    // from the product's for the low part.
+    let bits = x.bitPattern
+    let biased = Int((bits >> 52) & 0x7FF)
+    let significand = (bits & ((1 << 52) - 1)) | (1 << 52)
+    addSignificand(significand, exponent: biased - 1075 + k, negative: negative != (x.sign == .minus))
+  }
+
+  /// Adds `±significand · 2^exponent` (significand < 2^53).
+  @inlinable
+  mutating func addSignificand(_ significand: UInt64, exponent: Int, negative: Bool) {
+    let position = exponent - Self.baseExponent
+    precondition(position >= 0 && position < (Self.digitCount - 3) * 32, "ExactAccumulator: exponent out of range")
+    let i = position >> 5, r = UInt64(position & 31)
+    let low = significand & 0xFFFF_FFFF, high = significand >> 32   // 32 and 21 bits
+    let a = low << r, b = high << r                                  // < 2^63, < 2^53
+    let d0 = Int64(a & 0xFFFF_FFFF)
+    let d1 = Int64(a >> 32) + Int64(b & 0xFFFF_FFFF)
+    let d2 = Int64(b >> 32)
+    digits.withUnsafeMutableBufferPointer { p in
+      if negative {
+        p[i] -= d0; p[i + 1] -= d1; p[i + 2] -= d2
+      } else {
+        p[i] += d0; p[i + 1] += d1; p[i + 2] += d2
+      }
+    }
+    pending += 1
+    if pending >= Self.normalizeEvery { normalize() }
+  }
+
+  @usableFromInline
+  mutating func addNonFinite(_ x: Double) {
+    if x.isNaN { nan = true } else if x > 0 { positiveInfinity = true } else { negativeInfinity = true }
+  }
+
+  /// Adds another accumulator's value exactly.
+  public mutating func add(_ other: ExactAccumulator) {
+    nan = nan || other.nan
+    positiveInfinity = positiveInfinity || other.positiveInfinity
+    negativeInfinity = negativeInfinity || other.negativeInfinity
+    for i in 0..<Self.digitCount { digits[i] += other.digits[i] }
+    pending += other.pending + 1
+    if pending >= Self.normalizeEvery { normalize() }
+  }
+
+  /// Propagates carries so that digits 0 ..< n−1 lie in [0, 2^32); the top digit keeps the sign.
+  @usableFromInline
+  mutating func normalize() {
+    digits.withUnsafeMutableBufferPointer { p in
+      var carry: Int64 = 0
+      for i in 0..<(p.count - 1) {
+        let v = p[i] + carry
+        carry = v >> 32                     // arithmetic shift: floor division
+        p[i] = v & 0xFFFF_FFFF
+      }
+      p[p.count - 1] += carry
+    }
+    pending = 0
+  }
+
+  /// The special value of the sum if a non-finite term was added, else `nil`.
+  public var nonFiniteValue: Double? {
+    if nan || (positiveInfinity && negativeInfinity) { return .nan }
+    if positiveInfinity { return .infinity }
+    if negativeInfinity { return -.infinity }
+    return nil
+  }
+
+  /// The exact finite sum as sign and magnitude: `±Σ words[i] · 2^(32·i + baseExponent)`,
+  /// words little-endian, each < 2^32 (trailing zero words kept).
+  public func magnitudeDigits() -> (negative: Bool, words: [UInt32]) {
+    var copy = self
+    copy.normalize()
+    var d = copy.digits
+    let negative = d[d.count - 1] < 0
+    if negative {
+      // Negate: two's complement over radix-2^32 digits.
+      var carry: Int64 = 0
+      for i in 0..<d.count {
+        let v = -d[i] + carry
+        carry = v >> 32
+        d[i] = v & 0xFFFF_FFFF
+      }
+    }
+    return (negative, d.map { UInt32(truncatingIfNeeded: $0) })
+  }
+
+  /// The `Double` nearest the sum, with the sign of (exact − returned) as `errorSign`
+  /// (−1, 0, +1). Exact for sums of magnitude ≥ 2^-1021 (below that the result may be
+  /// rounded twice; sums that small never occur in attention).
+  public func approximation() -> (value: Double, errorSign: Int) {
+    if let special = nonFiniteValue { return (special, 0) }
+    let (negative, words) = magnitudeDigits()
+    guard let top = words.lastIndex(where: { $0 != 0 }) else { return (0, 0) }
+    // A 96-bit view of the three leading words, then a 62-bit window with a sticky bit.
+    func word(_ j: Int) -> UInt128 { j >= 0 ? UInt128(words[j]) : 0 }
+    let view = word(top) << 64 | word(top - 1) << 32 | word(top - 2)
+    var sticky = top >= 3 && words[0...(top - 3)].contains { $0 != 0 }
+    let leading = 127 - view.leadingZeroBitCount
+    let shift = leading + 1 - 62
+    var window: UInt64
+    if shift > 0 {
+      window = UInt64(view >> UInt128(shift))
+      sticky = sticky || view & ((1 << UInt128(shift)) - 1) != 0
+    } else {
+      window = UInt64(view << UInt128(-shift))
+    }
+    var windowExponent = 32 * (top - 2) + shift + Self.baseExponent
+    if sticky { window = window << 1 | 1; windowExponent -= 1 }
+    let magnitude = Double(window)                                  // RN to 53 bits
+    let exact = UInt64(magnitude) == window                         // window < 2^63: convertible
+    var errorSign = exact ? 0 : (UInt64(magnitude) < window ? 1 : -1)
+    let value = Double(sign: .plus, exponent: windowExponent, significand: magnitude)
+    if negative { errorSign = -errorSign }
+    return (negative ? -value : value, errorSign)
+  }
+
+  /// The sum rounded once to `Double` (nearest, ties to even); see ``approximation()``.
+  public func double() -> Double { approximation().value }
+
+  /// The sum rounded once to `Float` (nearest, ties to even; overflow gives ±∞).
+  public func float() -> Float {
+    let (d, e) = approximation()
+    return Float(roundingApproximation: d, errorSign: e)
+  }
+}
+
+extension Float {
+  /// The `Float` nearest the exact value `approximation + δ`, where `approximation` is the
+  /// `Double` nearest it and only the sign of `δ` is known.
+  ///
+  /// Exact because every `Float` and every midpoint of two `Float`s is a `Double`: no
+  /// midpoint lies strictly between the value and its nearest `Double`, so `Float(approximation)`
+  /// is right unless `approximation` is itself a midpoint, and then `δ` breaks the tie.
+  @inlinable
+  public init(roundingApproximation d: Double, errorSign: Int) {
+    let f = Float(d)
+    guard errorSign != 0, d.isFinite, Double(f) != d else { self = f; return }
+    let below = Double(f) < d ? f : f.nextDown
+    let above = below.nextUp
+    if below.isFinite && above.isFinite && (Double(below) + Double(above)) / 2 == d {
+      self = errorSign > 0 ? above : below
+    } else {
+      self = f
+    }
+  }
+}
