@@ -9,6 +9,8 @@ let package = Package(
     .library(name: "Interop", targets: ["Interop"]),
     .library(name: "MatrixMultiply", targets: ["MatrixMultiply"]),
     .library(name: "Attention", targets: ["Attention"]),
+    .library(name: "Reference", targets: ["Reference"]),
+    .library(name: "Analysis", targets: ["Analysis"]),
     .executable(name: "flashnum", targets: ["flashnum"]),
   ],
   dependencies: [
@@ -30,10 +32,12 @@ let package = Package(
     .target(name: "Interop", exclude: ["README.md"]),
     .target(name: "MatrixMultiply", dependencies: ["LowPrecision"], exclude: ["README.md"]),
     .target(name: "Attention", dependencies: ["LowPrecision", "MatrixMultiply"], exclude: ["README.md"]),
+    .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise"], exclude: ["README.md"]),
+    .target(name: "Analysis", dependencies: ["Attention", "Reference", "LowPrecision"], exclude: ["README.md"]),
     .executableTarget(
       name: "flashnum",
       dependencies: [
-        "LowPrecision", "Precise", "Interop", "MatrixMultiply", "Attention",
+        "LowPrecision", "Precise", "Interop", "MatrixMultiply", "Attention", "Reference", "Analysis",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       exclude: ["README.md"]),

@@ -1,0 +1,167 @@
+import Attention
+import Dispatch
+import MatrixMultiply
+import Precise
+
+/// Attention computed from the exact input values with MPFR, and certified.
+///
+/// Per row: every score `S_j = Σ q·k` is exact (``ExactAccumulator``); with `m` the largest
+/// score (rounded to `Double`; any shift works, softmax is invariant to it), `x_j = (S_j − m)·scale`
+/// and `e_j = exp(x_j)` are rounded to `precision` bits; `e_j` is split exactly into `Double`s,
+/// and `l = Σ e_j` and every `Σ e_j·v_jc` are again exact; `O_c = round(Σ e_j v_jc) / round(l)`
+/// at `precision` bits. The only roundings are therefore a few relative `2^-precision` per term;
+/// the certificate (``certified(_:options:precision:threads:)``) measures what survives them.
+///
+/// The softmax scale is `options.softmaxScale` as a `Double`, or when it is `nil` the exact
+/// `1/√d` (computed at the working precision).
+public enum ReferenceAttention {
+  /// The reference output, each value the `Double` nearest the working-precision result.
+  public static func compute(
+    _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), precision: Int = 128, threads: Int = 1
+  ) throws(AttentionError) -> AttentionTensor {
+    let rows = try run(inputs, options, precision, threads)
+    return output(inputs, rows.map { $0.map { $0.double() } })
+  }
+
+  /// The reference at `precision` and at `2·precision`, the outputs of the latter, and the
+  /// number of leading bits on which the two agree for every output (``Certificate``).
+  public static func certified(
+    _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), precision: Int = 128, threads: Int = 1
+  ) throws(AttentionError) -> (output: AttentionTensor, certificate: Certificate) {
+    let low = try run(inputs, options, precision, threads)
+    let high = try run(inputs, options, 2 * precision, threads)
+    var worst = Int.max
+    var worstIndex = 0
+    var flat = 0
+    for (a, b) in zip(low, high) {
+      for (x, y) in zip(a, b) {
+        let bits = agreement(x, y, cap: precision)
+        if bits < worst { worst = bits; worstIndex = flat }
+        flat += 1
+      }
+    }
+    if flat == 0 { worst = precision }
+    let cert = Certificate(precision: precision, agreedBits: worst, worstOutput: worstIndex)
+    return (output(inputs, high.map { $0.map { $0.double() } }), cert)
+  }
+
+  /// The number of leading bits on which `x` agrees with `y` (relative to `y`), at most `cap`.
+  static func agreement(_ x: BigFloat, _ y: BigFloat, cap: Int) -> Int {
+    if x == y { return cap }
+    if y.isZero || x.isNaN || y.isNaN { return 0 }
+    let diff = BigFloat.subtract(x, y, precision: max(x.precision, y.precision) + 2).value
+    guard let ed = diff.exponent, let ey = y.exponent else { return 0 }
+    // |diff| < 2^ed and |y| ≥ 2^(ey−1): relative error < 2^(ed − ey + 1).
+    return max(0, min(cap, ey - ed - 1))
+  }
+
+  static func output(_ inputs: AttentionInputs, _ rows: [[Double]]) -> AttentionTensor {
+    let q = inputs.q
+    return try! AttentionTensor(batch: q.batch, seqLen: q.seqLen, heads: q.heads, headDim: q.headDim,
+                                values: rows.flatMap { $0 })
+  }
+
+  /// One row of outputs per (b, i, h) in tensor order, at `precision` bits.
+  static func run(_ inputs: AttentionInputs, _ options: AttentionOptions, _ precision: Int, _ threads: Int)
+    throws(AttentionError) -> [[BigFloat]]
+  {
+    let shape = try inputs.shape()
+    try options.mask.validate()
+    guard (24...8192).contains(precision) else { throw AttentionError("reference precision must be in 24...8192 bits, got \(precision)") }
+    guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
+    for (name, t) in [("Q", inputs.q), ("K", inputs.k), ("V", inputs.v)] {
+      if let x = t.values.first(where: { $0 != 0 && (abs($0) < 0x1p-400 || abs($0) > 0x1p400) }) {
+        throw AttentionError("\(name) has a value (\(x)) outside the reference's range [2^-400, 2^400]")
+      }
+    }
+    let d = shape.headDim
+    let scale: BigFloat
+    if let s = options.softmaxScale {
+      guard s.isFinite && s > 0 else { throw AttentionError("softmax scale must be finite and positive, got \(s)") }
+      scale = BigFloat(s)
+    } else {
+      let root = BigFloat.squareRoot(BigFloat(d), precision: precision + 16).value
+      scale = BigFloat.divide(BigFloat(1), root, precision: precision + 16).value
+    }
+    let rowCount = shape.batch * shape.seqLenQ * shape.headsQ
+    var result = [[BigFloat]](repeating: [], count: rowCount)
+    let group = shape.headsQ / shape.headsKV
+    result.withUnsafeMutableBufferPointer { buffer in
+      nonisolated(unsafe) let out = buffer.baseAddress!
+      let workers = min(threads, max(rowCount, 1))
+      let work: @Sendable (Int) -> Void = { w in
+        var numerators = [ExactAccumulator](repeating: ExactAccumulator(), count: d)
+        var r = w
+        while r < rowCount {
+          let (bi, h) = r.quotientAndRemainder(dividingBy: shape.headsQ)
+          let (b, i) = bi.quotientAndRemainder(dividingBy: shape.seqLenQ)
+          out[r] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &numerators)
+          r += workers
+        }
+      }
+      if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+    }
+    return result
+  }
+
+  static func row(_ x: AttentionInputs, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int,
+                  _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ numerators: inout [ExactAccumulator]) -> [BigFloat] {
+    let d = shape.headDim
+    let zero = BigFloat(0.0)
+    let keys = mask.keys(query: i, seqLenQ: shape.seqLenQ, seqLenK: shape.seqLenK)
+    if keys.isEmpty { return Array(repeating: zero, count: d) }
+    let qr = x.q.rowIndex(b, i, h)
+    var scores = [ExactAccumulator]()
+    scores.reserveCapacity(keys.count)
+    var m = -Double.infinity
+    for j in keys {
+      var acc = ExactAccumulator()
+      let kr = x.k.rowIndex(b, j, hk)
+      for c in 0..<d { acc.addProduct(x.q.values[qr + c], x.k.values[kr + c]) }
+      m = max(m, acc.double())
+      scores.append(acc)
+    }
+    for c in 0..<d { numerators[c] = ExactAccumulator() }
+    var l = ExactAccumulator()
+    let parts = p / 53 + 2
+    for (t, j) in keys.enumerated() {
+      var s = scores[t]
+      s.add(-m)
+      let (negative, words) = s.magnitudeDigits()
+      let shifted = BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: p).value
+      let arg = BigFloat.multiply(shifted, scale, precision: p).value
+      var e = BigFloat.exp(arg, precision: p).value
+      let vr = x.v.rowIndex(b, j, hk)
+      // e = Σ parts exactly: each part is the Double nearest the remainder.
+      for _ in 0..<parts {
+        let part = e.double()
+        if part == 0 { break }
+        l.add(part)
+        for c in 0..<d { numerators[c].addProduct(part, x.v.values[vr + c]) }
+        e = BigFloat.subtract(e, BigFloat(part), precision: p).value   // exact
+      }
+    }
+    let (ln, lw) = l.magnitudeDigits()
+    let lp = BigFloat.fromWords(lw, exponent: ExactAccumulator.baseExponent, negative: ln, precision: p).value
+    return (0..<d).map { c in
+      let (nn, nw) = numerators[c].magnitudeDigits()
+      let num = BigFloat.fromWords(nw, exponent: ExactAccumulator.baseExponent, negative: nn, precision: p).value
+      return BigFloat.divide(num, lp, precision: p).value
+    }
+  }
+}
+
+/// The outcome of recomputing the reference at twice the precision.
+public struct Certificate: Hashable, Sendable, Codable {
+  /// The working precision of the first run (bits).
+  public var precision: Int
+  /// The least number of leading bits on which the two runs agree, over all outputs
+  /// (capped at `precision`). At least 53 means every returned `Double` is within about one
+  /// unit in the last place of the true value.
+  public var agreedBits: Int
+  /// The flat index of the output where the agreement is least.
+  public var worstOutput: Int
+
+  /// Whether the certificate reaches `Double` precision (≥ 53 bits).
+  public var certifiesDouble: Bool { agreedBits >= 53 }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Attention
+import Foundation
+import Interop
+import Reference
+
+/// `flashnum reference`: the certified MPFR reference.
+struct ReferenceCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "reference",
+    abstract: "Attention of the exact input values in MPFR, certified; float64 output.",
+    discussion: """
+      The inputs are the exact values of the given tensors (codes times their descales). The \
+      reference is computed at --precision-bits and again at twice that; the outputs (float64, \
+      nearest to the higher-precision result) are written, and the number of leading bits on \
+      which the two runs agree for every output is printed on stderr. Exit 1 when that is \
+      below 53 (the float64 outputs are then not certified).
+      """)
+
+  @OptionGroup var inputs: AttentionInputOptions
+  @Option(name: .customLong("precision-bits"), help: "MPFR working precision in bits (≥ 24).") var precisionBits = 128
+  @Flag(name: .customLong("no-certify"), help: "Skip the second run at twice the precision.") var noCertify = false
+  @Option(help: "Output .npy file (float64).") var out: String
+
+  func run() throws {
+    let (operands, _) = try inputs.load()
+    let exact = operands.dequantized()
+    let output: AttentionTensor
+    var certificate: Certificate? = nil
+    do {
+      if noCertify {
+        output = try ReferenceAttention.compute(exact, options: inputs.options(), precision: precisionBits, threads: max(1, inputs.threads))
+      } else {
+        (output, certificate) = try ReferenceAttention.certified(exact, options: inputs.options(), precision: precisionBits,
+                                                                 threads: max(1, inputs.threads))
+      }
+    } catch { throw InputError(error.description) }
+    try writeNPY(NPYArray(shape: output.shape, float64: output.values), out)
+    if let c = certificate {
+      note("certificate: \(c.agreedBits) bits agree between \(c.precision)- and \(2 * c.precision)-bit runs (worst output at flat index \(c.worstOutput))")
+      if !c.certifiesDouble {
+        note("the reference is not certified to float64 precision; raise --precision-bits")
+        throw ExitCode(1)
+      }
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import Analysis
+import ArgumentParser
+import Foundation
+
+/// `flashnum table fa3`: the FA3 paper's Table 3 on the emulator.
+struct Table: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Reproduce a published error table.",
+    subcommands: [FA3.self])
+
+  enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
+
+  struct FA3: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "fa3",
+      abstract: "The FlashAttention-3 paper's numerical error table (Table 3): RMSE against an MPFR reference.",
+      discussion: """
+        Inputs follow the paper's outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001). The table is \
+        printed on stdout and written to Reports/fa3-table.md and notebooks-data/fa3-table.{csv,json} \
+        (see --no-write). Progress goes to stderr.
+        """)
+
+    @Option(name: .customLong("seq-len"), help: "Sequence length (queries = keys).") var seqLen = 1024
+    @Option(name: .customLong("head-dim"), help: "Head dimension.") var headDim = 128
+    @Option(help: "Batch size.") var batch = 1
+    @Option(help: "Number of heads.") var heads = 2
+    @Option(help: "Seed of the inputs and of the Hadamard signs.") var seed: UInt64 = 0
+    @Option(name: .customLong("reference-bits"), help: "MPFR working precision in bits (certified at twice this).")
+    var referenceBits = 128
+    @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
+    @Flag(name: .customLong("no-write"), help: "Do not write Reports/ and notebooks-data/.") var noWrite = false
+    @Option(name: .customLong("root"), help: "Directory holding Reports/ and notebooks-data/.") var root = "."
+
+    func run() throws {
+      var c = FA3Table.Configuration()
+      c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads; c.seed = seed
+      c.referencePrecision = referenceBits; c.threads = max(1, threads)
+      let table: FA3Table
+      do {
+        table = try FA3Table.run(c) { note("fa3 table: \($0)") }
+      } catch { throw InputError(error.description) }
+      switch format {
+      case .markdown: print(table.markdown(), terminator: "")
+      case .csv: print(table.csv(), terminator: "")
+      case .json: print(table.json(), terminator: "")
+      }
+      note(String(format: "reference %.1f s, emulation %.1f s", table.referenceSeconds, table.emulationSeconds))
+      if noWrite { return }
+      let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) --seed \(seed) --reference-bits \(referenceBits)"
+      let report = "# FlashAttention-3 Table 3, reproduced\n\nMade by `\(command)`.\n\n" + table.markdown()
+      try write(report, "Reports/fa3-table.md")
+      try write(table.csv(), "notebooks-data/fa3-table.csv")
+      try write(table.json(), "notebooks-data/fa3-table.json")
+    }
+
+    func write(_ text: String, _ relative: String) throws {
+      let url = URL(fileURLWithPath: root).appendingPathComponent(relative)
+      do {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+      } catch { throw InputError("cannot write \(url.path): \(error.localizedDescription)") }
+      note("wrote \(url.path)")
+    }
+  }
+}
