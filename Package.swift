@@ -44,7 +44,10 @@ let package = Package(
     .testTarget(name: "LowPrecisionTests", dependencies: ["LowPrecision", "Precise", "CLibCrypto"]),
     .testTarget(name: "PreciseTests", dependencies: ["Precise"]),
     .testTarget(name: "InteropTests", dependencies: ["Interop"]),
-    .testTarget(name: "MatrixMultiplyTests", dependencies: ["MatrixMultiply", "LowPrecision", "Interop"], exclude: ["Fixtures"]),
+    .testTarget(name: "MatrixMultiplyTests", dependencies: ["MatrixMultiply", "LowPrecision", "Interop", "Precise"], exclude: ["Fixtures"]),
+    .testTarget(name: "AttentionTests", dependencies: ["Attention", "LowPrecision", "MatrixMultiply", "Precise"]),
+    .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Attention"]),
+    .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Attention", "Reference", "LowPrecision"]),
     .testTarget(name: "flashnumTests", dependencies: ["Interop", "LowPrecision"]),
   ],
   swiftLanguageModes: [.v6]

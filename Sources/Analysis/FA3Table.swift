@@ -16,6 +16,9 @@ public struct FA3Table: Sendable {
     /// Working precision of the MPFR reference, bits (certified at twice this).
     public var referencePrecision: Int = 128
     public var threads: Int = 1
+    /// Use the emulator's all-`Double` pipeline as the reference instead of MPFR (fast,
+    /// uncertified; for exploring sizes).
+    public var fp64Reference = false
     public init() {}
 
     public var shape: AttentionShape {
@@ -47,7 +50,8 @@ public struct FA3Table: Sendable {
 
   public var configuration: Configuration
   public var rows: [Row]
-  public var certificate: Certificate
+  /// The MPFR reference's certificate (`nil` with the FP64 reference).
+  public var certificate: Certificate?
   public var referenceSeconds: Double
   public var emulationSeconds: Double
 
@@ -75,10 +79,17 @@ public struct FA3Table: Sendable {
     try c.shape.validate()
     let inputs = AttentionInputs.generate(c.shape, .fa3, seed: c.seed)
     let options = AttentionOptions(threads: c.threads)
-    progress?("MPFR reference (\(c.referencePrecision) bits, certified at \(2 * c.referencePrecision))")
     let t0 = Date()
-    let (reference, certificate) = try ReferenceAttention.certified(inputs, options: options, precision: c.referencePrecision,
-                                                                    threads: c.threads)
+    let reference: AttentionTensor
+    var certificate: Certificate? = nil
+    if c.fp64Reference {
+      progress?("FP64 reference (uncertified)")
+      reference = try EmulatedAttention.run(AttentionOperands(inputs), plan: .fp64, algorithm: .naive, options: options)
+    } else {
+      progress?("MPFR reference (\(c.referencePrecision) bits, certified at \(2 * c.referencePrecision))")
+      (reference, certificate) = try ReferenceAttention.certified(inputs, options: options, precision: c.referencePrecision,
+                                                                  threads: c.threads)
+    }
     let t1 = Date()
     var rows: [Row] = []
     for m in methods(headDim: c.headDim) {
@@ -111,7 +122,11 @@ public struct FA3Table: Sendable {
     }
     s += "\nInputs: FA3 outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001) for Q, K, V; batch \(c.batch), "
     s += "seqlen \(c.seqLen), heads \(c.heads), head dim \(c.headDim), seed \(c.seed), not causal, softmax scale 1/√d. "
-    s += "Reference: MPFR at \(c.referencePrecision) bits, certified: \(certificate.agreedBits) bits agree with a \(2 * c.referencePrecision)-bit rerun. "
+    if let certificate {
+      s += "Reference: MPFR at \(c.referencePrecision) bits, certified: \(certificate.agreedBits) bits agree with a \(2 * c.referencePrecision)-bit rerun. "
+    } else {
+      s += "Reference: the emulator's FP64 pipeline (uncertified). "
+    }
     s += "RMSE over all outputs, in output units.\n"
     return s
   }
@@ -140,7 +155,7 @@ public struct FA3Table: Sendable {
         "sqnr_db": m.sqnrDB.isFinite ? m.sqnrDB as Any : NSNull(), "max_ulp": m.maxULP.map { $0 as Any } ?? NSNull(),
         "batch": configuration.batch, "seq_len": configuration.seqLen, "heads": configuration.heads,
         "head_dim": configuration.headDim, "seed": configuration.seed,
-        "reference_certified_bits": certificate.agreedBits,
+        "reference_certified_bits": certificate.map { $0.agreedBits as Any } ?? NSNull(),
       ]
     }
     let data = try! JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])

@@ -96,10 +96,12 @@ public struct AttentionScheme: Hashable, Sendable {
         name: "\(f.name)-standard", summary: "\(f.name) inputs, standard attention numerics: S and normalized P rounded to \(f.name), FP32 softmax and accumulation",
         precision: f.name, q: cast(.rne(f)), k: cast(.rne(f)), v: cast(.rne(f)), plan: standardPlan(f)))
     }
-    list.append(AttentionScheme(
+    let baseline = AttentionScheme(
       name: "fp8-per-tensor", summary: "FA3 paper's baseline FP8: e4m3fn with one scale per tensor, S and softmax in FP16, normalized P in e4m3fn",
       precision: "fp8", q: fp8(.e4m3fn, .perTensor), k: fp8(.e4m3fn, .perTensor), v: fp8(.e4m3fn, .perTensor),
-      plan: baselineFP8Plan))
+      plan: baselineFP8Plan)
+    list.append(baseline)
+    list.append(baseline.withIncoherentProcessing(true))
     let fa3: [(String, String, FloatFormat, ScaleGranularity)] = [
       ("fa3-fp8-per-head", "e4m3fn, one scale per (batch, head) as FA3's descales", .e4m3fn, .perHead),
       ("fa3-fp8-per-block", "e4m3fn, one scale per block of 128 rows (FA3 paper's block quantization)", .e4m3fn, .perBlock(rows: 128)),

@@ -51,8 +51,9 @@ public enum InputDistribution: Hashable, Sendable {
   /// same for every head and token) are multiplied by `factor`. V stays N(0, 1).
   case channelOutliers(channels: Int, factor: Double)
   /// N(0, 1) entries, plus attention sinks: per (batch, kv head) a random unit direction u;
-  /// the first `keys` key positions get `strength · √d · u` added, and every query row gets `u`
-  /// added, so those keys' scaled scores `q·k/√d` exceed the others by about `strength`.
+  /// the first `keys` key positions get `strength · √d · u` added, and every query row's
+  /// component along u is set to 1, so those keys' scaled scores `q·k/√d` are the others'
+  /// (about N(0, 1)) plus `strength`.
   case attentionSinks(keys: Int, strength: Double)
 
   /// The FA3 paper's distribution: N(0,1) + N(0,100)·Bernoulli(0.001).
@@ -163,7 +164,8 @@ public struct AttentionInputs: Hashable, Sendable {
           for h in (hk * group)..<((hk + 1) * group) {
             for i in 0..<shape.seqLenQ {
               let r = q.rowIndex(b, i, h)
-              for c in 0..<d { q.values[r + c] += u[c] }
+              let along = (0..<d).reduce(0.0) { $0 + q.values[r + $1] * u[$1] }
+              for c in 0..<d { q.values[r + c] += (1 - along) * u[c] }
             }
           }
         }

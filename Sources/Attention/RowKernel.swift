@@ -269,8 +269,9 @@ struct RowKernel: Sendable {
     var l = 0.0
     for step in 0..<blockCount {
       let blk = schedule.reverseOrder ? blockCount - 1 - step : step
-      let range = max(keys.lowerBound, blk * bc)..<min(keys.upperBound, (blk + 1) * bc)
-      if range.isEmpty { continue }
+      let lo = max(keys.lowerBound, blk * bc), hi = min(keys.upperBound, (blk + 1) * bc)
+      if lo >= hi { continue }
+      let range = lo..<hi
       scores(b, h, i, range, &x.s)
       var mNew = m
       for j in range { mNew = max(mNew, x.s[j]) }

@@ -1,5 +1,7 @@
+import Analysis
 import ArgumentParser
 import Attention
+import Reference
 import Interop
 import LowPrecision
 
@@ -29,6 +31,8 @@ struct AttentionCommand: ParsableCommand {
   @Option(help: "Output .npy file.") var out: String
   @Flag(name: .customLong("out-bits"), help: "Write the output format's bit patterns instead of float32 values.")
   var outBits = false
+  @Flag(help: "Also print the RMSE against the MPFR reference and its per-stage attribution (value inputs only).")
+  var attribute = false
 
   func run() throws {
     if algorithm == .fa3 {
@@ -65,6 +69,18 @@ struct AttentionCommand: ParsableCommand {
     do {
       o = try EmulatedAttention.run(operands, plan: chosen.plan, algorithm: algo, options: inputs.options())
     } catch { throw InputError(error.description) }
+    if attribute {
+      guard !codes else { throw InputError("--attribute needs value inputs (the reference is that of the unquantized values)") }
+      do {
+        let exact = loaded.dequantized()
+        let reference = try ReferenceAttention.compute(exact, options: inputs.options(), precision: 128, threads: max(1, inputs.threads))
+        let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algo, options: inputs.options(),
+                                                        reference: reference, seed: seed)
+        print("scheme \(chosen.name), algorithm \(algo.name): RMSE \(total.rmse), max abs \(total.maxAbs), SQNR \(total.sqnrDB) dB")
+        print("| stage made exact | RMSE | contribution |\n|---|---|---|")
+        for e in entries { print("| \(e.stage.rawValue) | \(e.rmseWithStageExact) | \(e.contribution) |") }
+      } catch { throw InputError(error.description) }
+    }
     if outBits {
       try writeNPY(try bits(o.values, chosen.plan.outputFormat, o.shape), out)
     } else {

@@ -27,6 +27,8 @@ struct Table: ParsableCommand {
     @Option(help: "Seed of the inputs and of the Hadamard signs.") var seed: UInt64 = 0
     @Option(name: .customLong("reference-bits"), help: "MPFR working precision in bits (certified at twice this).")
     var referenceBits = 128
+    @Flag(name: .customLong("fp64-reference"), help: "Use the emulator's FP64 pipeline as reference (fast, uncertified).")
+    var fp64Reference = false
     @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
     @Flag(name: .customLong("no-write"), help: "Do not write Reports/ and notebooks-data/.") var noWrite = false
@@ -35,7 +37,7 @@ struct Table: ParsableCommand {
     func run() throws {
       var c = FA3Table.Configuration()
       c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads; c.seed = seed
-      c.referencePrecision = referenceBits; c.threads = max(1, threads)
+      c.referencePrecision = referenceBits; c.threads = max(1, threads); c.fp64Reference = fp64Reference
       let table: FA3Table
       do {
         table = try FA3Table.run(c) { note("fa3 table: \($0)") }
@@ -47,7 +49,7 @@ struct Table: ParsableCommand {
       }
       note(String(format: "reference %.1f s, emulation %.1f s", table.referenceSeconds, table.emulationSeconds))
       if noWrite { return }
-      let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) --seed \(seed) --reference-bits \(referenceBits)"
+      let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) --seed \(seed) \(fp64Reference ? "--fp64-reference" : "--reference-bits \(referenceBits)")"
       let report = "# FlashAttention-3 Table 3, reproduced\n\nMade by `\(command)`.\n\n" + table.markdown()
       try write(report, "Reports/fa3-table.md")
       try write(table.csv(), "notebooks-data/fa3-table.csv")

@@ -1,0 +1,65 @@
+import Attention
+import Foundation
+import Reference
+import XCTest
+
+final class ReferenceTests: XCTestCase {
+  /// Plain FP64 attention, with a compensated (Neumaier) sum so that it is good to ~1e-15.
+  func fp64Attention(_ x: AttentionInputs, causal: Bool = false) -> [Double] {
+    let d = x.q.headDim, group = x.q.heads / x.k.heads
+    var out: [Double] = []
+    for b in 0..<x.q.batch { for i in 0..<x.q.seqLen { for h in 0..<x.q.heads {
+      let hk = h / group
+      let last = causal ? min(x.k.seqLen - 1, i + x.k.seqLen - x.q.seqLen) : x.k.seqLen - 1
+      if last < 0 { out += Array(repeating: 0, count: d); continue }
+      let s = (0...last).map { j in
+        (0..<d).reduce(0.0) { $0 + x.q.values[x.q.index(b, i, h, $1)] * x.k.values[x.k.index(b, j, hk, $1)] } / Double(d).squareRoot()
+      }
+      let m = s.max()!
+      let e = s.map { exp($0 - m) }
+      let l = e.reduce(0, +)
+      for c in 0..<d { out.append((0...last).reduce(0.0) { $0 + e[$1] * x.v.values[x.v.index(b, $1, hk, c)] } / l) }
+    } } }
+    return out
+  }
+
+  func testAgreesWithFP64OnWellConditionedCases() throws {
+    let shape = AttentionShape(batch: 2, seqLenQ: 17, seqLenK: 29, headsQ: 4, headsKV: 2, headDim: 16)
+    let x = AttentionInputs.generate(shape, .gaussian(std: 0.5), seed: 1)
+    for causal in [false, true] {
+      let options = AttentionOptions(mask: AttentionMask(causal: causal))
+      let r = try ReferenceAttention.compute(x, options: options, precision: 128, threads: 2)
+      let f = fp64Attention(x, causal: causal)
+      for (a, b) in zip(r.values, f) { XCTAssertEqual(a, b, accuracy: 2e-15 * max(1, abs(b))) }
+    }
+  }
+
+  func testCertificateIsHonest() throws {
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 8, seqLenK: 40, headDim: 32), .fa3, seed: 2)
+    let (out, good) = try ReferenceAttention.certified(x, precision: 128, threads: 1)
+    XCTAssertTrue(good.certifiesDouble)
+    XCTAssertGreaterThanOrEqual(good.agreedBits, 100)
+    // 24 bits cannot certify float64 outputs.
+    let (low, bad) = try ReferenceAttention.certified(x, precision: 24, threads: 1)
+    XCTAssertFalse(bad.certifiesDouble)
+    XCTAssertLessThan(bad.agreedBits, 30)
+    XCTAssertGreaterThan(bad.agreedBits, 10)
+    XCTAssertEqual(low.values.count, out.values.count)
+  }
+
+  func testCorrectlyRoundedOnAClosedForm() throws {
+    // Three equal scores and V = (1, 0, 0): O = 1/3, whose nearest Double is 1.0/3.0.
+    let q = try AttentionTensor(batch: 1, seqLen: 1, heads: 1, headDim: 1, values: [1])
+    let k = try AttentionTensor(batch: 1, seqLen: 3, heads: 1, headDim: 1, values: [0, 0, 0])
+    let v = try AttentionTensor(batch: 1, seqLen: 3, heads: 1, headDim: 1, values: [1, 0, 0])
+    let r = try ReferenceAttention.compute(AttentionInputs(q: q, k: k, v: v), precision: 64)
+    XCTAssertEqual(r.values, [1.0 / 3.0])   // the Double nearest 1/3
+  }
+
+  func testRejectsOutOfRangeInputs() throws {
+    var x = AttentionInputs.generate(AttentionShape(seqLenQ: 2, headDim: 4), .gaussian(std: 1), seed: 3)
+    x.k.values[0] = 0x1p-500
+    XCTAssertThrowsError(try ReferenceAttention.compute(x)) { XCTAssertTrue("\($0)".contains("outside")) }
+    XCTAssertThrowsError(try ReferenceAttention.compute(x, precision: 8))
+  }
+}
