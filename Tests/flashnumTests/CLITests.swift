@@ -3,8 +3,8 @@ import Interop
 import LowPrecision
 import XCTest
 
-/// The `flashnum` executable, run as a user would: exit status, stderr, output files.
-final class CLITests: XCTestCase {
+/// Runs the `flashnum` executable as a user would: exit status, stderr, output files.
+class CLITestCase: XCTestCase {
   struct Result { var status: Int32; var stdout: String; var stderr: String }
 
   static var binary: URL {
@@ -50,6 +50,10 @@ final class CLITests: XCTestCase {
     XCTAssertFalse(r.stderr.contains("Fatal error"), file: file, line: line)
   }
 
+}
+
+/// The number-format commands.
+final class CLITests: CLITestCase {
   func testEncodeAndDecodeRoundTrip() throws {
     var rng = SystemRandomNumberGenerator()
     let values = (0..<5000).map { _ in Float.random(in: -600...600, using: &rng) } + [0, -0.0, 1e-5, 464, 465]

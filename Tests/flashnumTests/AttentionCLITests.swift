@@ -1,0 +1,100 @@
+import Foundation
+import Interop
+import LowPrecision
+import XCTest
+
+/// `flashnum attention`, `reference` and `table fa3`, run as a user would.
+final class AttentionCLITests: CLITestCase {
+  func tensor(_ name: String, _ shape: [Int], seed: UInt64, scale: Float = 1) throws -> String {
+    var rng = SplitMix64(seed: seed)
+    let values = (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &rng) * scale }
+    return try write(NPYArray(shape: shape, float32: values), name)
+  }
+
+  func testAttentionAndReferenceAgree() throws {
+    let q = try tensor("q.npy", [1, 33, 4, 16], seed: 1)
+    let k = try tensor("k.npy", [1, 40, 2, 16], seed: 2)
+    let v = try tensor("v.npy", [1, 40, 2, 16], seed: 3)
+    let ref = try self.run(["reference", "--q", q, "--k", k, "--v", v, "--causal", "--out", path("ref.npy")])
+    XCTAssertEqual(ref.status, 0, ref.stderr)
+    XCTAssertTrue(ref.stderr.contains("certificate:"), ref.stderr)
+    let r = try NPYFile.read(path("ref.npy"))
+    XCTAssertEqual(r.dtype, .float64)
+    XCTAssertEqual(r.shape, [1, 33, 4, 16])
+    for (algorithm, scheme) in [("naive", "fp32"), ("blocked", "fp32"), ("blocked", "bf16"), ("naive", "fa3-fp8-per-head")] {
+      let a = try self.run(["attention", "--q", q, "--k", k, "--v", v, "--causal", "--algorithm", algorithm,
+                           "--scheme", scheme, "--out", path("o.npy")])
+      XCTAssertEqual(a.status, 0, a.stderr)
+      let o = try NPYFile.read(path("o.npy"))
+      XCTAssertEqual(o.dtype, .float32)
+      let err = zip(o.values!, r.values!).reduce(0) { max($0, abs($1.0 - $1.1)) }
+      XCTAssertLessThan(err, scheme == "fp32" ? 1e-5 : (scheme == "bf16" ? 0.05 : 0.3), "\(algorithm) \(scheme)")
+    }
+  }
+
+  func testCodeInputsWithDescalesAndBits() throws {
+    // e4m3fn codes with per-(batch, kv head) descales: the output bits are bf16 codes.
+    var rng = SplitMix64(seed: 9)
+    func codes(_ name: String, _ shape: [Int]) throws -> String {
+      let c = (0..<shape.reduce(1, *)).map { _ in UInt8(FloatFormat.e4m3fn.encode(Double.random(in: -40...40, using: &rng),
+                                                                                  Rounding(.nearestEven, overflow: .saturate))) }
+      return try write(NPYArray(shape: shape, uint8: c), name)
+    }
+    let q = try codes("q8.npy", [2, 20, 2, 32]), k = try codes("k8.npy", [2, 30, 1, 32]), v = try codes("v8.npy", [2, 30, 1, 32])
+    let dq = try write(NPYArray(shape: [2, 1], float32: [0.02, 0.03]), "dq.npy")
+    let dk = try write(NPYArray(shape: [2, 1], float32: [0.05, 0.01]), "dk.npy")
+    let dv = try write(NPYArray(shape: [2, 1], float32: [0.5, 0.25]), "dv.npy")
+    let a = try self.run(["attention", "--q", q, "--k", k, "--v", v, "--input-format", "e4m3fn", "--algorithm", "blocked",
+                         "--descale-q", dq, "--descale-k", dk, "--descale-v", dv, "--out", path("o.npy"), "--out-bits"])
+    XCTAssertEqual(a.status, 0, a.stderr)
+    let bits = try NPYFile.read(path("o.npy"))
+    XCTAssertEqual(bits.dtype, .uint16)
+    XCTAssertEqual(bits.shape, [2, 20, 2, 32])
+    let ref = try self.run(["reference", "--q", q, "--k", k, "--v", v, "--input-format", "e4m3fn",
+                           "--descale-q", dq, "--descale-k", dk, "--descale-v", dv, "--out", path("r.npy")])
+    XCTAssertEqual(ref.status, 0, ref.stderr)
+    let r = try NPYFile.read(path("r.npy")).values!
+    let o = bits.uint16!.map { FloatFormat.bf16.decode(UInt32($0)) }
+    let err = zip(o, r).reduce(0) { max($0, abs($1.0 - $1.1) / 40) }
+    XCTAssertLessThan(err, 0.05)
+  }
+
+  func testBadInputsExitTwoWithOneLine() throws {
+    let q = try tensor("q.npy", [1, 8, 2, 16], seed: 1)
+    let k = try tensor("k.npy", [1, 9, 2, 16], seed: 2)
+    let v = try tensor("v.npy", [1, 9, 2, 16], seed: 3)
+    let v7 = try tensor("v7.npy", [1, 7, 2, 16], seed: 3)
+    let k3 = try tensor("k3.npy", [1, 9, 3, 16], seed: 2)
+    let flat = try write(NPYArray(shape: [16], float32: Array(repeating: 1, count: 16)), "flat.npy")
+    var nanValues = [Float](repeating: 0.5, count: 8 * 2 * 16); nanValues[5] = .nan
+    let nan = try write(NPYArray(shape: [1, 8, 2, 16], float32: nanValues), "nan.npy")
+    let empty = try write(NPYArray(shape: [1, 0, 2, 16], float32: []), "empty.npy")
+    let base = ["attention", "--algorithm", "blocked", "--out", path("o.npy")]
+    try assertBadInput(base + ["--q", q, "--k", k, "--v", v7], "sequence lengths differ")
+    try assertBadInput(base + ["--q", q, "--k", k3, "--v", v], "head counts differ")
+    try assertBadInput(base + ["--q", flat, "--k", k, "--v", v], "4 dimensions")
+    try assertBadInput(base + ["--q", nan, "--k", k, "--v", v], "non-finite")
+    try assertBadInput(base + ["--q", empty, "--k", k, "--v", v], "at least 1")
+    try assertBadInput(base + ["--q", q, "--k", k, "--v", v, "--scheme", "mx-e4m3"], "multiple of 32")
+    try assertBadInput(base + ["--q", q, "--k", k, "--v", v, "--scheme", "nope"], "unknown scheme")
+    try assertBadInput(base + ["--q", q, "--k", k, "--v", v, "--window-left", "-1"], "window")
+    try assertBadInput(["attention", "--algorithm", "fa3", "--q", q, "--k", k, "--v", v, "--out", path("o.npy")], "fa3")
+    try assertBadInput(["reference", "--q", q, "--k", k, "--v", v, "--precision-bits", "8", "--out", path("r.npy")],
+                           "precision")
+    try assertBadInput(["reference", "--q", q, "--k", k, "--v", path("missing.npy"), "--out", path("r.npy")], "missing.npy")
+  }
+
+  func testTableFA3WritesJSON() throws {
+    let r = try self.run(["table", "fa3", "--seq-len", "128", "--head-dim", "64", "--heads", "1", "--format", "json",
+                         "--root", directory.path, "--threads", "2"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+    XCTAssertEqual(rows.count, 7)
+    XCTAssertEqual(rows[4]["method"] as? String, "FlashAttention-3 FP8")
+    XCTAssertEqual(rows[4]["paper_rmse"] as? Double, 9.1e-3)
+    for file in ["Reports/fa3-table.md", "notebooks-data/fa3-table.csv", "notebooks-data/fa3-table.json"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: path(file)), file)
+    }
+    try assertBadInput(["table", "fa3", "--seq-len", "0"], "at least 1")
+  }
+}
