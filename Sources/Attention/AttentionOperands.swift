@@ -39,13 +39,7 @@ public struct AttentionOperands: Sendable {
 
   /// The values the operands stand for (`value · scale`, exact in `Double`).
   public func dequantized() -> AttentionInputs {
-    func apply(_ t: AttentionTensor, _ s: [Double]?) -> AttentionTensor {
-      guard let s else { return t }
-      var t = t
-      let d = t.headDim
-      for r in 0..<t.rowCount { for i in (r * d)..<((r + 1) * d) { t.values[i] *= s[r] } }
-      return t
-    }
+    func apply(_ t: AttentionTensor, _ s: [Double]?) -> AttentionTensor { s.map { t.scalingRows(by: $0) } ?? t }
     return AttentionInputs(q: apply(q, qScales), k: apply(k, kScales), v: apply(v, vScales))
   }
 

@@ -48,6 +48,22 @@ public struct AttentionTensor: Hashable, Sendable {
 
   /// Number of rows (b, s, h).
   public var rowCount: Int { batch * seqLen * heads }
+
+  /// Every row (b, s, h) multiplied by `scales[row]` (one per row, in row order).
+  public func scalingRows(by scales: [Double]) -> AttentionTensor {
+    var t = self
+    for r in 0..<rowCount { for i in (r * headDim)..<((r + 1) * headDim) { t.values[i] *= scales[r] } }
+    return t
+  }
+
+  /// Whether per-row `scales` are the same for all tokens of each (batch, head).
+  public func isHeadConstant(_ scales: [Double]) -> Bool {
+    for b in 0..<batch { for h in 0..<heads {
+      let first = scales[(b * seqLen) * heads + h]
+      for i in 0..<seqLen where scales[(b * seqLen + i) * heads + h] != first { return false }
+    } }
+    return true
+  }
 }
 
 /// A problem with the inputs of an attention computation (shapes, values, parameters);

@@ -207,22 +207,10 @@ public struct QuantizedTensor: Hashable, Sendable {
   /// The values the quantized tensor stands for, `code · scale` (exact in `Double`: a format
   /// value has at most 24 significant bits and an FP32 scale 24).
   public func dequantized() -> AttentionTensor {
-    guard let rowScales else { return codes }
-    var t = codes
-    let d = t.headDim
-    for r in 0..<t.rowCount { for i in (r * d)..<((r + 1) * d) { t.values[i] *= rowScales[r] } }
-    return t
+    rowScales.map { codes.scalingRows(by: $0) } ?? codes
   }
 
   /// Whether every row of each (batch, head) has the same scale (so it can be applied once,
   /// as FA3's descales are).
-  public var hasHeadConstantScales: Bool {
-    guard let s = rowScales else { return true }
-    let t = codes
-    for b in 0..<t.batch { for h in 0..<t.heads {
-      let first = s[(b * t.seqLen) * t.heads + h]
-      for i in 0..<t.seqLen where s[(b * t.seqLen + i) * t.heads + h] != first { return false }
-    } }
-    return true
-  }
+  public var hasHeadConstantScales: Bool { rowScales.map { codes.isHeadConstant($0) } ?? true }
 }

@@ -50,8 +50,7 @@ struct RowKernel: Sendable {
     var vHead: [Double]? = nil
     var v: [Double]
     if let s = x.vScales {
-      let constant = QuantizedTensor(scheme: .exact, codes: x.v, rowScales: s).hasHeadConstantScales
-      if constant {
+      if x.v.isHeadConstant(s) {
         vHead = (0..<(b * hk)).map { bh in s[((bh / hk) * n) * hk + bh % hk] }
         v = gather(x.v) { v, _ in v }
       } else {
