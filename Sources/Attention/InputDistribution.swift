@@ -142,13 +142,11 @@ public struct AttentionInputs: Hashable, Sendable {
     switch distribution {
     case .channelOutliers(let channels, let factor):
       let chosen = outlierChannels(count: channels, headDim: d, seed: seed)
-      for t in [0, 1] {
-        var x = t == 0 ? q : k
-        for row in 0..<x.rowCount {
-          for c in chosen { x.values[row * d + c] *= factor }
-        }
-        if t == 0 { q = x } else { k = x }
+      func amplify(_ x: inout AttentionTensor) {
+        for row in 0..<x.rowCount { for c in chosen { x.values[row * d + c] *= factor } }
       }
+      amplify(&q)
+      amplify(&k)
     case .attentionSinks(let keys, let strength):
       let direction = NormalStream(seed: seed, tag: 4)
       let group = shape.headsQ / shape.headsKV

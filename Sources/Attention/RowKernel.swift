@@ -47,20 +47,15 @@ struct RowKernel: Sendable {
     let k = gather(x.k) { v, _ in v }
     // V: a per-head constant scale is applied at the end; any other is folded into the values
     // (rounded to FP32 for FP32 accumulation, exact otherwise).
-    var vHead: [Double]? = nil
-    var v: [Double]
-    if let s = x.vScales {
-      if x.v.isHeadConstant(s) {
-        vHead = (0..<(b * hk)).map { bh in s[((bh / hk) * n) * hk + bh % hk] }
-        v = gather(x.v) { v, _ in v }
-      } else {
-        let fp32 = plan.valueAccumulation.isFP32
-        v = gather(x.v) { v, row in fp32 ? Double(Float(v * s[row])) : v * s[row] }
-      }
+    let v: [Double]
+    if let s = x.vScales, !x.v.isHeadConstant(s) {
+      let fp32 = plan.valueAccumulation.isFP32
+      v = gather(x.v) { v, row in fp32 ? Double(Float(v * s[row])) : v * s[row] }
+      vHeadScales = nil
     } else {
       v = gather(x.v) { v, _ in v }
+      vHeadScales = x.vScales.map { s in (0..<(b * hk)).map { bh in s[((bh / hk) * n) * hk + bh % hk] } }
     }
-    vHeadScales = vHead
     if let s = x.kScales {
       var ks = [Double](repeating: 1, count: b * hk * n)
       for bb in 0..<b { for h in 0..<hk { for j in 0..<n { ks[(bb * hk + h) * n + j] = s[(bb * n + j) * hk + h] } } }
@@ -174,20 +169,20 @@ struct RowKernel: Sendable {
     return r
   }
 
-  /// Writes `O ⊗ factor` (then the V head scale), rounded to the output format.
-  func finish(_ b: Int, _ hk: Int, _ inv: Double, divideBy l: Double?, _ x: inout Scratch, _ out: UnsafeMutablePointer<Double>) {
-    let sv = vHeadScales?[b * headsKV + hk]
+  /// Writes `O ⊘ l` (with `divide`) or `O ⊗ factor`, then `⊗ scale` when given, each rounded in
+  /// the accumulator's precision, and finally rounded to the output format.
+  func finish(factor: Double, divide: Bool, scale: Double?, _ x: inout Scratch, _ out: UnsafeMutablePointer<Double>) {
     for c in 0..<d {
       var o: Double
       if fp32Values {
         var f = x.oF[c]
-        if let l { f = f / Float(l) } else { f = f * Float(inv) }
-        if let sv, l != nil { f = f * Float(sv) }
+        f = divide ? f / Float(factor) : f * Float(factor)
+        if let scale { f = f * Float(scale) }
         o = Double(f)
       } else {
         o = x.oD[c]
-        if let l { o = o / l } else { o = o * inv }
-        if let sv, l != nil { o = o * sv }
+        o = divide ? o / factor : o * factor
+        if let scale { o = o * scale }
       }
       out[c] = plan.outputFormat.round(o)
     }
@@ -228,20 +223,7 @@ struct RowKernel: Sendable {
       // P/l carries no offset (it cancels); apply it again, exactly, for the rounding of P.
       for j in keys { _ = roundP(j, arith.div(x.p[j], l) * offset, &x) }
       accumulate(b, hk, keys, &x)
-      let undo = 1 / offset
-      let sv = vHeadScales?[b * headsKV + hk]
-      for c in 0..<d {
-        var o: Double
-        if fp32Values {
-          var f = x.oF[c] * Float(undo)
-          if let sv { f = f * Float(sv) }
-          o = Double(f)
-        } else {
-          o = x.oD[c] * undo
-          if let sv { o = o * sv }
-        }
-        out[c] = plan.outputFormat.round(o)
-      }
+      finish(factor: 1 / offset, divide: false, scale: vHeadScales?[b * headsKV + hk], &x, out)
       return
     }
     for j in keys {
@@ -254,8 +236,8 @@ struct RowKernel: Sendable {
 
   func finishRow(_ b: Int, _ hk: Int, _ l: Double, _ x: inout Scratch, _ out: UnsafeMutablePointer<Double>) {
     switch plan.normalization {
-    case .reciprocal: finish(b, hk, reciprocal(b, hk, l), divideBy: nil, &x, out)
-    case .divide: finish(b, hk, 0, divideBy: l, &x, out)
+    case .reciprocal: finish(factor: reciprocal(b, hk, l), divide: false, scale: nil, &x, out)
+    case .divide: finish(factor: l, divide: true, scale: vHeadScales?[b * headsKV + hk], &x, out)
     }
   }
 

@@ -95,16 +95,6 @@ public struct ExactAccumulator: Sendable {
     if x.isNaN { nan = true } else if x > 0 { positiveInfinity = true } else { negativeInfinity = true }
   }
 
-  /// Adds another accumulator's value exactly.
-  public mutating func add(_ other: ExactAccumulator) {
-    nan = nan || other.nan
-    positiveInfinity = positiveInfinity || other.positiveInfinity
-    negativeInfinity = negativeInfinity || other.negativeInfinity
-    for i in 0..<Self.digitCount { digits[i] += other.digits[i] }
-    pending += other.pending + 1
-    if pending >= Self.normalizeEvery { normalize() }
-  }
-
   /// Propagates carries so that digits 0 ..< n−1 lie in [0, 2^32); the top digit keeps the sign.
   @usableFromInline
   mutating func normalize() {

@@ -57,11 +57,11 @@ struct BenchConvert: ParsableCommand {
     var codes = [Code](repeating: 0, count: inputs.count)
     var back = [Float](repeating: 0, count: inputs.count)
     var checksum = 0
-    let fast = median(repeats) {
+    let fast = medianNanoseconds(repeats) {
       inputs.withUnsafeBufferPointer { src in codes.withUnsafeMutableBufferPointer { encode(src, $0) } }
       checksum &+= Int(codes[inputs.count / 2])
     }
-    let generic = median(repeats) {
+    let generic = medianNanoseconds(repeats) {
       inputs.withUnsafeBufferPointer { src in
         codes.withUnsafeMutableBufferPointer { dst in
           for i in src.indices { dst[i] = Code(truncatingIfNeeded: format.encode(src[i], rounding)) }
@@ -69,7 +69,7 @@ struct BenchConvert: ParsableCommand {
       }
       checksum &+= Int(codes[inputs.count / 3])
     }
-    let dec = median(repeats) {
+    let dec = medianNanoseconds(repeats) {
       codes.withUnsafeBufferPointer { src in back.withUnsafeMutableBufferPointer { decode(src, $0) } }
       checksum &+= Int(back[inputs.count / 2].bitPattern)
     }
@@ -77,16 +77,16 @@ struct BenchConvert: ParsableCommand {
     let n = Double(inputs.count)
     return (fast / n, generic / n, dec / n)
   }
+}
 
-  /// Median wall time of `runs` executions, in nanoseconds.
-  func median(_ runs: Int, _ body: () -> Void) -> Double {
-    var times: [Double] = []
-    for _ in 0..<runs {
-      let start = DispatchTime.now().uptimeNanoseconds
-      body()
-      times.append(Double(DispatchTime.now().uptimeNanoseconds - start))
-    }
-    times.sort()
-    return times[times.count / 2]
+/// Median wall time of `runs` executions of `body`, in nanoseconds.
+func medianNanoseconds(_ runs: Int, _ body: () -> Void) -> Double {
+  var times: [Double] = []
+  for _ in 0..<runs {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    times.append(Double(DispatchTime.now().uptimeNanoseconds - start))
   }
+  times.sort()
+  return times[times.count / 2]
 }

@@ -62,13 +62,6 @@ struct BenchAttention: ParsableCommand {
 
   func f(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
 
-  func median(_ body: () -> Void) -> Double {
-    var t: [Double] = []
-    for _ in 0..<repeats {
-      let start = DispatchTime.now().uptimeNanoseconds
-      body()
-      t.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-    }
-    return t.sorted()[t.count / 2]
-  }
+  /// Median seconds of `--repeats` runs.
+  func median(_ body: () -> Void) -> Double { medianNanoseconds(repeats, body) * 1e-9 }
 }
