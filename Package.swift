@@ -29,7 +29,7 @@ let package = Package(
       providers: [.apt(["libssl-dev"])]),
     .target(name: "LowPrecision", exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
-    .target(name: "Interop", exclude: ["README.md"]),
+    .target(name: "Interop", dependencies: ["Attention"], exclude: ["README.md"]),
     .target(name: "MatrixMultiply", dependencies: ["LowPrecision"], exclude: ["README.md"]),
     .target(name: "Attention", dependencies: ["LowPrecision", "MatrixMultiply"], exclude: ["README.md"]),
     .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise"], exclude: ["README.md"]),

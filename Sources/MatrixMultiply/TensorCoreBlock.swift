@@ -100,7 +100,7 @@ public struct TensorCoreBlock: Hashable, Sendable {
 
   /// Aligns, truncates, sums exactly, normalises and truncates once (spec §3 steps 3–5).
   func sum(_ terms: [Term]) -> UInt32 {
-    let F = alignedFractionBits, pOut = outputFractionBits
+    let F = alignedFractionBits
     let top = terms.reduce(-133) { max($0, $1.exponent) }
     var acc: Int64 = 0
     for t in terms {
@@ -108,6 +108,13 @@ public struct TensorCoreBlock: Hashable, Sendable {
       let q = shift <= 0 ? t.significand << Int64(-shift) : t.significand >> Int64(shift)  // smart shifts
       acc += t.negative ? -q : q
     }
+    return Self.normalize(acc, top: top, alignedFractionBits: F, outputFractionBits: outputFractionBits)
+  }
+
+  /// The FP32 bits of `acc · 2^(top − F)` truncated (RZ) to `outputFractionBits` fraction bits:
+  /// +0 for zero or underflow, ±Inf above FP32's range, subnormals kept.
+  @inline(__always)
+  static func normalize(_ acc: Int64, top: Int, alignedFractionBits F: Int, outputFractionBits pOut: Int) -> UInt32 {
     if acc == 0 { return 0 }
     let negative = acc < 0
     let magnitude = UInt64(acc.magnitude)

@@ -33,11 +33,14 @@ struct AttentionCommand: ParsableCommand {
   var outBits = false
   @Flag(help: "Also print the RMSE against the MPFR reference and its per-stage attribution (value inputs only).")
   var attribute = false
+  @Option(name: .customLong("fa3-set"), help: "fa3: change one schedule parameter, NAME=VALUE (repeatable); names: \(FA3Schedule.parameterNames.joined(separator: ", ")).")
+  var fa3Set: [String] = []
+  @Option(name: .customLong("lse-out"), help: "fa3: also write the LSE, float32 (batch, heads, seqlen_q), natural log.")
+  var lseOut: String?
 
   func run() throws {
-    if algorithm == .fa3 {
-      throw InputError("--algorithm fa3: the bit-exact FlashAttention-3 schedule is not available yet; use --algorithm blocked --reverse-blocks with FA3's tile sizes")
-    }
+    if algorithm == .fa3 { return try runFA3() }
+    if !fa3Set.isEmpty || lseOut != nil { throw InputError("--fa3-set and --lse-out apply to --algorithm fa3 only") }
     let (loaded, codes) = try inputs.load()
     let codeFormat = try inputs.codeFormat()
     var chosen: AttentionScheme
@@ -86,6 +89,53 @@ struct AttentionCommand: ParsableCommand {
     } else {
       try writeNPY(NPYArray(shape: o.shape, float32: o.values.map { Float($0) }), out)
     }
+  }
+
+  /// The bit-exact FA3 schedule on code inputs: bf16/fp16 bits or e4m3fn bytes, FP8 descales.
+  func runFA3() throws {
+    guard let format = try inputs.codeFormat(), let element = FA3Inputs.Element(rawValue: format.name) else {
+      throw InputError("--algorithm fa3 needs code inputs: --input-format bf16, fp16 or e4m3fn (FA3's element types)")
+    }
+    if scheme != nil { throw InputError("--algorithm fa3 takes no --scheme: its numerics are the kernel's (change them with --fa3-set)") }
+    if inputs.windowLeft != nil || inputs.windowRight != nil { throw InputError("--algorithm fa3 supports no sliding window (FA3's local kernels use other tiles)") }
+    if attribute { throw InputError("--attribute needs value inputs; use flashnum crosscheck for the FA3 schedule") }
+    func codes(_ path: String, _ name: String) throws -> (NPYArray, [UInt16]) {
+      let a = try readNPY(path)
+      guard a.shape.count == 4 else { throw InputError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(a.shape)") }
+      return (a, try formatCodes(a, path, format).map { UInt16($0) })
+    }
+    let (qa, q) = try codes(inputs.q, "Q"), (ka, k) = try codes(inputs.k, "K"), (va, v) = try codes(inputs.v, "V")
+    guard ka.shape == va.shape, qa.shape[0] == ka.shape[0], qa.shape[3] == ka.shape[3] else {
+      throw InputError("shapes do not fit: Q \(qa.shape), K \(ka.shape), V \(va.shape) (K and V equal; batch and headdim as Q's)")
+    }
+    func descale(_ path: String?, _ name: String) throws -> [Float]? {
+      guard let path else { return nil }
+      let a = try readNPY(path)
+      guard a.dtype == .float32, let values = a.float32, a.shape == [qa.shape[0], ka.shape[2]] else {
+        throw InputError("\(path): \(name) descales must be float32 (batch, kv_heads) = [\(qa.shape[0]), \(ka.shape[2])], got \(a.dtype) \(a.shape)")
+      }
+      return values
+    }
+    let fa3 = FA3Inputs(element: element, batch: qa.shape[0], seqLenQ: qa.shape[1], seqLenK: ka.shape[1], heads: qa.shape[2],
+                        kvHeads: ka.shape[2], headDim: qa.shape[3], q: q, k: k, v: v,
+                        qDescale: try descale(inputs.descaleQ, "Q"), kDescale: try descale(inputs.descaleK, "K"),
+                        vDescale: try descale(inputs.descaleV, "V"), causal: inputs.causal, softmaxScale: inputs.softmaxScale)
+    var schedule = FA3Schedule.fa3(element: element, headDim: fa3.headDim, causal: fa3.causal, seqLenQ: fa3.seqLenQ)
+    for setting in fa3Set {
+      let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+      guard parts.count == 2 else { throw InputError("--fa3-set: expected NAME=VALUE, got '\(setting)'") }
+      do { try schedule.set(parts[0], to: parts[1]) } catch { throw InputError("--fa3-set: \(error.description)") }
+    }
+    let output: FA3Output
+    do { output = try FA3Forward.run(fa3, schedule: schedule, threads: max(1, inputs.threads)) } catch { throw InputError(error.description) }
+    let shape = [fa3.batch, fa3.seqLenQ, fa3.heads, fa3.headDim]
+    if outBits {
+      try writeNPY(NPYArray(shape: shape, uint16: output.o), out)
+    } else {
+      let f = element.outputFormat
+      try writeNPY(NPYArray(shape: shape, float32: output.o.map { Float(f.decode(UInt32($0))) }), out)
+    }
+    if let lseOut { try writeNPY(NPYArray(shape: [fa3.batch, fa3.heads, fa3.seqLenQ], float32: output.lse), lseOut) }
   }
 
   func bits(_ values: [Double], _ format: NumberFormat, _ shape: [Int]) throws -> NPYArray {

@@ -1,0 +1,65 @@
+import Attention
+
+extension FA3Comparison {
+  /// The standard cases of `flashnum crosscheck`: BF16 and FP8 e4m3fn; head dims 64, 128, 256;
+  /// causal and not; N from 128 to 4096, including lengths that are no multiple of any tile and
+  /// seqlen_q ≠ seqlen_k; FP8 descales ≠ 1 (per batch and KV head, from the amax); the FA3
+  /// paper's outlier distribution with and without the Hadamard rotation, and Gaussian inputs;
+  /// GQA; batch 2. The first four are small enough to keep as a test fixture.
+  public static let standardCases: [FA3Case] = [
+    // Small (fixture) cases.
+    FA3Case(element: .bf16, headDim: 64, seqLenQ: 200, causal: true, seed: 1),
+    FA3Case(element: .bf16, headDim: 128, seqLenQ: 130, seqLenK: 300, heads: 2, kvHeads: 1, seed: 2),
+    FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 200, heads: 2, kvHeads: 1, hadamard: true, seed: 3),
+    FA3Case(element: .e4m3fn, headDim: 256, seqLenQ: 100, seqLenK: 190, heads: 1, causal: true, seed: 4),
+    // BF16.
+    FA3Case(element: .bf16, headDim: 64, seqLenQ: 1000, seed: 10),
+    FA3Case(element: .bf16, headDim: 64, seqLenQ: 1000, causal: true, hadamard: true, seed: 11),
+    FA3Case(element: .bf16, headDim: 128, seqLenQ: 128, heads: 1, seed: 12),
+    FA3Case(element: .bf16, headDim: 128, seqLenQ: 300, seqLenK: 1000, causal: true, seed: 13),
+    FA3Case(element: .bf16, headDim: 128, seqLenQ: 4096, seed: 14),
+    FA3Case(element: .bf16, headDim: 256, seqLenQ: 600, heads: 4, kvHeads: 2, seed: 15),
+    FA3Case(element: .bf16, headDim: 256, seqLenQ: 2000, causal: true, distribution: "gaussian", seed: 16),
+    // FP8 e4m3fn.
+    FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 1000, seed: 20),
+    FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 513, heads: 4, kvHeads: 1, causal: true, hadamard: true, seed: 21),
+    FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 128, heads: 1, seed: 22),
+    FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 1000, batch: 2, hadamard: true, seed: 23),
+    FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 1000, causal: true, seed: 24),
+    FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 4096, hadamard: true, seed: 25),
+    FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 4096, causal: true, seed: 26),
+    FA3Case(element: .e4m3fn, headDim: 256, seqLenQ: 600, seed: 27),
+    FA3Case(element: .e4m3fn, headDim: 256, seqLenQ: 2000, heads: 4, kvHeads: 2, causal: true, hadamard: true, seed: 28),
+    FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 777, seqLenK: 1500, distribution: "gaussian", seed: 29),
+  ]
+
+  /// The single changes to the kernel's schedule that the ablation measures, by name.
+  public static func ablations(of s: FA3Schedule, element: FA3Inputs.Element) -> [(String, FA3Schedule)] {
+    var list: [(String, FA3Schedule)] = []
+    func variant(_ name: String, _ change: (inout FA3Schedule) -> Void) {
+      var v = s
+      change(&v)
+      list.append((name, v))
+    }
+    variant("IEEE exp2 instead of MUFU.EX2") { $0.exp2 = .ieee }
+    variant("IEEE 1/l instead of MUFU.RCP") { $0.reciprocal = .ieee }
+    variant("IEEE log2 instead of MUFU.LG2") { $0.log2 = .ieee }
+    variant("no FTZ") { $0.flushSubnormals = false }
+    variant("unfused exp2 arguments") { $0.fusedExponentArgument = false }
+    variant("unfused row-sum rescale") { $0.fusedRowSumRescale = false }
+    variant("one sequential row sum") { $0.rowSumLanes = 1 }
+    variant("forward block order") { $0.reverseBlockOrder = false }
+    variant("kBlockN 128") { $0.blockColumns = 128 }
+    variant("IEEE FP32 FMA tensor core") { $0.tensorCore = .fp32FMA }
+    if element == .e4m3fn {
+      variant("no 2^8 offset on P") { $0.probabilityOffset = 0 }
+      variant("descales folded into the scale first") { $0.descalesInExp2 = false }
+    }
+    variant("simple model (IEEE everything, FP32 FMA, forward order, 1 lane, kBlockN 128)") {
+      $0.exp2 = .ieee; $0.reciprocal = .ieee; $0.log2 = .ieee; $0.flushSubnormals = false
+      $0.fusedExponentArgument = false; $0.fusedRowSumRescale = false; $0.rowSumLanes = 1
+      $0.reverseBlockOrder = false; $0.blockColumns = 128; $0.tensorCore = .fp32FMA
+    }
+    return list
+  }
+}

@@ -1,0 +1,161 @@
+import LowPrecision
+
+/// One reproducible FA3 problem: sizes, element type, mask, input distribution, rotation and
+/// seed. ``inputs()`` turns it into the exact codes (and descales) that both the real kernel and
+/// ``FA3Forward`` receive.
+///
+/// Values are drawn from ``InputDistribution`` (seeded), Q and K optionally rotated by
+/// ``IncoherentProcessing`` (seed `seed`), then quantized: bf16/fp16 by RNE; e4m3fn per
+/// (batch, kv head) with descale `fl32(amax / 448)` (Q's amax over the query heads of the group)
+/// and codes `RNE_sat(x / descale)`.
+public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
+  public var element: FA3Inputs.Element
+  public var headDim: Int
+  public var seqLenQ: Int
+  public var seqLenK: Int
+  public var batch = 1
+  public var heads = 2
+  public var kvHeads = 2
+  public var causal = false
+  /// `gaussian` (N(0,1)) or `fa3` (the paper's outliers).
+  public var distribution = "fa3"
+  public var hadamard = false
+  public var seed: UInt64 = 0
+
+  public init(element: FA3Inputs.Element, headDim: Int, seqLenQ: Int, seqLenK: Int? = nil, batch: Int = 1,
+              heads: Int = 2, kvHeads: Int? = nil, causal: Bool = false, distribution: String = "fa3",
+              hadamard: Bool = false, seed: UInt64 = 0) {
+    self.element = element
+    self.headDim = headDim
+    self.seqLenQ = seqLenQ
+    self.seqLenK = seqLenK ?? seqLenQ
+    self.batch = batch
+    self.heads = heads
+    self.kvHeads = kvHeads ?? heads
+    self.causal = causal
+    self.distribution = distribution
+    self.hadamard = hadamard
+    self.seed = seed
+  }
+
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case element, headDim, seqLenQ, seqLenK, batch, heads, kvHeads, causal, distribution, hadamard, seed
+  }
+
+  /// Decodes a case; every key but `element`, `headDim` and `seqLenQ` is optional (defaults as
+  /// in ``init(element:headDim:seqLenQ:seqLenK:batch:heads:kvHeads:causal:distribution:hadamard:seed:)``),
+  /// and an unknown key is an error naming it.
+  public init(from decoder: any Decoder) throws {
+    let any = try decoder.container(keyedBy: AnyKey.self)
+    let known = Set(CodingKeys.allCases.map(\.stringValue))
+    if let bad = any.allKeys.first(where: { !known.contains($0.stringValue) }) {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [bad],
+        debugDescription: "unknown key '\(bad.stringValue)' (known: \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))"))
+    }
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(element: try c.decode(FA3Inputs.Element.self, forKey: .element), headDim: try c.decode(Int.self, forKey: .headDim),
+              seqLenQ: try c.decode(Int.self, forKey: .seqLenQ), seqLenK: try c.decodeIfPresent(Int.self, forKey: .seqLenK),
+              batch: try c.decodeIfPresent(Int.self, forKey: .batch) ?? 1, heads: try c.decodeIfPresent(Int.self, forKey: .heads) ?? 2,
+              kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads), causal: try c.decodeIfPresent(Bool.self, forKey: .causal) ?? false,
+              distribution: try c.decodeIfPresent(String.self, forKey: .distribution) ?? "fa3",
+              hadamard: try c.decodeIfPresent(Bool.self, forKey: .hadamard) ?? false, seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0)
+  }
+
+  struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  /// A file-name-safe name, e.g. `e4m3fn-d128-1000x1000-causal-h4k2-fa3-hadamard-s0`.
+  public var description: String {
+    var s = "\(element.rawValue)-d\(headDim)-\(seqLenQ)x\(seqLenK)"
+    if causal { s += "-causal" }
+    if batch != 1 { s += "-b\(batch)" }
+    s += "-h\(heads)" + (kvHeads != heads ? "k\(kvHeads)" : "")
+    s += "-\(distribution)" + (hadamard ? "-hadamard" : "") + "-s\(seed)"
+    return s
+  }
+
+  var inputDistribution: InputDistribution? {
+    switch distribution {
+    case "fa3": .fa3
+    case "gaussian": .gaussian(std: 1)
+    default: nil
+    }
+  }
+
+  /// The codes and descales of this case.
+  public func inputs() throws(AttentionError) -> FA3Inputs {
+    guard let dist = inputDistribution else {
+      throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: fa3, gaussian)")
+    }
+    let shape = AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim)
+    try shape.validate()
+    var values = AttentionInputs.generate(shape, dist, seed: seed)
+    if hadamard {
+      let rotation = IncoherentProcessing(seed: seed)
+      values.q = rotation.rotate(values.q)
+      values.k = rotation.rotate(values.k)
+    }
+    let format = element.format
+    func quantize(_ t: AttentionTensor) -> ([UInt16], [Float]?) {
+      guard element == .e4m3fn else {
+        return (t.values.map { UInt16(format.encode($0, Rounding(.nearestEven, overflow: .infinity))) }, nil)
+      }
+      let perKV = t.heads / kvHeads  // `group` for Q, 1 for K and V
+      var amax = [Double](repeating: 0, count: batch * kvHeads)
+      for b in 0..<batch { for s in 0..<t.seqLen { for h in 0..<t.heads {
+        let base = ((b * t.seqLen + s) * t.heads + h) * headDim
+        for c in 0..<headDim { amax[b * kvHeads + h / perKV] = max(amax[b * kvHeads + h / perKV], abs(t.values[base + c])) }
+      } } }
+      let descale = amax.map { Float($0 > 0 ? $0 / 448 : 1) }
+      var codes = [UInt16](repeating: 0, count: t.values.count)
+      for b in 0..<batch { for s in 0..<t.seqLen { for h in 0..<t.heads {
+        let base = ((b * t.seqLen + s) * t.heads + h) * headDim
+        let ds = Double(descale[b * kvHeads + h / perKV])
+        for c in 0..<headDim {
+          codes[base + c] = UInt16(format.encode(t.values[base + c] / ds, Rounding(.nearestEven, overflow: .saturate)))
+        }
+      } } }
+      return (codes, descale)
+    }
+    let (q, qd) = quantize(values.q), (k, kd) = quantize(values.k), (v, vd) = quantize(values.v)
+    return FA3Inputs(element: element, batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, heads: heads, kvHeads: kvHeads,
+                     headDim: headDim, q: q, k: k, v: v, qDescale: qd, kDescale: kd, vDescale: vd, causal: causal)
+  }
+}
+
+extension FA3Inputs {
+  /// The exact values the codes and descales stand for, as attention operands in `Double`
+  /// (each value decode(code)·descale, exact), for references and metrics.
+  public func values() -> AttentionInputs {
+    let format = element.format
+    let group = heads / kvHeads
+    func tensor(_ codes: [UInt16], _ seqLen: Int, _ h: Int, _ descale: [Float]?, perKV: Int) -> AttentionTensor {
+      var values = [Double](repeating: 0, count: codes.count)
+      for b in 0..<batch { for s in 0..<seqLen { for head in 0..<h {
+        let base = ((b * seqLen + s) * h + head) * headDim
+        let ds = descale.map { Double($0[b * kvHeads + head / perKV]) } ?? 1
+        for c in 0..<headDim { values[base + c] = format.decode(UInt32(codes[base + c])) * ds }
+      } } }
+      return try! AttentionTensor(batch: batch, seqLen: seqLen, heads: h, headDim: headDim, values: values)
+    }
+    return AttentionInputs(q: tensor(q, seqLenQ, heads, qDescale, perKV: group),
+                           k: tensor(k, seqLenK, kvHeads, kDescale, perKV: 1),
+                           v: tensor(v, seqLenK, kvHeads, vDescale, perKV: 1))
+  }
+
+  /// FNV-1a (64-bit) of the codes and descales: a fingerprint to tell whether regenerated inputs
+  /// are the bytes a saved kernel output was computed from.
+  public var fingerprint: UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    func eat(_ x: UInt64) { for i in 0..<8 { h = (h ^ ((x >> UInt64(8 * i)) & 0xFF)) &* 0x100_0000_01B3 } }
+    for array in [q, k, v] { eat(UInt64(array.count)); for c in array { eat(UInt64(c)) } }
+    for d in [qDescale, kDescale, vDescale] { eat(UInt64(d?.count ?? 0)); for x in d ?? [] { eat(UInt64(x.bitPattern)) } }
+    eat(causal ? 1 : 0)
+    eat(scale.bitPattern)
+    return h
+  }
+}

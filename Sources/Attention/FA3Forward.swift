@@ -1,0 +1,321 @@
+import Dispatch
+import Foundation
+import LowPrecision
+import MatrixMultiply
+
+/// The FlashAttention-3 Hopper forward kernel, operation for operation (`shared/specs/fa3-forward.md`
+/// §3; every choice is a parameter of ``FA3Schedule``). Per query row, with sl2 the exp2 scale:
+///
+/// ```
+/// sl2 = fl(fl(scale)·log2 e)  [FP8: fl(sl2 · fl(q_descale·k_descale))]
+/// m = −∞, lane sums = 0, O = +0
+/// for each K/V block, last to first:
+///   S = Q·Kᵀ (tensor-core chain over the head dim, C = +0), −∞ where masked
+///   m' = max(m, S);  scale = ex2((m ⊖ m')·sl2) unless first
+///   ms = fma(m', sl2, −offset);  P = ex2(fma(S, sl2, −ms))
+///   lane q: sum_q = fma(scale, sum_q, P[c0]) ⊕ P[c1] ⊕ …  (first block: P[c0] ⊕ …)
+///   O = O ⊗ scale unless first;  O = chain(round(P) · V; C = O)
+/// l = (sum_0 ⊕ sum_2) ⊕ (sum_1 ⊕ sum_3);  inv = rcp(l) (0 if l is 0 or NaN)
+/// O_out = round_bf16(O ⊗ (FP8 ? inv ⊗ v_descale : inv))
+/// LSE = fma(m, sl2 ⊗ ln2, lg2(l ⊗ 2^−offset) ⊗ ln2)  (−∞ if l is 0 or NaN)
+/// ```
+///
+/// FP32 operations are `.ftz`; P is rounded to bf16/fp16 (RNE) or e4m3fn (RNE, saturating).
+/// Rows are independent: the work is split into (batch, head, rows) tasks over `threads`
+/// workers, and the bits do not depend on the count. `seqLenK == 0` gives O = 0 and LSE = +∞
+/// (the kernel's host-side fill).
+public enum FA3Forward {
+  public static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, threads: Int = 1) throws(AttentionError) -> FA3Output {
+    try inputs.validate()
+    try schedule.validate()
+    guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
+    let kk = inputs.element == .e4m3fn ? 32 : 16
+    if schedule.tensorCore == .hopper && schedule.blockColumns % kk != 0 {
+      throw AttentionError("FA3: kBlockN (\(schedule.blockColumns)) must be a multiple of the instruction's k = \(kk)")
+    }
+    let d = inputs.headDim
+    var out = FA3Output(o: [UInt16](repeating: 0, count: inputs.batch * inputs.seqLenQ * inputs.heads * d),
+                        lse: [Float](repeating: inputs.seqLenK == 0 ? .infinity : 0, count: inputs.batch * inputs.heads * inputs.seqLenQ))
+    if inputs.seqLenK == 0 { return out }
+    let kernel = FA3RowKernel(inputs, schedule)
+    let rowsPerTask = 64
+    let tilesPerHead = (inputs.seqLenQ + rowsPerTask - 1) / rowsPerTask
+    let taskCount = inputs.batch * inputs.heads * tilesPerHead
+    let workers = min(threads, taskCount)
+    out.o.withUnsafeMutableBufferPointer { oBuffer in
+      out.lse.withUnsafeMutableBufferPointer { lseBuffer in
+        nonisolated(unsafe) let o = oBuffer.baseAddress!, lse = lseBuffer.baseAddress!
+        let work: @Sendable (Int) -> Void = { w in
+          var scratch = FA3RowKernel.Scratch(kernel)
+          var t = w
+          while t < taskCount {
+            let (bh, tile) = t.quotientAndRemainder(dividingBy: tilesPerHead)
+            let (b, h) = bh.quotientAndRemainder(dividingBy: inputs.heads)
+            for i in (tile * rowsPerTask)..<min(inputs.seqLenQ, (tile + 1) * rowsPerTask) {
+              let (oRow, l) = (o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d, (b * inputs.heads + h) * inputs.seqLenQ + i)
+              lse[l] = kernel.row(b, h, i, &scratch, oRow)
+            }
+            t += workers
+          }
+        }
+        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+      }
+    }
+    return out
+  }
+}
+
+/// One query row of ``FA3Forward``, on operands split once per call.
+struct FA3RowKernel: Sendable {
+  let inputs: FA3Inputs
+  let schedule: FA3Schedule
+  let fp8: Bool
+  /// Instruction k (32 FP8, 16 BF16/FP16), head dim padded to a multiple of it, keys padded to
+  /// whole blocks.
+  let kk: Int, paddedDim: Int, paddedKeys: Int, blockCount: Int
+  let step: HopperStep
+  /// Split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead, channel, paddedKeys).
+  let kSplit: [HopperOperand], vSplit: [HopperOperand]
+  /// The same values as Floats, for the IEEE tensor-core variant.
+  let kValues: [Float], vValues: [Float]
+  /// Split P codes (the P format's table).
+  let pTable: [HopperOperand]
+  let pFormat: FloatFormat
+  let group: Int
+
+  struct Scratch {
+    var q: [HopperOperand], qValues: [Float]
+    var s: [Float], p: [Float]
+    var pSplit: [HopperOperand], pValues: [Float]
+    var o: [UInt32]
+    var pCodes8: [UInt8], pCodes16: [UInt16]
+
+    init(_ k: FA3RowKernel) {
+      q = Array(repeating: k.pTable[0], count: k.paddedDim)
+      qValues = Array(repeating: 0, count: k.paddedDim)
+      let n = k.schedule.blockColumns
+      s = Array(repeating: 0, count: n)
+      p = Array(repeating: 0, count: n)
+      pSplit = Array(repeating: k.pTable[0], count: n)
+      pValues = Array(repeating: 0, count: n)
+      o = Array(repeating: 0, count: k.inputs.headDim)
+      pCodes8 = Array(repeating: 0, count: n)
+      pCodes16 = Array(repeating: 0, count: n)
+    }
+  }
+
+  init(_ inputs: FA3Inputs, _ schedule: FA3Schedule) {
+    self.inputs = inputs
+    self.schedule = schedule
+    fp8 = inputs.element == .e4m3fn
+    kk = fp8 ? 32 : 16
+    paddedDim = (inputs.headDim + kk - 1) / kk * kk
+    blockCount = (inputs.seqLenK + schedule.blockColumns - 1) / schedule.blockColumns
+    paddedKeys = blockCount * schedule.blockColumns
+    step = HopperStep(fp8 ? .wgmmaE4M3E4M3K32 : inputs.element == .bf16 ? .wgmmaBF16K16 : .wgmmaF16K16)
+    pFormat = inputs.element.format
+    pTable = step.aTable
+    group = inputs.heads / inputs.kvHeads
+    let (b, n, hk, d) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim)
+    let zero = step.aTable[0]
+    var ks = [HopperOperand](repeating: zero, count: b * hk * n * paddedDim)
+    var vs = [HopperOperand](repeating: zero, count: b * hk * d * paddedKeys)
+    var kv = [Float](repeating: 0, count: ks.count), vv = [Float](repeating: 0, count: vs.count)
+    let format = pFormat
+    for bi in 0..<b { for h in 0..<hk { for key in 0..<n { for c in 0..<d {
+      let source = ((bi * n + key) * hk + h) * d + c
+      let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
+      ks[kIndex] = step.bTable[Int(inputs.k[source])]
+      kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
+      let vIndex = ((bi * hk + h) * d + c) * paddedKeys + key
+      vs[vIndex] = step.bTable[Int(inputs.v[source])]
+      vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
+    } } } }
+    kSplit = ks
+    vSplit = vs
+    kValues = kv
+    vValues = vv
+  }
+
+  // FP32 CUDA-core operations, .ftz or not.
+  @inline(__always) func add(_ a: Float, _ b: Float) -> Float { schedule.flushSubnormals ? FlushToZero.add(a, b) : a + b }
+  @inline(__always) func mul(_ a: Float, _ b: Float) -> Float { schedule.flushSubnormals ? FlushToZero.multiply(a, b) : a * b }
+  @inline(__always) func fma(_ a: Float, _ b: Float, _ c: Float) -> Float {
+    schedule.flushSubnormals ? FlushToZero.fma(a, b, c) : c.addingProduct(a, b)
+  }
+  /// `a·b + c`, fused or with the product rounded first.
+  @inline(__always) func multiplyAdd(_ a: Float, _ b: Float, _ c: Float, fused: Bool) -> Float {
+    fused ? fma(a, b, c) : add(mul(a, b), c)
+  }
+  @inline(__always) func exp2(_ x: Float) -> Float {
+    schedule.exp2 == .mufu ? MUFU.ex2(x) : flushedIfFTZ(Float(Foundation.exp2(Double(x))))
+  }
+  func reciprocal(_ x: Float) -> Float { schedule.reciprocal == .mufu ? MUFU.rcp(x) : flushedIfFTZ(1 / x) }
+  func log2(_ x: Float) -> Float { schedule.log2 == .mufu ? MUFU.lg2(x) : Float(Foundation.log2(Double(flushedIfFTZ(x)))) }
+  @inline(__always) func flushedIfFTZ(_ x: Float) -> Float { schedule.flushSubnormals ? MUFU.flushed(x) : x }
+
+  /// The exp2 scale sl2 for (batch, kv head): the host's fl(fl(scale)·log2 e), then for FP8 the
+  /// device's fl(sl2·fl(qd·kd)).
+  func exp2Scale(_ b: Int, _ kvHead: Int) -> Float {
+    let scale = Float(inputs.scale)
+    let log2e = 1.4426950408889634
+    guard fp8 else { return Float(Double(scale) * log2e) }
+    let qd = inputs.qDescale?[b * inputs.kvHeads + kvHead] ?? 1
+    let kd = inputs.kDescale?[b * inputs.kvHeads + kvHead] ?? 1
+    if schedule.descalesInExp2 { return mul(Float(Double(scale) * log2e), mul(qd, kd)) }
+    return Float(Double(mul(mul(scale, qd), kd)) * log2e)
+  }
+
+  /// Computes row `i` of head `h`, writes O's bits to `o` and returns the LSE.
+  func row(_ b: Int, _ h: Int, _ i: Int, _ scratch: inout Scratch, _ o: UnsafeMutablePointer<UInt16>) -> Float {
+    let (d, n, bn) = (inputs.headDim, inputs.seqLenK, schedule.blockColumns)
+    let kvHead = h / group
+    let sl2 = exp2Scale(b, kvHead)
+    let offset = Float(schedule.probabilityOffset)
+    let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
+    for c in 0..<paddedDim {
+      let code = c < d ? Int(inputs.q[qBase + c]) : 0
+      scratch.q[c] = step.aTable[code]
+      scratch.qValues[c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
+    }
+    // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
+    let lastKey = inputs.causal ? i + n - inputs.seqLenQ : n - 1
+    let kHead = (b * inputs.kvHeads + kvHead) * n * paddedDim
+    let vHead = (b * inputs.kvHeads + kvHead) * d * paddedKeys
+    let lanes = schedule.rowSumLanes
+    var laneSums = [Float](repeating: 0, count: lanes)
+    var m = -Float.infinity
+    for c in 0..<d { scratch.o[c] = 0 }
+    let order = schedule.reverseBlockOrder ? Array((0..<blockCount).reversed()) : Array(0..<blockCount)
+    for (visit, block) in order.enumerated() {
+      let first = visit == 0
+      let key0 = block * bn
+      // 1. Scores, raw (unscaled), −∞ where masked.
+      for c in 0..<bn {
+        let key = key0 + c
+        scratch.s[c] = key < n && key <= lastKey ? score(&scratch, kHead + key * paddedDim) : -.infinity
+      }
+      // 2. Running max (FMNMX.FTZ) and the rescale factor.
+      var mNew = m
+      for c in 0..<bn { mNew = max(mNew, flushedIfFTZ(scratch.s[c])) }
+      var scale: Float = 1
+      if !first {
+        let current = mNew == -.infinity ? 0 : mNew
+        scale = exp2(mul(add(m, -current), sl2))
+      }
+      let ms = mNew == -.infinity ? 0 : multiplyAdd(mNew, sl2, -offset, fused: schedule.fusedExponentArgument)
+      for c in 0..<bn {
+        scratch.p[c] = exp2(multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument))
+      }
+      // 3. Row sum of the unrounded P, in lanes.
+      for q in 0..<lanes {
+        var sum = laneSums[q]
+        var firstInLane = true
+        for c in 0..<bn where (c % (2 * lanes)) / 2 == q {
+          if firstInLane && !first {
+            sum = multiplyAdd(scale, sum, scratch.p[c], fused: schedule.fusedRowSumRescale)
+          } else {
+            sum = firstInLane ? scratch.p[c] : add(sum, scratch.p[c])
+          }
+          firstInLane = false
+        }
+        if firstInLane && !first { sum = mul(scale, sum) }  // a lane with no column (bn < 2·lanes)
+        laneSums[q] = sum
+      }
+      // 4. O ← O ⊗ scale, then O += round(P)·V.
+      if !first {
+        for c in 0..<d { scratch.o[c] = mul(Float(bitPattern: scratch.o[c]), scale).bitPattern }
+      }
+      roundProbabilities(&scratch)
+      for c in 0..<d {
+        scratch.o[c] = accumulateValues(&scratch, vHead + c * paddedKeys + key0, scratch.o[c])
+      }
+      m = mNew
+    }
+    // Finalize: butterfly reduction of the lanes (shfl-xor lanes/2, …, 1; lane 0's value).
+    var sums = laneSums
+    var stride = lanes / 2
+    while stride >= 1 {
+      sums = sums.indices.map { add(sums[$0], sums[$0 ^ stride]) }
+      stride /= 2
+    }
+    let l = sums[0]
+    let inv: Float = (l == 0 || l.isNaN) ? 0 : reciprocal(l)
+    let vd = fp8 ? (inputs.vDescale?[b * inputs.kvHeads + kvHead] ?? 1) : 1
+    let s = fp8 ? mul(inv, vd) : inv
+    let outFormat = inputs.element.outputFormat
+    for c in 0..<d {
+      let value = mul(Float(bitPattern: scratch.o[c]), s)
+      o[c] = UInt16(outFormat.encode(value, Rounding(.nearestEven, overflow: .infinity)))
+    }
+    let l2 = schedule.probabilityOffset == 0 ? l : mul(l, Float(sign: .plus, exponent: -schedule.probabilityOffset, significand: 1))
+    if l2 == 0 || l2.isNaN { return -.infinity }
+    let ln2 = Float(0.6931471805599453)
+    return fma(m, mul(sl2, ln2), mul(log2(l2), ln2))
+  }
+
+  /// S for one key: Q·K over the head dim, C = +0 first.
+  @inline(__always)
+  func score(_ scratch: inout Scratch, _ kRow: Int) -> Float {
+    switch schedule.tensorCore {
+    case .hopper:
+      var acc: UInt32 = 0
+      kSplit.withUnsafeBufferPointer { k in
+        scratch.q.withUnsafeBufferPointer { q in
+          for start in stride(from: 0, to: paddedDim, by: kk) {
+            acc = step(q.baseAddress! + start, k.baseAddress! + kRow + start, bStride: 1, c: acc)
+          }
+        }
+      }
+      return Float(bitPattern: acc)
+    case .fp32FMA:
+      var acc: Float = 0
+      for c in 0..<paddedDim { acc = acc.addingProduct(scratch.qValues[c], kValues[kRow + c]) }
+      return acc
+    }
+  }
+
+  /// Rounds the block's P to the P format (RNE; e4m3fn saturating unless switched off).
+  func roundProbabilities(_ scratch: inout Scratch) {
+    let n = schedule.blockColumns
+    if fp8 {
+      let rounding = Rounding(.nearestEven, overflow: schedule.saturateProbabilities ? .saturate : .nan)
+      scratch.p.withUnsafeBufferPointer { p in
+        scratch.pCodes8.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, rounding) }
+      }
+      for c in 0..<n {
+        scratch.pSplit[c] = pTable[Int(scratch.pCodes8[c])]
+        scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c])))
+      }
+    } else {
+      scratch.p.withUnsafeBufferPointer { p in
+        scratch.pCodes16.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, Rounding(.nearestEven, overflow: .infinity)) }
+      }
+      for c in 0..<n {
+        scratch.pSplit[c] = pTable[Int(scratch.pCodes16[c])]
+        scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c])))
+      }
+    }
+  }
+
+  /// One O channel: chain over the block's keys, C = O.
+  @inline(__always)
+  func accumulateValues(_ scratch: inout Scratch, _ vRow: Int, _ o: UInt32) -> UInt32 {
+    switch schedule.tensorCore {
+    case .hopper:
+      var acc = o
+      vSplit.withUnsafeBufferPointer { v in
+        scratch.pSplit.withUnsafeBufferPointer { p in
+          for start in stride(from: 0, to: schedule.blockColumns, by: kk) {
+            acc = step(p.baseAddress! + start, v.baseAddress! + vRow + start, bStride: 1, c: acc)
+          }
+        }
+      }
+      return acc
+    case .fp32FMA:
+      var acc = Float(bitPattern: o)
+      for c in 0..<schedule.blockColumns { acc = acc.addingProduct(scratch.pValues[c], vValues[vRow + c]) }
+      return acc.bitPattern
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import LowPrecision
+
+/// The exact inputs of one FlashAttention-3 forward call: raw codes in the kernel's layouts.
+///
+/// Q is (batch, seqLenQ, heads, headDim), K and V are (batch, seqLenK, kvHeads, headDim), C order;
+/// `heads` is a multiple of `kvHeads` (GQA: query head h reads KV head h / (heads / kvHeads)).
+/// Codes are bf16/fp16 bit patterns or e4m3fn bytes (in the low 8 bits). FP8 descales are
+/// float32 (batch, kvHeads), as `q_descale`, `k_descale`, `v_descale` of `flash_attn_func`;
+/// `nil` means 1.
+public struct FA3Inputs: Sendable {
+  /// The element types the kernel is built for.
+  public enum Element: String, Hashable, Sendable, CaseIterable, Codable {
+    case bf16, fp16, e4m3fn
+
+    public var format: FloatFormat {
+      switch self {
+      case .bf16: .bf16
+      case .fp16: .fp16
+      case .e4m3fn: .e4m3fn
+      }
+    }
+
+    /// The output's format: bf16 for bf16 and e4m3fn inputs, fp16 for fp16.
+    public var outputFormat: FloatFormat { self == .fp16 ? .fp16 : .bf16 }
+  }
+
+  public var element: Element
+  public var batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int
+  public var q: [UInt16], k: [UInt16], v: [UInt16]
+  public var qDescale: [Float]?, kDescale: [Float]?, vDescale: [Float]?
+  public var causal: Bool
+  /// The softmax scale as passed to the kernel (a double, stored there as float32); `nil`
+  /// means `headDim^-0.5`.
+  public var softmaxScale: Double?
+
+  public init(element: Element, batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int,
+              q: [UInt16], k: [UInt16], v: [UInt16], qDescale: [Float]? = nil, kDescale: [Float]? = nil,
+              vDescale: [Float]? = nil, causal: Bool = false, softmaxScale: Double? = nil) {
+    self.element = element
+    self.batch = batch
+    self.seqLenQ = seqLenQ
+    self.seqLenK = seqLenK
+    self.heads = heads
+    self.kvHeads = kvHeads
+    self.headDim = headDim
+    self.q = q
+    self.k = k
+    self.v = v
+    self.qDescale = qDescale
+    self.kDescale = kDescale
+    self.vDescale = vDescale
+    self.causal = causal
+    self.softmaxScale = softmaxScale
+  }
+
+  /// The scale used: `softmaxScale` or `headDim^-0.5`.
+  public var scale: Double { softmaxScale ?? 1 / Double(headDim).squareRoot() }
+
+  /// Checks what the kernel checks (`flash_api.cpp`), with one line per problem.
+  public func validate() throws(AttentionError) {
+    guard batch >= 1, seqLenQ >= 1, seqLenK >= 0, heads >= 1, kvHeads >= 1 else {
+      throw AttentionError("FA3: batch, seqlen_q, heads and kv_heads must be positive and seqlen_k ≥ 0 (got \(batch), \(seqLenQ), \(heads), \(kvHeads), \(seqLenK))")
+    }
+    guard heads % kvHeads == 0 else { throw AttentionError("FA3: heads (\(heads)) must be a multiple of kv_heads (\(kvHeads))") }
+    let multiple = element == .e4m3fn ? 16 : 8
+    guard headDim >= 1 && headDim <= 256 && headDim % multiple == 0 else {
+      throw AttentionError("FA3: head dim must be a multiple of \(multiple) in 1...256 for \(element.rawValue), got \(headDim)")
+    }
+    guard q.count == batch * seqLenQ * heads * headDim else { throw AttentionError("FA3: Q has \(q.count) codes, expected \(batch * seqLenQ * heads * headDim)") }
+    guard k.count == batch * seqLenK * kvHeads * headDim && v.count == k.count else {
+      throw AttentionError("FA3: K and V must have \(batch * seqLenK * kvHeads * headDim) codes, got \(k.count) and \(v.count)")
+    }
+    if element == .e4m3fn, let bad = (q + k + v).first(where: { $0 > 0xFF }) {
+      throw AttentionError("FA3: e4m3fn codes are bytes, got \(bad)")
+    }
+    for (name, d) in [("q", qDescale), ("k", kDescale), ("v", vDescale)] {
+      guard let d else { continue }
+      guard element == .e4m3fn else { throw AttentionError("FA3: \(name)_descale applies to e4m3fn inputs only") }
+      guard d.count == batch * kvHeads else { throw AttentionError("FA3: \(name)_descale must have batch × kv_heads = \(batch * kvHeads) values, got \(d.count)") }
+      if let bad = d.first(where: { !$0.isFinite }) { throw AttentionError("FA3: \(name)_descale must be finite, got \(bad)") }
+    }
+    guard scale.isFinite && scale > 0 else { throw AttentionError("FA3: softmax scale must be finite and positive, got \(scale)") }
+  }
+}
+
+/// What the kernel returns: O (batch, seqLenQ, heads, headDim) as output-format bits (bf16, or
+/// fp16 for fp16 inputs) and the log-sum-exp (batch, heads, seqLenQ) in natural-log units, float32.
+public struct FA3Output: Sendable, Equatable {
+  public var o: [UInt16]
+  public var lse: [Float]
+
+  public init(o: [UInt16], lse: [Float]) {
+    self.o = o
+    self.lse = lse
+  }
+}

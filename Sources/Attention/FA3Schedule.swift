@@ -1,0 +1,146 @@
+/// Every numerical choice of the FlashAttention-3 Hopper forward kernel (`fa3-fwd` 0.0.3,
+/// `hopper/` of Dao-AILab/flash-attention), each a named parameter whose value from
+/// ``fa3(element:headDim:causal:seqLenQ:)`` is the kernel's. Switch one off to see its effect.
+/// The step-by-step pipeline is documented on ``FA3Forward``.
+public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
+  /// How the two GEMMs (S = Q·Kᵀ and O += P·V) accumulate.
+  public enum TensorCore: String, Hashable, Sendable, CaseIterable {
+    /// The H100 wgmma arithmetic (``HopperStep``): FP8 blocks of 32 truncated to e8m13, BF16/FP16
+    /// blocks of 16 truncated to FP32, chained along K.
+    case hopper
+    /// IEEE FP32: one `fma` per product, in index order (the "simple model").
+    case fp32FMA = "fp32-fma"
+  }
+
+  /// How `exp2`, `1/x` and `log2` are evaluated.
+  public enum Function: String, Hashable, Sendable, CaseIterable {
+    /// The H100's MUFU approximations (``MUFU``), as the kernel issues them.
+    case mufu
+    /// IEEE: `1/x` in FP32 (correctly rounded); `exp2` and `log2` in `Double`, rounded once to FP32.
+    case ieee
+  }
+
+  /// Query rows per tile (kBlockM). Rows never interact, so this has no numerical effect; it
+  /// is kept to name the kernel's configuration.
+  public var blockRows: Int
+  /// Keys per K/V block (kBlockN): where the online softmax rescales, and how P·V is chained.
+  public var blockColumns: Int
+  /// Visit K/V blocks from the last (possibly partial) one down to the first, as FA3 does.
+  public var reverseBlockOrder = true
+  public var tensorCore = TensorCore.hopper
+  public var exp2 = Function.mufu
+  public var reciprocal = Function.mufu
+  public var log2 = Function.mufu
+  /// FP32 CUDA-core operations flush subnormal operands and results to signed zeros (`.ftz`).
+  public var flushSubnormals = true
+  /// `m·sl2 − offset` and `S·sl2 − m_scaled` are single FFMAs (nvcc contracts them); `false`
+  /// rounds the product first.
+  public var fusedExponentArgument = true
+  /// The row-sum rescale `scale·sum + P[c0]` is one FFMA; `false` rounds the product first.
+  public var fusedRowSumRescale = true
+  /// The row sum is kept in this many partial sums (the 4 lanes of a quad: lane q adds the
+  /// block's columns c with (c mod 8) div 2 = q), reduced at the end as (l0 ⊕ l2) ⊕ (l1 ⊕ l3).
+  /// A power of two; 1 is one sequential sum.
+  public var rowSumLanes = 4
+  /// P = 2^(x − offset) is computed with this offset (log2): 8 for FP8 (P ∈ [0, 256], so that
+  /// its e4m3 cast keeps more bits), 0 for BF16/FP16. Cancels between O and l; removed from l
+  /// for the LSE only.
+  public var probabilityOffset = 0
+  /// The FP8 cast of P saturates at ±448 (`cvt.rn.satfinite`); `false` gives NaN on overflow.
+  public var saturateProbabilities = true
+  /// FP8: fold the Q and K descales into the exp2 scale as fl(fl(scale·log2 e)·fl(qd·kd)), the
+  /// kernel's order; `false` uses fl(fl(fl(scale·qd)·kd)·log2 e).
+  public var descalesInExp2 = true
+
+  public init(blockRows: Int, blockColumns: Int) {
+    self.blockRows = blockRows
+    self.blockColumns = blockColumns
+  }
+
+  /// The kernel's schedule for an input element type, head dimension (rounded up to the
+  /// compiled 64/96/128/192/256) and mask. `seqLenQ == 1` with `causal` runs as non-causal
+  /// (as FA3 does), which changes the BF16 tile for d ≤ 64.
+  public static func fa3(element: FA3Inputs.Element, headDim: Int, causal: Bool, seqLenQ: Int) -> FA3Schedule {
+    let fp8 = element == .e4m3fn
+    let tiles = BlockSchedule.flash3(headDim: headDim, fp8: fp8, causal: causal && seqLenQ != 1)
+    var s = FA3Schedule(blockRows: tiles.blockRows, blockColumns: tiles.blockColumns)
+    s.probabilityOffset = fp8 ? 8 : 0
+    return s
+  }
+
+  public var description: String {
+    var parts = ["kBlockM×N \(blockRows)×\(blockColumns)"]
+    if !reverseBlockOrder { parts.append("forward block order") }
+    if tensorCore != .hopper { parts.append("tensor core \(tensorCore.rawValue)") }
+    if exp2 != .mufu { parts.append("exp2 \(exp2.rawValue)") }
+    if reciprocal != .mufu { parts.append("rcp \(reciprocal.rawValue)") }
+    if log2 != .mufu { parts.append("lg2 \(log2.rawValue)") }
+    if !flushSubnormals { parts.append("no FTZ") }
+    if !fusedExponentArgument { parts.append("unfused exp2 argument") }
+    if !fusedRowSumRescale { parts.append("unfused row-sum rescale") }
+    if rowSumLanes != 4 { parts.append("\(rowSumLanes) row-sum lanes") }
+    parts.append("P offset 2^\(probabilityOffset)")
+    if !saturateProbabilities { parts.append("P cast not saturating") }
+    if !descalesInExp2 { parts.append("descales folded into the scale first") }
+    return parts.joined(separator: ", ")
+  }
+
+  func validate() throws(AttentionError) {
+    guard blockColumns >= 1 else { throw AttentionError("kBlockN must be at least 1, got \(blockColumns)") }
+    guard rowSumLanes >= 1 && rowSumLanes & (rowSumLanes - 1) == 0 else {
+      throw AttentionError("row-sum lanes must be a power of two, got \(rowSumLanes)")
+    }
+    guard (0...100).contains(probabilityOffset) else {
+      throw AttentionError("P offset must be in 0...100 (a power-of-two exponent), got \(probabilityOffset)")
+    }
+  }
+}
+
+extension FA3Schedule {
+  /// The parameter names accepted by ``set(_:to:)``.
+  public static let parameterNames = [
+    "blockColumns", "reverseBlockOrder", "tensorCore", "exp2", "reciprocal", "log2", "flushSubnormals",
+    "fusedExponentArgument", "fusedRowSumRescale", "rowSumLanes", "probabilityOffset", "saturateProbabilities",
+    "descalesInExp2",
+  ]
+
+  /// Sets one parameter from text (`exp2` = `ieee`, `rowSumLanes` = `1`, …); an unknown name or a
+  /// bad value is an error that names what is allowed.
+  public mutating func set(_ name: String, to value: String) throws(AttentionError) {
+    func bool() throws(AttentionError) -> Bool {
+      switch value {
+      case "true", "yes", "on", "1": return true
+      case "false", "no", "off", "0": return false
+      default: throw AttentionError("FA3 parameter \(name): expected true or false, got '\(value)'")
+      }
+    }
+    func int() throws(AttentionError) -> Int {
+      guard let i = Int(value) else { throw AttentionError("FA3 parameter \(name): expected an integer, got '\(value)'") }
+      return i
+    }
+    func function() throws(AttentionError) -> Function {
+      guard let f = Function(rawValue: value) else { throw AttentionError("FA3 parameter \(name): expected mufu or ieee, got '\(value)'") }
+      return f
+    }
+    switch name {
+    case "blockColumns": blockColumns = try int()
+    case "reverseBlockOrder": reverseBlockOrder = try bool()
+    case "tensorCore":
+      guard let t = TensorCore(rawValue: value) else { throw AttentionError("FA3 parameter tensorCore: expected hopper or fp32-fma, got '\(value)'") }
+      tensorCore = t
+    case "exp2": exp2 = try function()
+    case "reciprocal": reciprocal = try function()
+    case "log2": log2 = try function()
+    case "flushSubnormals": flushSubnormals = try bool()
+    case "fusedExponentArgument": fusedExponentArgument = try bool()
+    case "fusedRowSumRescale": fusedRowSumRescale = try bool()
+    case "rowSumLanes": rowSumLanes = try int()
+    case "probabilityOffset": probabilityOffset = try int()
+    case "saturateProbabilities": saturateProbabilities = try bool()
+    case "descalesInExp2": descalesInExp2 = try bool()
+    default:
+      throw AttentionError("unknown FA3 parameter '\(name)' (known: \(Self.parameterNames.joined(separator: ", ")))")
+    }
+    try validate()
+  }
+}

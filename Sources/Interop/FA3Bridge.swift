@@ -1,0 +1,98 @@
+import Attention
+import Foundation
+
+/// The bridge to the real FlashAttention-3 kernel: case directories of exact input bytes that
+/// `Scripts/fa3_bridge.py` runs through `fa3_fwd_interface.flash_attn_func` on a CUDA machine.
+///
+/// A case directory holds `q.npy`, `k.npy`, `v.npy` (codes: uint16 for bf16/fp16, uint8 for
+/// e4m3fn; (batch, seqlen, heads, headdim)), `{q,k,v}_descale.npy` (float32 (batch, kv_heads),
+/// FP8 only) and `meta.json`; the script adds `o.npy` (uint16 output bits), `lse.npy` (float32
+/// (batch, heads, seqlen_q)) and `kernel.json`.
+public struct FA3Bridge: Sendable {
+  /// The Python interpreter and the harness script.
+  public var python: String
+  public var script: String
+
+  public init(python: String = "python3", script: String) {
+    self.python = python
+    self.script = script
+  }
+
+  /// Whether the kernel can run here: the device name, or why not (one line).
+  public func check() -> Result<String, NPYError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(NPYError("\(script) not found")) }
+    switch Self.execute(python, [script, "--check"]) {
+    case .success(let (status, output)):
+      let line = output.split(separator: "\n").last.map(String.init) ?? ""
+      return status == 0 ? .success(line) : .failure(NPYError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
+    case .failure(let e): return .failure(e)
+    }
+  }
+
+  /// Runs the kernel on every case directory (one Python process for all).
+  public func run(_ directories: [String]) throws(NPYError) {
+    switch Self.execute(python, [script] + directories, passStandardError: true) {
+    case .success(let (status, output)):
+      guard status == 0 else { throw NPYError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
+    case .failure(let e): throw e
+    }
+  }
+
+  /// Writes one case's inputs.
+  public static func write(_ inputs: FA3Inputs, to directory: String) throws(NPYError) {
+    do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+      throw NPYError("\(directory): cannot create (\(error.localizedDescription))")
+    }
+    let (b, hq, hk, d) = (inputs.batch, inputs.heads, inputs.kvHeads, inputs.headDim)
+    func codes(_ c: [UInt16], _ s: Int, _ h: Int) -> NPYArray {
+      inputs.element == .e4m3fn ? NPYArray(shape: [b, s, h, d], uint8: c.map { UInt8($0) }) : NPYArray(shape: [b, s, h, d], uint16: c)
+    }
+    try NPYFile.write(codes(inputs.q, inputs.seqLenQ, hq), to: directory + "/q.npy")
+    try NPYFile.write(codes(inputs.k, inputs.seqLenK, hk), to: directory + "/k.npy")
+    try NPYFile.write(codes(inputs.v, inputs.seqLenK, hk), to: directory + "/v.npy")
+    for (name, descale) in [("q", inputs.qDescale), ("k", inputs.kDescale), ("v", inputs.vDescale)] {
+      let path = directory + "/\(name)_descale.npy"
+      if let descale { try NPYFile.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
+      else { try? FileManager.default.removeItem(atPath: path) }
+    }
+    let meta: [String: Any] = ["element": inputs.element.rawValue, "causal": inputs.causal, "softmax_scale": inputs.scale]
+    do {
+      let data = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
+      try data.write(to: URL(fileURLWithPath: directory + "/meta.json"))
+    } catch { throw NPYError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
+  }
+
+  /// The kernel's outputs in a case directory, checked against the inputs' shapes.
+  public static func read(_ directory: String, for inputs: FA3Inputs) throws(NPYError) -> (output: FA3Output, deterministic: Bool?) {
+    let o = try NPYFile.read(directory + "/o.npy"), lse = try NPYFile.read(directory + "/lse.npy")
+    let oShape = [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim]
+    let lseShape = [inputs.batch, inputs.heads, inputs.seqLenQ]
+    guard o.shape == oShape, let oBits = o.uint16 else {
+      throw NPYError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")
+    }
+    guard lse.shape == lseShape, let l = lse.float32 else {
+      throw NPYError("\(directory)/lse.npy: expected float32 \(lseShape), got \(lse.dtype) \(lse.shape)")
+    }
+    var deterministic: Bool?
+    if let data = FileManager.default.contents(atPath: directory + "/kernel.json"),
+       let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+      deterministic = info["deterministic"] as? Bool
+    }
+    return (FA3Output(o: oBits, lse: l), deterministic)
+  }
+
+  /// Runs a program, returning its exit status and standard output (standard error passes
+  /// through when asked, else is captured with the output).
+  static func execute(_ program: String, _ arguments: [String], passStandardError: Bool = false) -> Result<(Int32, String), NPYError> {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [program] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    if !passStandardError { process.standardError = pipe }
+    do { try process.run() } catch { return .failure(NPYError("cannot run \(program): \(error.localizedDescription)")) }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return .success((process.terminationStatus, String(decoding: data, as: UTF8.self)))
+  }
+}

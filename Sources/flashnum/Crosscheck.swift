@@ -1,0 +1,179 @@
+import Analysis
+import ArgumentParser
+import Attention
+import Dispatch
+import Foundation
+import Interop
+
+/// `flashnum crosscheck`: the FA3 emulator against the real kernel, on the same input bytes.
+struct Crosscheck: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Compare the emulated FlashAttention-3 schedule with the real kernel, bit for bit.",
+    discussion: """
+      Generates each case's inputs (codes and descales), runs the real kernel through \
+      Scripts/fa3_bridge.py when a CUDA device and the fa3_fwd module are present (otherwise one \
+      line says why and the kernel columns stay empty), runs the emulator on the same bytes, and \
+      reports per case: O and LSE bits equal to the kernel's, the largest O distance in BF16 ulps, \
+      and the RMSE of both against an MPFR reference. --kernel-outputs replays saved kernel \
+      outputs instead. Exit 1 when any compared bit differs.
+      """)
+
+  @Option(help: "JSON file with a list of cases (keys: element, headDim, seqLenQ, seqLenK, batch, heads, kvHeads, causal, distribution, hadamard, seed); default: the standard cases.")
+  var cases: String?
+  @Option(name: .customLong("case-limit"), help: "Run only the first N cases.") var caseLimit: Int?
+  @Option(name: .customLong("work-dir"), help: "Where case directories are written (default: a fresh temporary directory).")
+  var workDir: String?
+  @Option(name: .customLong("kernel-outputs"), help: "Directory of saved kernel outputs (one sub-directory per case name) to compare with instead of running the kernel.")
+  var kernelOutputs: String?
+  @Option(help: "The bridge script.") var script = "Scripts/fa3_bridge.py"
+  @Option(help: "Python interpreter for the bridge.") var python = "python3"
+  @Option(name: .customLong("reference-bits"), help: "MPFR precision of the reference (0: no reference).") var referenceBits = 64
+  @Flag(help: "Also measure, per case with a kernel output, the bits each single change of the schedule costs.") var ablation = false
+  @Option(name: .customLong("ablation-limit"), help: "Ablate only cases with at most this many scores (batch·heads·seqlen_q·seqlen_k).")
+  var ablationLimit = 2_100_000
+  @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
+  @Option(help: "Write the Markdown report to this file.") var report: String?
+  @Option(help: "Write the results as JSON to this file.") var json: String?
+  @Option(name: .customLong("save-fixture"), help: "Copy each case with at most --fixture-limit outputs (case.json, o.npy, lse.npy) into this directory.")
+  var saveFixture: String?
+  @Option(name: .customLong("fixture-limit"), help: "Largest O (elements) saved by --save-fixture.") var fixtureLimit = 52_000
+
+  func run() throws {
+    let list = try loadCases()
+    let work = workDir ?? NSTemporaryDirectory() + "flashnum-crosscheck-\(ProcessInfo.processInfo.processIdentifier)"
+    var prepared: [(FA3Case, FA3Inputs, String)] = []
+    for c in list {
+      let inputs: FA3Inputs
+      do { inputs = try c.inputs() } catch { throw InputError("case \(c): \(error.description)") }
+      let dir = work + "/" + c.description
+      do { try FA3Bridge.write(inputs, to: dir) } catch { throw InputError(error.description) }
+      prepared.append((c, inputs, dir))
+    }
+    // The kernel: saved outputs, the bridge, or nothing.
+    var kernelDirs: [String]? = nil
+    var device: String? = nil
+    if let saved = kernelOutputs {
+      kernelDirs = list.map { saved + "/" + $0.description }
+      device = "saved kernel outputs in \(saved)"
+    } else {
+      let bridge = FA3Bridge(python: python, script: script)
+      switch bridge.check() {
+      case .success(let name):
+        note("crosscheck: running the FA3 kernel on \(name) for \(list.count) cases")
+        do { try bridge.run(prepared.map(\.2)) } catch { throw InputError(error.description) }
+        kernelDirs = prepared.map(\.2)
+        device = "\(name) (fa3-fwd kernel via \(script))"
+      case .failure(let why):
+        note("crosscheck: kernel skipped: \(why.description)")
+      }
+    }
+    var rows: [FA3Comparison] = []
+    var ablationRows: [(String, [(String, Double, Double)])] = []
+    var mismatch = false
+    let start = Date()
+    for (index, (c, inputs, _)) in prepared.enumerated() {
+      let schedule = FA3Schedule.fa3(element: c.element, headDim: c.headDim, causal: c.causal, seqLenQ: c.seqLenQ)
+      let t0 = Date()
+      let emulated: FA3Output
+      do { emulated = try FA3Forward.run(inputs, schedule: schedule, threads: max(1, threads)) } catch { throw InputError("case \(c): \(error.description)") }
+      var row = FA3Comparison(name: c.description, testCase: c, schedule: schedule.description, referenceBits: referenceBits,
+                              emulatorSeconds: Date().timeIntervalSince(t0))
+      var kernel: FA3Output?
+      if let dirs = kernelDirs {
+        do {
+          let (k, det) = try FA3Bridge.read(dirs[index], for: inputs)
+          kernel = k
+          row.kernelDeterministic = det
+          let a = FA3Comparison.agreement(emulated, k)
+          (row.oBitExact, row.lseBitExact, row.maxULP) = (a.o, a.lse, a.maxULP)
+          if a.o < 1 || a.lse < 1 { mismatch = true }
+          if let saveFixture, inputs.q.count <= fixtureLimit { try save(c, inputs, k, to: saveFixture + "/" + c.description) }
+        } catch let e as NPYError { throw InputError(e.description) } catch { throw InputError("\(c): \(error)") }
+      }
+      if referenceBits > 0 {
+        do {
+          let reference = try FA3Comparison.reference(inputs, precision: referenceBits, threads: max(1, threads))
+          let format = inputs.element.outputFormat
+          row.rmseEmulator = FA3Comparison.rmse(emulated.o, format, reference: reference)
+          if let kernel { row.rmseKernel = FA3Comparison.rmse(kernel.o, format, reference: reference) }
+        } catch { throw InputError("case \(c): reference: \(error.description)") }
+      }
+      if ablation, let kernel, inputs.batch * inputs.heads * inputs.seqLenQ * inputs.seqLenK <= ablationLimit {
+        var entries: [(String, Double, Double)] = []
+        for (name, variant) in FA3Comparison.ablations(of: schedule, element: c.element) {
+          do {
+            let a = FA3Comparison.agreement(try FA3Forward.run(inputs, schedule: variant, threads: max(1, threads)), kernel)
+            entries.append((name, a.o, a.lse))
+          } catch { entries.append((name + " (not applicable: \(error.description))", .nan, .nan)) }
+        }
+        ablationRows.append((c.description, entries))
+      }
+      rows.append(row)
+      let exact = row.oBitExact.map { String(format: ", O %.3f %% / LSE %.3f %% bit-exact", 100 * $0, 100 * (row.lseBitExact ?? 0)) } ?? ""
+      note(String(format: "crosscheck: [%d/%d] %@%@ (%.0f s elapsed)", index + 1, prepared.count, c.description, exact,
+                  Date().timeIntervalSince(start)))
+    }
+    var notes: [String] = []
+    if !ablationRows.isEmpty { notes.append(ablationTable(ablationRows)) }
+    let command = "flashnum " + CommandLine.arguments.dropFirst().joined(separator: " ")
+    let markdown = FA3CrosscheckReport.markdown(rows, command: command, device: device, notes: notes)
+    print(markdown, terminator: "")
+    if let report { try write(markdown, report) }
+    if let json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try write(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n", json)
+    }
+    if workDir == nil { try? FileManager.default.removeItem(atPath: work) }
+    if mismatch {
+      note("crosscheck: some output bits differ from the kernel's")
+      throw ExitCode(1)
+    }
+  }
+
+  func loadCases() throws -> [FA3Case] {
+    var list = FA3Comparison.standardCases
+    if let path = cases {
+      guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read") }
+      do { list = try JSONDecoder().decode([FA3Case].self, from: data) } catch let DecodingError.dataCorrupted(c) {
+        throw InputError("\(path): \(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)")
+      } catch let DecodingError.keyNotFound(key, c) {
+        throw InputError("\(path): case \(c.codingPath.first?.intValue.map(String.init) ?? "?"): missing key '\(key.stringValue)'")
+      } catch let DecodingError.typeMismatch(_, c) {
+        throw InputError("\(path): \(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)")
+      } catch {
+        throw InputError("\(path): not a JSON list of cases (\(error.localizedDescription))")
+      }
+    }
+    if let n = caseLimit {
+      guard n >= 1 else { throw InputError("--case-limit must be at least 1, got \(n)") }
+      list = Array(list.prefix(n))
+    }
+    return list
+  }
+
+  func ablationTable(_ rows: [(String, [(String, Double, Double)])]) -> String {
+    var s = "## Ablation: each single change to the schedule, O / LSE bit-exact against the kernel\n\n"
+    s += "| case | change | O bit-exact | LSE bit-exact |\n|---|---|---|---|\n"
+    for (name, entries) in rows {
+      for (change, o, l) in entries { s += String(format: "| %@ | %@ | %.3f %% | %.3f %% |\n", name, change, 100 * o, 100 * l) }
+    }
+    return s
+  }
+
+  func save(_ c: FA3Case, _ inputs: FA3Inputs, _ kernel: FA3Output, to dir: String) throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(c).write(to: URL(fileURLWithPath: dir + "/case.json"))
+    try String(format: "%016llx\n", inputs.fingerprint).write(toFile: dir + "/fingerprint.txt", atomically: true, encoding: .utf8)
+    try writeNPY(NPYArray(shape: [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim], uint16: kernel.o), dir + "/o.npy")
+    try writeNPY(NPYArray(shape: [inputs.batch, inputs.heads, inputs.seqLenQ], float32: kernel.lse), dir + "/lse.npy")
+  }
+
+  func write(_ text: String, _ path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try text.write(to: url, atomically: true, encoding: .utf8)
+  }
+}

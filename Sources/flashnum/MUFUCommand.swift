@@ -1,0 +1,92 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Interop
+import LowPrecision
+
+/// `flashnum mufu`: the H100 MUFU models (ex2, rcp, lg2 `.approx.ftz.f32`).
+struct MUFUCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mufu",
+    abstract: "Evaluate the H100 MUFU models, or check them against the hardware's chunk hashes.",
+    discussion: """
+      With --function and two files: float32 .npy in, float32 .npy out. With --hashes OUT: for each \
+      function (ex2, rcp, lg2) and each of the 4096 chunks of 2^20 consecutive float32 bit patterns, \
+      the sum over the chunk of SplitMix64's finalizer of (x << 32 | f(x)) mod 2^64, written as \
+      3 × 4096 little-endian uint64 — the same file `Scripts/mufu_probe.cu hashes` writes on a GPU. \
+      With --check FILE: compute the hashes and compare (exit 1 and the differing chunks when any differ).
+      """)
+
+  enum Function: String, ExpressibleByArgument, CaseIterable { case ex2, rcp, lg2 }
+
+  @Option(help: "ex2, rcp or lg2.") var function: Function?
+  @Option(help: "Write the chunk hashes of all 2^32 inputs to this file.") var hashes: String?
+  @Option(help: "Compare the models' chunk hashes with this file (from the GPU probe).") var check: String?
+  @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+  @Argument(help: "float32 .npy input and output (with --function).") var files: [String] = []
+
+  static func apply(_ f: Int, _ x: Float) -> Float { f == 0 ? MUFU.ex2(x) : f == 1 ? MUFU.rcp(x) : MUFU.lg2(x) }
+
+  func run() throws {
+    if let function {
+      guard files.count == 2 else { throw InputError("--function needs an input and an output .npy file") }
+      let a = try readNPY(files[0])
+      guard let x = a.float32 else { throw InputError("\(files[0]): expected float32, got \(a.dtype)") }
+      let index = Function.allCases.firstIndex(of: function)!
+      try writeNPY(NPYArray(shape: a.shape, float32: x.map { Self.apply(index, $0) }), files[1])
+      return
+    }
+    guard hashes != nil || check != nil else { throw InputError("give --function with files, --hashes OUT or --check FILE") }
+    let computed = chunkHashes()
+    if let hashes {
+      let bytes = computed.flatMap { h in (0..<8).map { UInt8(truncatingIfNeeded: h >> UInt64(8 * $0)) } }
+      FileManager.default.createFile(atPath: hashes, contents: Data(bytes))
+    }
+    if let check {
+      guard let data = FileManager.default.contents(atPath: check), data.count == 8 * 3 * 4096 else {
+        throw InputError("\(check): expected 3 × 4096 uint64 (98304 bytes)")
+      }
+      let given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+      var bad = false
+      for (f, name) in Function.allCases.enumerated() {
+        let differing = (0..<4096).filter { given[f * 4096 + $0] != computed[f * 4096 + $0] }
+        print("\(name.rawValue): \(4096 - differing.count)/4096 chunks equal (all 2^32 inputs)"
+              + (differing.isEmpty ? "" : "; differing chunks (x >> 20): \(differing.prefix(20).map { String(format: "0x%03x", $0) }.joined(separator: " "))"))
+        bad = bad || !differing.isEmpty
+      }
+      if bad { throw ExitCode(1) }
+    }
+  }
+
+  /// 3 × 4096 chunk hashes, computed on `threads` workers.
+  func chunkHashes() -> [UInt64] {
+    var out = [UInt64](repeating: 0, count: 3 * 4096)
+    out.withUnsafeMutableBufferPointer { buffer in
+      nonisolated(unsafe) let p = buffer.baseAddress!
+      let workers = max(1, threads)
+      DispatchQueue.concurrentPerform(iterations: workers) { w in
+        var task = w
+        while task < 3 * 4096 {
+          let (f, chunk) = task.quotientAndRemainder(dividingBy: 4096)
+          var sum: UInt64 = 0
+          for low in 0..<UInt32(1 << 20) {
+            let x = UInt32(chunk) << 20 | low
+            let y = Self.apply(f, Float(bitPattern: x)).bitPattern
+            sum &+= Self.mix(UInt64(x) << 32 | UInt64(y))
+          }
+          p[task] = sum
+          task += workers
+        }
+      }
+    }
+    return out
+  }
+
+  /// SplitMix64's finalizer.
+  static func mix(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
