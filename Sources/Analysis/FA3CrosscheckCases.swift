@@ -1,4 +1,6 @@
 import Attention
+import Foundation
+import LowPrecision
 
 extension FA3Comparison {
   /// The standard cases of `flashnum crosscheck`: BF16 and FP8 e4m3fn; head dims 64, 128, 256;
@@ -61,5 +63,34 @@ extension FA3Comparison {
       $0.reverseBlockOrder = false; $0.blockColumns = 128; $0.tensorCore = .fp32FMA
     }
     return list
+  }
+}
+
+extension FA3Comparison {
+  /// `count` random cases from `seed`, for checking beyond the standard list: BF16 or FP8; head
+  /// dims 32…256 including the compiled 96 and 192 and dims that the kernel pads (48, 72, 80,
+  /// 112, 160, 224); seqlen_q and seqlen_k log-uniform in 1…2500 (equal half of the time);
+  /// causal or not; 1–4 heads with GQA; batch 1–2; outlier or Gaussian inputs, rotated or not.
+  /// Cases are kept below about 6·10^6 scores each.
+  public static func randomCases(count: Int, seed: UInt64) -> [FA3Case] {
+    var rng = SplitMix64(seed: seed)
+    func uniform(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+    func logUniform(_ hi: Int) -> Int { max(1, Int(exp(Double(rng.next() >> 11) / 9007199254740992 * log(Double(hi))).rounded())) }
+    var cases: [FA3Case] = []
+    while cases.count < count {
+      let element: FA3Inputs.Element = uniform(2) == 0 ? .bf16 : .e4m3fn
+      let dims = element == .e4m3fn ? [32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256] : [32, 48, 64, 72, 80, 96, 112, 128, 160, 192, 224, 256]
+      let d = dims[uniform(dims.count)]
+      let sq = logUniform(2500)
+      let sk = uniform(2) == 0 ? sq : logUniform(2500)
+      let kv = 1 + uniform(2)
+      let heads = kv * (1 + uniform(2))
+      let batch = 1 + uniform(2)
+      guard batch * heads * sq * sk * d <= 6_000_000 * 128 else { continue }
+      cases.append(FA3Case(element: element, headDim: d, seqLenQ: sq, seqLenK: sk, batch: batch, heads: heads, kvHeads: kv,
+                           causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "fa3",
+                           hadamard: uniform(2) == 0, seed: 1000 + UInt64(cases.count)))
+    }
+    return cases
   }
 }

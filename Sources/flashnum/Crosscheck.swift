@@ -21,6 +21,9 @@ struct Crosscheck: ParsableCommand {
   @Option(help: "JSON file with a list of cases (keys: element, headDim, seqLenQ, seqLenK, batch, heads, kvHeads, causal, distribution, hadamard, seed); default: the standard cases.")
   var cases: String?
   @Option(name: .customLong("case-limit"), help: "Run only the first N cases.") var caseLimit: Int?
+  @Option(help: "Instead of the standard cases, N random ones (sizes, dims, masks, GQA, distributions; see --random-seed).")
+  var random: Int?
+  @Option(name: .customLong("random-seed"), help: "Seed of --random.") var randomSeed: UInt64 = 0
   @Option(name: .customLong("work-dir"), help: "Where case directories are written (default: a fresh temporary directory).")
   var workDir: String?
   @Option(name: .customLong("kernel-outputs"), help: "Directory of saved kernel outputs (one sub-directory per case name) to compare with instead of running the kernel.")
@@ -133,6 +136,10 @@ struct Crosscheck: ParsableCommand {
 
   func loadCases() throws -> [FA3Case] {
     var list = FA3Comparison.standardCases
+    if let n = random {
+      guard n >= 1, cases == nil else { throw InputError("--random takes a positive count and excludes --cases") }
+      list = FA3Comparison.randomCases(count: n, seed: randomSeed)
+    }
     if let path = cases {
       guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read") }
       do { list = try JSONDecoder().decode([FA3Case].self, from: data) } catch let DecodingError.dataCorrupted(c) {
