@@ -107,6 +107,13 @@ extension FA3Schedule {
   /// Sets one parameter from text (`exp2` = `ieee`, `rowSumLanes` = `1`, …); an unknown name or a
   /// bad value is an error that names what is allowed.
   public mutating func set(_ name: String, to value: String) throws(AttentionError) {
+    var changed = self
+    try changed.assign(name, value)
+    try changed.validate()
+    self = changed
+  }
+
+  private mutating func assign(_ name: String, _ value: String) throws(AttentionError) {
     func bool() throws(AttentionError) -> Bool {
       switch value {
       case "true", "yes", "on", "1": return true
@@ -141,6 +148,5 @@ extension FA3Schedule {
     default:
       throw AttentionError("unknown FA3 parameter '\(name)' (known: \(Self.parameterNames.joined(separator: ", ")))")
     }
-    try validate()
   }
 }

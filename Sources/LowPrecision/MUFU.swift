@@ -121,3 +121,40 @@ public enum MUFU {
     x.isSubnormal ? Float(sign: x.sign, exponent: 0, significand: 0) : x
   }
 }
+
+extension MUFU {
+  /// The three modelled operations, by PTX name.
+  public enum Operation: String, CaseIterable, Sendable {
+    case ex2, rcp, lg2
+
+    @inline(__always)
+    public func callAsFunction(_ x: Float) -> Float {
+      switch self {
+      case .ex2: MUFU.ex2(x)
+      case .rcp: MUFU.rcp(x)
+      case .lg2: MUFU.lg2(x)
+      }
+    }
+  }
+
+  /// A fingerprint of `operation` over the 2^20 float32 bit patterns `chunk << 20 …
+  /// chunk << 20 | 0xFFFFF` (chunk < 4096): the sum mod 2^64 of SplitMix64's finalizer of
+  /// `x << 32 | f(x)` — what `Scripts/mufu_probe.cu hashes` computes on a GPU, so that equal
+  /// fingerprints of all 4096 chunks mean equal outputs on all 2^32 inputs.
+  public static func chunkHash(_ operation: Operation, chunk: Int) -> UInt64 {
+    var sum: UInt64 = 0
+    for low in 0..<UInt32(1 << 20) {
+      let x = UInt32(chunk) << 20 | low
+      sum &+= mix(UInt64(x) << 32 | UInt64(operation(Float(bitPattern: x)).bitPattern))
+    }
+    return sum
+  }
+
+  /// SplitMix64's finalizer.
+  static func mix(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

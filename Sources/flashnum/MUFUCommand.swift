@@ -17,23 +17,18 @@ struct MUFUCommand: ParsableCommand {
       With --check FILE: compute the hashes and compare (exit 1 and the differing chunks when any differ).
       """)
 
-  enum Function: String, ExpressibleByArgument, CaseIterable { case ex2, rcp, lg2 }
-
-  @Option(help: "ex2, rcp or lg2.") var function: Function?
+  @Option(help: "ex2, rcp or lg2.") var function: MUFU.Operation?
   @Option(help: "Write the chunk hashes of all 2^32 inputs to this file.") var hashes: String?
   @Option(help: "Compare the models' chunk hashes with this file (from the GPU probe).") var check: String?
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
   @Argument(help: "float32 .npy input and output (with --function).") var files: [String] = []
-
-  static func apply(_ f: Int, _ x: Float) -> Float { f == 0 ? MUFU.ex2(x) : f == 1 ? MUFU.rcp(x) : MUFU.lg2(x) }
 
   func run() throws {
     if let function {
       guard files.count == 2 else { throw InputError("--function needs an input and an output .npy file") }
       let a = try readNPY(files[0])
       guard let x = a.float32 else { throw InputError("\(files[0]): expected float32, got \(a.dtype)") }
-      let index = Function.allCases.firstIndex(of: function)!
-      try writeNPY(NPYArray(shape: a.shape, float32: x.map { Self.apply(index, $0) }), files[1])
+      try writeNPY(NPYArray(shape: a.shape, float32: x.map { function($0) }), files[1])
       return
     }
     guard hashes != nil || check != nil else { throw InputError("give --function with files, --hashes OUT or --check FILE") }
@@ -48,7 +43,7 @@ struct MUFUCommand: ParsableCommand {
       }
       let given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
       var bad = false
-      for (f, name) in Function.allCases.enumerated() {
+      for (f, name) in MUFU.Operation.allCases.enumerated() {
         let differing = (0..<4096).filter { given[f * 4096 + $0] != computed[f * 4096 + $0] }
         print("\(name.rawValue): \(4096 - differing.count)/4096 chunks equal (all 2^32 inputs)"
               + (differing.isEmpty ? "" : "; differing chunks (x >> 20): \(differing.prefix(20).map { String(format: "0x%03x", $0) }.joined(separator: " "))"))
@@ -68,25 +63,13 @@ struct MUFUCommand: ParsableCommand {
         var task = w
         while task < 3 * 4096 {
           let (f, chunk) = task.quotientAndRemainder(dividingBy: 4096)
-          var sum: UInt64 = 0
-          for low in 0..<UInt32(1 << 20) {
-            let x = UInt32(chunk) << 20 | low
-            let y = Self.apply(f, Float(bitPattern: x)).bitPattern
-            sum &+= Self.mix(UInt64(x) << 32 | UInt64(y))
-          }
-          p[task] = sum
+          p[task] = MUFU.chunkHash(MUFU.Operation.allCases[f], chunk: chunk)
           task += workers
         }
       }
     }
     return out
   }
-
-  /// SplitMix64's finalizer.
-  static func mix(_ x: UInt64) -> UInt64 {
-    var z = x &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
 }
+
+extension MUFU.Operation: ExpressibleByArgument {}
