@@ -47,7 +47,10 @@ struct Crosscheck: ParsableCommand {
     var prepared: [(FA3Case, FA3Inputs, String)] = []
     for c in list {
       let inputs: FA3Inputs
-      do { inputs = try c.inputs() } catch { throw InputError("case \(c): \(error.description)") }
+      do {
+        inputs = try c.inputs()
+        try inputs.validate()
+      } catch { throw InputError("case \(c): \(error.description)") }
       let dir = work + "/" + c.description
       do { try FA3Bridge.write(inputs, to: dir) } catch { throw InputError(error.description) }
       prepared.append((c, inputs, dir))

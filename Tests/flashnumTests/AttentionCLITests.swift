@@ -98,3 +98,60 @@ final class AttentionCLITests: CLITestCase {
     try assertBadInput(["table", "fa3", "--seq-len", "0"], "at least 1")
   }
 }
+
+/// `flashnum crosscheck` and `attention --algorithm fa3`, against the committed H100 kernel outputs.
+final class CrosscheckCLITests: CLITestCase {
+  static let kernelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("AttentionTests/Fixtures/fa3-kernel").path
+
+  func testReplaysSavedKernelOutputs() throws {
+    let r = try run(["crosscheck", "--case-limit", "4", "--reference-bits", "0", "--kernel-outputs", Self.kernelFixtures,
+                     "--json", path("cc.json"), "--threads", "2"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(r.stdout.components(separatedBy: "| 100.000 % | 100.000 % | 0 |").count - 1, 4, r.stdout)
+    let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("cc.json")))) as? [[String: Any]]
+    XCTAssertEqual(rows?.count, 4)
+  }
+
+  func testSkipsTheKernelWithOneLineWhenAbsent() throws {
+    let r = try run(["crosscheck", "--case-limit", "1", "--reference-bits", "0", "--python", "python3",
+                     "--script", path("missing_bridge.py")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("crosscheck: kernel skipped:"), r.stderr)
+    XCTAssertTrue(r.stdout.contains("no kernel run"), r.stdout)
+  }
+
+  func testAttentionFA3OnCodesEqualsKernelFixture() throws {
+    // The case directory written by crosscheck holds the exact bytes the kernel received.
+    let name = "bf16-d64-200x200-causal-h2-fa3-s1"
+    let w = try run(["crosscheck", "--case-limit", "1", "--reference-bits", "0", "--work-dir", path("work"), "--script", path("none.py")])
+    XCTAssertEqual(w.status, 0, w.stderr)
+    let dir = path("work/" + name)
+    let a = try run(["attention", "--algorithm", "fa3", "--q", dir + "/q.npy", "--k", dir + "/k.npy", "--v", dir + "/v.npy",
+                     "--input-format", "bf16", "--causal", "--out", path("o.npy"), "--out-bits", "--lse-out", path("lse.npy")])
+    XCTAssertEqual(a.status, 0, a.stderr)
+    XCTAssertEqual(try NPYFile.read(path("o.npy")), try NPYFile.read(Self.kernelFixtures + "/\(name)/o.npy"))
+    XCTAssertEqual(try NPYFile.read(path("lse.npy")), try NPYFile.read(Self.kernelFixtures + "/\(name)/lse.npy"))
+    // A switched-off detail changes the bits (the flag reaches the schedule).
+    let b = try run(["attention", "--algorithm", "fa3", "--q", dir + "/q.npy", "--k", dir + "/k.npy", "--v", dir + "/v.npy",
+                     "--input-format", "bf16", "--causal", "--out", path("o2.npy"), "--out-bits", "--lse-out", path("lse2.npy"),
+                     "--fa3-set", "rowSumLanes=1"])
+    XCTAssertEqual(b.status, 0, b.stderr)
+    XCTAssertNotEqual(try NPYFile.read(path("lse2.npy")), try NPYFile.read(path("lse.npy")))
+  }
+
+  func testBadCrosscheckAndFA3InputsExitTwo() throws {
+    let file = path("cases.json")
+    try Data(#"[{"element":"bf16","headDim":64,"seqLenQ":8,"causual":true}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try assertBadInput(["crosscheck", "--cases", file], "unknown key 'causual'")
+    try Data(#"[{"element":"fp8","headDim":64,"seqLenQ":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try assertBadInput(["crosscheck", "--cases", file], "cases.json")
+    try Data(#"[{"element":"e4m3fn","headDim":40,"seqLenQ":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try assertBadInput(["crosscheck", "--cases", file, "--script", path("none.py")], "multiple of 16")
+    let q = try write(NPYArray(shape: [1, 4, 1, 64], float32: [Float](repeating: 1, count: 256)), "q.npy")
+    try assertBadInput(["attention", "--algorithm", "fa3", "--q", q, "--k", q, "--v", q, "--out", path("o.npy")], "needs code inputs")
+    let c = try write(NPYArray(shape: [1, 4, 1, 64], uint16: [UInt16](repeating: 0x3F80, count: 256)), "c.npy")
+    try assertBadInput(["attention", "--algorithm", "fa3", "--q", c, "--k", c, "--v", c, "--input-format", "bf16",
+                        "--out", path("o.npy"), "--fa3-set", "exp2=fast"], "mufu or ieee")
+  }
+}
