@@ -9,7 +9,7 @@ OUT=${OUT:-results}
 COUNT=${1:-1000000}
 WORK=${WORK:-/tmp/wgmma}
 mkdir -p "$OUT" "$WORK"
-nvcc -O2 -arch=sm_90a -o /tmp/wgmma_probe Scripts/wgmma_probe.cu || exit 1
+nvcc -O2 -gencode arch=compute_90a,code=sm_90a -o /tmp/wgmma_probe Scripts/wgmma_probe.cu || exit 1
 python3 Scripts/wgmma_random.py /tmp/wgmma_probe "$WORK" "$COUNT" 512 || exit 1
 for form in e4m3.e4m3 e5m2.e5m2 e4m3.e5m2 e5m2.e4m3 bf16 f16; do
   case $form in

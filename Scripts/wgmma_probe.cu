@@ -1,7 +1,7 @@
 // H100 probe of single wgmma instructions (A and B from shared memory, FP32 accumulator C):
 // one dot product per case, D = sum_k A[k]*B[k] + C, as the tensor core computes it.
 //
-//   nvcc -O2 -arch=sm_90a -o wgmma_probe Scripts/wgmma_probe.cu
+//   nvcc -O2 -gencode arch=compute_90a,code=sm_90a -o wgmma_probe Scripts/wgmma_probe.cu
 //   ./wgmma_probe FORM LAYOUT A.bin B.bin C.bin D.bin
 //
 // FORM: e4m3.e4m3 | e5m2.e5m2 | e4m3.e5m2 | e5m2.e4m3 (m64n8k32) | bf16 | f16 (m64n8k16).
@@ -35,8 +35,7 @@ __global__ void probe(int form, int layout, const uint8_t *A, const uint8_t *B, 
   __shared__ __align__(1024) uint8_t sb[256];
   const uint8_t *a = A + 32 * (size_t)blockIdx.x, *b = B + 32 * (size_t)blockIdx.x;
   for (int i = threadIdx.x; i < 8 * 256; i += blockDim.x) {
-    int g = i / 256, rest = i % 256, chunk = rest / 128, row = (rest % 128) / 16, byte = rest % 16;
-    (void)g; (void)row;
+    int rest = i % 256, chunk = rest / 128, byte = rest % 16;  // every group and row the same
     sa[i] = a[16 * chunk + byte];
     if (i < 256) sb[i] = b[16 * chunk + byte];
   }

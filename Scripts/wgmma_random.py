@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random and targeted wgmma probes on an H100, for the MatrixMultiply models.
 
-    nvcc -O2 -arch=sm_90a -o wgmma_probe Scripts/wgmma_probe.cu
+    nvcc -O2 -gencode arch=compute_90a,code=sm_90a -o wgmma_probe Scripts/wgmma_probe.cu
     python3 Scripts/wgmma_random.py ./wgmma_probe OUTDIR [COUNT] [FIXTURE]
 
 1. Finds the shared-memory layout under which the probe reproduces the committed H100 outputs of

@@ -1,3 +1,5 @@
+import Foundation
+import Interop
 import LowPrecision
 import MatrixMultiply
 import XCTest
@@ -41,6 +43,43 @@ final class HopperStepTests: XCTestCase {
           return
         }
       }
+    }
+  }
+}
+
+/// 512 random H100 outputs of each wgmma form (A and B from shared memory; the first 512 of the
+/// 10^6 per form that `Scripts/h100_wgmma.sh` compared on the H100, all equal there), replayed
+/// through the general model and the fast step.
+final class HopperRandomFixtureTests: XCTestCase {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/h100-wgmma-random")
+
+  func testRandomWgmmaOutputsOfEveryForm() throws {
+    let forms: [(String, HopperInstruction)] = [
+      ("e4m3.e4m3", .wgmmaE4M3E4M3K32), ("e5m2.e5m2", .wgmmaE5M2E5M2K32), ("e4m3.e5m2", .wgmmaE4M3E5M2K32),
+      ("e5m2.e4m3", .wgmmaE5M2E4M3K32), ("bf16", .wgmmaBF16K16), ("f16", .wgmmaF16K16),
+    ]
+    for (form, instruction) in forms {
+      func load(_ x: String) throws -> NPYArray { try NPYFile.read(Self.fixtures.appendingPathComponent("\(form).\(x).npy").path) }
+      let a = try load("a"), b = try load("b")
+      let c = try XCTUnwrap(try load("c").uint32), d = try XCTUnwrap(try load("d").uint32)
+      let k = instruction.k
+      XCTAssertEqual(a.shape, [d.count, 1, k])
+      let ac = a.uint8.map { $0.map(UInt32.init) } ?? a.uint16!.map(UInt32.init)
+      let bc = b.uint8.map { $0.map(UInt32.init) } ?? b.uint16!.map(UInt32.init)
+      let step = HopperStep(instruction)
+      var general = 0, fast = 0, finite = 0
+      for t in 0..<d.count {
+        let x = Array(ac[(t * k)..<((t + 1) * k)]), y = Array(bc[(t * k)..<((t + 1) * k)])
+        if instruction.dot(x, y, c: c[t]) == d[t] { general += 1 }
+        let xs = x.map { step.aTable[Int($0)] }, ys = y.map { step.bTable[Int($0)] }
+        let f = xs.withUnsafeBufferPointer { p in ys.withUnsafeBufferPointer { q in step(p.baseAddress!, q.baseAddress!, bStride: 1, c: c[t]) } }
+        if f == d[t] { fast += 1 }
+        if d[t] != TensorCoreBlock.nan { finite += 1 }
+      }
+      XCTAssertEqual(general, d.count, "\(form): general model")
+      XCTAssertEqual(fast, d.count, "\(form): fast step")
+      XCTAssertGreaterThan(finite, d.count / 2, "\(form): the fixture should be mostly non-NaN")
     }
   }
 }
