@@ -8,7 +8,8 @@ import Reference
 /// same input values.
 public struct FA3Comparison: Codable, Hashable, Sendable {
   public var name: String
-  public var testCase: FA3Case
+  /// The generating case (`nil` for inputs read from a directory).
+  public var testCase: FA3Case?
   public var schedule: String
   /// Output elements (O) whose bits are equal, as a fraction of all; `nil` without a kernel.
   public var oBitExact: Double?
@@ -26,7 +27,7 @@ public struct FA3Comparison: Codable, Hashable, Sendable {
   public var kernelDeterministic: Bool?
   public var emulatorSeconds: Double
 
-  public init(name: String, testCase: FA3Case, schedule: String, referenceBits: Int, emulatorSeconds: Double) {
+  public init(name: String, testCase: FA3Case?, schedule: String, referenceBits: Int, emulatorSeconds: Double) {
     self.name = name
     self.testCase = testCase
     self.schedule = schedule

@@ -96,3 +96,47 @@ public struct FA3Bridge: Sendable {
     return .success((process.terminationStatus, String(decoding: data, as: UTF8.self)))
   }
 }
+
+extension FA3Bridge {
+  /// Reads a case directory's inputs (the format ``write(_:to:)`` writes): codes, optional
+  /// descales, and `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`).
+  public static func readInputs(_ directory: String) throws(NPYError) -> FA3Inputs {
+    guard let data = FileManager.default.contents(atPath: directory + "/meta.json"),
+          let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+      throw NPYError("\(directory)/meta.json: missing or not a JSON object")
+    }
+    let known: Set<String> = ["element", "causal", "softmax_scale"]
+    if let bad = meta.keys.sorted().first(where: { !known.contains($0) }) {
+      throw NPYError("\(directory)/meta.json: unknown key '\(bad)' (known: element, causal, softmax_scale)")
+    }
+    guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
+      throw NPYError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
+    }
+    let causal = meta["causal"] as? Bool ?? false
+    let scale = meta["softmax_scale"] as? Double
+    func codes(_ n: String) throws(NPYError) -> ([Int], [UInt16]) {
+      let a = try NPYFile.read(directory + "/\(n).npy")
+      let c: [UInt16]? = element == .e4m3fn ? a.uint8?.map(UInt16.init) : a.uint16
+      guard let c, a.shape.count == 4 else {
+        throw NPYError("\(directory)/\(n).npy: expected 4-dimensional \(element == .e4m3fn ? "uint8" : "uint16") codes, got \(a.dtype) \(a.shape)")
+      }
+      return (a.shape, c)
+    }
+    let (qs, q) = try codes("q"), (ks, k) = try codes("k"), (vs, v) = try codes("v")
+    guard ks == vs, qs[0] == ks[0], qs[3] == ks[3] else {
+      throw NPYError("\(directory): shapes do not fit: q \(qs), k \(ks), v \(vs)")
+    }
+    func descale(_ n: String) throws(NPYError) -> [Float]? {
+      let path = directory + "/\(n)_descale.npy"
+      guard FileManager.default.fileExists(atPath: path) else { return nil }
+      let a = try NPYFile.read(path)
+      guard let d = a.float32, a.shape == [qs[0], ks[2]] else {
+        throw NPYError("\(path): expected float32 (batch, kv_heads) = \([qs[0], ks[2]]), got \(a.dtype) \(a.shape)")
+      }
+      return d
+    }
+    return FA3Inputs(element: element, batch: qs[0], seqLenQ: qs[1], seqLenK: ks[1], heads: qs[2], kvHeads: ks[2], headDim: qs[3],
+                     q: q, k: k, v: v, qDescale: try descale("q"), kDescale: try descale("k"), vDescale: try descale("v"),
+                     causal: causal, softmaxScale: scale)
+  }
+}

@@ -21,6 +21,8 @@ struct Crosscheck: ParsableCommand {
   @Option(help: "JSON file with a list of cases (keys: element, headDim, seqLenQ, seqLenK, batch, heads, kvHeads, causal, distribution, hadamard, seed); default: the standard cases.")
   var cases: String?
   @Option(name: .customLong("case-limit"), help: "Run only the first N cases.") var caseLimit: Int?
+  @Option(name: .customLong("case-dir"), help: "Instead of generated cases, a directory of given inputs (q.npy, k.npy, v.npy codes, optional {q,k,v}_descale.npy, meta.json with element, causal, softmax_scale); repeatable.")
+  var caseDirs: [String] = []
   @Option(help: "Instead of the standard cases, N random ones (sizes, dims, masks, GQA, distributions; see --random-seed).")
   var random: Int?
   @Option(name: .customLong("random-seed"), help: "Seed of --random.") var randomSeed: UInt64 = 0
@@ -42,32 +44,45 @@ struct Crosscheck: ParsableCommand {
   @Option(name: .customLong("fixture-limit"), help: "Largest O (elements) saved by --save-fixture.") var fixtureLimit = 52_000
 
   func run() throws {
-    let list = try loadCases()
     let work = workDir ?? NSTemporaryDirectory() + "flashnum-crosscheck-\(ProcessInfo.processInfo.processIdentifier)"
-    var prepared: [(FA3Case, FA3Inputs, String)] = []
-    for c in list {
-      let inputs: FA3Inputs
-      do {
-        inputs = try c.inputs()
-        try inputs.validate()
-      } catch { throw InputError("case \(c): \(error.description)") }
-      let dir = work + "/" + c.description
+    // (name, generating case if any, inputs, case directory)
+    var prepared: [(String, FA3Case?, FA3Inputs, String)] = []
+    if !caseDirs.isEmpty {
+      guard cases == nil && random == nil else { throw InputError("--case-dir excludes --cases and --random") }
+      for path in caseDirs {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let inputs: FA3Inputs
+        do { inputs = try FA3Bridge.readInputs(path) } catch { throw InputError(error.description) }
+        do { try inputs.validate() } catch { throw InputError("\(path): \(error.description)") }
+        prepared.append((name, nil, inputs, work + "/" + name))
+      }
+    } else {
+      for c in try loadCases() {
+        let inputs: FA3Inputs
+        do {
+          inputs = try c.inputs()
+          try inputs.validate()
+        } catch { throw InputError("case \(c): \(error.description)") }
+        prepared.append((c.description, c, inputs, work + "/" + c.description))
+      }
+    }
+    guard Set(prepared.map(\.0)).count == prepared.count else { throw InputError("case names must be distinct") }
+    for (_, _, inputs, dir) in prepared {
       do { try FA3Bridge.write(inputs, to: dir) } catch { throw InputError(error.description) }
-      prepared.append((c, inputs, dir))
     }
     // The kernel: saved outputs, the bridge, or nothing.
     var kernelDirs: [String]? = nil
     var device: String? = nil
     if let saved = kernelOutputs {
-      kernelDirs = list.map { saved + "/" + $0.description }
+      kernelDirs = prepared.map { saved + "/" + $0.0 }
       device = "saved kernel outputs in \(saved)"
     } else {
       let bridge = FA3Bridge(python: python, script: script)
       switch bridge.check() {
       case .success(let name):
-        note("crosscheck: running the FA3 kernel on \(name) for \(list.count) cases")
-        do { try bridge.run(prepared.map(\.2)) } catch { throw InputError(error.description) }
-        kernelDirs = prepared.map(\.2)
+        note("crosscheck: running the FA3 kernel on \(name) for \(prepared.count) cases")
+        do { try bridge.run(prepared.map(\.3)) } catch { throw InputError(error.description) }
+        kernelDirs = prepared.map(\.3)
         device = "\(name) (fa3-fwd kernel via \(script))"
       case .failure(let why):
         note("crosscheck: kernel skipped: \(why.description)")
@@ -77,12 +92,12 @@ struct Crosscheck: ParsableCommand {
     var ablationRows: [(String, [(String, Double, Double)])] = []
     var mismatch = false
     let start = Date()
-    for (index, (c, inputs, _)) in prepared.enumerated() {
-      let schedule = FA3Schedule.fa3(element: c.element, headDim: c.headDim, causal: c.causal, seqLenQ: c.seqLenQ)
+    for (index, (name, c, inputs, _)) in prepared.enumerated() {
+      let schedule = FA3Schedule.fa3(element: inputs.element, headDim: inputs.headDim, causal: inputs.causal, seqLenQ: inputs.seqLenQ)
       let t0 = Date()
       let emulated: FA3Output
-      do { emulated = try FA3Forward.run(inputs, schedule: schedule, threads: max(1, threads)) } catch { throw InputError("case \(c): \(error.description)") }
-      var row = FA3Comparison(name: c.description, testCase: c, schedule: schedule.description, referenceBits: referenceBits,
+      do { emulated = try FA3Forward.run(inputs, schedule: schedule, threads: max(1, threads)) } catch { throw InputError("case \(name): \(error.description)") }
+      var row = FA3Comparison(name: name, testCase: c, schedule: schedule.description, referenceBits: referenceBits,
                               emulatorSeconds: Date().timeIntervalSince(t0))
       var kernel: FA3Output?
       if let dirs = kernelDirs {
@@ -93,8 +108,8 @@ struct Crosscheck: ParsableCommand {
           let a = FA3Comparison.agreement(emulated, k)
           (row.oBitExact, row.lseBitExact, row.maxULP) = (a.o, a.lse, a.maxULP)
           if a.o < 1 || a.lse < 1 { mismatch = true }
-          if let saveFixture, inputs.q.count <= fixtureLimit { try save(c, inputs, k, to: saveFixture + "/" + c.description) }
-        } catch let e as NPYError { throw InputError(e.description) } catch { throw InputError("\(c): \(error)") }
+          if let saveFixture, let c, inputs.q.count <= fixtureLimit { try save(c, inputs, k, to: saveFixture + "/" + name) }
+        } catch let e as NPYError { throw InputError(e.description) } catch { throw InputError("\(name): \(error)") }
       }
       if referenceBits > 0 {
         do {
@@ -102,21 +117,21 @@ struct Crosscheck: ParsableCommand {
           let format = inputs.element.outputFormat
           row.rmseEmulator = FA3Comparison.rmse(emulated.o, format, reference: reference)
           if let kernel { row.rmseKernel = FA3Comparison.rmse(kernel.o, format, reference: reference) }
-        } catch { throw InputError("case \(c): reference: \(error.description)") }
+        } catch { throw InputError("case \(name): reference: \(error.description)") }
       }
       if ablation, let kernel, inputs.batch * inputs.heads * inputs.seqLenQ * inputs.seqLenK <= ablationLimit {
         var entries: [(String, Double, Double)] = []
-        for (name, variant) in FA3Comparison.ablations(of: schedule, element: c.element) {
+        for (change, variant) in FA3Comparison.ablations(of: schedule, element: inputs.element) {
           do {
             let a = FA3Comparison.agreement(try FA3Forward.run(inputs, schedule: variant, threads: max(1, threads)), kernel)
-            entries.append((name, a.o, a.lse))
-          } catch { entries.append((name + " (not applicable: \(error.description))", .nan, .nan)) }
+            entries.append((change, a.o, a.lse))
+          } catch { entries.append((change + " (not applicable: \(error.description))", .nan, .nan)) }
         }
-        ablationRows.append((c.description, entries))
+        ablationRows.append((name, entries))
       }
       rows.append(row)
       let exact = row.oBitExact.map { String(format: ", O %.3f %% / LSE %.3f %% bit-exact", 100 * $0, 100 * (row.lseBitExact ?? 0)) } ?? ""
-      note(String(format: "crosscheck: [%d/%d] %@%@ (%.0f s elapsed)", index + 1, prepared.count, c.description, exact,
+      note(String(format: "crosscheck: [%d/%d] %@%@ (%.0f s elapsed)", index + 1, prepared.count, name, exact,
                   Date().timeIntervalSince(start)))
     }
     var notes: [String] = []

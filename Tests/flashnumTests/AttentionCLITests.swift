@@ -140,6 +140,18 @@ final class CrosscheckCLITests: CLITestCase {
     XCTAssertNotEqual(try NPYFile.read(path("lse2.npy")), try NPYFile.read(path("lse.npy")))
   }
 
+  func testCrosscheckOfGivenInputDirectories() throws {
+    let name = "bf16-d64-200x200-causal-h2-fa3-s1"
+    let w = try run(["crosscheck", "--case-limit", "1", "--reference-bits", "0", "--work-dir", path("work"), "--script", path("none.py")])
+    XCTAssertEqual(w.status, 0, w.stderr)
+    let r = try run(["crosscheck", "--case-dir", path("work/" + name), "--kernel-outputs", Self.kernelFixtures,
+                     "--reference-bits", "64", "--work-dir", path("again")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stdout.contains("| \(name) | 192×128 | 100.000 % | 100.000 % | 0 |"), r.stdout)
+    try Data(#"{"element":"bf16","causal":true,"scale":0.1}"#.utf8).write(to: URL(fileURLWithPath: path("work/\(name)/meta.json")))
+    try assertBadInput(["crosscheck", "--case-dir", path("work/" + name)], "unknown key 'scale'")
+  }
+
   func testBadCrosscheckAndFA3InputsExitTwo() throws {
     let file = path("cases.json")
     try Data(#"[{"element":"bf16","headDim":64,"seqLenQ":8,"causual":true}]"#.utf8).write(to: URL(fileURLWithPath: file))
