@@ -75,7 +75,7 @@ struct FA3RowKernel: Sendable {
   let kk: Int, paddedDim: Int, paddedKeys: Int, blockCount: Int
   let step: HopperStep
   /// Split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead, channel, paddedKeys).
-  let kSplit: [HopperOperand], vSplit: [HopperOperand]
+  let kSplit: HopperOperandRows, vSplit: HopperOperandRows
   /// The same values as Floats, for the IEEE tensor-core variant.
   let kValues: [Float], vValues: [Float]
   /// Split P codes (the P format's table).
@@ -84,19 +84,19 @@ struct FA3RowKernel: Sendable {
   let group: Int
 
   struct Scratch {
-    var q: [HopperOperand], qValues: [Float]
+    var q: HopperOperandRows, qValues: [Float]
     var s: [Float], p: [Float]
-    var pSplit: [HopperOperand], pValues: [Float]
+    var pSplit: HopperOperandRows, pValues: [Float]
     var o: [UInt32]
     var pCodes8: [UInt8], pCodes16: [UInt16]
 
     init(_ k: FA3RowKernel) {
-      q = Array(repeating: k.pTable[0], count: k.paddedDim)
+      q = HopperOperandRows(zeros: k.paddedDim, table: k.pTable)
       qValues = Array(repeating: 0, count: k.paddedDim)
       let n = k.schedule.blockColumns
       s = Array(repeating: 0, count: n)
       p = Array(repeating: 0, count: n)
-      pSplit = Array(repeating: k.pTable[0], count: n)
+      pSplit = HopperOperandRows(zeros: n, table: k.pTable)
       pValues = Array(repeating: 0, count: n)
       o = Array(repeating: 0, count: k.inputs.headDim)
       pCodes8 = Array(repeating: 0, count: n)
@@ -112,25 +112,29 @@ struct FA3RowKernel: Sendable {
     paddedDim = (inputs.headDim + kk - 1) / kk * kk
     blockCount = (inputs.seqLenK + schedule.blockColumns - 1) / schedule.blockColumns
     paddedKeys = blockCount * schedule.blockColumns
-    step = HopperStep(fp8 ? .wgmmaE4M3E4M3K32 : inputs.element == .bf16 ? .wgmmaBF16K16 : .wgmmaF16K16)
+    let hopper = HopperStep(fp8 ? .wgmmaE4M3E4M3K32 : inputs.element == .bf16 ? .wgmmaBF16K16 : .wgmmaF16K16)
+    step = hopper
     pFormat = inputs.element.format
     pTable = step.aTable
     group = inputs.heads / inputs.kvHeads
     let (b, n, hk, d) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim)
-    let zero = step.aTable[0]
-    var ks = [HopperOperand](repeating: zero, count: b * hk * n * paddedDim)
-    var vs = [HopperOperand](repeating: zero, count: b * hk * d * paddedKeys)
+    let ks = HopperOperandRows(zeros: b * hk * n * paddedDim, table: hopper.bTable)
+    let vs = HopperOperandRows(zeros: b * hk * d * paddedKeys, table: hopper.bTable)
     var kv = [Float](repeating: 0, count: ks.count), vv = [Float](repeating: 0, count: vs.count)
-    let format = pFormat
-    for bi in 0..<b { for h in 0..<hk { for key in 0..<n { for c in 0..<d {
-      let source = ((bi * n + key) * hk + h) * d + c
-      let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
-      ks[kIndex] = step.bTable[Int(inputs.k[source])]
-      kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
-      let vIndex = ((bi * hk + h) * d + c) * paddedKeys + key
-      vs[vIndex] = step.bTable[Int(inputs.v[source])]
-      vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
-    } } } }
+    let format = inputs.element.format
+    let (paddedDim, paddedKeys) = (paddedDim, paddedKeys)
+    hopper.bTable.withUnsafeBufferPointer { table in
+      let bTable = table.baseAddress!
+      for bi in 0..<b { for h in 0..<hk { for key in 0..<n { for c in 0..<d {
+        let source = ((bi * n + key) * hk + h) * d + c
+        let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
+        ks.set(kIndex, code: Int(inputs.k[source]), table: bTable)
+        kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
+        let vIndex = ((bi * hk + h) * d + c) * paddedKeys + key
+        vs.set(vIndex, code: Int(inputs.v[source]), table: bTable)
+        vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
+      } } } }
+    }
     kSplit = ks
     vSplit = vs
     kValues = kv
@@ -175,7 +179,7 @@ struct FA3RowKernel: Sendable {
     let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
     for c in 0..<paddedDim {
       let code = c < d ? Int(inputs.q[qBase + c]) : 0
-      scratch.q[c] = step.aTable[code]
+      step.aTable.withUnsafeBufferPointer { scratch.q.set(c, code: code, table: $0.baseAddress!) }
       scratch.qValues[c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
     }
     // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
@@ -260,12 +264,8 @@ struct FA3RowKernel: Sendable {
     switch schedule.tensorCore {
     case .hopper:
       var acc: UInt32 = 0
-      kSplit.withUnsafeBufferPointer { k in
-        scratch.q.withUnsafeBufferPointer { q in
-          for start in stride(from: 0, to: paddedDim, by: kk) {
-            acc = step(q.baseAddress! + start, k.baseAddress! + kRow + start, bStride: 1, c: acc)
-          }
-        }
+      for start in stride(from: 0, to: paddedDim, by: kk) {
+        acc = step(scratch.q.pointer(start), kSplit.pointer(kRow + start), c: acc)
       }
       return Float(bitPattern: acc)
     case .fp32FMA:
@@ -284,7 +284,7 @@ struct FA3RowKernel: Sendable {
         scratch.pCodes8.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, rounding) }
       }
       for c in 0..<n {
-        scratch.pSplit[c] = pTable[Int(scratch.pCodes8[c])]
+        pTable.withUnsafeBufferPointer { scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: $0.baseAddress!) }
         scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c])))
       }
     } else {
@@ -292,7 +292,7 @@ struct FA3RowKernel: Sendable {
         scratch.pCodes16.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, Rounding(.nearestEven, overflow: .infinity)) }
       }
       for c in 0..<n {
-        scratch.pSplit[c] = pTable[Int(scratch.pCodes16[c])]
+        pTable.withUnsafeBufferPointer { scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: $0.baseAddress!) }
         scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c])))
       }
     }
@@ -304,12 +304,8 @@ struct FA3RowKernel: Sendable {
     switch schedule.tensorCore {
     case .hopper:
       var acc = o
-      vSplit.withUnsafeBufferPointer { v in
-        scratch.pSplit.withUnsafeBufferPointer { p in
-          for start in stride(from: 0, to: schedule.blockColumns, by: kk) {
-            acc = step(p.baseAddress! + start, v.baseAddress! + vRow + start, bStride: 1, c: acc)
-          }
-        }
+      for start in stride(from: 0, to: schedule.blockColumns, by: kk) {
+        acc = step(scratch.pSplit.pointer(start), vSplit.pointer(vRow + start), c: acc)
       }
       return acc
     case .fp32FMA:

@@ -105,12 +105,16 @@ public enum MUFU {
   /// low 19 columns).
   static func square(_ x: UInt32) -> UInt64 {
     let columns: UInt32 = (1 << 19) - 1
-    var antidiagonal: UInt32 = 0  // bit i of x at bit 2i
-    for i in 0..<16 where x >> UInt32(i) & 1 != 0 { antidiagonal |= 1 << UInt32(2 * i) }
+    // Bits 0…9 of x spread to the even positions 0…18 (higher ones fall outside the 19 columns).
+    var antidiagonal = x & 0x3FF
+    antidiagonal = (antidiagonal | antidiagonal << 8) & 0x00FF_00FF
+    antidiagonal = (antidiagonal | antidiagonal << 4) & 0x0F0F_0F0F
+    antidiagonal = (antidiagonal | antidiagonal << 2) & 0x3333_3333
+    antidiagonal = (antidiagonal | antidiagonal << 1) & 0x5555_5555
     var error = UInt64(antidiagonal & columns)
-    for i in 0..<9 where x >> UInt32(i) & 1 != 0 {
-      let row = (x << UInt32(i + 1)) & ~((1 << UInt32(2 * i + 2)) - 1)
-      error += UInt64(row & columns)
+    for i in 0..<9 {
+      let row = (x << UInt32(i + 1)) & ~((1 << UInt32(2 * i + 2)) - 1) & columns
+      error += UInt64(row & (0 &- ((x >> UInt32(i)) & 1)))  // the row exists where bit i of x is set
     }
     return UInt64(x) * UInt64(x) - error
   }

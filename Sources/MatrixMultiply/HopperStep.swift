@@ -9,7 +9,7 @@ public struct HopperOperand: Sendable {
   public var exponent: Int32
   public var code: UInt16
 
-  static let specialExponent: Int32 = 1 << 20
+  @usableFromInline static let specialExponent: Int32 = 1 << 20
   static let zeroExponent: Int32 = -1000
 }
 
@@ -26,8 +26,8 @@ public struct HopperStep: Sendable {
   /// Split operands indexed by code.
   public let aTable: [HopperOperand]
   public let bTable: [HopperOperand]
-  let block: TensorCoreBlock
-  let productShift: Int
+  @usableFromInline let block: TensorCoreBlock
+  @usableFromInline let productShift: Int
 
   /// The fast step of a `wgmma` instruction (the `mma.sync` FP8 forms are not tensor-core steps
   /// and are not offered).

@@ -113,7 +113,7 @@ public struct TensorCoreBlock: Hashable, Sendable {
 
   /// The FP32 bits of `acc · 2^(top − F)` truncated (RZ) to `outputFractionBits` fraction bits:
   /// +0 for zero or underflow, ±Inf above FP32's range, subnormals kept.
-  @inline(__always)
+  @inlinable @inline(__always)
   static func normalize(_ acc: Int64, top: Int, alignedFractionBits F: Int, outputFractionBits pOut: Int) -> UInt32 {
     if acc == 0 { return 0 }
     let negative = acc < 0

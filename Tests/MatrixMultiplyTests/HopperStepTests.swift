@@ -4,7 +4,8 @@ import LowPrecision
 import MatrixMultiply
 import XCTest
 
-/// The fast step against the general ``TensorCoreBlock`` (which replays the H100 fixture).
+/// The fast steps (scalar with strided B, and vector on split rows) against the general
+/// ``TensorCoreBlock`` (which replays the H100 fixture).
 final class HopperStepTests: XCTestCase {
   func testFastStepEqualsGeneralModel() {
     var rng = SplitMix64(seed: 11)
@@ -40,6 +41,20 @@ final class HopperStepTests: XCTestCase {
         }
         if got != expected {
           XCTFail(String(format: "%@ trial %d: fast 0x%08x, general 0x%08x", instruction.rawValue, trial, got, expected))
+          return
+        }
+        let aRows = HopperOperandRows(zeros: k, table: step.aTable), bRows = HopperOperandRows(zeros: k, table: step.bTable)
+        step.aTable.withUnsafeBufferPointer { at in
+          step.bTable.withUnsafeBufferPointer { bt in
+            for i in 0..<k {
+              aRows.set(i, code: Int(a[i]), table: at.baseAddress!)
+              bRows.set(i, code: Int(bDense[i]), table: bt.baseAddress!)
+            }
+          }
+        }
+        let vector = step(aRows.pointer(0), bRows.pointer(0), c: c)
+        if vector != expected {
+          XCTFail(String(format: "%@ trial %d: vector 0x%08x, general 0x%08x", instruction.rawValue, trial, vector, expected))
           return
         }
       }
