@@ -7,11 +7,12 @@ import Reference
 struct BenchAttention: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "attention",
-    abstract: "Seconds for emulated FP8 and FP32 blocked attention (1 and 2 threads) and the MPFR reference.",
+    abstract: "Seconds for emulated FP8 and FP32 blocked attention, the FA3 schedule (1 and 2 threads) and the MPFR reference.",
     discussion: """
       Inputs: FA3 outlier distribution, seed 0, one head, not causal. FP8 = scheme fa3-fp8-per-head \
       (e4m3fn, P·2^8 in e4m3fn, FP32 accumulation) with FA3's tile sizes and reverse order; FP32 = \
-      scheme fp32 with 128×128 blocks. Reference = MPFR at 128 bits (uncertified; certified doubles \
+      scheme fp32 with 128×128 blocks. FA3 schedule = the bit-exact kernel emulation on e4m3fn \
+      (per-head descales) and bf16 codes of the same distribution. Reference = MPFR at 128 bits (uncertified; certified doubles \
       the precision and more than doubles the time). Each figure is the median of --repeats runs; \
       outputs of every thread count are checked bitwise equal.
       """)
@@ -27,8 +28,9 @@ struct BenchAttention: ParsableCommand {
     }
     let x = AttentionInputs.generate(AttentionShape(seqLenQ: seqLen, headDim: headDim), .fa3, seed: 0)
     print("flashnum bench attention: N=\(seqLen), d=\(headDim), one head; median of \(repeats) runs; seconds")
-    print("| computation | 1 thread | 2 threads | speed-up |")
-    print("|---|---|---|---|")
+    print("| computation | 1 thread | 2 threads | speed-up | vs FP32 blocked (2 threads) |")
+    print("|---|---|---|---|---|")
+    var fp32Seconds = 0.0
     for (label, name, algorithm) in [
       ("FP32 blocked (fp32, 128×128)", "fp32", AttentionAlgorithm.blocked(.flash2)),
       ("FP8 blocked (fa3-fp8-per-head, FA3 tiles)", "fa3-fp8-per-head",
@@ -46,7 +48,21 @@ struct BenchAttention: ParsableCommand {
         times.append(t)
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("outputs differ between thread counts") }
-      print("| \(label) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) |")
+      if name == "fp32" { fp32Seconds = times[1] }
+      row(label, times, fp32Seconds)
+    }
+    // The bit-exact FA3 schedule (H100 wgmma arithmetic, MUFU, FTZ) on the same distribution, quantized as
+    // `flashnum crosscheck` does (FP8: per-head descales).
+    for element in [FA3Inputs.Element.e4m3fn, .bf16] {
+      let inputs = try FA3Case(element: element, headDim: headDim, seqLenQ: seqLen, heads: 1, seed: 0).inputs()
+      let schedule = FA3Schedule.fa3(element: element, headDim: headDim, causal: false, seqLenQ: seqLen)
+      var outputs: [FA3Output] = []
+      var times: [Double] = []
+      for threads in [1, 2] {
+        times.append(median { outputs.append(try! FA3Forward.run(inputs, schedule: schedule, threads: threads)) })
+      }
+      guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("FA3 outputs differ between thread counts") }
+      row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blockColumns))", times, fp32Seconds)
     }
     let r = AttentionInputs.generate(AttentionShape(seqLenQ: referenceSeqLen, headDim: headDim), .fa3, seed: 0)
     var refs: [[Double]] = []
@@ -57,7 +73,11 @@ struct BenchAttention: ParsableCommand {
       })
     }
     guard refs.allSatisfy({ $0 == refs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
-    print("| MPFR reference, 128 bits, N=\(referenceSeqLen) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) |")
+    print("| MPFR reference, 128 bits, N=\(referenceSeqLen) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | — |")
+  }
+
+  func row(_ label: String, _ times: [Double], _ fp32: Double) {
+    print("| \(label) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | \(String(format: "%.2f×", times[1] / fp32)) |")
   }
 
   func f(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
