@@ -167,3 +167,65 @@ final class CrosscheckCLITests: CLITestCase {
                         "--out", path("o.npy"), "--fa3-set", "exp2=fast"], "mufu or ieee")
   }
 }
+
+/// `flashnum regress`: the shipped baseline passes, a scheme made worse on purpose fails.
+final class RegressCLITests: CLITestCase {
+  static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Reports/baselines/shipped-schemes.json").path
+
+  func baseline() throws -> [String: Any] {
+    try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shipped))) as? [String: Any])
+  }
+
+  func write(_ object: [String: Any], _ name: String) throws -> String {
+    try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path(name)))
+    return path(name)
+  }
+
+  func testShippedSchemesPassTheirBaseline() throws {
+    let r = try run(["regress", "--baseline", Self.shipped, "--threads", "2"])
+    XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+    XCTAssertTrue(r.stdout.contains("within their pinned values"), r.stdout)
+  }
+
+  func testAWorseSchemeFailsWithATable() throws {
+    // Replace a scheme by a worse one (e5m2 keeps one mantissa bit fewer) under the same pins.
+    var b = try baseline()
+    var entries = try XCTUnwrap(b["entries"] as? [[String: Any]])
+    let index = try XCTUnwrap(entries.firstIndex { $0["scheme"] as? String == "fa3-fp8-per-head" })
+    entries[index]["scheme"] = "fp8-e5m2-per-head"
+    b["entries"] = [entries[index], entries[0]]
+    let r = try run(["regress", "--baseline", try write(b, "worse.json")])
+    XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+    XCTAssertTrue(r.stdout.contains("| fp8-e5m2-per-head | N=256 d=64 h=2 fa3 seed 0 blocked-fa3 | rmse |"), r.stdout)
+    XCTAssertFalse(r.stdout.contains("| fp32 |"), r.stdout)
+    // A pinned value 10 % too low (as if the scheme had been better) also fails; --update repairs it.
+    b = try baseline()
+    entries = try XCTUnwrap(b["entries"] as? [[String: Any]])
+    var metrics = try XCTUnwrap(entries[0]["metrics"] as? [String: Double])
+    let rmse = try XCTUnwrap(metrics["rmse"])
+    metrics["rmse"] = rmse * 0.9
+    entries[0]["metrics"] = metrics
+    b["entries"] = [entries[0]]
+    let file = try write(b, "low.json")
+    XCTAssertEqual(try run(["regress", "--baseline", file]).status, 1)
+    XCTAssertEqual(try run(["regress", "--baseline", file, "--update"]).status, 0)
+    let updated = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+    let repaired = try XCTUnwrap(((updated["entries"] as? [[String: Any]])?[0]["metrics"] as? [String: Double])?["rmse"])
+    XCTAssertEqual(repaired, rmse)
+    XCTAssertEqual(try run(["regress", "--baseline", file]).status, 0)
+  }
+
+  func testBadBaselinesExitTwo() throws {
+    var b = try baseline()
+    var entries = try XCTUnwrap(b["entries"] as? [[String: Any]])
+    entries[0]["scheme"] = "fp7"
+    b["entries"] = [entries[0]]
+    try assertBadInput(["regress", "--baseline", try write(b, "a.json")], "entries[0].scheme: unknown scheme 'fp7'")
+    entries = try XCTUnwrap(try baseline()["entries"] as? [[String: Any]])
+    entries[0]["seqlen"] = 5
+    b["entries"] = [entries[0]]
+    try assertBadInput(["regress", "--baseline", try write(b, "b.json")], "unknown key 'seqlen'")
+    try assertBadInput(["regress", "--baseline", path("missing.json")], "cannot read")
+  }
+}

@@ -1,0 +1,49 @@
+import Analysis
+import ArgumentParser
+import Attention
+import Foundation
+
+/// `flashnum regress`: the regression gate for quantization schemes.
+struct Regress: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Fail (exit 1) when a scheme's error exceeds its pinned baseline.",
+    discussion: """
+      Runs every entry of the baseline (a shipped scheme on one configuration: sequence length, head \
+      dim, heads, causal, distribution fa3|gaussian, seed, algorithm naive|blocked|blocked-fa3), measures \
+      RMSE, relative Frobenius error and max abs error against the MPFR reference, and compares each \
+      with its pinned value: worse means now > pinned·(1 + tolerance) + absoluteTolerance. Prints a \
+      table of what got worse and exits 1; exit 0 when nothing did. --update rewrites the pinned \
+      values with today's (after a deliberate change; review the diff).
+      """)
+
+  @Option(help: "Baseline JSON file.") var baseline = "Reports/baselines/shipped-schemes.json"
+  @Flag(help: "Rewrite the baseline's pinned values with the measured ones.") var update = false
+  @Option(name: .customLong("reference-bits"), help: "MPFR precision of the reference.") var referenceBits = 64
+  @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+  func run() throws {
+    let pinned: RegressionBaseline
+    do { pinned = try RegressionBaseline.load(baseline) } catch { throw InputError(error.description) }
+    let result: (rows: [RegressionGate.Row], measured: RegressionBaseline)
+    do {
+      result = try RegressionGate.run(pinned, referenceBits: referenceBits, threads: max(1, threads)) { note("regress: \($0)") }
+    } catch { throw InputError(error.description) }
+    if update {
+      try RegressionGate.encode(result.measured).write(to: URL(fileURLWithPath: baseline))
+      print("regress: \(baseline) rewritten with the measured values of \(pinned.entries.count) entries; review the diff before committing")
+      return
+    }
+    let worse = RegressionGate.regressions(result.rows, tolerance: pinned.tolerance)
+    let better = result.rows.filter { !$0.worse && $0.change < -pinned.tolerance }.count
+    if worse.isEmpty {
+      print("regress: all \(result.rows.count) metrics of \(pinned.entries.count) entries within their pinned values"
+            + " (tolerance \(pinned.tolerance * 100) % + \(pinned.absoluteTolerance))"
+            + (better > 0 ? "; \(better) improved beyond the tolerance (consider --update)" : ""))
+      return
+    }
+    print("regress: \(result.rows.filter(\.worse).count) metrics got worse than pinned in \(baseline) "
+          + "(tolerance \(pinned.tolerance * 100) % + \(pinned.absoluteTolerance)):\n")
+    print(worse, terminator: "")
+    throw ExitCode(1)
+  }
+}
