@@ -84,9 +84,10 @@ struct FA3RowKernel: Sendable {
   let group: Int
 
   struct Scratch {
-    var q: HopperOperandRows, qValues: [Float]
+    let q: HopperOperandRows, pSplit: HopperOperandRows  // reference types: filled in place
+    var qValues: [Float]
     var s: [Float], p: [Float]
-    var pSplit: HopperOperandRows, pValues: [Float]
+    var pValues: [Float]
     var o: [UInt32]
     var pCodes8: [UInt8], pCodes16: [UInt16]
 
@@ -122,19 +123,15 @@ struct FA3RowKernel: Sendable {
     let vs = HopperOperandRows(zeros: b * hk * d * paddedKeys, table: hopper.bTable)
     var kv = [Float](repeating: 0, count: ks.count), vv = [Float](repeating: 0, count: vs.count)
     let format = inputs.element.format
-    let (paddedDim, paddedKeys) = (paddedDim, paddedKeys)
-    hopper.bTable.withUnsafeBufferPointer { table in
-      let bTable = table.baseAddress!
-      for bi in 0..<b { for h in 0..<hk { for key in 0..<n { for c in 0..<d {
-        let source = ((bi * n + key) * hk + h) * d + c
-        let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
-        ks.set(kIndex, code: Int(inputs.k[source]), table: bTable)
-        kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
-        let vIndex = ((bi * hk + h) * d + c) * paddedKeys + key
-        vs.set(vIndex, code: Int(inputs.v[source]), table: bTable)
-        vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
-      } } } }
-    }
+    for bi in 0..<b { for h in 0..<hk { for key in 0..<n { for c in 0..<d {
+      let source = ((bi * n + key) * hk + h) * d + c
+      let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
+      ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable)
+      kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
+      let vIndex = ((bi * hk + h) * d + c) * paddedKeys + key
+      vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable)
+      vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
+    } } } }
     kSplit = ks
     vSplit = vs
     kValues = kv
@@ -179,7 +176,7 @@ struct FA3RowKernel: Sendable {
     let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
     for c in 0..<paddedDim {
       let code = c < d ? Int(inputs.q[qBase + c]) : 0
-      step.aTable.withUnsafeBufferPointer { scratch.q.set(c, code: code, table: $0.baseAddress!) }
+      scratch.q.set(c, code: code, table: step.aTable)
       scratch.qValues[c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
     }
     // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
@@ -284,7 +281,7 @@ struct FA3RowKernel: Sendable {
         scratch.pCodes8.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, rounding) }
       }
       for c in 0..<n {
-        pTable.withUnsafeBufferPointer { scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: $0.baseAddress!) }
+        scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: pTable)
         scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c])))
       }
     } else {
@@ -292,7 +289,7 @@ struct FA3RowKernel: Sendable {
         scratch.pCodes16.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, Rounding(.nearestEven, overflow: .infinity)) }
       }
       for c in 0..<n {
-        pTable.withUnsafeBufferPointer { scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: $0.baseAddress!) }
+        scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: pTable)
         scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c])))
       }
     }

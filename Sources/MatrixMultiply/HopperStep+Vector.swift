@@ -25,9 +25,9 @@ public final class HopperOperandRows: @unchecked Sendable {
     codes.deallocate()
   }
 
-  /// Element `i` set to the split of `code` (`table` indexed by code).
+  /// Element `i` set to the split of `code` (`table` indexed by code, as ``HopperStep/aTable``).
   @inline(__always)
-  public func set(_ i: Int, code: Int, table: UnsafePointer<HopperOperand>) {
+  public func set(_ i: Int, code: Int, table: [HopperOperand]) {
     precondition(i >= 0 && i < count)
     let t = table[code]
     significands[i] = t.significand

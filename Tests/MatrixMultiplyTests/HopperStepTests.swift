@@ -44,13 +44,9 @@ final class HopperStepTests: XCTestCase {
           return
         }
         let aRows = HopperOperandRows(zeros: k, table: step.aTable), bRows = HopperOperandRows(zeros: k, table: step.bTable)
-        step.aTable.withUnsafeBufferPointer { at in
-          step.bTable.withUnsafeBufferPointer { bt in
-            for i in 0..<k {
-              aRows.set(i, code: Int(a[i]), table: at.baseAddress!)
-              bRows.set(i, code: Int(bDense[i]), table: bt.baseAddress!)
-            }
-          }
+        for i in 0..<k {
+          aRows.set(i, code: Int(a[i]), table: step.aTable)
+          bRows.set(i, code: Int(bDense[i]), table: step.bTable)
         }
         let vector = step(aRows.pointer(0), bRows.pointer(0), c: c)
         if vector != expected {
