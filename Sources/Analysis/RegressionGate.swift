@@ -57,14 +57,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   /// Reads a baseline file; every problem is one line naming the file, the entry and the key.
   public static func load(_ path: String) throws(AttentionError) -> RegressionBaseline {
     guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read") }
-    let baseline: RegressionBaseline
-    do { baseline = try JSONDecoder().decode(RegressionBaseline.self, from: data) } catch let DecodingError.keyNotFound(key, c) {
-      throw AttentionError("\(path): \(Self.where(c.codingPath)) missing key '\(key.stringValue)'")
-    } catch let DecodingError.typeMismatch(_, c) {
-      throw AttentionError("\(path): \(Self.where(c.codingPath)): \(c.debugDescription)")
-    } catch let DecodingError.dataCorrupted(c) {
-      throw AttentionError("\(path): \(Self.where(c.codingPath)): \(c.debugDescription)")
-    } catch { throw AttentionError("\(path): not a baseline (\(error.localizedDescription))") }
+    let baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
     try checkKeys(data, path)
     try baseline.validate(path)
     return baseline
@@ -83,10 +76,6 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
         throw AttentionError("\(path): entries[\(i)]: unknown key '\(bad)' (known: \(entryKeys.sorted().joined(separator: ", ")))")
       }
     }
-  }
-
-  static func `where`(_ path: [any CodingKey]) -> String {
-    path.isEmpty ? "top level" : path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
   }
 
   func validate(_ path: String) throws(AttentionError) {

@@ -1,12 +1,10 @@
-import Dispatch
 import Foundation
 import MatrixMultiply
 
 /// Attention on emulated arithmetic: naive or blocked, any ``PrecisionPlan``, masks, GQA.
 ///
-/// Work is split into (batch, head, block of query rows) tasks, dealt to `options.threads`
-/// workers round-robin; every output depends only on its own row's operations, so the result
-/// is bitwise the same for any thread count.
+/// Work is split into (batch, head, block of query rows) tasks over `options.threads` workers
+/// (``RowTasks``); the result is bitwise the same for any thread count.
 public enum EmulatedAttention {
   /// The output O (batch, seqLenQ, headsQ, headDim), each value rounded to the plan's output
   /// format (returned as `Double`s).
@@ -30,24 +28,12 @@ public enum EmulatedAttention {
     case .naive: rowsPerTask = 32
     case .blocked(let s): rowsPerTask = s.blockRows
     }
-    let blocksPerHead = (shape.seqLenQ + rowsPerTask - 1) / rowsPerTask
-    let taskCount = shape.batch * shape.headsQ * blocksPerHead
     out.values.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let o = buffer.baseAddress!
-      let workers = min(options.threads, max(taskCount, 1))
-      let work: @Sendable (Int) -> Void = { w in
-        var scratch = RowKernel.Scratch(kernel)
-        var t = w
-        while t < taskCount {
-          let (bh, blk) = t.quotientAndRemainder(dividingBy: blocksPerHead)
-          let (b, h) = bh.quotientAndRemainder(dividingBy: shape.headsQ)
-          for i in (blk * rowsPerTask)..<min(shape.seqLenQ, (blk + 1) * rowsPerTask) {
-            kernel.row(b, h, i, &scratch, o + ((b * shape.seqLenQ + i) * shape.headsQ + h) * shape.headDim)
-          }
-          t += workers
-        }
+      RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: rowsPerTask,
+                   threads: options.threads, scratch: { RowKernel.Scratch(kernel) }) { b, h, i, scratch in
+        kernel.row(b, h, i, &scratch, o + ((b * shape.seqLenQ + i) * shape.headsQ + h) * shape.headDim)
       }
-      if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
     }
     return out
   }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import LowPrecision
 import MatrixMultiply
@@ -38,27 +37,13 @@ public enum FA3Forward {
                         lse: [Float](repeating: inputs.seqLenK == 0 ? .infinity : 0, count: inputs.batch * inputs.heads * inputs.seqLenQ))
     if inputs.seqLenK == 0 { return out }
     let kernel = FA3RowKernel(inputs, schedule)
-    let rowsPerTask = 64
-    let tilesPerHead = (inputs.seqLenQ + rowsPerTask - 1) / rowsPerTask
-    let taskCount = inputs.batch * inputs.heads * tilesPerHead
-    let workers = min(threads, taskCount)
     out.o.withUnsafeMutableBufferPointer { oBuffer in
       out.lse.withUnsafeMutableBufferPointer { lseBuffer in
         nonisolated(unsafe) let o = oBuffer.baseAddress!, lse = lseBuffer.baseAddress!
-        let work: @Sendable (Int) -> Void = { w in
-          var scratch = FA3RowKernel.Scratch(kernel)
-          var t = w
-          while t < taskCount {
-            let (bh, tile) = t.quotientAndRemainder(dividingBy: tilesPerHead)
-            let (b, h) = bh.quotientAndRemainder(dividingBy: inputs.heads)
-            for i in (tile * rowsPerTask)..<min(inputs.seqLenQ, (tile + 1) * rowsPerTask) {
-              let (oRow, l) = (o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d, (b * inputs.heads + h) * inputs.seqLenQ + i)
-              lse[l] = kernel.row(b, h, i, &scratch, oRow)
-            }
-            t += workers
-          }
+        RowTasks.run(batch: inputs.batch, heads: inputs.heads, seqLen: inputs.seqLenQ, rowsPerTask: 64, threads: threads,
+                     scratch: { FA3RowKernel.Scratch(kernel) }) { b, h, i, scratch in
+          lse[(b * inputs.heads + h) * inputs.seqLenQ + i] = kernel.row(b, h, i, &scratch, o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d)
         }
-        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
       }
     }
     return out

@@ -1,5 +1,4 @@
 import Attention
-import Dispatch
 import MatrixMultiply
 import Precise
 
@@ -88,18 +87,10 @@ public enum ReferenceAttention {
     let group = shape.headsQ / shape.headsKV
     result.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let out = buffer.baseAddress!
-      let workers = min(threads, max(rowCount, 1))
-      let work: @Sendable (Int) -> Void = { w in
-        var numerators = [ExactAccumulator](repeating: ExactAccumulator(), count: d)
-        var r = w
-        while r < rowCount {
-          let (bi, h) = r.quotientAndRemainder(dividingBy: shape.headsQ)
-          let (b, i) = bi.quotientAndRemainder(dividingBy: shape.seqLenQ)
-          out[r] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &numerators)
-          r += workers
-        }
+      RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: 1, threads: threads,
+                   scratch: { [ExactAccumulator](repeating: ExactAccumulator(), count: d) }) { b, h, i, numerators in
+        out[(b * shape.seqLenQ + i) * shape.headsQ + h] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &numerators)
       }
-      if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
     }
     return result
   }

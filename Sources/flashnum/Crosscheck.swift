@@ -160,14 +160,8 @@ struct Crosscheck: ParsableCommand {
     }
     if let path = cases {
       guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read") }
-      do { list = try JSONDecoder().decode([FA3Case].self, from: data) } catch let DecodingError.dataCorrupted(c) {
-        throw InputError("\(path): \(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)")
-      } catch let DecodingError.keyNotFound(key, c) {
-        throw InputError("\(path): case \(c.codingPath.first?.intValue.map(String.init) ?? "?"): missing key '\(key.stringValue)'")
-      } catch let DecodingError.typeMismatch(_, c) {
-        throw InputError("\(path): \(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)")
-      } catch {
-        throw InputError("\(path): not a JSON list of cases (\(error.localizedDescription))")
+      do { list = try decodeJSONFile([FA3Case].self, from: data, path: path, expected: "a JSON list of cases") } catch {
+        throw InputError(error.description)
       }
     }
     if let n = caseLimit {
