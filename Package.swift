@@ -15,6 +15,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
   ],
   targets: [
     // MPFR (and GMP) from the system, found through pkg-config.
@@ -33,7 +34,7 @@ let package = Package(
     .target(name: "MatrixMultiply", dependencies: ["LowPrecision"], exclude: ["README.md"]),
     .target(name: "Attention", dependencies: ["LowPrecision", "MatrixMultiply"], exclude: ["README.md"]),
     .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise"], exclude: ["README.md"]),
-    .target(name: "Analysis", dependencies: ["Attention", "Reference", "LowPrecision"], exclude: ["README.md"]),
+    .target(name: "Analysis", dependencies: ["Attention", "Reference", "LowPrecision", "Yams"], exclude: ["README.md"]),
     .executableTarget(
       name: "flashnum",
       dependencies: [

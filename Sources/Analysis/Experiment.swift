@@ -1,0 +1,261 @@
+import Attention
+import Foundation
+import LowPrecision
+
+/// An error-analysis experiment: a grid over schemes, algorithms, sizes, masks, input
+/// distributions and seeds, read from a YAML or JSON file (keys below; every list may also be
+/// given as a single value).
+///
+/// ```yaml
+/// name: fp8-vs-seqlen                  # names the result files (letters, digits, - _ .)
+/// description: FP8 schemes against sequence length
+/// schemes: [bf16, fa3-fp8-per-head, fa3-fp8-per-head-hadamard, my-e5m2]
+/// algorithms: [blocked-fa3]            # naive | blocked | blocked-fa3 | fa3
+/// seq_len: [256, 512, 1024]            # tokens (queries = keys)
+/// head_dim: [128]
+/// batch: [1]
+/// heads: [1]
+/// mask: [none, causal]
+/// distributions:
+///   - {kind: gaussian, std: 1}
+///   - {kind: fa3-outliers, probability: 0.001, outlier_std: [10, 100]}   # lists expand the grid
+/// seeds: [0, 1]
+/// metrics: [rmse, relative_frobenius, max_abs, sqnr_db]                  # default: all
+/// reference: {kind: mpfr, bits: 64}                                     # or {kind: fp64}
+/// define_schemes:
+///   - {name: my-e5m2, format: e5m2, scaling: per-block, block_rows: 64, plan: fa3-fp8}
+/// ```
+///
+/// Algorithms: `naive` (materialized softmax), `blocked` (FlashAttention-2 order, 128 × 128),
+/// `blocked-fa3` (FA3's tiles and reverse key order on the scheme's plan), `fa3` (the bit-exact
+/// FA3 kernel schedule; its numerics replace the scheme's plan, so it takes schemes whose
+/// inputs the kernel accepts: plain bf16/fp16 casts, or e4m3fn with per-head or per-tensor
+/// scales). Every point is measured against a reference of the unquantized inputs.
+public struct Experiment: Sendable {
+  public var name: String
+  public var description: String
+  public var schemes: [AttentionScheme]
+  public var algorithms: [String]
+  public var seqLens: [Int]
+  public var headDims: [Int]
+  public var batches: [Int]
+  public var heads: [Int]
+  public var causal: [Bool]
+  public var distributions: [InputDistribution]
+  public var seeds: [UInt64]
+  public var metrics: [String]
+  public var reference: ExperimentReference
+  /// The file's text, kept in every result's provenance.
+  public var source: String
+  /// FNV-1a (64-bit, hex) of `source`: results of another file are never mixed with these.
+  public var fingerprint: String
+
+  public static let algorithmNames = ["naive", "blocked", "blocked-fa3", "fa3"]
+  public static let metricNames = ["rmse", "relative_frobenius", "max_abs", "cosine", "sqnr_db", "max_ulp", "mean_ulp"]
+  static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
+                        "distributions", "seeds", "metrics", "reference", "define_schemes"]
+
+  /// Reads an experiment file (YAML, or JSON). Every problem is one line naming the file, the
+  /// key and what is allowed.
+  public static func load(_ path: String) throws(AttentionError) -> Experiment {
+    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the experiment file") }
+    guard let text = String(data: data, encoding: .utf8) else { throw AttentionError("\(path): not UTF-8 text") }
+    return try parse(text, file: path)
+  }
+
+  /// Parses the text of an experiment file called `file`.
+  public static func parse(_ text: String, file: String) throws(AttentionError) -> Experiment {
+    let top = try ConfigurationValue.parse(text, file: file).mapping(allowed: topKeys)
+    func required(_ key: String) throws(AttentionError) -> ConfigurationValue {
+      guard let v = top[key] else { throw AttentionError("\(file): missing key '\(key)'") }
+      return v
+    }
+    func ints(_ key: String, _ fallback: [Int]?, _ range: ClosedRange<Int>) throws(AttentionError) -> [Int] {
+      guard let v = top[key] else {
+        if let fallback { return fallback }
+        throw AttentionError("\(file): missing key '\(key)'")
+      }
+      var out: [Int] = []
+      for item in try v.list() { out.append(try item.int(range)) }
+      return out
+    }
+    let name = try required("name").string()
+    guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".") else {
+      throw try required("name").error("'\(name)' must be letters, digits, '-', '_' or '.' (it names the result files)")
+    }
+    var defined: [AttentionScheme] = []
+    if let list = top["define_schemes"] {
+      for item in try list.list() {
+        let scheme = try ExperimentSchemeDefinition.parse(item)
+        if AttentionScheme.named(scheme.name) != nil || defined.contains(where: { $0.name == scheme.name }) {
+          throw item.error("scheme '\(scheme.name)' is already defined (shipped or earlier in the file)")
+        }
+        defined.append(scheme)
+      }
+    }
+    var schemes: [AttentionScheme] = []
+    for item in try required("schemes").list() {
+      let n = try item.string()
+      guard let s = AttentionScheme.named(n) ?? defined.first(where: { $0.name == n }) else {
+        let known = AttentionScheme.shipped.map(\.name) + defined.map(\.name)
+        throw item.error("unknown scheme '\(n)' (allowed: \(known.joined(separator: ", ")); or define it under define_schemes)")
+      }
+      schemes.append(s)
+    }
+    var algorithms: [String] = []
+    for item in try (top["algorithms"] ?? ConfigurationValue(node: "blocked", file: file, path: "algorithms")).list() {
+      algorithms.append(try item.choice(algorithmNames))
+    }
+    let seqLens = try ints("seq_len", nil, 1...1_048_576)
+    let headDims = try ints("head_dim", nil, 1...4096)
+    let batches = try ints("batch", [1], 1...4096)
+    let heads = try ints("heads", [1], 1...4096)
+    var causal: [Bool] = []
+    for item in try (top["mask"] ?? ConfigurationValue(node: "none", file: file, path: "mask")).list() {
+      causal.append(try item.choice(["none", "causal"]) == "causal")
+    }
+    var distributions: [InputDistribution] = []
+    for item in try required("distributions").list() { distributions += try parseDistribution(item) }
+    var seeds: [UInt64] = []
+    for item in try (top["seeds"] ?? ConfigurationValue(node: "0", file: file, path: "seeds")).list() { seeds.append(try item.uint64()) }
+    var metrics = metricNames
+    if let v = top["metrics"] {
+      metrics = []
+      for item in try v.list() { metrics.append(try item.choice(metricNames)) }
+    }
+    var reference = ExperimentReference.mpfr(bits: 64)
+    if let v = top["reference"] {
+      let r = try v.mapping(allowed: ["kind", "bits"])
+      guard let kind = r["kind"] else { throw v.error("missing key 'kind' (mpfr or fp64)") }
+      switch try kind.choice(["mpfr", "fp64"]) {
+      case "mpfr": reference = .mpfr(bits: try r["bits"]?.int(24...4096) ?? 64)
+      default:
+        if let b = r["bits"] { throw b.error("bits applies to kind mpfr only") }
+        reference = .fp64
+      }
+    }
+    let experiment = Experiment(
+      name: name, description: try top["description"]?.string() ?? "", schemes: schemes, algorithms: algorithms,
+      seqLens: seqLens, headDims: headDims, batches: batches, heads: heads, causal: causal, distributions: distributions,
+      seeds: seeds, metrics: metrics, reference: reference, source: text, fingerprint: fnv1aHex(Data(text.utf8)))
+    try experiment.checkCombinations(file)
+    return experiment
+  }
+
+  /// The distributions of one `distributions` entry: a name (`gaussian`, `fa3`) or a mapping with
+  /// `kind` and parameters, any of which may be a list (each value a grid point).
+  static func parseDistribution(_ item: ConfigurationValue) throws(AttentionError) -> [InputDistribution] {
+    if item.node.scalar != nil {
+      switch try item.choice(["gaussian", "fa3", "fa3-outliers"]) {
+      case "gaussian": return [.gaussian(std: 1)]
+      default: return [.fa3]
+      }
+    }
+    let kinds: [String: [String]] = [
+      "gaussian": ["std"], "fa3-outliers": ["probability", "outlier_std"],
+      "channel-outliers": ["channels", "factor"], "attention-sinks": ["keys", "strength"],
+    ]
+    let m = try item.mapping(allowed: ["kind", "std", "probability", "outlier_std", "channels", "factor", "keys", "strength"])
+    guard let kindValue = m["kind"] else { throw item.error("missing key 'kind' (allowed: \(kinds.keys.sorted().joined(separator: ", ")))") }
+    let kind = try kindValue.choice(kinds.keys.sorted())
+    if let bad = m.keys.sorted().first(where: { $0 != "kind" && !kinds[kind]!.contains($0) }) {
+      throw m[bad]!.error("not a parameter of \(kind) (allowed: \(kinds[kind]!.joined(separator: ", ")))")
+    }
+    func doubles(_ key: String, _ fallback: Double, _ ok: (Double) -> Bool, _ what: String) throws(AttentionError) -> [Double] {
+      guard let v = m[key] else { return [fallback] }
+      var out: [Double] = []
+      for x in try v.list() {
+        let d = try x.double()
+        guard ok(d) else { throw x.error("\(d): must be \(what)") }
+        out.append(d)
+      }
+      return out
+    }
+    func counts(_ key: String, _ fallback: Int) throws(AttentionError) -> [Int] {
+      guard let v = m[key] else { return [fallback] }
+      var out: [Int] = []
+      for x in try v.list() { out.append(try x.int(0...1_048_576)) }
+      return out
+    }
+    switch kind {
+    case "gaussian":
+      return try doubles("std", 1, { $0 > 0 }, "> 0").map { .gaussian(std: $0) }
+    case "fa3-outliers":
+      let ps = try doubles("probability", 0.001, { (0...1).contains($0) }, "in [0, 1]")
+      let stds = try doubles("outlier_std", 10, { $0 >= 0 }, "≥ 0")
+      return ps.flatMap { p in stds.map { .fa3Outliers(probability: p, outlierStd: $0) } }
+    case "channel-outliers":
+      let cs = try counts("channels", 4)
+      let fs = try doubles("factor", 10, { $0 > 0 }, "> 0")
+      return cs.flatMap { c in fs.map { .channelOutliers(channels: c, factor: $0) } }
+    default:
+      let ks = try counts("keys", 1)
+      let ss = try doubles("strength", 10, { _ in true }, "finite")
+      return ks.flatMap { k in ss.map { .attentionSinks(keys: k, strength: $0) } }
+    }
+  }
+
+  /// Rejects grid combinations that cannot run (checked for every point before anything runs).
+  func checkCombinations(_ file: String) throws(AttentionError) {
+    for scheme in schemes {
+      for d in headDims {
+        for t in [scheme.q, scheme.k, scheme.v] {
+          do { try t.validate(headDim: d) } catch {
+            throw AttentionError("\(file): schemes: '\(scheme.name)' cannot run head_dim \(d): \(error.description)")
+          }
+        }
+      }
+      if scheme.incoherentProcessing, let d = headDims.first(where: { $0 & ($0 - 1) != 0 }) {
+        throw AttentionError("\(file): head_dim: \(d) is not a power of two, which the Hadamard rotation of '\(scheme.name)' needs")
+      }
+      if algorithms.contains("fa3") {
+        do { _ = try FA3Inputs.Element(scheme: scheme) } catch {
+          throw AttentionError("\(file): algorithms: fa3 cannot run scheme '\(scheme.name)': \(error.description)")
+        }
+        for d in headDims {
+          let element = try! FA3Inputs.Element(scheme: scheme)
+          let multiple = element == .e4m3fn ? 16 : 8
+          guard d <= 256 && d % multiple == 0 else {
+            throw AttentionError("\(file): head_dim: fa3 with \(element.rawValue) needs a multiple of \(multiple) up to 256, got \(d)")
+          }
+        }
+      }
+    }
+  }
+
+  /// Every point of the grid, in a fixed order: inputs (sizes, mask, distribution, seed)
+  /// outermost, then schemes, then algorithms, so points that share inputs (and their
+  /// reference) are adjacent.
+  public var points: [ExperimentPoint] {
+    var out: [ExperimentPoint] = []
+    for n in seqLens { for d in headDims { for b in batches { for h in heads { for c in causal {
+      for dist in distributions { for seed in seeds { for s in schemes { for a in algorithms {
+        out.append(ExperimentPoint(index: out.count, scheme: s, algorithm: a, seqLen: n, headDim: d, batch: b, heads: h,
+                                   causal: c, distribution: dist, seed: seed, reference: reference))
+      } } } }
+    } } } } }
+    return out
+  }
+}
+
+/// What every point of an experiment is measured against.
+public enum ExperimentReference: Hashable, Sendable {
+  /// The MPFR reference (`Reference`) at `bits` of working precision.
+  case mpfr(bits: Int)
+  /// The emulator's all-`Double` pipeline: fast, uncertified.
+  case fp64
+
+  public var name: String {
+    switch self {
+    case .mpfr(let b): "mpfr-\(b)"
+    case .fp64: "fp64"
+    }
+  }
+}
+
+/// FNV-1a (64-bit) of `data`, as 16 hex digits: a fingerprint, not a cryptographic hash.
+func fnv1aHex(_ data: Data) -> String {
+  var h: UInt64 = 0xCBF2_9CE4_8422_2325
+  for byte in data { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+  return String(format: "%016llx", h)
+}

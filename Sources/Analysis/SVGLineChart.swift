@@ -1,0 +1,195 @@
+import Foundation
+
+/// A line chart as a standalone SVG document: axes with ticks and labels, optional log scales,
+/// one line with markers per series, a legend beside the plot.
+///
+/// Log axes put ticks at the powers of 10 (or of 2 on a base-2 x axis) inside the data range,
+/// with minor ticks at 2…9 × 10^k; points with a non-positive value on a log axis are left
+/// out (their series is broken there).
+public struct SVGLineChart: Sendable {
+  public struct Series: Sendable {
+    public var label: String
+    public var points: [(x: Double, y: Double)]
+    /// Dashed line (e.g. the Hadamard-rotated variant of a scheme).
+    public var dashed: Bool
+    public init(label: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+      self.label = label
+      self.points = points
+      self.dashed = dashed
+    }
+  }
+
+  public enum Scale: Sendable { case linear, log10, log2 }
+
+  public var title: String
+  public var xLabel: String
+  public var yLabel: String
+  public var xScale: Scale
+  public var yScale: Scale
+  public var series: [Series]
+
+  public init(title: String, xLabel: String, yLabel: String, xScale: Scale, yScale: Scale, series: [Series]) {
+    self.title = title
+    self.xLabel = xLabel
+    self.yLabel = yLabel
+    self.xScale = xScale
+    self.yScale = yScale
+    self.series = series
+  }
+
+  /// The colour cycle (colour-blind-safe, Okabe–Ito and Tableau).
+  static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+                        "#8C564B", "#7F7F7F", "#BCBD22", "#9467BD", "#17BECF"]
+
+  /// The log scale to use for values spanning `values` (decades ≥ 2 → log10), else linear.
+  public static func scale(for values: [Double]) -> Scale {
+    let positive = values.filter { $0 > 0 }
+    guard positive.count == values.count, let lo = positive.min(), let hi = positive.max(), lo > 0 else { return .linear }
+    return hi / lo >= 100 ? .log10 : .linear
+  }
+
+  func transform(_ v: Double, _ s: Scale) -> Double? {
+    switch s {
+    case .linear: v
+    case .log10: v > 0 ? Foundation.log10(v) : nil
+    case .log2: v > 0 ? Foundation.log2(v) : nil
+    }
+  }
+
+  /// Ticks (value, label, major) covering [lo, hi] (in data units).
+  func ticks(_ lo: Double, _ hi: Double, _ s: Scale) -> [(Double, String, Bool)] {
+    switch s {
+    case .log2:
+      let a = Int(Foundation.floor(Foundation.log2(lo) + 1e-9)), b = Int(Foundation.ceil(Foundation.log2(hi) - 1e-9))
+      let step = max(1, (b - a + 7) / 8)
+      return stride(from: a, through: b, by: step).map { k in
+        let v = Foundation.pow(2, Double(k))
+        return (v, v >= 1 ? String(format: "%.0f", v) : "2^\(k)", true)
+      }
+    case .log10:
+      let a = Int(Foundation.floor(Foundation.log10(lo) + 1e-9)), b = Int(Foundation.ceil(Foundation.log10(hi) - 1e-9))
+      var out: [(Double, String, Bool)] = []
+      for k in a...max(a, b) {
+        let base = Foundation.pow(10, Double(k))
+        out.append((base, Self.power(k), true))
+        if b - a <= 4 { for m in 2...9 where Double(m) * base <= Foundation.pow(10, Double(b)) { out.append((Double(m) * base, "", false)) } }
+      }
+      return out
+    case .linear:
+      let span = hi - lo > 0 ? hi - lo : max(abs(hi), 1)
+      let raw = span / 5
+      let mag = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
+      let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+      var out: [(Double, String, Bool)] = []
+      var v = Foundation.floor(lo / step) * step
+      while v <= hi + step * 1e-9 {
+        out.append((v, Self.number(v), true))
+        v += step
+      }
+      return out
+    }
+  }
+
+  static func power(_ k: Int) -> String {
+    (0...3).contains(k) ? "1" + String(repeating: "0", count: k) : "10^\(k)"   // 1, 10, 100, 1000, then 10^k
+  }
+
+  static func number(_ v: Double) -> String {
+    if v == 0 { return "0" }
+    if abs(v) >= 1e-3 && abs(v) < 1e5 {
+      var s = String(format: "%.4f", v)
+      while s.hasSuffix("0") { s.removeLast() }
+      if s.hasSuffix(".") { s.removeLast() }
+      return s
+    }
+    return String(format: "%.1e", v)
+  }
+
+  static func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+  }
+
+  /// `10^k` labels as SVG text with a superscript.
+  static func label(_ s: String) -> String {
+    guard let r = s.range(of: "^") else { return escape(s) }
+    return escape(String(s[..<r.lowerBound])) + "<tspan baseline-shift=\"super\" font-size=\"9\">\(escape(String(s[r.upperBound...])))</tspan>"
+  }
+
+  /// The SVG document.
+  public func svg(width: Double = 760, height: Double = 440) -> String {
+    let legendWidth = min(260.0, 60 + 6.5 * Double(series.map(\.label.count).max() ?? 10))
+    let left = 78.0, right = legendWidth + 20, top = 40.0, bottom = 56.0
+    let pw = width - left - right, ph = height - top - bottom
+    let xs = series.flatMap { $0.points.map(\.x) }.filter { transform($0, xScale) != nil }
+    let ys = series.flatMap { $0.points.map(\.y) }.filter { transform($0, yScale) != nil && $0.isFinite }
+    var (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1)
+    var (y0, y1) = (ys.min() ?? 0, ys.max() ?? 1)
+    if x0 == x1 { (x0, x1) = xScale == .linear ? (x0 - 1, x1 + 1) : (x0 / 2, x1 * 2) }
+    if y0 == y1 { (y0, y1) = yScale == .linear ? (y0 - 1, y1 + 1) : (y0 / 2, y1 * 2) }
+    if yScale == .log10 {   // whole decades
+      y0 = Foundation.pow(10, Foundation.floor(Foundation.log10(y0)))
+      y1 = Foundation.pow(10, Foundation.ceil(Foundation.log10(y1)))
+    } else if yScale == .linear {
+      let pad = (y1 - y0) * 0.05
+      y0 -= pad; y1 += pad
+    }
+    if xScale == .linear {
+      let pad = (x1 - x0) * 0.03
+      x0 -= pad; x1 += pad
+    } else {
+      x0 /= xScale == .log2 ? 1.15 : 1.1; x1 *= xScale == .log2 ? 1.15 : 1.1
+    }
+    let tx0 = transform(x0, xScale)!, tx1 = transform(x1, xScale)!
+    let ty0 = transform(y0, yScale)!, ty1 = transform(y1, yScale)!
+    func px(_ x: Double) -> Double { left + (transform(x, xScale)! - tx0) / (tx1 - tx0) * pw }
+    func py(_ y: Double) -> Double { top + ph - (transform(y, yScale)! - ty0) / (ty1 - ty0) * ph }
+    func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    var s = """
+      <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" \
+      font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
+      <rect width="100%" height="100%" fill="white"/>
+      <text x="\(f(left + pw / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(Self.escape(title))</text>
+
+      """
+    // Grid and ticks.
+    for (v, text, major) in ticks(x0, x1, xScale) where v >= x0 * (1 - 1e-12) && v <= x1 * (1 + 1e-12) {
+      let x = px(v)
+      s += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(top + ph))\" stroke=\"\(major ? "#dddddd" : "#f0f0f0")\"/>\n"
+      s += "<line x1=\"\(f(x))\" y1=\"\(f(top + ph))\" x2=\"\(f(x))\" y2=\"\(f(top + ph + (major ? 6 : 3)))\" stroke=\"black\"/>\n"
+      if !text.isEmpty { s += "<text x=\"\(f(x))\" y=\"\(f(top + ph + 20))\" text-anchor=\"middle\">\(Self.label(text))</text>\n" }
+    }
+    for (v, text, major) in ticks(y0, y1, yScale) where v >= y0 * (1 - 1e-12) && v <= y1 * (1 + 1e-12) || (yScale == .linear && v >= y0 && v <= y1) {
+      let y = py(v)
+      s += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + pw))\" y2=\"\(f(y))\" stroke=\"\(major ? "#dddddd" : "#f0f0f0")\"/>\n"
+      s += "<line x1=\"\(f(left - (major ? 6 : 3)))\" y1=\"\(f(y))\" x2=\"\(f(left))\" y2=\"\(f(y))\" stroke=\"black\"/>\n"
+      if !text.isEmpty { s += "<text x=\"\(f(left - 9))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(Self.label(text))</text>\n" }
+    }
+    s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(pw))\" height=\"\(f(ph))\" fill=\"none\" stroke=\"black\"/>\n"
+    s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 14))\" text-anchor=\"middle\" font-size=\"13\">\(Self.escape(xLabel))</text>\n"
+    s += "<text transform=\"translate(18 \(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(Self.escape(yLabel))</text>\n"
+    // Series.
+    for (i, series) in series.enumerated() {
+      let colour = Self.palette[i % Self.palette.count]
+      let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
+      var runs: [[(Double, Double)]] = [[]]
+      for p in series.points.sorted(by: { $0.x < $1.x }) {
+        if transform(p.x, xScale) != nil, p.y.isFinite, transform(p.y, yScale) != nil { runs[runs.count - 1].append((px(p.x), py(p.y))) }
+        else if !runs[runs.count - 1].isEmpty { runs.append([]) }
+      }
+      for run in runs where !run.isEmpty {
+        if run.count > 1 {
+          s += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(run.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>\n"
+        }
+        for (x, y) in run { s += "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\" fill=\"\(colour)\"/>\n" }
+      }
+      // Legend entry.
+      let ly = top + 10 + Double(i) * 20
+      let lx = left + pw + 16
+      s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 26))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>\n"
+      s += "<circle cx=\"\(f(lx + 13))\" cy=\"\(f(ly))\" r=\"3.5\" fill=\"\(colour)\"/>\n"
+      s += "<text x=\"\(f(lx + 32))\" y=\"\(f(ly + 4))\">\(Self.escape(series.label))</text>\n"
+    }
+    return s + "</svg>\n"
+  }
+}

@@ -1,0 +1,194 @@
+import Attention
+import Foundation
+
+/// Runs an experiment's grid (or one shard of it), writing each result as it completes.
+///
+/// - Files: `DIR/NAME.csv` and `DIR/NAME.json` (`NAME.shard-I-of-N.*` for a shard); see
+///   ``SweepResults`` for the layout.
+/// - Resume: points whose key is already in the CSV are skipped, so a rerun after an interrupt
+///   finishes the grid; a CSV written by a different experiment file (another fingerprint) is
+///   an error unless `fresh`. An interrupt loses at most the point in flight.
+/// - Shards: `shard = (i, n)` (1 ≤ i ≤ n) takes the input configurations whose position among
+///   the grid's distinct configurations is ≡ i − 1 (mod n), with all their schemes and
+///   algorithms, so each reference is computed by one shard only.
+/// - Threads: each point uses `threads` workers (reference and emulation); results do not
+///   depend on the count.
+public struct Sweep {
+  public var experiment: Experiment
+  public var directory: String
+  public var shard: (index: Int, count: Int)?
+  public var threads: Int
+  /// Provenance entries from the caller (tool version, git commit, command line).
+  public var provenance: [(String, String)]
+
+  public init(experiment: Experiment, directory: String, shard: (index: Int, count: Int)? = nil, threads: Int,
+              provenance: [(String, String)] = []) {
+    self.experiment = experiment
+    self.directory = directory
+    self.shard = shard
+    self.threads = threads
+    self.provenance = provenance
+  }
+
+  /// What a progress report carries.
+  public struct Progress: Sendable {
+    /// Points finished (including those found finished) and the shard's total.
+    public var done: Int
+    public var total: Int
+    /// Seconds since this run started.
+    public var elapsed: Double
+    /// Estimated seconds left (cost-weighted by N²·d·heads·batch), `nil` until a point ran.
+    public var remaining: Double?
+    public var row: SweepRow
+  }
+
+  /// The file name without extension.
+  public var fileName: String {
+    shard.map { "\(experiment.name).shard-\($0.index)-of-\($0.count)" } ?? experiment.name
+  }
+
+  public var paths: (csv: String, json: String) { SweepResults.paths(directory: directory, name: fileName) }
+
+  /// The points of this shard, in grid order.
+  public var points: [ExperimentPoint] {
+    let all = experiment.points
+    guard let shard else { return all }
+    var group: [String: Int] = [:]
+    return all.filter { p in
+      let g = group[p.inputKey] ?? { let n = group.count; group[p.inputKey] = n; return n }()
+      return g % shard.count == shard.index - 1
+    }
+  }
+
+  /// The provenance written with the results.
+  public func fullProvenance() -> [(String, String)] {
+    var p = provenance
+    p += [
+      ("experiment_name", experiment.name), ("experiment_description", experiment.description),
+      ("experiment_fingerprint", experiment.fingerprint), ("grid_points", "\(experiment.points.count)"),
+      ("shard", shard.map { "\($0.index)/\($0.count)" } ?? "all"), ("shard_points", "\(points.count)"),
+      ("reference", experiment.reference.name), ("threads", "\(threads)"),
+    ]
+    p += MachineDescription.current.entries
+    p.append(("started", ISO8601DateFormatter().string(from: Date())))
+    return p
+  }
+
+  /// Runs the points not yet in the results; returns all results (found and new).
+  public func run(fresh: Bool = false, progress: (Progress) -> Void = { _ in }) throws(AttentionError) -> SweepResults {
+    let (csvPath, jsonPath) = paths
+    do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+      throw AttentionError("\(directory): cannot create the results directory (\(error.localizedDescription))")
+    }
+    var results = SweepResults(provenance: fullProvenance(), experimentText: experiment.source, metrics: experiment.metrics, rows: [])
+    let points = self.points
+    if !fresh && FileManager.default.fileExists(atPath: csvPath) {
+      let found = try SweepResults.readCSV(csvPath)
+      if let f = found.provenance("experiment_fingerprint"), f != experiment.fingerprint {
+        throw AttentionError("\(csvPath): written by a different experiment file (fingerprint \(f), this one \(experiment.fingerprint)); "
+                             + "rename the experiment, move the results away, or pass --fresh")
+      }
+      let wanted = Set(points.map(\.key))
+      results.rows = found.rows.filter { wanted.contains($0.key) }
+      // Keep the first run's start time; note this resumption.
+      if let started = found.provenance("started") {
+        results.provenance.removeAll { $0.0 == "started" }
+        results.provenance.append(("started", started))
+        results.provenance.append(("resumed", ISO8601DateFormatter().string(from: Date())))
+      }
+    }
+    // Rewrite the CSV cleanly (drops a line cut short), then append row by row.
+    try SweepResults.writeAtomically(Data(results.csv().utf8), to: csvPath)
+    try SweepResults.writeAtomically(results.json(), to: jsonPath)
+    guard let csv = FileHandle(forWritingAtPath: csvPath) else { throw AttentionError("\(csvPath): cannot append") }
+    defer { try? csv.close() }
+    _ = try? csv.seekToEnd()
+
+    let done = Set(results.rows.map(\.key))
+    let todo = points.filter { !done.contains($0.key) }
+    let start = Date()
+    var lastJSON = Date()
+    var costDone = 0.0
+    let costTotal = todo.reduce(0) { $0 + $1.cost }
+    var cache: (key: String, inputs: AttentionInputs, reference: [Double])? = nil
+    for p in todo {
+      if cache?.key != p.inputKey {
+        let inputs = p.inputs()
+        cache = (p.inputKey, inputs, try p.referenceOutput(inputs, threads: threads))
+      }
+      let row = try p.measure(cache!.inputs, reference: cache!.reference, metrics: experiment.metrics, threads: threads)
+      results.rows.append(row)
+      csv.write(Data(results.csvLine(row).utf8))
+      try? csv.synchronize()
+      costDone += p.cost
+      let elapsed = Date().timeIntervalSince(start)
+      if Date().timeIntervalSince(lastJSON) > 2 {
+        try SweepResults.writeAtomically(sorted(results).json(), to: jsonPath)
+        lastJSON = Date()
+      }
+      progress(Progress(done: results.rows.count, total: points.count, elapsed: elapsed,
+                        remaining: elapsed / costDone * (costTotal - costDone), row: row))
+    }
+    results = sorted(results)
+    try SweepResults.writeAtomically(results.json(), to: jsonPath)
+    return results
+  }
+
+  func sorted(_ r: SweepResults) -> SweepResults {
+    var r = r
+    r.rows.sort { $0.index < $1.index }
+    return r
+  }
+
+  /// Joins shard results (CSV or JSON files) of one experiment into one: every input must carry
+  /// the same experiment fingerprint; a point present twice must agree. Returns the merged
+  /// results and the number of grid points still missing.
+  public static func merge(_ paths: [String]) throws(AttentionError) -> (results: SweepResults, missing: Int) {
+    guard let first = paths.first else { throw AttentionError("merge: no result files given") }
+    var parts: [(String, SweepResults)] = []
+    for p in paths { parts.append((p, try SweepResults.read(p))) }
+    let fingerprint = parts[0].1.provenance("experiment_fingerprint")
+    var byKey: [String: SweepRow] = [:]
+    var metrics = parts[0].1.metrics
+    for (path, part) in parts {
+      guard part.provenance("experiment_fingerprint") == fingerprint else {
+        throw AttentionError("\(path): from a different experiment (fingerprint \(part.provenance("experiment_fingerprint") ?? "none"), \(first) has \(fingerprint ?? "none"))")
+      }
+      guard part.metrics == metrics else { throw AttentionError("\(path): different metric columns from \(first)") }
+      for row in part.rows {
+        if let old = byKey[row.key], old.metrics != row.metrics {
+          throw AttentionError("\(path): point '\(row.key)' differs from another file's result for the same point")
+        }
+        byKey[row.key] = row
+      }
+      metrics = part.metrics
+    }
+    var provenance = parts[0].1.provenance.filter { !["shard", "shard_points", "started", "resumed"].contains($0.0) }
+    provenance.append(("shard", "merged from \(paths.count) files"))
+    provenance.append(("merged", ISO8601DateFormatter().string(from: Date())))
+    let rows = byKey.values.sorted { $0.index < $1.index }
+    let grid = Int(parts[0].1.provenance("grid_points") ?? "") ?? rows.count
+    let text = parts.first { !$0.1.experimentText.isEmpty }?.1.experimentText ?? ""
+    return (SweepResults(provenance: provenance, experimentText: text, metrics: metrics, rows: rows), max(0, grid - rows.count))
+  }
+}
+
+/// The machine a sweep ran on, for provenance.
+public struct MachineDescription: Sendable {
+  public var entries: [(String, String)]
+
+  public static var current: MachineDescription {
+    let info = ProcessInfo.processInfo
+    var cpu = "unknown"
+    if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+       let colon = line.firstIndex(of: ":") {
+      cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return MachineDescription(entries: [
+      ("machine_host", info.hostName), ("machine_os", info.operatingSystemVersionString),
+      ("machine_cpu", cpu), ("machine_cores", "\(info.activeProcessorCount)"),
+      ("machine_memory_gib", String(format: "%.1f", Double(info.physicalMemory) / 1_073_741_824)),
+    ])
+  }
+}

@@ -1,0 +1,176 @@
+import Attention
+import Foundation
+
+/// The results of a sweep (or a shard of it, or merged shards): provenance and rows.
+///
+/// On disk, as both
+/// - CSV: `# key: value` provenance lines, a header row, one row per point (pandas:
+///   `pd.read_csv(path, comment="#")`); the sweep appends and flushes a row as each point
+///   completes, so this file is the complete record, and what a resumed sweep reads;
+/// - JSON: `{"format": "flashnumerics-sweep/1", "provenance": {…}, "columns": […], "rows": [{…}]}`
+///   (non-finite metrics as `null`), rewritten from the rows every few seconds and at the end.
+public struct SweepResults: Sendable {
+  /// Provenance entries (tool version, git commit, experiment name/file/fingerprint, machine,
+  /// shard, …), in file order.
+  public var provenance: [(String, String)]
+  /// The experiment file's text (JSON only; empty when read from CSV).
+  public var experimentText: String
+  public var metrics: [String]
+  public var rows: [SweepRow]
+
+  public static let format = "flashnumerics-sweep/1"
+
+  public init(provenance: [(String, String)], experimentText: String, metrics: [String], rows: [SweepRow]) {
+    self.provenance = provenance
+    self.experimentText = experimentText
+    self.metrics = metrics
+    self.rows = rows
+  }
+
+  public func provenance(_ key: String) -> String? { provenance.first { $0.0 == key }?.1 }
+
+  public var columns: [String] { SweepRow.columns(metrics: metrics) }
+
+  // MARK: CSV
+
+  /// The provenance lines and the header row.
+  public func csvHeader() -> String {
+    var s = ""
+    for (k, v) in provenance { s += "# \(k): \(v.replacingOccurrences(of: "\n", with: " "))\n" }
+    return s + columns.joined(separator: ",") + "\n"
+  }
+
+  /// One row as a CSV line (fields quoted when they hold a comma, quote or newline).
+  public func csvLine(_ row: SweepRow) -> String {
+    columns.map { c -> String in
+      let f = row.field(c)
+      return f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
+    }.joined(separator: ",") + "\n"
+  }
+
+  public func csv() -> String { csvHeader() + rows.map(csvLine).joined() }
+
+  /// Reads a results CSV. A last line without its newline (a write cut short) is dropped.
+  public static func readCSV(_ path: String) throws(AttentionError) -> SweepResults {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+      throw AttentionError("\(path): cannot read the results file")
+    }
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if lines.last == "" { lines.removeLast() } else if !lines.isEmpty { lines.removeLast() }   // partial last line
+    var provenance: [(String, String)] = []
+    var header: [String]? = nil
+    var rows: [SweepRow] = []
+    for (n, line) in lines.enumerated() {
+      if line.hasPrefix("# ") && header == nil {
+        let body = line.dropFirst(2)
+        guard let colon = body.range(of: ": ") else { continue }
+        provenance.append((String(body[..<colon.lowerBound]), String(body[colon.upperBound...])))
+        continue
+      }
+      if line.isEmpty { continue }
+      let fields = try splitCSV(line, "\(path): line \(n + 1)")
+      guard let columns = header else {
+        guard fields.contains("key") && fields.contains("scheme") else {
+          throw AttentionError("\(path): line \(n + 1): not a sweep results header (expected columns \(SweepRow.leadingColumns.prefix(4).joined(separator: ", ")), …)")
+        }
+        header = fields
+        continue
+      }
+      guard fields.count == columns.count else {
+        throw AttentionError("\(path): line \(n + 1): \(fields.count) fields, the header has \(columns.count)")
+      }
+      rows.append(try SweepRow(fields: Dictionary(uniqueKeysWithValues: zip(columns, fields)), where: "\(path): line \(n + 1)"))
+    }
+    guard let header else { throw AttentionError("\(path): no header row (not a sweep results CSV)") }
+    return SweepResults(provenance: provenance, experimentText: "",
+                        metrics: header.filter { Experiment.metricNames.contains($0) }, rows: rows)
+  }
+
+  static func splitCSV(_ line: String, _ at: String) throws(AttentionError) -> [String] {
+    var fields: [String] = []
+    var current = ""
+    var quoted = false
+    var chars = line.makeIterator()
+    var pending: Character? = nil
+    while let c = pending ?? chars.next() {
+      pending = nil
+      if quoted {
+        if c == "\"" {
+          if let next = chars.next() {
+            if next == "\"" { current.append("\"") } else { quoted = false; pending = next }
+          } else { quoted = false }
+        } else { current.append(c) }
+      } else if c == "\"" {
+        quoted = true
+      } else if c == "," {
+        fields.append(current)
+        current = ""
+      } else { current.append(c) }
+    }
+    guard !quoted else { throw AttentionError("\(at): unterminated quoted field") }
+    fields.append(current)
+    return fields
+  }
+
+  // MARK: JSON
+
+  public func json() -> Data {
+    var p: [String: Any] = [:]
+    for (k, v) in provenance { p[k] = v }
+    if !experimentText.isEmpty { p["experiment_text"] = experimentText }
+    let object: [String: Any] = [
+      "format": Self.format, "provenance": p, "columns": columns,
+      "rows": rows.map { $0.jsonObject(columns: columns) },
+    ]
+    return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
+  }
+
+  /// Reads a results JSON file.
+  public static func readJSON(_ path: String) throws(AttentionError) -> SweepResults {
+    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the results file") }
+    guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], top["format"] as? String == format,
+          let columns = top["columns"] as? [String], let rows = top["rows"] as? [[String: Any]] else {
+      throw AttentionError("\(path): not a sweep results file (expected \"format\": \"\(format)\", columns and rows)")
+    }
+    var provenance: [(String, String)] = []
+    var text = ""
+    for (k, v) in ((top["provenance"] as? [String: Any]) ?? [:]).sorted(by: { $0.key < $1.key }) {
+      if k == "experiment_text" { text = "\(v)" } else { provenance.append((k, "\(v)")) }
+    }
+    var out: [SweepRow] = []
+    for (i, r) in rows.enumerated() {
+      var fields: [String: String] = [:]
+      for (k, v) in r {
+        if v is NSNull { fields[k] = ""; continue }
+        switch k {
+        case "incoherent_processing", "block_quantization": fields[k] = (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)"
+        case "index", "batch", "heads", "seq_len", "head_dim": fields[k] = (v as? Int).map { "\($0)" } ?? "\(v)"
+        case "seed": fields[k] = (v as? UInt64).map { "\($0)" } ?? "\(v)"
+        case _ where v is String: fields[k] = v as? String
+        default: fields[k] = (v as? Double).map { "\($0)" } ?? "\(v)"
+        }
+      }
+      out.append(try SweepRow(fields: fields, where: "\(path): rows[\(i)]"))
+    }
+    return SweepResults(provenance: provenance, experimentText: text,
+                        metrics: columns.filter { Experiment.metricNames.contains($0) }, rows: out)
+  }
+
+  /// Reads a `.csv` or `.json` results file.
+  public static func read(_ path: String) throws(AttentionError) -> SweepResults {
+    path.hasSuffix(".json") ? try readJSON(path) : try readCSV(path)
+  }
+
+  /// Writes `data` to `path` through a temporary file and a rename (never a half-written file).
+  public static func writeAtomically(_ data: Data, to path: String) throws(AttentionError) {
+    let temporary = path + ".tmp"
+    guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw AttentionError("\(path): cannot write") }
+    guard rename(temporary, path) == 0 else { throw AttentionError("\(path): cannot write (rename failed)") }
+  }
+
+  /// The CSV and JSON paths of results called `name` in `directory`.
+  public static func paths(directory: String, name: String) -> (csv: String, json: String) {
+    let base = (directory as NSString).appendingPathComponent(name)
+    return (base + ".csv", base + ".json")
+  }
+}

@@ -1,0 +1,150 @@
+import Analysis
+import ArgumentParser
+import Attention
+import Foundation
+
+/// `flashnum sweep FILE`: runs an experiment's grid.
+struct SweepCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sweep",
+    abstract: "Run an experiment file's grid; write CSV and JSON results with provenance.",
+    discussion: """
+      The experiment file (YAML or JSON) names schemes, algorithms, sizes, masks, distributions, seeds and \
+      metrics; see notebooks-data/experiments/ and the README. Results go to DIR/NAME.csv (a row appended \
+      as each point completes) and DIR/NAME.json. Rerunning resumes: finished points are skipped. \
+      --shard I/N runs every N-th input configuration (files NAME.shard-I-of-N.*); join shards with \
+      `flashnum merge`. Progress (done/total, elapsed, time left) goes to stderr.
+      """)
+
+  @Argument(help: "Experiment file (.yaml, .yml or .json).") var file: String
+  @Option(name: .customLong("out"), help: "Results directory.") var directory = "notebooks-data/results"
+  @Option(help: "Run shard I of N (1 ≤ I ≤ N), e.g. 2/4.") var shard: String?
+  @Option(help: "Worker threads per point (results do not depend on it).")
+  var threads = ProcessInfo.processInfo.activeProcessorCount
+  @Flag(help: "Ignore existing results for this experiment and start over.") var fresh = false
+  @Flag(help: "No progress lines.") var quiet = false
+
+  func parsedShard() throws -> (index: Int, count: Int)? {
+    guard let shard else { return nil }
+    let parts = shard.split(separator: "/")
+    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
+      throw InputError("--shard: expected I/N with 1 ≤ I ≤ N (e.g. 1/4), got '\(shard)'")
+    }
+    return (i, n)
+  }
+
+  func run() throws {
+    let experiment: Experiment
+    do { experiment = try Experiment.load(file) } catch { throw InputError(error.description) }
+    let sweep = Sweep(experiment: experiment, directory: directory, shard: try parsedShard(), threads: max(1, threads),
+                      provenance: provenanceOfThisRun(experimentFile: file))
+    let total = sweep.points.count
+    if !quiet { note("sweep: \(experiment.name): \(total) points\(shard.map { " (shard \($0) of a \(experiment.points.count)-point grid)" } ?? "") → \(sweep.paths.csv)") }
+    let results: SweepResults
+    do {
+      results = try sweep.run(fresh: fresh) { p in
+        guard !quiet else { return }
+        let r = p.row
+        let rmse = r.metrics["rmse"].map { String(format: " rmse %.3e", $0) } ?? ""
+        let left = p.remaining.map { " left ~\(duration($0))" } ?? ""
+        FileHandle.standardError.write(Data(
+          "sweep: [\(p.done)/\(p.total)] \(String(format: "%3.0f", 100 * Double(p.done) / Double(max(1, p.total))))% elapsed \(duration(p.elapsed))\(left) | \(r.scheme) \(r.algorithm) N=\(r.seqLen) d=\(r.headDim) \(r.causal ? "causal " : "")\(r.distribution) seed \(r.seed)\(rmse)\n".utf8))
+      }
+    } catch { throw InputError(error.description) }
+    print("sweep: \(results.rows.count)/\(total) points in \(sweep.paths.csv) and \(sweep.paths.json)")
+  }
+}
+
+/// `flashnum merge`: joins the shards of one sweep.
+struct MergeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "merge",
+    abstract: "Join sweep shards (CSV or JSON results of one experiment) into one result.",
+    discussion: "Every file must come from the same experiment file (same fingerprint). Writes DIR/NAME.csv and DIR/NAME.json.")
+
+  @Argument(help: "Shard result files (.csv or .json).") var files: [String]
+  @Option(name: .customLong("out"), help: "Output directory (default: the first file's).") var directory: String?
+  @Option(help: "Output name (default: the experiment's name).") var name: String?
+  @Flag(name: .customLong("require-complete"), help: "Exit 1 when grid points are missing.") var requireComplete = false
+
+  func run() throws {
+    guard !files.isEmpty else { throw InputError("merge: give the shard result files") }
+    let merged: (results: SweepResults, missing: Int)
+    do { merged = try Sweep.merge(files) } catch { throw InputError(error.description) }
+    let outName = name ?? merged.results.provenance("experiment_name") ?? "merged"
+    let dir = directory ?? (files[0] as NSString).deletingLastPathComponent
+    let (csv, json) = SweepResults.paths(directory: dir.isEmpty ? "." : dir, name: outName)
+    if files.contains(csv) || files.contains(json) { throw InputError("merge: the output \(csv) is one of the inputs; use --name or --out") }
+    do {
+      try SweepResults.writeAtomically(Data(merged.results.csv().utf8), to: csv)
+      try SweepResults.writeAtomically(merged.results.json(), to: json)
+    } catch { throw InputError(error.description) }
+    print("merge: \(merged.results.rows.count) points from \(files.count) files in \(csv) and \(json)")
+    if merged.missing > 0 {
+      note("merge: \(merged.missing) grid points are in none of the files")
+      if requireComplete { throw ExitCode(1) }
+    }
+  }
+}
+
+/// `flashnum report`: a Markdown report with tables and SVG figures.
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report",
+    abstract: "Write a Markdown report (tables per scheme, RMSE vs sequence length and outlier magnitude) with SVG figures.")
+
+  @Argument(help: "Results file (.csv or .json) from sweep or merge.") var file: String
+  @Option(name: .customLong("out"), help: "Report directory.") var directory = "Reports"
+  @Option(help: "Report name (default: the experiment's name): writes NAME.md and NAME-*.svg.") var name: String?
+
+  func run() throws {
+    let results: SweepResults
+    do { results = try SweepResults.read(file) } catch { throw InputError(error.description) }
+    guard !results.rows.isEmpty else { throw InputError("\(file): no result rows to report") }
+    let reportName = name ?? results.provenance("experiment_name") ?? "report"
+    let report = SweepReport(results: results, name: reportName)
+    let figures = report.figures()
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let base = directory as NSString
+    var text = report.markdown(figures: figures)
+    text += "\nGenerated by `flashnum report \(file)` from \(results.rows.count) points.\n"
+    do {
+      for f in figures { try SweepResults.writeAtomically(Data(f.svg.utf8), to: base.appendingPathComponent(f.fileName)) }
+      try SweepResults.writeAtomically(Data(text.utf8), to: base.appendingPathComponent(reportName + ".md"))
+    } catch { throw InputError(error.description) }
+    print("report: \(base.appendingPathComponent(reportName + ".md")) with \(figures.count) figures")
+  }
+}
+
+/// `1m05s`, `2h03m`, `12.3s`.
+func duration(_ seconds: Double) -> String {
+  guard seconds.isFinite else { return "?" }
+  let s = Int(seconds.rounded())
+  if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+  if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+  return String(format: "%.1fs", seconds)
+}
+
+/// Tool version, git commit (when run inside a clone) and the command line.
+func provenanceOfThisRun(experimentFile: String) -> [(String, String)] {
+  func git(_ args: [String]) -> String? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["git"] + args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return nil }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { return nil }
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+  let commit = git(["rev-parse", "HEAD"]) ?? "none (not a git checkout)"
+  let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { $0.isEmpty ? "false" : "true" } ?? "unknown"
+  return [
+    ("tool", "flashnum (FlashNumerics)"), ("tool_version", Flashnum.configuration.version),
+    ("git_commit", commit), ("git_dirty", dirty),
+    ("experiment_file", experimentFile), ("command", CommandLine.arguments.joined(separator: " ")),
+  ]
+}
