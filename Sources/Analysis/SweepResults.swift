@@ -114,46 +114,53 @@ public struct SweepResults: Sendable {
 
   // MARK: JSON
 
+  /// The JSON document. Numbers are written in Swift's shortest round-trip form, so reading the
+  /// file back gives the same `Double`s.
   public func json() -> Data {
-    var p: [String: Any] = [:]
-    for (k, v) in provenance { p[k] = v }
-    if !experimentText.isEmpty { p["experiment_text"] = experimentText }
-    let object: [String: Any] = [
-      "format": Self.format, "provenance": p, "columns": columns,
-      "rows": rows.map { $0.jsonObject(columns: columns) },
-    ]
-    return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
+    var p: [(String, JSONText)] = provenance.map { ($0.0, .string($0.1)) }
+    if !experimentText.isEmpty { p.append(("experiment_text", .string(experimentText))) }
+    let object = JSONText.object([
+      ("format", .string(Self.format)), ("provenance", .object(p)), ("columns", .array(columns.map(JSONText.string))),
+      ("rows", .array(rows.map { $0.json(columns: columns) })),
+    ])
+    return Data((object.text(indent: "") + "\n").utf8)
   }
 
-  /// Reads a results JSON file.
+  /// Reads a results JSON file (numbers parsed by `JSONDecoder`, correctly rounded).
   public static func readJSON(_ path: String) throws(AttentionError) -> SweepResults {
     guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the results file") }
-    guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], top["format"] as? String == format,
-          let columns = top["columns"] as? [String], let rows = top["rows"] as? [[String: Any]] else {
-      throw AttentionError("\(path): not a sweep results file (expected \"format\": \"\(format)\", columns and rows)")
+    struct File: Decodable {
+      var format: String
+      var provenance: [String: String]
+      var columns: [String]
+      var rows: [[String: Scalar]]
     }
+    enum Scalar: Decodable {
+      case text(String)
+      init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .text(""); return }
+        if let v = try? c.decode(UInt64.self) { self = .text("\(v)"); return }
+        if let v = try? c.decode(Int.self) { self = .text("\(v)"); return }
+        if let v = try? c.decode(Double.self) { self = .text("\(v)"); return }
+        if let v = try? c.decode(Bool.self) { self = .text(v ? "true" : "false"); return }
+        self = .text(try c.decode(String.self))
+      }
+      var text: String { switch self { case .text(let t): t } }
+    }
+    let file = try decodeJSONFile(File.self, from: data, path: path, expected: "a sweep results file")
+    guard file.format == format else { throw AttentionError("\(path): format '\(file.format)' is not \(format)") }
     var provenance: [(String, String)] = []
     var text = ""
-    for (k, v) in ((top["provenance"] as? [String: Any]) ?? [:]).sorted(by: { $0.key < $1.key }) {
-      if k == "experiment_text" { text = "\(v)" } else { provenance.append((k, "\(v)")) }
+    for (k, v) in file.provenance.sorted(by: { $0.key < $1.key }) {
+      if k == "experiment_text" { text = v } else { provenance.append((k, v)) }
     }
     var out: [SweepRow] = []
-    for (i, r) in rows.enumerated() {
-      var fields: [String: String] = [:]
-      for (k, v) in r {
-        if v is NSNull { fields[k] = ""; continue }
-        switch k {
-        case "incoherent_processing", "block_quantization": fields[k] = (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)"
-        case "index", "batch", "heads", "seq_len", "head_dim": fields[k] = (v as? Int).map { "\($0)" } ?? "\(v)"
-        case "seed": fields[k] = (v as? UInt64).map { "\($0)" } ?? "\(v)"
-        case _ where v is String: fields[k] = v as? String
-        default: fields[k] = (v as? Double).map { "\($0)" } ?? "\(v)"
-        }
-      }
-      out.append(try SweepRow(fields: fields, where: "\(path): rows[\(i)]"))
+    for (i, r) in file.rows.enumerated() {
+      out.append(try SweepRow(fields: r.mapValues(\.text), where: "\(path): rows[\(i)]"))
     }
     return SweepResults(provenance: provenance, experimentText: text,
-                        metrics: columns.filter { Experiment.metricNames.contains($0) }, rows: out)
+                        metrics: file.columns.filter { Experiment.metricNames.contains($0) }, rows: out)
   }
 
   /// Reads a `.csv` or `.json` results file.

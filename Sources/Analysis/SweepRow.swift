@@ -140,22 +140,58 @@ public struct SweepRow: Hashable, Sendable {
     }
   }
 
-  /// The JSON object of the row (non-finite numbers as `null`).
-  func jsonObject(columns: [String]) -> [String: Any] {
-    var o: [String: Any] = [:]
-    for c in columns {
+  /// The JSON object of the row (non-finite metrics as `null`).
+  func json(columns: [String]) -> JSONText {
+    .object(columns.map { c -> (String, JSONText) in
       switch c {
-      case "index", "batch", "heads", "seq_len", "head_dim": o[c] = Int(field(c))!
-      case "seed": o[c] = seed
-      case "incoherent_processing": o[c] = incoherentProcessing
-      case "block_quantization": o[c] = blockQuantization
-      case "outlier_magnitude": o[c] = outlierMagnitude
-      case "seconds": o[c] = seconds
+      case "index", "batch", "heads", "seq_len", "head_dim", "seed", "outlier_magnitude", "seconds": return (c, .number(field(c)))
+      case "incoherent_processing", "block_quantization": return (c, .number(field(c)))
       case _ where Experiment.metricNames.contains(c):
-        if let v = metrics[c], v.isFinite { o[c] = v } else { o[c] = NSNull() }
-      default: o[c] = field(c)
+        if let v = metrics[c], v.isFinite { return (c, .number("\(v)")) }
+        return (c, .null)
+      default: return (c, .string(field(c)))
+      }
+    })
+  }
+}
+
+/// A JSON value written as text (keys in the given order, numbers as given).
+enum JSONText {
+  case string(String)
+  /// A number or `true`/`false`, already as JSON text.
+  case number(String)
+  case null
+  case array([JSONText])
+  case object([(String, JSONText)])
+
+  static func quote(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\t": out += "\\t"
+      case "\r": out += "\\r"
+      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+      default: out.unicodeScalars.append(u)
       }
     }
-    return o
+    return out + "\""
+  }
+
+  func text(indent: String) -> String {
+    let inner = indent + "  "
+    switch self {
+    case .string(let s): return Self.quote(s)
+    case .number(let n): return n
+    case .null: return "null"
+    case .array(let items):
+      if items.isEmpty { return "[]" }
+      return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+    case .object(let pairs):
+      if pairs.isEmpty { return "{}" }
+      return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
+    }
   }
 }
