@@ -12,10 +12,16 @@ public struct SVGLineChart: Sendable {
     public var points: [(x: Double, y: Double)]
     /// Dashed line (e.g. the Hadamard-rotated variant of a scheme).
     public var dashed: Bool
-    public init(label: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+    /// Index into the colour cycle (`nil`: the series' position).
+    public var color: Int?
+    /// 0 filled circle, 1 open square, 2 open diamond, 3 filled triangle (cycles).
+    public var marker: Int
+    public init(label: String, points: [(x: Double, y: Double)], dashed: Bool = false, color: Int? = nil, marker: Int = 0) {
       self.label = label
       self.points = points
       self.dashed = dashed
+      self.color = color
+      self.marker = marker
     }
   }
 
@@ -41,11 +47,22 @@ public struct SVGLineChart: Sendable {
   static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
                         "#8C564B", "#7F7F7F", "#BCBD22", "#9467BD", "#17BECF"]
 
-  /// The log scale to use for values spanning `values` (decades ≥ 2 → log10), else linear.
+  /// `.log10` for positive values spanning a factor of 20 or more, else `.linear`.
   public static func scale(for values: [Double]) -> Scale {
     let positive = values.filter { $0 > 0 }
     guard positive.count == values.count, let lo = positive.min(), let hi = positive.max(), lo > 0 else { return .linear }
-    return hi / lo >= 100 ? .log10 : .linear
+    return hi / lo >= 20 ? .log10 : .linear
+  }
+
+  /// A marker centred at (x, y).
+  static func marker(_ kind: Int, _ x: Double, _ y: Double, _ colour: String) -> String {
+    func f(_ v: Double) -> String { String(format: "%.1f", v) }
+    switch kind % 4 {
+    case 1: return "<rect x=\"\(f(x - 3.5))\" y=\"\(f(y - 3.5))\" width=\"7\" height=\"7\" fill=\"white\" stroke=\"\(colour)\" stroke-width=\"1.5\"/>\n"
+    case 2: return "<polygon points=\"\(f(x)),\(f(y - 5)) \(f(x + 5)),\(f(y)) \(f(x)),\(f(y + 5)) \(f(x - 5)),\(f(y))\" fill=\"white\" stroke=\"\(colour)\" stroke-width=\"1.5\"/>\n"
+    case 3: return "<polygon points=\"\(f(x)),\(f(y - 4.5)) \(f(x + 4.5)),\(f(y + 3.5)) \(f(x - 4.5)),\(f(y + 3.5))\" fill=\"\(colour)\"/>\n"
+    default: return "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\" fill=\"\(colour)\"/>\n"
+    }
   }
 
   func transform(_ v: Double, _ s: Scale) -> Double? {
@@ -116,9 +133,11 @@ public struct SVGLineChart: Sendable {
   }
 
   /// The SVG document.
-  public func svg(width: Double = 760, height: Double = 440) -> String {
-    let legendWidth = min(260.0, 60 + 6.5 * Double(series.map(\.label.count).max() ?? 10))
+  /// The SVG document: a plot area of `plotWidth` × `height − 96` px, the legend to its right.
+  public func svg(plotWidth: Double = 500, height: Double = 440) -> String {
+    let legendWidth = 50 + 7.2 * Double(series.map(\.label.count).max() ?? 10)
     let left = 78.0, right = legendWidth + 20, top = 40.0, bottom = 56.0
+    let width = left + plotWidth + right
     let pw = width - left - right, ph = height - top - bottom
     let xs = series.flatMap { $0.points.map(\.x) }.filter { transform($0, xScale) != nil }
     let ys = series.flatMap { $0.points.map(\.y) }.filter { transform($0, yScale) != nil && $0.isFinite }
@@ -170,7 +189,7 @@ public struct SVGLineChart: Sendable {
     s += "<text transform=\"translate(18 \(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(Self.escape(yLabel))</text>\n"
     // Series.
     for (i, series) in series.enumerated() {
-      let colour = Self.palette[i % Self.palette.count]
+      let colour = Self.palette[(series.color ?? i) % Self.palette.count]
       let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
       var runs: [[(Double, Double)]] = [[]]
       for p in series.points.sorted(by: { $0.x < $1.x }) {
@@ -181,13 +200,13 @@ public struct SVGLineChart: Sendable {
         if run.count > 1 {
           s += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(run.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>\n"
         }
-        for (x, y) in run { s += "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\" fill=\"\(colour)\"/>\n" }
+        for (x, y) in run { s += Self.marker(series.marker, x, y, colour) }
       }
       // Legend entry.
       let ly = top + 10 + Double(i) * 20
       let lx = left + pw + 16
       s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 26))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>\n"
-      s += "<circle cx=\"\(f(lx + 13))\" cy=\"\(f(ly))\" r=\"3.5\" fill=\"\(colour)\"/>\n"
+      s += Self.marker(series.marker, lx + 13, ly, colour)
       s += "<text x=\"\(f(lx + 32))\" y=\"\(f(ly + 4))\">\(Self.escape(series.label))</text>\n"
     }
     return s + "</svg>\n"

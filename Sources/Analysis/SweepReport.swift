@@ -76,8 +76,15 @@ public struct SweepReport: Sendable {
     }
   }
 
-  func dashed(_ series: String) -> Bool {
-    rows.first { seriesName($0) == series }?.incoherentProcessing ?? false
+  /// The chart series of a curve: colour per scheme, marker per algorithm, dashed when Q and K
+  /// are Hadamard-rotated.
+  func chartSeries(_ data: [(series: String, points: [(x: Double, y: Double)])]) -> [SVGLineChart.Series] {
+    let schemes = orderedUnique(rows.map(\.scheme)), algorithms = orderedUnique(rows.map(\.algorithm))
+    return data.map { d in
+      let r = rows.first { seriesName($0) == d.series }!
+      return SVGLineChart.Series(label: d.series, points: d.points, dashed: r.incoherentProcessing,
+                                 color: schemes.firstIndex(of: r.scheme), marker: algorithms.firstIndex(of: r.algorithm) ?? 0)
+    }
   }
 
   /// The groups a figure is split by: one per distribution kind (and per distribution for the
@@ -90,7 +97,7 @@ public struct SweepReport: Sendable {
       for (i, d) in distributions.enumerated() {
         let mine = rows.filter { $0.distribution == d }
         let data = curve(mine, x: { Double($0.seqLen) })
-        let series = data.map { SVGLineChart.Series(label: $0.series, points: $0.points, dashed: dashed($0.series)) }
+        let series = chartSeries(data)
         let ys = data.flatMap { $0.points.map(\.y) }
         let chart = SVGLineChart(title: "RMSE vs sequence length — \(d)", xLabel: "sequence length N (tokens, log scale)",
                                  yLabel: "RMSE vs reference (output units)", xScale: .log2,
@@ -99,14 +106,14 @@ public struct SweepReport: Sendable {
         out.append(Figure(fileName: "\(name)-rmse-vs-seqlen\(distributions.count > 1 ? "-\(i + 1)" : "").svg", svg: chart.svg(),
                           caption: "RMSE against sequence length, inputs \(d)"
                             + (over.isEmpty ? "" : "; each marker is the geometric mean over \(over.joined(separator: ", "))")
-                            + ". Dashed: Q and K Hadamard-rotated (incoherent processing)."))
+                            + ". Colour: scheme; marker: algorithm; dashed: Q and K Hadamard-rotated (incoherent processing)."))
       }
     }
     for kind in orderedUnique(rows.map(\.distributionKind)) where kind != "gaussian" {
       let mine = rows.filter { $0.distributionKind == kind }
       guard Set(mine.map(\.outlierMagnitude)).count > 1 else { continue }
       let data = curve(mine, x: { $0.outlierMagnitude })
-      let series = data.map { SVGLineChart.Series(label: $0.series, points: $0.points, dashed: dashed($0.series)) }
+      let series = chartSeries(data)
       let xs = data.flatMap { $0.points.map(\.x) }, ys = data.flatMap { $0.points.map(\.y) }
       let unit = ["fa3-outliers": "outlier standard deviation", "channel-outliers": "channel factor (×)",
                   "attention-sinks": "sink score added (scaled-score units)"][kind] ?? "magnitude"
@@ -118,7 +125,7 @@ public struct SweepReport: Sendable {
       out.append(Figure(fileName: "\(name)-rmse-vs-outliers-\(kind).svg", svg: chart.svg(),
                         caption: "RMSE against the outlier magnitude of \(kind) inputs"
                           + (over.isEmpty ? "" : "; each marker is the geometric mean over \(over.joined(separator: ", "))")
-                          + ". Dashed: Q and K Hadamard-rotated (incoherent processing)."))
+                          + ". Colour: scheme; marker: algorithm; dashed: Q and K Hadamard-rotated (incoherent processing)."))
     }
     return out
   }

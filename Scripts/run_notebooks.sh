@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Executes every notebook in notebooks-data/ headless (nbconvert), on its shipped results, or on
+# FLASHNUM_RESULTS when set. Skips, with a message and exit 0, when Jupyter is not installed
+# (pip install -r notebooks-data/requirements.txt). Executed copies go to a temporary folder;
+# FLASHNUM_FIGURES=DIR also saves each figure as a PNG there.
+set -euo pipefail
+cd "$(dirname "$0")/../notebooks-data"
+if ! python3 -c "import nbconvert, nbclient, ipykernel, pandas, matplotlib" 2>/dev/null; then
+  echo "run_notebooks: skipped: Jupyter (nbconvert, ipykernel), pandas or matplotlib is not installed"
+  exit 0
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for nb in *.ipynb; do
+  python3 -m nbconvert --to notebook --execute --ExecutePreprocessor.timeout=300 --output-dir "$out" "$nb" >/dev/null
+  echo "run_notebooks: $nb executed"
+done

@@ -1,0 +1,95 @@
+import Foundation
+import XCTest
+
+/// `flashnum sweep`, `merge` and `report` as a user runs them.
+final class SweepCLITests: CLITestCase {
+  static let experiment = """
+    name: cli
+    schemes: [fp16, fa3-fp8-per-block-hadamard]
+    seq_len: [16, 32]
+    head_dim: 16
+    distributions: [{kind: fa3-outliers, outlier_std: [3, 30]}]
+    seeds: 0
+    reference: {kind: mpfr, bits: 64}
+    """
+
+  func experimentFile(_ text: String = experiment, _ name: String = "cli.yaml") throws -> String {
+    try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+    return path(name)
+  }
+
+  func testSweepMergeReportFromTheCommandLine() throws {
+    let file = try experimentFile()
+    let results = path("results")
+    let r = try run(["sweep", file, "--out", results, "--threads", "2"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("sweep: [8/8] 100% elapsed"), r.stderr)
+    XCTAssertTrue(r.stderr.contains("left ~"), r.stderr)
+    XCTAssertTrue(r.stdout.contains("8/8 points"), r.stdout)
+    let csv = try String(contentsOfFile: results + "/cli.csv", encoding: .utf8)
+    XCTAssertTrue(csv.contains("# experiment_fingerprint: "))
+    XCTAssertEqual(csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.count, 9)
+    // A rerun finds everything done.
+    let again = try run(["sweep", file, "--out", results])
+    XCTAssertEqual(again.status, 0)
+    XCTAssertFalse(again.stderr.contains("sweep: ["), again.stderr)
+    // Two shards, merged, give the same rows.
+    for i in 1...2 { XCTAssertEqual(try run(["sweep", file, "--out", path("shards"), "--shard", "\(i)/2", "--quiet"]).status, 0) }
+    let m = try run(["merge", path("shards/cli.shard-1-of-2.csv"), path("shards/cli.shard-2-of-2.json"), "--require-complete"])
+    XCTAssertEqual(m.status, 0, m.stderr)
+    let merged = try String(contentsOfFile: path("shards/cli.csv"), encoding: .utf8)
+    func body(_ s: String) -> [String] { s.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: ",").dropLast().joined()) } }
+    XCTAssertEqual(body(merged), body(csv), "merged rows (without timings) equal the whole sweep's")
+    XCTAssertEqual(try run(["merge", path("shards/cli.shard-1-of-2.csv"), "--name", "half", "--require-complete"]).status, 1)
+    // The report: Markdown and SVG figures.
+    let rep = try run(["report", results + "/cli.json", "--out", path("Reports")])
+    XCTAssertEqual(rep.status, 0, rep.stderr)
+    let md = try String(contentsOfFile: path("Reports/cli.md"), encoding: .utf8)
+    XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | 4 |"), md)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: path("Reports/cli-rmse-vs-outliers-fa3-outliers.svg")))
+  }
+
+  func testBadExperimentsExitTwoWithOneLine() throws {
+    let results = path("results")
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "fp16,", with: "fp61,"), "a.yaml"), "--out", results],
+                       "a.yaml:2: schemes[0]: unknown scheme 'fp61' (allowed: fp32, fp64")
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "seeds:", with: "seed:"), "b.yaml"), "--out", results],
+                       "b.yaml:6: seed: unknown key 'seed' (allowed: ")
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: -16"), "c.yaml"), "--out", results],
+                       "c.yaml:4: head_dim: -16 is out of range 1...4096")
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "{kind: fa3-outliers", with: "{kind: fa4-outliers"), "d.json"), "--out", results],
+                       "distributions[0].kind: 'fa4-outliers' is not allowed (allowed: attention-sinks, channel-outliers, fa3-outliers, gaussian)")
+    try assertBadInput(["sweep", path("missing.yaml")], "missing.yaml: cannot read")
+    try assertBadInput(["sweep", try experimentFile(), "--shard", "3/2"], "--shard: expected I/N")
+    try assertBadInput(["report", path("missing.csv")], "cannot read")
+    try "not,a,results,file\n1,2,3,4\n".write(toFile: path("x.csv"), atomically: true, encoding: .utf8)
+    try assertBadInput(["report", path("x.csv")], "not a sweep results header")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: results), "nothing written for a bad experiment")
+  }
+}
+
+/// The notebooks in notebooks-data/ run headless on their shipped results (when Jupyter is installed).
+final class NotebookTests: XCTestCase {
+  func testNotebooksExecute() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let check = Process()
+    check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    check.arguments = ["python3", "-c", "import nbconvert, nbclient, ipykernel, pandas, matplotlib"]
+    check.standardError = FileHandle.nullDevice
+    try? check.run()
+    check.waitUntilExit()
+    try XCTSkipUnless(check.terminationStatus == 0,
+                      "Jupyter/pandas/matplotlib not installed (pip install -r notebooks-data/requirements.txt); notebooks not executed")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = [root.appendingPathComponent("Scripts/run_notebooks.sh").path]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 0, text)
+    XCTAssertTrue(text.contains("sweep-figures.ipynb executed"), text)
+  }
+}
