@@ -1,3 +1,4 @@
+import Foundation
 import Attention
 import MatrixMultiply
 import Precise
@@ -44,6 +45,37 @@ public enum ReferenceAttention {
     return (output(inputs, high.map { $0.map { $0.double() } }), cert)
   }
 
+  /// The reference at `precision` bits with a rigorous a-priori error bound per output, in one
+  /// run (about a third of ``certified(_:options:precision:threads:)``'s cost).
+  ///
+  /// The only roundings are those of `(S − m)·scale` and of `exp` (each relative ≤ 2^-p, the
+  /// scale's ≤ 2^-(p+14)), and of the final numerator, row sum and quotient; the sums are exact. The
+  /// bound propagates them: with `θ_j` the relative error of `e_j`, an output's absolute error is
+  /// at most `(Σ_j |e_j v_jc| θ_j + |O_c|·max θ·Σ e_j) / Σ e_j` plus the final roundings, evaluated in
+  /// `Double` with upward margins. `ErrorBound.certifiedBits` is the least `⌊−log₂(bound/|O|)⌋` over
+  /// all outputs (capped at `precision`; a zero output with a non-zero bound counts 0 bits).
+  public static func bounded(
+    _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), precision: Int = 128, threads: Int = 1
+  ) throws(AttentionError) -> (output: AttentionTensor, bound: ErrorBound) {
+    let d = try inputs.shape().headDim
+    var errors = [Double](repeating: 0, count: inputs.q.values.count)
+    let rows = try errors.withUnsafeMutableBufferPointer { (buffer) throws(AttentionError) -> [[BigFloat]] in
+      nonisolated(unsafe) let base = buffer.baseAddress!
+      return try run(inputs, options, precision, threads, bounds: base)
+    }
+    var worst = precision
+    var worstIndex = 0
+    for (r, values) in rows.enumerated() {
+      for (c, v) in values.enumerated() {
+        let o = abs(v.double()), e = errors[r * d + c]
+        let bits = e == 0 ? precision : (o == 0 ? 0 : min(precision, max(0, Int(Foundation.floor(-Foundation.log2(e / o))))))
+        if bits < worst { worst = bits; worstIndex = r * d + c }
+      }
+    }
+    return (output(inputs, rows.map { $0.map { $0.double() } }),
+            ErrorBound(precision: precision, certifiedBits: worst, worstOutput: worstIndex, absoluteErrors: errors))
+  }
+
   /// The number of leading bits on which `x` agrees with `y` (relative to `y`), at most `cap`.
   static func agreement(_ x: BigFloat, _ y: BigFloat, cap: Int) -> Int {
     if x == y { return cap }
@@ -61,7 +93,8 @@ public enum ReferenceAttention {
   }
 
   /// One row of outputs per (b, i, h) in tensor order, at `precision` bits.
-  static func run(_ inputs: AttentionInputs, _ options: AttentionOptions, _ precision: Int, _ threads: Int)
+  static func run(_ inputs: AttentionInputs, _ options: AttentionOptions, _ precision: Int, _ threads: Int,
+                  bounds: UnsafeMutablePointer<Double>? = nil)
     throws(AttentionError) -> [[BigFloat]]
   {
     let shape = try inputs.shape()
@@ -87,20 +120,29 @@ public enum ReferenceAttention {
     let group = shape.headsQ / shape.headsKV
     result.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let out = buffer.baseAddress!
+      nonisolated(unsafe) let bounds = bounds
       RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: 1, threads: threads,
                    scratch: { [ExactAccumulator](repeating: ExactAccumulator(), count: d) }) { b, h, i, numerators in
-        out[(b * shape.seqLenQ + i) * shape.headsQ + h] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &numerators)
+        let flat = (b * shape.seqLenQ + i) * shape.headsQ + h
+        out[flat] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &numerators,
+                        bounds: bounds.map { UnsafeMutableBufferPointer(start: $0 + flat * d, count: d) })
       }
     }
     return result
   }
 
+  /// One output row at `p` bits. With `bounds` (d entries, overwritten), also a rigorous bound on
+  /// each output's absolute error against the exact attention (see ``bounded(_:options:precision:threads:)``).
   static func row(_ x: AttentionInputs, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int,
-                  _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ numerators: inout [ExactAccumulator]) -> [BigFloat] {
+                  _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ numerators: inout [ExactAccumulator],
+                  bounds: UnsafeMutableBufferPointer<Double>? = nil) -> [BigFloat] {
     let d = shape.headDim
     let zero = BigFloat(0.0)
     let keys = mask.keys(query: i, seqLenQ: shape.seqLenQ, seqLenK: shape.seqLenK)
+    if let bounds { for c in 0..<d { bounds[c] = 0 } }
     if keys.isEmpty { return Array(repeating: zero, count: d) }
+    let u = Foundation.exp2(-Double(p))   // unit roundoff of the working precision
+    var thetaMax = 0.0
     let qr = x.q.rowIndex(b, i, h)
     var scores = [ExactAccumulator]()
     scores.reserveCapacity(keys.count)
@@ -123,6 +165,17 @@ public enum ReferenceAttention {
       let arg = BigFloat.multiply(shifted, scale, precision: p).value
       var e = BigFloat.exp(arg, precision: p).value
       let vr = x.v.rowIndex(b, j, hk)
+      if let bounds {
+        // arg = x(1 + δ), |δ| ≤ 2.2u (S − m, the scale and the product each rounded once), and
+        // e = exp(arg)(1 + ε), |ε| ≤ u: e = exp(x)(1 + θ) with |θ| ≤ (2.2u|arg| + u)(1 + 2^-19)
+        // while 2.2u|arg| ≤ 2^-20 (checked); θ' = θ / (1 − θ) bounds the error relative to e.
+        let t = 2.2 * u * abs(arg.double())
+        precondition(t <= 0x1p-20, "reference bound: precision too low for scores this large")
+        let theta = (t + u) * (1 + 0x1p-19) / (1 - 0x1p-19)
+        thetaMax = max(thetaMax, theta)
+        let weight = e.double() * theta * (1 + 0x1p-50)
+        for c in 0..<d { bounds[c] += weight * abs(x.v.values[vr + c]) }
+      }
       // e = Σ parts exactly: each part is the Double nearest the remainder.
       for _ in 0..<parts {
         let part = e.double()
@@ -134,12 +187,37 @@ public enum ReferenceAttention {
     }
     let (ln, lw) = l.magnitudeDigits()
     let lp = BigFloat.fromWords(lw, exponent: ExactAccumulator.baseExponent, negative: ln, precision: p).value
-    return (0..<d).map { c in
+    let out = (0..<d).map { c in
       let (nn, nw) = numerators[c].magnitudeDigits()
       let num = BigFloat.fromWords(nw, exponent: ExactAccumulator.baseExponent, negative: nn, precision: p).value
       return BigFloat.divide(num, lp, precision: p).value
     }
+    if let bounds {
+      // Exact sums N̂ = Σ ê v, L̂ = Σ ê of the rounded ê; true N = Σ e v, L = Σ e. Then
+      // |N̂/L̂ − N/L| ≤ (A + |O|·θ'max·L̂)/L̂ with A = Σ |ê v| θ', and |O| ≤ (|N̂/L̂| + A/L̂)/(1 − θ'max);
+      // rounding N̂, L̂ and the quotient to p bits adds 3.01u|Ô|. Sums in Double are inflated by 1 %.
+      let lHat = l.double() * (1 - 0x1p-50)
+      for c in 0..<d {
+        let o = abs(out[c].double())
+        let a = bounds[c] * 1.01 / lHat
+        bounds[c] = 1.01 * (a + thetaMax * (o * (1 + 4 * u) + a) / (1 - thetaMax) + 3.01 * u * o)
+      }
+    }
+    return out
   }
+}
+
+/// The a-priori error bound of ``ReferenceAttention/bounded(_:options:precision:threads:)``.
+public struct ErrorBound: Hashable, Sendable {
+  /// The working precision (bits).
+  public var precision: Int
+  /// The least number of correct leading bits guaranteed over all outputs (≤ `precision`).
+  /// At least 53 means every returned `Double` is within about one ulp of the exact value.
+  public var certifiedBits: Int
+  /// The flat index of the output with the fewest certified bits.
+  public var worstOutput: Int
+  /// Per output (tensor order), the bound on |p-bit result − exact value|, in output units.
+  public var absoluteErrors: [Double]
 }
 
 /// The outcome of recomputing the reference at twice the precision.

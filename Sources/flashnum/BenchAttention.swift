@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
+import Interop
 import Reference
 
 /// `flashnum bench attention`: emulated attention and the MPFR reference, wall-clock seconds.
@@ -12,15 +13,22 @@ struct BenchAttention: ParsableCommand {
       Inputs: FA3 outlier distribution, seed 0, one head, not causal. FP8 = scheme fa3-fp8-per-head \
       (e4m3fn, P·2^8 in e4m3fn, FP32 accumulation) with FA3's tile sizes and reverse order; FP32 = \
       scheme fp32 with 128×128 blocks. FA3 schedule = the bit-exact kernel emulation on e4m3fn \
-      (per-head descales) and bf16 codes of the same distribution. Reference = MPFR at 128 bits (uncertified; certified doubles \
-      the precision and more than doubles the time). Each figure is the median of --repeats runs; \
-      outputs of every thread count are checked bitwise equal.
+      (per-head descales) and bf16 codes of the same distribution. Reference = MPFR at 128 bits (uncertified), and \
+      with its a-priori error bound at the least precision (64, 80, 96, ... bits) that certifies ≥ 53 bits in \
+      every output. Each figure is the median of --repeats runs; \
+      outputs of every thread count are checked bitwise equal. Peers, in the same run (python3 on PATH; skipped \
+      with a message when missing): Scripts/numpy_attention.py (NumPy + ml_dtypes fake-quantized FP8 attention on \
+      the same inputs and tiles) and Scripts/mpmath_reference.py (the reference's algorithm in mpmath at the same precision, \
+      timed on --mpmath-rows rows; rows cost the same, so the whole is per-row time × rows).
       """)
 
   @Option(name: .customLong("seq-len"), help: "Sequence length of the attention runs.") var seqLen = 4096
   @Option(name: .customLong("reference-seq-len"), help: "Sequence length of the reference run.") var referenceSeqLen = 1024
   @Option(name: .customLong("head-dim"), help: "Head dimension.") var headDim = 128
   @Option(help: "Runs per figure (median reported).") var repeats = 3
+  @Flag(name: .customLong("no-peers"), help: "Skip the Python peers (NumPy + ml_dtypes, mpmath).") var noPeers = false
+  @Option(name: .customLong("mpmath-rows"), help: "Query rows the mpmath peer computes (its time is per row × N).") var mpmathRows = 2
+  @Option(help: "Folder of the peer scripts.") var scripts = "Scripts"
 
   func run() throws {
     guard seqLen > 0, referenceSeqLen > 0, headDim > 0, repeats > 0 else {
@@ -31,6 +39,7 @@ struct BenchAttention: ParsableCommand {
     print("| computation | 1 thread | 2 threads | speed-up | vs FP32 blocked (2 threads) |")
     print("|---|---|---|---|---|")
     var fp32Seconds = 0.0
+    var fp8Seconds: [Double] = []
     for (label, name, algorithm) in [
       ("FP32 blocked (fp32, 128×128)", "fp32", AttentionAlgorithm.blocked(.flash2)),
       ("FP8 blocked (fa3-fp8-per-head, FA3 tiles)", "fa3-fp8-per-head",
@@ -48,7 +57,7 @@ struct BenchAttention: ParsableCommand {
         times.append(t)
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("outputs differ between thread counts") }
-      if name == "fp32" { fp32Seconds = times[1] }
+      if name == "fp32" { fp32Seconds = times[1] } else { fp8Seconds = times }
       row(label, times, fp32Seconds)
     }
     // The bit-exact FA3 schedule (H100 wgmma arithmetic, MUFU, FTZ) on the same distribution, quantized as
@@ -73,7 +82,83 @@ struct BenchAttention: ParsableCommand {
       })
     }
     guard refs.allSatisfy({ $0 == refs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
-    print("| MPFR reference, 128 bits, N=\(referenceSeqLen) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | — |")
+    print("| MPFR reference, 128 bits, N=\(referenceSeqLen) (uncertified) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | — |")
+    // The certified reference: the a-priori error bound, at the least precision (from 64 bits, in
+    // steps of 16) whose bound guarantees ≥ 53 bits in every output.
+    var precision = 64
+    var bound = try ReferenceAttention.bounded(r, precision: precision, threads: 2).bound
+    while bound.certifiedBits < 53 && precision < 256 {
+      precision += 16
+      bound = try ReferenceAttention.bounded(r, precision: precision, threads: 2).bound
+    }
+    var certified: [Double] = []
+    var boundedOutputs: [[Double]] = []
+    for threads in [1, 2] {
+      certified.append(median {
+        boundedOutputs.append(try! ReferenceAttention.bounded(r, precision: precision, threads: threads).output.values)
+      })
+    }
+    guard boundedOutputs.allSatisfy({ $0 == boundedOutputs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
+    print("| MPFR reference, \(precision) bits with error bound (≥ \(bound.certifiedBits) bits certified), N=\(referenceSeqLen) | \(f(certified[0])) | \(f(certified[1])) | \(String(format: "%.2f×", certified[0] / certified[1])) | — |")
+    if noPeers { return }
+    try peers(fp8: fp8Seconds, reference: certified, precision: precision, referenceInputs: r, attentionInputs: x)
+  }
+
+  /// Runs the Python peers on the same inputs (written as float64 .npy) and prints the ratios.
+  func peers(fp8: [Double], reference: [Double], precision: Int, referenceInputs r: AttentionInputs, attentionInputs x: AttentionInputs) throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flashnum-bench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func save(_ t: AttentionTensor, _ name: String) throws -> String {
+      let path = dir + "/" + name
+      try writeNPY(NPYArray(shape: [t.batch, t.seqLen, t.heads, t.headDim], float64: t.values), path)
+      return path
+    }
+    print("")
+    print("Peers (same inputs, same session):")
+    print("| peer | seconds | FlashNumerics seconds | ratio |")
+    print("|---|---|---|---|")
+    let numpyArgs = [try save(x.q, "q.npy"), try save(x.k, "k.npy"), try save(x.v, "v.npy"),
+                     "--block", "\(BlockSchedule.flash3(headDim: headDim, fp8: true, causal: false).blockColumns)", "--repeats", "\(repeats)"]
+    switch python(scripts + "/numpy_attention.py", numpyArgs) {
+    case .success(let o):
+      let s = o["seconds"] as? Double ?? .nan
+      print("| NumPy \(o["numpy"] ?? "?") + ml_dtypes \(o["ml_dtypes"] ?? "?") fake-quantized FP8 attention, N=\(seqLen) (BLAS) | \(f(s)) | \(f(fp8[1])) (FP8 blocked, 2 threads) | FlashNumerics \(String(format: "%.1f×", fp8[1] / s)) slower |")
+    case .failure(let why): print("| NumPy + ml_dtypes: skipped: \(why) | — | — | — |")
+    }
+    let mpArgs = [try save(r.q, "rq.npy"), try save(r.k, "rk.npy"), try save(r.v, "rv.npy"), "--prec", "\(precision)", "--rows", "\(mpmathRows)"]
+    switch python(scripts + "/mpmath_reference.py", mpArgs) {
+    case .success(let o):
+      let perRow = o["seconds_per_row"] as? Double ?? .nan
+      let whole = perRow * Double(r.q.rowCount)
+      print("| mpmath \(o["mpmath"] ?? "?") (\(o["backend"] ?? "?") backend) reference, \(precision) bits, N=\(referenceSeqLen): \(mpmathRows) rows timed, × \(r.q.rowCount) rows | \(f(whole)) | \(f(reference[0])) (1 thread, certified) / \(f(reference[1])) (2 threads) | FlashNumerics \(String(format: "%.0f×", whole / reference[0])) / \(String(format: "%.0f×", whole / reference[1])) faster |")
+    case .failure(let why): print("| mpmath: skipped: \(why) | — | — | — |")
+    }
+  }
+
+  enum PeerError: Error { case failed(String) }
+
+  /// Runs `python3 script args` and parses the last stdout line as a JSON object.
+  func python(_ script: String, _ args: [String]) -> Result<[String: Any], PeerError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(.failed("\(script) not found (run from the repository root or pass --scripts)")) }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", script] + args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    do { try p.run() } catch { return .failure(.failed("python3 not found")) }
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+      let line = String(decoding: e, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit \(p.terminationStatus)"
+      return .failure(.failed(line))
+    }
+    guard let last = String(decoding: o, as: UTF8.self).split(separator: "\n").last,
+          let object = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else {
+      return .failure(.failed("no JSON line from \(script)"))
+    }
+    return .success(object)
   }
 
   func row(_ label: String, _ times: [Double], _ fp32: Double) {

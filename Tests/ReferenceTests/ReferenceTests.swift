@@ -63,3 +63,41 @@ final class ReferenceTests: XCTestCase {
     XCTAssertThrowsError(try ReferenceAttention.compute(x, precision: 8))
   }
 }
+
+/// The a-priori error bound holds against a reference four times as precise, and is not vacuous.
+final class ReferenceBoundTests: XCTestCase {
+  func testBoundHoldsAgainstAFourTimesMorePreciseReference() throws {
+    let cases: [(AttentionShape, InputDistribution, AttentionMask)] = [
+      (AttentionShape(seqLenQ: 40, headDim: 32), .fa3, .none),
+      (AttentionShape(batch: 2, seqLenQ: 24, seqLenK: 37, headsQ: 4, headsKV: 2, headDim: 16), .gaussian(std: 3), AttentionMask(causal: true)),
+      (AttentionShape(seqLenQ: 64, headDim: 64), .channelOutliers(channels: 4, factor: 30), .none),
+      (AttentionShape(seqLenQ: 48, headDim: 32), .attentionSinks(keys: 2, strength: 12), AttentionMask(causal: true)),
+    ]
+    for (n, (shape, distribution, mask)) in cases.enumerated() {
+      let x = AttentionInputs.generate(shape, distribution, seed: UInt64(n))
+      let options = AttentionOptions(mask: mask)
+      for p in [53, 64, 96] {
+        let (out, bound) = try ReferenceAttention.bounded(x, options: options, precision: p, threads: 2)
+        let truth = try ReferenceAttention.compute(x, options: options, precision: 4 * p).values
+        var violations = 0
+        for (i, (o, t)) in zip(out.values, truth).enumerated() {
+          // Both results are rounded to Double once more: allow one ulp of each.
+          if abs(o - t) > bound.absoluteErrors[i] + o.ulp + t.ulp { violations += 1 }
+        }
+        XCTAssertEqual(violations, 0, "case \(n), p = \(p)")
+        XCTAssertGreaterThan(bound.certifiedBits, p - 30, "case \(n), p = \(p): bound too loose to be useful")
+        XCTAssertLessThanOrEqual(bound.certifiedBits, p)
+      }
+    }
+  }
+
+  /// The bound finds what a rerun finds: outputs it certifies to b bits agree with the 2p run to
+  /// about b bits, and the bounded run's outputs are the plain run's.
+  func testBoundedOutputsEqualThePlainRun() throws {
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 50, headDim: 32), .fa3, seed: 7)
+    let (out, bound) = try ReferenceAttention.bounded(x, precision: 80)
+    XCTAssertEqual(out.values, try ReferenceAttention.compute(x, precision: 80).values)
+    let (_, certificate) = try ReferenceAttention.certified(x, precision: 80)
+    XCTAssertLessThanOrEqual(bound.certifiedBits, certificate.agreedBits + 1)
+  }
+}
