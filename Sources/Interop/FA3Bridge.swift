@@ -21,7 +21,7 @@ public struct FA3Bridge: Sendable {
   /// Whether the kernel can run here: the device name, or why not (one line).
   public func check() -> Result<String, NPYError> {
     guard FileManager.default.fileExists(atPath: script) else { return .failure(NPYError("\(script) not found")) }
-    switch Self.execute(python, [script, "--check"]) {
+    switch Subprocess.run(python, [script, "--check"]) {
     case .success(let (status, output)):
       let line = output.split(separator: "\n").last.map(String.init) ?? ""
       return status == 0 ? .success(line) : .failure(NPYError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
@@ -31,7 +31,7 @@ public struct FA3Bridge: Sendable {
 
   /// Runs the kernel on every case directory (one Python process for all).
   public func run(_ directories: [String]) throws(NPYError) {
-    switch Self.execute(python, [script] + directories, passStandardError: true) {
+    switch Subprocess.run(python, [script] + directories, standardError: .pass) {
     case .success(let (status, output)):
       guard status == 0 else { throw NPYError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
     case .failure(let e): throw e
@@ -79,21 +79,6 @@ public struct FA3Bridge: Sendable {
       deterministic = info["deterministic"] as? Bool
     }
     return (FA3Output(o: oBits, lse: l), deterministic)
-  }
-
-  /// Runs a program, returning its exit status and standard output (standard error passes
-  /// through when asked, else is captured with the output).
-  static func execute(_ program: String, _ arguments: [String], passStandardError: Bool = false) -> Result<(Int32, String), NPYError> {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    if !passStandardError { process.standardError = pipe }
-    do { try process.run() } catch { return .failure(NPYError("cannot run \(program): \(error.localizedDescription)")) }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return .success((process.terminationStatus, String(decoding: data, as: UTF8.self)))
   }
 }
 

@@ -136,29 +136,20 @@ struct BenchAttention: ParsableCommand {
     }
   }
 
-  enum PeerError: Error { case failed(String) }
-
-  /// Runs `python3 script args` and parses the last stdout line as a JSON object.
-  func python(_ script: String, _ args: [String]) -> Result<[String: Any], PeerError> {
-    guard FileManager.default.fileExists(atPath: script) else { return .failure(.failed("\(script) not found (run from the repository root or pass --scripts)")) }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script] + args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    do { try p.run() } catch { return .failure(.failed("python3 not found")) }
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-      let line = String(decoding: e, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit \(p.terminationStatus)"
-      return .failure(.failed(line))
+  /// Runs `python3 script args` and parses the last line of its output as a JSON object; the
+  /// failure is the reason, in one line.
+  func python(_ script: String, _ args: [String]) -> Result<[String: Any], NPYError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(NPYError("\(script) not found (run from the repository root or pass --scripts)")) }
+    switch Subprocess.run("python3", [script] + args) {
+    case .failure(let e): return .failure(e)
+    case .success(let r):
+      let last = r.output.split(separator: "\n").last.map(String.init) ?? ""
+      guard r.status == 0 else { return .failure(NPYError(last.isEmpty ? "exit \(r.status)" : last)) }
+      guard let object = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else {
+        return .failure(NPYError("no JSON line from \(script)"))
+      }
+      return .success(object)
     }
-    guard let last = String(decoding: o, as: UTF8.self).split(separator: "\n").last,
-          let object = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else {
-      return .failure(.failed("no JSON line from \(script)"))
-    }
-    return .success(object)
   }
 
   func row(_ label: String, _ times: [Double], _ fp32: Double) {

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Attention
 import Foundation
+import Interop
 
 /// `flashnum sweep FILE`: runs an experiment's grid.
 struct SweepCommand: ParsableCommand {
@@ -128,17 +129,8 @@ func duration(_ seconds: Double) -> String {
 /// Tool version, git commit (when run inside a clone) and the command line.
 func provenanceOfThisRun(experimentFile: String) -> [(String, String)] {
   func git(_ args: [String]) -> String? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["git"] + args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return nil }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { return nil }
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard case .success(let r) = Subprocess.run("git", args, standardError: .discard), r.status == 0 else { return nil }
+    return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
   }
   let commit = git(["rev-parse", "HEAD"]) ?? "none (not a git checkout)"
   let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { $0.isEmpty ? "false" : "true" } ?? "unknown"
