@@ -43,29 +43,44 @@ public struct ExactAccumulator: Sendable {
     addSignificand(significand, exponent: exponent, negative: x.sign == .minus)
   }
 
-  /// Adds `a · b` exactly (the product is split into two `Double`s with an FMA, after
-  /// scaling both factors into [1, 2) so that neither part can underflow or overflow).
-  @inlinable
+  /// Adds `a · b` exactly: the integer significands (< 2^53 each) are multiplied into a 106-bit
+  /// integer, which is added at the sum of the exponents (no floating-point rounding at all).
+  @inlinable @inline(__always)
   public mutating func addProduct(_ a: Double, _ b: Double) {
     guard a.isFinite && b.isFinite else { addNonFinite(a * b); return }
-    if a == 0 || b == 0 { return }
-    let sa = a.significand, sb = b.significand               // exact, in [1, 2)
-    let k = Int(a.exponent) + Int(b.exponent)
-    let hi = sa * sb                                          // in [1, 4)
-    let low = (-hi).addingProduct(sa, sb)                     // exact error of hi (FMA)
-    let negative = (a.sign == .minus) != (b.sign == .minus)
-    addScaled(hi, k, negative)
-    if low != 0 { addScaled(low, k, negative) }
+    let x = a.bitPattern, y = b.bitPattern
+    let ex = Int((x >> 52) & 0x7FF), ey = Int((y >> 52) & 0x7FF)
+    let mx = ex == 0 ? x & ((1 << 52) - 1) : (x & ((1 << 52) - 1)) | (1 << 52)
+    let my = ey == 0 ? y & ((1 << 52) - 1) : (y & ((1 << 52) - 1)) | (1 << 52)
+    if mx == 0 || my == 0 { return }
+    let exponent = (ex == 0 ? -1074 : ex - 1075) + (ey == 0 ? -1074 : ey - 1075)
+    addWide(mx.multipliedFullWidth(by: my), exponent: exponent, negative: (x ^ y) >> 63 != 0)
   }
 
-  @inlinable
-  mutating func addScaled(_ x: Double, _ k: Int, _ negative: Bool) {
-    // x is a positive or negative normal Double of magnitude ≥ 2^-106; its sign may differ
-    // from the product's for the low part.
-    let bits = x.bitPattern
-    let biased = Int((bits >> 52) & 0x7FF)
-    let significand = (bits & ((1 << 52) - 1)) | (1 << 52)
-    addSignificand(significand, exponent: biased - 1075 + k, negative: negative != (x.sign == .minus))
+  /// Adds `±(high · 2^64 + low) · 2^exponent` (a product of two significands, < 2^106).
+  @inlinable @inline(__always)
+  mutating func addWide(_ product: (high: UInt64, low: UInt64), exponent: Int, negative: Bool) {
+    let position = exponent - Self.baseExponent
+    precondition(position >= 0 && position < (Self.digitCount - 5) * 32, "ExactAccumulator: exponent out of range")
+    let i = position >> 5, r = UInt64(position & 31)
+    let mask: UInt64 = 0xFFFF_FFFF
+    // Four 32-bit pieces (the top one < 2^10), each shifted by r < 32: every digit change < 2^33.
+    let s0 = (product.low & mask) << r, s1 = (product.low >> 32) << r
+    let s2 = (product.high & mask) << r, s3 = (product.high >> 32) << r
+    let d0 = Int64(s0 & mask)
+    let d1 = Int64(s0 >> 32) + Int64(s1 & mask)
+    let d2 = Int64(s1 >> 32) + Int64(s2 & mask)
+    let d3 = Int64(s2 >> 32) + Int64(s3 & mask)
+    let d4 = Int64(s3 >> 32)
+    digits.withUnsafeMutableBufferPointer { p in
+      if negative {
+        p[i] -= d0; p[i + 1] -= d1; p[i + 2] -= d2; p[i + 3] -= d3; p[i + 4] -= d4
+      } else {
+        p[i] += d0; p[i + 1] += d1; p[i + 2] += d2; p[i + 3] += d3; p[i + 4] += d4
+      }
+    }
+    pending += 1
+    if pending >= Self.normalizeEvery { normalize() }
   }
 
   /// Adds `±significand · 2^exponent` (significand < 2^53).
