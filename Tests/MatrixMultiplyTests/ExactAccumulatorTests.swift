@@ -35,6 +35,31 @@ final class ExactAccumulatorTests: XCTestCase {
     }
   }
 
+  /// The whole `Double` range: subnormal × subnormal (2^-2148) up to the largest × largest, mixed.
+  func testProductsOverTheWholeDoubleRangeAreExact() {
+    var rng = SplitMix64Like(seed: 11)
+    let extremes: [Double] = [.leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude,
+                              Double.leastNormalMagnitude.nextDown, 0x1.fffffffffffffp-1000, 1, -0.0]
+    for trial in 0..<200 {
+      var a: [Double] = [], b: [Double] = []
+      for _ in 0..<(1 + trial % 25) {
+        func draw() -> Double {
+          if rng.next() % 4 == 0 { return extremes[Int(rng.next() % UInt64(extremes.count))] * (rng.next() & 1 == 0 ? 1 : -1) }
+          let x = Double(bitPattern: rng.next() & 0x7FEF_FFFF_FFFF_FFFF)   // any finite magnitude
+          return rng.next() & 1 == 0 ? x : -x
+        }
+        a.append(draw()); b.append(draw())
+      }
+      var acc = ExactAccumulator()
+      for (x, y) in zip(a, b) { acc.addProduct(x, y) }
+      let exact = mpfrDot(a, b, precision: 4400)
+      let (negative, words) = acc.magnitudeDigits()
+      let mine = BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: 4400)
+      XCTAssertEqual(mine.ternary, 0)
+      XCTAssertTrue(mine.value == exact, "trial \(trial): \(a) · \(b)")
+    }
+  }
+
   func testFloatRoundingBreaksTiesWithTheErrorSign() {
     // 1 + 2^-24 is the midpoint between 1 and 1 + 2^-23; a tiny extra term decides.
     var up = ExactAccumulator(); up.add(1); up.add(0x1p-24); up.add(0x1p-80)
