@@ -8,6 +8,20 @@ final class ExactAccumulatorTests: XCTestCase {
     BigFloat.dot(a, b, precision: precision).value
   }
 
+  /// Accumulates `Σ a·b` and checks the digits equal MPFR's exact dot product (4400 bits hold
+  /// any sum of products of `Double`s exactly); returns the accumulator and the exact value.
+  @discardableResult
+  func assertExactDot(_ a: [Double], _ b: [Double], _ message: String, line: UInt = #line) -> (ExactAccumulator, BigFloat) {
+    var acc = ExactAccumulator()
+    for (x, y) in zip(a, b) { acc.addProduct(x, y) }
+    let exact = mpfrDot(a, b, precision: 4400)
+    let (negative, words) = acc.magnitudeDigits()
+    let mine = BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: 4400)
+    XCTAssertEqual(mine.ternary, 0, message, line: line)
+    XCTAssertTrue(mine.value == exact, message, line: line)
+    return (acc, exact)
+  }
+
   func testSumsAndProductsAreExact() {
     var rng = SplitMix64Like(seed: 7)
     for trial in 0..<300 {
@@ -22,13 +36,7 @@ final class ExactAccumulatorTests: XCTestCase {
         a.append(x); b.append(y)
         if i % 3 == 0 { a.append(-x); b.append(y * (1 + 0x1p-52)) }
       }
-      var acc = ExactAccumulator()
-      for (x, y) in zip(a, b) { acc.addProduct(x, y) }
-      let exact = mpfrDot(a, b, precision: 4000)
-      let (negative, words) = acc.magnitudeDigits()
-      let mine = BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: 4000)
-      XCTAssertEqual(mine.ternary, 0)
-      XCTAssertTrue(mine.value == exact, "trial \(trial)")
+      let (acc, exact) = assertExactDot(a, b, "trial \(trial)")
       // Read-outs rounded once.
       XCTAssertEqual(acc.double(), exact.double())
       XCTAssertEqual(acc.float(), Float(BigFloat.rounded(exact, precision: 24).value.double()), "trial \(trial)")
@@ -50,13 +58,7 @@ final class ExactAccumulatorTests: XCTestCase {
         }
         a.append(draw()); b.append(draw())
       }
-      var acc = ExactAccumulator()
-      for (x, y) in zip(a, b) { acc.addProduct(x, y) }
-      let exact = mpfrDot(a, b, precision: 4400)
-      let (negative, words) = acc.magnitudeDigits()
-      let mine = BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: 4400)
-      XCTAssertEqual(mine.ternary, 0)
-      XCTAssertTrue(mine.value == exact, "trial \(trial): \(a) · \(b)")
+      assertExactDot(a, b, "trial \(trial): \(a) · \(b)")
     }
   }
 
