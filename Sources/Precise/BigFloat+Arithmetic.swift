@@ -141,8 +141,12 @@ extension BigFloat {
   public static func fromWords(_ words: [UInt32], exponent: Int, negative: Bool, precision: Int,
                                _ rounding: PreciseRounding = .nearestEven) -> Rounded {
     let r = BigFloat(precision: precision)
+    // Only the span between the lowest and highest non-zero words matters (value unchanged).
+    let low = words.firstIndex { $0 != 0 } ?? 0
+    let high = words.lastIndex { $0 != 0 } ?? -1
     let t = words.withUnsafeBufferPointer { w in
-      fn_mpfr_set_words(r.storage.pointer, w.baseAddress, w.count, exponent, negative ? 1 : 0, rounding.mpfr)
+      fn_mpfr_set_words(r.storage.pointer, w.baseAddress.map { $0 + low }, max(0, high - low + 1), exponent + 32 * low,
+                        negative ? 1 : 0, rounding.mpfr)
     }
     return Rounded(value: r, ternary: Int(t))
   }
