@@ -137,19 +137,31 @@ public struct ExactAccumulator: Sendable {
   /// words little-endian, each < 2^32 (trailing zero words kept).
   public func magnitudeDigits() -> (negative: Bool, words: [UInt32]) {
     var copy = self
-    copy.normalize()
-    var d = copy.digits
-    let negative = d[d.count - 1] < 0
-    if negative {
-      // Negate: two's complement over radix-2^32 digits.
-      var carry: Int64 = 0
-      for i in 0..<d.count {
-        let v = -d[i] + carry
-        carry = v >> 32
-        d[i] = v & 0xFFFF_FFFF
+    return copy.withMagnitudeWords { ($0, Array($1)) }
+  }
+
+  /// Calls `body` with the exact finite sum as sign and magnitude words (as
+  /// ``magnitudeDigits()``) in a temporary buffer, without allocating; normalizes the digits in
+  /// place first (the value is unchanged).
+  public mutating func withMagnitudeWords<R>(_ body: (_ negative: Bool, _ words: UnsafeBufferPointer<UInt32>) -> R) -> R {
+    normalize()
+    return digits.withUnsafeBufferPointer { d in
+      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: d.count) { w in
+        let negative = d[d.count - 1] < 0
+        if negative {
+          // Negate: two's complement over radix-2^32 digits.
+          var carry: Int64 = 0
+          for i in 0..<d.count {
+            let v = -d[i] + carry
+            carry = v >> 32
+            w[i] = UInt32(truncatingIfNeeded: v & 0xFFFF_FFFF)
+          }
+        } else {
+          for i in 0..<d.count { w[i] = UInt32(truncatingIfNeeded: d[i]) }
+        }
+        return body(negative, UnsafeBufferPointer(w))
       }
     }
-    return (negative, d.map { UInt32(truncatingIfNeeded: $0) })
   }
 
   /// The `Double` nearest the sum, with the sign of (exact − returned) as `errorSign`

@@ -140,14 +140,18 @@ extension BigFloat {
   /// `precision` bits: the read-out of an exact fixed-point sum.
   public static func fromWords(_ words: [UInt32], exponent: Int, negative: Bool, precision: Int,
                                _ rounding: PreciseRounding = .nearestEven) -> Rounded {
+    words.withUnsafeBufferPointer { fromWords($0, exponent: exponent, negative: negative, precision: precision, rounding) }
+  }
+
+  /// ``fromWords(_:exponent:negative:precision:_:)`` on words in a buffer.
+  public static func fromWords(_ words: UnsafeBufferPointer<UInt32>, exponent: Int, negative: Bool, precision: Int,
+                               _ rounding: PreciseRounding = .nearestEven) -> Rounded {
     let r = BigFloat(precision: precision)
     // Only the span between the lowest and highest non-zero words matters (value unchanged).
     let low = words.firstIndex { $0 != 0 } ?? 0
     let high = words.lastIndex { $0 != 0 } ?? -1
-    let t = words.withUnsafeBufferPointer { w in
-      fn_mpfr_set_words(r.storage.pointer, w.baseAddress.map { $0 + low }, max(0, high - low + 1), exponent + 32 * low,
-                        negative ? 1 : 0, rounding.mpfr)
-    }
+    let t = fn_mpfr_set_words(r.storage.pointer, words.baseAddress.map { $0 + low }, max(0, high - low + 1),
+                              exponent + 32 * low, negative ? 1 : 0, rounding.mpfr)
     return Rounded(value: r, ternary: Int(t))
   }
 }

@@ -158,10 +158,10 @@ public enum ReferenceAttention {
     var l = ExactAccumulator()
     let parts = p / 53 + 2
     for (t, j) in keys.enumerated() {
-      var s = scores[t]
-      s.add(-m)
-      let (negative, words) = s.magnitudeDigits()
-      let shifted = BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: p).value
+      scores[t].add(-m)
+      let shifted = scores[t].withMagnitudeWords { negative, words in
+        BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: p).value
+      }
       let arg = BigFloat.multiply(shifted, scale, precision: p).value
       var e = BigFloat.exp(arg, precision: p).value
       let vr = x.v.rowIndex(b, j, hk)
