@@ -62,12 +62,7 @@ public struct ExperimentPoint: Sendable {
       let f = element.outputFormat
       return (out.o.map { f.decode(UInt32($0)) }, .rne(f))
     default:
-      let a: AttentionAlgorithm
-      switch algorithm {
-      case "naive": a = .naive
-      case "blocked": a = .blocked(.flash2)
-      default: a = .blocked(.flash3(headDim: headDim, fp8: scheme.precision == "fp8", causal: causal))
-      }
+      let a = scheme.emulatedAlgorithm(named: algorithm, headDim: headDim, causal: causal)
       let out = try EmulatedAttention.run(operands, plan: scheme.plan, algorithm: a, options: options)
       return (out.values, scheme.plan.outputFormat)
     }
@@ -86,6 +81,18 @@ public struct ExperimentPoint: Sendable {
     var metrics: [String: Double] = [:]
     for n in names { if let v = all[n] ?? nil { metrics[n] = v } }
     return SweepRow(point: self, metrics: metrics, seconds: Date().timeIntervalSince(start))
+  }
+}
+
+extension AttentionScheme {
+  /// The emulated algorithm called `name` for this scheme: `naive`, `blocked` (FlashAttention-2
+  /// order, 128 × 128) or `blocked-fa3` (FA3's tiles for the scheme's precision, reverse order).
+  func emulatedAlgorithm(named name: String, headDim: Int, causal: Bool) -> AttentionAlgorithm {
+    switch name {
+    case "naive": .naive
+    case "blocked": .blocked(.flash2)
+    default: .blocked(.flash3(headDim: headDim, fp8: precision == "fp8", causal: causal))
+    }
   }
 }
 

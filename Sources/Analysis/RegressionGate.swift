@@ -134,12 +134,7 @@ public enum RegressionGate {
         reference = try ReferenceAttention.compute(inputs, options: options, precision: referenceBits, threads: threads).values
         references[key] = reference
       }
-      let algorithm: AttentionAlgorithm
-      switch e.algorithm {
-      case "naive": algorithm = .naive
-      case "blocked": algorithm = .blocked(.flash2)
-      default: algorithm = .blocked(.flash3(headDim: e.headDim, fp8: scheme.precision == "fp8", causal: e.causal))
-      }
+      let algorithm = scheme.emulatedAlgorithm(named: e.algorithm, headDim: e.headDim, causal: e.causal)
       let operands = try scheme.prepare(inputs, seed: e.seed)
       let output = try EmulatedAttention.run(operands, plan: scheme.plan, algorithm: algorithm, options: options)
       let metrics = ErrorMetrics(output: output.values, reference: reference)

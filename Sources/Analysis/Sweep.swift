@@ -60,13 +60,13 @@ public struct Sweep {
     }
   }
 
-  /// The provenance written with the results.
-  public func fullProvenance() -> [(String, String)] {
+  /// The provenance written with results of `shardPoints` points.
+  func fullProvenance(shardPoints: Int) -> [(String, String)] {
     var p = provenance
     p += [
       ("experiment_name", experiment.name), ("experiment_description", experiment.description),
       ("experiment_fingerprint", experiment.fingerprint), ("grid_points", "\(experiment.points.count)"),
-      ("shard", shard.map { "\($0.index)/\($0.count)" } ?? "all"), ("shard_points", "\(points.count)"),
+      ("shard", shard.map { "\($0.index)/\($0.count)" } ?? "all"), ("shard_points", "\(shardPoints)"),
       ("reference", experiment.reference.name), ("threads", "\(threads)"),
     ]
     p += MachineDescription.current.entries
@@ -80,8 +80,9 @@ public struct Sweep {
     do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
       throw AttentionError("\(directory): cannot create the results directory (\(error.localizedDescription))")
     }
-    var results = SweepResults(provenance: fullProvenance(), experimentText: experiment.source, metrics: experiment.metrics, rows: [])
     let points = self.points
+    var results = SweepResults(provenance: fullProvenance(shardPoints: points.count), experimentText: experiment.source,
+                               metrics: experiment.metrics, rows: [])
     if !fresh && FileManager.default.fileExists(atPath: csvPath) {
       let found = try SweepResults.readCSV(csvPath)
       if let f = found.provenance("experiment_fingerprint"), f != experiment.fingerprint {
