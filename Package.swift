@@ -28,10 +28,12 @@ let package = Package(
       name: "CLibCrypto",
       pkgConfig: "libcrypto",
       providers: [.apt(["libssl-dev"])]),
+    // Lane-wise conversions and maxima that Swift's SIMD types do not lower to one instruction.
+    .target(name: "CVectorShims"),
     .target(name: "LowPrecision", exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
     .target(name: "Interop", dependencies: ["Attention"], exclude: ["README.md"]),
-    .target(name: "MatrixMultiply", dependencies: ["LowPrecision"], exclude: ["README.md"]),
+    .target(name: "MatrixMultiply", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "Attention", dependencies: ["LowPrecision", "MatrixMultiply"], exclude: ["README.md"]),
     .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise"], exclude: ["README.md"]),
     .target(name: "Analysis", dependencies: ["Attention", "Reference", "LowPrecision", "Yams"], exclude: ["README.md"]),

@@ -1,26 +1,28 @@
-/// Operands split for the vector path of ``HopperStep``: significands, exponents and codes in
-/// separate buffers (structure of arrays), so that one instruction's `k` operands load as
-/// vectors. A reference type with fixed storage, so that positions in it are plain pointers;
-/// shared read-only between threads once filled.
+import CVectorShims
+
+/// Operands split for the vector path of ``HopperStep``: values (as `Float`), unnormalised
+/// exponents (as `Int16`) and codes in separate buffers (structure of arrays), so that one
+/// instruction's `k` operands load as vectors. A reference type with fixed storage, so that
+/// positions in it are plain pointers; shared read-only between threads once filled.
 public final class HopperOperandRows: @unchecked Sendable {
   public let count: Int
-  @usableFromInline let significands: UnsafeMutablePointer<Int32>
-  @usableFromInline let exponents: UnsafeMutablePointer<Int32>
+  @usableFromInline let values: UnsafeMutablePointer<Float>
+  @usableFromInline let exponents: UnsafeMutablePointer<Int16>
   @usableFromInline let codes: UnsafeMutablePointer<UInt16>
 
   /// `count` zero operands (code 0 of the table's format).
   public init(zeros count: Int, table: [HopperOperand]) {
     self.count = count
-    significands = .allocate(capacity: max(count, 1))
+    values = .allocate(capacity: max(count, 1))
     exponents = .allocate(capacity: max(count, 1))
     codes = .allocate(capacity: max(count, 1))
-    significands.initialize(repeating: table[0].significand, count: max(count, 1))
-    exponents.initialize(repeating: table[0].exponent, count: max(count, 1))
+    values.initialize(repeating: table[0].value, count: max(count, 1))
+    exponents.initialize(repeating: Int16(table[0].exponent), count: max(count, 1))
     codes.initialize(repeating: table[0].code, count: max(count, 1))
   }
 
   deinit {
-    significands.deallocate()
+    values.deallocate()
     exponents.deallocate()
     codes.deallocate()
   }
@@ -30,86 +32,115 @@ public final class HopperOperandRows: @unchecked Sendable {
   public func set(_ i: Int, code: Int, table: [HopperOperand]) {
     precondition(i >= 0 && i < count)
     let t = table[code]
-    significands[i] = t.significand
-    exponents[i] = t.exponent
+    values[i] = t.value
+    exponents[i] = Int16(t.exponent)
     codes[i] = t.code
   }
 
   /// The position of element `i`.
   @inlinable @inline(__always)
   public func pointer(_ i: Int) -> HopperOperandPointer {
-    HopperOperandPointer(significands + i, exponents + i, codes + i)
+    HopperOperandPointer(values + i, exponents + i, codes + i)
   }
 }
 
 /// A position in ``HopperOperandRows``.
 public struct HopperOperandPointer {
-  public var significands: UnsafePointer<Int32>
-  public var exponents: UnsafePointer<Int32>
+  public var values: UnsafePointer<Float>
+  public var exponents: UnsafePointer<Int16>
   public var codes: UnsafePointer<UInt16>
 
   @inlinable
-  init(_ s: UnsafePointer<Int32>, _ e: UnsafePointer<Int32>, _ c: UnsafePointer<UInt16>) {
-    significands = s
+  init(_ v: UnsafePointer<Float>, _ e: UnsafePointer<Int16>, _ c: UnsafePointer<UInt16>) {
+    values = v
     exponents = e
     codes = c
   }
 
   @inlinable @inline(__always)
   public func advanced(by n: Int) -> HopperOperandPointer {
-    HopperOperandPointer(significands + n, exponents + n, codes + n)
+    HopperOperandPointer(values + n, exponents + n, codes + n)
   }
 }
 
+/// The vector path of ``HopperStep``, in floating point.
+///
+/// With `top` the alignment point and F the kept fraction bits (13 FP8, 25 BF16/FP16), each
+/// product's aligned, truncated term is `trunc(a·b·2^(F − top))`: `a·b` is exact in `Float` (FP8
+/// significands have ≤ 4 bits, BF16 8 and FP16 11, so products have ≤ 22 bits), the scaling by a
+/// power of two is exact while the result stays normal, and the conversion to `Int32` truncates
+/// toward zero (one `cvttps2dq` per four products). Terms are below 2^(F+2) in magnitude, so the
+/// lanes sum them exactly in `Int32` (a lane adds ≤ 8 FP8 terms < 2^15, or 4 BF16/FP16 terms
+/// < 2^27). C's term, `trunc(C·2^(F − top))`, is exact the same way (or below 1, hence 0).
+///
+/// This holds while −99 ≤ top ≤ 100: then products do not overflow `Float` (|a·b| < 2^102), a
+/// product small enough to lose bits (< 2^−126, only BF16) has a term below 1/4 whether rounded
+/// or not, and `sum · 2^(top − F)` is a normal `Float` for any nonzero sum (|sum| < 2^33). The
+/// step's result is then `sum` truncated to `p_out + 1` significant bits (13 + 1 FP8, 23 + 1
+/// BF16/FP16) by clearing low significand bits, scaled by 2^(top − F): exactly the model's one
+/// RZ normalisation. Outside the window, a NaN or infinite operand (exponent sum ≥ 4000) or C
+/// (exponent 128), a subnormal C with no larger product, the step goes to ``exactStep(_:_:c:)``.
 extension HopperStep {
-  /// The same step as ``callAsFunction(_:_:bStride:c:)`` on `k` contiguous split operands, with
-  /// the products, alignment shifts and truncations done on SIMD vectors (32 lanes for FP8,
-  /// 16 for BF16/FP16). Same bits; blocks with NaN or infinite operands take the general path.
+  /// The same step as ``callAsFunction(_:_:bStride:c:)`` on `k` contiguous split operands
+  /// (32 for FP8, 16 for BF16/FP16). Same bits for every input.
   @inlinable @inline(__always)
   public func callAsFunction(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
-    instruction.k == 32 ? vector32(a, b, c: c) : vector16(a, b, c: c)
-  }
-
-  @inlinable @inline(__always)
-  func vector32(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
-    let e0 = lanes(a.exponents, 0) &+ lanes(b.exponents, 0), e1 = lanes(a.exponents, 8) &+ lanes(b.exponents, 8)
-    let e2 = lanes(a.exponents, 16) &+ lanes(b.exponents, 16), e3 = lanes(a.exponents, 24) &+ lanes(b.exponents, 24)
-    guard let (top, aligned) = alignment(pointwiseMax(pointwiseMax(e0, e1), pointwiseMax(e2, e3)).max(), c) else {
-      return general(a, b, c: c)
+    let fp8 = instruction.k == 32
+    var e = fn_maximum_short8(exponents(a, b, 0), exponents(a, b, 8))
+    if fp8 { e = fn_maximum_short8(e, fn_maximum_short8(exponents(a, b, 16), exponents(a, b, 24))) }
+    let cBiased = Int((c >> 23) & 0xFF)
+    let top = max(Int(Self.largestLane(e)), cBiased == 0 ? -1000 : cBiased - 127)
+    guard top >= -99 && top <= 100 else { return exactStep(a, b, c: c) }
+    let F = fp8 ? 13 : 25
+    let scale = Float(bitPattern: UInt32(truncatingIfNeeded: 127 + F - top) << 23)
+    let s = SIMD4<Float>(repeating: scale)
+    var lanes = SIMD4<Int32>()
+    for offset in stride(from: 0, to: instruction.k, by: 4) {
+      lanes &+= fn_truncate_float4(floats(a, offset) * floats(b, offset) * s)
     }
-    let t = SIMD8<Int32>(repeating: top)
-    var sum = terms(a, b, 0, e0, t) &+ terms(a, b, 8, e1, t)
-    sum &+= terms(a, b, 16, e2, t) &+ terms(a, b, 24, e3, t)  // |sum| < 2^21
-    let acc = Int64(sum.wrappedSum()) &+ aligned.term(top: top, alignedFractionBits: block.alignedFractionBits)
-    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: block.alignedFractionBits, outputFractionBits: block.outputFractionBits)
+    let cTerm = Int64(fn_truncate_float4(SIMD4<Float>(Float(bitPattern: c) * scale, 0, 0, 0))[0])
+    let sum = Int64(lanes[0]) &+ Int64(lanes[1]) &+ Int64(lanes[2]) &+ Int64(lanes[3]) &+ cTerm
+    // |sum| < 2^33: exact as a Double; keep 1 + p_out significant bits (RZ), then scale.
+    let kept = Double(bitPattern: Double(sum).bitPattern & ~((1 << (52 - block.outputFractionBits)) - 1))
+    return (Float(kept) * Float(bitPattern: UInt32(truncatingIfNeeded: 127 - F + top) << 23)).bitPattern
+  }
+
+  /// The step for any top, and the general model for NaN and infinite inputs: terms in
+  /// `Double`, C aligned in integers, one normalisation (``TensorCoreBlock/normalize``).
+  @usableFromInline
+  func exactStep(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
+    let k = instruction.k
+    var productTop: Int32 = -2000
+    for i in 0..<k { productTop = max(productTop, Int32(a.exponents[i]) + Int32(b.exponents[i])) }
+    guard let (top, aligned) = alignment(productTop, c) else { return general(a, b, c: c) }
+    let F = block.alignedFractionBits
+    let scale = Double(sign: .plus, exponent: F - Int(top), significand: 1)
+    var sum: Int64 = 0
+    for i in 0..<k {
+      // Exact: |a·b| ≥ 2^−266 and scale ≤ 2^158 keep the product normal; the term is < 2^27.
+      sum += Int64((Double(a.values[i]) * Double(b.values[i]) * scale).rounded(.towardZero))
+    }
+    let acc = sum &+ aligned.term(top: top, alignedFractionBits: F)
+    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: F, outputFractionBits: block.outputFractionBits)
   }
 
   @inlinable @inline(__always)
-  func vector16(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
-    let e0 = lanes(a.exponents, 0) &+ lanes(b.exponents, 0), e1 = lanes(a.exponents, 8) &+ lanes(b.exponents, 8)
-    guard let (top, aligned) = alignment(pointwiseMax(e0, e1).max(), c) else { return general(a, b, c: c) }
-    let t = SIMD8<Int32>(repeating: top)
-    // Each term < 2^27: sum the two halves in 64 bits.
-    let q0 = terms(a, b, 0, e0, t), q1 = terms(a, b, 8, e1, t)
-    let acc = SIMD8<Int64>(truncatingIfNeeded: q0).wrappedSum() &+ SIMD8<Int64>(truncatingIfNeeded: q1).wrappedSum()
-      &+ aligned.term(top: top, alignedFractionBits: block.alignedFractionBits)
-    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: block.alignedFractionBits, outputFractionBits: block.outputFractionBits)
+  func exponents(_ a: HopperOperandPointer, _ b: HopperOperandPointer, _ offset: Int) -> SIMD8<Int16> {
+    UnsafeRawPointer(a.exponents + offset).loadUnaligned(as: SIMD8<Int16>.self)
+      &+ UnsafeRawPointer(b.exponents + offset).loadUnaligned(as: SIMD8<Int16>.self)
+  }
+
+  /// The largest of the eight lanes (lanes folded by 64-bit shifts).
+  @inlinable @inline(__always)
+  static func largestLane(_ e: SIMD8<Int16>) -> Int16 {
+    var m = fn_maximum_short8(e, unsafeBitCast(unsafeBitCast(e, to: SIMD2<UInt64>.self) &>> 32, to: SIMD8<Int16>.self))
+    m = fn_maximum_short8(m, unsafeBitCast(unsafeBitCast(m, to: SIMD2<UInt64>.self) &>> 16, to: SIMD8<Int16>.self))
+    return max(m[0], m[4])
   }
 
   @inlinable @inline(__always)
-  func lanes(_ p: UnsafePointer<Int32>, _ offset: Int) -> SIMD8<Int32> {
-    UnsafeRawPointer(p + offset).loadUnaligned(as: SIMD8<Int32>.self)
-  }
-
-  /// Eight aligned, truncated, signed product terms: sign(p)·(|p|·2^productShift >> (top − e)).
-  @inlinable @inline(__always)
-  func terms(_ a: HopperOperandPointer, _ b: HopperOperandPointer, _ offset: Int, _ e: SIMD8<Int32>, _ top: SIMD8<Int32>) -> SIMD8<Int32> {
-    let p = lanes(a.significands, offset) &* lanes(b.significands, offset)
-    let s = p &>> 31  // 0 or −1
-    let magnitude = (p ^ s) &- s
-    let shift = pointwiseMin(top &- e, SIMD8(repeating: 31))
-    let q = (magnitude &<< Int32(productShift)) &>> shift
-    return (q ^ s) &- s
+  func floats(_ p: HopperOperandPointer, _ offset: Int) -> SIMD4<Float> {
+    UnsafeRawPointer(p.values + offset).loadUnaligned(as: SIMD4<Float>.self)
   }
 
   /// The alignment point (the largest product exponent, C's, and −133) and C split, or `nil`
@@ -117,7 +148,7 @@ extension HopperStep {
   @inlinable @inline(__always)
   func alignment(_ productTop: Int32, _ c: UInt32) -> (top: Int32, c: AlignedC)? {
     let cBiased = Int32((c >> 23) & 0xFF)
-    if cBiased == 0xFF || productTop > HopperOperand.specialExponent / 2 { return nil }
+    if cBiased == 0xFF || productTop >= HopperOperand.specialExponent / 2 { return nil }
     let cFraction = Int64(c & 0x7F_FFFF)
     if cBiased == 0 && cFraction == 0 { return (max(productTop, -133), AlignedC(significand: 0, exponent: 0, negative: false)) }
     let cExponent: Int32 = cBiased == 0 ? -126 : cBiased - 127

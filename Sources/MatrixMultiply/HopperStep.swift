@@ -2,14 +2,20 @@ import LowPrecision
 
 /// An input code split once for ``HopperStep``: value = significand · 2^(exponent − fraction bits),
 /// the significand signed (zero for ±0), the exponent unnormalised (subnormals use the format's
-/// minimum exponent). NaN and infinite codes carry a huge exponent so that any block holding one
-/// takes the general path.
+/// minimum exponent); `value` is the same number as a `Float` (exact for every input format of
+/// the tensor-core instructions; 0 for NaN and infinite codes). NaN and infinite codes carry a
+/// huge exponent so that any block holding one takes the general path; zeros carry an exponent
+/// far below the −133 floor, so that zero products never move the alignment point.
 public struct HopperOperand: Sendable {
   public var significand: Int32
   public var exponent: Int32
   public var code: UInt16
+  public var value: Float
 
-  @usableFromInline static let specialExponent: Int32 = 1 << 20
+  /// Exponent of NaN and infinite codes: a sum of two exponents is ≥ `specialExponent / 2` exactly
+  /// when an operand is special. Sums of two exponents lie in [−2000, 16 000], so that the vector
+  /// rows keep them, and their differences, in `Int16`.
+  @usableFromInline static let specialExponent: Int32 = 8000
   static let zeroExponent: Int32 = -1000
 }
 
@@ -47,10 +53,11 @@ public struct HopperStep: Sendable {
     (0..<(1 << format.bitWidth)).map { i in
       let code = UInt32(i)
       switch TensorCoreBlock.split(code, format) {
-      case .nan, .infinite: return HopperOperand(significand: 0, exponent: HopperOperand.specialExponent, code: UInt16(i))
-      case .zero: return HopperOperand(significand: 0, exponent: HopperOperand.zeroExponent, code: UInt16(i))
+      case .nan, .infinite: return HopperOperand(significand: 0, exponent: HopperOperand.specialExponent, code: UInt16(i), value: 0)
+      case .zero: return HopperOperand(significand: 0, exponent: HopperOperand.zeroExponent, code: UInt16(i), value: 0)
       case .finite(let t):
-        return HopperOperand(significand: Int32(t.negative ? -t.significand : t.significand), exponent: Int32(t.exponent), code: UInt16(i))
+        return HopperOperand(significand: Int32(t.negative ? -t.significand : t.significand), exponent: Int32(t.exponent), code: UInt16(i),
+                             value: Float(format.decode(code)))
       }
     }
   }
@@ -63,8 +70,8 @@ public struct HopperStep: Sendable {
     if cBiased == 0xFF { return general(a, b, bStride: bStride, c: c) }
     var top: Int32 = -133
     for i in 0..<k {
-      // A zero's exponent (−1000) keeps zero products below the −133 floor; a special's (2^20)
-      // puts the block above 2^19.
+      // A zero's exponent (−1000) keeps zero products below the −133 floor; a special's (8000)
+      // puts the block at or above 4000.
       top = max(top, a[i].exponent &+ b[i &* bStride].exponent)
     }
     if top > HopperOperand.specialExponent / 2 { return general(a, b, bStride: bStride, c: c) }

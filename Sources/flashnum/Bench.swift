@@ -7,7 +7,7 @@ import LowPrecision
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks (release builds only give meaningful figures).",
-    subcommands: [BenchConvert.self, BenchAttention.self])
+    subcommands: [BenchConvert.self, BenchMMA.self, BenchAttention.self])
 }
 
 struct BenchConvert: ParsableCommand {

@@ -29,6 +29,13 @@ struct BenchAttention: ParsableCommand {
   @Flag(name: .customLong("no-peers"), help: "Skip the Python peers (NumPy + ml_dtypes, mpmath).") var noPeers = false
   @Option(name: .customLong("mpmath-rows"), help: "Query rows the mpmath peer computes (its time is per row × N).") var mpmathRows = 2
   @Option(help: "Folder of the peer scripts.") var scripts = "Scripts"
+  @Option(parsing: .upToNextOption,
+          help: "Parts to run (default: all): blocked (FP32 and FP8 blocked), fa3 (the FA3 schedule), reference, peers. Peers need blocked and reference.")
+  var only: [Part] = Part.allCases
+
+  enum Part: String, CaseIterable, ExpressibleByArgument {
+    case blocked, fa3, reference, peers
+  }
 
   func run() throws {
     guard seqLen > 0, referenceSeqLen > 0, headDim > 0, repeats > 0 else {
@@ -38,9 +45,9 @@ struct BenchAttention: ParsableCommand {
     print("flashnum bench attention: N=\(seqLen), d=\(headDim), one head; median of \(repeats) runs; seconds")
     print("| computation | 1 thread | 2 threads | speed-up | vs FP32 blocked (2 threads) |")
     print("|---|---|---|---|---|")
-    var fp32Seconds = 0.0
+    var fp32Seconds = Double.nan
     var fp8Seconds: [Double] = []
-    for (label, name, algorithm) in [
+    for (label, name, algorithm) in !only.contains(.blocked) ? [] : [
       ("FP32 blocked (fp32, 128×128)", "fp32", AttentionAlgorithm.blocked(.flash2)),
       ("FP8 blocked (fa3-fp8-per-head, FA3 tiles)", "fa3-fp8-per-head",
        AttentionAlgorithm.blocked(.flash3(headDim: headDim, fp8: true, causal: false))),
@@ -62,7 +69,7 @@ struct BenchAttention: ParsableCommand {
     }
     // The bit-exact FA3 schedule (H100 wgmma arithmetic, MUFU, FTZ) on the same distribution, quantized as
     // `flashnum crosscheck` does (FP8: per-head descales).
-    for element in [FA3Inputs.Element.e4m3fn, .bf16] {
+    for element in !only.contains(.fa3) ? [] : [FA3Inputs.Element.e4m3fn, .bf16] {
       let inputs = try FA3Case(element: element, headDim: headDim, seqLenQ: seqLen, heads: 1, seed: 0).inputs()
       let schedule = FA3Schedule.fa3(element: element, headDim: headDim, causal: false, seqLenQ: seqLen)
       var outputs: [FA3Output] = []
@@ -73,6 +80,7 @@ struct BenchAttention: ParsableCommand {
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("FA3 outputs differ between thread counts") }
       row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blockColumns))", times, fp32Seconds)
     }
+    guard only.contains(.reference) else { return }
     let r = AttentionInputs.generate(AttentionShape(seqLenQ: referenceSeqLen, headDim: headDim), .fa3, seed: 0)
     var refs: [[Double]] = []
     var times: [Double] = []
@@ -100,7 +108,7 @@ struct BenchAttention: ParsableCommand {
     }
     guard boundedOutputs.allSatisfy({ $0 == boundedOutputs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
     print("| MPFR reference, \(precision) bits with error bound (≥ \(bound.certifiedBits) bits certified), N=\(referenceSeqLen) | \(f(certified[0])) | \(f(certified[1])) | \(String(format: "%.2f×", certified[0] / certified[1])) | — |")
-    if noPeers { return }
+    if noPeers || !only.contains(.peers) || !only.contains(.blocked) { return }
     try peers(fp8: fp8Seconds, reference: certified, precision: precision, referenceInputs: r, attentionInputs: x)
   }
 
@@ -153,7 +161,8 @@ struct BenchAttention: ParsableCommand {
   }
 
   func row(_ label: String, _ times: [Double], _ fp32: Double) {
-    print("| \(label) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | \(String(format: "%.2f×", times[1] / fp32)) |")
+    let ratio = fp32.isNaN ? "—" : String(format: "%.2f×", times[1] / fp32)
+    print("| \(label) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | \(ratio) |")
   }
 
   func f(_ seconds: Double) -> String { String(format: "%.2f", seconds) }

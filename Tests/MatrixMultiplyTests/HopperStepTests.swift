@@ -24,16 +24,43 @@ final class HopperStepTests: XCTestCase {
           return f.encode(Double.random(in: -2...2, using: &rng), Rounding(.nearestEven, overflow: .saturate))
         }
       }
-      for trial in 0..<20_000 {
-        let style = trial % 3
+      // Values 2^x·(1 + u), for products and C whose exponents sit at the edges of the vector
+      // path's window (−99 ≤ top ≤ 100) and of FP32's range.
+      let edges = [-127, -126, -113, -101, -100, -99, -98, 98, 99, 100, 101, 102, 127]
+      func scaled(_ f: FloatFormat, _ exponent: Int) -> UInt32 {
+        let v = Double(sign: rng.next() % 2 == 0 ? .plus : .minus, exponent: exponent, significand: 1 + Double(rng.next() % 1024) / 1024)
+        return f.encode(v, Rounding(.towardZero, overflow: .saturate))
+      }
+      for trial in 0..<24_000 {
+        let style = trial % 4
         let stride = 1 + trial % 3
-        let a = (0..<k).map { _ in code(fa, style) }
-        let bDense = (0..<k).map { _ in code(fb, style) }
+        var a = (0..<k).map { _ in code(fa, style) }
+        var bDense = (0..<k).map { _ in code(fb, style) }
+        var edgeC: UInt32 = 0
+        if style == 3 {
+          // Half the products near an edge exponent (as far as the formats reach), the rest zero
+          // or ordinary; C at an edge, zero, or subnormal.
+          let target = edges[Int(rng.next() % UInt64(edges.count))]
+          for i in 0..<k {
+            switch rng.next() % 3 {
+            case 0: a[i] = scaled(fa, target / 2); bDense[i] = scaled(fb, target - target / 2)
+            case 1: a[i] = 0
+            default: a[i] = code(fa, 2); bDense[i] = code(fb, 2)
+            }
+          }
+          let fraction = UInt32(truncatingIfNeeded: rng.next()) & 0x7F_FFFF
+          let sign = UInt32(rng.next() % 2) << 31
+          switch rng.next() % 4 {
+          case 0: edgeC = 0
+          case 1: edgeC = sign | fraction  // subnormal
+          default: edgeC = sign | UInt32(127 + max(target, -126)) << 23 | fraction
+          }
+        }
         var bStrided = [HopperOperand](repeating: step.bTable[0], count: k * stride)
         for i in 0..<k { bStrided[i * stride] = step.bTable[Int(bDense[i])] }
         let cChoices: [UInt32] = [0, 0x8000_0000, UInt32(truncatingIfNeeded: rng.next()), Float(Double.random(in: -8...8, using: &rng)).bitPattern,
                                   0x7F80_0000, 0x0000_0001]
-        let c = cChoices[Int(rng.next() % UInt64(cChoices.count))]
+        let c = style == 3 ? edgeC : cChoices[Int(rng.next() % UInt64(cChoices.count))]
         let expected = instruction.step(a[...], bDense[...], c: c)
         let aSplit = a.map { step.aTable[Int($0)] }
         let got = aSplit.withUnsafeBufferPointer { ap in

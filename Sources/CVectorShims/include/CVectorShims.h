@@ -1,0 +1,28 @@
+// Lane-wise vector operations that Swift's SIMD types do not lower to single instructions on
+// baseline x86-64 (SSE2): Swift's float → integer SIMD conversion is a generic per-lane loop, and
+// its lane-wise integer maximum is sometimes scalarized. These `static inline` functions on
+// Clang extended vectors (imported by Swift as SIMD4<Float>, SIMD4<Int32>, SIMD8<Int16>) are
+// inlined into the Swift callers and compile to one instruction each (cvttps2dq, pmaxsw on
+// x86-64; fcvtzs, smax on arm64).
+
+#ifndef CVECTORSHIMS_H
+#define CVECTORSHIMS_H
+
+#include <stdint.h>
+
+typedef float fn_float4 __attribute__((ext_vector_type(4)));
+typedef int32_t fn_int4 __attribute__((ext_vector_type(4)));
+typedef int16_t fn_short8 __attribute__((ext_vector_type(8)));
+
+/// Each lane of `x` rounded toward zero to an Int32. Every lane must be finite and below 2^31 in
+/// magnitude (the result is unspecified otherwise; x86-64 gives INT32_MIN).
+static inline __attribute__((always_inline)) fn_int4 fn_truncate_float4(fn_float4 x) {
+  return __builtin_convertvector(x, fn_int4);
+}
+
+/// The lane-wise maximum of two Int16 vectors.
+static inline __attribute__((always_inline)) fn_short8 fn_maximum_short8(fn_short8 a, fn_short8 b) {
+  return a > b ? a : b;
+}
+
+#endif

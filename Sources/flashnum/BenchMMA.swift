@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import LowPrecision
+import MatrixMultiply
+
+/// `flashnum bench mma`: ns per tensor-core step of the fast (vector) path and of the general
+/// model, one core.
+struct BenchMMA: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mma",
+    abstract: "ns per wgmma step: HopperStep's vector path (chained and independent) vs the general TensorCoreBlock model, one core.",
+    discussion: """
+      Operands: --rows rows of k codes (k = 32 FP8, 16 BF16/FP16) from a standard normal times \
+      2^j, j uniform in [-4, 4], seed 2, quantized to the instruction's formats; every step pairs \
+      row i of A with row (i·7 + 3) mod rows of B. 'chained' feeds each step's result as the next \
+      step's C (as along K in a GEMM: latency-bound); 'independent' starts each from C = +0 \
+      (throughput). Each figure is the median of --repeats passes over all rows; the general \
+      model is timed on the first 1/64 of the rows. Results of the vector path and the general \
+      model are compared on every timed step.
+      """)
+
+  @Option(help: "Rows of operands per pass.") var rows = 4096
+  @Option(help: "Passes per figure (median reported).") var repeats = 9
+
+  func run() throws {
+    guard rows >= 64, repeats > 0 else { throw InputError("--rows must be at least 64 and --repeats positive") }
+    print("flashnum bench mma: \(rows) steps per pass, median of \(repeats) passes, 1 thread, ns/step")
+    print("| instruction | vector, chained | vector, independent | general model | general ÷ vector (chained) |")
+    print("|---|---|---|---|---|")
+    for instruction in [HopperInstruction.wgmmaE4M3E4M3K32, .wgmmaE5M2E5M2K32, .wgmmaBF16K16, .wgmmaF16K16] {
+      let step = HopperStep(instruction)
+      let k = instruction.k
+      let (fa, fb) = instruction.inputFormats
+      var rng = SplitMix64(seed: 2)
+      func codes(_ f: FloatFormat) -> [UInt32] {
+        (0..<(rows * k)).map { _ in
+          let u1 = Double(rng.next() >> 11 + 1) / 9007199254740993.0, u2 = Double(rng.next() >> 11) / 9007199254740992.0
+          let g = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+          return f.encode(g * Double(sign: .plus, exponent: Int(rng.next() % 9) - 4, significand: 1), Rounding(.nearestEven, overflow: .saturate))
+        }
+      }
+      let a = codes(fa), b = codes(fb)
+      let aRows = HopperOperandRows(zeros: rows * k, table: step.aTable), bRows = HopperOperandRows(zeros: rows * k, table: step.bTable)
+      for i in 0..<(rows * k) {
+        aRows.set(i, code: Int(a[i]), table: step.aTable)
+        bRows.set(i, code: Int(b[i]), table: step.bTable)
+      }
+      let partner = (0..<rows).map { ($0 &* 7 &+ 3) % rows }
+      var chainedResults = [UInt32](repeating: 0, count: rows)
+      let chained = medianNanoseconds(repeats) {
+        var acc: UInt32 = 0
+        for i in 0..<rows {
+          acc = step(aRows.pointer(i * k), bRows.pointer(partner[i] * k), c: acc)
+          chainedResults[i] = acc
+        }
+      } / Double(rows)
+      var sink: UInt32 = 0
+      let independent = medianNanoseconds(repeats) {
+        for i in 0..<rows { sink ^= step(aRows.pointer(i * k), bRows.pointer(partner[i] * k), c: 0) }
+      } / Double(rows)
+      let few = rows / 64
+      var generalResults = [UInt32](repeating: 0, count: few)
+      let general = medianNanoseconds(repeats) {
+        var acc: UInt32 = 0
+        for i in 0..<few {
+          let j = partner[i]
+          acc = instruction.step(a[(i * k)..<((i + 1) * k)], b[(j * k)..<((j + 1) * k)], c: acc)
+          generalResults[i] = acc
+        }
+      } / Double(few)
+      guard generalResults == Array(chainedResults[0..<few]) else { throw ValidationError("\(instruction.rawValue): vector path and general model differ") }
+      print("| \(instruction.rawValue) | \(String(format: "%.1f", chained)) | \(String(format: "%.1f", independent)) | \(String(format: "%.0f", general)) | \(String(format: "%.0f×", general / chained)) |")
+      if sink == 0x5EED { print("") }  // keeps the independent steps alive
+    }
+  }
+}
