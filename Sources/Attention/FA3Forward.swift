@@ -40,9 +40,9 @@ public enum FA3Forward {
     out.o.withUnsafeMutableBufferPointer { oBuffer in
       out.lse.withUnsafeMutableBufferPointer { lseBuffer in
         nonisolated(unsafe) let o = oBuffer.baseAddress!, lse = lseBuffer.baseAddress!
-        RowTasks.run(batch: inputs.batch, heads: inputs.heads, seqLen: inputs.seqLenQ, rowsPerTask: 64, threads: threads,
-                     scratch: { FA3RowKernel.Scratch(kernel) }) { b, h, i, scratch in
-          lse[(b * inputs.heads + h) * inputs.seqLenQ + i] = kernel.row(b, h, i, &scratch, o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d)
+        RowTasks.run(batch: inputs.batch, heads: inputs.heads, seqLen: inputs.seqLenQ, rowsPerTask: FA3RowKernel.rowsPerTask, threads: threads,
+                     scratch: { FA3RowKernel.Scratch(kernel) }) { b, h, rows, scratch in
+          kernel.rows(b, h, rows, &scratch, o: o, lse: lse)
         }
       }
     }
@@ -50,8 +50,12 @@ public enum FA3Forward {
   }
 }
 
-/// One query row of ``FA3Forward``, on operands split once per call.
+/// Query rows of ``FA3Forward``, on operands split once per call. A task's rows (at most
+/// ``rowsPerTask``) visit each K/V block in turn, so that the block stays in cache across them;
+/// every row keeps its own state (max, lane sums, O) and runs exactly the one-row algorithm.
 struct FA3RowKernel: Sendable {
+  static let rowsPerTask = 64
+
   let inputs: FA3Inputs
   let schedule: FA3Schedule
   let fp8: Bool
@@ -68,23 +72,30 @@ struct FA3RowKernel: Sendable {
   let pFormat: FloatFormat
   let group: Int
 
+  /// One task's state: split Q rows, per-row max, lane sums and O accumulators (FP32 bits), and
+  /// one block's scores and probabilities (reused row after row).
   struct Scratch {
     let q: HopperOperandRows, pSplit: HopperOperandRows  // reference types: filled in place
     var qValues: [Float]
     var s: [Float], p: [Float]
     var pValues: [Float]
     var o: [UInt32]
+    var m: [Float]
+    var laneSums: [Float]
     var pCodes8: [UInt8], pCodes16: [UInt16]
 
     init(_ k: FA3RowKernel) {
-      q = HopperOperandRows(zeros: k.paddedDim, table: k.pTable)
-      qValues = Array(repeating: 0, count: k.paddedDim)
+      let rows = FA3RowKernel.rowsPerTask
+      q = HopperOperandRows(zeros: rows * k.paddedDim, table: k.pTable)
+      qValues = Array(repeating: 0, count: rows * k.paddedDim)
       let n = k.schedule.blockColumns
       s = Array(repeating: 0, count: n)
       p = Array(repeating: 0, count: n)
       pSplit = HopperOperandRows(zeros: n, table: k.pTable)
       pValues = Array(repeating: 0, count: n)
-      o = Array(repeating: 0, count: k.inputs.headDim)
+      o = Array(repeating: 0, count: rows * k.inputs.headDim)
+      m = Array(repeating: 0, count: rows)
+      laneSums = Array(repeating: 0, count: rows * k.schedule.rowSumLanes)
       pCodes8 = Array(repeating: 0, count: n)
       pCodes16 = Array(repeating: 0, count: n)
     }
@@ -152,86 +163,111 @@ struct FA3RowKernel: Sendable {
     return Float(Double(mul(mul(scale, qd), kd)) * log2e)
   }
 
-  /// Computes row `i` of head `h`, writes O's bits to `o` and returns the LSE.
-  func row(_ b: Int, _ h: Int, _ i: Int, _ scratch: inout Scratch, _ o: UnsafeMutablePointer<UInt16>) -> Float {
-    let (d, n, bn) = (inputs.headDim, inputs.seqLenK, schedule.blockColumns)
+  /// Computes query rows `rows` (at most ``rowsPerTask``) of batch `b`, head `h`: writes O's bits
+  /// into `o` (batch, seqLenQ, heads, headDim) and the LSE into `lse` (batch, heads, seqLenQ).
+  func rows(_ b: Int, _ h: Int, _ rows: Range<Int>, _ scratch: inout Scratch,
+            o: UnsafeMutablePointer<UInt16>, lse: UnsafeMutablePointer<Float>) {
+    precondition(rows.count <= Self.rowsPerTask)
+    let (d, n) = (inputs.headDim, inputs.seqLenK)
     let kvHead = h / group
     let sl2 = exp2Scale(b, kvHead)
-    let offset = Float(schedule.probabilityOffset)
-    let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
-    for c in 0..<paddedDim {
-      let code = c < d ? Int(inputs.q[qBase + c]) : 0
-      scratch.q.set(c, code: code, table: step.aTable)
-      scratch.qValues[c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
+    let lanes = schedule.rowSumLanes
+    for (r, i) in rows.enumerated() {
+      let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
+      for c in 0..<paddedDim {
+        let code = c < d ? Int(inputs.q[qBase + c]) : 0
+        scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
+        scratch.qValues[r * paddedDim + c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
+      }
+      scratch.m[r] = -.infinity
+      for q in 0..<lanes { scratch.laneSums[r * lanes + q] = 0 }
+      for c in 0..<d { scratch.o[r * d + c] = 0 }
     }
-    // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
-    let lastKey = inputs.causal ? i + n - inputs.seqLenQ : n - 1
     let kHead = (b * inputs.kvHeads + kvHead) * n * paddedDim
     let vHead = (b * inputs.kvHeads + kvHead) * d * paddedKeys
-    let lanes = schedule.rowSumLanes
-    var laneSums = [Float](repeating: 0, count: lanes)
-    var m = -Float.infinity
-    for c in 0..<d { scratch.o[c] = 0 }
     let order = schedule.reverseBlockOrder ? Array((0..<blockCount).reversed()) : Array(0..<blockCount)
-    for (visit, block) in order.enumerated() {
-      let first = visit == 0
-      let key0 = block * bn
-      // 1. Scores, raw (unscaled), −∞ where masked.
-      for c in 0..<bn {
-        let key = key0 + c
-        scratch.s[c] = key < n && key <= lastKey ? score(&scratch, kHead + key * paddedDim) : -.infinity
+    for (index, block) in order.enumerated() {
+      for (r, i) in rows.enumerated() {
+        // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
+        let lastKey = inputs.causal ? i + n - inputs.seqLenQ : n - 1
+        visit(block, first: index == 0, row: r, lastKey: lastKey, sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
       }
-      // 2. Running max (FMNMX.FTZ) and the rescale factor.
-      var mNew = m
-      for c in 0..<bn { mNew = max(mNew, flushedIfFTZ(scratch.s[c])) }
-      var scale: Float = 1
-      if !first {
-        let current = mNew == -.infinity ? 0 : mNew
-        scale = exp2(mul(add(m, -current), sl2))
-      }
-      let ms = mNew == -.infinity ? 0 : multiplyAdd(mNew, sl2, -offset, fused: schedule.fusedExponentArgument)
-      for c in 0..<bn {
-        scratch.p[c] = exp2(multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument))
-      }
-      // 3. Row sum of the unrounded P, in lanes.
-      for q in 0..<lanes {
-        var sum = laneSums[q]
-        var firstInLane = true
-        for c in 0..<bn where (c % (2 * lanes)) / 2 == q {
-          if firstInLane && !first {
-            sum = multiplyAdd(scale, sum, scratch.p[c], fused: schedule.fusedRowSumRescale)
-          } else {
-            sum = firstInLane ? scratch.p[c] : add(sum, scratch.p[c])
-          }
-          firstInLane = false
-        }
-        if firstInLane && !first { sum = mul(scale, sum) }  // a lane with no column (bn < 2·lanes)
-        laneSums[q] = sum
-      }
-      // 4. O ← O ⊗ scale, then O += round(P)·V.
-      if !first {
-        for c in 0..<d { scratch.o[c] = mul(Float(bitPattern: scratch.o[c]), scale).bitPattern }
-      }
-      roundProbabilities(&scratch)
-      for c in 0..<d {
-        scratch.o[c] = accumulateValues(&scratch, vHead + c * paddedKeys + key0, scratch.o[c])
-      }
-      m = mNew
     }
-    // Finalize: butterfly reduction of the lanes (shfl-xor lanes/2, …, 1; lane 0's value).
-    var sums = laneSums
+    for (r, i) in rows.enumerated() {
+      let out = o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
+      lse[(b * inputs.heads + h) * inputs.seqLenQ + i] = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch, out)
+    }
+  }
+
+  /// One K/V block for row `r`: scores, running max and rescale, probabilities, lane sums, O.
+  func visit(_ block: Int, first: Bool, row r: Int, lastKey: Int, sl2: Float, kHead: Int, vHead: Int, _ scratch: inout Scratch) {
+    let (d, n, bn) = (inputs.headDim, inputs.seqLenK, schedule.blockColumns)
+    let offset = Float(schedule.probabilityOffset)
+    let lanes = schedule.rowSumLanes
+    let key0 = block * bn
+    let m = scratch.m[r]
+    // 1. Scores, raw (unscaled), −∞ where masked.
+    for c in 0..<bn {
+      let key = key0 + c
+      scratch.s[c] = key < n && key <= lastKey ? score(&scratch, r * paddedDim, kHead + key * paddedDim) : -.infinity
+    }
+    // 2. Running max (FMNMX.FTZ) and the rescale factor.
+    var mNew = m
+    for c in 0..<bn { mNew = max(mNew, flushedIfFTZ(scratch.s[c])) }
+    var scale: Float = 1
+    if !first {
+      let current = mNew == -.infinity ? 0 : mNew
+      scale = exp2(mul(add(m, -current), sl2))
+    }
+    let ms = mNew == -.infinity ? 0 : multiplyAdd(mNew, sl2, -offset, fused: schedule.fusedExponentArgument)
+    for c in 0..<bn {
+      scratch.p[c] = exp2(multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument))
+    }
+    // 3. Row sum of the unrounded P, in lanes.
+    for q in 0..<lanes {
+      var sum = scratch.laneSums[r * lanes + q]
+      var firstInLane = true
+      for c in 0..<bn where (c % (2 * lanes)) / 2 == q {
+        if firstInLane && !first {
+          sum = multiplyAdd(scale, sum, scratch.p[c], fused: schedule.fusedRowSumRescale)
+        } else {
+          sum = firstInLane ? scratch.p[c] : add(sum, scratch.p[c])
+        }
+        firstInLane = false
+      }
+      if firstInLane && !first { sum = mul(scale, sum) }  // a lane with no column (bn < 2·lanes)
+      scratch.laneSums[r * lanes + q] = sum
+    }
+    // 4. O ← O ⊗ scale, then O += round(P)·V.
+    if !first {
+      for c in 0..<d { scratch.o[r * d + c] = mul(Float(bitPattern: scratch.o[r * d + c]), scale).bitPattern }
+    }
+    roundProbabilities(&scratch)
+    for c in 0..<d {
+      scratch.o[r * d + c] = accumulateValues(&scratch, vHead + c * paddedKeys + key0, scratch.o[r * d + c])
+    }
+    scratch.m[r] = mNew
+  }
+
+  /// Row `r`'s epilogue: O's bits into `o`, the LSE returned.
+  func finish(row r: Int, b: Int, kvHead: Int, sl2: Float, _ scratch: inout Scratch, _ o: UnsafeMutablePointer<UInt16>) -> Float {
+    let d = inputs.headDim
+    let lanes = schedule.rowSumLanes
+    // Butterfly reduction of the lanes (shfl-xor lanes/2, …, 1; lane 0's value).
+    var sums = Array(scratch.laneSums[(r * lanes)..<((r + 1) * lanes)])
     var stride = lanes / 2
     while stride >= 1 {
       sums = sums.indices.map { add(sums[$0], sums[$0 ^ stride]) }
       stride /= 2
     }
     let l = sums[0]
+    let m = scratch.m[r]
     let inv: Float = (l == 0 || l.isNaN) ? 0 : reciprocal(l)
     let vd = fp8 ? (inputs.vDescale?[b * inputs.kvHeads + kvHead] ?? 1) : 1
     let s = fp8 ? mul(inv, vd) : inv
     let outFormat = inputs.element.outputFormat
     for c in 0..<d {
-      let value = mul(Float(bitPattern: scratch.o[c]), s)
+      let value = mul(Float(bitPattern: scratch.o[r * d + c]), s)
       o[c] = UInt16(outFormat.encode(value, Rounding(.nearestEven, overflow: .infinity)))
     }
     let l2 = schedule.probabilityOffset == 0 ? l : mul(l, Float(sign: .plus, exponent: -schedule.probabilityOffset, significand: 1))
@@ -242,17 +278,17 @@ struct FA3RowKernel: Sendable {
 
   /// S for one key: Q·K over the head dim, C = +0 first.
   @inline(__always)
-  func score(_ scratch: inout Scratch, _ kRow: Int) -> Float {
+  func score(_ scratch: inout Scratch, _ qRow: Int, _ kRow: Int) -> Float {
     switch schedule.tensorCore {
     case .hopper:
       var acc: UInt32 = 0
       for start in stride(from: 0, to: paddedDim, by: kk) {
-        acc = step(scratch.q.pointer(start), kSplit.pointer(kRow + start), c: acc)
+        acc = step(scratch.q.pointer(qRow + start), kSplit.pointer(kRow + start), c: acc)
       }
       return Float(bitPattern: acc)
     case .fp32FMA:
       var acc: Float = 0
-      for c in 0..<paddedDim { acc = acc.addingProduct(scratch.qValues[c], kValues[kRow + c]) }
+      for c in 0..<paddedDim { acc = acc.addingProduct(scratch.qValues[qRow + c], kValues[kRow + c]) }
       return acc
     }
   }

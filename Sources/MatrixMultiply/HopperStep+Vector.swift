@@ -85,35 +85,64 @@ extension HopperStep {
   /// (32 for FP8, 16 for BF16/FP16). Same bits for every input.
   @inlinable @inline(__always)
   public func callAsFunction(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
-    let fp8 = instruction.k == 32
-    var e = fn_maximum_short8(exponents(a, b, 0), exponents(a, b, 8))
-    if fp8 { e = fn_maximum_short8(e, fn_maximum_short8(exponents(a, b, 16), exponents(a, b, 24))) }
+    instruction.k == 32 ? fp8Step(a, b, c: c) : halfStep(a, b, c: c)
+  }
+
+  /// FP8 (k = 32, F = 13, 13 fraction bits out); lanes sum 8 terms < 2^15, the total is < 2^21.
+  @inlinable @inline(__always)
+  func fp8Step(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
+    let e = fn_maximum_short8(fn_maximum_short8(exponents(a, b, 0), exponents(a, b, 8)),
+                              fn_maximum_short8(exponents(a, b, 16), exponents(a, b, 24)))
     let cBiased = Int((c >> 23) & 0xFF)
     let top = max(Int(Self.largestLane(e)), cBiased == 0 ? -1000 : cBiased - 127)
-    guard top >= -99 && top <= 100 else { return exactStep(a, b, c: c) }
-    let F = fp8 ? 13 : 25
-    let scale = Float(bitPattern: UInt32(truncatingIfNeeded: 127 + F - top) << 23)
+    guard top >= -99 && top <= 100 else { return Self.exactStep(instruction, a, b, c: c) }
+    let scale = Float(bitPattern: UInt32(truncatingIfNeeded: 127 + 13 - top) << 23)
     let s = SIMD4<Float>(repeating: scale)
-    var lanes = SIMD4<Int32>()
-    for offset in stride(from: 0, to: instruction.k, by: 4) {
-      lanes &+= fn_truncate_float4(floats(a, offset) * floats(b, offset) * s)
-    }
-    let cTerm = Int64(fn_truncate_float4(SIMD4<Float>(Float(bitPattern: c) * scale, 0, 0, 0))[0])
-    let sum = Int64(lanes[0]) &+ Int64(lanes[1]) &+ Int64(lanes[2]) &+ Int64(lanes[3]) &+ cTerm
-    // |sum| < 2^33: exact as a Double; keep 1 + p_out significant bits (RZ), then scale.
-    let kept = Double(bitPattern: Double(sum).bitPattern & ~((1 << (52 - block.outputFractionBits)) - 1))
-    return (Float(kept) * Float(bitPattern: UInt32(truncatingIfNeeded: 127 - F + top) << 23)).bitPattern
+    let t0 = terms(a, b, 0, s) &+ terms(a, b, 4, s), t1 = terms(a, b, 8, s) &+ terms(a, b, 12, s)
+    let t2 = terms(a, b, 16, s) &+ terms(a, b, 20, s), t3 = terms(a, b, 24, s) &+ terms(a, b, 28, s)
+    let cTerm = fn_truncate_float4(SIMD4<Float>(Float(bitPattern: c) * scale, 0, 0, 0))
+    let sum = ((t0 &+ t1) &+ (t2 &+ t3) &+ cTerm).wrappedSum()
+    // Exact as a Float; keep 14 significant bits (RZ), then scale back.
+    let kept = Float(bitPattern: Float(sum).bitPattern & 0xFFFF_FC00)
+    return (kept * Float(bitPattern: UInt32(truncatingIfNeeded: 127 - 13 + top) << 23)).bitPattern
+  }
+
+  /// BF16/FP16 (k = 16, F = 25, 23 fraction bits out); lanes sum 4 terms < 2^27, the 16 terms
+  /// total < 2^31 − 16 (exact in `Int32`), C's term < 2^26 is added in 64 bits.
+  @inlinable @inline(__always)
+  func halfStep(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
+    let e = fn_maximum_short8(exponents(a, b, 0), exponents(a, b, 8))
+    let cBiased = Int((c >> 23) & 0xFF)
+    let top = max(Int(Self.largestLane(e)), cBiased == 0 ? -1000 : cBiased - 127)
+    guard top >= -99 && top <= 100 else { return Self.exactStep(instruction, a, b, c: c) }
+    let scale = Float(bitPattern: UInt32(truncatingIfNeeded: 127 + 25 - top) << 23)
+    let s = SIMD4<Float>(repeating: scale)
+    let products = (terms(a, b, 0, s) &+ terms(a, b, 4, s)) &+ (terms(a, b, 8, s) &+ terms(a, b, 12, s))
+    let cTerm = fn_truncate_float4(SIMD4<Float>(Float(bitPattern: c) * scale, 0, 0, 0))[0]
+    let sum = Int64(products.wrappedSum()) &+ Int64(cTerm)
+    // |sum| < 2^32: exact as a Double; keep 24 significant bits (RZ), then scale back.
+    let kept = Double(bitPattern: Double(sum).bitPattern & ~((1 << 29) - 1))
+    return (Float(kept) * Float(bitPattern: UInt32(truncatingIfNeeded: 127 - 25 + top) << 23)).bitPattern
+  }
+
+  /// Four truncated terms trunc(a·b·s), s = 2^(F − top).
+  @inlinable @inline(__always)
+  func terms(_ a: HopperOperandPointer, _ b: HopperOperandPointer, _ offset: Int, _ s: SIMD4<Float>) -> SIMD4<Int32> {
+    fn_truncate_float4(floats(a, offset) * floats(b, offset) * s)
   }
 
   /// The step for any top, and the general model for NaN and infinite inputs: terms in
-  /// `Double`, C aligned in integers, one normalisation (``TensorCoreBlock/normalize``).
+  /// `Double`, C aligned in integers, one normalisation (``TensorCoreBlock/normalize``). Static,
+  /// so that the fast paths' callers need not materialise `self` for this rare call.
   @usableFromInline
-  func exactStep(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
+  static func exactStep(_ instruction: HopperInstruction, _ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
     let k = instruction.k
     var productTop: Int32 = -2000
     for i in 0..<k { productTop = max(productTop, Int32(a.exponents[i]) + Int32(b.exponents[i])) }
-    guard let (top, aligned) = alignment(productTop, c) else { return general(a, b, c: c) }
-    let F = block.alignedFractionBits
+    guard let (top, aligned) = alignment(productTop, c) else {
+      return instruction.step((0..<k).map { UInt32(a.codes[$0]) }[...], (0..<k).map { UInt32(b.codes[$0]) }[...], c: c)
+    }
+    let F = instruction.k == 32 ? 13 : 25
     let scale = Double(sign: .plus, exponent: F - Int(top), significand: 1)
     var sum: Int64 = 0
     for i in 0..<k {
@@ -121,7 +150,7 @@ extension HopperStep {
       sum += Int64((Double(a.values[i]) * Double(b.values[i]) * scale).rounded(.towardZero))
     }
     let acc = sum &+ aligned.term(top: top, alignedFractionBits: F)
-    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: F, outputFractionBits: block.outputFractionBits)
+    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: F, outputFractionBits: instruction.k == 32 ? 13 : 23)
   }
 
   @inlinable @inline(__always)
@@ -146,7 +175,7 @@ extension HopperStep {
   /// The alignment point (the largest product exponent, C's, and −133) and C split, or `nil`
   /// when a product or C is NaN or infinite.
   @inlinable @inline(__always)
-  func alignment(_ productTop: Int32, _ c: UInt32) -> (top: Int32, c: AlignedC)? {
+  static func alignment(_ productTop: Int32, _ c: UInt32) -> (top: Int32, c: AlignedC)? {
     let cBiased = Int32((c >> 23) & 0xFF)
     if cBiased == 0xFF || productTop >= HopperOperand.specialExponent / 2 { return nil }
     let cFraction = Int64(c & 0x7F_FFFF)
@@ -178,11 +207,5 @@ extension HopperStep {
       let magnitude = shift <= 0 ? significand << -shift : (shift >= 62 ? 0 : significand >> shift)
       return negative ? -magnitude : magnitude
     }
-  }
-
-  @usableFromInline
-  func general(_ a: HopperOperandPointer, _ b: HopperOperandPointer, c: UInt32) -> UInt32 {
-    let k = instruction.k
-    return block((0..<k).map { UInt32(a.codes[$0]) }, (0..<k).map { UInt32(b.codes[$0]) }, c: c)
   }
 }
