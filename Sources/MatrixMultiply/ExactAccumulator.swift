@@ -18,6 +18,10 @@ public struct ExactAccumulator: Sendable {
   @usableFromInline static let normalizeEvery = 1 << 26
 
   @usableFromInline var digits: [Int64]
+  /// The digits that may be non-zero: `lowDigit ... highDigit` (empty when `highDigit < lowDigit`).
+  /// Read-outs, normalisation and ``reset()`` touch only these.
+  @usableFromInline var lowDigit = ExactAccumulator.digitCount
+  @usableFromInline var highDigit = -1
   @usableFromInline var pending = 0
   @usableFromInline var positiveInfinity = false
   @usableFromInline var negativeInfinity = false
@@ -27,7 +31,22 @@ public struct ExactAccumulator: Sendable {
 
   /// Whether the sum so far is exactly zero (and no non-finite term was added).
   public var isZero: Bool {
-    !nan && !positiveInfinity && !negativeInfinity && digits.allSatisfy { $0 == 0 }
+    !nan && !positiveInfinity && !negativeInfinity && (highDigit < lowDigit || digits[lowDigit...highDigit].allSatisfy { $0 == 0 })
+  }
+
+  /// Sets the sum back to zero, keeping the storage (clears only the digits in use).
+  public mutating func reset() {
+    if lowDigit <= highDigit {
+      digits.withUnsafeMutableBufferPointer { p in
+        for i in lowDigit...highDigit { p[i] = 0 }
+      }
+    }
+    lowDigit = Self.digitCount
+    highDigit = -1
+    pending = 0
+    positiveInfinity = false
+    negativeInfinity = false
+    nan = false
   }
 
   /// Adds `x` exactly.
@@ -67,19 +86,19 @@ public struct ExactAccumulator: Sendable {
     // Four 32-bit pieces (the top one < 2^10), each shifted by r < 32: every digit change < 2^33.
     let s0 = (product.low & mask) << r, s1 = (product.low >> 32) << r
     let s2 = (product.high & mask) << r, s3 = (product.high >> 32) << r
-    let d0 = Int64(s0 & mask)
-    let d1 = Int64(s0 >> 32) + Int64(s1 & mask)
-    let d2 = Int64(s1 >> 32) + Int64(s2 & mask)
-    let d3 = Int64(s2 >> 32) + Int64(s3 & mask)
-    let d4 = Int64(s3 >> 32)
+    // Signed without a branch (signs are unpredictable): (d ^ m) − m is d or −d.
+    let m: Int64 = negative ? -1 : 0
+    let d0 = (Int64(s0 & mask) ^ m) &- m
+    let d1 = ((Int64(s0 >> 32) &+ Int64(s1 & mask)) ^ m) &- m
+    let d2 = ((Int64(s1 >> 32) &+ Int64(s2 & mask)) ^ m) &- m
+    let d3 = ((Int64(s2 >> 32) &+ Int64(s3 & mask)) ^ m) &- m
+    let d4 = (Int64(s3 >> 32) ^ m) &- m
+    lowDigit = min(lowDigit, i)
+    highDigit = max(highDigit, i + 4)
     digits.withUnsafeMutableBufferPointer { p in
-      if negative {
-        p[i] -= d0; p[i + 1] -= d1; p[i + 2] -= d2; p[i + 3] -= d3; p[i + 4] -= d4
-      } else {
-        p[i] += d0; p[i + 1] += d1; p[i + 2] += d2; p[i + 3] += d3; p[i + 4] += d4
-      }
+      p[i] &+= d0; p[i + 1] &+= d1; p[i + 2] &+= d2; p[i + 3] &+= d3; p[i + 4] &+= d4
     }
-    pending += 1
+    pending &+= 1
     if pending >= Self.normalizeEvery { normalize() }
   }
 
@@ -91,17 +110,16 @@ public struct ExactAccumulator: Sendable {
     let i = position >> 5, r = UInt64(position & 31)
     let low = significand & 0xFFFF_FFFF, high = significand >> 32   // 32 and 21 bits
     let a = low << r, b = high << r                                  // < 2^63, < 2^53
-    let d0 = Int64(a & 0xFFFF_FFFF)
-    let d1 = Int64(a >> 32) + Int64(b & 0xFFFF_FFFF)
-    let d2 = Int64(b >> 32)
+    let m: Int64 = negative ? -1 : 0
+    let d0 = (Int64(a & 0xFFFF_FFFF) ^ m) &- m
+    let d1 = ((Int64(a >> 32) &+ Int64(b & 0xFFFF_FFFF)) ^ m) &- m
+    let d2 = (Int64(b >> 32) ^ m) &- m
+    lowDigit = min(lowDigit, i)
+    highDigit = max(highDigit, i + 2)
     digits.withUnsafeMutableBufferPointer { p in
-      if negative {
-        p[i] -= d0; p[i + 1] -= d1; p[i + 2] -= d2
-      } else {
-        p[i] += d0; p[i + 1] += d1; p[i + 2] += d2
-      }
+      p[i] &+= d0; p[i + 1] &+= d1; p[i + 2] &+= d2
     }
-    pending += 1
+    pending &+= 1
     if pending >= Self.normalizeEvery { normalize() }
   }
 
@@ -110,17 +128,21 @@ public struct ExactAccumulator: Sendable {
     if x.isNaN { nan = true } else if x > 0 { positiveInfinity = true } else { negativeInfinity = true }
   }
 
-  /// Propagates carries so that digits 0 ..< n−1 lie in [0, 2^32); the top digit keeps the sign.
+  /// Propagates carries so that the digits in use below the highest lie in [0, 2^32); the
+  /// highest keeps the sign (and any carry).
   @usableFromInline
   mutating func normalize() {
-    digits.withUnsafeMutableBufferPointer { p in
-      var carry: Int64 = 0
-      for i in 0..<(p.count - 1) {
-        let v = p[i] + carry
-        carry = v >> 32                     // arithmetic shift: floor division
-        p[i] = v & 0xFFFF_FFFF
+    if lowDigit < highDigit {
+      let (low, high) = (lowDigit, highDigit)
+      digits.withUnsafeMutableBufferPointer { p in
+        var carry: Int64 = 0
+        for i in low..<high {
+          let v = p[i] + carry
+          carry = v >> 32                     // arithmetic shift: floor division
+          p[i] = v & 0xFFFF_FFFF
+        }
+        p[high] += carry
       }
-      p[p.count - 1] += carry
     }
     pending = 0
   }
@@ -134,32 +156,49 @@ public struct ExactAccumulator: Sendable {
   }
 
   /// The exact finite sum as sign and magnitude: `±Σ words[i] · 2^(32·i + baseExponent)`,
-  /// words little-endian, each < 2^32 (trailing zero words kept).
+  /// words little-endian, each < 2^32 (all ``digitCount`` words, trailing zeros kept).
   public func magnitudeDigits() -> (negative: Bool, words: [UInt32]) {
-    var copy = self
-    return copy.withMagnitudeWords { ($0, Array($1)) }
+    withMagnitudeWords { negative, words, exponent in
+      var all = [UInt32](repeating: 0, count: Self.digitCount)
+      let first = (exponent - Self.baseExponent) / 32
+      for (k, w) in words.enumerated() where w != 0 { all[first + k] = w }
+      return (negative, all)
+    }
   }
 
-  /// Calls `body` with the exact finite sum as sign and magnitude words (as
-  /// ``magnitudeDigits()``) in a temporary buffer, without allocating; normalizes the digits in
-  /// place first (the value is unchanged).
-  public mutating func withMagnitudeWords<R>(_ body: (_ negative: Bool, _ words: UnsafeBufferPointer<UInt32>) -> R) -> R {
-    normalize()
+  /// Calls `body` with the exact finite sum as sign and magnitude, `±Σ words[i] · 2^(32·i +
+  /// exponent)` (words little-endian, each < 2^32, covering only the digits in use), from a
+  /// temporary buffer: no allocation, and the accumulator is not changed.
+  public func withMagnitudeWords<R>(_ body: (_ negative: Bool, _ words: UnsafeBufferPointer<UInt32>, _ exponent: Int) -> R) -> R {
+    guard lowDigit <= highDigit else {
+      return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 1) { w in body(false, UnsafeBufferPointer(start: w.baseAddress, count: 0), Self.baseExponent) }
+    }
+    let (low, high) = (lowDigit, highDigit)
+    let n = high - low + 1
     return digits.withUnsafeBufferPointer { d in
-      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: d.count) { w in
-        let negative = d[d.count - 1] < 0
-        if negative {
-          // Negate: two's complement over radix-2^32 digits.
-          var carry: Int64 = 0
-          for i in 0..<d.count {
-            let v = -d[i] + carry
-            carry = v >> 32
-            w[i] = UInt32(truncatingIfNeeded: v & 0xFFFF_FFFF)
-          }
-        } else {
-          for i in 0..<d.count { w[i] = UInt32(truncatingIfNeeded: d[i]) }
+      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n + 1) { w in
+        // Carries into the temporary words; the highest digit, with its carry, is the signed top.
+        var carry: Int64 = 0
+        for k in 0..<(n - 1) {
+          let v = d[low + k] + carry
+          carry = v >> 32
+          w[k] = UInt32(truncatingIfNeeded: v)
         }
-        return body(negative, UnsafeBufferPointer(w))
+        var top = d[high] + carry
+        let negative = top < 0
+        if negative {
+          // Negate: two's complement over the radix-2^32 words, then the top.
+          var borrow: Int64 = 0
+          for k in 0..<(n - 1) {
+            let v = -Int64(w[k]) + borrow
+            borrow = v >> 32
+            w[k] = UInt32(truncatingIfNeeded: v)
+          }
+          top = -top + borrow
+        }
+        w[n - 1] = UInt32(truncatingIfNeeded: top)
+        w[n] = UInt32(truncatingIfNeeded: top >> 32)   // |top| < 2^63
+        return body(negative, UnsafeBufferPointer(w), Self.baseExponent + 32 * low)
       }
     }
   }
@@ -169,29 +208,30 @@ public struct ExactAccumulator: Sendable {
   /// rounded twice; sums that small never occur in attention).
   public func approximation() -> (value: Double, errorSign: Int) {
     if let special = nonFiniteValue { return (special, 0) }
-    let (negative, words) = magnitudeDigits()
-    guard let top = words.lastIndex(where: { $0 != 0 }) else { return (0, 0) }
-    // A 96-bit view of the three leading words, then a 62-bit window with a sticky bit.
-    func word(_ j: Int) -> UInt128 { j >= 0 ? UInt128(words[j]) : 0 }
-    let view = word(top) << 64 | word(top - 1) << 32 | word(top - 2)
-    var sticky = top >= 3 && words[0...(top - 3)].contains { $0 != 0 }
-    let leading = 127 - view.leadingZeroBitCount
-    let shift = leading + 1 - 62
-    var window: UInt64
-    if shift > 0 {
-      window = UInt64(view >> UInt128(shift))
-      sticky = sticky || view & ((1 << UInt128(shift)) - 1) != 0
-    } else {
-      window = UInt64(view << UInt128(-shift))
+    return withMagnitudeWords { negative, words, exponent in
+      guard let top = words.lastIndex(where: { $0 != 0 }) else { return (0, 0) }
+      // A 96-bit view of the three leading words, then a 62-bit window with a sticky bit.
+      func word(_ j: Int) -> UInt128 { j >= 0 ? UInt128(words[j]) : 0 }
+      let view = word(top) << 64 | word(top - 1) << 32 | word(top - 2)
+      var sticky = top >= 3 && words[0...(top - 3)].contains { $0 != 0 }
+      let leading = 127 - view.leadingZeroBitCount
+      let shift = leading + 1 - 62
+      var window: UInt64
+      if shift > 0 {
+        window = UInt64(view >> UInt128(shift))
+        sticky = sticky || view & ((1 << UInt128(shift)) - 1) != 0
+      } else {
+        window = UInt64(view << UInt128(-shift))
+      }
+      var windowExponent = 32 * (top - 2) + shift + exponent
+      if sticky { window = window << 1 | 1; windowExponent -= 1 }
+      let magnitude = Double(window)                                  // RN to 53 bits
+      let exact = UInt64(magnitude) == window                         // window < 2^63: convertible
+      var errorSign = exact ? 0 : (UInt64(magnitude) < window ? 1 : -1)
+      let value = Double(sign: .plus, exponent: windowExponent, significand: magnitude)
+      if negative { errorSign = -errorSign }
+      return (negative ? -value : value, errorSign)
     }
-    var windowExponent = 32 * (top - 2) + shift + Self.baseExponent
-    if sticky { window = window << 1 | 1; windowExponent -= 1 }
-    let magnitude = Double(window)                                  // RN to 53 bits
-    let exact = UInt64(magnitude) == window                         // window < 2^63: convertible
-    var errorSign = exact ? 0 : (UInt64(magnitude) < window ? 1 : -1)
-    let value = Double(sign: .plus, exponent: windowExponent, significand: magnitude)
-    if negative { errorSign = -errorSign }
-    return (negative ? -value : value, errorSign)
   }
 
   /// The sum rounded once to `Double` (nearest, ties to even); see ``approximation()``.

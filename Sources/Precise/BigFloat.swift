@@ -110,3 +110,37 @@ public enum PreciseRounding: Sendable, CaseIterable {
     }
   }
 }
+
+extension BigFloat {
+  /// Calls `body` with `Double`s whose exact sum is the value, without allocating: the
+  /// significand cut into 53-bit chunks from the top (each chunk truncated, so every part has
+  /// the value's sign; zero chunks skipped), at most ⌈precision / 53⌉ parts. Returns `false`,
+  /// calling nothing, for zero, infinities and NaN, and when a part would fall outside the normal
+  /// `Double` range (|value| ≥ 2^1024, or its lowest chunk below 2^−1022), where a split in
+  /// `Double`s could be inexact.
+  @discardableResult
+  public func forEachDoublePart(_ body: (Double) -> Void) -> Bool {
+    guard mpfr_regular_p(pointer) != 0 else { return false }
+    let x = pointer.pointee
+    let precision = Int(x._mpfr_prec), exponent = Int(x._mpfr_exp)   // value = 0.b₁b₂… · 2^exponent
+    let chunks = (precision + 52) / 53
+    guard exponent <= 1024 && exponent - 53 * chunks >= -1022 else { return false }
+    let limbs = (precision + 63) / 64
+    let d = x._mpfr_d!
+    // 64 significand bits from `offset` (0 = the leading bit), zero past the end.
+    func window(_ offset: Int) -> UInt64 {
+      let index = limbs - 1 - offset / 64, shift = offset % 64
+      if index < 0 { return 0 }
+      let high = UInt64(d[index]) << shift
+      return shift == 0 || index == 0 ? high : high | UInt64(d[index - 1]) >> (64 - shift)
+    }
+    let negative = x._mpfr_sign < 0
+    for k in 0..<chunks {
+      let chunk = window(53 * k) >> 11
+      if chunk == 0 { continue }
+      let part = Double(sign: negative ? .minus : .plus, exponent: exponent - 53 * (k + 1), significand: Double(chunk))
+      body(part)
+    }
+    return true
+  }
+}

@@ -122,9 +122,9 @@ public enum ReferenceAttention {
       nonisolated(unsafe) let out = buffer.baseAddress!
       nonisolated(unsafe) let bounds = bounds
       RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: 1, threads: threads,
-                   scratch: { [ExactAccumulator](repeating: ExactAccumulator(), count: d) }) { b, h, i, numerators in
+                   scratch: { RowScratch(headDim: d) }) { b, h, i, scratch in
         let flat = (b * shape.seqLenQ + i) * shape.headsQ + h
-        out[flat] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &numerators,
+        out[flat] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &scratch,
                         bounds: bounds.map { UnsafeMutableBufferPointer(start: $0 + flat * d, count: d) })
       }
     }
@@ -134,7 +134,7 @@ public enum ReferenceAttention {
   /// One output row at `p` bits. With `bounds` (d entries, overwritten), also a rigorous bound on
   /// each output's absolute error against the exact attention (see ``bounded(_:options:precision:threads:)``).
   static func row(_ x: AttentionInputs, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int,
-                  _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ numerators: inout [ExactAccumulator],
+                  _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ scratch: inout RowScratch,
                   bounds: UnsafeMutableBufferPointer<Double>? = nil) -> [BigFloat] {
     let d = shape.headDim
     let zero = BigFloat(0.0)
@@ -144,23 +144,27 @@ public enum ReferenceAttention {
     let u = Foundation.exp2(-Double(p))   // unit roundoff of the working precision
     var thetaMax = 0.0
     let qr = x.q.rowIndex(b, i, h)
-    var scores = [ExactAccumulator]()
-    scores.reserveCapacity(keys.count)
+    while scratch.scores.count < keys.count { scratch.scores.append(ExactAccumulator()) }
     var m = -Double.infinity
-    for j in keys {
-      var acc = ExactAccumulator()
-      let kr = x.k.rowIndex(b, j, hk)
-      for c in 0..<d { acc.addProduct(x.q.values[qr + c], x.k.values[kr + c]) }
-      m = max(m, acc.double())
-      scores.append(acc)
+    x.q.values.withUnsafeBufferPointer { q in
+      x.k.values.withUnsafeBufferPointer { k in
+        scratch.scores.withUnsafeMutableBufferPointer { scores in
+          for (t, j) in keys.enumerated() {
+            scores[t].reset()
+            let kr = x.k.rowIndex(b, j, hk)
+            for c in 0..<d { scores[t].addProduct(q[qr + c], k[kr + c]) }
+            m = max(m, scores[t].double())
+          }
+        }
+      }
     }
-    for c in 0..<d { numerators[c] = ExactAccumulator() }
-    var l = ExactAccumulator()
+    for c in 0..<d { scratch.numerators[c].reset() }
+    scratch.l.reset()
     let parts = p / 53 + 2
     for (t, j) in keys.enumerated() {
-      scores[t].add(-m)
-      let shifted = scores[t].withMagnitudeWords { negative, words in
-        BigFloat.fromWords(words, exponent: ExactAccumulator.baseExponent, negative: negative, precision: p).value
+      scratch.scores[t].add(-m)
+      let shifted = scratch.scores[t].withMagnitudeWords { negative, words, exponent in
+        BigFloat.fromWords(words, exponent: exponent, negative: negative, precision: p).value
       }
       let arg = BigFloat.multiply(shifted, scale, precision: p).value
       var e = BigFloat.exp(arg, precision: p).value
@@ -176,27 +180,36 @@ public enum ReferenceAttention {
         let weight = e.double() * theta * (1 + 0x1p-50)
         for c in 0..<d { bounds[c] += weight * abs(x.v.values[vr + c]) }
       }
-      // e = Σ parts exactly: each part is the Double nearest the remainder.
-      for _ in 0..<parts {
-        let part = e.double()
-        if part == 0 { break }
-        l.add(part)
-        for c in 0..<d { numerators[c].addProduct(part, x.v.values[vr + c]) }
-        e = BigFloat.subtract(e, BigFloat(part), precision: p).value   // exact
+      // e = Σ parts exactly: 53-bit chunks of its significand, or (outside Double's normal range)
+      // the Double nearest the remainder, repeatedly.
+      let split = e.forEachDoublePart { part in
+        scratch.l.add(part)
+        x.v.values.withUnsafeBufferPointer { v in
+          scratch.numerators.withUnsafeMutableBufferPointer { numerators in
+            for c in 0..<d { numerators[c].addProduct(part, v[vr + c]) }
+          }
+        }
+      }
+      if !split {
+        for _ in 0..<parts {
+          let part = e.double()
+          if part == 0 { break }
+          scratch.l.add(part)
+          for c in 0..<d { scratch.numerators[c].addProduct(part, x.v.values[vr + c]) }
+          e = BigFloat.subtract(e, BigFloat(part), precision: p).value   // exact
+        }
       }
     }
-    let (ln, lw) = l.magnitudeDigits()
-    let lp = BigFloat.fromWords(lw, exponent: ExactAccumulator.baseExponent, negative: ln, precision: p).value
+    let lp = scratch.l.withMagnitudeWords { BigFloat.fromWords($1, exponent: $2, negative: $0, precision: p).value }
     let out = (0..<d).map { c in
-      let (nn, nw) = numerators[c].magnitudeDigits()
-      let num = BigFloat.fromWords(nw, exponent: ExactAccumulator.baseExponent, negative: nn, precision: p).value
+      let num = scratch.numerators[c].withMagnitudeWords { BigFloat.fromWords($1, exponent: $2, negative: $0, precision: p).value }
       return BigFloat.divide(num, lp, precision: p).value
     }
     if let bounds {
       // Exact sums N̂ = Σ ê v, L̂ = Σ ê of the rounded ê; true N = Σ e v, L = Σ e. Then
       // |N̂/L̂ − N/L| ≤ (A + |O|·θ'max·L̂)/L̂ with A = Σ |ê v| θ', and |O| ≤ (|N̂/L̂| + A/L̂)/(1 − θ'max);
       // rounding N̂, L̂ and the quotient to p bits adds 3.01u|Ô|. Sums in Double are inflated by 1 %.
-      let lHat = l.double() * (1 - 0x1p-50)
+      let lHat = scratch.l.double() * (1 - 0x1p-50)
       for c in 0..<d {
         let o = abs(out[c].double())
         let a = bounds[c] * 1.01 / lHat
@@ -205,6 +218,16 @@ public enum ReferenceAttention {
     }
     return out
   }
+}
+
+/// One worker's exact accumulators, reused row after row (cleared, not reallocated): the scores
+/// of a row, its numerators (one per channel) and its row sum.
+struct RowScratch {
+  var scores: [ExactAccumulator] = []
+  var numerators: [ExactAccumulator]
+  var l = ExactAccumulator()
+
+  init(headDim: Int) { numerators = Array(repeating: ExactAccumulator(), count: headDim) }
 }
 
 /// The a-priori error bound of ``ReferenceAttention/bounded(_:options:precision:threads:)``.

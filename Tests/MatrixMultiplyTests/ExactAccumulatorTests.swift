@@ -62,6 +62,41 @@ final class ExactAccumulatorTests: XCTestCase {
     }
   }
 
+  /// One accumulator reset and reused over many sums (positive, negative, cancelling to zero, at
+  /// distant scales) reads out exactly like a fresh one: the in-use digit range, the ranged
+  /// read-outs and `reset` lose nothing.
+  func testResetAndReuseMatchFreshAccumulators() {
+    var rng = SplitMix64Like(seed: 19)
+    var reused = ExactAccumulator()
+    for trial in 0..<300 {
+      reused.reset()
+      var fresh = ExactAccumulator()
+      let scale = Int(rng.next() % 1600) - 800
+      var terms: [(Double, Double)] = []
+      for _ in 0..<(1 + trial % 30) {
+        let x = Double(sign: rng.next() & 1 == 0 ? .plus : .minus, exponent: scale + Int(rng.next() % 120) - 60,
+                       significand: 1 + Double(rng.next() >> 12) * 0x1p-52)
+        let y = Double(sign: .plus, exponent: Int(rng.next() % 40) - 20, significand: 1 + Double(rng.next() >> 12) * 0x1p-52)
+        terms.append((x, y))
+        if trial % 5 == 0 { terms.append((-x, y)) }   // exact cancellation: a zero sum
+      }
+      for (x, y) in terms {
+        reused.addProduct(x, y); fresh.addProduct(x, y)
+        if rng.next() % 4 == 0 { reused.add(x); fresh.add(x) }
+      }
+      let exact = mpfrDot(terms.map(\.0), terms.map(\.1), precision: 4400)
+      let (rn, rw) = reused.magnitudeDigits(), (fn, fw) = fresh.magnitudeDigits()
+      XCTAssertEqual(rn, fn, "trial \(trial)")
+      XCTAssertEqual(rw, fw, "trial \(trial)")
+      XCTAssertEqual(reused.double(), fresh.double(), "trial \(trial)")
+      XCTAssertEqual(reused.isZero, fresh.isZero, "trial \(trial)")
+      let ranged = reused.withMagnitudeWords { BigFloat.fromWords($1, exponent: $2, negative: $0, precision: 4400) }
+      let full = BigFloat.fromWords(fw, exponent: ExactAccumulator.baseExponent, negative: fn, precision: 4400)
+      XCTAssertTrue(ranged.value == full.value, "trial \(trial)")
+      if trial % 5 != 0 { XCTAssertTrue(exact.isZero || !reused.isZero, "trial \(trial)") }
+    }
+  }
+
   func testFloatRoundingBreaksTiesWithTheErrorSign() {
     // 1 + 2^-24 is the midpoint between 1 and 1 + 2^-23; a tiny extra term decides.
     var up = ExactAccumulator(); up.add(1); up.add(0x1p-24); up.add(0x1p-80)

@@ -98,4 +98,40 @@ final class BigFloatTests: XCTestCase {
     XCTAssertEqual(a.double(), 1.5)
     XCTAssertEqual(b.double(), 2.5)
   }
+
+  /// The parts of `forEachDoublePart` sum exactly to the value (checked at 9000 bits), have its
+  /// sign and at most ⌈p/53⌉ of them; values it cannot split are refused.
+  func testDoublePartsSumExactly() {
+    var state: UInt64 = 5
+    func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
+    for precision in [24, 53, 54, 64, 80, 106, 107, 128, 200, 1000] {
+      for trial in 0..<60 {
+        // A random precision-bit value: a random binary string scaled to 2^(e−1) ≤ |x| < 2^e.
+        var x = BigFloat(Double(next() | 1 << 52) * 0x1p-53, precision: precision)
+        var bits = 53
+        while bits < precision {
+          x = BigFloat.add(x, BigFloat(Double(next()) * Foundation.pow(2, -Double(bits + 53))), precision: precision).value
+          bits += 53
+        }
+        let e = Int(next() % 1500) - 750
+        x = BigFloat.scaled(trial % 2 == 0 ? x : -x, byPowerOfTwo: e)
+        var parts: [Double] = []
+        let ok = x.forEachDoublePart { parts.append($0) }
+        // Split exactly when every 53-bit chunk, down to the last, is a normal Double.
+        let splittable = x.exponent! - 53 * ((precision + 52) / 53) >= -1022
+        XCTAssertEqual(ok, splittable, "p=\(precision) e=\(e)")
+        if !ok { XCTAssertTrue(parts.isEmpty); continue }
+        XCTAssertLessThanOrEqual(parts.count, (precision + 52) / 53)
+        XCTAssertTrue(parts.allSatisfy { $0 != 0 && ($0 < 0) == x.isSignMinus }, "p=\(precision)")
+        XCTAssertTrue(BigFloat.sum(parts.map { BigFloat($0) }, precision: 9000).value == x, "p=\(precision) e=\(e)")
+      }
+    }
+    var calls = 0
+    for refused in [BigFloat(0.0), BigFloat(Double.infinity), BigFloat(Double.nan),
+                    BigFloat.scaled(BigFloat(1.0, precision: 80), byPowerOfTwo: 1100),
+                    BigFloat.scaled(BigFloat(1.0, precision: 80), byPowerOfTwo: -1000)] {
+      XCTAssertFalse(refused.forEachDoublePart { _ in calls += 1 })
+    }
+    XCTAssertEqual(calls, 0)
+  }
 }
