@@ -76,9 +76,55 @@ public struct ExactAccumulator: Sendable {
     addWide(mx.multipliedFullWidth(by: my), exponent: exponent, negative: (x ^ y) >> 63 != 0)
   }
 
+  /// Adds `a · b` exactly for operands split once (``SplitDouble``): the same as
+  /// ``addProduct(_:_:)-(Double,Double)`` on their values, without decoding them again.
+  @inlinable @inline(__always)
+  public mutating func addProduct(_ a: SplitDouble, _ b: SplitDouble) {
+    if a.significand == 0 || b.significand == 0 { return }
+    addWide(a.significand.multipliedFullWidth(by: b.significand), exponent: Int(a.exponent) + Int(b.exponent),
+            negative: a.negative != b.negative)
+  }
+
+  /// Adds `Σ a_t · b_t` exactly over `count` pairs of split operands given by `pair(t)`: the
+  /// same as `count` calls of ``addProduct(_:_:)-(SplitDouble,SplitDouble)``, with the storage
+  /// checked once for the whole batch instead of once per product.
+  @inlinable @inline(__always)
+  public mutating func addProducts(_ count: Int, _ pair: (Int) -> (SplitDouble, SplitDouble)) {
+    var start = 0
+    while start < count {
+      let n = min(count - start, Self.normalizeEvery / 2)
+      if pending + n >= Self.normalizeEvery { normalize() }
+      var (low, high) = (lowDigit, highDigit)
+      digits.withUnsafeMutableBufferPointer { p in
+        for t in start..<(start + n) {
+          let (a, b) = pair(t)
+          if a.significand == 0 || b.significand == 0 { continue }
+          let i = Self.addWide(a.significand.multipliedFullWidth(by: b.significand), exponent: Int(a.exponent) + Int(b.exponent),
+                               negative: a.negative != b.negative, into: p)
+          low = min(low, i)
+          high = max(high, i + 4)
+        }
+      }
+      (lowDigit, highDigit) = (low, high)
+      pending &+= n
+      start += n
+    }
+  }
+
   /// Adds `±(high · 2^64 + low) · 2^exponent` (a product of two significands, < 2^106).
   @inlinable @inline(__always)
   mutating func addWide(_ product: (high: UInt64, low: UInt64), exponent: Int, negative: Bool) {
+    let i = digits.withUnsafeMutableBufferPointer { Self.addWide(product, exponent: exponent, negative: negative, into: $0) }
+    lowDigit = min(lowDigit, i)
+    highDigit = max(highDigit, i + 4)
+    pending &+= 1
+    if pending >= Self.normalizeEvery { normalize() }
+  }
+
+  /// Adds the product to the digits `p[i ... i+4]` and returns `i`. Every digit changes by less
+  /// than 2^34 in magnitude.
+  @inlinable @inline(__always)
+  static func addWide(_ product: (high: UInt64, low: UInt64), exponent: Int, negative: Bool, into p: UnsafeMutableBufferPointer<Int64>) -> Int {
     let position = exponent - Self.baseExponent
     precondition(position >= 0 && position < (Self.digitCount - 5) * 32, "ExactAccumulator: exponent out of range")
     let i = position >> 5, r = UInt64(position & 31)
@@ -93,13 +139,8 @@ public struct ExactAccumulator: Sendable {
     let d2 = ((Int64(s1 >> 32) &+ Int64(s2 & mask)) ^ m) &- m
     let d3 = ((Int64(s2 >> 32) &+ Int64(s3 & mask)) ^ m) &- m
     let d4 = (Int64(s3 >> 32) ^ m) &- m
-    lowDigit = min(lowDigit, i)
-    highDigit = max(highDigit, i + 4)
-    digits.withUnsafeMutableBufferPointer { p in
-      p[i] &+= d0; p[i + 1] &+= d1; p[i + 2] &+= d2; p[i + 3] &+= d3; p[i + 4] &+= d4
-    }
-    pending &+= 1
-    if pending >= Self.normalizeEvery { normalize() }
+    p[i] &+= d0; p[i + 1] &+= d1; p[i + 2] &+= d2; p[i + 3] &+= d3; p[i + 4] &+= d4
+    return i
   }
 
   /// Adds `±significand · 2^exponent` (significand < 2^53).
@@ -241,6 +282,26 @@ public struct ExactAccumulator: Sendable {
   public func float() -> Float {
     let (d, e) = approximation()
     return Float(roundingApproximation: d, errorSign: e)
+  }
+}
+
+/// A finite `Double` decoded once, `±significand · 2^exponent` (significand < 2^53, 0 for ±0),
+/// for operands that enter many exact products (``ExactAccumulator/addProduct(_:_:)-(SplitDouble,SplitDouble)``).
+public struct SplitDouble: Sendable, Hashable {
+  public var significand: UInt64
+  public var exponent: Int32
+  public var negative: Bool
+
+  /// Splits `x`, which must be finite.
+  @inlinable
+  public init(_ x: Double) {
+    precondition(x.isFinite, "SplitDouble: \(x) is not finite")
+    let bits = x.bitPattern
+    let biased = Int32((bits >> 52) & 0x7FF)
+    let fraction = bits & ((1 << 52) - 1)
+    significand = biased == 0 ? fraction : fraction | (1 << 52)
+    exponent = biased == 0 ? -1074 : biased - 1075
+    negative = bits >> 63 != 0
   }
 }
 

@@ -118,13 +118,15 @@ public enum ReferenceAttention {
     let rowCount = shape.batch * shape.seqLenQ * shape.headsQ
     var result = [[BigFloat]](repeating: [], count: rowCount)
     let group = shape.headsQ / shape.headsKV
+    // Every value enters many exact products: decode each once.
+    let split = SplitOperands(inputs)
     result.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let out = buffer.baseAddress!
       nonisolated(unsafe) let bounds = bounds
       RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: 1, threads: threads,
                    scratch: { RowScratch(headDim: d) }) { b, h, i, scratch in
         let flat = (b * shape.seqLenQ + i) * shape.headsQ + h
-        out[flat] = row(inputs, shape, b, i, h, h / group, options.mask, scale, precision, &scratch,
+        out[flat] = row(inputs, split, shape, b, i, h, h / group, options.mask, scale, precision, &scratch,
                         bounds: bounds.map { UnsafeMutableBufferPointer(start: $0 + flat * d, count: d) })
       }
     }
@@ -133,7 +135,7 @@ public enum ReferenceAttention {
 
   /// One output row at `p` bits. With `bounds` (d entries, overwritten), also a rigorous bound on
   /// each output's absolute error against the exact attention (see ``bounded(_:options:precision:threads:)``).
-  static func row(_ x: AttentionInputs, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int,
+  static func row(_ x: AttentionInputs, _ split: SplitOperands, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int,
                   _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ scratch: inout RowScratch,
                   bounds: UnsafeMutableBufferPointer<Double>? = nil) -> [BigFloat] {
     let d = shape.headDim
@@ -146,13 +148,13 @@ public enum ReferenceAttention {
     let qr = x.q.rowIndex(b, i, h)
     while scratch.scores.count < keys.count { scratch.scores.append(ExactAccumulator()) }
     var m = -Double.infinity
-    x.q.values.withUnsafeBufferPointer { q in
-      x.k.values.withUnsafeBufferPointer { k in
+    split.q.withUnsafeBufferPointer { q in
+      split.k.withUnsafeBufferPointer { k in
         scratch.scores.withUnsafeMutableBufferPointer { scores in
           for (t, j) in keys.enumerated() {
             scores[t].reset()
             let kr = x.k.rowIndex(b, j, hk)
-            for c in 0..<d { scores[t].addProduct(q[qr + c], k[kr + c]) }
+            scores[t].addProducts(d) { c in (q[qr + c], k[kr + c]) }
             m = max(m, scores[t].double())
           }
         }
@@ -160,6 +162,7 @@ public enum ReferenceAttention {
     }
     for c in 0..<d { scratch.numerators[c].reset() }
     scratch.l.reset()
+    scratch.parts.removeAll(keepingCapacity: true)
     let parts = p / 53 + 2
     for (t, j) in keys.enumerated() {
       scratch.scores[t].add(-m)
@@ -168,7 +171,6 @@ public enum ReferenceAttention {
       }
       let arg = BigFloat.multiply(shifted, scale, precision: p).value
       var e = BigFloat.exp(arg, precision: p).value
-      let vr = x.v.rowIndex(b, j, hk)
       if let bounds {
         // arg = x(1 + δ), |δ| ≤ 2.2u (S − m, the scale and the product each rounded once), and
         // e = exp(arg)(1 + ε), |ε| ≤ u: e = exp(x)(1 + θ) with |θ| ≤ (2.2u|arg| + u)(1 + 2^-19)
@@ -178,25 +180,34 @@ public enum ReferenceAttention {
         let theta = (t + u) * (1 + 0x1p-19) / (1 - 0x1p-19)
         thetaMax = max(thetaMax, theta)
         let weight = e.double() * theta * (1 + 0x1p-50)
+        let vr = x.v.rowIndex(b, j, hk)
         for c in 0..<d { bounds[c] += weight * abs(x.v.values[vr + c]) }
       }
       // e = Σ parts exactly: 53-bit chunks of its significand, or (outside Double's normal range)
-      // the Double nearest the remainder, repeatedly.
-      let split = e.forEachDoublePart { part in
+      // the Double nearest the remainder, repeatedly. The parts (with their key) are kept for the
+      // numerators, which are then accumulated channel by channel.
+      let splitExactly = e.forEachDoublePart { part in
         scratch.l.add(part)
-        x.v.values.withUnsafeBufferPointer { v in
-          scratch.numerators.withUnsafeMutableBufferPointer { numerators in
-            for c in 0..<d { numerators[c].addProduct(part, v[vr + c]) }
-          }
-        }
+        scratch.parts.append((SplitDouble(part), Int32(j)))
       }
-      if !split {
+      if !splitExactly {
         for _ in 0..<parts {
           let part = e.double()
           if part == 0 { break }
           scratch.l.add(part)
-          for c in 0..<d { scratch.numerators[c].addProduct(part, x.v.values[vr + c]) }
+          scratch.parts.append((SplitDouble(part), Int32(j)))
           e = BigFloat.subtract(e, BigFloat(part), precision: p).value   // exact
+        }
+      }
+    }
+    // Numerator c = Σ parts · V[key, c], V transposed (batch, kv head, channel, key).
+    split.vTransposed.withUnsafeBufferPointer { vt in
+      scratch.parts.withUnsafeBufferPointer { terms in
+        scratch.numerators.withUnsafeMutableBufferPointer { numerators in
+          for c in 0..<d {
+            let base = ((b * shape.headsKV + hk) * d + c) * shape.seqLenK
+            numerators[c].addProducts(terms.count) { t in (terms[t].part, vt[base + Int(terms[t].key)]) }
+          }
         }
       }
     }
@@ -220,12 +231,31 @@ public enum ReferenceAttention {
   }
 }
 
+/// Q and K decoded once for exact products (tensor order), V decoded and transposed to
+/// (batch, kv head, channel, key).
+struct SplitOperands: Sendable {
+  var q: [SplitDouble], k: [SplitDouble], vTransposed: [SplitDouble]
+
+  init(_ x: AttentionInputs) {
+    q = x.q.values.map(SplitDouble.init)
+    k = x.k.values.map(SplitDouble.init)
+    let v = x.v
+    var t = [SplitDouble](repeating: SplitDouble(0), count: v.values.count)
+    for b in 0..<v.batch { for j in 0..<v.seqLen { for h in 0..<v.heads { for c in 0..<v.headDim {
+      t[((b * v.heads + h) * v.headDim + c) * v.seqLen + j] = SplitDouble(v.values[v.rowIndex(b, j, h) + c])
+    } } } }
+    vTransposed = t
+  }
+}
+
 /// One worker's exact accumulators, reused row after row (cleared, not reallocated): the scores
 /// of a row, its numerators (one per channel) and its row sum.
 struct RowScratch {
   var scores: [ExactAccumulator] = []
   var numerators: [ExactAccumulator]
   var l = ExactAccumulator()
+  /// The row's probabilities as exact `Double` parts, with their key.
+  var parts: [(part: SplitDouble, key: Int32)] = []
 
   init(headDim: Int) { numerators = Array(repeating: ExactAccumulator(), count: headDim) }
 }
