@@ -74,7 +74,7 @@ public struct HopperStep: Sendable {
       // puts the block at or above 4000.
       top = max(top, a[i].exponent &+ b[i &* bStride].exponent)
     }
-    if top > HopperOperand.specialExponent / 2 { return general(a, b, bStride: bStride, c: c) }
+    if top >= HopperOperand.specialExponent / 2 { return general(a, b, bStride: bStride, c: c) }
     let cFraction = Int64(c & 0x7F_FFFF)
     let cZero = cBiased == 0 && cFraction == 0
     let cExponent: Int32 = cBiased == 0 ? -126 : cBiased - 127
