@@ -28,7 +28,8 @@ let package = Package(
       name: "CLibCrypto",
       pkgConfig: "libcrypto",
       providers: [.apt(["libssl-dev"])]),
-    // Lane-wise conversions and maxima that Swift's SIMD types do not lower to one instruction.
+    // Lane-wise conversions and maxima that Swift's SIMD types do not lower to one instruction,
+    // and FMA3 loops chosen at run time (the package itself is built for baseline x86-64).
     .target(name: "CVectorShims"),
     .target(name: "LowPrecision", exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),

@@ -287,9 +287,9 @@ struct FA3RowKernel: Sendable {
       }
       return Float(bitPattern: acc)
     case .fp32FMA:
-      var acc: Float = 0
-      for c in 0..<paddedDim { acc = acc.addingProduct(scratch.qValues[qRow + c], kValues[kRow + c]) }
-      return acc
+      return scratch.qValues.withUnsafeBufferPointer { q in kValues.withUnsafeBufferPointer { k in
+        FusedMultiplyAdd.chain(initial: 0, q.baseAddress! + qRow, k.baseAddress! + kRow, count: paddedDim)
+      } }
     }
   }
 
@@ -327,9 +327,9 @@ struct FA3RowKernel: Sendable {
       }
       return acc
     case .fp32FMA:
-      var acc = Float(bitPattern: o)
-      for c in 0..<schedule.blockColumns { acc = acc.addingProduct(scratch.pValues[c], vValues[vRow + c]) }
-      return acc.bitPattern
+      return scratch.pValues.withUnsafeBufferPointer { p in vValues.withUnsafeBufferPointer { v in
+        FusedMultiplyAdd.chain(initial: Float(bitPattern: o), p.baseAddress!, v.baseAddress! + vRow, count: schedule.blockColumns)
+      } }.bitPattern
     }
   }
 }

@@ -74,9 +74,10 @@ struct RowKernel: Sendable {
 
   /// Per-worker buffers.
   struct Scratch {
-    var s: [Double], p: [Double], pF: [Float], pD: [Double], oF: [Float], oD: [Double]
+    var s: [Double], sF: [Float], p: [Double], pF: [Float], pD: [Double], oF: [Float], oD: [Double]
     init(_ k: RowKernel) {
       s = Array(repeating: 0, count: k.nk); p = s
+      sF = Array(repeating: 0, count: k.nk)
       pF = Array(repeating: 0, count: k.nk); pD = s
       oF = Array(repeating: 0, count: k.d); oD = Array(repeating: 0, count: k.d)
     }
@@ -84,18 +85,27 @@ struct RowKernel: Sendable {
 
   // MARK: Stages
 
-  /// S for keys `range` of row (b, h, i) into `s[j]`.
-  func scores(_ b: Int, _ h: Int, _ i: Int, _ range: Range<Int>, _ s: inout [Double]) {
+  /// S for keys `range` of row (b, h, i) into `x.s[j]`.
+  func scores(_ b: Int, _ h: Int, _ i: Int, _ range: Range<Int>, _ x: inout Scratch) {
     let hk = h / group
     let qRow = ((b * nq + i) * headsQ + h) * d
     let kvBase = (b * headsKV + hk) * nk
     let sq = qScales?[(b * nq + i) * headsQ + h]
+    if fp32Scores {
+      // The raw FP32 dot products first (for the FMA chain, all keys' chains interleaved).
+      qF.withUnsafeBufferPointer { q in kF.withUnsafeBufferPointer { k in x.sF.withUnsafeMutableBufferPointer { out in
+        let qb = q.baseAddress! + qRow, kb = k.baseAddress! + (kvBase + range.lowerBound) * d
+        if plan.scoreAccumulation == .fp32Sequential {
+          FusedMultiplyAdd.chains(qb, kb, count: d, rows: range.count, rowStride: d, into: out.baseAddress! + range.lowerBound)
+        } else {
+          for j in range { out[j] = plan.scoreAccumulation.dot(initial: 0, qb, kb + (j - range.lowerBound) * d, count: d) }
+        }
+      } } }
+    }
     for j in range {
       var raw: Double
       if fp32Scores {
-        raw = qF.withUnsafeBufferPointer { q in kF.withUnsafeBufferPointer { k in
-          Double(plan.scoreAccumulation.dot(initial: 0, q.baseAddress! + qRow, k.baseAddress! + (kvBase + j) * d, count: d))
-        } }
+        raw = Double(x.sF[j])
       } else {
         raw = qD.withUnsafeBufferPointer { q in kD.withUnsafeBufferPointer { k in
           Accumulation.dot64(initial: 0, q.baseAddress! + qRow, k.baseAddress! + (kvBase + j) * d, count: d)
@@ -105,7 +115,7 @@ struct RowKernel: Sendable {
         raw = arith.mul(raw, arith.mul(sq ?? 1, kScales?[kvBase + j] ?? 1))
       }
       if plan.softmaxScaling == .appliedToScores { raw = arith.mul(raw, scale) }
-      s[j] = plan.scoreFormat.round(raw)
+      x.s[j] = plan.scoreFormat.round(raw)
     }
   }
 
@@ -143,10 +153,7 @@ struct RowKernel: Sendable {
       vF.withUnsafeBufferPointer { v in x.pF.withUnsafeBufferPointer { p in x.oF.withUnsafeMutableBufferPointer { o in
         let vb = v.baseAddress! + (base + range.lowerBound) * d, pb = p.baseAddress! + range.lowerBound
         if plan.valueAccumulation == .fp32Sequential {
-          for j in 0..<n {
-            let pj = pb[j], row = vb + j * d
-            for c in 0..<d { o[c] = o[c].addingProduct(pj, row[c]) }
-          }
+          for j in 0..<n { FusedMultiplyAdd.axpy(o.baseAddress!, vb + j * d, pb[j], count: d) }
         } else {
           for c in 0..<d { o[c] = plan.valueAccumulation.dot(initial: o[c], pb, vb + c, count: n, bStride: d) }
         }
@@ -211,7 +218,7 @@ struct RowKernel: Sendable {
   func naive(_ b: Int, _ h: Int, _ i: Int, _ keys: Range<Int>, _ normalizeBefore: Bool, _ x: inout Scratch,
              _ out: UnsafeMutablePointer<Double>) {
     let hk = h / group
-    scores(b, h, i, keys, &x.s)
+    scores(b, h, i, keys, &x)
     var m = -Double.infinity
     for j in keys { m = max(m, x.s[j]) }
     if m == -.infinity || m.isNaN { return }
@@ -253,7 +260,7 @@ struct RowKernel: Sendable {
       let lo = max(keys.lowerBound, blk * bc), hi = min(keys.upperBound, (blk + 1) * bc)
       if lo >= hi { continue }
       let range = lo..<hi
-      scores(b, h, i, range, &x.s)
+      scores(b, h, i, range, &x)
       var mNew = m
       for j in range { mNew = max(mNew, x.s[j]) }
       if mNew == -.infinity || mNew.isNaN { continue }

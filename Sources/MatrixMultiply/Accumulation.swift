@@ -26,9 +26,7 @@ public enum Accumulation: String, CaseIterable, Sendable {
                   count: Int, bStride: Int = 1) -> Float {
     switch self {
     case .fp32Sequential, .fp64:
-      var acc = initial
-      for i in 0..<count { acc = acc.addingProduct(a[i], b[i * bStride]) }
-      return acc
+      return FusedMultiplyAdd.chain(initial: initial, a, b, count: count, bStride: bStride)
     case .fp32Pairwise:
       if count == 0 { return initial }
       return initial + Self.pairwise(a, b, 0, count, bStride)

@@ -3,7 +3,8 @@
 // its lane-wise integer maximum is sometimes scalarized. These `static inline` functions on
 // Clang extended vectors (imported by Swift as SIMD4<Float>, SIMD4<Int32>, SIMD8<Int16>) are
 // inlined into the Swift callers and compile to one instruction each (cvttps2dq, pmaxsw on
-// x86-64; fcvtzs, smax on arm64).
+// x86-64; fcvtzs, smax on arm64). Below them, fused multiply-add loops compiled for the CPU's
+// FMA instructions (CVectorShims.c), chosen at run time.
 
 #ifndef CVECTORSHIMS_H
 #define CVECTORSHIMS_H
@@ -24,5 +25,24 @@ static inline __attribute__((always_inline)) fn_int4 fn_truncate_float4(fn_float
 static inline __attribute__((always_inline)) fn_short8 fn_maximum_short8(fn_short8 a, fn_short8 b) {
   return a > b ? a : b;
 }
+
+/// Fused multiply-add kernels (each `fma` one IEEE 754 fusedMultiplyAdd, rounded once to
+/// nearest-even), compiled for the x86-64 FMA3 instructions and called only when
+/// `fn_hardware_fma()` is nonzero; the same bits as any correctly rounded `fmaf` loop in the
+/// same order.
+
+/// Nonzero when the CPU executes the kernels below in hardware: on x86-64, FMA3 and AVX present
+/// and the AVX state enabled by the OS; always on arm64; never elsewhere.
+int fn_hardware_fma(void);
+
+/// `acc ← fma(a[i], b[i·bStride], acc)` for i = 0 ..< count, from `acc = initial`.
+float fn_fma_chain(float initial, const float *a, const float *b, long count, long bStride);
+
+/// `rows` independent chains: `out[r] = fn_fma_chain(0, a, b + r·rowStride, count, 1)`. The
+/// chains are interleaved, each still in ascending i.
+void fn_fma_chains(const float *a, const float *b, long count, long rows, long rowStride, float *out);
+
+/// `o[i] ← fma(p, x[i], o[i])` for i = 0 ..< count (independent lanes, eight at a time).
+void fn_fma_axpy(float *o, const float *x, float p, long count);
 
 #endif
