@@ -1,13 +1,16 @@
 import CVectorShims
 
 /// FP32 fused multiply-add loops (`fma(a, b, c)`: the exact `a·b + c` rounded once to nearest,
-/// ties to even) in the order the emulated models fix, run by the CPU's FMA instructions where
-/// it has them.
+/// ties to even) in the order the emulated models fix, run inline on the CPU's FMA instructions
+/// where it has them.
 ///
-/// The package is built for baseline x86-64, where `Float.addingProduct` is a call to libm's
-/// software `fmaf` (a few ns each). When ``hardware`` is true these loops run C kernels compiled
-/// for FMA3 instead; IEEE 754 fixes every result bit of `fma` (NaN payloads aside), so both paths
-/// give the same bits, and the `hardware:` argument lets tests run either.
+/// The package is built for baseline x86-64, where `Float.addingProduct` is one call into libm's
+/// `fmaf` per operation (glibc picks an FMA-instruction or a software version when it loads):
+/// about 2.7 ns each, nothing overlapped or vectorized across operations. When ``hardware`` is
+/// true these loops run C kernels compiled for FMA3 instead (no call per operation, independent
+/// chains interleaved, eight lanes at a time where the operations are independent). IEEE 754
+/// fixes every result bit of `fma` (NaN payloads aside), so both paths give the same bits, and
+/// the `hardware:` argument lets tests run either.
 public enum FusedMultiplyAdd {
   /// Whether the CPU executes fused multiply-add in hardware (x86-64: FMA3 and AVX, enabled by
   /// the OS; arm64: always).

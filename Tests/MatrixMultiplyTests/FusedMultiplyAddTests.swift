@@ -2,7 +2,7 @@ import LowPrecision
 import MatrixMultiply
 import XCTest
 
-/// The hardware FMA kernels against the software loops (`Float.addingProduct`, libm's `fmaf` on
+/// The FMA3 kernels against the Swift loops (`Float.addingProduct`, libm's `fmaf` on
 /// baseline x86-64) and, one operation at a time, against the exact sum rounded once.
 final class FusedMultiplyAddTests: XCTestCase {
   /// Random floats over FP32's whole range (subnormals included), with specials, and pairs built
@@ -31,7 +31,7 @@ final class FusedMultiplyAddTests: XCTestCase {
   func same(_ x: Float, _ y: Float) -> Bool { x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN) }
 
   func testSingleOperationsAreRoundedOnce() throws {
-    try XCTSkipUnless(FusedMultiplyAdd.hardware, "no hardware FMA on this CPU: only the software loops run")
+    try XCTSkipUnless(FusedMultiplyAdd.hardware, "no FMA3 on this CPU: the kernels are not used, only the Swift loops run")
     var g = Operands(rng: SplitMix64(seed: 3))
     let n = 200_000
     var p = [Float](repeating: 0, count: n), x = [Float](repeating: 0, count: n), o = [Float](repeating: 0, count: n)
