@@ -91,8 +91,9 @@ struct RowKernel: Sendable {
     let qRow = ((b * nq + i) * headsQ + h) * d
     let kvBase = (b * headsKV + hk) * nk
     let sq = qScales?[(b * nq + i) * headsQ + h]
+    // The raw dot products first (for an FMA chain, all keys' chains interleaved): FP32 into
+    // `sF`, FP64 straight into `s`.
     if fp32Scores {
-      // The raw FP32 dot products first (for the FMA chain, all keys' chains interleaved).
       qF.withUnsafeBufferPointer { q in kF.withUnsafeBufferPointer { k in x.sF.withUnsafeMutableBufferPointer { out in
         let qb = q.baseAddress! + qRow, kb = k.baseAddress! + (kvBase + range.lowerBound) * d
         if plan.scoreAccumulation == .fp32Sequential {
@@ -101,16 +102,14 @@ struct RowKernel: Sendable {
           for j in range { out[j] = plan.scoreAccumulation.dot(initial: 0, qb, kb + (j - range.lowerBound) * d, count: d) }
         }
       } } }
+    } else {
+      qD.withUnsafeBufferPointer { q in kD.withUnsafeBufferPointer { k in x.s.withUnsafeMutableBufferPointer { out in
+        FusedMultiplyAdd.chains(q.baseAddress! + qRow, k.baseAddress! + (kvBase + range.lowerBound) * d, count: d, rows: range.count,
+                                rowStride: d, into: out.baseAddress! + range.lowerBound)
+      } } }
     }
     for j in range {
-      var raw: Double
-      if fp32Scores {
-        raw = Double(x.sF[j])
-      } else {
-        raw = qD.withUnsafeBufferPointer { q in kD.withUnsafeBufferPointer { k in
-          Accumulation.dot64(initial: 0, q.baseAddress! + qRow, k.baseAddress! + (kvBase + j) * d, count: d)
-        } }
-      }
+      var raw = fp32Scores ? Double(x.sF[j]) : x.s[j]
       if sq != nil || kScales != nil {
         raw = arith.mul(raw, arith.mul(sq ?? 1, kScales?[kvBase + j] ?? 1))
       }
@@ -161,10 +160,7 @@ struct RowKernel: Sendable {
     } else {
       vD.withUnsafeBufferPointer { v in x.pD.withUnsafeBufferPointer { p in x.oD.withUnsafeMutableBufferPointer { o in
         let vb = v.baseAddress! + (base + range.lowerBound) * d, pb = p.baseAddress! + range.lowerBound
-        for j in 0..<n {
-          let pj = pb[j], row = vb + j * d
-          for c in 0..<d { o[c] = o[c].addingProduct(pj, row[c]) }
-        }
+        for j in 0..<n { FusedMultiplyAdd.axpy(o.baseAddress!, vb + j * d, pb[j], count: d) }
       } } }
     }
   }

@@ -20,8 +20,23 @@ int fn_hardware_fma(void) {
 }
 
 #define FN_FMA __attribute__((target("avx,fma")))
-FN_FMA static inline float fn_fma1(float a, float b, float c) {
+#define FN_LANES_float 8
+#define FN_LANES_double 4
+
+// One fma, rounded once.
+FN_FMA static inline float fn_fma1_float(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+FN_FMA static inline double fn_fma1_double(double a, double b, double c) {
+  return _mm_cvtsd_f64(_mm_fmadd_sd(_mm_set_sd(a), _mm_set_sd(b), _mm_set_sd(c)));
+}
+
+// o[i] ← fma(p, x[i], o[i]) for one 256-bit vector of lanes.
+FN_FMA static inline void fn_axpy_lanes_float(float *o, const float *x, float p) {
+  _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(p), _mm256_loadu_ps(x), _mm256_loadu_ps(o)));
+}
+FN_FMA static inline void fn_axpy_lanes_double(double *o, const double *x, double p) {
+  _mm256_storeu_pd(o, _mm256_fmadd_pd(_mm256_set1_pd(p), _mm256_loadu_pd(x), _mm256_loadu_pd(o)));
 }
 
 #else
@@ -35,41 +50,48 @@ int fn_hardware_fma(void) {
 }
 
 #define FN_FMA
-static inline float fn_fma1(float a, float b, float c) { return fmaf(a, b, c); }
+#define FN_LANES_float 1
+#define FN_LANES_double 1
+static inline float fn_fma1_float(float a, float b, float c) { return fmaf(a, b, c); }
+static inline double fn_fma1_double(double a, double b, double c) { return fma(a, b, c); }
+static inline void fn_axpy_lanes_float(float *o, const float *x, float p) { *o = fmaf(p, *x, *o); }
+static inline void fn_axpy_lanes_double(double *o, const double *x, double p) { *o = fma(p, *x, *o); }
 
 #endif
 
-FN_FMA float fn_fma_chain(float initial, const float *a, const float *b, long count, long bStride) {
-  float acc = initial;
-  for (long i = 0; i < count; i++) acc = fn_fma1(a[i], b[i * bStride], acc);
-  return acc;
-}
-
-FN_FMA void fn_fma_chains(const float *a, const float *b, long count, long rows, long rowStride, float *out) {
-  long r = 0;
-  // Four chains at a time: independent, so the FMA latency overlaps; each in ascending i.
-  for (; r + 4 <= rows; r += 4) {
-    const float *b0 = b + r * rowStride, *b1 = b0 + rowStride, *b2 = b1 + rowStride, *b3 = b2 + rowStride;
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (long i = 0; i < count; i++) {
-      const float x = a[i];
-      s0 = fn_fma1(x, b0[i], s0);
-      s1 = fn_fma1(x, b1[i], s1);
-      s2 = fn_fma1(x, b2[i], s2);
-      s3 = fn_fma1(x, b3[i], s3);
-    }
-    out[r] = s0; out[r + 1] = s1; out[r + 2] = s2; out[r + 3] = s3;
+// The three kernels for element type T (float or double), named with suffix S ("" or "_double").
+#define FN_FMA_KERNELS(T, S)                                                                       \
+  FN_FMA T fn_fma_chain##S(T initial, const T *a, const T *b, long count, long bStride) {         \
+    T acc = initial;                                                                               \
+    for (long i = 0; i < count; i++) acc = fn_fma1_##T(a[i], b[i * bStride], acc);                \
+    return acc;                                                                                    \
+  }                                                                                                \
+                                                                                                   \
+  /* Four chains at a time: independent, so the FMA latency overlaps; each in ascending i. */      \
+  FN_FMA void fn_fma_chains##S(const T *a, const T *b, long count, long rows, long rowStride,     \
+                               T *out) {                                                           \
+    long r = 0;                                                                                    \
+    for (; r + 4 <= rows; r += 4) {                                                                \
+      const T *b0 = b + r * rowStride, *b1 = b0 + rowStride, *b2 = b1 + rowStride,                 \
+              *b3 = b2 + rowStride;                                                                \
+      T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                            \
+      for (long i = 0; i < count; i++) {                                                           \
+        const T x = a[i];                                                                          \
+        s0 = fn_fma1_##T(x, b0[i], s0);                                                            \
+        s1 = fn_fma1_##T(x, b1[i], s1);                                                            \
+        s2 = fn_fma1_##T(x, b2[i], s2);                                                            \
+        s3 = fn_fma1_##T(x, b3[i], s3);                                                            \
+      }                                                                                            \
+      out[r] = s0; out[r + 1] = s1; out[r + 2] = s2; out[r + 3] = s3;                              \
+    }                                                                                              \
+    for (; r < rows; r++) out[r] = fn_fma_chain##S(0, a, b + r * rowStride, count, 1);             \
+  }                                                                                                \
+                                                                                                   \
+  FN_FMA void fn_fma_axpy##S(T *o, const T *x, T p, long count) {                                 \
+    long i = 0;                                                                                    \
+    for (; i + FN_LANES_##T <= count; i += FN_LANES_##T) fn_axpy_lanes_##T(o + i, x + i, p);       \
+    for (; i < count; i++) o[i] = fn_fma1_##T(p, x[i], o[i]);                                     \
   }
-  for (; r < rows; r++) out[r] = fn_fma_chain(0, a, b + r * rowStride, count, 1);
-}
 
-FN_FMA void fn_fma_axpy(float *o, const float *x, float p, long count) {
-  long i = 0;
-#if defined(__x86_64__)
-  const __m256 pv = _mm256_set1_ps(p);
-  for (; i + 8 <= count; i += 8) {
-    _mm256_storeu_ps(o + i, _mm256_fmadd_ps(pv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(o + i)));
-  }
-#endif
-  for (; i < count; i++) o[i] = fn_fma1(p, x[i], o[i]);
-}
+FN_FMA_KERNELS(float, )
+FN_FMA_KERNELS(double, _double)

@@ -38,16 +38,6 @@ public enum Accumulation: String, CaseIterable, Sendable {
     }
   }
 
-  /// `initial + Σ a[i] · b[i·bStride]` in `Double` (FMA chain), whatever the model: the
-  /// `fp64` model, used where a stage is computed "exactly" for error attribution.
-  @inlinable
-  public static func dot64(initial: Double, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                           count: Int, bStride: Int = 1) -> Double {
-    var acc = initial
-    for i in 0..<count { acc = acc.addingProduct(a[i], b[i * bStride]) }
-    return acc
-  }
-
   @usableFromInline
   static func pairwise(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ start: Int, _ count: Int,
                        _ bStride: Int) -> Float {

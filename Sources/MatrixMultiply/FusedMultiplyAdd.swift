@@ -1,16 +1,16 @@
 import CVectorShims
 
-/// FP32 fused multiply-add loops (`fma(a, b, c)`: the exact `a·b + c` rounded once to nearest,
-/// ties to even) in the order the emulated models fix, run inline on the CPU's FMA instructions
-/// where it has them.
+/// Fused multiply-add loops (`fma(a, b, c)`: the exact `a·b + c` rounded once to nearest, ties to
+/// even) in `Float` or `Double`, in the order the emulated models fix, run inline on the CPU's
+/// FMA instructions where it has them.
 ///
-/// The package is built for baseline x86-64, where `Float.addingProduct` is one call into libm's
-/// `fmaf` per operation (glibc picks an FMA-instruction or a software version when it loads):
-/// about 2.7 ns each, nothing overlapped or vectorized across operations. When ``hardware`` is
-/// true these loops run C kernels compiled for FMA3 instead (no call per operation, independent
-/// chains interleaved, eight lanes at a time where the operations are independent). IEEE 754
-/// fixes every result bit of `fma` (NaN payloads aside), so both paths give the same bits, and
-/// the `hardware:` argument lets tests run either.
+/// The package is built for baseline x86-64, where `addingProduct` is one call into libm's
+/// `fmaf`/`fma` per operation (glibc picks an FMA-instruction or a software version when it
+/// loads): about 2.7 ns each, nothing overlapped or vectorized across operations. When
+/// ``hardware`` is true these loops run C kernels compiled for FMA3 instead (no call per
+/// operation, independent chains interleaved, 256 bits of lanes at a time where the operations
+/// are independent). IEEE 754 fixes every result bit of `fma` (NaN payloads aside), so both
+/// paths give the same bits, and the `hardware:` argument lets tests run either.
 public enum FusedMultiplyAdd {
   /// Whether the CPU executes fused multiply-add in hardware (x86-64: FMA3 and AVX, enabled by
   /// the OS; arm64: always).
@@ -18,9 +18,9 @@ public enum FusedMultiplyAdd {
 
   /// `acc ← fma(a[i], b[i·bStride], acc)` for i ascending from `acc = initial`.
   @inlinable
-  public static func chain(initial: Float, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
-                           bStride: Int = 1, hardware: Bool = FusedMultiplyAdd.hardware) -> Float {
-    if hardware { return fn_fma_chain(initial, a, b, count, bStride) }
+  public static func chain<T: FusedMultiplyAddElement>(initial: T, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, count: Int,
+                                                        bStride: Int = 1, hardware: Bool = FusedMultiplyAdd.hardware) -> T {
+    if hardware { return T.kernelChain(initial, a, b, count, bStride) }
     var acc = initial
     for i in 0..<count { acc = acc.addingProduct(a[i], b[i * bStride]) }
     return acc
@@ -29,17 +29,62 @@ public enum FusedMultiplyAdd {
   /// `rows` independent chains from +0: `out[r] = chain(initial: 0, a, b + r·rowStride, count:)`
   /// (for instance one query row against `rows` key rows).
   @inlinable
-  public static func chains(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, rows: Int, rowStride: Int,
-                            into out: UnsafeMutablePointer<Float>, hardware: Bool = FusedMultiplyAdd.hardware) {
-    if hardware { return fn_fma_chains(a, b, count, rows, rowStride, out) }
+  public static func chains<T: FusedMultiplyAddElement>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, count: Int, rows: Int, rowStride: Int,
+                                                         into out: UnsafeMutablePointer<T>, hardware: Bool = FusedMultiplyAdd.hardware) {
+    if hardware { return T.kernelChains(a, b, count, rows, rowStride, out) }
     for r in 0..<rows { out[r] = chain(initial: 0, a, b + r * rowStride, count: count, hardware: false) }
   }
 
   /// `o[i] ← fma(p, x[i], o[i])` for i in 0 ..< count.
   @inlinable
-  public static func axpy(_ o: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ p: Float, count: Int,
-                          hardware: Bool = FusedMultiplyAdd.hardware) {
-    if hardware { return fn_fma_axpy(o, x, p, count) }
+  public static func axpy<T: FusedMultiplyAddElement>(_ o: UnsafeMutablePointer<T>, _ x: UnsafePointer<T>, _ p: T, count: Int,
+                                                       hardware: Bool = FusedMultiplyAdd.hardware) {
+    if hardware { return T.kernelAxpy(o, x, p, count) }
     for i in 0..<count { o[i] = o[i].addingProduct(p, x[i]) }
+  }
+}
+
+/// An element type of ``FusedMultiplyAdd``'s loops, with its C kernels (call them only when
+/// ``FusedMultiplyAdd/hardware``).
+public protocol FusedMultiplyAddElement: BinaryFloatingPoint {
+  static func kernelChain(_ initial: Self, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ count: Int, _ bStride: Int) -> Self
+  static func kernelChains(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ count: Int, _ rows: Int, _ rowStride: Int,
+                           _ out: UnsafeMutablePointer<Self>)
+  static func kernelAxpy(_ o: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>, _ p: Self, _ count: Int)
+}
+
+extension Float: FusedMultiplyAddElement {
+  @inlinable @inline(__always)
+  public static func kernelChain(_ initial: Float, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int, _ bStride: Int) -> Float {
+    fn_fma_chain(initial, a, b, count, bStride)
+  }
+
+  @inlinable @inline(__always)
+  public static func kernelChains(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int, _ rows: Int, _ rowStride: Int,
+                                  _ out: UnsafeMutablePointer<Float>) {
+    fn_fma_chains(a, b, count, rows, rowStride, out)
+  }
+
+  @inlinable @inline(__always)
+  public static func kernelAxpy(_ o: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ p: Float, _ count: Int) {
+    fn_fma_axpy(o, x, p, count)
+  }
+}
+
+extension Double: FusedMultiplyAddElement {
+  @inlinable @inline(__always)
+  public static func kernelChain(_ initial: Double, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int, _ bStride: Int) -> Double {
+    fn_fma_chain_double(initial, a, b, count, bStride)
+  }
+
+  @inlinable @inline(__always)
+  public static func kernelChains(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int, _ rows: Int, _ rowStride: Int,
+                                  _ out: UnsafeMutablePointer<Double>) {
+    fn_fma_chains_double(a, b, count, rows, rowStride, out)
+  }
+
+  @inlinable @inline(__always)
+  public static func kernelAxpy(_ o: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Double>, _ p: Double, _ count: Int) {
+    fn_fma_axpy_double(o, x, p, count)
   }
 }

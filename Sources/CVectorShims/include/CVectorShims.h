@@ -28,8 +28,8 @@ static inline __attribute__((always_inline)) fn_short8 fn_maximum_short8(fn_shor
 
 /// Fused multiply-add kernels (each `fma` one IEEE 754 fusedMultiplyAdd, rounded once to
 /// nearest-even), compiled for the x86-64 FMA3 instructions and called only when
-/// `fn_hardware_fma()` is nonzero; the same bits as any correctly rounded `fmaf` loop in the
-/// same order.
+/// `fn_hardware_fma()` is nonzero; the same bits as any correctly rounded `fma` loop in the
+/// same order. Each has a `float` form and a `double` one (suffix `_double`).
 
 /// Nonzero when the CPU executes the kernels below in hardware: on x86-64, FMA3 and AVX present
 /// and the AVX state enabled by the OS; always on arm64; never elsewhere.
@@ -37,12 +37,15 @@ int fn_hardware_fma(void);
 
 /// `acc ← fma(a[i], b[i·bStride], acc)` for i = 0 ..< count, from `acc = initial`.
 float fn_fma_chain(float initial, const float *a, const float *b, long count, long bStride);
+double fn_fma_chain_double(double initial, const double *a, const double *b, long count, long bStride);
 
 /// `rows` independent chains: `out[r] = fn_fma_chain(0, a, b + r·rowStride, count, 1)`. The
 /// chains are interleaved, each still in ascending i.
 void fn_fma_chains(const float *a, const float *b, long count, long rows, long rowStride, float *out);
+void fn_fma_chains_double(const double *a, const double *b, long count, long rows, long rowStride, double *out);
 
-/// `o[i] ← fma(p, x[i], o[i])` for i = 0 ..< count (independent lanes, eight at a time).
+/// `o[i] ← fma(p, x[i], o[i])` for i = 0 ..< count (independent lanes, 256 bits at a time).
 void fn_fma_axpy(float *o, const float *x, float p, long count);
+void fn_fma_axpy_double(double *o, const double *x, double p, long count);
 
 #endif
