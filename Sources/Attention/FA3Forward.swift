@@ -206,11 +206,18 @@ struct FA3RowKernel: Sendable {
     let lanes = schedule.rowSumLanes
     let key0 = block * bn
     let m = scratch.m[r]
-    // 1. Scores, raw (unscaled), −∞ where masked.
-    for c in 0..<bn {
-      let key = key0 + c
-      scratch.s[c] = key < n && key <= lastKey ? score(&scratch, r * paddedDim, kHead + key * paddedDim) : -.infinity
+    // 1. Scores, raw (unscaled), −∞ where masked (past seqLenK or past lastKey: the unmasked
+    // keys are the block's first `valid`), two keys' chains at a time.
+    let valid = max(0, min(bn, n - key0, lastKey - key0 + 1))
+    var c = 0
+    while c + 1 < valid {
+      let (s0, s1) = scorePair(&scratch, r * paddedDim, kHead + (key0 + c) * paddedDim, kHead + (key0 + c + 1) * paddedDim)
+      scratch.s[c] = s0
+      scratch.s[c + 1] = s1
+      c += 2
     }
+    if c < valid { scratch.s[c] = score(&scratch, r * paddedDim, kHead + (key0 + c) * paddedDim) }
+    for c in valid..<bn { scratch.s[c] = -.infinity }
     // 2. Running max (FMNMX.FTZ) and the rescale factor.
     var mNew = m
     for c in 0..<bn { mNew = max(mNew, flushedIfFTZ(scratch.s[c])) }
@@ -243,9 +250,15 @@ struct FA3RowKernel: Sendable {
       for c in 0..<d { scratch.o[r * d + c] = mul(Float(bitPattern: scratch.o[r * d + c]), scale).bitPattern }
     }
     roundProbabilities(&scratch)
-    for c in 0..<d {
-      scratch.o[r * d + c] = accumulateValues(&scratch, vHead + c * paddedKeys + key0, scratch.o[r * d + c])
+    c = 0
+    while c + 1 < d {
+      let (o0, o1) = accumulateValuesPair(&scratch, vHead + c * paddedKeys + key0, vHead + (c + 1) * paddedKeys + key0,
+                                          scratch.o[r * d + c], scratch.o[r * d + c + 1])
+      scratch.o[r * d + c] = o0
+      scratch.o[r * d + c + 1] = o1
+      c += 2
     }
+    if c < d { scratch.o[r * d + c] = accumulateValues(&scratch, vHead + c * paddedKeys + key0, scratch.o[r * d + c]) }
     scratch.m[r] = mNew
   }
 
@@ -293,6 +306,20 @@ struct FA3RowKernel: Sendable {
     }
   }
 
+  /// S for two keys: ``score(_:_:_:)`` twice, the two independent chains interleaved so that
+  /// their tensor-core steps overlap.
+  @inline(__always)
+  func scorePair(_ scratch: inout Scratch, _ qRow: Int, _ kRow0: Int, _ kRow1: Int) -> (Float, Float) {
+    guard case .hopper = schedule.tensorCore else { return (score(&scratch, qRow, kRow0), score(&scratch, qRow, kRow1)) }
+    var acc0: UInt32 = 0, acc1: UInt32 = 0
+    for start in stride(from: 0, to: paddedDim, by: kk) {
+      let q = scratch.q.pointer(qRow + start)
+      acc0 = step(q, kSplit.pointer(kRow0 + start), c: acc0)
+      acc1 = step(q, kSplit.pointer(kRow1 + start), c: acc1)
+    }
+    return (Float(bitPattern: acc0), Float(bitPattern: acc1))
+  }
+
   /// Rounds the block's P to the P format (RNE; e4m3fn saturating unless switched off).
   func roundProbabilities(_ scratch: inout Scratch) {
     let n = schedule.blockColumns
@@ -331,5 +358,20 @@ struct FA3RowKernel: Sendable {
         FusedMultiplyAdd.chain(initial: Float(bitPattern: o), p.baseAddress!, v.baseAddress! + vRow, count: schedule.blockColumns)
       } }.bitPattern
     }
+  }
+
+  /// Two O channels: ``accumulateValues(_:_:_:)`` twice, the two independent chains interleaved.
+  @inline(__always)
+  func accumulateValuesPair(_ scratch: inout Scratch, _ vRow0: Int, _ vRow1: Int, _ o0: UInt32, _ o1: UInt32) -> (UInt32, UInt32) {
+    guard case .hopper = schedule.tensorCore else {
+      return (accumulateValues(&scratch, vRow0, o0), accumulateValues(&scratch, vRow1, o1))
+    }
+    var acc0 = o0, acc1 = o1
+    for start in stride(from: 0, to: schedule.blockColumns, by: kk) {
+      let p = scratch.pSplit.pointer(start)
+      acc0 = step(p, vSplit.pointer(vRow0 + start), c: acc0)
+      acc1 = step(p, vSplit.pointer(vRow1 + start), c: acc1)
+    }
+    return (acc0, acc1)
   }
 }
