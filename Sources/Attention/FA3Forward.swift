@@ -188,13 +188,14 @@ struct FA3RowKernel: Sendable {
     let order = schedule.reverseBlockOrder ? Array((0..<blockCount).reversed()) : Array(0..<blockCount)
     // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
     func lastKey(_ i: Int) -> Int { inputs.causal ? i + n - inputs.seqLenQ : n - 1 }
+    let taskLastKey = lastKey(rows.upperBound - 1)   // the largest of the task's rows
     var first = true
     for block in order {
       // A block whose keys are all masked for every row of the task is skipped, as the kernel
       // never loads blocks past its causal bound: visiting it would leave each row's max, lane
       // sums and O as they are (its P is 0; a rescale by ex2(0) = 1, or by 0 of a zero state;
       // steps with zero products give C back, whose bits already fit the step's output).
-      if block * schedule.blockColumns > lastKey(rows.upperBound - 1) { continue }
+      if block * schedule.blockColumns > taskLastKey { continue }
       for (r, i) in rows.enumerated() {
         visit(block, first: first, row: r, lastKey: lastKey(i), sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
       }
