@@ -1,3 +1,5 @@
+import Hopper
+
 /// The numbers attention actually computes with: the stored Q, K, V values (format values,
 /// or any `Double`s) and their per-row scales.
 public struct AttentionOperands: Sendable {
@@ -101,28 +103,11 @@ public struct BlockSchedule: Hashable, Sendable {
   /// FlashAttention-2's forward order: ascending key blocks.
   public static let flash2 = BlockSchedule()
 
-  /// The tile sizes and reverse order of the FlashAttention-3 Hopper forward kernel
-  /// (`kBlockM × kBlockN`, shared/specs/fa3-forward.md §1) for 16-bit or FP8 inputs.
+  /// The tile sizes (``FA3KernelTiles``) and reverse block order of the FlashAttention-3 Hopper
+  /// forward kernel for 16-bit or FP8 inputs.
   public static func flash3(headDim d: Int, fp8: Bool, causal: Bool) -> BlockSchedule {
-    let (m, n): (Int, Int)
-    if fp8 {
-      switch d {
-      case ...64: (m, n) = (192, 160)
-      case ...96: (m, n) = (192, 128)
-      case ...128: (m, n) = (128, 224)
-      case ...192: (m, n) = (128, 160)
-      default: (m, n) = (128, 128)
-      }
-    } else {
-      switch d {
-      case ...64: (m, n) = causal ? (192, 128) : (192, 192)
-      case ...96: (m, n) = (192, 144)
-      case ...128: (m, n) = causal ? (128, 128) : (128, 176)
-      case ...192: (m, n) = (128, 112)
-      default: (m, n) = (128, 80)
-      }
-    }
-    return BlockSchedule(blockRows: m, blockColumns: n, reverseOrder: true, fusedRowSumRescale: true)
+    let tiles = FA3KernelTiles.kernel(headDim: d, fp8: fp8, causal: causal)
+    return BlockSchedule(blockRows: tiles.rows, blockColumns: tiles.columns, reverseOrder: true, fusedRowSumRescale: true)
   }
 }
 

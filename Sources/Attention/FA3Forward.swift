@@ -1,3 +1,4 @@
+import Hopper
 import Foundation
 import LowPrecision
 import MatrixMultiply

@@ -1,3 +1,4 @@
+import Hopper
 /// Every numerical choice of the FlashAttention-3 Hopper forward kernel (`fa3-fwd` 0.0.3,
 /// `hopper/` of Dao-AILab/flash-attention), each a named parameter whose value from
 /// ``fa3(element:headDim:causal:seqLenQ:)`` is the kernel's. Switch one off to see its effect.

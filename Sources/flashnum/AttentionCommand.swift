@@ -1,8 +1,9 @@
-import Analysis
+import Measurement
+import Experiments
 import ArgumentParser
 import Attention
 import Reference
-import Interop
+import NPY
 import LowPrecision
 
 /// `flashnum attention`: emulated attention on given inputs.

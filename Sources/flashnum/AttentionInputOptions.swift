@@ -1,7 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
-import Interop
+import NPY
 import LowPrecision
 
 /// The inputs shared by `flashnum attention` and `flashnum reference`.

@@ -1,7 +1,9 @@
+import Experiments
+import Hopper
 import ArgumentParser
 import Attention
 import Foundation
-import Interop
+import NPY
 import Reference
 
 /// `flashnum bench attention`: emulated attention and the MPFR reference, wall-clock seconds.

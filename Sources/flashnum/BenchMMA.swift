@@ -1,3 +1,4 @@
+import Hopper
 import ArgumentParser
 import Foundation
 import LowPrecision

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Dispatch
-import Interop
+import NPY
 import LowPrecision
 
 /// `flashnum convert`: values → codes, or codes → values with `--decode`.

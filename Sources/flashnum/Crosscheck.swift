@@ -1,9 +1,9 @@
-import Analysis
+import Experiments
 import ArgumentParser
 import Attention
 import Dispatch
 import Foundation
-import Interop
+import NPY
 
 /// `flashnum crosscheck`: the FA3 emulator against the real kernel, on the same input bytes.
 struct Crosscheck: ParsableCommand {

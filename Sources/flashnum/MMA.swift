@@ -1,5 +1,6 @@
+import Hopper
 import ArgumentParser
-import Interop
+import NPY
 import LowPrecision
 import MatrixMultiply
 

@@ -1,7 +1,8 @@
+import Hopper
 import ArgumentParser
 import Dispatch
 import Foundation
-import Interop
+import NPY
 import LowPrecision
 
 /// `flashnum mufu`: the H100 MUFU models (ex2, rcp, lg2 `.approx.ftz.f32`).

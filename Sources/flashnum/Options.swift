@@ -1,5 +1,5 @@
 import ArgumentParser
-import Interop
+import NPY
 import LowPrecision
 
 extension FloatFormat: ExpressibleByArgument {

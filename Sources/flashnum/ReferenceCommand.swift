@@ -1,7 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
-import Interop
+import NPY
 import Reference
 
 /// `flashnum reference`: the certified MPFR reference.

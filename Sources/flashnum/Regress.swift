@@ -1,4 +1,4 @@
-import Analysis
+import Experiments
 import ArgumentParser
 import Attention
 import Foundation

@@ -1,8 +1,9 @@
-import Analysis
+import Reporting
+import Experiments
 import ArgumentParser
 import Attention
 import Foundation
-import Interop
+import NPY
 
 /// `flashnum sweep FILE`: runs an experiment's grid.
 struct SweepCommand: ParsableCommand {

@@ -1,6 +1,6 @@
 import Attention
 import Foundation
-import Interop
+import NPY
 import LowPrecision
 import XCTest
 

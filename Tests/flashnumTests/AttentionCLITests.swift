@@ -1,5 +1,5 @@
 import Foundation
-import Interop
+import NPY
 import LowPrecision
 import XCTest
 

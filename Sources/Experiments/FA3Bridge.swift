@@ -1,0 +1,128 @@
+import NPY
+import Attention
+import Foundation
+
+/// The bridge to the real FlashAttention-3 kernel: case directories of exact input bytes that
+/// `Scripts/fa3_bridge.py` runs through `fa3_fwd_interface.flash_attn_func` on a CUDA machine.
+///
+/// A case directory holds `q.npy`, `k.npy`, `v.npy` (codes: uint16 for bf16/fp16, uint8 for
+/// e4m3fn; (batch, seqlen, heads, headdim)), `{q,k,v}_descale.npy` (float32 (batch, kv_heads),
+/// FP8 only) and `meta.json`; the script adds `o.npy` (uint16 output bits), `lse.npy` (float32
+/// (batch, heads, seqlen_q)) and `kernel.json`.
+public struct FA3Bridge: Sendable {
+  /// The Python interpreter and the harness script.
+  public var python: String
+  public var script: String
+
+  public init(python: String = "python3", script: String) {
+    self.python = python
+    self.script = script
+  }
+
+  /// Whether the kernel can run here: the device name, or why not (one line).
+  public func check() -> Result<String, NPYError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(NPYError("\(script) not found")) }
+    switch Subprocess.run(python, [script, "--check"]) {
+    case .success(let (status, output)):
+      let line = output.split(separator: "\n").last.map(String.init) ?? ""
+      return status == 0 ? .success(line) : .failure(NPYError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
+    case .failure(let e): return .failure(e)
+    }
+  }
+
+  /// Runs the kernel on every case directory (one Python process for all).
+  public func run(_ directories: [String]) throws(NPYError) {
+    switch Subprocess.run(python, [script] + directories, standardError: .pass) {
+    case .success(let (status, output)):
+      guard status == 0 else { throw NPYError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
+    case .failure(let e): throw e
+    }
+  }
+
+  /// Writes one case's inputs.
+  public static func write(_ inputs: FA3Inputs, to directory: String) throws(NPYError) {
+    do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+      throw NPYError("\(directory): cannot create (\(error.localizedDescription))")
+    }
+    let (b, hq, hk, d) = (inputs.batch, inputs.heads, inputs.kvHeads, inputs.headDim)
+    func codes(_ c: [UInt16], _ s: Int, _ h: Int) -> NPYArray {
+      inputs.element == .e4m3fn ? NPYArray(shape: [b, s, h, d], uint8: c.map { UInt8($0) }) : NPYArray(shape: [b, s, h, d], uint16: c)
+    }
+    try NPYFile.write(codes(inputs.q, inputs.seqLenQ, hq), to: directory + "/q.npy")
+    try NPYFile.write(codes(inputs.k, inputs.seqLenK, hk), to: directory + "/k.npy")
+    try NPYFile.write(codes(inputs.v, inputs.seqLenK, hk), to: directory + "/v.npy")
+    for (name, descale) in [("q", inputs.qDescale), ("k", inputs.kDescale), ("v", inputs.vDescale)] {
+      let path = directory + "/\(name)_descale.npy"
+      if let descale { try NPYFile.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
+      else { try? FileManager.default.removeItem(atPath: path) }
+    }
+    let meta: [String: Any] = ["element": inputs.element.rawValue, "causal": inputs.causal, "softmax_scale": inputs.scale]
+    do {
+      let data = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
+      try data.write(to: URL(fileURLWithPath: directory + "/meta.json"))
+    } catch { throw NPYError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
+  }
+
+  /// The kernel's outputs in a case directory, checked against the inputs' shapes.
+  public static func read(_ directory: String, for inputs: FA3Inputs) throws(NPYError) -> (output: FA3Output, deterministic: Bool?) {
+    let o = try NPYFile.read(directory + "/o.npy"), lse = try NPYFile.read(directory + "/lse.npy")
+    let oShape = [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim]
+    let lseShape = [inputs.batch, inputs.heads, inputs.seqLenQ]
+    guard o.shape == oShape, let oBits = o.uint16 else {
+      throw NPYError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")
+    }
+    guard lse.shape == lseShape, let l = lse.float32 else {
+      throw NPYError("\(directory)/lse.npy: expected float32 \(lseShape), got \(lse.dtype) \(lse.shape)")
+    }
+    var deterministic: Bool?
+    if let data = FileManager.default.contents(atPath: directory + "/kernel.json"),
+       let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+      deterministic = info["deterministic"] as? Bool
+    }
+    return (FA3Output(o: oBits, lse: l), deterministic)
+  }
+}
+
+extension FA3Bridge {
+  /// Reads a case directory's inputs (the format ``write(_:to:)`` writes): codes, optional
+  /// descales, and `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`).
+  public static func readInputs(_ directory: String) throws(NPYError) -> FA3Inputs {
+    guard let data = FileManager.default.contents(atPath: directory + "/meta.json"),
+          let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+      throw NPYError("\(directory)/meta.json: missing or not a JSON object")
+    }
+    let known: Set<String> = ["element", "causal", "softmax_scale"]
+    if let bad = meta.keys.sorted().first(where: { !known.contains($0) }) {
+      throw NPYError("\(directory)/meta.json: unknown key '\(bad)' (known: element, causal, softmax_scale)")
+    }
+    guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
+      throw NPYError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
+    }
+    let causal = meta["causal"] as? Bool ?? false
+    let scale = meta["softmax_scale"] as? Double
+    func codes(_ n: String) throws(NPYError) -> ([Int], [UInt16]) {
+      let a = try NPYFile.read(directory + "/\(n).npy")
+      let c: [UInt16]? = element == .e4m3fn ? a.uint8?.map(UInt16.init) : a.uint16
+      guard let c, a.shape.count == 4 else {
+        throw NPYError("\(directory)/\(n).npy: expected 4-dimensional \(element == .e4m3fn ? "uint8" : "uint16") codes, got \(a.dtype) \(a.shape)")
+      }
+      return (a.shape, c)
+    }
+    let (qs, q) = try codes("q"), (ks, k) = try codes("k"), (vs, v) = try codes("v")
+    guard ks == vs, qs[0] == ks[0], qs[3] == ks[3] else {
+      throw NPYError("\(directory): shapes do not fit: q \(qs), k \(ks), v \(vs)")
+    }
+    func descale(_ n: String) throws(NPYError) -> [Float]? {
+      let path = directory + "/\(n)_descale.npy"
+      guard FileManager.default.fileExists(atPath: path) else { return nil }
+      let a = try NPYFile.read(path)
+      guard let d = a.float32, a.shape == [qs[0], ks[2]] else {
+        throw NPYError("\(path): expected float32 (batch, kv_heads) = \([qs[0], ks[2]]), got \(a.dtype) \(a.shape)")
+      }
+      return d
+    }
+    return FA3Inputs(element: element, batch: qs[0], seqLenQ: qs[1], seqLenK: ks[1], heads: qs[2], kvHeads: ks[2], headDim: qs[3],
+                     q: q, k: k, v: v, qDescale: try descale("q"), kDescale: try descale("k"), vDescale: try descale("v"),
+                     causal: causal, softmaxScale: scale)
+  }
+}

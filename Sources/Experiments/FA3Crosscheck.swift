@@ -1,0 +1,93 @@
+import Measurement
+import Attention
+import Foundation
+import LowPrecision
+import Reference
+
+/// The comparison of ``FA3Forward`` with the real FlashAttention-3 kernel on one ``FA3Case``:
+/// bitwise agreement of O and LSE, and both outputs' errors against an MPFR reference of the
+/// same input values.
+public struct FA3Comparison: Codable, Hashable, Sendable {
+  public var name: String
+  /// The generating case (`nil` for inputs read from a directory).
+  public var testCase: FA3Case?
+  public var schedule: String
+  /// Output elements (O) whose bits are equal, as a fraction of all; `nil` without a kernel.
+  public var oBitExact: Double?
+  /// LSE values whose bits are equal (−∞ equals −∞), as a fraction.
+  public var lseBitExact: Double?
+  /// The largest distance between kernel and emulator O, in codes of the output format (bf16 ulps).
+  public var maxULP: Int?
+  /// RMSE of the kernel's O against the reference (units of O).
+  public var rmseKernel: Double?
+  /// RMSE of the emulator's O against the reference.
+  public var rmseEmulator: Double?
+  /// MPFR working precision of the reference, in bits (0 when none was computed).
+  public var referenceBits: Int
+  /// Whether two kernel calls gave the same bits (from the bridge).
+  public var kernelDeterministic: Bool?
+  public var emulatorSeconds: Double
+
+  public init(name: String, testCase: FA3Case?, schedule: String, referenceBits: Int, emulatorSeconds: Double) {
+    self.name = name
+    self.testCase = testCase
+    self.schedule = schedule
+    self.referenceBits = referenceBits
+    self.emulatorSeconds = emulatorSeconds
+  }
+
+  /// Fractions of equal O codes and LSE bits, and the largest O distance in codes.
+  public static func agreement(_ a: FA3Output, _ b: FA3Output) -> (o: Double, lse: Double, maxULP: Int) {
+    precondition(a.o.count == b.o.count && a.lse.count == b.lse.count, "outputs of different shapes")
+    var equal = 0, worst = 0
+    for (x, y) in zip(a.o, b.o) {
+      if x == y { equal += 1 } else { worst = max(worst, ordinalDistance(x, y)) }
+    }
+    let lseEqual = zip(a.lse, b.lse).filter { $0.bitPattern == $1.bitPattern }.count
+    return (Double(equal) / Double(max(a.o.count, 1)), Double(lseEqual) / Double(max(a.lse.count, 1)), worst)
+  }
+
+  /// Distance of two 16-bit float codes along the number line (adjacent values are 1 apart;
+  /// +0 and −0 are 0 apart). NaNs count as the largest distance.
+  public static func ordinalDistance(_ a: UInt16, _ b: UInt16) -> Int {
+    func ordinal(_ c: UInt16) -> Int { c & 0x8000 != 0 ? -Int(c & 0x7FFF) : Int(c) }
+    return abs(ordinal(a) - ordinal(b))
+  }
+
+  /// RMSE of output codes (of `format`) against reference values.
+  public static func rmse(_ o: [UInt16], _ format: FloatFormat, reference: [Double]) -> Double {
+    ErrorMetrics(output: o.map { format.decode(UInt32($0)) }, reference: reference).rmse
+  }
+
+  /// The MPFR reference of the inputs' exact values (decoded codes × descales), with the
+  /// nominal softmax scale, causal mask as the kernel's; `Double` values, O's layout.
+  public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double] {
+    let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
+    return try ReferenceAttention.compute(inputs.values(), options: options, precision: precision, threads: threads).values
+  }
+}
+
+/// A set of comparisons as a Markdown report.
+public enum FA3CrosscheckReport {
+  public static func markdown(_ rows: [FA3Comparison], command: String, device: String?, notes: [String] = []) -> String {
+    func pct(_ x: Double?) -> String { x.map { String(format: "%.3f %%", 100 * $0) } ?? "—" }
+    func sci(_ x: Double?) -> String { x.map { String(format: "%.3e", $0) } ?? "—" }
+    var s = "# FlashAttention-3 emulator vs the real kernel\n\n"
+    s += "Made by `\(command)`"
+    s += device.map { " on \($0)" } ?? " (no kernel run: no CUDA device with the fa3_fwd module)"
+    s += ".\n\nO bit-exact: share of output elements whose BF16 bits equal the kernel's; LSE bit-exact: share of "
+    s += "log-sum-exp values (float32) with equal bits; max ulp: largest distance between kernel and emulator O in "
+    s += "BF16 codes; RMSE columns: each O against an MPFR reference of the same input values (decoded codes × "
+    s += "descales, nominal scale), in units of O.\n\n"
+    s += "| case | kBlockM×N | O bit-exact | LSE bit-exact | max ulp | RMSE kernel | RMSE emulator | deterministic | emulator s |\n"
+    s += "|---|---|---|---|---|---|---|---|---|\n"
+    for r in rows {
+      let tile = r.schedule.split(separator: ",").first.map { $0.replacingOccurrences(of: "kBlockM×N ", with: "") } ?? ""
+      s += "| \(r.name) | \(tile) | \(pct(r.oBitExact)) | \(pct(r.lseBitExact)) | \(r.maxULP.map(String.init) ?? "—") | "
+      s += "\(sci(r.rmseKernel)) | \(sci(r.rmseEmulator)) | \(r.kernelDeterministic.map { $0 ? "yes" : "NO" } ?? "—") | "
+      s += String(format: "%.1f", r.emulatorSeconds) + " |\n"
+    }
+    for n in notes { s += "\n" + n + "\n" }
+    return s
+  }
+}

@@ -1,0 +1,198 @@
+import Measurement
+import Attention
+import Foundation
+
+/// The result of one experiment point: what was run and its error metrics.
+///
+/// Units: metrics as in ``ErrorMetrics`` (`rmse`, `max_abs` in output units; `sqnr_db` in dB;
+/// `max_ulp`, `mean_ulp` in units in the last place of the scheme's output format); `seconds`
+/// is the wall time of the emulation and the metrics (the reference is shared and not counted);
+/// `outlier_magnitude` as ``InputDistribution/outlierMagnitude``.
+public struct SweepRow: Hashable, Sendable {
+  public var index: Int
+  public var key: String
+  public var scheme: String
+  public var algorithm: String
+  public var precision: String
+  public var incoherentProcessing: Bool
+  public var blockQuantization: Bool
+  public var batch: Int
+  public var heads: Int
+  public var seqLen: Int
+  public var headDim: Int
+  public var causal: Bool
+  public var distribution: String
+  public var distributionKind: String
+  public var outlierMagnitude: Double
+  public var seed: UInt64
+  public var reference: String
+  /// Metric name (``Experiment/metricNames``) → value.
+  public var metrics: [String: Double]
+  public var seconds: Double
+
+  public init(point p: ExperimentPoint, metrics: [String: Double], seconds: Double) {
+    index = p.index
+    key = p.key
+    scheme = p.scheme.name
+    algorithm = p.algorithm
+    precision = p.scheme.precision
+    incoherentProcessing = p.scheme.incoherentProcessing
+    blockQuantization = p.scheme.blockQuantization
+    batch = p.batch
+    heads = p.heads
+    seqLen = p.seqLen
+    headDim = p.headDim
+    causal = p.causal
+    distribution = p.distribution.name
+    distributionKind = p.distribution.kind
+    outlierMagnitude = p.distribution.outlierMagnitude
+    seed = p.seed
+    reference = p.reference.name
+    self.metrics = metrics
+    self.seconds = seconds
+  }
+
+  /// The columns before the metrics, in file order.
+  public static let leadingColumns = ["index", "key", "scheme", "algorithm", "precision", "incoherent_processing",
+                                      "block_quantization", "batch", "heads", "seq_len", "head_dim", "mask", "distribution",
+                                      "distribution_kind", "outlier_magnitude", "seed", "reference"]
+
+  /// The file columns for rows with `metrics`.
+  public static func columns(metrics: [String]) -> [String] { leadingColumns + metrics + ["seconds"] }
+
+  /// The value of `column` as text (numbers in shortest round-trip form, `inf` for infinities,
+  /// empty when the row has no such metric).
+  public func field(_ column: String) -> String {
+    switch column {
+    case "index": "\(index)"
+    case "key": key
+    case "scheme": scheme
+    case "algorithm": algorithm
+    case "precision": precision
+    case "incoherent_processing": "\(incoherentProcessing)"
+    case "block_quantization": "\(blockQuantization)"
+    case "batch": "\(batch)"
+    case "heads": "\(heads)"
+    case "seq_len": "\(seqLen)"
+    case "head_dim": "\(headDim)"
+    case "mask": causal ? "causal" : "none"
+    case "distribution": distribution
+    case "distribution_kind": distributionKind
+    case "outlier_magnitude": "\(outlierMagnitude)"
+    case "seed": "\(seed)"
+    case "reference": reference
+    case "seconds": "\(seconds)"
+    default: metrics[column].map { $0.isFinite ? "\($0)" : ($0 > 0 ? "inf" : ($0 < 0 ? "-inf" : "nan")) } ?? ""
+    }
+  }
+
+  /// A row from its fields by column name (the inverse of ``field(_:)``); `where` names the
+  /// place for errors (`FILE: row 12`).
+  public init(fields f: [String: String], where at: String) throws(AttentionError) {
+    func text(_ c: String) throws(AttentionError) -> String {
+      guard let v = f[c] else { throw AttentionError("\(at): missing column '\(c)'") }
+      return v
+    }
+    func int(_ c: String) throws(AttentionError) -> Int {
+      guard let v = Int(try text(c)) else { throw AttentionError("\(at): \(c): expected an integer, got '\(f[c]!)'") }
+      return v
+    }
+    func double(_ c: String) throws(AttentionError) -> Double {
+      let t = try text(c)
+      switch t {
+      case "inf": return .infinity
+      case "-inf": return -.infinity
+      case "nan": return .nan
+      default:
+        guard let v = Double(t) else { throw AttentionError("\(at): \(c): expected a number, got '\(t)'") }
+        return v
+      }
+    }
+    func bool(_ c: String) throws(AttentionError) -> Bool {
+      switch try text(c) {
+      case "true": return true
+      case "false": return false
+      default: throw AttentionError("\(at): \(c): expected true or false, got '\(f[c]!)'")
+      }
+    }
+    index = try int("index")
+    key = try text("key")
+    scheme = try text("scheme")
+    algorithm = try text("algorithm")
+    precision = try text("precision")
+    incoherentProcessing = try bool("incoherent_processing")
+    blockQuantization = try bool("block_quantization")
+    batch = try int("batch")
+    heads = try int("heads")
+    seqLen = try int("seq_len")
+    headDim = try int("head_dim")
+    causal = try text("mask") == "causal"
+    distribution = try text("distribution")
+    distributionKind = try text("distribution_kind")
+    outlierMagnitude = try double("outlier_magnitude")
+    guard let s = UInt64(try text("seed")) else { throw AttentionError("\(at): seed: expected an integer, got '\(f["seed"]!)'") }
+    seed = s
+    reference = try text("reference")
+    seconds = try double("seconds")
+    metrics = [:]
+    for name in Experiment.metricNames {
+      guard let t = f[name], !t.isEmpty else { continue }
+      metrics[name] = try double(name)
+    }
+  }
+
+  /// The JSON object of the row (non-finite metrics as `null`).
+  func json(columns: [String]) -> JSONText {
+    .object(columns.map { c -> (String, JSONText) in
+      switch c {
+      case "index", "batch", "heads", "seq_len", "head_dim", "seed", "outlier_magnitude", "seconds": return (c, .number(field(c)))
+      case "incoherent_processing", "block_quantization": return (c, .number(field(c)))
+      case _ where Experiment.metricNames.contains(c):
+        if let v = metrics[c], v.isFinite { return (c, .number("\(v)")) }
+        return (c, .null)
+      default: return (c, .string(field(c)))
+      }
+    })
+  }
+}
+
+/// A JSON value written as text (keys in the given order, numbers as given).
+enum JSONText {
+  case string(String)
+  /// A number or `true`/`false`, already as JSON text.
+  case number(String)
+  case null
+  case array([JSONText])
+  case object([(String, JSONText)])
+
+  static func quote(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\t": out += "\\t"
+      case "\r": out += "\\r"
+      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+      default: out.unicodeScalars.append(u)
+      }
+    }
+    return out + "\""
+  }
+
+  func text(indent: String) -> String {
+    let inner = indent + "  "
+    switch self {
+    case .string(let s): return Self.quote(s)
+    case .number(let n): return n
+    case .null: return "null"
+    case .array(let items):
+      if items.isEmpty { return "[]" }
+      return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+    case .object(let pairs):
+      if pairs.isEmpty { return "{}" }
+      return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import Hopper
+import Dispatch
+import Foundation
+import NPY
+import LowPrecision
+import XCTest
+
+/// The MUFU models against H100 outputs (`Fixtures/mufu-h100.npy`, made by
+/// `Scripts/mufu_fixture.py`), against closed forms, and — opt-in — against the H100's chunk
+/// hashes of all 2^32 inputs (`Fixtures/mufu-h100-hashes.bin`, `Scripts/mufu_probe.cu hashes`).
+final class MUFUTests: XCTestCase {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+  func testReplaysH100Outputs() throws {
+    let a = try NPYFile.read(Self.fixtures.appendingPathComponent("mufu-h100.npy").path)
+    XCTAssertEqual(a.shape.last, 4)
+    let rows = try XCTUnwrap(a.uint32)
+    XCTAssertGreaterThan(rows.count / 4, 8000)
+    var mismatches = 0
+    for r in stride(from: 0, to: rows.count, by: 4) {
+      let x = Float(bitPattern: rows[r])
+      for (i, op) in MUFU.Operation.allCases.enumerated() where op(x).bitPattern != rows[r + 1 + i] {
+        mismatches += 1
+        if mismatches < 10 { XCTFail(String(format: "%@(0x%08x): model 0x%08x, H100 0x%08x", op.rawValue, rows[r], op(x).bitPattern, rows[r + 1 + i])) }
+      }
+    }
+    XCTAssertEqual(mismatches, 0)
+  }
+
+  func testClosedForms() {
+    // ex2 of an integer in [−126, 127] is that power of two exactly; rcp of a power of two too.
+    for n in -126...127 {
+      XCTAssertEqual(MUFU.ex2(Float(n)), Float(sign: .plus, exponent: n, significand: 1), "ex2(\(n))")
+    }
+    for n in -125...126 {
+      XCTAssertEqual(MUFU.rcp(Float(sign: .plus, exponent: n, significand: 1)), Float(sign: .plus, exponent: -n, significand: 1), "rcp(2^\(n))")
+    }
+    XCTAssertEqual(MUFU.ex2(0), 1)
+    XCTAssertEqual(MUFU.ex2(-.infinity), 0)
+    XCTAssertEqual(MUFU.ex2(.infinity), .infinity)
+    XCTAssertEqual(MUFU.ex2(-126.5), 0)  // subnormal result flushed
+    XCTAssertEqual(MUFU.ex2(128), .infinity)
+    XCTAssertEqual(MUFU.ex2(.leastNonzeroMagnitude), 1)  // subnormal argument read as 0
+    XCTAssertEqual(MUFU.rcp(0).bitPattern, Float.infinity.bitPattern)
+    XCTAssertEqual(MUFU.rcp(-0.0).bitPattern, (-Float.infinity).bitPattern)
+    XCTAssertEqual(MUFU.rcp(Float.leastNonzeroMagnitude), .infinity)
+    XCTAssertEqual(MUFU.rcp(-.infinity).bitPattern, (-0.0 as Float).bitPattern)
+    XCTAssertEqual(MUFU.rcp(.greatestFiniteMagnitude), 0)  // 2^-128: flushed
+    XCTAssertEqual(MUFU.lg2(1), 0)
+    XCTAssertEqual(MUFU.lg2(0), -.infinity)
+    XCTAssertEqual(MUFU.lg2(.infinity), .infinity)
+    XCTAssertEqual(MUFU.lg2(-1).bitPattern, 0x7FFF_FFFF)
+    XCTAssertEqual(MUFU.ex2(.nan).bitPattern, 0x7FFF_FFFF)
+    XCTAssertEqual(MUFU.rcp(.nan).bitPattern, 0x7FFF_FFFF)
+  }
+
+  func testAccuracyBounds() {
+    // Not the contract (the bits are), but a model that drifted would leave these bounds:
+    // ex2 within 2 ulp and rcp within 1 ulp of the correctly rounded value, lg2 within 2^-21 plus
+    // 2 ulp of its result (an absolute-error approximation).
+    var rng = SplitMix64(seed: 5)
+    for _ in 0..<200_000 {
+      let x = Float.random(in: -125...127, using: &rng)
+      let e = Float(exp2(Double(x)))
+      XCTAssertLessThanOrEqual(abs(Int(MUFU.ex2(x).bitPattern) - Int(e.bitPattern)), 2, "ex2(\(x))")
+      let y = Float(bitPattern: UInt32.random(in: 0x0080_0000...0x7E7F_FFFF, using: &rng))
+      XCTAssertLessThanOrEqual(abs(Int(MUFU.rcp(y).bitPattern) - Int((1 / y).bitPattern)), 1, "rcp(\(y))")
+      let l = MUFU.lg2(y)
+      XCTAssertLessThan(abs(Double(l) - log2(Double(y))), 0x1p-21 + 2 * Double(l.ulp), "lg2(\(y))")
+    }
+  }
+
+  func testFlushToZeroArithmetic() {
+    let tiny = Float.leastNormalMagnitude
+    XCTAssertEqual(FlushToZero.multiply(tiny, 0.5).bitPattern, 0)  // subnormal result → +0
+    XCTAssertEqual(FlushToZero.multiply(-tiny, 0.5).bitPattern, (-0.0 as Float).bitPattern)
+    XCTAssertEqual(FlushToZero.add(.leastNonzeroMagnitude, 1), 1)
+    XCTAssertEqual(FlushToZero.fma(2, 3, .leastNonzeroMagnitude), 6)
+    XCTAssertEqual(FlushToZero.fma(0.1, 0.3, 0.7), (0.7 as Float).addingProduct(0.1, 0.3))
+    XCTAssertEqual(FlushToZero.add(tiny * 1.5, -tiny).bitPattern, 0)  // result 2^-127 is subnormal
+  }
+
+  /// Opt-in (`FLASHNUM_EXHAUSTIVE=1`, about 15 minutes on 2 cores): every float32 input.
+  func testAllInputsMatchH100ChunkHashes() throws {
+    try XCTSkipUnless(ProcessInfo.processInfo.environment["FLASHNUM_EXHAUSTIVE"] == "1",
+                      "set FLASHNUM_EXHAUSTIVE=1 for the 3 × 2^32-input MUFU sweep")
+    let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("mufu-h100-hashes.bin"))
+    XCTAssertEqual(data.count, 3 * 4096 * 8)
+    let given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+    // Chunk hashes on all cores, each written to its own slot.
+    let slots = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 3 * 4096)
+    defer { slots.deallocate() }
+    nonisolated(unsafe) let out = slots
+    DispatchQueue.concurrentPerform(iterations: 3 * 4096) { i in
+      out[i] = MUFU.chunkHash(MUFU.Operation.allCases[i / 4096], chunk: i % 4096)
+    }
+    let computed = Array(slots)
+    XCTAssertEqual(zip(given, computed).filter { $0 != $1 }.count, 0)
+  }
+}
