@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Copies the H100 tensor-core probe results (shared/data/h100-mma/*.npz, measured on an H100 on
 2026-11-25, see shared/specs/hopper-tensor-core.md) into plain .npy files that the CPU tests
-replay: Tests/MatrixMultiplyTests/Fixtures/h100-mma/.
+replay: Tests/HopperTests/Fixtures/h100-mma/.
 
 Usage: python3 Scripts/export_mma_fixture.py [SHARED_DATA_DIR]   (default ../shared/data/h100-mma)
 """
@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../shared/data/h100-mma")
-dst = os.path.join(os.path.dirname(__file__), "../Tests/MatrixMultiplyTests/Fixtures/h100-mma")
+dst = os.path.join(os.path.dirname(__file__), "../Tests/HopperTests/Fixtures/h100-mma")
 os.makedirs(dst, exist_ok=True)
 for cases, probe in [("cases2.npz", "probe2_2026-11-25.npz"), ("cases3.npz", "probe3_carry_2026-11-25.npz")]:
     c, p = np.load(os.path.join(src, cases)), np.load(os.path.join(src, probe))

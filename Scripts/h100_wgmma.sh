@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The H100 run behind the random wgmma fixtures (Tests/MatrixMultiplyTests/Fixtures/h100-wgmma-random):
+# The H100 run behind the random wgmma fixtures (Tests/HopperTests/Fixtures/h100-wgmma-random):
 # 10^6 random cases per form through Scripts/wgmma_probe.cu, each compared with `flashnum mma`.
 #
 #   OUT=results FLASHNUM=.build/release/flashnum bash Scripts/h100_wgmma.sh [COUNT]

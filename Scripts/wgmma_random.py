@@ -5,7 +5,7 @@
     python3 Scripts/wgmma_random.py ./wgmma_probe OUTDIR [COUNT] [FIXTURE]
 
 1. Finds the shared-memory layout under which the probe reproduces the committed H100 outputs of
-   the targeted cases (Tests/MatrixMultiplyTests/Fixtures/h100-mma/cases2.*: e4m3 and bf16 wgmma)
+   the targeted cases (Tests/HopperTests/Fixtures/h100-mma/cases2.*: e4m3 and bf16 wgmma)
    and stops if none does.
 2. For each form (e4m3.e4m3, e5m2.e5m2, e4m3.e5m2, e5m2.e4m3, bf16, f16) draws COUNT cases
    (default 10^6; seed 20261125) in six modes — raw codes, values near 1 with both signs
@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-FIX = "Tests/MatrixMultiplyTests/Fixtures/h100-mma"
+FIX = "Tests/HopperTests/Fixtures/h100-mma"
 FORMATS = {"e4m3": (4, 3, 8), "e5m2": (5, 2, 8), "bf16": (8, 7, 16), "f16": (5, 10, 16)}
 FORMS = {"e4m3.e4m3": ("e4m3", "e4m3"), "e5m2.e5m2": ("e5m2", "e5m2"), "e4m3.e5m2": ("e4m3", "e5m2"),
          "e5m2.e4m3": ("e5m2", "e4m3"), "bf16": ("bf16", "bf16"), "f16": ("f16", "f16")}

@@ -1,5 +1,3 @@
-import Hopper
-
 /// The numbers attention actually computes with: the stored Q, K, V values (format values,
 /// or any `Double`s) and their per-row scales.
 public struct AttentionOperands: Sendable {
@@ -58,56 +56,6 @@ public struct AttentionOperands: Sendable {
       }
     }
     return s
-  }
-}
-
-/// The attention algorithm.
-public enum AttentionAlgorithm: Hashable, Sendable {
-  /// Materialized softmax: all scores of a row, their max, `P`, then `P·V`. With
-  /// `normalizeBeforePV` (standard attention) `P = exp(…)/l` is normalized before its rounding
-  /// and `P·V`; otherwise `O = (P·V)/l` at the end, as blocked attention does.
-  case naive(normalizeBeforePV: Bool)
-  /// FlashAttention's online softmax over blocks of keys (``BlockSchedule``).
-  case blocked(BlockSchedule)
-
-  /// Standard attention.
-  public static let naive = AttentionAlgorithm.naive(normalizeBeforePV: true)
-
-  public var name: String {
-    switch self {
-    case .naive(let before): before ? "naive" : "naive(normalize-after)"
-    case .blocked(let s): "blocked(\(s.blockRows)x\(s.blockColumns)\(s.reverseOrder ? ",reverse" : ""))"
-    }
-  }
-}
-
-/// The parameters of blocked (FlashAttention) attention.
-public struct BlockSchedule: Hashable, Sendable {
-  /// Query rows per block (Br). Rows never interact, so Br only shapes the work split.
-  public var blockRows: Int
-  /// Keys per block (Bc): the granularity of the running max and of the rescales.
-  public var blockColumns: Int
-  /// Visit key blocks from the last to the first (FlashAttention-3) instead of first to last.
-  public var reverseOrder: Bool
-  /// The row-sum rescale as one FMA with the block's first `P` (`l ← fma(α, l, P₀) + P₁ + …`,
-  /// as nvcc compiles FlashAttention) instead of `l ← α·l + P₀ + …`.
-  public var fusedRowSumRescale: Bool
-
-  public init(blockRows: Int = 128, blockColumns: Int = 128, reverseOrder: Bool = false, fusedRowSumRescale: Bool = true) {
-    self.blockRows = blockRows
-    self.blockColumns = blockColumns
-    self.reverseOrder = reverseOrder
-    self.fusedRowSumRescale = fusedRowSumRescale
-  }
-
-  /// FlashAttention-2's forward order: ascending key blocks.
-  public static let flash2 = BlockSchedule()
-
-  /// The tile sizes (``FA3KernelTiles``) and reverse block order of the FlashAttention-3 Hopper
-  /// forward kernel for 16-bit or FP8 inputs.
-  public static func flash3(headDim d: Int, fp8: Bool, causal: Bool) -> BlockSchedule {
-    let tiles = FA3KernelTiles.kernel(headDim: d, fp8: fp8, causal: causal)
-    return BlockSchedule(blockRows: tiles.rows, blockColumns: tiles.columns, reverseOrder: true, fusedRowSumRescale: true)
   }
 }
 

@@ -16,18 +16,19 @@ public enum EmulatedAttention {
     try plan.validate()
     try options.mask.validate()
     guard options.threads >= 1 else { throw AttentionError("threads must be at least 1, got \(options.threads)") }
-    if case .blocked(let s) = algorithm, s.blockRows < 1 || s.blockColumns < 1 {
-      throw AttentionError("block sizes must be at least 1, got \(s.blockRows)×\(s.blockColumns)")
+    let rowsPerTask: Int
+    switch algorithm {
+    case .naive: rowsPerTask = 32
+    case .blocked(let s):
+      try s.validate()
+      rowsPerTask = s.blockRows
+    case .fa3Kernel:
+      throw AttentionError("the fa3 kernel schedule runs on the kernel's inputs (FA3Forward, or AttentionScheme.run)")
     }
     let scale = options.scale(headDim: shape.headDim)
     guard scale.isFinite && scale > 0 else { throw AttentionError("softmax scale must be finite and positive, got \(scale)") }
     let kernel = RowKernel(operands, shape, plan, algorithm, options.mask, scale)
     var out = AttentionTensor(zerosBatch: shape.batch, seqLen: shape.seqLenQ, heads: shape.headsQ, headDim: shape.headDim)
-    let rowsPerTask: Int
-    switch algorithm {
-    case .naive: rowsPerTask = 32
-    case .blocked(let s): rowsPerTask = s.blockRows
-    }
     out.values.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let o = buffer.baseAddress!
       RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: rowsPerTask,

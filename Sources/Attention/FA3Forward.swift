@@ -30,8 +30,8 @@ public enum FA3Forward {
     try schedule.validate()
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
     let kk = inputs.element == .e4m3fn ? 32 : 16
-    if schedule.tensorCore == .hopper && schedule.blockColumns % kk != 0 {
-      throw AttentionError("FA3: kBlockN (\(schedule.blockColumns)) must be a multiple of the instruction's k = \(kk)")
+    if schedule.tensorCore == .hopper && schedule.blocks.blockColumns % kk != 0 {
+      throw AttentionError("FA3: kBlockN (\(schedule.blocks.blockColumns)) must be a multiple of the instruction's k = \(kk)")
     }
     let d = inputs.headDim
     var out = FA3Output(o: [UInt16](repeating: 0, count: inputs.batch * inputs.seqLenQ * inputs.heads * d),
@@ -89,7 +89,7 @@ struct FA3RowKernel: Sendable {
       let rows = FA3RowKernel.rowsPerTask
       q = HopperOperandRows(zeros: rows * k.paddedDim, table: k.pTable)
       qValues = Array(repeating: 0, count: rows * k.paddedDim)
-      let n = k.schedule.blockColumns
+      let n = k.schedule.blocks.blockColumns
       s = Array(repeating: 0, count: n)
       p = Array(repeating: 0, count: n)
       pSplit = HopperOperandRows(zeros: n, table: k.pTable)
@@ -108,8 +108,8 @@ struct FA3RowKernel: Sendable {
     fp8 = inputs.element == .e4m3fn
     kk = fp8 ? 32 : 16
     paddedDim = (inputs.headDim + kk - 1) / kk * kk
-    blockCount = (inputs.seqLenK + schedule.blockColumns - 1) / schedule.blockColumns
-    paddedKeys = blockCount * schedule.blockColumns
+    blockCount = (inputs.seqLenK + schedule.blocks.blockColumns - 1) / schedule.blocks.blockColumns
+    paddedKeys = blockCount * schedule.blocks.blockColumns
     let hopper = HopperStep(fp8 ? .wgmmaE4M3E4M3K32 : inputs.element == .bf16 ? .wgmmaBF16K16 : .wgmmaF16K16)
     step = hopper
     pFormat = inputs.element.format
@@ -186,7 +186,7 @@ struct FA3RowKernel: Sendable {
     }
     let kHead = (b * inputs.kvHeads + kvHead) * n * paddedDim
     let vHead = (b * inputs.kvHeads + kvHead) * d * paddedKeys
-    let order = schedule.reverseBlockOrder ? Array((0..<blockCount).reversed()) : Array(0..<blockCount)
+    let order = schedule.blocks.reverseOrder ? Array((0..<blockCount).reversed()) : Array(0..<blockCount)
     // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
     func lastKey(_ i: Int) -> Int { inputs.causal ? i + n - inputs.seqLenQ : n - 1 }
     let taskLastKey = lastKey(rows.upperBound - 1)   // the largest of the task's rows
@@ -196,7 +196,7 @@ struct FA3RowKernel: Sendable {
       // never loads blocks past its causal bound: visiting it would leave each row's max, lane
       // sums and O as they are (its P is 0; a rescale by ex2(0) = 1, or by 0 of a zero state;
       // steps with zero products give C back, whose bits already fit the step's output).
-      if block * schedule.blockColumns > taskLastKey { continue }
+      if block * schedule.blocks.blockColumns > taskLastKey { continue }
       for (r, i) in rows.enumerated() {
         visit(block, first: first, row: r, lastKey: lastKey(i), sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
       }
@@ -210,7 +210,7 @@ struct FA3RowKernel: Sendable {
 
   /// One K/V block for row `r`: scores, running max and rescale, probabilities, lane sums, O.
   func visit(_ block: Int, first: Bool, row r: Int, lastKey: Int, sl2: Float, kHead: Int, vHead: Int, _ scratch: inout Scratch) {
-    let (d, n, bn) = (inputs.headDim, inputs.seqLenK, schedule.blockColumns)
+    let (d, n, bn) = (inputs.headDim, inputs.seqLenK, schedule.blocks.blockColumns)
     let offset = Float(schedule.probabilityOffset)
     let lanes = schedule.rowSumLanes
     let key0 = block * bn
@@ -245,7 +245,7 @@ struct FA3RowKernel: Sendable {
       var firstInLane = true
       for c in 0..<bn where (c % (2 * lanes)) / 2 == q {
         if firstInLane && !first {
-          sum = multiplyAdd(scale, sum, scratch.p[c], fused: schedule.fusedRowSumRescale)
+          sum = multiplyAdd(scale, sum, scratch.p[c], fused: schedule.blocks.fusedRowSumRescale)
         } else {
           sum = firstInLane ? scratch.p[c] : add(sum, scratch.p[c])
         }
@@ -331,7 +331,7 @@ struct FA3RowKernel: Sendable {
 
   /// Rounds the block's P to the P format (RNE; e4m3fn saturating unless switched off).
   func roundProbabilities(_ scratch: inout Scratch) {
-    let n = schedule.blockColumns
+    let n = schedule.blocks.blockColumns
     if fp8 {
       let rounding = Rounding(.nearestEven, overflow: schedule.saturateProbabilities ? .saturate : .nan)
       scratch.p.withUnsafeBufferPointer { p in
@@ -358,13 +358,13 @@ struct FA3RowKernel: Sendable {
     switch schedule.tensorCore {
     case .hopper:
       var acc = o
-      for start in stride(from: 0, to: schedule.blockColumns, by: kk) {
+      for start in stride(from: 0, to: schedule.blocks.blockColumns, by: kk) {
         acc = step(scratch.pSplit.pointer(start), vSplit.pointer(vRow + start), c: acc)
       }
       return acc
     case .fp32FMA:
       return scratch.pValues.withUnsafeBufferPointer { p in vValues.withUnsafeBufferPointer { v in
-        FusedMultiplyAdd.chain(initial: Float(bitPattern: o), p.baseAddress!, v.baseAddress! + vRow, count: schedule.blockColumns)
+        FusedMultiplyAdd.chain(initial: Float(bitPattern: o), p.baseAddress!, v.baseAddress! + vRow, count: schedule.blocks.blockColumns)
       } }.bitPattern
     }
   }
@@ -376,7 +376,7 @@ struct FA3RowKernel: Sendable {
       return (accumulateValues(&scratch, vRow0, o0), accumulateValues(&scratch, vRow1, o1))
     }
     var acc0 = o0, acc1 = o1
-    for start in stride(from: 0, to: schedule.blockColumns, by: kk) {
+    for start in stride(from: 0, to: schedule.blocks.blockColumns, by: kk) {
       let p = scratch.pSplit.pointer(start)
       acc0 = step(p, vSplit.pointer(vRow0 + start), c: acc0)
       acc1 = step(p, vSplit.pointer(vRow1 + start), c: acc1)

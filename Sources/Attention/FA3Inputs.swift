@@ -77,7 +77,9 @@ public struct FA3Inputs: Sendable {
       guard let d else { continue }
       guard element == .e4m3fn else { throw AttentionError("FA3: \(name)_descale applies to e4m3fn inputs only") }
       guard d.count == batch * kvHeads else { throw AttentionError("FA3: \(name)_descale must have batch × kv_heads = \(batch * kvHeads) values, got \(d.count)") }
-      if let bad = d.first(where: { !$0.isFinite }) { throw AttentionError("FA3: \(name)_descale must be finite, got \(bad)") }
+      if let bad = d.first(where: { !($0.isFinite && $0 > 0) }) {
+        throw AttentionError("FA3: \(name)_descale must be finite and positive, got \(bad)")
+      }
     }
     guard scale.isFinite && scale > 0 else { throw AttentionError("FA3: softmax scale must be finite and positive, got \(scale)") }
   }

@@ -21,13 +21,13 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     case ieee
   }
 
-  /// Query rows per tile (kBlockM). Rows never interact, so this has no numerical effect; it
-  /// is kept to name the kernel's configuration.
-  public var blockRows: Int
-  /// Keys per K/V block (kBlockN): where the online softmax rescales, and how P·V is chained.
-  public var blockColumns: Int
-  /// Visit K/V blocks from the last (possibly partial) one down to the first, as FA3 does.
-  public var reverseBlockOrder = true
+  /// The kernel's tiles and block order: `blockRows` = kBlockM (query rows per tile; rows never
+  /// interact, so it only names the configuration), `blockColumns` = kBlockN (keys per K/V
+  /// block: where the online softmax rescales and how P·V is chained), `reverseOrder` (K/V
+  /// blocks from the last, possibly partial, one down to the first, as FA3 does) and
+  /// `fusedRowSumRescale` (the row-sum rescale `scale·sum + P[c0]` as one FFMA; `false` rounds
+  /// the product first).
+  public var blocks: BlockSchedule
   public var tensorCore = TensorCore.hopper
   public var exp2 = Function.mufu
   public var reciprocal = Function.mufu
@@ -37,8 +37,6 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   /// `m·sl2 − offset` and `S·sl2 − m_scaled` are single FFMAs (nvcc contracts them); `false`
   /// rounds the product first.
   public var fusedExponentArgument = true
-  /// The row-sum rescale `scale·sum + P[c0]` is one FFMA; `false` rounds the product first.
-  public var fusedRowSumRescale = true
   /// The row sum is kept in this many partial sums (the 4 lanes of a quad: lane q adds the
   /// block's columns c with (c mod 8) div 2 = q), reduced at the end as (l0 ⊕ l2) ⊕ (l1 ⊕ l3).
   /// A power of two; 1 is one sequential sum.
@@ -53,32 +51,28 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   /// kernel's order; `false` uses fl(fl(fl(scale·qd)·kd)·log2 e).
   public var descalesInExp2 = true
 
-  public init(blockRows: Int, blockColumns: Int) {
-    self.blockRows = blockRows
-    self.blockColumns = blockColumns
-  }
+  public init(blocks: BlockSchedule) { self.blocks = blocks }
 
   /// The kernel's schedule for an input element type, head dimension (rounded up to the
   /// compiled 64/96/128/192/256) and mask. `seqLenQ == 1` with `causal` runs as non-causal
   /// (as FA3 does), which changes the BF16 tile for d ≤ 64.
   public static func fa3(element: FA3Inputs.Element, headDim: Int, causal: Bool, seqLenQ: Int) -> FA3Schedule {
     let fp8 = element == .e4m3fn
-    let tiles = BlockSchedule.flash3(headDim: headDim, fp8: fp8, causal: causal && seqLenQ != 1)
-    var s = FA3Schedule(blockRows: tiles.blockRows, blockColumns: tiles.blockColumns)
+    var s = FA3Schedule(blocks: .flash3(headDim: headDim, fp8: fp8, causal: causal && seqLenQ != 1))
     s.probabilityOffset = fp8 ? 8 : 0
     return s
   }
 
   public var description: String {
-    var parts = ["kBlockM×N \(blockRows)×\(blockColumns)"]
-    if !reverseBlockOrder { parts.append("forward block order") }
+    var parts = ["kBlockM×N \(blocks.blockRows)×\(blocks.blockColumns)"]
+    if !blocks.reverseOrder { parts.append("forward block order") }
     if tensorCore != .hopper { parts.append("tensor core \(tensorCore.rawValue)") }
     if exp2 != .mufu { parts.append("exp2 \(exp2.rawValue)") }
     if reciprocal != .mufu { parts.append("rcp \(reciprocal.rawValue)") }
     if log2 != .mufu { parts.append("lg2 \(log2.rawValue)") }
     if !flushSubnormals { parts.append("no FTZ") }
     if !fusedExponentArgument { parts.append("unfused exp2 argument") }
-    if !fusedRowSumRescale { parts.append("unfused row-sum rescale") }
+    if !blocks.fusedRowSumRescale { parts.append("unfused row-sum rescale") }
     if rowSumLanes != 4 { parts.append("\(rowSumLanes) row-sum lanes") }
     parts.append("P offset 2^\(probabilityOffset)")
     if !saturateProbabilities { parts.append("P cast not saturating") }
@@ -87,7 +81,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   }
 
   func validate() throws(AttentionError) {
-    guard blockColumns >= 1 else { throw AttentionError("kBlockN must be at least 1, got \(blockColumns)") }
+    guard blocks.blockColumns >= 1 else { throw AttentionError("kBlockN must be at least 1, got \(blocks.blockColumns)") }
     guard rowSumLanes >= 1 && rowSumLanes & (rowSumLanes - 1) == 0 else {
       throw AttentionError("row-sum lanes must be a power of two, got \(rowSumLanes)")
     }
@@ -131,8 +125,8 @@ extension FA3Schedule {
       return f
     }
     switch name {
-    case "blockColumns": blockColumns = try int()
-    case "reverseBlockOrder": reverseBlockOrder = try bool()
+    case "blockColumns": blocks.blockColumns = try int()
+    case "reverseBlockOrder": blocks.reverseOrder = try bool()
     case "tensorCore":
       guard let t = TensorCore(rawValue: value) else { throw AttentionError("FA3 parameter tensorCore: expected hopper or fp32-fma, got '\(value)'") }
       tensorCore = t
@@ -141,7 +135,7 @@ extension FA3Schedule {
     case "log2": log2 = try function()
     case "flushSubnormals": flushSubnormals = try bool()
     case "fusedExponentArgument": fusedExponentArgument = try bool()
-    case "fusedRowSumRescale": fusedRowSumRescale = try bool()
+    case "fusedRowSumRescale": blocks.fusedRowSumRescale = try bool()
     case "rowSumLanes": rowSumLanes = try int()
     case "probabilityOffset": probabilityOffset = try int()
     case "saturateProbabilities": saturateProbabilities = try bool()

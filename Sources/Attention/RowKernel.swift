@@ -208,6 +208,7 @@ struct RowKernel: Sendable {
     switch algorithm {
     case .naive(let before): naive(b, h, i, keys, before, &x, out)
     case .blocked(let s): blocked(b, h, i, keys, s, &x, out)
+    case .fa3Kernel: preconditionFailure("EmulatedAttention.run rejects the FA3 kernel schedule before any row runs")
     }
   }
 

@@ -1,3 +1,4 @@
+import Measurement
 import Attention
 import Foundation
 import LowPrecision
@@ -35,7 +36,7 @@ public struct Experiment: Sendable {
   public var name: String
   public var description: String
   public var schemes: [AttentionScheme]
-  public var algorithms: [String]
+  public var algorithms: [AlgorithmChoice]
   public var seqLens: [Int]
   public var headDims: [Int]
   public var batches: [Int]
@@ -44,14 +45,13 @@ public struct Experiment: Sendable {
   public var distributions: [InputDistribution]
   public var seeds: [UInt64]
   public var metrics: [String]
-  public var reference: ExperimentReference
+  public var reference: ReferenceSpec
   /// The file's text, kept in every result's provenance.
   public var source: String
   /// FNV-1a (64-bit, hex) of `source`: results of another file are never mixed with these.
   public var fingerprint: String
 
-  public static let algorithmNames = ["naive", "blocked", "blocked-fa3", "fa3"]
-  public static let metricNames = ["rmse", "relative_frobenius", "max_abs", "cosine", "sqnr_db", "max_ulp", "mean_ulp"]
+  public static var metricNames: [String] { ErrorMetrics.names }
   static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
                         "distributions", "seeds", "metrics", "reference", "define_schemes"]
 
@@ -102,9 +102,10 @@ public struct Experiment: Sendable {
       }
       schemes.append(s)
     }
-    var algorithms: [String] = []
+    var algorithms: [AlgorithmChoice] = []
     for item in try (top["algorithms"] ?? ConfigurationValue(node: "blocked", file: file, path: "algorithms")).list() {
-      algorithms.append(try item.choice(algorithmNames))
+      let name = try item.string()
+      do { algorithms.append(try AlgorithmChoice(name)) } catch { throw item.error(error.description) }
     }
     let seqLens = try ints("seq_len", nil, 1...1_048_576)
     let headDims = try ints("head_dim", nil, 1...4096)
@@ -123,7 +124,7 @@ public struct Experiment: Sendable {
       metrics = []
       for item in try v.list() { metrics.append(try item.choice(metricNames)) }
     }
-    var reference = ExperimentReference.mpfr(bits: 64)
+    var reference = ReferenceSpec.mpfr(bits: 64)
     if let v = top["reference"] {
       let r = try v.mapping(allowed: ["kind", "bits"])
       guard let kind = r["kind"] else { throw v.error("missing key 'kind' (mpfr or fp64)") }
@@ -208,7 +209,7 @@ public struct Experiment: Sendable {
       if scheme.incoherentProcessing, let d = headDims.first(where: { $0 & ($0 - 1) != 0 }) {
         throw AttentionError("\(file): head_dim: \(d) is not a power of two, which the Hadamard rotation of '\(scheme.name)' needs")
       }
-      if algorithms.contains("fa3") {
+      if algorithms.contains(.fa3Kernel) {
         do { _ = try FA3Inputs.Element(scheme: scheme) } catch {
           throw AttentionError("\(file): algorithms: fa3 cannot run scheme '\(scheme.name)': \(error.description)")
         }
@@ -230,26 +231,12 @@ public struct Experiment: Sendable {
     var out: [ExperimentPoint] = []
     for n in seqLens { for d in headDims { for b in batches { for h in heads { for c in causal {
       for dist in distributions { for seed in seeds { for s in schemes { for a in algorithms {
-        out.append(ExperimentPoint(index: out.count, scheme: s, algorithm: a, seqLen: n, headDim: d, batch: b, heads: h,
-                                   causal: c, distribution: dist, seed: seed, reference: reference))
+        let inputs = InputSpec(seqLen: n, headDim: d, batch: b, heads: h, causal: c, distribution: dist, seed: seed)
+        out.append(ExperimentPoint(index: out.count,
+                                   point: MeasuredPoint(inputs: inputs, scheme: s, algorithm: a, reference: reference)))
       } } } }
     } } } } }
     return out
-  }
-}
-
-/// What every point of an experiment is measured against.
-public enum ExperimentReference: Hashable, Sendable {
-  /// The MPFR reference (`Reference`) at `bits` of working precision.
-  case mpfr(bits: Int)
-  /// The emulator's all-`Double` pipeline: fast, uncertified.
-  case fp64
-
-  public var name: String {
-    switch self {
-    case .mpfr(let b): "mpfr-\(b)"
-    case .fp64: "fp64"
-    }
   }
 }
 

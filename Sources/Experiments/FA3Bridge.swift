@@ -100,29 +100,15 @@ extension FA3Bridge {
     }
     let causal = meta["causal"] as? Bool ?? false
     let scale = meta["softmax_scale"] as? Double
-    func codes(_ n: String) throws(NPYError) -> ([Int], [UInt16]) {
-      let a = try NPYFile.read(directory + "/\(n).npy")
-      let c: [UInt16]? = element == .e4m3fn ? a.uint8?.map(UInt16.init) : a.uint16
-      guard let c, a.shape.count == 4 else {
-        throw NPYError("\(directory)/\(n).npy: expected 4-dimensional \(element == .e4m3fn ? "uint8" : "uint16") codes, got \(a.dtype) \(a.shape)")
-      }
-      return (a.shape, c)
-    }
-    let (qs, q) = try codes("q"), (ks, k) = try codes("k"), (vs, v) = try codes("v")
-    guard ks == vs, qs[0] == ks[0], qs[3] == ks[3] else {
-      throw NPYError("\(directory): shapes do not fit: q \(qs), k \(ks), v \(vs)")
-    }
-    func descale(_ n: String) throws(NPYError) -> [Float]? {
+    func optional(_ n: String) -> String? {
       let path = directory + "/\(n)_descale.npy"
-      guard FileManager.default.fileExists(atPath: path) else { return nil }
-      let a = try NPYFile.read(path)
-      guard let d = a.float32, a.shape == [qs[0], ks[2]] else {
-        throw NPYError("\(path): expected float32 (batch, kv_heads) = \([qs[0], ks[2]]), got \(a.dtype) \(a.shape)")
-      }
-      return d
+      return FileManager.default.fileExists(atPath: path) ? path : nil
     }
-    return FA3Inputs(element: element, batch: qs[0], seqLenQ: qs[1], seqLenK: ks[1], heads: qs[2], kvHeads: ks[2], headDim: qs[3],
-                     q: q, k: k, v: v, qDescale: try descale("q"), kDescale: try descale("k"), vDescale: try descale("v"),
-                     causal: causal, softmaxScale: scale)
+    let files: AttentionInputFiles
+    do {
+      files = try AttentionInputFiles.load(q: directory + "/q.npy", k: directory + "/k.npy", v: directory + "/v.npy",
+                                           format: element.format, descales: (optional("q"), optional("k"), optional("v")))
+    } catch { throw NPYError("\(directory): \(error.description)") }
+    do { return try files.fa3Inputs(causal: causal, softmaxScale: scale) } catch { throw NPYError("\(directory): \(error.description)") }
   }
 }

@@ -48,10 +48,10 @@ extension FA3Comparison {
     variant("IEEE log2 instead of MUFU.LG2") { $0.log2 = .ieee }
     variant("no FTZ") { $0.flushSubnormals = false }
     variant("unfused exp2 arguments") { $0.fusedExponentArgument = false }
-    variant("unfused row-sum rescale") { $0.fusedRowSumRescale = false }
+    variant("unfused row-sum rescale") { $0.blocks.fusedRowSumRescale = false }
     variant("one sequential row sum") { $0.rowSumLanes = 1 }
-    variant("forward block order") { $0.reverseBlockOrder = false }
-    variant("kBlockN 128") { $0.blockColumns = 128 }
+    variant("forward block order") { $0.blocks.reverseOrder = false }
+    variant("kBlockN 128") { $0.blocks.blockColumns = 128 }
     variant("IEEE FP32 FMA tensor core") { $0.tensorCore = .fp32FMA }
     if element == .e4m3fn {
       variant("no 2^8 offset on P") { $0.probabilityOffset = 0 }
@@ -59,8 +59,8 @@ extension FA3Comparison {
     }
     variant("simple model (IEEE everything, FP32 FMA, forward order, 1 lane, kBlockN 128)") {
       $0.exp2 = .ieee; $0.reciprocal = .ieee; $0.log2 = .ieee; $0.flushSubnormals = false
-      $0.fusedExponentArgument = false; $0.fusedRowSumRescale = false; $0.rowSumLanes = 1
-      $0.reverseBlockOrder = false; $0.blockColumns = 128; $0.tensorCore = .fp32FMA
+      $0.fusedExponentArgument = false; $0.blocks.fusedRowSumRescale = false; $0.rowSumLanes = 1
+      $0.blocks.reverseOrder = false; $0.blocks.blockColumns = 128; $0.tensorCore = .fp32FMA
     }
     return list
   }

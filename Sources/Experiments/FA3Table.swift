@@ -1,4 +1,5 @@
 import Measurement
+import Measurement
 import Attention
 import Foundation
 import LowPrecision
@@ -14,7 +15,7 @@ public struct FA3Table: Sendable {
     public var heads: Int = 2
     public var headDim: Int = 128
     public var seed: UInt64 = 0
-    /// Working precision of the MPFR reference, bits (certified at twice this).
+    /// Working precision of the MPFR reference, bits (certified by a rigorous error bound).
     public var referencePrecision: Int = 128
     public var threads: Int = 1
     /// Use the emulator's all-`Double` pipeline as the reference instead of MPFR (fast,
@@ -22,17 +23,19 @@ public struct FA3Table: Sendable {
     public var fp64Reference = false
     public init() {}
 
-    public var shape: AttentionShape {
-      AttentionShape(batch: batch, seqLenQ: seqLen, headsQ: heads, headDim: headDim)
+    /// The inputs: the paper's outlier distribution, not causal.
+    public var inputs: InputSpec {
+      InputSpec(seqLen: seqLen, headDim: headDim, batch: batch, heads: heads, distribution: .fa3, seed: seed)
     }
+
+    public var reference: ReferenceSpec { fp64Reference ? .fp64 : .mpfr(bits: referencePrecision) }
   }
 
   /// One method of the table.
   public struct Method: Sendable {
     public var method: String
     public var scheme: AttentionScheme
-    public var algorithm: AttentionAlgorithm
-    public var algorithmName: String
+    public var algorithm: AlgorithmChoice
     public var paperRMSE: Double?
   }
 
@@ -51,59 +54,53 @@ public struct FA3Table: Sendable {
 
   public var configuration: Configuration
   public var rows: [Row]
-  /// The MPFR reference's certificate (`nil` with the FP64 reference).
-  public var certificate: Certificate?
+  /// The MPFR reference's rigorous error bound (`nil` with the FP64 reference).
+  public var referenceBound: ErrorBound?
   public var referenceSeconds: Double
   public var emulationSeconds: Double
 
-  /// The seven methods of Table 3, with the paper's numbers.
-  public static func methods(headDim d: Int) -> [Method] {
+  /// The seven methods of Table 3, with the paper's numbers: FP16 standard (naive), FlashAttention-2
+  /// (blocked 128 × 128) and FA3 (the kernel's tiles and order, `blocked-fa3`); FP8 baseline
+  /// per tensor (naive), FA3 with block quantization and incoherent processing, without block
+  /// quantization, without incoherent processing (`blocked-fa3`).
+  public static let methods: [Method] = {
     func s(_ name: String) -> AttentionScheme { AttentionScheme.named(name)! }
-    let fa3fp8 = AttentionAlgorithm.blocked(.flash3(headDim: d, fp8: true, causal: false))
-    let fa3fp16 = AttentionAlgorithm.blocked(.flash3(headDim: d, fp8: false, causal: false))
     return [
-      Method(method: "Baseline FP16", scheme: s("fp16-standard"), algorithm: .naive, algorithmName: "naive", paperRMSE: 3.2e-4),
-      Method(method: "FlashAttention-2 FP16", scheme: s("fp16"), algorithm: .blocked(.flash2), algorithmName: "blocked", paperRMSE: 1.9e-4),
-      Method(method: "FlashAttention-3 FP16", scheme: s("fp16"), algorithm: fa3fp16, algorithmName: "blocked", paperRMSE: 1.9e-4),
-      Method(method: "Baseline FP8", scheme: s("fp8-per-tensor"), algorithm: .naive, algorithmName: "naive", paperRMSE: 2.4e-2),
-      Method(method: "FlashAttention-3 FP8", scheme: s("fa3-fp8-per-block-hadamard"), algorithm: fa3fp8, algorithmName: "blocked", paperRMSE: 9.1e-3),
-      Method(method: "FA3 FP8, no block quantization", scheme: s("fa3-fp8-per-head-hadamard"), algorithm: fa3fp8, algorithmName: "blocked", paperRMSE: 9.3e-3),
-      Method(method: "FA3 FP8, no incoherent processing", scheme: s("fa3-fp8-per-block"), algorithm: fa3fp8, algorithmName: "blocked", paperRMSE: 2.4e-2),
+      Method(method: "Baseline FP16", scheme: s("fp16-standard"), algorithm: .naive, paperRMSE: 3.2e-4),
+      Method(method: "FlashAttention-2 FP16", scheme: s("fp16"), algorithm: .blocked(.flash2), paperRMSE: 1.9e-4),
+      Method(method: "FlashAttention-3 FP16", scheme: s("fp16"), algorithm: .blockedFA3, paperRMSE: 1.9e-4),
+      Method(method: "Baseline FP8", scheme: s("fp8-per-tensor"), algorithm: .naive, paperRMSE: 2.4e-2),
+      Method(method: "FlashAttention-3 FP8", scheme: s("fa3-fp8-per-block-hadamard"), algorithm: .blockedFA3, paperRMSE: 9.1e-3),
+      Method(method: "FA3 FP8, no block quantization", scheme: s("fa3-fp8-per-head-hadamard"), algorithm: .blockedFA3, paperRMSE: 9.3e-3),
+      Method(method: "FA3 FP8, no incoherent processing", scheme: s("fa3-fp8-per-block"), algorithm: .blockedFA3, paperRMSE: 2.4e-2),
     ]
+  }()
+
+  /// The measured points of a run, one per method, in table order.
+  public static func points(_ c: Configuration) -> [MeasuredPoint] {
+    methods.map { MeasuredPoint(inputs: c.inputs, scheme: $0.scheme, algorithm: $0.algorithm, reference: c.reference) }
   }
 
-  /// The seed of the Hadamard signs for a run seeded `seed`.
-  public static func rotationSeed(_ seed: UInt64) -> UInt64 { seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-  /// Runs the experiment: inputs from the FA3 outlier distribution, the reference, then each method.
+  /// Runs the experiment: inputs from the FA3 outlier distribution, the reference (with its
+  /// error bound), then each method as a ``MeasuredPoint``.
   public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws(AttentionError) -> FA3Table {
-    try c.shape.validate()
-    let inputs = AttentionInputs.generate(c.shape, .fa3, seed: c.seed)
-    let options = AttentionOptions(threads: c.threads)
+    let inputs = try c.inputs.generate()
     let t0 = Date()
-    let reference: AttentionTensor
-    var certificate: Certificate? = nil
-    if c.fp64Reference {
-      progress?("FP64 reference (uncertified)")
-      reference = try EmulatedAttention.run(AttentionOperands(inputs), plan: .fp64, algorithm: .naive, options: options)
-    } else {
-      progress?("MPFR reference (\(c.referencePrecision) bits, certified at \(2 * c.referencePrecision))")
-      (reference, certificate) = try ReferenceAttention.certified(inputs, options: options, precision: c.referencePrecision,
-                                                                  threads: c.threads)
-    }
+    progress?(c.fp64Reference ? "FP64 reference (uncertified)" : "MPFR reference (\(c.referencePrecision) bits, with an error bound)")
+    var options = AttentionOptions(mask: c.inputs.mask)
+    options.threads = c.threads
+    let (reference, bound) = try c.reference.computeBounded(inputs, options: options)
     let t1 = Date()
     var rows: [Row] = []
-    for m in methods(headDim: c.headDim) {
+    for (m, point) in zip(methods, points(c)) {
       progress?(m.method)
-      let operands = try m.scheme.prepare(inputs, seed: rotationSeed(c.seed))
-      let out = try EmulatedAttention.run(operands, plan: m.scheme.plan, algorithm: m.algorithm, options: options)
-      let metrics = ErrorMetrics(output: out.values, reference: reference.values, format: m.scheme.plan.outputFormat)
-      rows.append(Row(method: m.method, scheme: m.scheme.name, precision: m.scheme.precision, algorithm: m.algorithmName,
+      let (metrics, _) = try point.measure(inputs, reference: reference, threads: c.threads)
+      rows.append(Row(method: m.method, scheme: m.scheme.name, precision: m.scheme.precision, algorithm: m.algorithm.description,
                       blockQuantization: m.scheme.blockQuantization, incoherentProcessing: m.scheme.incoherentProcessing,
                       metrics: metrics, paperRMSE: m.paperRMSE))
     }
     let t2 = Date()
-    return FA3Table(configuration: c, rows: rows, certificate: certificate,
+    return FA3Table(configuration: c, rows: rows, referenceBound: bound,
                     referenceSeconds: t1.timeIntervalSince(t0), emulationSeconds: t2.timeIntervalSince(t1))
   }
 
@@ -123,8 +120,8 @@ public struct FA3Table: Sendable {
     }
     s += "\nInputs: FA3 outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001) for Q, K, V; batch \(c.batch), "
     s += "seqlen \(c.seqLen), heads \(c.heads), head dim \(c.headDim), seed \(c.seed), not causal, softmax scale 1/√d. "
-    if let certificate {
-      s += "Reference: MPFR at \(c.referencePrecision) bits, certified: \(certificate.agreedBits) bits agree with a \(2 * c.referencePrecision)-bit rerun. "
+    if let referenceBound {
+      s += "Reference: MPFR at \(c.referencePrecision) bits; a rigorous error bound certifies \(referenceBound.certifiedBits) leading bits of every output. "
     } else {
       s += "Reference: the emulator's FP64 pipeline (uncertified). "
     }
@@ -146,20 +143,20 @@ public struct FA3Table: Sendable {
   /// A JSON array of rows (keys `method`, `precision`, `algorithm`, `block_quantization`,
   /// `incoherent_processing`, `rmse`, `paper_rmse`, and the other metrics).
   public func json() -> String {
-    let objects: [[String: Any]] = rows.map { r in
+    let c = configuration
+    return JSONText.array(rows.map { r in
       let m = r.metrics
-      return [
-        "method": r.method, "scheme": r.scheme, "precision": r.precision, "algorithm": r.algorithm,
-        "block_quantization": r.blockQuantization, "incoherent_processing": r.incoherentProcessing,
-        "rmse": m.rmse, "paper_rmse": r.paperRMSE.map { $0 as Any } ?? NSNull(),
-        "relative_frobenius": m.relativeFrobenius, "max_abs": m.maxAbs, "cosine": m.cosine,
-        "sqnr_db": m.sqnrDB.isFinite ? m.sqnrDB as Any : NSNull(), "max_ulp": m.maxULP.map { $0 as Any } ?? NSNull(),
-        "batch": configuration.batch, "seq_len": configuration.seqLen, "heads": configuration.heads,
-        "head_dim": configuration.headDim, "seed": configuration.seed,
-        "reference_certified_bits": certificate.map { $0.agreedBits as Any } ?? NSNull(),
-      ]
-    }
-    let data = try! JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
-    return String(decoding: data, as: UTF8.self) + "\n"
+      return .object([
+        ("method", .string(r.method)), ("scheme", .string(r.scheme)), ("precision", .string(r.precision)),
+        ("algorithm", .string(r.algorithm)), ("block_quantization", .bool(r.blockQuantization)),
+        ("incoherent_processing", .bool(r.incoherentProcessing)), ("rmse", .double(m.rmse)),
+        ("paper_rmse", r.paperRMSE.map(JSONText.double) ?? .null), ("relative_frobenius", .double(m.relativeFrobenius)),
+        ("max_abs", .double(m.maxAbs)), ("cosine", .double(m.cosine)), ("sqnr_db", .double(m.sqnrDB)),
+        ("max_ulp", m.maxULP.map(JSONText.double) ?? .null), ("batch", .int(c.batch)), ("seq_len", .int(c.seqLen)),
+        ("heads", .int(c.heads)), ("head_dim", .int(c.headDim)), ("seed", .int(c.seed)),
+        ("reference", .string(c.reference.name)),
+        ("reference_certified_bits", referenceBound.map { .int($0.certifiedBits) } ?? .null),
+      ])
+    }).document
   }
 }

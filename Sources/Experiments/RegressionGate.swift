@@ -1,4 +1,5 @@
 import Measurement
+import Measurement
 import Attention
 import Foundation
 import Reference
@@ -18,11 +19,15 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   public var absoluteTolerance: Double
   public var entries: [Entry]
 
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case description, tolerance, absoluteTolerance = "absolute_tolerance", entries
+  }
+
   /// One scheme on one configuration, with its pinned metrics.
   public struct Entry: Codable, Hashable, Sendable {
     /// A shipped scheme name (``AttentionScheme/shipped``).
     public var scheme: String
-    /// `naive`, `blocked` (128 × 128 blocks) or `blocked-fa3` (FA3's tiles, reverse order).
+    /// An ``AlgorithmChoice`` name: `naive`, `blocked`, `blocked-fa3`, `fa3`, `blocked(BRxBC)`.
     public var algorithm: String
     public var seqLen: Int
     public var headDim: Int
@@ -31,8 +36,12 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     /// `fa3` (the paper's outliers) or `gaussian`.
     public var distribution: String
     public var seed: UInt64
-    /// Metric name (`rmse`, `relativeFrobenius`, `maxAbs`) → pinned value.
+    /// Metric name (``RegressionBaseline/metricNames``) → pinned value.
     public var metrics: [String: Double]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case scheme, algorithm, seqLen = "seq_len", headDim = "head_dim", heads, causal, distribution, seed, metrics
+    }
 
     public init(scheme: String, algorithm: String, seqLen: Int, headDim: Int, heads: Int, causal: Bool,
                 distribution: String, seed: UInt64, metrics: [String: Double]) {
@@ -51,28 +60,56 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     public var configuration: String {
       "N=\(seqLen) d=\(headDim) h=\(heads)\(causal ? " causal" : "") \(distribution) seed \(seed) \(algorithm)"
     }
+
+    /// The entry as a measured point against an MPFR reference of `referenceBits` bits (the
+    /// entry was validated: its scheme, algorithm and distribution exist).
+    func point(referenceBits: Int) throws(AttentionError) -> MeasuredPoint {
+      let inputs = InputSpec(seqLen: seqLen, headDim: headDim, heads: heads, causal: causal,
+                             distribution: distribution == "fa3" ? .fa3 : .gaussian(std: 1), seed: seed)
+      return MeasuredPoint(inputs: inputs, scheme: AttentionScheme.named(scheme)!, algorithm: try AlgorithmChoice(algorithm),
+                           reference: .mpfr(bits: referenceBits))
+    }
   }
 
-  public static let metricNames = ["rmse", "relativeFrobenius", "maxAbs"]
+  /// The metrics a baseline pins.
+  public static let metricNames = ["rmse", "relative_frobenius", "max_abs"]
+
+  /// Keys of the first baseline format and their names now.
+  static let renamedKeys = [
+    "absoluteTolerance": "absolute_tolerance", "seqLen": "seq_len", "headDim": "head_dim",
+    "relativeFrobenius": "relative_frobenius", "maxAbs": "max_abs",
+  ]
 
   /// Reads a baseline file; every problem is one line naming the file, the entry and the key.
   public static func load(_ path: String) throws(AttentionError) -> RegressionBaseline {
     guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read") }
-    let baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
     try checkKeys(data, path)
+    let baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
     try baseline.validate(path)
     return baseline
   }
 
-  /// Rejects unknown keys (a typo must not be silently ignored).
+  /// Rejects unknown keys (a typo must not be silently ignored), naming the renamed keys of an
+  /// old baseline.
   static func checkKeys(_ data: Data, _ path: String) throws(AttentionError) {
     guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-    let topKeys: Set = ["description", "tolerance", "absoluteTolerance", "entries"]
-    let entryKeys: Set = ["scheme", "algorithm", "seqLen", "headDim", "heads", "causal", "distribution", "seed", "metrics"]
+    var found = Set(top.keys)
+    let entries = top["entries"] as? [[String: Any]] ?? []
+    for entry in entries {
+      found.formUnion(entry.keys)
+      found.formUnion((entry["metrics"] as? [String: Any] ?? [:]).keys)
+    }
+    let old = found.filter { renamedKeys[$0] != nil }.sorted()
+    if !old.isEmpty {
+      let list = old.map { "\($0) → \(renamedKeys[$0]!)" }.joined(separator: ", ")
+      throw AttentionError("\(path): a baseline of the old format; keys are snake_case now (rename \(list))")
+    }
+    let topKeys = Set(CodingKeys.allCases.map(\.stringValue))
+    let entryKeys = Set(Entry.CodingKeys.allCases.map(\.stringValue))
     if let bad = top.keys.sorted().first(where: { !topKeys.contains($0) }) {
       throw AttentionError("\(path): unknown key '\(bad)' (known: \(topKeys.sorted().joined(separator: ", ")))")
     }
-    for (i, entry) in (top["entries"] as? [[String: Any]] ?? []).enumerated() {
+    for (i, entry) in entries.enumerated() {
       if let bad = entry.keys.sorted().first(where: { !entryKeys.contains($0) }) {
         throw AttentionError("\(path): entries[\(i)]: unknown key '\(bad)' (known: \(entryKeys.sorted().joined(separator: ", ")))")
       }
@@ -86,13 +123,11 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
       guard AttentionScheme.named(e.scheme) != nil else {
         throw AttentionError("\(at).scheme: unknown scheme '\(e.scheme)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
       }
-      guard ["naive", "blocked", "blocked-fa3"].contains(e.algorithm) else {
-        throw AttentionError("\(at).algorithm: '\(e.algorithm)' is not naive, blocked or blocked-fa3")
-      }
+      do { _ = try AlgorithmChoice(e.algorithm) } catch { throw AttentionError("\(at).algorithm: \(error.description)") }
       guard ["fa3", "gaussian"].contains(e.distribution) else {
         throw AttentionError("\(at).distribution: '\(e.distribution)' is not fa3 or gaussian")
       }
-      guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw AttentionError("\(at): seqLen, headDim and heads must be positive") }
+      guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw AttentionError("\(at): seq_len, head_dim and heads must be positive") }
       if let bad = e.metrics.keys.sorted().first(where: { !Self.metricNames.contains($0) }) {
         throw AttentionError("\(at).metrics: unknown metric '\(bad)' (known: \(Self.metricNames.joined(separator: ", ")))")
       }
@@ -123,23 +158,13 @@ public enum RegressionGate {
                          progress: (String) -> Void = { _ in }) throws(AttentionError) -> (rows: [Row], measured: RegressionBaseline) {
     var rows: [Row] = []
     var measured = baseline
-    var references: [String: [Double]] = [:]
+    let cache = ReferenceCache()
     for (i, e) in baseline.entries.enumerated() {
-      let scheme = AttentionScheme.named(e.scheme)!
-      let shape = AttentionShape(seqLenQ: e.seqLen, headsQ: e.heads, headDim: e.headDim)
-      let inputs = AttentionInputs.generate(shape, e.distribution == "fa3" ? .fa3 : .gaussian(std: 1), seed: e.seed)
-      let options = AttentionOptions(mask: AttentionMask(causal: e.causal), threads: threads)
-      let key = "\(e.seqLen) \(e.headDim) \(e.heads) \(e.causal) \(e.distribution) \(e.seed)"
-      let reference: [Double]
-      if let r = references[key] { reference = r } else {
-        reference = try ReferenceAttention.compute(inputs, options: options, precision: referenceBits, threads: threads).values
-        references[key] = reference
-      }
-      let algorithm = scheme.emulatedAlgorithm(named: e.algorithm, headDim: e.headDim, causal: e.causal)
-      let operands = try scheme.prepare(inputs, seed: e.seed)
-      let output = try EmulatedAttention.run(operands, plan: scheme.plan, algorithm: algorithm, options: options)
-      let metrics = ErrorMetrics(output: output.values, reference: reference)
-      let now: [String: Double] = ["rmse": metrics.rmse, "relativeFrobenius": metrics.relativeFrobenius, "maxAbs": metrics.maxAbs]
+      let point = try e.point(referenceBits: referenceBits)
+      let (inputs, reference) = try cache.entry(for: point, threads: threads)
+      let (metrics, _) = try point.measure(inputs, reference: reference, threads: threads)
+      var now: [String: Double] = [:]
+      for name in RegressionBaseline.metricNames { now[name] = metrics[name] }
       for name in RegressionBaseline.metricNames {
         guard let pinned = e.metrics[name], let value = now[name] else { continue }
         rows.append(Row(scheme: e.scheme, configuration: e.configuration, metric: name, pinned: pinned, now: value,
@@ -162,10 +187,21 @@ public enum RegressionGate {
     return s
   }
 
-  /// The encoded baseline (stable key order), for `--update`.
-  public static func encode(_ baseline: RegressionBaseline) throws -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return try encoder.encode(baseline) + Data("\n".utf8)
+  /// The baseline as written by `--update`: keys in a stable order, values in shortest
+  /// round-trip form (reading the file back gives the measured `Double`s).
+  public static func encode(_ baseline: RegressionBaseline) -> Data {
+    let entries = baseline.entries.map { e -> JSONText in
+      .object([
+        ("scheme", .string(e.scheme)), ("algorithm", .string(e.algorithm)), ("seq_len", .int(e.seqLen)),
+        ("head_dim", .int(e.headDim)), ("heads", .int(e.heads)), ("causal", .bool(e.causal)),
+        ("distribution", .string(e.distribution)), ("seed", .int(e.seed)),
+        ("metrics", .object(e.metrics.sorted { $0.key < $1.key }.map { ($0.key, JSONText.double($0.value)) })),
+      ])
+    }
+    let document = JSONText.object([
+      ("description", .string(baseline.description)), ("tolerance", .double(baseline.tolerance)),
+      ("absolute_tolerance", .double(baseline.absoluteTolerance)), ("entries", .array(entries)),
+    ])
+    return Data(document.document.utf8)
   }
 }

@@ -1,3 +1,4 @@
+import Measurement
 import Attention
 import Foundation
 
@@ -111,13 +112,10 @@ public struct Sweep {
     var lastJSON = Date()
     var costDone = 0.0
     let costTotal = todo.reduce(0) { $0 + $1.cost }
-    var cache: (key: String, inputs: AttentionInputs, reference: [Double])? = nil
+    let cache = ReferenceCache(capacity: 1)
     for p in todo {
-      if cache?.key != p.inputKey {
-        let inputs = p.inputs()
-        cache = (p.inputKey, inputs, try p.referenceOutput(inputs, threads: threads))
-      }
-      let row = try p.measure(cache!.inputs, reference: cache!.reference, metrics: experiment.metrics, threads: threads)
+      let (inputs, reference) = try cache.entry(for: p.point, threads: threads)
+      let row = try p.measure(inputs, reference: reference, metrics: experiment.metrics, threads: threads)
       results.rows.append(row)
       csv.write(Data(results.csvLine(row).utf8))
       try? csv.synchronize()

@@ -34,7 +34,7 @@ public struct SweepRow: Hashable, Sendable {
     index = p.index
     key = p.key
     scheme = p.scheme.name
-    algorithm = p.algorithm
+    algorithm = p.algorithm.description
     precision = p.scheme.precision
     incoherentProcessing = p.scheme.incoherentProcessing
     blockQuantization = p.scheme.blockQuantization
@@ -153,46 +153,5 @@ public struct SweepRow: Hashable, Sendable {
       default: return (c, .string(field(c)))
       }
     })
-  }
-}
-
-/// A JSON value written as text (keys in the given order, numbers as given).
-enum JSONText {
-  case string(String)
-  /// A number or `true`/`false`, already as JSON text.
-  case number(String)
-  case null
-  case array([JSONText])
-  case object([(String, JSONText)])
-
-  static func quote(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\t": out += "\\t"
-      case "\r": out += "\\r"
-      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-      default: out.unicodeScalars.append(u)
-      }
-    }
-    return out + "\""
-  }
-
-  func text(indent: String) -> String {
-    let inner = indent + "  "
-    switch self {
-    case .string(let s): return Self.quote(s)
-    case .number(let n): return n
-    case .null: return "null"
-    case .array(let items):
-      if items.isEmpty { return "[]" }
-      return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
-    case .object(let pairs):
-      if pairs.isEmpty { return "{}" }
-      return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
-    }
   }
 }

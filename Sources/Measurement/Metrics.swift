@@ -53,6 +53,26 @@ public struct ErrorMetrics: Hashable, Sendable, Codable {
   }
 }
 
+extension ErrorMetrics {
+  /// The metrics' names in every file and on the command line (snake_case), in table order.
+  public static let names = ["rmse", "relative_frobenius", "max_abs", "cosine", "sqnr_db", "max_ulp", "mean_ulp"]
+
+  /// The metric called `name` (``names``); `nil` for an unknown name or a ULP metric measured
+  /// without a format.
+  public subscript(name: String) -> Double? {
+    switch name {
+    case "rmse": rmse
+    case "relative_frobenius": relativeFrobenius
+    case "max_abs": maxAbs
+    case "cosine": cosine
+    case "sqnr_db": sqnrDB
+    case "max_ulp": maxULP
+    case "mean_ulp": meanULP
+    default: nil
+    }
+  }
+}
+
 extension NumberFormat {
   /// The number of representable values of this format strictly between `a` and `b`, plus
   /// one (0 when equal): the ULP distance, counting ±0 as one point.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
-import NPY
+import Experiments
 import LowPrecision
 
 /// The inputs shared by `flashnum attention` and `flashnum reference`.
@@ -40,66 +40,8 @@ struct AttentionInputOptions: ParsableArguments {
     return f
   }
 
-  /// Reads one tensor; `codes` tells whether it was given as raw codes.
-  func tensor(_ path: String, _ name: String) throws -> (AttentionTensor, codes: Bool) {
-    let array = try readNPY(path)
-    guard array.shape.count == 4 else {
-      throw InputError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(array.shape)")
-    }
-    let values: [Double]
-    var codes = false
-    if let v = array.values {
-      values = v
-    } else {
-      guard let f = try codeFormat() else {
-        throw InputError("\(path): \(name) holds \(array.dtype) codes; name their format with --input-format")
-      }
-      values = try formatCodes(array, path, f).map { f.decode($0) }
-      codes = true
-    }
-    do {
-      let t = try AttentionTensor(batch: array.shape[0], seqLen: array.shape[1], heads: array.shape[2],
-                                  headDim: array.shape[3], values: values)
-      return (t, codes)
-    } catch { throw InputError("\(path): \(error.description)") }
-  }
-
-  /// Q, K, V as read, whether they were codes, and the descales expanded to row scales.
-  func load() throws -> (operands: AttentionOperands, codes: Bool) {
-    let (qt, qc) = try tensor(q, "Q")
-    let (kt, kc) = try tensor(k, "K")
-    let (vt, vc) = try tensor(v, "V")
-    guard qc == kc && kc == vc else {
-      throw InputError("Q, K and V must all be values or all be codes (got \(qc ? "codes" : "values"), \(kc ? "codes" : "values"), \(vc ? "codes" : "values"))")
-    }
-    var operands = AttentionOperands(q: qt, k: kt, v: vt)
-    do { _ = try operands.shape() } catch { throw InputError(error.description) }
-    let group = qt.heads / kt.heads
-    func descale(_ path: String?, _ t: AttentionTensor, _ name: String, perKVHead: Bool) throws -> [Double]? {
-      guard let path else { return nil }
-      let a = try readNPY(path)
-      guard a.dtype == .float32, let values = a.float32 else {
-        throw InputError("\(path): \(name) descales must be float32, got \(a.dtype)")
-      }
-      guard a.shape == [qt.batch, kt.heads] else {
-        throw InputError("\(path): \(name) descales must have shape (batch, kv_heads) = [\(qt.batch), \(kt.heads)], got \(a.shape)")
-      }
-      if let bad = values.first(where: { !($0.isFinite && $0 > 0) }) {
-        throw InputError("\(path): \(name) descales must be finite and positive, got \(bad)")
-      }
-      // Expand: Q head h uses kv head h / group (FA3 indexes q_descale by kv head too).
-      var perHead = [Double](repeating: 1, count: t.batch * t.heads)
-      for b in 0..<t.batch { for h in 0..<t.heads {
-        perHead[b * t.heads + h] = Double(values[b * kt.heads + (perKVHead ? h : h / group)])
-      } }
-      return AttentionOperands.rowScales(descale: perHead, of: t)
-    }
-    if (descaleQ ?? descaleK ?? descaleV) != nil && !qc {
-      throw InputError("--descale-q/-k/-v apply to code inputs (uint8/uint16 with --input-format) only")
-    }
-    operands.qScales = try descale(descaleQ, qt, "Q", perKVHead: false)
-    operands.kScales = try descale(descaleK, kt, "K", perKVHead: true)
-    operands.vScales = try descale(descaleV, vt, "V", perKVHead: true)
-    return (operands, qc)
+  /// Q, K, V and the descales, read and checked by the one loader (``AttentionInputFiles``).
+  func load() throws -> AttentionInputFiles {
+    try AttentionInputFiles.load(q: q, k: k, v: v, format: try codeFormat(), descales: (descaleQ, descaleK, descaleV))
   }
 }

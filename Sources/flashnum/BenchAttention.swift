@@ -80,7 +80,7 @@ struct BenchAttention: ParsableCommand {
         times.append(median { outputs.append(try! FA3Forward.run(inputs, schedule: schedule, threads: threads)) })
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("FA3 outputs differ between thread counts") }
-      row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blockColumns))", times, fp32Seconds)
+      row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blocks.blockColumns))", times, fp32Seconds)
     }
     guard only.contains(.reference) else { return }
     let r = AttentionInputs.generate(AttentionShape(seqLenQ: referenceSeqLen, headDim: headDim), .fa3, seed: 0)

@@ -52,7 +52,7 @@ struct Crosscheck: ParsableCommand {
       for path in caseDirs {
         let name = URL(fileURLWithPath: path).lastPathComponent
         let inputs: FA3Inputs
-        do { inputs = try FA3Bridge.readInputs(path) } catch { throw InputError(error.description) }
+        inputs = try FA3Bridge.readInputs(path)
         do { try inputs.validate() } catch { throw InputError("\(path): \(error.description)") }
         prepared.append((name, nil, inputs, work + "/" + name))
       }
@@ -68,7 +68,7 @@ struct Crosscheck: ParsableCommand {
     }
     guard Set(prepared.map(\.0)).count == prepared.count else { throw InputError("case names must be distinct") }
     for (_, _, inputs, dir) in prepared {
-      do { try FA3Bridge.write(inputs, to: dir) } catch { throw InputError(error.description) }
+      try FA3Bridge.write(inputs, to: dir)
     }
     // The kernel: saved outputs, the bridge, or nothing.
     var kernelDirs: [String]? = nil
@@ -81,7 +81,7 @@ struct Crosscheck: ParsableCommand {
       switch bridge.check() {
       case .success(let name):
         note("crosscheck: running the FA3 kernel on \(name) for \(prepared.count) cases")
-        do { try bridge.run(prepared.map(\.3)) } catch { throw InputError(error.description) }
+        try bridge.run(prepared.map(\.3))
         kernelDirs = prepared.map(\.3)
         device = "\(name) (fa3-fwd kernel via \(script))"
       case .failure(let why):

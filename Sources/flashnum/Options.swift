@@ -51,7 +51,7 @@ struct RoundingOptions: ParsableArguments {
     case .stochastic: mode = .stochastic(randomBits: randomBits ?? 0)
     }
     let r = Rounding(mode, overflow: overflow ?? format.naturalOverflow)
-    do { try format.validate(r) } catch { throw InputError(error.description) }
+    try format.validate(r)
     return r
   }
 }
@@ -68,10 +68,10 @@ func formatCodes(_ array: NPYArray, _ path: String, _ format: FloatFormat) throw
 
 /// Reads a `.npy` file; a file that cannot be read is a bad input.
 func readNPY(_ path: String) throws -> NPYArray {
-  do { return try NPYFile.read(path) } catch { throw InputError(error.description) }
+  return try NPYFile.read(path)
 }
 
 /// Writes a `.npy` file; a file that cannot be written is a bad input.
 func writeNPY(_ array: NPYArray, _ path: String) throws {
-  do { try NPYFile.write(array, to: path) } catch { throw InputError(error.description) }
+  try NPYFile.write(array, to: path)
 }

@@ -1,3 +1,4 @@
+import Experiments
 import ArgumentParser
 import Attention
 import Foundation
@@ -28,8 +29,7 @@ struct ReferenceCommand: ParsableCommand {
   @Option(help: "Output .npy file (float64).") var out: String
 
   func run() throws {
-    let (operands, _) = try inputs.load()
-    let exact = operands.dequantized()
+    let exact = try inputs.load().operands().dequantized()
     let output: AttentionTensor
     var certificate: Certificate? = nil
     var bound: ErrorBound? = nil
@@ -43,7 +43,7 @@ struct ReferenceCommand: ParsableCommand {
         (output, certificate) = try ReferenceAttention.certified(exact, options: inputs.options(), precision: precisionBits,
                                                                  threads: max(1, inputs.threads))
       }
-    } catch { throw InputError(error.description) }
+    }
     try writeNPY(NPYArray(shape: output.shape, float64: output.values), out)
     if let b = bound {
       note("error bound: at least \(b.certifiedBits) correct bits in every output at \(b.precision) bits (worst output at flat index \(b.worstOutput))")

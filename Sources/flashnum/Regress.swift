@@ -23,11 +23,11 @@ struct Regress: ParsableCommand {
 
   func run() throws {
     let pinned: RegressionBaseline
-    do { pinned = try RegressionBaseline.load(baseline) } catch { throw InputError(error.description) }
+    pinned = try RegressionBaseline.load(baseline)
     let result: (rows: [RegressionGate.Row], measured: RegressionBaseline)
     do {
       result = try RegressionGate.run(pinned, referenceBits: referenceBits, threads: max(1, threads)) { note("regress: \($0)") }
-    } catch { throw InputError(error.description) }
+    }
     if update {
       try RegressionGate.encode(result.measured).write(to: URL(fileURLWithPath: baseline))
       print("regress: \(baseline) rewritten with the measured values of \(pinned.entries.count) entries; review the diff before committing")

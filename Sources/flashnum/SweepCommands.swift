@@ -37,7 +37,7 @@ struct SweepCommand: ParsableCommand {
 
   func run() throws {
     let experiment: Experiment
-    do { experiment = try Experiment.load(file) } catch { throw InputError(error.description) }
+    experiment = try Experiment.load(file)
     let sweep = Sweep(experiment: experiment, directory: directory, shard: try parsedShard(), threads: max(1, threads),
                       provenance: provenanceOfThisRun(experimentFile: file))
     let total = sweep.points.count
@@ -52,7 +52,7 @@ struct SweepCommand: ParsableCommand {
         FileHandle.standardError.write(Data(
           "sweep: [\(p.done)/\(p.total)] \(String(format: "%3.0f", 100 * Double(p.done) / Double(max(1, p.total))))% elapsed \(duration(p.elapsed))\(left) | \(r.scheme) \(r.algorithm) N=\(r.seqLen) d=\(r.headDim) \(r.causal ? "causal " : "")\(r.distribution) seed \(r.seed)\(rmse)\n".utf8))
       }
-    } catch { throw InputError(error.description) }
+    }
     print("sweep: \(results.rows.count)/\(total) points in \(sweep.paths.csv) and \(sweep.paths.json)")
   }
 }
@@ -72,7 +72,7 @@ struct MergeCommand: ParsableCommand {
   func run() throws {
     guard !files.isEmpty else { throw InputError("merge: give the shard result files") }
     let merged: (results: SweepResults, missing: Int)
-    do { merged = try Sweep.merge(files) } catch { throw InputError(error.description) }
+    merged = try Sweep.merge(files)
     let outName = name ?? merged.results.provenance("experiment_name") ?? "merged"
     let dir = directory ?? (files[0] as NSString).deletingLastPathComponent
     let (csv, json) = SweepResults.paths(directory: dir.isEmpty ? "." : dir, name: outName)
@@ -80,7 +80,7 @@ struct MergeCommand: ParsableCommand {
     do {
       try SweepResults.writeAtomically(Data(merged.results.csv().utf8), to: csv)
       try SweepResults.writeAtomically(merged.results.json(), to: json)
-    } catch { throw InputError(error.description) }
+    }
     print("merge: \(merged.results.rows.count) points from \(files.count) files in \(csv) and \(json)")
     if merged.missing > 0 {
       note("merge: \(merged.missing) grid points are in none of the files")
@@ -101,7 +101,7 @@ struct ReportCommand: ParsableCommand {
 
   func run() throws {
     let results: SweepResults
-    do { results = try SweepResults.read(file) } catch { throw InputError(error.description) }
+    results = try SweepResults.read(file)
     guard !results.rows.isEmpty else { throw InputError("\(file): no result rows to report") }
     let reportName = name ?? results.provenance("experiment_name") ?? "report"
     let report = SweepReport(results: results, name: reportName)
@@ -113,7 +113,7 @@ struct ReportCommand: ParsableCommand {
     do {
       for f in figures { try SweepResults.writeAtomically(Data(f.svg.utf8), to: base.appendingPathComponent(f.fileName)) }
       try SweepResults.writeAtomically(Data(text.utf8), to: base.appendingPathComponent(reportName + ".md"))
-    } catch { throw InputError(error.description) }
+    }
     print("report: \(base.appendingPathComponent(reportName + ".md")) with \(figures.count) figures")
   }
 }

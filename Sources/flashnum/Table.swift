@@ -41,7 +41,7 @@ struct Table: ParsableCommand {
       let table: FA3Table
       do {
         table = try FA3Table.run(c) { note("fa3 table: \($0)") }
-      } catch { throw InputError(error.description) }
+      }
       switch format {
       case .markdown: print(table.markdown(), terminator: "")
       case .csv: print(table.csv(), terminator: "")

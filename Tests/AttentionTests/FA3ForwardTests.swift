@@ -31,8 +31,8 @@ final class FA3ForwardTests: XCTestCase {
       elements.insert(c.element)
       // A schedule that is not the kernel's must not reproduce it (the replay can fail).
       var wrong = schedule
-      wrong.reverseBlockOrder = false
-      wrong.blockColumns = 64
+      wrong.blocks.reverseOrder = false
+      wrong.blocks.blockColumns = 64
       XCTAssertNotEqual(try FA3Forward.run(inputs, schedule: wrong).lse.map(\.bitPattern), lse.map(\.bitPattern), name)
     }
     XCTAssertEqual(elements, [.bf16, .e4m3fn])
@@ -112,10 +112,10 @@ final class FA3ForwardTests: XCTestCase {
       (.e4m3fn, 64, false, 160), (.e4m3fn, 128, true, 224), (.e4m3fn, 256, false, 128), (.e4m3fn, 96, false, 128), (.e4m3fn, 192, false, 160),
     ]
     for (e, d, causal, n) in expected {
-      XCTAssertEqual(FA3Schedule.fa3(element: e, headDim: d, causal: causal, seqLenQ: 100).blockColumns, n, "\(e) d\(d) causal \(causal)")
+      XCTAssertEqual(FA3Schedule.fa3(element: e, headDim: d, causal: causal, seqLenQ: 100).blocks.blockColumns, n, "\(e) d\(d) causal \(causal)")
     }
     // seqlen_q = 1 with causal runs as non-causal.
-    XCTAssertEqual(FA3Schedule.fa3(element: .bf16, headDim: 64, causal: true, seqLenQ: 1).blockColumns, 192)
+    XCTAssertEqual(FA3Schedule.fa3(element: .bf16, headDim: 64, causal: true, seqLenQ: 1).blocks.blockColumns, 192)
     XCTAssertEqual(FA3Schedule.fa3(element: .e4m3fn, headDim: 128, causal: false, seqLenQ: 9).probabilityOffset, 8)
     XCTAssertEqual(FA3Schedule.fa3(element: .bf16, headDim: 128, causal: false, seqLenQ: 9).probabilityOffset, 0)
   }

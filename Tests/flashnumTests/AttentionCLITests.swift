@@ -227,5 +227,39 @@ final class RegressCLITests: CLITestCase {
     b["entries"] = [entries[0]]
     try assertBadInput(["regress", "--baseline", try write(b, "b.json")], "unknown key 'seqlen'")
     try assertBadInput(["regress", "--baseline", path("missing.json")], "cannot read")
+    // A baseline of the first format (camelCase keys) names the renamed keys.
+    entries = try XCTUnwrap(try baseline()["entries"] as? [[String: Any]])
+    entries[0]["seqLen"] = entries[0].removeValue(forKey: "seq_len")
+    b = try baseline()
+    b["absoluteTolerance"] = b.removeValue(forKey: "absolute_tolerance")
+    b["entries"] = [entries[0]]
+    try assertBadInput(["regress", "--baseline", try write(b, "old.json")], "rename absoluteTolerance → absolute_tolerance, seqLen → seq_len")
+  }
+
+  func testUsageErrorsAreWholeWithAllowedValuesAndSuggestions() throws {
+    let c = try run(["convert", "--format", "e3m4", path("a.npy"), path("b.npy")])
+    XCTAssertEqual(c.status, 2)
+    for format in ["e4m3fn", "e5m2", "bf16", "fp16", "e2m1"] { XCTAssertTrue(c.stderr.contains("- \(format)"), c.stderr) }
+    let a = try run(["attention", "--algoritm", "fa3"])
+    XCTAssertEqual(a.status, 2)
+    XCTAssertTrue(a.stderr.contains("Did you mean '--algorithm'?"), a.stderr)
+    let u = try run(["attention", "--q", "q", "--k", "k", "--v", "v", "--out", "o", "--algorithm", "fa2"])
+    XCTAssertEqual(u.status, 2)
+    XCTAssertTrue(u.stderr.contains("unknown algorithm 'fa2' (allowed: naive, blocked, blocked-fa3, fa3"), u.stderr)
+  }
+
+  func testKernelScheduleRejectsDescalesThatAreNotPositive() throws {
+    let q = try write(NPYArray(shape: [1, 8, 1, 16], uint8: [UInt8](repeating: 0x38, count: 128)), "q.npy")
+    let dv = try write(NPYArray(shape: [1, 1], float32: [1]), "dv.npy")
+    let ok = try run(["attention", "--q", q, "--k", q, "--v", q, "--input-format", "e4m3fn", "--algorithm", "fa3",
+                      "--descale-q", dv, "--descale-v", dv, "--out", path("o.npy")])
+    XCTAssertEqual(ok.status, 0, ok.stderr)
+    for (i, bad) in [Float(0), -0.5, .nan, .infinity].enumerated() {
+      let d = try write(NPYArray(shape: [1, 1], float32: [bad]), "bad\(i).npy")
+      for option in ["--descale-q", "--descale-k", "--descale-v"] {
+        try assertBadInput(["attention", "--q", q, "--k", q, "--v", q, "--input-format", "e4m3fn", "--algorithm", "fa3",
+                            option, d, "--out", path("o.npy")], "descales must be finite and positive")
+      }
+    }
   }
 }

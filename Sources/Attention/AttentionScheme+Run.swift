@@ -1,0 +1,45 @@
+import LowPrecision
+
+/// The output of one emulated run: O (batch, seqLenQ, heads, headDim) as `Double`s, each a value
+/// of `format` (the plan's output format, or the FA3 kernel's bf16/fp16 output).
+public struct EmulatedOutput: Sendable {
+  public var o: AttentionTensor
+  public var format: NumberFormat
+
+  public init(o: AttentionTensor, format: NumberFormat) {
+    self.o = o
+    self.format = format
+  }
+}
+
+extension AttentionScheme {
+  /// The one run path from input values: Q and K rotated when the scheme says so, with Hadamard
+  /// signs drawn from `seed` (the same seed as the inputs' in every command: the rotation's
+  /// random stream is independent of the input streams), then quantized and run by `algorithm`.
+  public func run(_ inputs: AttentionInputs, seed: UInt64, algorithm: AttentionAlgorithm,
+                  options: AttentionOptions) throws(AttentionError) -> EmulatedOutput {
+    try run(try prepare(inputs, seed: seed), algorithm: algorithm, options: options)
+  }
+
+  /// The run path from prepared operands (quantized values and their row scales): the blocked
+  /// and naive engines on the scheme's plan, or the FA3 kernel schedule on the operands' codes
+  /// and descales (the scheme must store bf16/fp16 casts or e4m3fn per tensor or per head).
+  public func run(_ operands: AttentionOperands, algorithm: AttentionAlgorithm,
+                  options: AttentionOptions) throws(AttentionError) -> EmulatedOutput {
+    guard case .fa3Kernel(let schedule) = algorithm else {
+      return EmulatedOutput(o: try EmulatedAttention.run(operands, plan: plan, algorithm: algorithm, options: options),
+                            format: plan.outputFormat)
+    }
+    guard options.mask.windowLeft == nil && options.mask.windowRight == nil else {
+      throw AttentionError("the fa3 kernel schedule supports no sliding window (the kernel's local variants use other tiles)")
+    }
+    let element = try FA3Inputs.Element(scheme: self)
+    let inputs = try FA3Inputs(operands: operands, element: element, causal: options.mask.causal,
+                               softmaxScale: options.softmaxScale)
+    let out = try FA3Forward.run(inputs, schedule: schedule, threads: options.threads)
+    let f = element.outputFormat
+    let o = try AttentionTensor(batch: inputs.batch, seqLen: inputs.seqLenQ, heads: inputs.heads, headDim: inputs.headDim,
+                                values: out.o.map { f.decode(UInt32($0)) })
+    return EmulatedOutput(o: o, format: .rne(f))
+  }
+}

@@ -1,0 +1,120 @@
+import Attention
+import Foundation
+import LowPrecision
+import NPY
+
+/// Q, K and V read from `.npy` files in FlashAttention's (batch, seqlen, heads, headdim) layout:
+/// float32/float64 values, or codes of one format with optional FA3-style descales. The one
+/// loader of every command that reads attention inputs (`attention`, `reference`, the kernel
+/// bridge's case directories), with one set of checks:
+///
+/// - every tensor has 4 dimensions (how the shapes must fit is checked where they are used:
+///   ``operands()`` by ``AttentionOperands/shape()``, ``fa3Inputs(causal:softmaxScale:)`` as the
+///   kernel checks them);
+/// - Q, K and V are all values or all codes; codes are uint8 for formats of ≤ 8 bits and uint16
+///   for wider ones, and no code is wider than the format;
+/// - descales go with codes only; each is float32 of shape (batch, kv_heads) (Q's descale is
+///   indexed by KV head, as FA3 does), every value finite and > 0.
+public struct AttentionInputFiles: Sendable {
+  /// A tensor's shape and its values (codes decoded exactly) or codes.
+  public struct Tensor: Sendable {
+    public var shape: [Int]
+    public var values: [Double]
+    public var codes: [UInt16]?
+  }
+
+  public var q: Tensor, k: Tensor, v: Tensor
+  /// The format of the codes, `nil` for value inputs.
+  public var format: FloatFormat?
+  /// float32 (batch, kv_heads) descales of code inputs; `nil` means 1.
+  public var qDescale: [Float]?, kDescale: [Float]?, vDescale: [Float]?
+
+  /// Reads the three tensors (codes of `format` when their dtype is an integer) and the descales.
+  public static func load(q: String, k: String, v: String, format: FloatFormat?,
+                          descales: (q: String?, k: String?, v: String?) = (nil, nil, nil)) throws(AttentionError) -> AttentionInputFiles {
+    let qt = try tensor(q, "Q", format), kt = try tensor(k, "K", format), vt = try tensor(v, "V", format)
+    let kinds = [qt, kt, vt].map { $0.codes == nil ? "values" : "codes" }
+    guard Set(kinds).count == 1 else {
+      throw AttentionError("Q, K and V must all be values or all be codes (got \(kinds.joined(separator: ", ")))")
+    }
+    let codes = qt.codes != nil
+    var files = AttentionInputFiles(q: qt, k: kt, v: vt, format: codes ? format : nil)
+    if !codes && (descales.q ?? descales.k ?? descales.v) != nil {
+      throw AttentionError("descales apply to code inputs (uint8/uint16 with an input format) only")
+    }
+    let expected = [qt.shape[0], kt.shape[2]]
+    func descale(_ path: String?, _ name: String) throws(AttentionError) -> [Float]? {
+      guard let path else { return nil }
+      let a = try read(path)
+      guard a.dtype == .float32, let values = a.float32 else { throw AttentionError("\(path): \(name) descales must be float32, got \(a.dtype)") }
+      guard a.shape == expected else {
+        throw AttentionError("\(path): \(name) descales must have shape (batch, kv_heads) = \(expected), got \(a.shape)")
+      }
+      if let bad = values.first(where: { !($0.isFinite && $0 > 0) }) {
+        throw AttentionError("\(path): \(name) descales must be finite and positive, got \(bad)")
+      }
+      return values
+    }
+    files.qDescale = try descale(descales.q, "Q")
+    files.kDescale = try descale(descales.k, "K")
+    files.vDescale = try descale(descales.v, "V")
+    return files
+  }
+
+  static func read(_ path: String) throws(AttentionError) -> NPYArray {
+    do { return try NPYFile.read(path) } catch { throw AttentionError(error.description) }
+  }
+
+  static func tensor(_ path: String, _ name: String, _ format: FloatFormat?) throws(AttentionError) -> Tensor {
+    let a = try read(path)
+    guard a.shape.count == 4 else {
+      throw AttentionError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(a.shape)")
+    }
+    if let values = a.values { return Tensor(shape: a.shape, values: values, codes: nil) }
+    guard let format else { throw AttentionError("\(path): \(name) holds \(a.dtype) codes; name their format (--input-format)") }
+    let wide = format.bitWidth > 8
+    guard let codes = wide ? a.uint16 : a.uint8.map({ $0.map(UInt16.init) }) else {
+      throw AttentionError("\(path): \(format.name) codes must be \(wide ? "uint16" : "uint8"), got \(a.dtype)")
+    }
+    if format.bitWidth < 16, let bad = codes.first(where: { Int($0) >> format.bitWidth != 0 }) {
+      throw AttentionError("\(path): \(name) code \(bad) is wider than \(format.name)'s \(format.bitWidth) bits")
+    }
+    return Tensor(shape: a.shape, values: codes.map { format.decode(UInt32($0)) }, codes: codes)
+  }
+
+  /// The operands: the values (codes decoded exactly) and the descales expanded to row scales.
+  public func operands() throws(AttentionError) -> AttentionOperands {
+    func t(_ x: Tensor) throws(AttentionError) -> AttentionTensor {
+      try AttentionTensor(batch: x.shape[0], seqLen: x.shape[1], heads: x.shape[2], headDim: x.shape[3], values: x.values)
+    }
+    var operands = AttentionOperands(q: try t(q), k: try t(k), v: try t(v))
+    _ = try operands.shape()
+    let (batch, kvHeads, group) = (q.shape[0], k.shape[2], q.shape[2] / k.shape[2])
+    func rows(_ d: [Float]?, _ tensor: AttentionTensor, perKVHead: Bool) -> [Double]? {
+      guard let d else { return nil }
+      var perHead = [Double](repeating: 1, count: batch * tensor.heads)
+      for b in 0..<batch { for h in 0..<tensor.heads {
+        perHead[b * tensor.heads + h] = Double(d[b * kvHeads + (perKVHead ? h : h / group)])
+      } }
+      return AttentionOperands.rowScales(descale: perHead, of: tensor)
+    }
+    operands.qScales = rows(qDescale, operands.q, perKVHead: false)
+    operands.kScales = rows(kDescale, operands.k, perKVHead: true)
+    operands.vScales = rows(vDescale, operands.v, perKVHead: true)
+    _ = try operands.shape()
+    return operands
+  }
+
+  /// The FA3 kernel's inputs (codes of bf16, fp16 or e4m3fn), checked as the kernel checks them.
+  public func fa3Inputs(causal: Bool, softmaxScale: Double?) throws(AttentionError) -> FA3Inputs {
+    guard let format, let element = FA3Inputs.Element(rawValue: format.name),
+          let qc = q.codes, let kc = k.codes, let vc = v.codes else {
+      throw AttentionError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
+    }
+    let inputs = FA3Inputs(element: element, batch: q.shape[0], seqLenQ: q.shape[1], seqLenK: k.shape[1], heads: q.shape[2],
+                           kvHeads: k.shape[2], headDim: q.shape[3], q: qc, k: kc, v: vc, qDescale: qDescale,
+                           kDescale: kDescale, vDescale: vDescale, causal: causal, softmaxScale: softmaxScale)
+    try inputs.validate()
+    return inputs
+  }
+}
