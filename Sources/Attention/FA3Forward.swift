@@ -3,8 +3,7 @@ import Foundation
 import LowPrecision
 import MatrixMultiply
 
-/// The FlashAttention-3 Hopper forward kernel, operation for operation (`shared/specs/fa3-forward.md`
-/// §3; every choice is a parameter of ``FA3Schedule``). Per query row, with sl2 the exp2 scale:
+/// The FlashAttention-3 Hopper forward kernel, operation for operation (docs/fa3-forward.md; every choice is a parameter of ``FA3Schedule``). Per query row, with sl2 the exp2 scale:
 ///
 /// ```
 /// sl2 = fl(fl(scale)·log2 e)  [FP8: fl(sl2 · fl(q_descale·k_descale))]

@@ -3,7 +3,7 @@ import LowPrecision
 /// One fused dot-product-add step of a Hopper (sm_90) tensor core, bit for bit:
 /// `D = Σ a[i]·b[i] + c` over one block of `a.count` products, with FP32 `c` and `D`.
 ///
-/// The arithmetic (measured on an H100; `shared/specs/hopper-tensor-core.md` §3):
+/// The arithmetic (measured on an H100; docs/hopper-arithmetic.md):
 /// products are exact and keep the unnormalised exponent `e_a + e_b`; the alignment point is the
 /// largest exponent among the nonzero terms *including c*, floored at −133; every term is shifted
 /// there and its magnitude truncated toward zero to `alignedFractionBits` (F) fraction bits; the
