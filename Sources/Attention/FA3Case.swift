@@ -39,18 +39,23 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case element, headDim, seqLenQ, seqLenK, batch, heads, kvHeads, causal, distribution, hadamard, seed
+    case element, headDim = "head_dim", seqLenQ = "seq_len_q", seqLenK = "seq_len_k", batch, heads, kvHeads = "kv_heads"
+    case causal, distribution, hadamard, seed
   }
 
-  /// Decodes a case; every key but `element`, `headDim` and `seqLenQ` is optional (defaults as
+  /// Keys of the first format (camelCase) and their names now.
+  static let renamedKeys = ["headDim": "head_dim", "seqLenQ": "seq_len_q", "seqLenK": "seq_len_k", "kvHeads": "kv_heads"]
+
+  /// Decodes a case; every key but `element`, `head_dim` and `seq_len_q` is optional (defaults as
   /// in ``init(element:headDim:seqLenQ:seqLenK:batch:heads:kvHeads:causal:distribution:hadamard:seed:)``),
-  /// and an unknown key is an error naming it.
+  /// and an unknown key is an error naming it (``FileKeys``).
   public init(from decoder: any Decoder) throws {
     let any = try decoder.container(keyedBy: AnyKey.self)
-    let known = Set(CodingKeys.allCases.map(\.stringValue))
-    if let bad = any.allKeys.first(where: { !known.contains($0.stringValue) }) {
-      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [bad],
-        debugDescription: "unknown key '\(bad.stringValue)' (known: \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))"))
+    do {
+      try FileKeys.check(any.allKeys.map(\.stringValue), allowed: CodingKeys.allCases.map(\.stringValue),
+                         renamed: Self.renamedKeys, at: "case")
+    } catch {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
     }
     let c = try decoder.container(keyedBy: CodingKeys.self)
     self.init(element: try c.decode(FA3Inputs.Element.self, forKey: .element), headDim: try c.decode(Int.self, forKey: .headDim),

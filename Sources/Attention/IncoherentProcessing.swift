@@ -39,6 +39,12 @@ public enum Hadamard {
 ///
 /// Each row `x` becomes `x · M`: a fast Walsh–Hadamard transform per block (O(d log d)), then
 /// multiplication by `s_j / √b`, all in `Double` (relative error of a few ulps of `Double`).
+///
+/// Because the signs come after the transform, they only flip the signs of rotated channels:
+/// sign-symmetric quantizers and the scores `Σ_j (qH)_j s_j (kH)_j s_j` do not depend on them, so
+/// every seed gives the same outputs. (A random rotation in the FA3 paper's sense flips signs
+/// before the transform, `x · diag(s) · H`; changing the order changes every `-hadamard` result and
+/// the committed kernel cases that rotate, so it waits for new kernel outputs.)
 public struct IncoherentProcessing: Hashable, Sendable {
   public var seed: UInt64
   public init(seed: UInt64) { self.seed = seed }

@@ -91,9 +91,8 @@ extension FA3Bridge {
           let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
       throw NPYError("\(directory)/meta.json: missing or not a JSON object")
     }
-    let known: Set<String> = ["element", "causal", "softmax_scale"]
-    if let bad = meta.keys.sorted().first(where: { !known.contains($0) }) {
-      throw NPYError("\(directory)/meta.json: unknown key '\(bad)' (known: element, causal, softmax_scale)")
+    do { try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale"], at: "\(directory)/meta.json") } catch {
+      throw NPYError(error.description)
     }
     guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
       throw NPYError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")

@@ -28,6 +28,12 @@ public struct FA3Comparison: Codable, Hashable, Sendable {
   public var kernelDeterministic: Bool?
   public var emulatorSeconds: Double
 
+  enum CodingKeys: String, CodingKey {
+    case name, testCase = "case", schedule, oBitExact = "o_bit_exact", lseBitExact = "lse_bit_exact", maxULP = "max_ulp"
+    case rmseKernel = "rmse_kernel", rmseEmulator = "rmse_emulator", referenceBits = "reference_bits"
+    case kernelDeterministic = "kernel_deterministic", emulatorSeconds = "emulator_seconds"
+  }
+
   public init(name: String, testCase: FA3Case?, schedule: String, referenceBits: Int, emulatorSeconds: Double) {
     self.name = name
     self.testCase = testCase
@@ -60,10 +66,11 @@ public struct FA3Comparison: Codable, Hashable, Sendable {
   }
 
   /// The MPFR reference of the inputs' exact values (decoded codes × descales), with the
-  /// nominal softmax scale, causal mask as the kernel's; `Double` values, O's layout.
+  /// nominal softmax scale and the kernel's causal mask (``ReferenceSpec/compute(_:options:)``,
+  /// as every command computes references); `Double` values, O's layout.
   public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double] {
     let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
-    return try ReferenceAttention.compute(inputs.values(), options: options, precision: precision, threads: threads).values
+    return try ReferenceSpec.mpfr(bits: precision).compute(inputs.values(), options: options).values
   }
 }
 

@@ -89,30 +89,17 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     return baseline
   }
 
-  /// Rejects unknown keys (a typo must not be silently ignored), naming the renamed keys of an
-  /// old baseline.
+  /// Rejects unknown keys and the renamed keys of an old baseline (``FileKeys``).
   static func checkKeys(_ data: Data, _ path: String) throws(AttentionError) {
     guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-    var found = Set(top.keys)
     let entries = top["entries"] as? [[String: Any]] ?? []
-    for entry in entries {
-      found.formUnion(entry.keys)
-      found.formUnion((entry["metrics"] as? [String: Any] ?? [:]).keys)
-    }
-    let old = found.filter { renamedKeys[$0] != nil }.sorted()
-    if !old.isEmpty {
-      let list = old.map { "\($0) → \(renamedKeys[$0]!)" }.joined(separator: ", ")
-      throw AttentionError("\(path): a baseline of the old format; keys are snake_case now (rename \(list))")
-    }
-    let topKeys = Set(CodingKeys.allCases.map(\.stringValue))
-    let entryKeys = Set(Entry.CodingKeys.allCases.map(\.stringValue))
-    if let bad = top.keys.sorted().first(where: { !topKeys.contains($0) }) {
-      throw AttentionError("\(path): unknown key '\(bad)' (known: \(topKeys.sorted().joined(separator: ", ")))")
-    }
+    // An old baseline is named as a whole: every renamed key, wherever it stands.
+    var all = Set(top.keys)
+    for entry in entries { all.formUnion(entry.keys); all.formUnion((entry["metrics"] as? [String: Any] ?? [:]).keys) }
+    try FileKeys.check(all.filter { renamedKeys[$0] != nil }, allowed: [], renamed: renamedKeys, at: path)
+    try FileKeys.check(top.keys, allowed: CodingKeys.allCases.map(\.stringValue), at: path)
     for (i, entry) in entries.enumerated() {
-      if let bad = entry.keys.sorted().first(where: { !entryKeys.contains($0) }) {
-        throw AttentionError("\(path): entries[\(i)]: unknown key '\(bad)' (known: \(entryKeys.sorted().joined(separator: ", ")))")
-      }
+      try FileKeys.check(entry.keys, allowed: Entry.CodingKeys.allCases.map(\.stringValue), at: "\(path): entries[\(i)]")
     }
   }
 

@@ -18,7 +18,7 @@ struct Crosscheck: ParsableCommand {
       outputs instead. Exit 1 when any compared bit differs.
       """)
 
-  @Option(help: "JSON file with a list of cases (keys: element, headDim, seqLenQ, seqLenK, batch, heads, kvHeads, causal, distribution, hadamard, seed); default: the standard cases.")
+  @Option(help: "JSON file with a list of cases (keys: element, head_dim, seq_len_q, seq_len_k, batch, heads, kv_heads, causal, distribution, hadamard, seed); default: the standard cases.")
   var cases: String?
   @Option(name: .customLong("case-limit"), help: "Run only the first N cases.") var caseLimit: Int?
   @Option(name: .customLong("case-dir"), help: "Instead of generated cases, a directory of given inputs (q.npy, k.npy, v.npy codes, optional {q,k,v}_descale.npy, meta.json with element, causal, softmax_scale); repeatable.")

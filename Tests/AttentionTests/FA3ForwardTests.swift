@@ -133,8 +133,11 @@ final class FA3ForwardTests: XCTestCase {
     inputs = try FA3Case(element: .bf16, headDim: 64, seqLenQ: 8, heads: 1, seed: 1).inputs()
     inputs.qDescale = [2]
     XCTAssertThrowsError(try FA3Forward.run(inputs, schedule: s)) { XCTAssertTrue("\($0)".contains("e4m3fn inputs only")) }
-    XCTAssertThrowsError(try JSONDecoder().decode(FA3Case.self, from: Data(#"{"element":"bf16","headDim":64,"seqLenQ":8,"casual":true}"#.utf8))) {
+    XCTAssertThrowsError(try JSONDecoder().decode(FA3Case.self, from: Data(#"{"element":"bf16","head_dim":64,"seq_len_q":8,"casual":true}"#.utf8))) {
       XCTAssertTrue("\($0)".contains("unknown key 'casual'"), "\($0)")
+    }
+    XCTAssertThrowsError(try JSONDecoder().decode(FA3Case.self, from: Data(#"{"element":"bf16","headDim":64,"seq_len_q":8}"#.utf8))) {
+      XCTAssertTrue("\($0)".contains("rename headDim → head_dim"), "\($0)")
     }
   }
 }

@@ -154,11 +154,13 @@ final class CrosscheckCLITests: CLITestCase {
 
   func testBadCrosscheckAndFA3InputsExitTwo() throws {
     let file = path("cases.json")
-    try Data(#"[{"element":"bf16","headDim":64,"seqLenQ":8,"causual":true}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try Data(#"[{"element":"bf16","head_dim":64,"seq_len_q":8,"causual":true}]"#.utf8).write(to: URL(fileURLWithPath: file))
     try assertBadInput(["crosscheck", "--cases", file], "unknown key 'causual'")
-    try Data(#"[{"element":"fp8","headDim":64,"seqLenQ":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try Data(#"[{"element":"bf16","headDim":64,"seqLenQ":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try assertBadInput(["crosscheck", "--cases", file], "rename headDim → head_dim, seqLenQ → seq_len_q")
+    try Data(#"[{"element":"fp8","head_dim":64,"seq_len_q":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
     try assertBadInput(["crosscheck", "--cases", file], "cases.json")
-    try Data(#"[{"element":"e4m3fn","headDim":40,"seqLenQ":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
+    try Data(#"[{"element":"e4m3fn","head_dim":40,"seq_len_q":8}]"#.utf8).write(to: URL(fileURLWithPath: file))
     try assertBadInput(["crosscheck", "--cases", file, "--script", path("none.py")], "multiple of 16")
     let q = try write(NPYArray(shape: [1, 4, 1, 64], float32: [Float](repeating: 1, count: 256)), "q.npy")
     try assertBadInput(["attention", "--algorithm", "fa3", "--q", q, "--k", q, "--v", q, "--out", path("o.npy")], "needs code inputs")
