@@ -25,7 +25,7 @@ struct Table: ParsableCommand {
     @Option(help: "Batch size.") var batch = 1
     @Option(help: "Number of heads.") var heads = 2
     @Option(help: "Seed of the inputs and of the Hadamard signs.") var seed: UInt64 = 0
-    @Option(name: .customLong("reference-bits"), help: "MPFR working precision in bits (certified at twice this).")
+    @Option(name: .customLong("reference-bits"), help: "MPFR working precision in bits (certified by a rigorous error bound, one run).")
     var referenceBits = 128
     @Flag(name: .customLong("fp64-reference"), help: "Use the emulator's FP64 pipeline as reference (fast, uncertified).")
     var fp64Reference = false
