@@ -65,19 +65,13 @@ public struct HopperStep: Sendable {
   @inline(__always)
   public func callAsFunction(_ a: UnsafePointer<HopperOperand>, _ b: UnsafePointer<HopperOperand>, bStride: Int, c: UInt32) -> UInt32 {
     let k = instruction.k
-    let cBiased = Int32((c >> 23) & 0xFF)
-    if cBiased == 0xFF { return general(a, b, bStride: bStride, c: c) }
-    var top: Int32 = -133
+    var productTop: Int32 = -2000
     for i in 0..<k {
       // A zero's exponent (−1000) keeps zero products below the −133 floor; a special's (8000)
       // puts the block at or above 4000.
-      top = max(top, a[i].exponent &+ b[i &* bStride].exponent)
+      productTop = max(productTop, a[i].exponent &+ b[i &* bStride].exponent)
     }
-    if top >= HopperOperand.specialExponent / 2 { return general(a, b, bStride: bStride, c: c) }
-    let cFraction = Int64(c & 0x7F_FFFF)
-    let cZero = cBiased == 0 && cFraction == 0
-    let cExponent: Int32 = cBiased == 0 ? -126 : cBiased - 127
-    if !cZero { top = max(top, cExponent) }
+    guard let (top, aligned) = Self.alignment(productTop, c) else { return general(a, b, bStride: bStride, c: c) }
     let F = Int32(block.alignedFractionBits)
     var acc: Int64 = 0
     for i in 0..<k {
@@ -87,12 +81,7 @@ public struct HopperStep: Sendable {
       let magnitude = shift >= 62 ? 0 : (Int64(product.magnitude) << Int64(productShift)) >> Int64(shift)
       acc &+= product < 0 ? -magnitude : magnitude
     }
-    if !cZero {
-      let significand = cBiased == 0 ? cFraction : cFraction | 1 << 23
-      let shift = Int64(top &- cExponent &+ 23 &- F)
-      let magnitude = shift <= 0 ? significand << -shift : (shift >= 62 ? 0 : significand >> shift)
-      acc &+= c >> 31 != 0 ? -magnitude : magnitude
-    }
+    acc &+= aligned.term(top: top, alignedFractionBits: Int(F))
     return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: Int(F), outputFractionBits: block.outputFractionBits)
   }
 
