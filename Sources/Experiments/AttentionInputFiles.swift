@@ -45,7 +45,7 @@ public struct AttentionInputFiles: Sendable {
     let expected = [qt.shape[0], kt.shape[2]]
     func descale(_ path: String?, _ name: String) throws(AttentionError) -> [Float]? {
       guard let path else { return nil }
-      let a = try read(path)
+      let a = try NPYFiles.read(path)
       guard a.dtype == .float32, let values = a.float32 else { throw AttentionError("\(path): \(name) descales must be float32, got \(a.dtype)") }
       guard a.shape == expected else {
         throw AttentionError("\(path): \(name) descales must have shape (batch, kv_heads) = \(expected), got \(a.shape)")
@@ -61,12 +61,8 @@ public struct AttentionInputFiles: Sendable {
     return files
   }
 
-  static func read(_ path: String) throws(AttentionError) -> NPYArray {
-    do { return try NPYFile.read(path) } catch { throw AttentionError(error.description) }
-  }
-
   static func tensor(_ path: String, _ name: String, _ format: FloatFormat?) throws(AttentionError) -> Tensor {
-    let a = try read(path)
+    let a = try NPYFiles.read(path)
     guard a.shape.count == 4 else {
       throw AttentionError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(a.shape)")
     }

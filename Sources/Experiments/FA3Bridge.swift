@@ -20,59 +20,59 @@ public struct FA3Bridge: Sendable {
   }
 
   /// Whether the kernel can run here: the device name, or why not (one line).
-  public func check() -> Result<String, NPYError> {
-    guard FileManager.default.fileExists(atPath: script) else { return .failure(NPYError("\(script) not found")) }
+  public func check() -> Result<String, AttentionError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(AttentionError("\(script) not found")) }
     switch Subprocess.run(python, [script, "--check"]) {
     case .success(let (status, output)):
       let line = output.split(separator: "\n").last.map(String.init) ?? ""
-      return status == 0 ? .success(line) : .failure(NPYError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
+      return status == 0 ? .success(line) : .failure(AttentionError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
     case .failure(let e): return .failure(e)
     }
   }
 
   /// Runs the kernel on every case directory (one Python process for all).
-  public func run(_ directories: [String]) throws(NPYError) {
+  public func run(_ directories: [String]) throws(AttentionError) {
     switch Subprocess.run(python, [script] + directories, standardError: .pass) {
     case .success(let (status, output)):
-      guard status == 0 else { throw NPYError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
+      guard status == 0 else { throw AttentionError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
     case .failure(let e): throw e
     }
   }
 
   /// Writes one case's inputs.
-  public static func write(_ inputs: FA3Inputs, to directory: String) throws(NPYError) {
+  public static func write(_ inputs: FA3Inputs, to directory: String) throws(AttentionError) {
     do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-      throw NPYError("\(directory): cannot create (\(error.localizedDescription))")
+      throw AttentionError("\(directory): cannot create (\(error.localizedDescription))")
     }
     let (b, hq, hk, d) = (inputs.batch, inputs.heads, inputs.kvHeads, inputs.headDim)
     func codes(_ c: [UInt16], _ s: Int, _ h: Int) -> NPYArray {
       inputs.element == .e4m3fn ? NPYArray(shape: [b, s, h, d], uint8: c.map { UInt8($0) }) : NPYArray(shape: [b, s, h, d], uint16: c)
     }
-    try NPYFile.write(codes(inputs.q, inputs.seqLenQ, hq), to: directory + "/q.npy")
-    try NPYFile.write(codes(inputs.k, inputs.seqLenK, hk), to: directory + "/k.npy")
-    try NPYFile.write(codes(inputs.v, inputs.seqLenK, hk), to: directory + "/v.npy")
+    try NPYFiles.write(codes(inputs.q, inputs.seqLenQ, hq), to: directory + "/q.npy")
+    try NPYFiles.write(codes(inputs.k, inputs.seqLenK, hk), to: directory + "/k.npy")
+    try NPYFiles.write(codes(inputs.v, inputs.seqLenK, hk), to: directory + "/v.npy")
     for (name, descale) in [("q", inputs.qDescale), ("k", inputs.kDescale), ("v", inputs.vDescale)] {
       let path = directory + "/\(name)_descale.npy"
-      if let descale { try NPYFile.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
+      if let descale { try NPYFiles.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
       else { try? FileManager.default.removeItem(atPath: path) }
     }
     let meta: [String: Any] = ["element": inputs.element.rawValue, "causal": inputs.causal, "softmax_scale": inputs.scale]
     do {
       let data = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
       try data.write(to: URL(fileURLWithPath: directory + "/meta.json"))
-    } catch { throw NPYError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
+    } catch { throw AttentionError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
   }
 
   /// The kernel's outputs in a case directory, checked against the inputs' shapes.
-  public static func read(_ directory: String, for inputs: FA3Inputs) throws(NPYError) -> (output: FA3Output, deterministic: Bool?) {
-    let o = try NPYFile.read(directory + "/o.npy"), lse = try NPYFile.read(directory + "/lse.npy")
+  public static func read(_ directory: String, for inputs: FA3Inputs) throws(AttentionError) -> (output: FA3Output, deterministic: Bool?) {
+    let o = try NPYFiles.read(directory + "/o.npy"), lse = try NPYFiles.read(directory + "/lse.npy")
     let oShape = [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim]
     let lseShape = [inputs.batch, inputs.heads, inputs.seqLenQ]
     guard o.shape == oShape, let oBits = o.uint16 else {
-      throw NPYError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")
+      throw AttentionError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")
     }
     guard lse.shape == lseShape, let l = lse.float32 else {
-      throw NPYError("\(directory)/lse.npy: expected float32 \(lseShape), got \(lse.dtype) \(lse.shape)")
+      throw AttentionError("\(directory)/lse.npy: expected float32 \(lseShape), got \(lse.dtype) \(lse.shape)")
     }
     var deterministic: Bool?
     if let data = FileManager.default.contents(atPath: directory + "/kernel.json"),
@@ -86,16 +86,14 @@ public struct FA3Bridge: Sendable {
 extension FA3Bridge {
   /// Reads a case directory's inputs (the format ``write(_:to:)`` writes): codes, optional
   /// descales, and `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`).
-  public static func readInputs(_ directory: String) throws(NPYError) -> FA3Inputs {
+  public static func readInputs(_ directory: String) throws(AttentionError) -> FA3Inputs {
     guard let data = FileManager.default.contents(atPath: directory + "/meta.json"),
           let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-      throw NPYError("\(directory)/meta.json: missing or not a JSON object")
+      throw AttentionError("\(directory)/meta.json: missing or not a JSON object")
     }
-    do { try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale"], at: "\(directory)/meta.json") } catch {
-      throw NPYError(error.description)
-    }
+    try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale"], at: "\(directory)/meta.json")
     guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
-      throw NPYError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
+      throw AttentionError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
     }
     let causal = meta["causal"] as? Bool ?? false
     let scale = meta["softmax_scale"] as? Double
@@ -107,7 +105,7 @@ extension FA3Bridge {
     do {
       files = try AttentionInputFiles.load(q: directory + "/q.npy", k: directory + "/k.npy", v: directory + "/v.npy",
                                            format: element.format, descales: (optional("q"), optional("k"), optional("v")))
-    } catch { throw NPYError("\(directory): \(error.description)") }
-    do { return try files.fa3Inputs(causal: causal, softmaxScale: scale) } catch { throw NPYError("\(directory): \(error.description)") }
+    } catch { throw AttentionError("\(directory): \(error.description)") }
+    do { return try files.fa3Inputs(causal: causal, softmaxScale: scale) } catch { throw AttentionError("\(directory): \(error.description)") }
   }
 }

@@ -148,15 +148,15 @@ struct BenchAttention: ParsableCommand {
 
   /// Runs `python3 script args` and parses the last line of its output as a JSON object; the
   /// failure is the reason, in one line.
-  func python(_ script: String, _ args: [String]) -> Result<[String: Any], NPYError> {
-    guard FileManager.default.fileExists(atPath: script) else { return .failure(NPYError("\(script) not found (run from the repository root or pass --scripts)")) }
+  func python(_ script: String, _ args: [String]) -> Result<[String: Any], AttentionError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(AttentionError("\(script) not found (run from the repository root or pass --scripts)")) }
     switch Subprocess.run("python3", [script] + args) {
     case .failure(let e): return .failure(e)
     case .success(let r):
       let last = r.output.split(separator: "\n").last.map(String.init) ?? ""
-      guard r.status == 0 else { return .failure(NPYError(last.isEmpty ? "exit \(r.status)" : last)) }
+      guard r.status == 0 else { return .failure(AttentionError(last.isEmpty ? "exit \(r.status)" : last)) }
       guard let object = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else {
-        return .failure(NPYError("no JSON line from \(script)"))
+        return .failure(AttentionError("no JSON line from \(script)"))
       }
       return .success(object)
     }

@@ -109,7 +109,7 @@ struct Crosscheck: ParsableCommand {
           (row.oBitExact, row.lseBitExact, row.maxULP) = (a.o, a.lse, a.maxULP)
           if a.o < 1 || a.lse < 1 { mismatch = true }
           if let saveFixture, let c, inputs.q.count <= fixtureLimit { try save(c, inputs, k, to: saveFixture + "/" + name) }
-        } catch let e as NPYError { throw InputError(e.description) } catch { throw InputError("\(name): \(error)") }
+        } catch let e as AttentionError { throw e } catch { throw InputError("\(name): \(error.localizedDescription)") }
       }
       if referenceBits > 0 {
         do {

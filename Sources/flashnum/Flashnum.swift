@@ -9,7 +9,9 @@ import Foundation
 /// and every `InputError` of the commands is a bad input whose `description` says what and where;
 /// the command-line parser's errors say the same of the arguments (with the allowed values and a
 /// "did you mean" suggestion). `main` prints the whole message, every line, after
-/// `flashnum: error: ` on stderr, and exits 2. Errors pass through unchanged: nothing re-wraps them.
+/// `flashnum: error: ` on stderr, and exits 2 (a file-system error of Foundation prints its
+/// localized description). Errors pass through unchanged: nothing re-wraps them; a command adds
+/// context (the case, the file) only where the module's message lacks it.
 @main
 struct Flashnum: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -29,7 +31,7 @@ struct Flashnum: ParsableCommand {
         Foundation.exit(0)
       }
       if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
-      var message = misspeltOption() ?? message(for: error)
+      var message = (error as? CocoaError).map(\.localizedDescription) ?? misspeltOption() ?? message(for: error)
       if message.isEmpty { message = "\(error)" }
       FileHandle.standardError.write(Data("flashnum: error: \(message)\n".utf8))
       Foundation.exit(2)
