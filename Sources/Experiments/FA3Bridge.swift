@@ -56,11 +56,10 @@ public struct FA3Bridge: Sendable {
       if let descale { try NPYFiles.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
       else { try? FileManager.default.removeItem(atPath: path) }
     }
-    let meta: [String: Any] = ["element": inputs.element.rawValue, "causal": inputs.causal, "softmax_scale": inputs.scale]
-    do {
-      let data = try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys])
-      try data.write(to: URL(fileURLWithPath: directory + "/meta.json"))
-    } catch { throw AttentionError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
+    let meta = JSONText.object([
+      ("causal", .bool(inputs.causal)), ("element", .string(inputs.element.rawValue)), ("softmax_scale", .double(inputs.scale)),
+    ])
+    do { try Data(meta.document.utf8).write(to: URL(fileURLWithPath: directory + "/meta.json")) } catch { throw AttentionError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
   }
 
   /// The kernel's outputs in a case directory, checked against the inputs' shapes.

@@ -7,7 +7,7 @@ import Reference
 /// The comparison of ``FA3Forward`` with the real FlashAttention-3 kernel on one ``FA3Case``:
 /// bitwise agreement of O and LSE, and both outputs' errors against an MPFR reference of the
 /// same input values.
-public struct FA3Comparison: Codable, Hashable, Sendable {
+public struct FA3Comparison: Hashable, Sendable {
   public var name: String
   /// The generating case (`nil` for inputs read from a directory).
   public var testCase: FA3Case?
@@ -27,12 +27,6 @@ public struct FA3Comparison: Codable, Hashable, Sendable {
   /// Whether two kernel calls gave the same bits (from the bridge).
   public var kernelDeterministic: Bool?
   public var emulatorSeconds: Double
-
-  enum CodingKeys: String, CodingKey {
-    case name, testCase = "case", schedule, oBitExact = "o_bit_exact", lseBitExact = "lse_bit_exact", maxULP = "max_ulp"
-    case rmseKernel = "rmse_kernel", rmseEmulator = "rmse_emulator", referenceBits = "reference_bits"
-    case kernelDeterministic = "kernel_deterministic", emulatorSeconds = "emulator_seconds"
-  }
 
   public init(name: String, testCase: FA3Case?, schedule: String, referenceBits: Int, emulatorSeconds: Double) {
     self.name = name
@@ -71,6 +65,32 @@ public struct FA3Comparison: Codable, Hashable, Sendable {
   public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double] {
     let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
     return try ReferenceSpec.mpfr(bits: precision).compute(inputs.values(), options: options).values
+  }
+}
+
+extension FA3Case {
+  /// The case as JSON, with the keys its decoder reads.
+  public var json: JSONText {
+    .object([
+      ("batch", .int(batch)), ("causal", .bool(causal)), ("distribution", .string(distribution)),
+      ("element", .string(element.rawValue)), ("hadamard", .bool(hadamard)), ("head_dim", .int(headDim)),
+      ("heads", .int(heads)), ("kv_heads", .int(kvHeads)), ("seed", .int(seed)), ("seq_len_k", .int(seqLenK)),
+      ("seq_len_q", .int(seqLenQ)),
+    ])
+  }
+}
+
+extension FA3Comparison {
+  /// The row as `flashnum crosscheck --json` writes it (snake_case keys; absent values `null`).
+  public var json: JSONText {
+    .object([
+      ("case", testCase?.json ?? .null), ("emulator_seconds", .double(emulatorSeconds)),
+      ("kernel_deterministic", kernelDeterministic.map(JSONText.bool) ?? .null),
+      ("lse_bit_exact", lseBitExact.map(JSONText.double) ?? .null), ("max_ulp", maxULP.map(JSONText.int) ?? .null),
+      ("name", .string(name)), ("o_bit_exact", oBitExact.map(JSONText.double) ?? .null),
+      ("reference_bits", .int(referenceBits)), ("rmse_emulator", rmseEmulator.map(JSONText.double) ?? .null),
+      ("rmse_kernel", rmseKernel.map(JSONText.double) ?? .null), ("schedule", .string(schedule)),
+    ])
   }
 }
 

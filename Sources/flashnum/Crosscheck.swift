@@ -141,9 +141,7 @@ struct Crosscheck: ParsableCommand {
     print(markdown, terminator: "")
     if let report { try write(markdown, report) }
     if let json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try write(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n", json)
+      try write(JSONText.array(rows.map(\.json)).document, json)
     }
     if workDir == nil { try? FileManager.default.removeItem(atPath: work) }
     if mismatch {
@@ -182,9 +180,7 @@ struct Crosscheck: ParsableCommand {
 
   func save(_ c: FA3Case, _ inputs: FA3Inputs, _ kernel: FA3Output, to dir: String) throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(c).write(to: URL(fileURLWithPath: dir + "/case.json"))
+    try c.json.document.write(toFile: dir + "/case.json", atomically: true, encoding: .utf8)
     try String(format: "%016llx\n", inputs.fingerprint).write(toFile: dir + "/fingerprint.txt", atomically: true, encoding: .utf8)
     try writeNPY(NPYArray(shape: [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim], uint16: kernel.o), dir + "/o.npy")
     try writeNPY(NPYArray(shape: [inputs.batch, inputs.heads, inputs.seqLenQ], float32: kernel.lse), dir + "/lse.npy")
