@@ -80,7 +80,7 @@ public struct Experiment: Sendable {
       return out
     }
     let name = try required("name").string()
-    guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".") else {
+    guard SweepResults.isValidName(name) else {
       throw try required("name").error("'\(name)' must be letters, digits, '-', '_' or '.' (it names the result files)")
     }
     var defined: [AttentionScheme] = []

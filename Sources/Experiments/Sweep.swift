@@ -76,11 +76,18 @@ public struct Sweep {
   }
 
   /// Runs the points not yet in the results; returns all results (found and new).
-  public func run(fresh: Bool = false, progress: (Progress) -> Void = { _ in }) throws(AttentionError) -> SweepResults {
+  /// Runs the points not yet in the results; returns all results (found and new). The results
+  /// set is locked for the whole run (``ResultsLock``): a second sweep of the same set throws at
+  /// once. Rows found twice in the CSV (a file written by two runs at once before the lock existed,
+  /// or edited by hand) keep their first occurrence, and `note` says how many were dropped.
+  public func run(fresh: Bool = false, progress: (Progress) -> Void = { _ in },
+                  note: (String) -> Void = { _ in }) throws(AttentionError) -> SweepResults {
     let (csvPath, jsonPath) = paths
     do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
       throw AttentionError("\(directory): cannot create the results directory (\(error.localizedDescription))")
     }
+    let lock = try ResultsLock(directory: directory, name: fileName)
+    defer { withExtendedLifetime(lock) {} }
     let points = self.points
     var results = SweepResults(provenance: fullProvenance(shardPoints: points.count), experimentText: experiment.source,
                                metrics: experiment.metrics, rows: [])
@@ -91,7 +98,10 @@ public struct Sweep {
                              + "rename the experiment, move the results away, or pass --fresh")
       }
       let wanted = Set(points.map(\.key))
-      results.rows = found.rows.filter { wanted.contains($0.key) }
+      var seen = Set<String>()
+      results.rows = found.rows.filter { wanted.contains($0.key) && seen.insert($0.key).inserted }
+      let repeated = found.rows.filter { wanted.contains($0.key) }.count - results.rows.count
+      if repeated > 0 { note("\(csvPath): \(repeated) repeated rows dropped (the first of each point is kept)") }
       // Keep the first run's start time; note this resumption.
       if let started = found.provenance("started") {
         results.provenance.removeAll { $0.0 == "started" }

@@ -168,11 +168,38 @@ public struct SweepResults: Sendable {
     path.hasSuffix(".json") ? try readJSON(path) : try readCSV(path)
   }
 
-  /// Writes `data` to `path` through a temporary file and a rename (never a half-written file).
+  /// Writes `data` to `path` through a temporary file of its own (`PATH.tmp-PID-N`) and a rename:
+  /// readers never see a half-written file, and two writers never share a temporary.
   public static func writeAtomically(_ data: Data, to path: String) throws(AttentionError) {
-    let temporary = path + ".tmp"
+    let temporary = path + ".tmp-\(getpid())-\(temporaryCounter.next())"
     guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw AttentionError("\(path): cannot write") }
-    guard rename(temporary, path) == 0 else { throw AttentionError("\(path): cannot write (rename failed)") }
+    guard rename(temporary, path) == 0 else {
+      try? FileManager.default.removeItem(atPath: temporary)
+      throw AttentionError("\(path): cannot write (rename failed)")
+    }
+  }
+
+  /// Numbers the temporaries of this process.
+  static let temporaryCounter = Counter()
+
+  final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+  }
+
+  /// Whether `name` can name results files: letters, digits, `-`, `_` and `.`, not starting with
+  /// `.` (so a name never leaves its directory).
+  public static func isValidName(_ name: String) -> Bool {
+    !name.isEmpty && !name.hasPrefix(".") && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+  }
+
+  /// Throws unless `name` is a valid results name (``isValidName(_:)``); `origin` says where it
+  /// came from.
+  public static func checkName(_ name: String, from origin: String) throws(AttentionError) {
+    guard isValidName(name) else {
+      throw AttentionError("\(origin): '\(name)' cannot name result files (letters, digits, '-', '_' or '.', not starting with '.')")
+    }
   }
 
   /// The CSV and JSON paths of results called `name` in `directory`.

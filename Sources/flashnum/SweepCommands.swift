@@ -44,14 +44,14 @@ struct SweepCommand: ParsableCommand {
     if !quiet { note("sweep: \(experiment.name): \(total) points\(shard.map { " (shard \($0) of a \(experiment.points.count)-point grid)" } ?? "") → \(sweep.paths.csv)") }
     let results: SweepResults
     do {
-      results = try sweep.run(fresh: fresh) { p in
+      results = try sweep.run(fresh: fresh, progress: { p in
         guard !quiet else { return }
         let r = p.row
         let rmse = r.metrics["rmse"].map { String(format: " rmse %.3e", $0) } ?? ""
         let left = p.remaining.map { " left ~\(duration($0))" } ?? ""
         FileHandle.standardError.write(Data(
           "sweep: [\(p.done)/\(p.total)] \(String(format: "%3.0f", 100 * Double(p.done) / Double(max(1, p.total))))% elapsed \(duration(p.elapsed))\(left) | \(r.scheme) \(r.algorithm) N=\(r.seqLen) d=\(r.headDim) \(r.causal ? "causal " : "")\(r.distribution) seed \(r.seed)\(rmse)\n".utf8))
-      }
+      }, note: { note("sweep: \($0)") })
     }
     print("sweep: \(results.rows.count)/\(total) points in \(sweep.paths.csv) and \(sweep.paths.json)")
   }
@@ -74,8 +74,12 @@ struct MergeCommand: ParsableCommand {
     let merged: (results: SweepResults, missing: Int)
     merged = try Sweep.merge(files)
     let outName = name ?? merged.results.provenance("experiment_name") ?? "merged"
-    let dir = directory ?? (files[0] as NSString).deletingLastPathComponent
-    let (csv, json) = SweepResults.paths(directory: dir.isEmpty ? "." : dir, name: outName)
+    try SweepResults.checkName(outName, from: name != nil ? "--name" : "\(files[0]): experiment_name")
+    let dir = (directory ?? (files[0] as NSString).deletingLastPathComponent).isEmpty ? "." : (directory ?? (files[0] as NSString).deletingLastPathComponent)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let lock = try ResultsLock(directory: dir, name: outName)
+    defer { withExtendedLifetime(lock) {} }
+    let (csv, json) = SweepResults.paths(directory: dir, name: outName)
     if files.contains(csv) || files.contains(json) { throw InputError("merge: the output \(csv) is one of the inputs; use --name or --out") }
     do {
       try SweepResults.writeAtomically(Data(merged.results.csv().utf8), to: csv)
@@ -104,6 +108,7 @@ struct ReportCommand: ParsableCommand {
     results = try SweepResults.read(file)
     guard !results.rows.isEmpty else { throw InputError("\(file): no result rows to report") }
     let reportName = name ?? results.provenance("experiment_name") ?? "report"
+    try SweepResults.checkName(reportName, from: name != nil ? "--name" : "\(file): experiment_name")
     let report = SweepReport(results: results, name: reportName)
     let figures = report.figures()
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

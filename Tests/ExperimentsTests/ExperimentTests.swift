@@ -210,6 +210,40 @@ final class SweepTests: XCTestCase {
     }
   }
 
+  func testASecondWriterOfTheSameResultsIsRefusedAtOnce() throws {
+    let e = try experiment()
+    let sweep = Sweep(experiment: e, directory: directory, threads: 1)
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    // Another process's temporary, left by a kill mid-write, and this set's lock held elsewhere.
+    let stale = sweep.paths.json + ".tmp-99999-1"
+    XCTAssertTrue(FileManager.default.createFile(atPath: stale, contents: Data("{".utf8)))
+    var held: ResultsLock? = try ResultsLock(directory: directory, name: e.name)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "temporaries of killed runs are removed under the lock")
+    XCTAssertThrowsError(try sweep.run()) { XCTAssertTrue("\($0)".contains("being written by another flashnum process"), "\($0)") }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: sweep.paths.csv), "the refused run wrote nothing")
+    held = nil
+    XCTAssertNil(held)
+    XCTAssertEqual(try sweep.run().rows.count, e.points.count)
+  }
+
+  func testRepeatedRowsAreDroppedOnResume() throws {
+    let e = try experiment()
+    let sweep = Sweep(experiment: e, directory: directory, threads: 2)
+    let full = try sweep.run()
+    // Two runs that appended the same rows (as before the lock): every row twice.
+    let csv = try String(contentsOfFile: sweep.paths.csv, encoding: .utf8)
+    let rows = csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.dropFirst()
+    try (csv + rows.joined(separator: "\n") + "\n").write(toFile: sweep.paths.csv, atomically: true, encoding: .utf8)
+    XCTAssertEqual(try SweepResults.readCSV(sweep.paths.csv).rows.count, 2 * full.rows.count)
+    var notes: [String] = []
+    var ran = 0
+    let resumed = try sweep.run(progress: { _ in ran += 1 }, note: { notes.append($0) })
+    XCTAssertEqual(ran, 0)
+    XCTAssertEqual(resumed.rows.map(\.key), full.rows.map(\.key))
+    XCTAssertEqual(try SweepResults.readCSV(sweep.paths.csv).rows.count, full.rows.count)
+    XCTAssertTrue(notes.contains { $0.contains("\(full.rows.count) repeated rows dropped") }, "\(notes)")
+  }
+
   func testShardsMergeToTheWholeGrid() throws {
     let e = try experiment()
     let whole = try Sweep(experiment: e, directory: directory + "/whole", threads: 2).run()

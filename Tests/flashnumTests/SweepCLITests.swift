@@ -18,6 +18,20 @@ final class SweepCLITests: CLITestCase {
     return path(name)
   }
 
+  func testNamesFromResultsFilesNeverLeaveTheOutputFolder() throws {
+    let file = try experimentFile()
+    XCTAssertEqual(try run(["sweep", file, "--out", path("results"), "--quiet"]).status, 0)
+    let csv = try String(contentsOfFile: path("results/cli.csv"), encoding: .utf8)
+    let crafted = path("results/crafted.csv")
+    try csv.replacingOccurrences(of: "# experiment_name: cli", with: "# experiment_name: ../../escaped")
+      .write(toFile: crafted, atomically: true, encoding: .utf8)
+    try assertBadInput(["merge", crafted, "--out", path("merged")], "'../../escaped' cannot name result files")
+    try assertBadInput(["report", crafted, "--out", path("report")], "'../../escaped' cannot name result files")
+    try assertBadInput(["report", path("results/cli.csv"), "--out", path("report"), "--name", "../x"], "--name: '../x'")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.csv").path))
+    XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.md").path))
+  }
+
   func testSweepMergeReportFromTheCommandLine() throws {
     let file = try experimentFile()
     let results = path("results")
