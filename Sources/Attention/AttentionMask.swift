@@ -30,8 +30,9 @@ public struct AttentionMask: Hashable, Sendable {
     let center = i + seqLenK - seqLenQ
     var lo = 0, hi = seqLenK
     if causal { hi = min(hi, center + 1) }
-    if let l = windowLeft { lo = max(lo, center - l) }
-    if let r = windowRight { hi = min(hi, center + r + 1) }
+    // Sides wider than the sequence bound nothing (and never overflow, up to Int.max).
+    if let l = windowLeft, l < center { lo = max(lo, center - l) }
+    if let r = windowRight, r < seqLenK - center { hi = min(hi, center + r + 1) }
     return lo < hi ? lo..<hi : 0..<0
   }
 

@@ -75,4 +75,14 @@ public struct AttentionOptions: Hashable, Sendable {
 
   /// The softmax scale for head dim `d`.
   public func scale(headDim d: Int) -> Double { softmaxScale ?? 1 / Double(d).squareRoot() }
+
+  /// The one rule for softmax scales, shared by the engines, the FA3 schedule and the reference:
+  /// finite and positive, with `scale` and `scale·log₂e` normal FP32 numbers (FlashAttention keeps
+  /// both in FP32; larger scales overflow the exp2 argument to ±∞ and every output to NaN).
+  public static func checkSoftmaxScale(_ s: Double) throws(AttentionError) {
+    let largest = Double(Float.greatestFiniteMagnitude) / 1.4426950408889634
+    guard s.isFinite, s >= Double(Float.leastNormalMagnitude), s <= largest else {
+      throw AttentionError("softmax scale must be finite and positive, in [2^-126, \(Float(largest))] (FP32 with scale·log2 e finite), got \(s)")
+    }
+  }
 }

@@ -21,12 +21,12 @@ public enum EmulatedAttention {
     case .naive: rowsPerTask = 32
     case .blocked(let s):
       try s.validate()
-      rowsPerTask = s.blockRows
+      rowsPerTask = min(s.blockRows, max(shape.seqLenQ, 1))  // rows only shape the work split
     case .fa3Kernel:
       throw AttentionError("the fa3 kernel schedule runs on the kernel's inputs (FA3Forward, or AttentionScheme.run)")
     }
     let scale = options.scale(headDim: shape.headDim)
-    guard scale.isFinite && scale > 0 else { throw AttentionError("softmax scale must be finite and positive, got \(scale)") }
+    try AttentionOptions.checkSoftmaxScale(scale)
     let kernel = RowKernel(operands, shape, plan, algorithm, options.mask, scale)
     var out = AttentionTensor(zerosBatch: shape.batch, seqLen: shape.seqLenQ, heads: shape.headsQ, headDim: shape.headDim)
     out.values.withUnsafeMutableBufferPointer { buffer in

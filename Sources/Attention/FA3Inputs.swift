@@ -81,7 +81,7 @@ public struct FA3Inputs: Sendable {
         throw AttentionError("FA3: \(name)_descale must be finite and positive, got \(bad)")
       }
     }
-    guard scale.isFinite && scale > 0 else { throw AttentionError("FA3: softmax scale must be finite and positive, got \(scale)") }
+    try AttentionOptions.checkSoftmaxScale(scale)
   }
 }
 

@@ -80,10 +80,17 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     return parts.joined(separator: ", ")
   }
 
+  /// Limits of the schedule's sizes (the kernel uses kBlockN ≤ 224 and 4 lanes): beyond them a
+  /// schedule is refused rather than allocating padded blocks of any size.
+  public static let largestBlockColumns = 65_536
+  public static let largestRowSumLanes = 1024
+
   func validate() throws(AttentionError) {
-    guard blocks.blockColumns >= 1 else { throw AttentionError("kBlockN must be at least 1, got \(blocks.blockColumns)") }
-    guard rowSumLanes >= 1 && rowSumLanes & (rowSumLanes - 1) == 0 else {
-      throw AttentionError("row-sum lanes must be a power of two, got \(rowSumLanes)")
+    guard (1...Self.largestBlockColumns).contains(blocks.blockColumns) else {
+      throw AttentionError("kBlockN (blockColumns) must be in 1...\(Self.largestBlockColumns), got \(blocks.blockColumns)")
+    }
+    guard (1...Self.largestRowSumLanes).contains(rowSumLanes) && rowSumLanes & (rowSumLanes - 1) == 0 else {
+      throw AttentionError("row-sum lanes must be a power of two in 1...\(Self.largestRowSumLanes), got \(rowSumLanes)")
     }
     guard (0...100).contains(probabilityOffset) else {
       throw AttentionError("P offset must be in 0...100 (a power-of-two exponent), got \(probabilityOffset)")

@@ -248,7 +248,8 @@ struct RowKernel: Sendable {
   func blocked(_ b: Int, _ h: Int, _ i: Int, _ keys: Range<Int>, _ schedule: BlockSchedule, _ x: inout Scratch,
                _ out: UnsafeMutablePointer<Double>) {
     let hk = h / group
-    let bc = schedule.blockColumns
+    // A block wider than the keys is one block: the same operations as a block of exactly nk.
+    let bc = min(schedule.blockColumns, max(nk, 1))
     let blockCount = (nk + bc - 1) / bc
     var m = -Double.infinity
     var l = 0.0

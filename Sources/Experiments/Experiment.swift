@@ -206,9 +206,6 @@ public struct Experiment: Sendable {
           }
         }
       }
-      if scheme.incoherentProcessing, let d = headDims.first(where: { $0 & ($0 - 1) != 0 }) {
-        throw AttentionError("\(file): head_dim: \(d) is not a power of two, which the Hadamard rotation of '\(scheme.name)' needs")
-      }
       if algorithms.contains(.fa3Kernel) {
         do { _ = try FA3Inputs.Element(scheme: scheme) } catch {
           throw AttentionError("\(file): algorithms: fa3 cannot run scheme '\(scheme.name)': \(error.description)")

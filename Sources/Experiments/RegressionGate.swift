@@ -105,6 +105,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
 
   func validate(_ path: String) throws(AttentionError) {
     guard tolerance >= 0 && absoluteTolerance >= 0 else { throw AttentionError("\(path): tolerances must be ≥ 0") }
+    guard !entries.isEmpty else { throw AttentionError("\(path): entries: the baseline has no entries, so it would guard nothing") }
     for (i, e) in entries.enumerated() {
       let at = "\(path): entries[\(i)]"
       guard AttentionScheme.named(e.scheme) != nil else {

@@ -109,7 +109,7 @@ public enum ReferenceAttention {
     let d = shape.headDim
     let scale: BigFloat
     if let s = options.softmaxScale {
-      guard s.isFinite && s > 0 else { throw AttentionError("softmax scale must be finite and positive, got \(s)") }
+      try AttentionOptions.checkSoftmaxScale(s)
       scale = BigFloat(s)
     } else {
       let root = BigFloat.squareRoot(BigFloat(d), precision: precision + 16).value

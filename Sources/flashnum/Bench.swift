@@ -80,11 +80,11 @@ struct BenchConvert: ParsableCommand {
 }
 
 /// Median wall time of `runs` executions of `body`, in nanoseconds.
-func medianNanoseconds(_ runs: Int, _ body: () -> Void) -> Double {
+func medianNanoseconds(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
   var times: [Double] = []
   for _ in 0..<runs {
     let start = DispatchTime.now().uptimeNanoseconds
-    body()
+    try body()
     times.append(Double(DispatchTime.now().uptimeNanoseconds - start))
   }
   times.sort()

@@ -59,8 +59,8 @@ struct BenchAttention: ParsableCommand {
       var outputs: [[Double]] = []
       var times: [Double] = []
       for threads in [1, 2] {
-        let t = median {
-          let o = try! EmulatedAttention.run(operands, plan: scheme.plan, algorithm: algorithm, options: AttentionOptions(threads: threads))
+        let t = try median {
+          let o = try EmulatedAttention.run(operands, plan: scheme.plan, algorithm: algorithm, options: AttentionOptions(threads: threads))
           outputs.append(o.values)
         }
         times.append(t)
@@ -77,7 +77,7 @@ struct BenchAttention: ParsableCommand {
       var outputs: [FA3Output] = []
       var times: [Double] = []
       for threads in [1, 2] {
-        times.append(median { outputs.append(try! FA3Forward.run(inputs, schedule: schedule, threads: threads)) })
+        times.append(try median { outputs.append(try FA3Forward.run(inputs, schedule: schedule, threads: threads)) })
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("FA3 outputs differ between thread counts") }
       row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blocks.blockColumns))", times, fp32Seconds)
@@ -87,8 +87,8 @@ struct BenchAttention: ParsableCommand {
     var refs: [[Double]] = []
     var times: [Double] = []
     for threads in [1, 2] {
-      times.append(median {
-        refs.append(try! ReferenceAttention.compute(r, precision: 128, threads: threads).values)
+      times.append(try median {
+        refs.append(try ReferenceAttention.compute(r, precision: 128, threads: threads).values)
       })
     }
     guard refs.allSatisfy({ $0 == refs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
@@ -104,8 +104,8 @@ struct BenchAttention: ParsableCommand {
     var certified: [Double] = []
     var boundedOutputs: [[Double]] = []
     for threads in [1, 2] {
-      certified.append(median {
-        boundedOutputs.append(try! ReferenceAttention.bounded(r, precision: precision, threads: threads).output.values)
+      certified.append(try median {
+        boundedOutputs.append(try ReferenceAttention.bounded(r, precision: precision, threads: threads).output.values)
       })
     }
     guard boundedOutputs.allSatisfy({ $0 == boundedOutputs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
@@ -170,5 +170,5 @@ struct BenchAttention: ParsableCommand {
   func f(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
 
   /// Median seconds of `--repeats` runs.
-  func median(_ body: () -> Void) -> Double { medianNanoseconds(repeats, body) * 1e-9 }
+  func median(_ body: () throws -> Void) rethrows -> Double { try medianNanoseconds(repeats, body) * 1e-9 }
 }

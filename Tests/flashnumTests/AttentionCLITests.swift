@@ -229,6 +229,9 @@ final class RegressCLITests: CLITestCase {
     b["entries"] = [entries[0]]
     try assertBadInput(["regress", "--baseline", try write(b, "b.json")], "unknown key 'seqlen'")
     try assertBadInput(["regress", "--baseline", path("missing.json")], "cannot read")
+    b = try baseline()
+    b["entries"] = [] as [Any]
+    try assertBadInput(["regress", "--baseline", try write(b, "empty.json")], "has no entries")
     // A baseline of the first format (camelCase keys) names the renamed keys.
     entries = try XCTUnwrap(try baseline()["entries"] as? [[String: Any]])
     entries[0]["seqLen"] = entries[0].removeValue(forKey: "seq_len")
@@ -248,6 +251,35 @@ final class RegressCLITests: CLITestCase {
     let u = try run(["attention", "--q", "q", "--k", "k", "--v", "v", "--out", "o", "--algorithm", "fa2"])
     XCTAssertEqual(u.status, 2)
     XCTAssertTrue(u.stderr.contains("unknown algorithm 'fa2' (allowed: naive, blocked, blocked-fa3, fa3"), u.stderr)
+  }
+
+  func testHugeNumbersRunBoundedOrExitTwo() throws {
+    var rng = SplitMix64(seed: 5)
+    func values(_ name: String, _ shape: [Int]) throws -> String {
+      try write(NPYArray(shape: shape, float32: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &rng) }), name)
+    }
+    let q = try values("q.npy", [1, 12, 2, 16]), k = try values("k.npy", [1, 20, 2, 16]), v = try values("v.npy", [1, 20, 2, 16])
+    let io = ["attention", "--q", q, "--k", k, "--v", v, "--scheme", "bf16", "--algorithm", "blocked"]
+    func output(_ extra: [String], _ name: String) throws -> [Float] {
+      let r = try run(io + extra + ["--out", path(name)])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      return try XCTUnwrap(NPYFile.read(path(name)).float32)
+    }
+    let max = "\(Int.max)"
+    // An unbounded window is no window; blocks wider than the sequence are one block.
+    XCTAssertEqual(try output(["--window-left", max, "--window-right", max], "w.npy"), try output([], "plain.npy"))
+    XCTAssertEqual(try output(["--block-rows", max, "--block-columns", max], "b.npy"),
+                   try output(["--block-rows", "12", "--block-columns", "20"], "one.npy"))
+    let c = try write(NPYArray(shape: [1, 4, 1, 64], uint16: [UInt16](repeating: 0x3F80, count: 256)), "c.npy")
+    let kernel = ["attention", "--algorithm", "fa3", "--q", c, "--k", c, "--v", c, "--input-format", "bf16", "--out", path("o.npy")]
+    try assertBadInput(kernel + ["--fa3-set", "blockColumns=\(max)"], "kBlockN (blockColumns) must be in 1...65536")
+    try assertBadInput(kernel + ["--fa3-set", "rowSumLanes=4611686018427387904"], "row-sum lanes must be a power of two in 1...1024")
+    for command in ["attention", "reference"] {
+      let base = command == "attention" ? io : ["reference", "--q", q, "--k", k, "--v", v]
+      try assertBadInput(base + ["--softmax-scale", "1e300", "--out", path("s.npy")], "softmax scale must be finite and positive")
+    }
+    try assertBadInput(["bench", "attention", "--only", "fa3", "--head-dim", "20", "--seq-len", "32", "--repeats", "1", "--no-peers"],
+                       "head dim must be a multiple of 16")
   }
 
   func testKernelScheduleRejectsDescalesThatAreNotPositive() throws {
