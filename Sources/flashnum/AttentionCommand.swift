@@ -69,6 +69,8 @@ struct AttentionCommand: ParsableCommand {
     return schedule
   }
 
+  func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths) }
+
   func run() throws {
     let choice = try choice()
     let files = try inputs.load()

@@ -25,6 +25,11 @@ struct AttentionInputOptions: ParsableArguments {
   @Option(help: "Worker threads (results do not depend on it).")
   var threads = ProcessInfo.processInfo.activeProcessorCount
 
+  func validate() throws { try checkThreads(threads) }
+
+  /// The input paths (for ``checkOutputs(_:notAmong:)``).
+  var paths: [String?] { [q, k, v, descaleQ, descaleK, descaleV] }
+
   var mask: AttentionMask { AttentionMask(causal: causal, windowLeft: windowLeft, windowRight: windowRight) }
 
   func options() -> AttentionOptions {

@@ -23,6 +23,8 @@ struct Convert: ParsableCommand {
   @Argument(help: "Input .npy file.") var input: String
   @Argument(help: "Output .npy file.") var output: String
 
+  func validate() throws { try checkOutputs([output], notAmong: [input]) }
+
   func run() throws {
     let array = try readNPY(input)
     try writeNPY(decode ? decodeCodes(array) : encodeValues(array), output)

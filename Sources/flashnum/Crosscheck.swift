@@ -37,6 +37,8 @@ struct Crosscheck: ParsableCommand {
   @Option(name: .customLong("ablation-limit"), help: "Ablate only cases with at most this many scores (batch·heads·seqlen_q·seqlen_k).")
   var ablationLimit = 2_100_000
   @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+  func validate() throws { try checkThreads(threads) }
   @Option(help: "Write the Markdown report to this file.") var report: String?
   @Option(help: "Write the results as JSON to this file.") var json: String?
   @Option(name: .customLong("save-fixture"), help: "Copy each case with at most --fixture-limit outputs (case.json, o.npy, lse.npy) into this directory.")

@@ -22,6 +22,8 @@ struct MMA: ParsableCommand {
   @Option(name: .customLong("c"), help: "C as FP32 bits, uint32 (T,M,N).") var cPath: String
   @Option(name: .customLong("out"), help: "Output D, FP32 bits as uint32 (T,M,N).") var outPath: String
 
+  func validate() throws { try checkOutputs([outPath], notAmong: [aPath, bPath, cPath]) }
+
   func run() throws {
     guard let op = HopperInstruction(rawValue: instruction) else {
       throw InputError("unknown --instruction '\(instruction)'; use one of \(HopperInstruction.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -22,6 +22,8 @@ struct MUFUCommand: ParsableCommand {
   @Option(help: "Write the chunk hashes of all 2^32 inputs to this file.") var hashes: String?
   @Option(help: "Compare the models' chunk hashes with this file (from the GPU probe).") var check: String?
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+  func validate() throws { try checkThreads(threads) }
   @Argument(help: "float32 .npy input and output (with --function).") var files: [String] = []
 
   func run() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import NPY
 import LowPrecision
@@ -74,4 +75,20 @@ func readNPY(_ path: String) throws -> NPYArray {
 /// Writes a `.npy` file; a file that cannot be written is a bad input.
 func writeNPY(_ array: NPYArray, _ path: String) throws {
   try NPYFile.write(array, to: path)
+}
+
+/// The rule for every `--threads`: at least 1 (results never depend on the count; 0 is a
+/// mistake, not "automatic"), at most 4096.
+func checkThreads(_ threads: Int) throws {
+  guard (1...4096).contains(threads) else { throw ValidationError("--threads must be in 1...4096, got \(threads)") }
+}
+
+/// Refuses an output path that names one of the inputs (after resolving `.`, `..` and symbolic
+/// links), so that a run never overwrites what it reads.
+func checkOutputs(_ outputs: [String?], notAmong inputs: [String?]) throws {
+  func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardized.resolvingSymlinksInPath().path }
+  let read = Set(inputs.compactMap { $0 }.map(canonical))
+  for case let out? in outputs where read.contains(canonical(out)) {
+    throw ValidationError("the output \(out) is also an input; write it elsewhere")
+  }
 }

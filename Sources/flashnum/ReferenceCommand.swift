@@ -28,6 +28,8 @@ struct ReferenceCommand: ParsableCommand {
   var certify: Method = .rerun
   @Option(help: "Output .npy file (float64).") var out: String
 
+  func validate() throws { try checkOutputs([out], notAmong: inputs.paths) }
+
   func run() throws {
     let exact = try inputs.load().operands().dequantized()
     let output: AttentionTensor

@@ -21,6 +21,8 @@ struct Regress: ParsableCommand {
   @Option(name: .customLong("reference-bits"), help: "MPFR precision of the reference.") var referenceBits = 64
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
+  func validate() throws { try checkThreads(threads) }
+
   func run() throws {
     let pinned: RegressionBaseline
     pinned = try RegressionBaseline.load(baseline)

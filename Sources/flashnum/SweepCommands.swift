@@ -23,6 +23,8 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Run shard I of N (1 ≤ I ≤ N), e.g. 2/4.") var shard: String?
   @Option(help: "Worker threads per point (results do not depend on it).")
   var threads = ProcessInfo.processInfo.activeProcessorCount
+
+  func validate() throws { try checkThreads(threads) }
   @Flag(help: "Ignore existing results for this experiment and start over.") var fresh = false
   @Flag(help: "No progress lines.") var quiet = false
 
@@ -111,6 +113,10 @@ struct ReportCommand: ParsableCommand {
     try SweepResults.checkName(reportName, from: name != nil ? "--name" : "\(file): experiment_name")
     let report = SweepReport(results: results, name: reportName)
     let figures = report.figures()
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+      throw InputError("--out \(directory) is a file, not a folder")
+    }
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let base = directory as NSString
     var text = report.markdown(figures: figures)

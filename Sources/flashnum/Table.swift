@@ -30,6 +30,8 @@ struct Table: ParsableCommand {
     @Flag(name: .customLong("fp64-reference"), help: "Use the emulator's FP64 pipeline as reference (fast, uncertified).")
     var fp64Reference = false
     @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws { try checkThreads(threads) }
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
     @Flag(name: .customLong("no-write"), help: "Do not write Reports/ and notebooks-data/.") var noWrite = false
     @Option(name: .customLong("root"), help: "Directory holding Reports/ and notebooks-data/.") var root = "."

@@ -282,6 +282,22 @@ final class RegressCLITests: CLITestCase {
                        "head dim must be a multiple of 16")
   }
 
+  func testThreadCountsAndOutputsOverInputsExitTwo() throws {
+    let q = try write(NPYArray(shape: [1, 4, 1, 16], float32: [Float](repeating: 0.5, count: 64)), "q.npy")
+    let io = ["--q", q, "--k", q, "--v", q]
+    for t in ["0", "-3", "5000"] {
+      try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", path("o.npy"), "--threads=\(t)"], "--threads must be in 1...4096")
+      try assertBadInput(["regress", "--threads=\(t)"], "--threads must be in 1...4096")
+      try assertBadInput(["table", "fa3", "--threads=\(t)", "--no-write"], "--threads must be in 1...4096")
+    }
+    // An output that is an input, by another spelling or through a symbolic link, is refused.
+    try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", directory.path + "/./q.npy"], "is also an input")
+    try FileManager.default.createSymbolicLink(atPath: path("link.npy"), withDestinationPath: q)
+    try assertBadInput(["convert", "--format", "e4m3fn", q, path("link.npy")], "is also an input")
+    try assertBadInput(["reference"] + io + ["--out", path("link.npy")], "is also an input")
+    XCTAssertEqual(try NPYFile.read(q).float32, [Float](repeating: 0.5, count: 64), "the input is untouched")
+  }
+
   func testKernelScheduleRejectsDescalesThatAreNotPositive() throws {
     let q = try write(NPYArray(shape: [1, 8, 1, 16], uint8: [UInt8](repeating: 0x38, count: 128)), "q.npy")
     let dv = try write(NPYArray(shape: [1, 1], float32: [1]), "dv.npy")

@@ -28,6 +28,7 @@ final class SweepCLITests: CLITestCase {
     try assertBadInput(["merge", crafted, "--out", path("merged")], "'../../escaped' cannot name result files")
     try assertBadInput(["report", crafted, "--out", path("report")], "'../../escaped' cannot name result files")
     try assertBadInput(["report", path("results/cli.csv"), "--out", path("report"), "--name", "../x"], "--name: '../x'")
+    try assertBadInput(["report", path("results/cli.csv"), "--out", file], "is a file, not a folder")
     XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.csv").path))
     XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.md").path))
   }
