@@ -8,13 +8,18 @@ public enum FileKeys {
   public static func check(_ keys: some Sequence<String>, allowed: [String], renamed: [String: String] = [:],
                            at place: String) throws(AttentionError) {
     let given = Set(keys)
-    let old = given.filter { renamed[$0] != nil }.sorted()
-    if !old.isEmpty {
-      let list = old.map { "\($0) → \(renamed[$0]!)" }.joined(separator: ", ")
-      throw AttentionError("\(place): keys of the first file format; keys are snake_case now (rename \(list))")
-    }
+    try checkRenamed(given, renamed: renamed, at: place)
     if let bad = given.subtracting(allowed).sorted().first {
       throw AttentionError("\(place): unknown key '\(bad)' (known: \(allowed.sorted().joined(separator: ", ")))")
+    }
+  }
+
+  /// Throws, naming every one at once, when `keys` hold keys of a file's first format.
+  public static func checkRenamed(_ keys: Set<String>, renamed: [String: String], at place: String) throws(AttentionError) {
+    let old = keys.filter { renamed[$0] != nil }.sorted()
+    guard old.isEmpty else {
+      let list = old.map { "\($0) → \(renamed[$0]!)" }.joined(separator: ", ")
+      throw AttentionError("\(place): keys of the first file format; keys are snake_case now (rename \(list))")
     }
   }
 }

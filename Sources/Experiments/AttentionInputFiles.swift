@@ -68,14 +68,8 @@ public struct AttentionInputFiles: Sendable {
     }
     if let values = a.values { return Tensor(shape: a.shape, values: values, codes: nil) }
     guard let format else { throw AttentionError("\(path): \(name) holds \(a.dtype) codes; name their format (--input-format)") }
-    let wide = format.bitWidth > 8
-    guard let codes = wide ? a.uint16 : a.uint8.map({ $0.map(UInt16.init) }) else {
-      throw AttentionError("\(path): \(format.name) codes must be \(wide ? "uint16" : "uint8"), got \(a.dtype)")
-    }
-    if format.bitWidth < 16, let bad = codes.first(where: { Int($0) >> format.bitWidth != 0 }) {
-      throw AttentionError("\(path): \(name) code \(bad) is wider than \(format.name)'s \(format.bitWidth) bits")
-    }
-    return Tensor(shape: a.shape, values: codes.map { format.decode(UInt32($0)) }, codes: codes)
+    let codes = try a.codes(of: format, path: path)
+    return Tensor(shape: a.shape, values: codes.map { format.decode($0) }, codes: codes.map { UInt16($0) })
   }
 
   /// The operands: the values (codes decoded exactly) and the descales expanded to row scales.
@@ -96,8 +90,7 @@ public struct AttentionInputFiles: Sendable {
     }
     operands.qScales = rows(qDescale, operands.q, perKVHead: false)
     operands.kScales = rows(kDescale, operands.k, perKVHead: true)
-    operands.vScales = rows(vDescale, operands.v, perKVHead: true)
-    _ = try operands.shape()
+    operands.vScales = rows(vDescale, operands.v, perKVHead: true)  // counts by construction, values checked by load
     return operands
   }
 

@@ -100,11 +100,8 @@ extension FA3Bridge {
       let path = directory + "/\(n)_descale.npy"
       return FileManager.default.fileExists(atPath: path) ? path : nil
     }
-    let files: AttentionInputFiles
-    do {
-      files = try AttentionInputFiles.load(q: directory + "/q.npy", k: directory + "/k.npy", v: directory + "/v.npy",
-                                           format: element.format, descales: (optional("q"), optional("k"), optional("v")))
-    } catch { throw AttentionError("\(directory): \(error.description)") }
+    let files = try AttentionInputFiles.load(q: directory + "/q.npy", k: directory + "/k.npy", v: directory + "/v.npy",
+                                             format: element.format, descales: (optional("q"), optional("k"), optional("v")))
     do { return try files.fa3Inputs(causal: causal, softmaxScale: scale) } catch { throw AttentionError("\(directory): \(error.description)") }
   }
 }

@@ -87,9 +87,7 @@ public struct FA3Table: Sendable {
     let inputs = try c.inputs.generate()
     let t0 = Date()
     progress?(c.fp64Reference ? "FP64 reference (uncertified)" : "MPFR reference (\(c.referencePrecision) bits, with an error bound)")
-    var options = AttentionOptions(mask: c.inputs.mask)
-    options.threads = c.threads
-    let (reference, bound) = try c.reference.computeBounded(inputs, options: options)
+    let (reference, bound) = try c.reference.computeBounded(inputs, options: c.inputs.options(threads: c.threads))
     let t1 = Date()
     var rows: [Row] = []
     for (m, point) in zip(methods, points(c)) {

@@ -1,4 +1,5 @@
 import Attention
+import LowPrecision
 import NPY
 
 /// `.npy` reads and writes of the experiment layer: the `NPY` module's message (file and
@@ -10,5 +11,21 @@ enum NPYFiles {
 
   static func write(_ array: NPYArray, to path: String) throws(AttentionError) {
     do { try NPYFile.write(array, to: path) } catch { throw AttentionError(error.description) }
+  }
+}
+
+extension NPYArray {
+  /// The raw codes of `format` held in this array (read from `path`): uint8 for formats of at
+  /// most 8 bits, uint16 for wider ones, and no code wider than the format (a code of e2m1 above
+  /// 0xF is an error, never masked).
+  public func codes(of format: FloatFormat, path: String) throws(AttentionError) -> [UInt32] {
+    let wide = format.bitWidth > 8
+    guard let codes = wide ? uint16?.map(UInt32.init) : uint8?.map(UInt32.init) else {
+      throw AttentionError("\(path): \(format.name) codes must be \(wide ? "uint16" : "uint8"), got \(dtype)")
+    }
+    if let i = codes.firstIndex(where: { $0 >> UInt32(format.bitWidth) != 0 }) {
+      throw AttentionError("\(path): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")
+    }
+    return codes
   }
 }

@@ -96,7 +96,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     // An old baseline is named as a whole: every renamed key, wherever it stands.
     var all = Set(top.keys)
     for entry in entries { all.formUnion(entry.keys); all.formUnion((entry["metrics"] as? [String: Any] ?? [:]).keys) }
-    try FileKeys.check(all.filter { renamedKeys[$0] != nil }, allowed: [], renamed: renamedKeys, at: path)
+    try FileKeys.checkRenamed(all, renamed: renamedKeys, at: path)
     try FileKeys.check(top.keys, allowed: CodingKeys.allCases.map(\.stringValue), at: path)
     for (i, entry) in entries.enumerated() {
       try FileKeys.check(entry.keys, allowed: Entry.CodingKeys.allCases.map(\.stringValue), at: "\(path): entries[\(i)]")

@@ -145,7 +145,8 @@ extension HopperStep {
     guard let (top, aligned) = alignment(productTop, c) else {
       return instruction.step((0..<k).map { UInt32(a.codes[$0]) }[...], (0..<k).map { UInt32(b.codes[$0]) }[...], c: c)
     }
-    let F = instruction.block.alignedFractionBits
+    let block = instruction.block
+    let F = block.alignedFractionBits
     let scale = Double(sign: .plus, exponent: F - Int(top), significand: 1)
     var sum: Int64 = 0
     for i in 0..<k {
@@ -153,7 +154,7 @@ extension HopperStep {
       sum += Int64((Double(a.values[i]) * Double(b.values[i]) * scale).rounded(.towardZero))
     }
     let acc = sum &+ aligned.term(top: top, alignedFractionBits: F)
-    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: F, outputFractionBits: instruction.block.outputFractionBits)
+    return TensorCoreBlock.normalize(acc, top: Int(top), alignedFractionBits: F, outputFractionBits: block.outputFractionBits)
   }
 
   @inlinable @inline(__always)

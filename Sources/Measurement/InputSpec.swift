@@ -30,6 +30,9 @@ public struct InputSpec: Hashable, Sendable, CustomStringConvertible {
   public var shape: AttentionShape { AttentionShape(batch: batch, seqLenQ: seqLen, headsQ: heads, headDim: headDim) }
   public var mask: AttentionMask { AttentionMask(causal: causal) }
 
+  /// The attention options of these inputs (mask, default softmax scale) on `threads` workers.
+  public func options(threads: Int) -> AttentionOptions { AttentionOptions(mask: mask, threads: threads) }
+
   /// E.g. `N=1024 d=128 b=1 h=2 causal fa3-outliers(p=0.001,std=10) seed=0` (results files key
   /// points by it).
   public var description: String {

@@ -23,15 +23,11 @@ public struct MeasuredPoint: Hashable, Sendable {
   /// What identifies the point's result, e.g. `fa3-fp8-per-head blocked-fa3 N=256 d=64 … ref=mpfr-64`.
   public var key: String { "\(scheme.name) \(algorithm) \(inputKey)" }
 
-  public var options: AttentionOptions { AttentionOptions(mask: inputs.mask) }
-
   /// The emulated output on `values` (the point's inputs, as ``InputSpec/generate()`` draws them).
   public func output(_ values: AttentionInputs, threads: Int) throws(AttentionError) -> EmulatedOutput {
     let algorithm = try self.algorithm.resolve(for: scheme, headDim: inputs.headDim, causal: inputs.causal,
                                                seqLenQ: inputs.seqLen)
-    var options = self.options
-    options.threads = threads
-    return try scheme.run(values, seed: inputs.seed, algorithm: algorithm, options: options)
+    return try scheme.run(values, seed: inputs.seed, algorithm: algorithm, options: inputs.options(threads: threads))
   }
 
   /// The point's output measured against `reference` (this point's reference of `values`):
@@ -59,9 +55,7 @@ public final class ReferenceCache {
   public func entry(for point: MeasuredPoint, threads: Int) throws(AttentionError) -> (inputs: AttentionInputs, reference: AttentionTensor) {
     if let e = entries[point.inputKey] { return e }
     let values = try point.inputs.generate()
-    var options = point.options
-    options.threads = threads
-    let e = (values, try point.reference.compute(values, options: options))
+    let e = (values, try point.reference.compute(values, options: point.inputs.options(threads: threads)))
     entries[point.inputKey] = e
     order.append(point.inputKey)
     if order.count > capacity { entries[order.removeFirst()] = nil }

@@ -82,8 +82,7 @@ struct AttentionCommand: ParsableCommand {
     if lseOut != nil { throw InputError("--lse-out needs code inputs (the kernel's own inputs)") }
     let chosen = try scheme(codes: codes, format: files.format)
     let operands = try files.operands()
-    let shape = try operands.shape()
-    var algorithm = try choice.resolve(for: chosen, headDim: shape.headDim, causal: inputs.causal, seqLenQ: shape.seqLenQ)
+    var algorithm = try choice.resolve(for: chosen, headDim: operands.q.headDim, causal: inputs.causal, seqLenQ: operands.q.seqLen)
     if case .fa3Kernel(let s) = algorithm { algorithm = .fa3Kernel(try adjusted(s)) }
     let output = codes ? try chosen.run(operands, algorithm: algorithm, options: inputs.options())
       : try chosen.run(operands.dequantized(), seed: seed, algorithm: algorithm, options: inputs.options())

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Experiments
 import NPY
 import LowPrecision
 
@@ -78,10 +79,7 @@ struct Convert: ParsableCommand {
   }
 
   func decodeCodes(_ array: NPYArray) throws -> NPYArray {
-    let codes = try formatCodes(array, input, format)
-    if let i = codes.firstIndex(where: { $0 >> UInt32(format.bitWidth) != 0 }) {
-      throw InputError("\(input): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")
-    }
+    let codes = try array.codes(of: format, path: input)
     return NPYArray(shape: array.shape, float32: codes.map(format.decodeFloat))
   }
 }

@@ -1,8 +1,8 @@
 import Hopper
 import ArgumentParser
+import Experiments
 import NPY
 import LowPrecision
-import MatrixMultiply
 
 /// `flashnum mma`: one emulated H100 MMA per tile.
 struct MMA: ParsableCommand {
@@ -30,7 +30,7 @@ struct MMA: ParsableCommand {
     }
     let (fa, fb) = op.inputFormats
     let a = try readNPY(aPath), b = try readNPY(bPath), c = try readNPY(cPath)
-    let ac = try formatCodes(a, aPath, fa), bc = try formatCodes(b, bPath, fb)
+    let ac = try a.codes(of: fa, path: aPath), bc = try b.codes(of: fb, path: bPath)
     guard let cc = c.uint32 else { throw InputError("\(cPath): C must be uint32 FP32 bits, got \(c.dtype)") }
     guard a.shape.count == 3, b.shape.count == 3, c.shape.count == 3 else {
       throw InputError("A, B and C must be 3-d: A (T,M,K), B (T,N,K), C (T,M,N); got \(a.shape), \(b.shape), \(c.shape)")

@@ -57,16 +57,6 @@ struct RoundingOptions: ParsableArguments {
   }
 }
 
-/// The raw codes of `format` held in `array` (read from `path`): uint8 for formats of ≤ 8 bits,
-/// uint16 for wider ones; anything else is a bad input.
-func formatCodes(_ array: NPYArray, _ path: String, _ format: FloatFormat) throws -> [UInt32] {
-  let codes = format.bitWidth <= 8 ? array.uint8?.map(UInt32.init) : array.uint16?.map(UInt32.init)
-  guard let codes else {
-    throw InputError("\(path): \(format.name) codes must be \(format.bitWidth <= 8 ? "uint8" : "uint16"), got \(array.dtype)")
-  }
-  return codes
-}
-
 /// Reads a `.npy` file; a file that cannot be read is a bad input.
 func readNPY(_ path: String) throws -> NPYArray {
   return try NPYFile.read(path)

@@ -77,7 +77,8 @@ struct MergeCommand: ParsableCommand {
     merged = try Sweep.merge(files)
     let outName = name ?? merged.results.provenance("experiment_name") ?? "merged"
     try SweepResults.checkName(outName, from: name != nil ? "--name" : "\(files[0]): experiment_name")
-    let dir = (directory ?? (files[0] as NSString).deletingLastPathComponent).isEmpty ? "." : (directory ?? (files[0] as NSString).deletingLastPathComponent)
+    let given = directory ?? (files[0] as NSString).deletingLastPathComponent
+    let dir = given.isEmpty ? "." : given
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let lock = try ResultsLock(directory: dir, name: outName)
     defer { withExtendedLifetime(lock) {} }
