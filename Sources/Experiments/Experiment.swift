@@ -198,6 +198,9 @@ public struct Experiment: Sendable {
 
   /// Rejects grid combinations that cannot run (checked for every point before anything runs).
   func checkCombinations(_ file: String) throws(AttentionError) {
+    // Tensor sizes grow with every size: the largest of each gives the largest tensor.
+    let largest = AttentionShape(batch: batches.max()!, seqLenQ: seqLens.max()!, headsQ: heads.max()!, headDim: headDims.max()!)
+    do { try largest.validate() } catch { throw AttentionError("\(file): sizes: \(error.description)") }
     for scheme in schemes {
       for d in headDims {
         for t in [scheme.q, scheme.k, scheme.v] {

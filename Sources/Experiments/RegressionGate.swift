@@ -116,6 +116,9 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
         throw AttentionError("\(at).distribution: '\(e.distribution)' is not fa3 or gaussian")
       }
       guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw AttentionError("\(at): seq_len, head_dim and heads must be positive") }
+      do { try AttentionShape(seqLenQ: e.seqLen, headsQ: e.heads, headDim: e.headDim).validate() } catch {
+        throw AttentionError("\(at): \(error.description)")
+      }
       if let bad = e.metrics.keys.sorted().first(where: { !Self.metricNames.contains($0) }) {
         throw AttentionError("\(at).metrics: unknown metric '\(bad)' (known: \(Self.metricNames.joined(separator: ", ")))")
       }

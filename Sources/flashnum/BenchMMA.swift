@@ -2,7 +2,6 @@ import Hopper
 import ArgumentParser
 import Foundation
 import LowPrecision
-import MatrixMultiply
 
 /// `flashnum bench mma`: ns per tensor-core step of the fast (vector) path and of the general
 /// model, one core.

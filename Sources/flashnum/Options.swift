@@ -73,12 +73,14 @@ func checkThreads(_ threads: Int) throws {
   guard (1...4096).contains(threads) else { throw ValidationError("--threads must be in 1...4096, got \(threads)") }
 }
 
-/// Refuses an output path that names one of the inputs (after resolving `.`, `..` and symbolic
-/// links), so that a run never overwrites what it reads.
+/// Refuses an output path that names one of the inputs, or another output (after resolving `.`,
+/// `..` and symbolic links), so that a run never overwrites what it reads or writes.
 func checkOutputs(_ outputs: [String?], notAmong inputs: [String?]) throws {
   func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardized.resolvingSymlinksInPath().path }
   let read = Set(inputs.compactMap { $0 }.map(canonical))
-  for case let out? in outputs where read.contains(canonical(out)) {
-    throw ValidationError("the output \(out) is also an input; write it elsewhere")
+  var written = Set<String>()
+  for case let out? in outputs {
+    guard !read.contains(canonical(out)) else { throw ValidationError("the output \(out) is also an input; write it elsewhere") }
+    guard written.insert(canonical(out)).inserted else { throw ValidationError("two outputs are both \(out)") }
   }
 }

@@ -280,6 +280,18 @@ final class RegressCLITests: CLITestCase {
     }
     try assertBadInput(["bench", "attention", "--only", "fa3", "--head-dim", "20", "--seq-len", "32", "--repeats", "1", "--no-peers"],
                        "head dim must be a multiple of 16")
+    // Sizes from files whose product overflows or exceeds the tensor limit exit 2 before allocating.
+    let cases = path("cases.json")
+    try Data(#"[{"element":"bf16","head_dim":64,"seq_len_q":9223372036854775807}]"#.utf8).write(to: URL(fileURLWithPath: cases))
+    try assertBadInput(["crosscheck", "--cases", cases, "--reference-bits", "0"], "more than the limit of 268435456 (2^28) per tensor")
+    var b = try baseline()
+    var entries = try XCTUnwrap(b["entries"] as? [[String: Any]])
+    entries[0]["seq_len"] = 100_000
+    entries[0]["heads"] = 100_000
+    b["entries"] = [entries[0]]
+    try assertBadInput(["regress", "--baseline", try write(b, "huge.json")], "entries[0]: Q would hold")
+    // --out and --lse-out may not be the same file.
+    try assertBadInput(kernel + ["--lse-out", path("o.npy")], "two outputs are both")
   }
 
   func testThreadCountsAndOutputsOverInputsExitTwo() throws {

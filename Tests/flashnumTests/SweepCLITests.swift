@@ -29,6 +29,9 @@ final class SweepCLITests: CLITestCase {
     try assertBadInput(["report", crafted, "--out", path("report")], "'../../escaped' cannot name result files")
     try assertBadInput(["report", path("results/cli.csv"), "--out", path("report"), "--name", "../x"], "--name: '../x'")
     try assertBadInput(["report", path("results/cli.csv"), "--out", file], "is a file, not a folder")
+    try assertBadInput(["merge", path("results/cli.csv"), "--out", file], "is a file, not a folder")
+    let big = try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: 4096\nheads: 4096"), "big.yaml")
+    try assertBadInput(["sweep", big, "--out", path("big")], "sizes: Q would hold")
     XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.csv").path))
     XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.md").path))
   }
