@@ -66,6 +66,8 @@ let package = Package(
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments"]),
     .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention"]),
+    // Mutation fuzzing of every parser of user files (bounded in cases and seconds).
+    .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision"], exclude: ["Seeds"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -91,13 +91,21 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// The codes and descales of this case.
-  public func inputs() throws(AttentionError) -> FA3Inputs {
-    guard let dist = inputDistribution else {
+  /// Checks the case without generating it: a known distribution, sizes within
+  /// ``ResourceLimits``, and a head dim the kernel takes for the element.
+  public func validate() throws(AttentionError) {
+    guard inputDistribution != nil else {
       throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: fa3, gaussian)")
     }
+    try AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim).validate()
+    try FA3Inputs.checkHeadDim(headDim, element: element)
+  }
+
+  /// The codes and descales of this case.
+  public func inputs() throws(AttentionError) -> FA3Inputs {
+    try validate()
+    let dist = inputDistribution!
     let shape = AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim)
-    try shape.validate()
     var values = AttentionInputs.generate(shape, dist, seed: seed)
     if hadamard {
       let rotation = IncoherentProcessing(seed: seed)

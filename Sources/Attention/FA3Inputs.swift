@@ -56,16 +56,21 @@ public struct FA3Inputs: Sendable {
   /// The scale used: `softmaxScale` or `headDim^-0.5`.
   public var scale: Double { softmaxScale ?? 1 / Double(headDim).squareRoot() }
 
+  /// The kernel's head dims: multiples of 16 (e4m3fn) or 8 (bf16) up to 256.
+  public static func checkHeadDim(_ headDim: Int, element: Element) throws(AttentionError) {
+    let multiple = element == .e4m3fn ? 16 : 8
+    guard headDim >= 1 && headDim <= 256 && headDim % multiple == 0 else {
+      throw AttentionError("FA3: head dim must be a multiple of \(multiple) in 1...256 for \(element.rawValue), got \(headDim)")
+    }
+  }
+
   /// Checks what the kernel checks (`flash_api.cpp`), with one line per problem.
   public func validate() throws(AttentionError) {
     guard batch >= 1, seqLenQ >= 1, seqLenK >= 0, heads >= 1, kvHeads >= 1 else {
       throw AttentionError("FA3: batch, seqlen_q, heads and kv_heads must be positive and seqlen_k ≥ 0 (got \(batch), \(seqLenQ), \(heads), \(kvHeads), \(seqLenK))")
     }
     guard heads % kvHeads == 0 else { throw AttentionError("FA3: heads (\(heads)) must be a multiple of kv_heads (\(kvHeads))") }
-    let multiple = element == .e4m3fn ? 16 : 8
-    guard headDim >= 1 && headDim <= 256 && headDim % multiple == 0 else {
-      throw AttentionError("FA3: head dim must be a multiple of \(multiple) in 1...256 for \(element.rawValue), got \(headDim)")
-    }
+    try Self.checkHeadDim(headDim, element: element)
     guard q.count == batch * seqLenQ * heads * headDim else { throw AttentionError("FA3: Q has \(q.count) codes, expected \(batch * seqLenQ * heads * headDim)") }
     guard k.count == batch * seqLenK * kvHeads * headDim && v.count == k.count else {
       throw AttentionError("FA3: K and V must have \(batch * seqLenK * kvHeads * headDim) codes, got \(k.count) and \(v.count)")

@@ -90,7 +90,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
       throw AttentionError("kBlockN (blockColumns) must be in 1...\(Self.largestBlockColumns), got \(blocks.blockColumns)")
     }
     guard (1...Self.largestRowSumLanes).contains(rowSumLanes) && rowSumLanes & (rowSumLanes - 1) == 0 else {
-      throw AttentionError("row-sum lanes must be a power of two in 1...\(Self.largestRowSumLanes), got \(rowSumLanes)")
+      throw AttentionError("row-sum lanes (rowSumLanes) must be a power of two in 1...\(Self.largestRowSumLanes), got \(rowSumLanes)")
     }
     guard (0...100).contains(probabilityOffset) else {
       throw AttentionError("P offset must be in 0...100 (a power-of-two exponent), got \(probabilityOffset)")

@@ -33,20 +33,9 @@ public struct AttentionShape: Hashable, Sendable, Codable {
       throw AttentionError("query heads (\(headsQ)) must be a multiple of key/value heads (\(headsKV))")
     }
     for (name, seqLen, heads) in [("Q", seqLenQ, headsQ), ("K and V", seqLenK, headsKV)] {
-      let count = [seqLen, heads, headDim].reduce((batch, false)) { acc, x in
-        let (p, o) = acc.0.multipliedReportingOverflow(by: x)
-        return (p, acc.1 || o)
-      }
-      guard !count.1 && count.0 <= Self.largestTensorElements else {
-        throw AttentionError("\(name) would hold batch \(batch) × seqlen \(seqLen) × heads \(heads) × head dim \(headDim) elements, "
-                             + "more than the limit of \(Self.largestTensorElements) (2^28) per tensor")
-      }
+      try ResourceLimits.checkTensor(name, [("batch", batch), ("seqlen", seqLen), ("heads", heads), ("head dim", headDim)])
     }
   }
-
-  /// The most elements a tensor may hold (2^28: 2 GiB as `Double`s), checked before anything is
-  /// allocated, so that sizes from files and options fail with a message instead of a trap.
-  public static let largestTensorElements = 1 << 28
 }
 
 /// Seeded input distributions. Every value depends only on the seed, the tensor and the

@@ -52,7 +52,7 @@ public struct Experiment: Sendable {
   public var fingerprint: String
 
   public static var metricNames: [String] { ErrorMetrics.names }
-  static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
+  public static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
                         "distributions", "seeds", "metrics", "reference", "define_schemes"]
 
   /// Reads an experiment file (YAML, or JSON). Every problem is one line naming the file, the
@@ -135,6 +135,23 @@ public struct Experiment: Sendable {
         reference = .fp64
       }
     }
+    // A value listed twice would give grid points with one key (run twice, or mistaken for done).
+    func distinct<T: Hashable>(_ key: String, _ values: [T], _ show: (T) -> String) throws(AttentionError) {
+      var seen = Set<T>()
+      if let twice = values.first(where: { !seen.insert($0).inserted }) {
+        throw AttentionError("\(file): \(key): '\(show(twice))' is listed twice")
+      }
+    }
+    try distinct("schemes", schemes.map(\.name)) { $0 }
+    try distinct("algorithms", algorithms.map(\.description)) { $0 }
+    try distinct("seq_len", seqLens) { "\($0)" }
+    try distinct("head_dim", headDims) { "\($0)" }
+    try distinct("batch", batches) { "\($0)" }
+    try distinct("heads", heads) { "\($0)" }
+    try distinct("mask", causal) { $0 ? "causal" : "none" }
+    try distinct("distributions", distributions.map(\.name)) { $0 }
+    try distinct("seeds", seeds) { "\($0)" }
+    try distinct("metrics", metrics) { $0 }
     let experiment = Experiment(
       name: name, description: try top["description"]?.string() ?? "", schemes: schemes, algorithms: algorithms,
       seqLens: seqLens, headDims: headDims, batches: batches, heads: heads, causal: causal, distributions: distributions,
@@ -198,6 +215,11 @@ public struct Experiment: Sendable {
 
   /// Rejects grid combinations that cannot run (checked for every point before anything runs).
   func checkCombinations(_ file: String) throws(AttentionError) {
+    guard let count = pointCount, count <= ResourceLimits.gridPoints else {
+      let factors = [seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count, seeds.count, schemes.count, algorithms.count]
+      throw AttentionError("\(file): the grid has \(factors.map(String.init).joined(separator: " × ")) points, more than the limit of "
+                           + "\(ResourceLimits.gridPoints) (\(ResourceLimits.gridPointsVariable)); split it into several experiments")
+    }
     // Tensor sizes grow with every size: the largest of each gives the largest tensor.
     let largest = AttentionShape(batch: batches.max()!, seqLenQ: seqLens.max()!, headsQ: heads.max()!, headDim: headDims.max()!)
     do { try largest.validate() } catch { throw AttentionError("\(file): sizes: \(error.description)") }
@@ -213,15 +235,18 @@ public struct Experiment: Sendable {
         do { _ = try FA3Inputs.Element(scheme: scheme) } catch {
           throw AttentionError("\(file): algorithms: fa3 cannot run scheme '\(scheme.name)': \(error.description)")
         }
+        let element = try! FA3Inputs.Element(scheme: scheme)
         for d in headDims {
-          let element = try! FA3Inputs.Element(scheme: scheme)
-          let multiple = element == .e4m3fn ? 16 : 8
-          guard d <= 256 && d % multiple == 0 else {
-            throw AttentionError("\(file): head_dim: fa3 with \(element.rawValue) needs a multiple of \(multiple) up to 256, got \(d)")
-          }
+          do { try FA3Inputs.checkHeadDim(d, element: element) } catch { throw AttentionError("\(file): head_dim: \(error.description)") }
         }
       }
     }
+  }
+
+  /// The number of grid points (`nil` when it overflows `Int`), known before ``points`` builds them.
+  public var pointCount: Int? {
+    ResourceLimits.product([seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count,
+                            seeds.count, schemes.count, algorithms.count])
   }
 
   /// Every point of the grid, in a fixed order: inputs (sizes, mask, distribution, seed)

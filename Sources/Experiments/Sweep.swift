@@ -75,12 +75,12 @@ public struct Sweep {
     return p
   }
 
-  /// Runs the points not yet in the results; returns all results (found and new).
   /// Runs the points not yet in the results; returns all results (found and new). The results
   /// set is locked for the whole run (``ResultsLock``): a second sweep of the same set throws at
   /// once. Rows found twice in the CSV (a file written by two runs at once before the lock existed,
   /// or edited by hand) keep their first occurrence, and `note` says how many were dropped.
-  public func run(fresh: Bool = false, progress: (Progress) -> Void = { _ in },
+  /// `started` is called once the results are checked and opened, before the first point.
+  public func run(fresh: Bool = false, started: () -> Void = {}, progress: (Progress) -> Void = { _ in },
                   note: (String) -> Void = { _ in }) throws(AttentionError) -> SweepResults {
     let (csvPath, jsonPath) = paths
     do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
@@ -116,6 +116,7 @@ public struct Sweep {
     defer { try? csv.close() }
     _ = try? csv.seekToEnd()
 
+    started()
     let done = Set(results.rows.map(\.key))
     let todo = points.filter { !done.contains($0.key) }
     let start = Date()

@@ -73,6 +73,9 @@ public struct SweepResults: Sendable {
         guard fields.contains("key") && fields.contains("scheme") else {
           throw AttentionError("\(path): line \(n + 1): not a sweep results header (expected columns \(SweepRow.leadingColumns.prefix(4).joined(separator: ", ")), …)")
         }
+        if let twice = fields.enumerated().first(where: { fields[..<$0.offset].contains($0.element) })?.element {
+          throw AttentionError("\(path): line \(n + 1): column '\(twice)' appears twice in the header")
+        }
         header = fields
         continue
       }
@@ -150,6 +153,9 @@ public struct SweepResults: Sendable {
     }
     let file = try decodeJSONFile(File.self, from: data, path: path, expected: "a sweep results file")
     guard file.format == format else { throw AttentionError("\(path): format '\(file.format)' is not \(format)") }
+    if let twice = file.columns.enumerated().first(where: { file.columns[..<$0.offset].contains($0.element) })?.element {
+      throw AttentionError("\(path): columns: '\(twice)' appears twice")
+    }
     var provenance: [(String, String)] = []
     var text = ""
     for (k, v) in file.provenance.sorted(by: { $0.key < $1.key }) {

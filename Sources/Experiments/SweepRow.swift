@@ -86,15 +86,22 @@ public struct SweepRow: Hashable, Sendable {
     }
   }
 
+  /// The range of `batch`, `heads`, `seq_len` and `head_dim` in a results file: what a sweep can
+  /// produce (no tensor holds more than ``ResourceLimits/tensorElements`` elements).
+  public static let sizes = 1...ResourceLimits.tensorElements
+
   /// A row from its fields by column name (the inverse of ``field(_:)``); `where` names the
-  /// place for errors (`FILE: row 12`).
+  /// place for errors (`FILE: row 12`). Sizes must lie in ``sizes``, `index` be ≥ 0, `mask` be
+  /// `none` or `causal`, `outlier_magnitude` and `seconds` be finite and ≥ 0; metrics may be any
+  /// number, `inf`, `-inf` or `nan`.
   public init(fields f: [String: String], where at: String) throws(AttentionError) {
     func text(_ c: String) throws(AttentionError) -> String {
       guard let v = f[c] else { throw AttentionError("\(at): missing column '\(c)'") }
       return v
     }
-    func int(_ c: String) throws(AttentionError) -> Int {
+    func int(_ c: String, _ range: ClosedRange<Int>) throws(AttentionError) -> Int {
       guard let v = Int(try text(c)) else { throw AttentionError("\(at): \(c): expected an integer, got '\(f[c]!)'") }
+      guard range.contains(v) else { throw AttentionError("\(at): \(c): \(v) is outside \(range.lowerBound)...\(range.upperBound)") }
       return v
     }
     func double(_ c: String) throws(AttentionError) -> Double {
@@ -115,25 +122,33 @@ public struct SweepRow: Hashable, Sendable {
       default: throw AttentionError("\(at): \(c): expected true or false, got '\(f[c]!)'")
       }
     }
-    index = try int("index")
+    index = try int("index", 0...Int.max)
     key = try text("key")
     scheme = try text("scheme")
     algorithm = try text("algorithm")
     precision = try text("precision")
     incoherentProcessing = try bool("incoherent_processing")
     blockQuantization = try bool("block_quantization")
-    batch = try int("batch")
-    heads = try int("heads")
-    seqLen = try int("seq_len")
-    headDim = try int("head_dim")
-    causal = try text("mask") == "causal"
+    batch = try int("batch", Self.sizes)
+    heads = try int("heads", Self.sizes)
+    seqLen = try int("seq_len", Self.sizes)
+    headDim = try int("head_dim", Self.sizes)
+    switch try text("mask") {
+    case "causal": causal = true
+    case "none": causal = false
+    case let m: throw AttentionError("\(at): mask: expected none or causal, got '\(m)'")
+    }
     distribution = try text("distribution")
     distributionKind = try text("distribution_kind")
     outlierMagnitude = try double("outlier_magnitude")
+    guard outlierMagnitude.isFinite && outlierMagnitude >= 0 else {
+      throw AttentionError("\(at): outlier_magnitude: expected a finite number ≥ 0, got '\(f["outlier_magnitude"]!)'")
+    }
     guard let s = UInt64(try text("seed")) else { throw AttentionError("\(at): seed: expected an integer, got '\(f["seed"]!)'") }
     seed = s
     reference = try text("reference")
     seconds = try double("seconds")
+    guard seconds.isFinite && seconds >= 0 else { throw AttentionError("\(at): seconds: expected a finite number ≥ 0, got '\(f["seconds"]!)'") }
     metrics = [:]
     for name in Experiment.metricNames {
       guard let t = f[name], !t.isEmpty else { continue }

@@ -92,6 +92,9 @@ public enum ReferenceAttention {
                                 values: rows.flatMap { $0 })
   }
 
+  /// The MPFR working precisions a reference may use, in bits.
+  public static let precisions = 24...8192
+
   /// One row of outputs per (b, i, h) in tensor order, at `precision` bits.
   static func run(_ inputs: AttentionInputs, _ options: AttentionOptions, _ precision: Int, _ threads: Int,
                   bounds: UnsafeMutablePointer<Double>? = nil)
@@ -99,7 +102,7 @@ public enum ReferenceAttention {
   {
     let shape = try inputs.shape()
     try options.mask.validate()
-    guard (24...8192).contains(precision) else { throw AttentionError("reference precision must be in 24...8192 bits, got \(precision)") }
+    guard precisions.contains(precision) else { throw AttentionError("reference precision must be in 24...8192 bits, got \(precision)") }
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
     for (name, t) in [("Q", inputs.q), ("K", inputs.k), ("V", inputs.v)] {
       if let x = t.values.first(where: { $0 != 0 && (abs($0) < 0x1p-400 || abs($0) > 0x1p400) }) {

@@ -5,7 +5,9 @@ import Foundation
 ///
 /// Log axes put ticks at the powers of 10 (or of 2 on a base-2 x axis) inside the data range,
 /// with minor ticks at 2…9 × 10^k; points with a non-positive value on a log axis are left
-/// out (their series is broken there).
+/// out (their series is broken there), as are points with a non-finite coordinate, one of
+/// magnitude above 10^300 (``largestPlotted``) or, on a log axis, below 10^-300, so every axis
+/// span and tick is finite and every tick loop short.
 public struct SVGLineChart: Sendable {
   public struct Series: Sendable {
     public var label: String
@@ -65,6 +67,16 @@ public struct SVGLineChart: Sendable {
     }
   }
 
+  /// The largest magnitude a plotted coordinate may have.
+  public static let largestPlotted = 1e300
+
+  /// Whether a data coordinate is drawn: finite, of magnitude at most ``largestPlotted``, and
+  /// at least 1/``largestPlotted`` on a log axis.
+  func plottable(_ v: Double, _ s: Scale) -> Bool {
+    v.isFinite && abs(v) <= Self.largestPlotted && (s == .linear || v >= 1 / Self.largestPlotted)
+  }
+
+  /// The coordinate on the scale's axis (`nil` for a non-positive value on a log axis).
   func transform(_ v: Double, _ s: Scale) -> Double? {
     switch s {
     case .linear: v
@@ -93,17 +105,17 @@ public struct SVGLineChart: Sendable {
       }
       return out
     case .linear:
+      // Ticks are k·step for whole k, counted rather than accumulated: a step below the values'
+      // ulp (a span of a few ulps) still ends, and there are at most about 7 of them.
       let span = hi - lo > 0 ? hi - lo : max(abs(hi), 1)
       let raw = span / 5
       let mag = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
       let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
-      var out: [(Double, String, Bool)] = []
-      var v = Foundation.floor(lo / step) * step
-      while v <= hi + step * 1e-9 {
-        out.append((v, Self.number(v), true))
-        v += step
+      let first = Foundation.floor(lo / step), last = Foundation.floor(hi / step + 1e-9)
+      guard step > 0, step.isFinite, first.isFinite, last.isFinite, last >= first, last - first <= 20 else {
+        return [(lo, Self.number(lo), true), (hi, Self.number(hi), true)]
       }
-      return out
+      return (0...Int(last - first)).map { i in ((first + Double(i)) * step, Self.number((first + Double(i)) * step), true) }
     }
   }
 
@@ -139,8 +151,8 @@ public struct SVGLineChart: Sendable {
     let left = 78.0, right = legendWidth + 20, top = 40.0, bottom = 56.0
     let width = left + plotWidth + right
     let pw = width - left - right, ph = height - top - bottom
-    let xs = series.flatMap { $0.points.map(\.x) }.filter { transform($0, xScale) != nil }
-    let ys = series.flatMap { $0.points.map(\.y) }.filter { transform($0, yScale) != nil && $0.isFinite }
+    let xs = series.flatMap { $0.points.map(\.x) }.filter { plottable($0, xScale) }
+    let ys = series.flatMap { $0.points.map(\.y) }.filter { plottable($0, yScale) }
     var (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1)
     var (y0, y1) = (ys.min() ?? 0, ys.max() ?? 1)
     if x0 == x1 { (x0, x1) = xScale == .linear ? (x0 - 1, x1 + 1) : (x0 / 2, x1 * 2) }
@@ -193,7 +205,7 @@ public struct SVGLineChart: Sendable {
       let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
       var runs: [[(Double, Double)]] = [[]]
       for p in series.points.sorted(by: { $0.x < $1.x }) {
-        if transform(p.x, xScale) != nil, p.y.isFinite, transform(p.y, yScale) != nil { runs[runs.count - 1].append((px(p.x), py(p.y))) }
+        if plottable(p.x, xScale), plottable(p.y, yScale) { runs[runs.count - 1].append((px(p.x), py(p.y))) }
         else if !runs[runs.count - 1].isEmpty { runs.append([]) }
       }
       for run in runs where !run.isEmpty {

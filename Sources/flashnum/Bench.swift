@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attention
 import Dispatch
 import Foundation
 import LowPrecision
@@ -24,8 +25,12 @@ struct BenchConvert: ParsableCommand {
   @Option(help: "Elements per run.") var count = 1 << 22
   @Option(help: "Runs per figure (median reported).") var repeats = 15
 
+  func validate() throws {
+    try checkCount(count, 1...ResourceLimits.tensorElements, "--count")
+    try checkCount(repeats, 1...10_000, "--repeats")
+  }
+
   func run() throws {
-    guard count > 0, repeats > 0 else { throw InputError("--count and --repeats must be positive") }
     var rng = SplitMix64(seed: 1)
     let inputs: [Float] = (0..<count).map { _ in
       let u1 = Double(rng.next() >> 11 + 1) / 9007199254740993.0, u2 = Double(rng.next() >> 11) / 9007199254740992.0

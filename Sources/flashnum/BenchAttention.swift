@@ -39,10 +39,15 @@ struct BenchAttention: ParsableCommand {
     case blocked, fa3, reference, peers
   }
 
-  func run() throws {
-    guard seqLen > 0, referenceSeqLen > 0, headDim > 0, repeats > 0 else {
-      throw InputError("sizes and --repeats must be positive")
+  func validate() throws {
+    for (option, n) in [("--seq-len", seqLen), ("--reference-seq-len", referenceSeqLen)] {
+      do { try AttentionShape(seqLenQ: n, headDim: headDim).validate() } catch { throw ValidationError("\(option) \(n), --head-dim \(headDim): \(error.description)") }
     }
+    try checkCount(repeats, 1...10_000, "--repeats")
+    try checkCount(mpmathRows, 1...referenceSeqLen, "--mpmath-rows")
+  }
+
+  func run() throws {
     let x = AttentionInputs.generate(AttentionShape(seqLenQ: seqLen, headDim: headDim), .fa3, seed: 0)
     print("flashnum bench attention: N=\(seqLen), d=\(headDim), one head; median of \(repeats) runs; seconds")
     print("| computation | 1 thread | 2 threads | speed-up | vs FP32 blocked (2 threads) |")

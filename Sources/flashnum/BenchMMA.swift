@@ -1,5 +1,6 @@
 import Hopper
 import ArgumentParser
+import Attention
 import Foundation
 import LowPrecision
 
@@ -22,8 +23,12 @@ struct BenchMMA: ParsableCommand {
   @Option(help: "Rows of operands per pass.") var rows = 4096
   @Option(help: "Passes per figure (median reported).") var repeats = 9
 
+  func validate() throws {
+    try checkCount(rows, 64...(ResourceLimits.tensorElements / 32), "--rows")
+    try checkCount(repeats, 1...10_000, "--repeats")
+  }
+
   func run() throws {
-    guard rows >= 64, repeats > 0 else { throw InputError("--rows must be at least 64 and --repeats positive") }
     print("flashnum bench mma: \(rows) steps per pass, median of \(repeats) passes, 1 thread, ns/step")
     print("| instruction | vector, chained | vector, independent | general model | general ÷ vector (chained) |")
     print("|---|---|---|---|---|")

@@ -1,3 +1,4 @@
+import Reference
 import Experiments
 import ArgumentParser
 import Attention
@@ -38,7 +39,10 @@ struct Crosscheck: ParsableCommand {
   var ablationLimit = 2_100_000
   @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
 
-  func validate() throws { try checkThreads(threads) }
+  func validate() throws {
+    try checkThreads(threads)
+    if referenceBits != 0 { try checkCount(referenceBits, ReferenceAttention.precisions, "--reference-bits") }
+  }
   @Option(help: "Write the Markdown report to this file.") var report: String?
   @Option(help: "Write the results as JSON to this file.") var json: String?
   @Option(name: .customLong("save-fixture"), help: "Copy each case with at most --fixture-limit outputs (case.json, o.npy, lse.npy) into this directory.")
@@ -167,6 +171,10 @@ struct Crosscheck: ParsableCommand {
     if let n = caseLimit {
       guard n >= 1 else { throw InputError("--case-limit must be at least 1, got \(n)") }
       list = Array(list.prefix(n))
+    }
+    // Every case is checked before any is generated or run.
+    for (i, c) in list.enumerated() {
+      do { try c.validate() } catch { throw InputError("\(cases ?? "cases"): [\(i)] \(c): \(error.description)") }
     }
     return list
   }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attention
 import Foundation
 
 /// `flashnum`: the command-line face of FlashNumerics. Thin: parses, calls the modules, prints.
@@ -22,7 +23,8 @@ struct Flashnum: ParsableCommand {
 
   static func main() {
     do {
-      var command = try parseAsRoot()
+      try ResourceLimits.checkEnvironment()
+      var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
       try command.run()
     } catch {
       let code = exitCode(for: error)
@@ -33,6 +35,7 @@ struct Flashnum: ParsableCommand {
       if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
       var message = (error as? CocoaError).map(\.localizedDescription) ?? misspeltOption() ?? message(for: error)
       if message.isEmpty { message = "\(error)" }
+      message = oneLine(message)
       FileHandle.standardError.write(Data("flashnum: error: \(message)\n".utf8))
       Foundation.exit(2)
     }
@@ -40,11 +43,8 @@ struct Flashnum: ParsableCommand {
 }
 
 extension Flashnum {
-  /// "Unknown option '--algoritm'. Did you mean '--algorithm'?" for the first option on the command
-  /// line that the (sub)command does not know, so that a misspelling is named even when the parser
-  /// would first report the option it made look missing; `nil` when every option is known.
-  static func misspeltOption() -> String? {
-    let arguments = Array(CommandLine.arguments.dropFirst())
+  /// The (sub)command the words name, and the words after its name.
+  static func command(of arguments: [String]) -> (ParsableCommand.Type, ArraySlice<String>) {
     var command: ParsableCommand.Type = Flashnum.self
     var rest = arguments[...]
     while let word = rest.first,
@@ -52,6 +52,39 @@ extension Flashnum {
       command = sub
       rest = rest.dropFirst()
     }
+    return (command, rest)
+  }
+
+  /// `--threads -1` as `--threads=-1`: a negative number after an option that takes a value is
+  /// that option's value (the parser would take it for an option and report the value missing),
+  /// so that the option's own check names the real problem.
+  static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+    let (command, _) = command(of: arguments)
+    let help = Flashnum.helpMessage(for: command, includeHidden: true, columns: 10_000)
+    var takesValue = Set<String>()
+    let words = help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "[" || $0 == "]" })
+    for (word, next) in zip(words, words.dropFirst()) where word.hasPrefix("--") && next.hasPrefix("<") { takesValue.insert(String(word)) }
+    var out: [String] = []
+    var i = 0
+    while i < arguments.count {
+      let word = arguments[i]
+      if takesValue.contains(word), i + 1 < arguments.count,
+         let next = arguments[i + 1].dropFirst().first, arguments[i + 1].hasPrefix("-"), next.isNumber || next == "." {
+        out.append(word + "=" + arguments[i + 1])
+        i += 2
+      } else {
+        out.append(word)
+        i += 1
+      }
+    }
+    return out
+  }
+
+  /// "Unknown option '--algoritm'. Did you mean '--algorithm'?" for the first option on the command
+  /// line that the (sub)command does not know, so that a misspelling is named even when the parser
+  /// would first report the option it made look missing; `nil` when every option is known.
+  static func misspeltOption() -> String? {
+    let (command, rest) = command(of: Array(CommandLine.arguments.dropFirst()))
     let help = Flashnum.helpMessage(for: command, includeHidden: true, columns: 10_000)
     let known = Set(help.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") })
       .filter { $0.hasPrefix("--") }.map(String.init))
@@ -65,6 +98,15 @@ extension Flashnum {
       return "Unknown option '\(name)' (known: \(known.sorted().joined(separator: ", ")))"
     }
     return nil
+  }
+
+  /// A message on one line: the parser's lists of allowed values (`Please provide one of the
+  /// following:` and `- value` lines) joined after the first line.
+  static func oneLine(_ message: String) -> String {
+    let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard lines.count > 1 else { return lines.first ?? message }
+    let first = lines[0].replacingOccurrences(of: " Please provide one of the following:", with: " Use one of:")
+    return first + " " + lines.dropFirst().map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }.joined(separator: ", ")
   }
 
   /// Levenshtein distance.

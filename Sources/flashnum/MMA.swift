@@ -40,7 +40,8 @@ struct MMA: ParsableCommand {
       throw InputError("shapes do not match: A \(a.shape), B \(b.shape), C \(c.shape) (want B (\(t),N,\(k)), C (\(t),\(m),N))")
     }
     guard k > 0, k % op.k == 0 else { throw InputError("K = \(k) is not a positive multiple of \(op.rawValue)'s k = \(op.k)") }
-    let d = op.tiles(a: ac, b: bc, c: cc, tiles: t, m: m, n: n, k: k)
+    // An empty output needs no step (and T may be huge when M or N is 0).
+    let d = t == 0 || m == 0 || n == 0 ? [] : op.tiles(a: ac, b: bc, c: cc, tiles: t, m: m, n: n, k: k)
     try writeNPY(NPYArray(shape: [t, m, n], uint32: d), outPath)
   }
 }

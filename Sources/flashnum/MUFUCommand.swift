@@ -23,7 +23,10 @@ struct MUFUCommand: ParsableCommand {
   @Option(help: "Compare the models' chunk hashes with this file (from the GPU probe).") var check: String?
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
-  func validate() throws { try checkThreads(threads) }
+  func validate() throws {
+    try checkThreads(threads)
+    try checkOutputs([hashes, function != nil && files.count == 2 ? files[1] : nil], notAmong: [check, files.first])
+  }
   @Argument(help: "float32 .npy input and output (with --function).") var files: [String] = []
 
   func run() throws {
@@ -35,16 +38,20 @@ struct MUFUCommand: ParsableCommand {
       return
     }
     guard hashes != nil || check != nil else { throw InputError("give --function with files, --hashes OUT or --check FILE") }
+    guard files.isEmpty else { throw InputError("files are read only with --function") }
+    // The file to check is read before the 3 · 2^32 evaluations, so a bad one fails at once.
+    var given: [UInt64]? = nil
+    if let check {
+      guard let data = FileManager.default.contents(atPath: check) else { throw InputError("\(check): cannot read the file") }
+      guard data.count == 8 * 3 * 4096 else { throw InputError("\(check): expected 3 × 4096 uint64 (98304 bytes), got \(data.count) bytes") }
+      given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+    }
     let computed = chunkHashes()
     if let hashes {
       let bytes = computed.flatMap { h in (0..<8).map { UInt8(truncatingIfNeeded: h >> UInt64(8 * $0)) } }
-      FileManager.default.createFile(atPath: hashes, contents: Data(bytes))
+      guard FileManager.default.createFile(atPath: hashes, contents: Data(bytes)) else { throw InputError("\(hashes): cannot write the file") }
     }
-    if let check {
-      guard let data = FileManager.default.contents(atPath: check), data.count == 8 * 3 * 4096 else {
-        throw InputError("\(check): expected 3 × 4096 uint64 (98304 bytes)")
-      }
-      let given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+    if let given {
       var bad = false
       for (f, name) in MUFU.Operation.allCases.enumerated() {
         let differing = (0..<4096).filter { given[f * 4096 + $0] != computed[f * 4096 + $0] }

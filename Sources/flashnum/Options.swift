@@ -73,8 +73,16 @@ func checkThreads(_ threads: Int) throws {
   guard (1...4096).contains(threads) else { throw ValidationError("--threads must be in 1...4096, got \(threads)") }
 }
 
-/// Refuses an output path that names one of the inputs, or another output (after resolving `.`,
-/// `..` and symbolic links), so that a run never overwrites what it reads or writes.
+/// The rule for a count option (`--repeats`, `--count`, …): in `range`, else a one-line error
+/// naming the option.
+func checkCount(_ value: Int, _ range: ClosedRange<Int>, _ option: String) throws {
+  guard range.contains(value) else { throw ValidationError("\(option) must be in \(range.lowerBound)...\(range.upperBound), got \(value)") }
+}
+
+/// Refuses, before any work, an output path that names one of the inputs or another output
+/// (after resolving `.`, `..` and symbolic links), so that a run never overwrites what it reads or
+/// writes; that is a symbolic link (writing would replace the link, not the file it names) or a
+/// folder; or whose folder does not exist or is not writable.
 func checkOutputs(_ outputs: [String?], notAmong inputs: [String?]) throws {
   func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardized.resolvingSymlinksInPath().path }
   let read = Set(inputs.compactMap { $0 }.map(canonical))
@@ -82,5 +90,17 @@ func checkOutputs(_ outputs: [String?], notAmong inputs: [String?]) throws {
   for case let out? in outputs {
     guard !read.contains(canonical(out)) else { throw ValidationError("the output \(out) is also an input; write it elsewhere") }
     guard written.insert(canonical(out)).inserted else { throw ValidationError("two outputs are both \(out)") }
+    if (try? FileManager.default.destinationOfSymbolicLink(atPath: out)) != nil {
+      throw ValidationError("the output \(out) is a symbolic link; name the file itself")
+    }
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), isFolder.boolValue {
+      throw ValidationError("the output \(out) is a folder")
+    }
+    let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+      throw ValidationError("cannot write \(out): no folder \(folder)")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder) else { throw ValidationError("cannot write \(out): the folder \(folder) is not writable") }
   }
 }

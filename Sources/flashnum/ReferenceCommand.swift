@@ -28,7 +28,10 @@ struct ReferenceCommand: ParsableCommand {
   var certify: Method = .rerun
   @Option(help: "Output .npy file (float64).") var out: String
 
-  func validate() throws { try checkOutputs([out], notAmong: inputs.paths) }
+  func validate() throws {
+    try checkOutputs([out], notAmong: inputs.paths)
+    try checkCount(precisionBits, ReferenceAttention.precisions, "--precision-bits")
+  }
 
   func run() throws {
     let exact = try inputs.load().operands().dequantized()

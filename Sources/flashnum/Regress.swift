@@ -1,3 +1,4 @@
+import Reference
 import Experiments
 import ArgumentParser
 import Attention
@@ -21,7 +22,10 @@ struct Regress: ParsableCommand {
   @Option(name: .customLong("reference-bits"), help: "MPFR precision of the reference.") var referenceBits = 64
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
-  func validate() throws { try checkThreads(threads) }
+  func validate() throws {
+    try checkThreads(threads)
+    try checkCount(referenceBits, ReferenceAttention.precisions, "--reference-bits")
+  }
 
   func run() throws {
     let pinned: RegressionBaseline

@@ -43,10 +43,11 @@ struct SweepCommand: ParsableCommand {
     let sweep = Sweep(experiment: experiment, directory: directory, shard: try parsedShard(), threads: max(1, threads),
                       provenance: provenanceOfThisRun(experimentFile: file))
     let total = sweep.points.count
-    if !quiet { note("sweep: \(experiment.name): \(total) points\(shard.map { " (shard \($0) of a \(experiment.points.count)-point grid)" } ?? "") → \(sweep.paths.csv)") }
     let results: SweepResults
     do {
-      results = try sweep.run(fresh: fresh, progress: { p in
+      results = try sweep.run(fresh: fresh, started: {
+        if !quiet { note("sweep: \(experiment.name): \(total) points\(shard.map { " (shard \($0) of a \(experiment.points.count)-point grid)" } ?? "") → \(sweep.paths.csv)") }
+      }, progress: { p in
         guard !quiet else { return }
         let r = p.row
         let rmse = r.metrics["rmse"].map { String(format: " rmse %.3e", $0) } ?? ""
@@ -132,7 +133,9 @@ func makeOutputFolder(_ path: String) throws {
   if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
     throw InputError("--out \(path) is a file, not a folder")
   }
-  try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+    throw InputError("cannot create the folder \(path): \(error.localizedDescription)")
+  }
 }
 
 /// `1m05s`, `2h03m`, `12.3s`.

@@ -1,3 +1,5 @@
+import Attention
+import Reference
 import Experiments
 import ArgumentParser
 import Foundation
@@ -31,7 +33,13 @@ struct Table: ParsableCommand {
     var fp64Reference = false
     @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    func validate() throws { try checkThreads(threads) }
+    func validate() throws {
+      try checkThreads(threads)
+      if !fp64Reference { try checkCount(referenceBits, ReferenceAttention.precisions, "--reference-bits") }
+      do { try AttentionShape(batch: batch, seqLenQ: seqLen, headsQ: heads, headDim: headDim).validate() } catch {
+        throw ValidationError("--seq-len, --head-dim, --batch, --heads: \(error.description)")
+      }
+    }
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
     @Flag(name: .customLong("no-write"), help: "Do not write Reports/ and notebooks-data/.") var noWrite = false
     @Option(name: .customLong("root"), help: "Directory holding Reports/ and notebooks-data/.") var root = "."
@@ -40,6 +48,8 @@ struct Table: ParsableCommand {
       var c = FA3Table.Configuration()
       c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads; c.seed = seed
       c.referencePrecision = referenceBits; c.threads = max(1, threads); c.fp64Reference = fp64Reference
+      // The output folders first: a --root that cannot hold them fails before the work.
+      if !noWrite { for folder in ["Reports", "notebooks-data"] { try makeOutputFolder((root as NSString).appendingPathComponent(folder)) } }
       let table: FA3Table
       do {
         table = try FA3Table.run(c) { note("fa3 table: \($0)") }

@@ -189,7 +189,7 @@ final class SweepTests: XCTestCase {
     let full = try sweep.run()
     // Nothing left: a rerun computes no point.
     var ran = 0
-    _ = try sweep.run { _ in ran += 1 }
+    _ = try sweep.run(progress: { _ in ran += 1 })
     XCTAssertEqual(ran, 0)
     // Cut the CSV in the middle of its last 3 rows' first line (as a kill during a write would).
     let csv = try String(contentsOfFile: sweep.paths.csv, encoding: .utf8)
@@ -198,7 +198,7 @@ final class SweepTests: XCTestCase {
     let keep = lines.dropLast(3).joined(separator: "\n") + "\n" + lines[lines.count - 3].prefix(30)
     try keep.write(toFile: sweep.paths.csv, atomically: true, encoding: .utf8)
     ran = 0
-    let resumed = try sweep.run { _ in ran += 1 }
+    let resumed = try sweep.run(progress: { _ in ran += 1 })
     XCTAssertEqual(ran, 3)
     XCTAssertEqual(resumed.rows.map(\.key), full.rows.map(\.key))
     XCTAssertEqual(resumed.rows.map(\.metrics), full.rows.map(\.metrics))

@@ -67,6 +67,39 @@ final class SweepCLITests: CLITestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: path("Reports/cli-rmse-vs-outliers-fa3-outliers.svg")))
   }
 
+  /// Two sweeps started at once into one folder, several times: the second waits for nothing —
+  /// it exits 2 at once saying the results are in use — or, when the first has already
+  /// finished, finds everything done; a third run then completes the grid. Every point is in the
+  /// CSV exactly once and no temporary is left.
+  func testRacingSweepsLoseAndRepeatNothing() throws {
+    let file = try experimentFile()
+    for round in 0..<3 {
+      let results = path("race-\(round)")
+      let processes = (0..<2).map { _ in
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["sweep", file, "--out", results, "--quiet", "--threads", "1"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        return (p, err)
+      }
+      for (p, _) in processes { try p.run() }
+      for (p, err) in processes {
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertTrue(p.terminationStatus == 0 || (p.terminationStatus == 2 && text.contains("being written by another flashnum process")), text)
+      }
+      XCTAssertEqual(try run(["sweep", file, "--out", results, "--quiet"]).status, 0)
+      let csv = try String(contentsOfFile: results + "/cli.csv", encoding: .utf8)
+      let keys = csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.dropFirst().map { $0.split(separator: "\"")[1] }
+      XCTAssertEqual(keys.count, 8, csv)
+      XCTAssertEqual(Set(keys).count, 8, "each point once")
+      let left = try FileManager.default.contentsOfDirectory(atPath: results).filter { $0.contains(".tmp") }
+      XCTAssertEqual(left, [], "no temporaries left")
+    }
+  }
+
   func testBadExperimentsExitTwoWithOneLine() throws {
     let results = path("results")
     try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "fp16,", with: "fp61,"), "a.yaml"), "--out", results],
