@@ -15,6 +15,8 @@ let package = Package(
     .library(name: "Experiments", targets: ["Experiments"]),
     .library(name: "Reporting", targets: ["Reporting"]),
     .executable(name: "flashnum", targets: ["flashnum"]),
+    // The C ABI (flashnumerics.h) as a shared library, for the Python package.
+    .library(name: "FlashNumericsC", type: .dynamic, targets: ["FlashNumericsC"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +48,8 @@ let package = Package(
     .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "Yams"],
             exclude: ["README.md"]),
     .target(name: "Reporting", dependencies: ["Experiments", "Measurement"], exclude: ["README.md"]),
+    .target(name: "FlashNumericsC", dependencies: ["LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
+            exclude: ["flashnumerics.h", "README.md"]),
     .executableTarget(
       name: "flashnum",
       dependencies: [

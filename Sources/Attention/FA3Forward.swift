@@ -1,5 +1,9 @@
 import Hopper
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LowPrecision
 import MatrixMultiply
 
@@ -145,10 +149,10 @@ struct FA3RowKernel: Sendable {
     fused ? fma(a, b, c) : add(mul(a, b), c)
   }
   @inline(__always) func exp2(_ x: Float) -> Float {
-    schedule.exp2 == .mufu ? MUFU.ex2(x) : flushedIfFTZ(Float(Foundation.exp2(Double(x))))
+    schedule.exp2 == .mufu ? MUFU.ex2(x) : flushedIfFTZ(Float(LibM.exp2(Double(x))))
   }
   func reciprocal(_ x: Float) -> Float { schedule.reciprocal == .mufu ? MUFU.rcp(x) : flushedIfFTZ(1 / x) }
-  func log2(_ x: Float) -> Float { schedule.log2 == .mufu ? MUFU.lg2(x) : Float(Foundation.log2(Double(flushedIfFTZ(x)))) }
+  func log2(_ x: Float) -> Float { schedule.log2 == .mufu ? MUFU.lg2(x) : Float(LibM.log2(Double(flushedIfFTZ(x)))) }
   @inline(__always) func flushedIfFTZ(_ x: Float) -> Float { schedule.flushSubnormals ? MUFU.flushed(x) : x }
 
   /// The exp2 scale sl2 for (batch, kv head): the host's fl(fl(scale)·log2 e), then for FP8 the

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LowPrecision
 
 /// The sizes of one attention problem. Q has `headsQ` heads, K and V have `headsKV`; `headsQ`
@@ -202,6 +206,6 @@ struct NormalStream {
   init(seed: UInt64, tag: UInt64) { stream = StochasticStream(seed: streamSeed(seed, tag)) }
   subscript(i: Int) -> Double {
     let u1 = uniform(stream.word(at: 2 * i)), u2 = uniform(stream.word(at: 2 * i + 1))
-    return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+    return (-2 * LibM.log(u1)).squareRoot() * LibM.cos(2 * Double.pi * u2)
   }
 }

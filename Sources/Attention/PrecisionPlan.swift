@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LowPrecision
 import MatrixMultiply
 
@@ -137,6 +141,6 @@ struct SoftmaxArithmetic: Sendable {
   @inlinable func fma(_ a: Double, _ b: Double, _ c: Double) -> Double {
     kind == 1 ? Double(Float(c).addingProduct(Float(a), Float(b))) : round(c.addingProduct(a, b))
   }
-  @inlinable func exp2(_ x: Double) -> Double { round(Foundation.exp2(x)) }
-  @inlinable func exp(_ x: Double) -> Double { round(Foundation.exp(x)) }
+  @inlinable func exp2(_ x: Double) -> Double { round(LibM.exp2(x)) }
+  @inlinable func exp(_ x: Double) -> Double { round(LibM.exp(x)) }
 }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The resource limits every command checks before any work: sizes read from options, files
 /// and experiment grids are multiplied with overflow checks and compared with these, so a huge
@@ -27,14 +31,14 @@ public enum ResourceLimits {
   /// Throws when a limit's variable is set but is not a positive integer.
   public static func checkEnvironment() throws(AttentionError) {
     for name in [tensorElementsVariable, gridPointsVariable] {
-      if let text = ProcessInfo.processInfo.environment[name], setting(name) == nil {
+      if let text = environmentValue(name), setting(name) == nil {
         throw AttentionError("\(name)='\(text)': expected a positive integer")
       }
     }
   }
 
   static func setting(_ name: String) -> Int? {
-    guard let text = ProcessInfo.processInfo.environment[name], let v = Int(text), v > 0 else { return nil }
+    guard let text = environmentValue(name), let v = Int(text), v > 0 else { return nil }
     return v
   }
 

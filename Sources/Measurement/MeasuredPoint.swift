@@ -1,5 +1,9 @@
 import Attention
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One measured point: inputs, a scheme, an algorithm and the reference they are compared with.
 /// Sweeps, the FA3 table and the regression gate are lists of these, run by one path: the same
@@ -34,10 +38,10 @@ public struct MeasuredPoint: Hashable, Sendable {
   /// its metrics (ULPs in the output's format) and the seconds the emulation and metrics took.
   public func measure(_ values: AttentionInputs, reference: AttentionTensor,
                       threads: Int) throws(AttentionError) -> (metrics: ErrorMetrics, seconds: Double) {
-    let start = Date()
+    let start = monotonicSeconds()
     let out = try output(values, threads: threads)
     let metrics = ErrorMetrics(output: out.o.values, reference: reference.values, format: out.format)
-    return (metrics, Date().timeIntervalSince(start))
+    return (metrics, monotonicSeconds() - start)
   }
 }
 

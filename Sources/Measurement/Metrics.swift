@@ -1,5 +1,9 @@
 import Attention
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LowPrecision
 
 /// Error metrics of an output against a reference (both as `Double`s, same count).
@@ -40,7 +44,7 @@ public struct ErrorMetrics: Hashable, Sendable, Codable {
     relativeFrobenius = sr > 0 ? (se / sr).squareRoot() : (se == 0 ? 0 : .infinity)
     maxAbs = mx
     cosine = so > 0 && sr > 0 ? dot / (so * sr).squareRoot() : (so == sr ? 1 : 0)
-    sqnrDB = se == 0 ? .infinity : 10 * Foundation.log10(sr / se)
+    sqnrDB = se == 0 ? .infinity : 10 * LibM.log10(sr / se)
     if let format {
       var maxU = 0.0, sumU = 0.0
       for (o, r) in zip(output, reference) {

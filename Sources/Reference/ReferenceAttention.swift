@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Attention
 import MatrixMultiply
 import Precise
@@ -68,7 +72,7 @@ public enum ReferenceAttention {
     for (r, values) in rows.enumerated() {
       for (c, v) in values.enumerated() {
         let o = abs(v.double()), e = errors[r * d + c]
-        let bits = e == 0 ? precision : (o == 0 ? 0 : min(precision, max(0, Int(Foundation.floor(-Foundation.log2(e / o))))))
+        let bits = e == 0 ? precision : (o == 0 ? 0 : min(precision, max(0, Int(LibM.floor(-LibM.log2(e / o))))))
         if bits < worst { worst = bits; worstIndex = r * d + c }
       }
     }
@@ -146,7 +150,7 @@ public enum ReferenceAttention {
     let keys = mask.keys(query: i, seqLenQ: shape.seqLenQ, seqLenK: shape.seqLenK)
     if let bounds { for c in 0..<d { bounds[c] = 0 } }
     if keys.isEmpty { return Array(repeating: zero, count: d) }
-    let u = Foundation.exp2(-Double(p))   // unit roundoff of the working precision
+    let u = LibM.exp2(-Double(p))   // unit roundoff of the working precision
     var thetaMax = 0.0
     let qr = x.q.rowIndex(b, i, h)
     while scratch.scores.count < keys.count { scratch.scores.append(ExactAccumulator()) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import Experiments
 import NPY
 import LowPrecision
@@ -38,44 +39,17 @@ struct Convert: ParsableCommand {
     }
     let nans = values.lazy.filter(\.isNaN).count
     let infinities = values.lazy.filter(\.isInfinite).count
-    if nans > 0 && !format.hasNaN, let i = values.firstIndex(where: \.isNaN) {
-      throw InputError("\(input): value NaN at flat index \(i) cannot be encoded in \(format.name), which has no NaN")
+    var codes = [UInt32](repeating: 0, count: values.count)
+    try values.withUnsafeBufferPointer { v in
+      try codes.withUnsafeMutableBufferPointer { c in
+        try format.encode(v, rounding, seed: roundingOptions.seed ?? 0, threads: ProcessInfo.processInfo.activeProcessorCount, into: c)
+      }
     }
     if nans + infinities > 0 {
       note("\(input): \(nans) NaN and \(infinities) infinite values, encoded per --overflow \(rounding.overflow.rawValue)")
     }
-    let stream = StochasticStream(seed: roundingOptions.seed ?? 0)
-    if format.bitWidth <= 8 {
-      var codes = [UInt8](repeating: 0, count: values.count)
-      encodeInParallel(values, &codes) { $0.encode($1, rounding, random: stream.word(at: $2)) }
-      return NPYArray(shape: array.shape, uint8: codes)
-    } else {
-      var codes = [UInt16](repeating: 0, count: values.count)
-      encodeInParallel(values, &codes) { $0.encode($1, rounding, random: stream.word(at: $2)) }
-      return NPYArray(shape: array.shape, uint16: codes)
-    }
-  }
-
-  /// Encodes `values` on all cores, in chunks; element `i` always uses random word `i`,
-  /// so the output does not depend on the number of threads.
-  func encodeInParallel<Code: FixedWidthInteger & Sendable>(
-    _ values: [Double], _ codes: inout [Code],
-    _ encode: @Sendable (FloatFormat, Double, Int) -> UInt32
-  ) {
-    let format = self.format
-    let chunk = 1 << 16
-    let chunks = (values.count + chunk - 1) / chunk
-    values.withUnsafeBufferPointer { src in
-      codes.withUnsafeMutableBufferPointer { dst in
-        nonisolated(unsafe) let dst = dst
-        nonisolated(unsafe) let src = src
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-          for i in c * chunk..<min(src.count, (c + 1) * chunk) {
-            dst[i] = Code(truncatingIfNeeded: encode(format, src[i], i))
-          }
-        }
-      }
-    }
+    return format.bitWidth <= 8 ? NPYArray(shape: array.shape, uint8: codes.map { UInt8(truncatingIfNeeded: $0) })
+      : NPYArray(shape: array.shape, uint16: codes.map { UInt16(truncatingIfNeeded: $0) })
   }
 
   func decodeCodes(_ array: NPYArray) throws -> NPYArray {

@@ -41,17 +41,7 @@ struct RoundingOptions: ParsableArguments {
   }
 
   func resolve(for format: FloatFormat) throws -> Rounding {
-    let mode: RoundingMode
-    switch rounding {
-    case .nearestEven: mode = .nearestEven
-    case .nearestAway: mode = .nearestAway
-    case .towardZero: mode = .towardZero
-    case .up: mode = .up
-    case .down: mode = .down
-    case .odd: mode = .odd
-    case .stochastic: mode = .stochastic(randomBits: randomBits ?? 0)
-    }
-    let r = Rounding(mode, overflow: overflow ?? format.naturalOverflow)
+    let r = Rounding(RoundingMode(name: rounding.rawValue, randomBits: randomBits ?? 0)!, overflow: overflow ?? format.naturalOverflow)
     try format.validate(r)
     return r
   }

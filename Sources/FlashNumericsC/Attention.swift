@@ -1,0 +1,175 @@
+import Attention
+import LowPrecision
+import Measurement
+import Reference
+
+// Attention through the C ABI: the FA3 kernel's twin, the emulated schemes, the MPFR reference,
+// error metrics, and the inputs of a crosscheck case. Tensors are C-order arrays: Q (batch,
+// seqlen_q, heads, head_dim), K and V (batch, seqlen_k, kv_heads, head_dim), O like Q, LSE (batch,
+// heads, seqlen_q). A softmax scale of NaN means the default 1/√head_dim; a window side < 0
+// means unbounded.
+
+struct Sizes {
+  var batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int
+
+  init(_ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64) throws {
+    for (v, s) in [(batch, "batch"), (seqLenQ, "seqlen_q"), (seqLenK, "seqlen_k"), (heads, "heads"), (kvHeads, "kv_heads"), (headDim, "head_dim")] {
+      try checkCount(v, s, limit: Int64(ResourceLimits.tensorElements))
+    }
+    (self.batch, self.seqLenQ, self.seqLenK, self.heads, self.kvHeads, self.headDim) =
+      (Int(batch), Int(seqLenQ), Int(seqLenK), Int(heads), Int(kvHeads), Int(headDim))
+    try shape.validate()
+  }
+
+  var shape: AttentionShape { AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim) }
+  var qCount: Int { batch * seqLenQ * heads * headDim }
+  var kCount: Int { batch * seqLenK * kvHeads * headDim }
+
+  /// Value inputs as attention tensors.
+  func inputs(_ q: UnsafePointer<Double>?, _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?) throws -> AttentionInputs {
+    guard let q, let k, let v else { throw CallError("null array") }
+    return AttentionInputs(
+      q: try AttentionTensor(batch: batch, seqLen: seqLenQ, heads: heads, headDim: headDim, values: Array(UnsafeBufferPointer(start: q, count: qCount))),
+      k: try AttentionTensor(batch: batch, seqLen: seqLenK, heads: kvHeads, headDim: headDim, values: Array(UnsafeBufferPointer(start: k, count: kCount))),
+      v: try AttentionTensor(batch: batch, seqLen: seqLenK, heads: kvHeads, headDim: headDim, values: Array(UnsafeBufferPointer(start: v, count: kCount))))
+  }
+}
+
+func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale: Double, threads: Int32) throws -> AttentionOptions {
+  guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+  let scale: Double? = softmaxScale.isNaN ? nil : softmaxScale
+  if let scale { try AttentionOptions.checkSoftmaxScale(scale) }
+  let mask = AttentionMask(causal: causal != 0, windowLeft: windowLeft < 0 ? nil : Int(windowLeft),
+                           windowRight: windowRight < 0 ? nil : Int(windowRight))
+  return AttentionOptions(mask: mask, softmaxScale: scale, threads: Int(threads))
+}
+
+/// The FlashAttention-3 forward kernel, bit for bit: bf16/fp16 bit patterns or e4m3fn bytes (in
+/// uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse` (natural log, float32)
+/// out. Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1).
+@_cdecl("fn_flash_attn")
+public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64,
+                          _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?,
+                          _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?,
+                          _ vDescale: UnsafePointer<Float>?, _ causal: Int32, _ softmaxScale: Double, _ threads: Int32,
+                          _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
+  CError.status {
+    let name = text(element) ?? ""
+    guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
+    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+    guard let q, let k, let v, let out, let lse else { throw CallError("null array") }
+    let descales = s.batch * s.kvHeads
+    func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
+    let inputs = FA3Inputs(element: e, batch: s.batch, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, heads: s.heads, kvHeads: s.kvHeads,
+                           headDim: s.headDim, q: Array(UnsafeBufferPointer(start: q, count: s.qCount)),
+                           k: Array(UnsafeBufferPointer(start: k, count: s.kCount)), v: Array(UnsafeBufferPointer(start: v, count: s.kCount)),
+                           qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
+                           causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale)
+    if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
+    let schedule = FA3Schedule.fa3(element: e, headDim: s.headDim, causal: inputs.causal, seqLenQ: s.seqLenQ)
+    let o = try FA3Forward.run(inputs, schedule: schedule, threads: Int(threads))
+    o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }
+  }
+}
+
+/// Emulated attention of value inputs with a named scheme and algorithm (as `flashnum attention`):
+/// `out` holds O's values (each a value of the scheme's output format).
+@_cdecl("fn_attention")
+public func fn_attention(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64,
+                         _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<Double>?,
+                         _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ causal: Int32, _ windowLeft: Int64,
+                         _ windowRight: Int64, _ softmaxScale: Double, _ seed: UInt64, _ threads: Int32,
+                         _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+  CError.status {
+    let name = text(scheme) ?? ""
+    guard let chosen = AttentionScheme.named(name) else {
+      throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
+    }
+    let choice = try AlgorithmChoice(text(algorithm) ?? "blocked")
+    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    let o = try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads)
+    try o.mask.validate()
+    guard let out else { throw CallError("null array") }
+    let inputs = try s.inputs(q, k, v)
+    let resolved = try choice.resolve(for: chosen, headDim: s.headDim, causal: o.mask.causal, seqLenQ: s.seqLenQ)
+    let result = try chosen.run(inputs, seed: seed, algorithm: resolved, options: o)
+    result.o.values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+  }
+}
+
+/// The MPFR reference at `precision_bits` with its rigorous error bound (as `flashnum reference
+/// --certify bound`): `out` holds the doubles nearest the working-precision outputs and
+/// `certified_bits` the least number of correct leading bits over all outputs.
+@_cdecl("fn_reference")
+public func fn_reference(_ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64,
+                         _ q: UnsafePointer<Double>?, _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ causal: Int32,
+                         _ windowLeft: Int64, _ windowRight: Int64, _ softmaxScale: Double, _ precisionBits: Int32, _ threads: Int32,
+                         _ out: UnsafeMutablePointer<Double>?, _ certifiedBits: UnsafeMutablePointer<Int32>?) -> Int32 {
+  CError.status {
+    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    let o = try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads)
+    try o.mask.validate()
+    guard ReferenceAttention.precisions.contains(Int(precisionBits)) else {
+      throw CallError("precision_bits must be in 24...8192, got \(precisionBits)")
+    }
+    guard let out else { throw CallError("null array") }
+    let (output, bound) = try ReferenceAttention.bounded(try s.inputs(q, k, v), options: o, precision: Int(precisionBits), threads: Int(threads))
+    output.values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    certifiedBits?.pointee = Int32(bound.certifiedBits)
+  }
+}
+
+/// Error metrics of `n` outputs against a reference, as a JSON object (`rmse`,
+/// `relative_frobenius`, `max_abs`, `cosine`, `sqnr_db`, and with an output format name also
+/// `max_ulp`, `mean_ulp`; numbers in shortest round-trip form, non-finite ones as strings
+/// "inf", "-inf", "nan"). NULL on error. The caller frees it (`fn_free`).
+@_cdecl("fn_metrics_json")
+public func fn_metrics_json(_ n: Int64, _ output: UnsafePointer<Double>?, _ reference: UnsafePointer<Double>?,
+                            _ formatName: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
+  var json: String? = nil
+  let status = CError.status {
+    try checkCount(n, "n", limit: Int64(ResourceLimits.tensorElements))
+    guard n == 0 || (output != nil && reference != nil) else { throw CallError("null array") }
+    var f: NumberFormat? = nil
+    if let name = text(formatName) {
+      switch name {
+      case "fp64": f = .fp64
+      case "fp32": f = .fp32
+      default: f = .low(try format(formatName), Rounding(.nearestEven, overflow: try format(formatName).naturalOverflow))
+      }
+    }
+    let m = ErrorMetrics(output: Array(UnsafeBufferPointer(start: output, count: Int(n))),
+                         reference: Array(UnsafeBufferPointer(start: reference, count: Int(n))), format: f)
+    let fields = ErrorMetrics.names.compactMap { name -> String? in
+      guard let v = m[name] else { return nil }
+      return "\"\(name)\": " + (v.isFinite ? "\(v)" : (v.isNaN ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"")))
+    }
+    json = "{" + (["\"count\": \(m.count)"] + fields).joined(separator: ", ") + "}"
+  }
+  return status == 0 ? owned(json!) : nil
+}
+
+/// The inputs of a crosscheck case (as `flashnum crosscheck --cases`): the codes (uint16 each)
+/// and, for e4m3fn, the descales (batch × kv_heads; left untouched for bf16/fp16).
+@_cdecl("fn_fa3_case_inputs")
+public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ batch: Int64,
+                               _ heads: Int64, _ kvHeads: Int64, _ causal: Int32, _ distribution: UnsafePointer<CChar>?,
+                               _ hadamard: Int32, _ seed: UInt64, _ q: UnsafeMutablePointer<UInt16>?, _ k: UnsafeMutablePointer<UInt16>?,
+                               _ v: UnsafeMutablePointer<UInt16>?, _ qDescale: UnsafeMutablePointer<Float>?,
+                               _ kDescale: UnsafeMutablePointer<Float>?, _ vDescale: UnsafeMutablePointer<Float>?) -> Int32 {
+  CError.status {
+    let name = text(element) ?? ""
+    guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
+    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    let c = FA3Case(element: e, headDim: s.headDim, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, batch: s.batch, heads: s.heads,
+                    kvHeads: s.kvHeads, causal: causal != 0, distribution: text(distribution) ?? "fa3", hadamard: hadamard != 0, seed: seed)
+    guard let q, let k, let v else { throw CallError("null array") }
+    let inputs = try c.inputs()
+    for (src, dst) in [(inputs.q, q), (inputs.k, k), (inputs.v, v)] { src.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) } }
+    for (src, dst) in [(inputs.qDescale, qDescale), (inputs.kDescale, kDescale), (inputs.vDescale, vDescale)] {
+      if let src, let dst { src.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) } }
+    }
+  }
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The C ABI's error channel: a failing call returns a non-zero status and leaves its one-line
+/// message (the same text the command line prints after `flashnum: error:`) for the calling
+/// thread, read by `fn_last_error`. Each thread has its own message (a pthread key), so calls
+/// on several threads at once do not mix them.
+enum CError {
+  /// Bad input (the command line's exit status 2).
+  static let badInput: Int32 = 2
+
+  nonisolated(unsafe) static let key: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+  }()
+
+  static func set(_ message: String) {
+    free(pthread_getspecific(key))
+    pthread_setspecific(key, strdup(message))
+  }
+
+  static func clear() {
+    free(pthread_getspecific(key))
+    pthread_setspecific(key, nil)
+  }
+
+  /// Runs `body`; 0 when it returns, ``badInput`` with the message set when it throws.
+  static func status(_ body: () throws -> Void) -> Int32 {
+    clear()
+    do {
+      try body()
+      return 0
+    } catch {
+      set("\(error)")
+      return badInput
+    }
+  }
+}
+
+/// A C string argument as a Swift string (`nil` for a null pointer).
+func text(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0) } }
+
+/// A malloc'd copy of `s` for the caller to release with `fn_free`.
+func owned(_ s: String) -> UnsafeMutablePointer<CChar> { strdup(s)! }
+
+/// An input error of the C ABI itself (a null pointer, an unknown name).
+struct CallError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// Throws unless `n` is in 0...limit (sizes from the caller).
+func checkCount(_ n: Int64, _ name: String, limit: Int64 = 1 << 40) throws {
+  guard n >= 0 && n <= limit else { throw CallError("\(name) must be in 0...\(limit), got \(n)") }
+}

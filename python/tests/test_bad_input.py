@@ -1,0 +1,72 @@
+"""Bad input raises ValueError/TypeError with one line; nothing crashes the interpreter."""
+import ml_dtypes
+import numpy as np
+import pytest
+
+import flashnumerics as fn
+
+
+def one_line(excinfo):
+    text = str(excinfo.value)
+    assert text and "\n" not in text
+    return text
+
+
+def bf16(shape):
+    return np.zeros(shape, dtype=ml_dtypes.bfloat16)
+
+
+@pytest.mark.parametrize("call,kind,says", [
+    (lambda: fn.convert([1.0], "e9m9"), ValueError, "unknown format 'e9m9'"),
+    (lambda: fn.convert([1.0], "e4m3fn", rounding="sideways"), ValueError, "sideways"),
+    (lambda: fn.convert([1.0], "e4m3fn", overflow="infinity"), ValueError, "has no infinity"),
+    (lambda: fn.convert([1.0], "e4m3fn", rounding="stochastic"), ValueError, "seed"),
+    (lambda: fn.convert([1.0], "e4m3fn", rounding="stochastic", seed=1, random_bits=40), ValueError, "1...32"),
+    (lambda: fn.convert([np.nan], "e2m1", overflow="saturate"), ValueError, "has no NaN"),
+    (lambda: fn.convert(["a"], "e4m3fn"), TypeError, "expected numbers"),
+    (lambda: fn.convert([1.0], "e4m3fn", threads=0), ValueError, "threads"),
+    (lambda: fn.decode(np.array([0x1F], dtype=np.uint8), "e2m1"), ValueError, "bits"),
+    (lambda: fn.decode(np.array([1], dtype=np.uint8)), TypeError, "format"),
+    (lambda: fn.flash_attn_func(np.zeros((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64))), TypeError, "bfloat16"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 5, 1, 64)), bf16((1, 4, 1, 64))), ValueError, "shapes do not match"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 20)), bf16((1, 4, 1, 20)), bf16((1, 4, 1, 20))), ValueError, "head dim"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 3, 64)), bf16((1, 4, 2, 64)), bf16((1, 4, 2, 64))), ValueError, "multiple"),
+    (lambda: fn.flash_attn_func(bf16((4, 64)), bf16((4, 64)), bf16((4, 64))), ValueError, "4-D"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softmax_scale=0.0), ValueError, "softmax scale"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap=30.0), ValueError, "softcap"),
+    (lambda: fn.flash_attn_func(*(np.zeros((1, 4, 1, 64), dtype=ml_dtypes.float8_e4m3fn),) * 3, q_descale=np.zeros((1, 1), np.float32)),
+     ValueError, "descale"),
+    (lambda: fn.flash_attn_func(*(np.zeros((1, 4, 1, 64), dtype=ml_dtypes.float8_e4m3fn),) * 3, q_descale=np.ones((2, 1), np.float32)),
+     ValueError, "(batch, kv_heads)"),
+    (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), scheme="fp7"), ValueError, "fp7"),
+    (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), algorithm="fast"), ValueError, "fast"),
+    (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), window=(-5, None)), ValueError, "window"),
+    (lambda: fn.attention(np.zeros((1, 0, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16))), ValueError, "at least 1"),
+    (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), precision_bits=8), ValueError, "24...8192"),
+    (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), softmax_scale=float("inf")), ValueError, "softmax scale"),
+    (lambda: fn.metrics(np.zeros(3), np.zeros(4)), ValueError, "shape"),
+    (lambda: fn.metrics(np.zeros(3), np.zeros(3), format="e9m9"), ValueError, "e9m9"),
+    (lambda: fn.mma("tf32", np.zeros((1, 64, 32), np.uint8), np.zeros((1, 8, 32), np.uint8), np.zeros((1, 64, 8), np.uint32)), ValueError, "tf32"),
+    (lambda: fn.mma("wgmma-e4m3-e4m3-k32", np.zeros((1, 64, 16), np.uint8), np.zeros((1, 8, 16), np.uint8), np.zeros((1, 64, 8), np.uint32)),
+     ValueError, "multiple"),
+    (lambda: fn.mma("wgmma-e4m3-e4m3-k32", np.full((1, 64, 32), 300, np.uint16), np.zeros((1, 8, 32), np.uint8), np.zeros((1, 64, 8), np.uint32)),
+     ValueError, "wider"),
+    (lambda: fn.mufu("sin", [1.0]), ValueError, "sin"),
+    (lambda: fn.fa3_case_inputs("e5m2", 64, 16), ValueError, "e5m2"),
+    (lambda: fn.fa3_case_inputs("bf16", 64, 2**40), ValueError, "limit"),
+    (lambda: fn.fa3_case_inputs("bf16", 64, 16, distribution="cauchy"), ValueError, "cauchy"),
+])
+def test_bad_input_raises_one_line(call, kind, says):
+    with pytest.raises(kind) as excinfo:
+        call()
+    assert says in one_line(excinfo)
+
+
+def test_header_lists_exactly_the_exported_functions(repository):
+    import re
+    from flashnumerics import _native
+    header = (repository / "Sources" / "FlashNumericsC" / "flashnumerics.h").read_text()
+    declared = set(re.findall(r"\b(fn_[a-z0-9_]+)\(", header))
+    assert declared == set(_native._SIGNATURES)
+    for name in declared:
+        assert hasattr(_native.lib, name)
