@@ -21,6 +21,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
   ],
   targets: [
     // MPFR (and GMP) from the system, found through pkg-config.
@@ -45,7 +46,7 @@ let package = Package(
     .target(name: "Attention", dependencies: ["LowPrecision", "Hopper", "MatrixMultiply"], exclude: ["README.md"]),
     .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise"], exclude: ["README.md"]),
     .target(name: "Measurement", dependencies: ["Attention", "Reference", "LowPrecision"], exclude: ["README.md"]),
-    .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "Yams"],
+    .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "Yams", "ZIPFoundation"],
             exclude: ["README.md"]),
     .target(name: "Reporting", dependencies: ["Experiments", "Measurement"], exclude: ["README.md"]),
     .target(name: "FlashNumericsC", dependencies: ["LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
@@ -69,7 +70,7 @@ let package = Package(
     .testTarget(name: "MeasurementTests", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments"]),
-    .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention"]),
+    .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation"]),
     // Mutation fuzzing of every parser of user files (bounded in cases and seconds).
     .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision"], exclude: ["Seeds"]),
   ],

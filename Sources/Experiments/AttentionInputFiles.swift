@@ -3,7 +3,7 @@ import Foundation
 import LowPrecision
 import NPY
 
-/// Q, K and V read from `.npy` files in FlashAttention's (batch, seqlen, heads, headdim) layout:
+/// Q, K and V read from tensor files (``TensorFile``: `.npy`, `.npz:KEY`, `.safetensors:NAME`) in FlashAttention's (batch, seqlen, heads, headdim) layout:
 /// float32/float64 values, or codes of one format with optional FA3-style descales. The one
 /// loader of every command that reads attention inputs (`attention`, `reference`, the kernel
 /// bridge's case directories), with one set of checks:
@@ -21,6 +21,8 @@ public struct AttentionInputFiles: Sendable {
     public var shape: [Int]
     public var values: [Double]
     public var codes: [UInt16]?
+    /// The format of `codes` (given, or the file's own), `nil` for values.
+    public var format: FloatFormat?
   }
 
   public var q: Tensor, k: Tensor, v: Tensor
@@ -38,7 +40,10 @@ public struct AttentionInputFiles: Sendable {
       throw AttentionError("Q, K and V must all be values or all be codes (got \(kinds.joined(separator: ", ")))")
     }
     let codes = qt.codes != nil
-    var files = AttentionInputFiles(q: qt, k: kt, v: vt, format: codes ? format : nil)
+    guard Set([qt, kt, vt].map { $0.format?.name ?? "" }).count == 1 else {
+      throw AttentionError("Q, K and V must hold codes of one format (got \([qt, kt, vt].map { $0.format?.name ?? "values" }.joined(separator: ", ")))")
+    }
+    var files = AttentionInputFiles(q: qt, k: kt, v: vt, format: codes ? qt.format : nil)
     if !codes && (descales.q ?? descales.k ?? descales.v) != nil {
       throw AttentionError("descales apply to code inputs (uint8/uint16 with an input format) only")
     }
@@ -61,15 +66,21 @@ public struct AttentionInputFiles: Sendable {
     return files
   }
 
-  static func tensor(_ path: String, _ name: String, _ format: FloatFormat?) throws(AttentionError) -> Tensor {
-    let a = try NPYFiles.read(path)
+  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?) throws(AttentionError) -> Tensor {
+    let file = try TensorFile.read(path)
+    let a = file.array
     guard a.shape.count == 4 else {
       throw AttentionError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(a.shape)")
     }
-    if let values = a.values { return Tensor(shape: a.shape, values: values, codes: nil) }
-    guard let format else { throw AttentionError("\(path): \(name) holds \(a.dtype) codes; name their format (--input-format)") }
+    if let values = a.values { return Tensor(shape: a.shape, values: values, codes: nil, format: nil) }
+    if let given, let own = file.format, given != own {
+      throw AttentionError("\(path): \(name) holds \(own.name) codes, not \(given.name) (--input-format)")
+    }
+    guard let format = given ?? file.format else {
+      throw AttentionError("\(path): \(name) holds \(a.dtype) codes; name their format (--input-format)")
+    }
     let codes = try a.codes(of: format, path: path)
-    return Tensor(shape: a.shape, values: codes.map { format.decode($0) }, codes: codes.map { UInt16($0) })
+    return Tensor(shape: a.shape, values: codes.map { format.decode($0) }, codes: codes.map { UInt16($0) }, format: format)
   }
 
   /// The operands: the values (codes decoded exactly) and the descales expanded to row scales.

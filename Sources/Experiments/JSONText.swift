@@ -1,4 +1,5 @@
 import Foundation
+import Measurement
 
 /// A JSON value written as text: the one JSON writer of the files the tool writes (sweep
 /// results, the FA3 table, baselines). Keys keep the given order; numbers are written as given,
@@ -49,5 +50,13 @@ public enum JSONText {
       if pairs.isEmpty { return "{}" }
       return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.text(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
     }
+  }
+}
+
+extension ErrorMetrics {
+  /// The metrics as a JSON object (count, then ``ErrorMetrics/names`` that are present; a
+  /// non-finite value as `null`).
+  public var json: JSONText {
+    .object([("count", .int(count))] + ErrorMetrics.names.compactMap { name in self[name].map { (name, JSONText.double($0)) } })
   }
 }

@@ -20,8 +20,11 @@ extension NPYArray {
   /// 0xF is an error, never masked).
   public func codes(of format: FloatFormat, path: String) throws(AttentionError) -> [UInt32] {
     let wide = format.bitWidth > 8
-    guard let codes = wide ? uint16?.map(UInt32.init) : uint8?.map(UInt32.init) else {
+    guard let (width, codes) = codeBytes, width == (wide ? 16 : 8) else {
       throw AttentionError("\(path): \(format.name) codes must be \(wide ? "uint16" : "uint8"), got \(dtype)")
+    }
+    if dtype == .float8e5m2 && format != .e5m2 {
+      throw AttentionError("\(path): holds ml_dtypes float8_e5m2 codes, not \(format.name)")
     }
     if let i = codes.firstIndex(where: { $0 >> UInt32(format.bitWidth) != 0 }) {
       throw AttentionError("\(path): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")

@@ -1,19 +1,28 @@
 /// Element types of `.npy` arrays that FlashNumerics reads and writes.
+///
+/// Besides NumPy's own types: `float16` (`<f2`); `raw8` and `raw16` (`V1`, `V2`), the opaque
+/// one- and two-byte elements as which ml_dtypes' bfloat16 and float8/float4 types are saved
+/// (their bytes are the format's codes; the format must be named); and `float8e5m2` (`f1`), the
+/// descr ml_dtypes gives its float8_e5m2 (bytes are e5m2 codes).
 public enum NPYDType: String, Sendable, CaseIterable {
   case float32 = "f4", float64 = "f8", uint8 = "u1", uint16 = "u2", uint32 = "u4", int32 = "i4"
+  case float16 = "f2", raw8 = "V1", raw16 = "V2", float8e5m2 = "f1"
 
   /// Bytes per element.
   public var size: Int {
     switch self {
-    case .uint8: 1
-    case .uint16: 2
+    case .uint8, .raw8, .float8e5m2: 1
+    case .uint16, .float16, .raw16: 2
     case .float32, .int32, .uint32: 4
     case .float64: 8
     }
   }
 
   /// The numpy `descr` written for this type (little endian).
-  public var descr: String { self == .uint8 ? "|u1" : "<" + rawValue }
+  public var descr: String { size == 1 ? "|" + rawValue : "<" + rawValue }
+
+  /// Whether the elements are codes of a low-precision format (raw bytes or e5m2).
+  public var isCodes: Bool { self == .raw8 || self == .raw16 || self == .float8e5m2 }
 }
 
 /// An n-dimensional array as stored in a `.npy` file: shape, element type and the elements
@@ -71,16 +80,27 @@ public struct NPYArray: Sendable, Equatable {
   public var uint8: [UInt8]? { dtype == .uint8 ? bytes : nil }
   /// The elements, if the array is uint16.
   public var uint16: [UInt16]? { integers(.uint16, as: UInt16.self) }
+  /// The elements as codes of one or two bytes: uint8, uint16, and the ml_dtypes types
+  /// (`raw8`, `raw16`, `float8e5m2`); `nil` for value arrays.
+  public var codeBytes: (width: Int, codes: [UInt32])? {
+    switch dtype {
+    case .uint8, .raw8, .float8e5m2: (8, bytes.map(UInt32.init))
+    case .uint16, .raw16:
+      (16, bytes.withUnsafeBytes { raw in (0..<count).map { UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) } })
+    default: nil
+    }
+  }
   /// The elements, if the array is uint32.
   public var uint32: [UInt32]? { integers(.uint32, as: UInt32.self) }
   /// The elements, if the array is int32.
   public var int32: [Int32]? { integers(.int32, as: Int32.self) }
 
-  /// Float32 and float64 arrays as Doubles (exact), `nil` for integer arrays.
+  /// Float16, float32 and float64 arrays as Doubles (exact), `nil` for integer and code arrays.
   public var values: [Double]? {
     switch dtype {
     case .float32: float32.map { $0.map(Double.init) }
     case .float64: float64
+    case .float16: integers(.float16, as: UInt16.self)?.map { Double(Float16(bitPattern: $0)) }
     default: nil
     }
   }

@@ -106,7 +106,7 @@ public enum NPYFile {
   static func dtypeOf(_ descr: String) throws(NPYError) -> (NPYDType, bigEndian: Bool) {
     guard let order = descr.first, "<>|=".contains(order),
           let dtype = NPYDType(rawValue: String(descr.dropFirst())) else {
-      throw NPYError("unsupported dtype '\(descr)' (use float32, float64, uint8, uint16, uint32 or int32)")
+      throw NPYError("unsupported dtype '\(descr)' (use float16, float32, float64, uint8, uint16, uint32, int32, or ml_dtypes' V1/V2/f1 codes)")
     }
     return (dtype, order == ">")
   }

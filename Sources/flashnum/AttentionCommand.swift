@@ -39,6 +39,8 @@ struct AttentionCommand: ParsableCommand {
   var attribute = false
   @Option(name: .customLong("fa3-set"), help: "fa3: change one schedule parameter, NAME=VALUE (repeatable); names: \(FA3Schedule.parameterNames.joined(separator: ", ")).")
   var fa3Set: [String] = []
+  @Flag(help: "Print a JSON object on stdout (scheme, algorithm, shape, output; with --attribute the metrics and the attribution).")
+  var json = false
   @Option(name: .customLong("lse-out"), help: "fa3 on code inputs: also write the LSE, float32 (batch, heads, seqlen_q), natural log.")
   var lseOut: String?
 
@@ -86,16 +88,29 @@ struct AttentionCommand: ParsableCommand {
     if case .fa3Kernel(let s) = algorithm { algorithm = .fa3Kernel(try adjusted(s)) }
     let output = codes ? try chosen.run(operands, algorithm: algorithm, options: inputs.options())
       : try chosen.run(operands.dequantized(), seed: seed, algorithm: algorithm, options: inputs.options())
+    var report: [(String, JSONText)] = [("scheme", .string(chosen.name)), ("algorithm", .string(algorithm.name)),
+                                        ("shape", .array(output.o.shape.map { .int($0) })), ("output", .string(out)),
+                                        ("output_format", .string(output.format.description))]
     if attribute {
       guard !codes else { throw InputError("--attribute needs value inputs (the reference is that of the unquantized values)") }
       let exact = operands.dequantized()
       let reference = try ReferenceAttention.compute(exact, options: inputs.options(), precision: 128, threads: max(1, inputs.threads))
       let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algorithm, options: inputs.options(),
                                                       reference: reference, seed: seed)
-      print("scheme \(chosen.name), algorithm \(algorithm.name): RMSE \(total.rmse), max abs \(total.maxAbs), SQNR \(total.sqnrDB) dB")
-      print("| stage made exact | RMSE | contribution |\n|---|---|---|")
-      for e in entries { print("| \(e.stage.rawValue) | \(e.rmseWithStageExact) | \(e.contribution) |") }
+      if json {
+        report.append(("reference", .string("mpfr-128")))
+        report.append(("metrics", total.json))
+        report.append(("attribution", .array(entries.map { e in
+          .object([("stage", .string(e.stage.rawValue)), ("rmse_with_stage_exact", .double(e.rmseWithStageExact)),
+                   ("contribution", .double(e.contribution))])
+        })))
+      } else {
+        print("scheme \(chosen.name), algorithm \(algorithm.name): RMSE \(total.rmse), max abs \(total.maxAbs), SQNR \(total.sqnrDB) dB")
+        print("| stage made exact | RMSE | contribution |\n|---|---|---|")
+        for e in entries { print("| \(e.stage.rawValue) | \(e.rmseWithStageExact) | \(e.contribution) |") }
+      }
     }
+    if json { print(JSONText.object(report).document, terminator: "") }
     try writeNPY(outBits ? try bits(output.o.values, output.format, output.o.shape)
                  : NPYArray(shape: output.o.shape, float32: output.o.values.map { Float($0) }), out)
   }

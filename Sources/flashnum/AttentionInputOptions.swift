@@ -6,10 +6,10 @@ import LowPrecision
 
 /// The inputs shared by `flashnum attention` and `flashnum reference`.
 struct AttentionInputOptions: ParsableArguments {
-  @Option(help: "Q, (batch, seqlen_q, heads, headdim) .npy: float32/float64 values or uint8/uint16 codes.")
+  @Option(help: "Q, (batch, seqlen_q, heads, headdim): a .npy file (float16/32/64 values, uint8/uint16 or ml_dtypes codes), FILE.npz:KEY or FILE.safetensors:NAME.")
   var q: String
-  @Option(help: "K, (batch, seqlen_k, kv_heads, headdim) .npy.") var k: String
-  @Option(help: "V, (batch, seqlen_k, kv_heads, headdim) .npy.") var v: String
+  @Option(help: "K, (batch, seqlen_k, kv_heads, headdim), as Q.") var k: String
+  @Option(help: "V, (batch, seqlen_k, kv_heads, headdim), as Q.") var v: String
   @Option(name: .customLong("input-format"),
           help: "Format of uint8/uint16 code inputs: e4m3fn, e5m2, bf16, fp16, ... (fp32 for float inputs).")
   var inputFormat: String?

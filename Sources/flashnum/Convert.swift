@@ -22,13 +22,13 @@ struct Convert: ParsableCommand {
   @Flag(help: "Decode codes to float32 instead of encoding.")
   var decode = false
   @OptionGroup var roundingOptions: RoundingOptions
-  @Argument(help: "Input .npy file.") var input: String
+  @Argument(help: "Input tensor: a .npy file, FILE.npz:KEY or FILE.safetensors:NAME.") var input: String
   @Argument(help: "Output .npy file.") var output: String
 
   func validate() throws { try checkOutputs([output], notAmong: [input]) }
 
   func run() throws {
-    let array = try readNPY(input)
+    let array = try TensorFile.read(input).array
     try writeNPY(decode ? decodeCodes(array) : encodeValues(array), output)
   }
 

@@ -27,6 +27,7 @@ struct ReferenceCommand: ParsableCommand {
   @Option(help: "How to certify: rerun (at twice the precision) or bound (a-priori error bound, one run).")
   var certify: Method = .rerun
   @Option(help: "Output .npy file (float64).") var out: String
+  @Flag(help: "Print a JSON object on stdout (precision, certification and its bits, output).") var json = false
 
   func validate() throws {
     try checkOutputs([out], notAmong: inputs.paths)
@@ -50,6 +51,14 @@ struct ReferenceCommand: ParsableCommand {
       }
     }
     try writeNPY(NPYArray(shape: output.shape, float64: output.values), out)
+    if json {
+      var report: [(String, JSONText)] = [("precision_bits", .int(precisionBits)), ("shape", .array(output.shape.map { .int($0) })),
+                                          ("output", .string(out))]
+      if let b = bound { report += [("certify", .string("bound")), ("certified_bits", .int(b.certifiedBits)), ("worst_output", .int(b.worstOutput))] }
+      if let c = certificate { report += [("certify", .string("rerun")), ("certified_bits", .int(c.agreedBits)), ("worst_output", .int(c.worstOutput))] }
+      if noCertify { report.append(("certify", .string("none"))) }
+      print(JSONText.object(report).document, terminator: "")
+    }
     if let b = bound {
       note("error bound: at least \(b.certifiedBits) correct bits in every output at \(b.precision) bits (worst output at flat index \(b.worstOutput))")
       if b.certifiedBits < 53 {

@@ -21,6 +21,7 @@ struct Regress: ParsableCommand {
   @Flag(help: "Rewrite the baseline's pinned values with the measured ones.") var update = false
   @Option(name: .customLong("reference-bits"), help: "MPFR precision of the reference.") var referenceBits = 64
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+  @Flag(help: "Print the measured rows as a JSON object on stdout (exit 1 still when one is worse).") var json = false
 
   func validate() throws {
     try checkThreads(threads)
@@ -37,6 +38,18 @@ struct Regress: ParsableCommand {
     if update {
       try RegressionGate.encode(result.measured).write(to: URL(fileURLWithPath: baseline))
       print("regress: \(baseline) rewritten with the measured values of \(pinned.entries.count) entries; review the diff before committing")
+      return
+    }
+    if json {
+      print(JSONText.object([
+        ("baseline", .string(baseline)), ("tolerance", .double(pinned.tolerance)), ("absolute_tolerance", .double(pinned.absoluteTolerance)),
+        ("passed", .bool(!result.rows.contains(where: \.worse))),
+        ("rows", .array(result.rows.map { r in
+          .object([("scheme", .string(r.scheme)), ("configuration", .string(r.configuration)), ("metric", .string(r.metric)),
+                   ("pinned", .double(r.pinned)), ("now", .double(r.now)), ("worse", .bool(r.worse))])
+        })),
+      ]).document, terminator: "")
+      if result.rows.contains(where: \.worse) { throw ExitCode(1) }
       return
     }
     let worse = RegressionGate.regressions(result.rows, tolerance: pinned.tolerance)

@@ -1,0 +1,115 @@
+import Attention
+import Foundation
+import LowPrecision
+import NPY
+import ZIPFoundation
+
+/// A tensor named on the command line, from any of the files researchers keep them in:
+///
+/// | spelling | file |
+/// |---|---|
+/// | `PATH` (any name but the two below) | a `.npy` file: float16/32/64 values, uint8/uint16 codes, ml_dtypes arrays (`V1`/`V2` codes, `f1` e5m2 codes) |
+/// | `PATH.npz:KEY` (`:KEY` may be left out when the archive holds one array) | the array `KEY` of a NumPy `.npz` archive (`np.savez`, stored or deflated) |
+/// | `PATH.safetensors:NAME` (likewise) | the tensor `NAME` of a safetensors file: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, U8, U16, U32, I32 |
+///
+/// ``format`` is the format the file itself gives the codes (safetensors' BF16, F8_E4M3,
+/// F8_E5M2; ml_dtypes' `f1`), `nil` otherwise. Every size is checked against the tensor limit
+/// before anything is read into memory; every problem is one line naming the file.
+public struct TensorFile: Sendable {
+  public var array: NPYArray
+  public var format: FloatFormat?
+
+  public static func read(_ spec: String) throws(AttentionError) -> TensorFile {
+    let (path, key) = split(spec)
+    if path.hasSuffix(".npz") { return try npz(path, key) }
+    if path.hasSuffix(".safetensors") { return try safetensors(path, key) }
+    let array = try NPYFiles.read(spec)
+    return TensorFile(array: array, format: array.dtype == .float8e5m2 ? .e5m2 : nil)
+  }
+
+  /// `FILE.npz:KEY` → (FILE.npz, KEY); any other spelling is a path.
+  static func split(_ spec: String) -> (String, String?) {
+    guard let colon = spec.lastIndex(of: ":") else { return (spec, nil) }
+    let path = String(spec[..<colon])
+    return path.hasSuffix(".npz") || path.hasSuffix(".safetensors") ? (path, String(spec[spec.index(after: colon)...])) : (spec, nil)
+  }
+
+  /// The most bytes one tensor's data may take (the tensor limit at 8 bytes per element).
+  static var largestBytes: Int { ResourceLimits.tensorElements * 8 }
+
+  static func pick(_ names: [String], _ key: String?, _ path: String, _ what: String) throws(AttentionError) -> String {
+    if let key {
+      guard names.contains(key) else { throw AttentionError("\(path): no \(what) '\(key)' (holds: \(names.sorted().joined(separator: ", ")))") }
+      return key
+    }
+    guard names.count == 1 else {
+      throw AttentionError("\(path): holds \(names.count) \(what)s (\(names.sorted().joined(separator: ", "))); name one as \(path):NAME")
+    }
+    return names[0]
+  }
+
+  static func npz(_ path: String, _ key: String?) throws(AttentionError) -> TensorFile {
+    let archive: Archive
+    do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+      throw AttentionError("\(path): cannot read the .npz archive (\(FileManager.default.fileExists(atPath: path) ? "not a zip file" : "no such file"))")
+    }
+    let entries = archive.filter { $0.type == .file && $0.path.hasSuffix(".npy") }
+    let name = try pick(entries.map { String($0.path.dropLast(4)) }, key, path, "array")
+    let entry = entries.first { $0.path == name + ".npy" }!
+    guard entry.uncompressedSize <= UInt64(largestBytes) + 65_536 else {
+      throw AttentionError("\(path):\(name): \(entry.uncompressedSize) bytes, more than the tensor limit allows (\(ResourceLimits.tensorElementsVariable))")
+    }
+    var data = Data()
+    do { _ = try archive.extract(entry, skipCRC32: false) { data.append($0) } } catch {
+      throw AttentionError("\(path):\(name): cannot extract (\(error.localizedDescription))")
+    }
+    let array: NPYArray
+    do { array = try NPYFile.parse(Array(data)) } catch { throw AttentionError("\(path):\(name): \(error.description)") }
+    return TensorFile(array: array, format: array.dtype == .float8e5m2 ? .e5m2 : nil)
+  }
+
+  static let safetensorsTypes: [String: (NPYDType, FloatFormat?)] = [
+    "F64": (.float64, nil), "F32": (.float32, nil), "F16": (.float16, nil), "BF16": (.raw16, .bf16),
+    "F8_E4M3": (.raw8, .e4m3fn), "F8_E5M2": (.float8e5m2, .e5m2), "U8": (.uint8, nil), "U16": (.uint16, nil),
+    "U32": (.uint32, nil), "I32": (.int32, nil),
+  ]
+
+  static func safetensors(_ path: String, _ key: String?) throws(AttentionError) -> TensorFile {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw AttentionError("\(path): cannot read the file") }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    try? handle.seek(toOffset: 0)
+    guard size >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
+      throw AttentionError("\(path): not a safetensors file (shorter than its 8-byte header size)")
+    }
+    let headerSize = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+    guard headerSize <= min(size - 8, 100_000_000) else {
+      throw AttentionError("\(path): header size \(headerSize) does not fit the file (\(size) bytes)")
+    }
+    guard let headerData = try? handle.read(upToCount: Int(headerSize)), headerData.count == Int(headerSize),
+          let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+      throw AttentionError("\(path): the header is not a JSON object")
+    }
+    let names = header.keys.filter { $0 != "__metadata__" }
+    let name = try pick(Array(names), key, path, "tensor")
+    guard let info = header[name] as? [String: Any], let typeName = info["dtype"] as? String,
+          let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+      throw AttentionError("\(path):\(name): expected dtype, shape and data_offsets [begin, end]")
+    }
+    guard let (dtype, format) = safetensorsTypes[typeName] else {
+      throw AttentionError("\(path):\(name): unsupported dtype \(typeName) (supported: \(safetensorsTypes.keys.sorted().joined(separator: ", ")))")
+    }
+    guard shape.allSatisfy({ $0 >= 0 }), let count = ResourceLimits.product(shape), count <= ResourceLimits.tensorElements else {
+      throw AttentionError("\(path):\(name): shape \(shape) is negative or above the tensor limit (\(ResourceLimits.tensorElementsVariable))")
+    }
+    let data = UInt64(size) - 8 - headerSize
+    guard offsets[0] >= 0, offsets[1] >= offsets[0], UInt64(offsets[1]) <= data, offsets[1] - offsets[0] == count * dtype.size else {
+      throw AttentionError("\(path):\(name): data_offsets \(offsets) do not hold \(shape) of \(typeName) (\(count * dtype.size) bytes) within the \(data) data bytes")
+    }
+    try? handle.seek(toOffset: 8 + headerSize + UInt64(offsets[0]))
+    guard let bytes = try? handle.read(upToCount: count * dtype.size), bytes.count == count * dtype.size || count == 0 else {
+      throw AttentionError("\(path):\(name): the data is cut short")
+    }
+    return TensorFile(array: NPYArray(shape: shape, dtype: dtype, bytes: Array(bytes ?? Data())), format: format)
+  }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import LowPrecision
+import NPY
+import XCTest
+import ZIPFoundation
+
+/// The same tensors from `.npy` (values, float16, uint codes, ml_dtypes codes), `.npz` (stored
+/// and deflated) and `.safetensors` files give identical output bytes; `--json` reports.
+final class TensorFileCLITests: CLITestCase {
+  /// A safetensors file: an 8-byte little-endian header size, the JSON header, the data.
+  func safetensors(_ tensors: [(String, String, [Int], [UInt8])], _ name: String, header edit: (String) -> String = { $0 }) throws -> String {
+    var entries: [String] = []
+    var data: [UInt8] = []
+    for (key, dtype, shape, bytes) in tensors {
+      entries.append("\"\(key)\": {\"dtype\": \"\(dtype)\", \"shape\": \(shape), \"data_offsets\": [\(data.count), \(data.count + bytes.count)]}")
+      data += bytes
+    }
+    let header = Array(edit("{" + entries.joined(separator: ", ") + "}").utf8)
+    var file = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
+    file += header + data
+    FileManager.default.createFile(atPath: path(name), contents: Data(file))
+    return path(name)
+  }
+
+  func npz(_ arrays: [(String, NPYArray)], _ name: String, compression: CompressionMethod) throws -> String {
+    let archive = try Archive(url: URL(fileURLWithPath: path(name)), accessMode: .create)
+    for (key, array) in arrays {
+      let bytes = Data(NPYFile.serialize(array))
+      try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: compression) { position, size in
+        bytes.subdata(in: Int(position)..<Int(position) + size)
+      }
+    }
+    return path(name)
+  }
+
+  func testEveryFileKindGivesTheSameBits() throws {
+    var rng = SplitMix64(seed: 4)
+    let shapes = [("q", [1, 40, 2, 64]), ("k", [1, 56, 1, 64]), ("v", [1, 56, 1, 64])]
+    let values = shapes.map { (_, s) in (0..<s.reduce(1, *)).map { _ in Float(Double.random(in: -3...3, using: &rng)) } }
+    // bf16 codes of the values, as uint16 arrays and as ml_dtypes' '<V2' arrays.
+    let codes = values.map { v in v.map { UInt16(FloatFormat.bf16.encode($0, Rounding(.nearestEven, overflow: .infinity))) } }
+    func bytes(_ c: [UInt16]) -> [UInt8] { c.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } }
+    var runs: [[String]] = []
+    runs.append(try shapes.indices.map { try write(NPYArray(shape: shapes[$0].1, uint16: codes[$0]), "\(shapes[$0].0).u16.npy") } + ["--input-format", "bf16"])
+    runs.append(try shapes.indices.map { try write(NPYArray(shape: shapes[$0].1, dtype: .raw16, bytes: bytes(codes[$0])), "\(shapes[$0].0).v2.npy") }
+                + ["--input-format", "bf16"])
+    for method in [CompressionMethod.none, .deflate] {
+      let file = try npz(shapes.indices.map { (shapes[$0].0, NPYArray(shape: shapes[$0].1, uint16: codes[$0])) }, "t-\(method).npz", compression: method)
+      runs.append(shapes.map { "\(file):\($0.0)" } + ["--input-format", "bf16"])
+    }
+    let st = try safetensors(shapes.indices.map { (shapes[$0].0, "BF16", shapes[$0].1, bytes(codes[$0])) }, "t.safetensors")
+    runs.append(shapes.map { "\(st):\($0.0)" })  // the format comes from the file
+    var outputs: [Data] = []
+    for (i, files) in runs.enumerated() {
+      let r = try run(["attention", "--q", files[0], "--k", files[1], "--v", files[2]] + files.dropFirst(3)
+                      + ["--algorithm", "fa3", "--out-bits", "--out", path("o\(i).npy")])
+      XCTAssertEqual(r.status, 0, "\(files): \(r.stderr)")
+      outputs.append(try Data(contentsOf: URL(fileURLWithPath: path("o\(i).npy"))))
+    }
+    XCTAssertEqual(Set(outputs).count, 1, "every file kind gives the same output bytes")
+    // float16 values equal their float32 copies.
+    let halves = values[0].map { Float(Float16($0)) }
+    let f16 = try write(NPYArray(shape: shapes[0].1, dtype: .float16, bytes: halves.flatMap { h in withUnsafeBytes(of: Float16(h).bitPattern.littleEndian) { Array($0) } }), "q16.npy")
+    let f32 = try write(NPYArray(shape: shapes[0].1, float32: halves), "q32.npy")
+    let k = try write(NPYArray(shape: shapes[1].1, float32: values[1]), "k.npy"), v = try write(NPYArray(shape: shapes[2].1, float32: values[2]), "v.npy")
+    for (q, o) in [(f16, "h.npy"), (f32, "s.npy")] {
+      XCTAssertEqual(try run(["attention", "--q", q, "--k", k, "--v", v, "--algorithm", "blocked", "--out", path(o)]).status, 0)
+    }
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("h.npy"))), try Data(contentsOf: URL(fileURLWithPath: path("s.npy"))))
+  }
+
+  func testBadTensorFilesExitTwo() throws {
+    let a = NPYArray(shape: [1, 4, 1, 16], float32: [Float](repeating: 1, count: 64))
+    let two = try npz([("q", a), ("k", a)], "two.npz", compression: .none)
+    let q = try write(a, "q.npy")
+    let args = { (spec: String) in ["attention", "--q", spec, "--k", q, "--v", q, "--algorithm", "naive", "--out", self.path("o.npy")] }
+    try assertBadInput(args(two), "holds 2 arrays (k, q); name one as")
+    try assertBadInput(args(two + ":x"), "no array 'x' (holds: k, q)")
+    try assertBadInput(args(path("missing.npz") + ":q"), "no such file")
+    try "not a zip".write(toFile: path("bad.npz"), atomically: true, encoding: .utf8)
+    try assertBadInput(args(path("bad.npz") + ":q"), "not a zip file")
+    let ones = [UInt8](repeating: 0, count: 256)
+    try assertBadInput(args(try safetensors([("q", "F32", [1, 4, 1, 16], ones)], "a.safetensors") + ":z"), "no tensor 'z'")
+    try assertBadInput(args(try safetensors([("q", "F32", [1, 4, 1, 17], ones)], "b.safetensors") + ":q"), "data_offsets")
+    try assertBadInput(args(try safetensors([("q", "C64", [1, 4, 1, 16], ones)], "c.safetensors") + ":q"), "unsupported dtype C64")
+    try assertBadInput(args(try safetensors([("q", "F32", [1, 4, 1, 16], ones)], "d.safetensors") { _ in "[1, 2]" } + ":q"), "not a JSON object")
+    try assertBadInput(args(try safetensors([("q", "F32", [-1, 4, 1, 16], ones)], "e.safetensors") + ":q"), "negative or above the tensor limit")
+    try assertBadInput(args(try safetensors([("q", "F32", [1 << 20, 1 << 20, 1, 16], ones)], "f.safetensors") + ":q"), "above the tensor limit")
+    FileManager.default.createFile(atPath: path("g.safetensors"), contents: Data([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x7B]))
+    try assertBadInput(args(path("g.safetensors") + ":q"), "does not fit the file")
+    let bf = try safetensors([("q", "BF16", [1, 4, 1, 16], [UInt8](repeating: 0, count: 128))], "h.safetensors")
+    try assertBadInput(["attention", "--q", bf, "--k", bf, "--v", bf, "--input-format", "e4m3fn", "--algorithm", "fa3", "--out", path("o.npy")],
+                       "holds bf16 codes, not e4m3fn")
+  }
+
+  func testJSONReports() throws {
+    var rng = SplitMix64(seed: 6)
+    let t = { (n: String) in try self.write(NPYArray(shape: [1, 24, 1, 32], float32: (0..<768).map { _ in Float.random(in: -2...2, using: &rng) }), n) }
+    let q = try t("q.npy"), k = try t("k.npy"), v = try t("v.npy")
+    let a = try run(["attention", "--q", q, "--k", k, "--v", v, "--scheme", "fa3-fp8-per-head", "--algorithm", "blocked", "--attribute", "--json",
+                     "--out", path("o.npy")])
+    XCTAssertEqual(a.status, 0, a.stderr)
+    let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(report["scheme"] as? String, "fa3-fp8-per-head")
+    let metrics = try XCTUnwrap(report["metrics"] as? [String: Any])
+    let rmse = try XCTUnwrap(Double((metrics["rmse"] as? NSNumber)?.description ?? ""))
+    // Against the reference command's output (same 128-bit MPFR values), computed here.
+    let r = try run(["reference", "--q", q, "--k", k, "--v", v, "--certify", "bound", "--json", "--out", path("r.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let ref = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    XCTAssertGreaterThanOrEqual(ref["certified_bits"] as? Int ?? 0, 53)
+    let o = try NPYFile.read(path("o.npy")).values!, e = try NPYFile.read(path("r.npy")).values!
+    let mine = (zip(o, e).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(o.count)).squareRoot()
+    XCTAssertEqual(rmse, mine, accuracy: mine * 1e-12)
+    XCTAssertGreaterThan(rmse, 1e-4, "FP8 makes a visible error")
+  }
+}
