@@ -72,7 +72,7 @@ let package = Package(
     .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments"]),
     .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation"]),
     // Mutation fuzzing of every parser of user files (bounded in cases and seconds).
-    .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision"], exclude: ["Seeds"]),
+    .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision", "ZIPFoundation"], exclude: ["Seeds"]),
   ],
   swiftLanguageModes: [.v6]
 )

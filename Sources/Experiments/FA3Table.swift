@@ -1,5 +1,4 @@
 import Measurement
-import Measurement
 import Attention
 import Foundation
 import LowPrecision

@@ -60,7 +60,14 @@ public struct TensorFile: Sendable {
       throw AttentionError("\(path):\(name): \(entry.uncompressedSize) bytes, more than the tensor limit allows (\(ResourceLimits.tensorElementsVariable))")
     }
     var data = Data()
-    do { _ = try archive.extract(entry, skipCRC32: false) { data.append($0) } } catch {
+    let most = Int(entry.uncompressedSize)
+    do {
+      // A member that inflates beyond its recorded size (a crafted archive) is cut off, not followed.
+      _ = try archive.extract(entry, skipCRC32: false) { chunk in
+        guard data.count + chunk.count <= most else { throw CocoaError(.fileReadCorruptFile) }
+        data.append(chunk)
+      }
+    } catch {
       throw AttentionError("\(path):\(name): cannot extract (\(error.localizedDescription))")
     }
     let array: NPYArray

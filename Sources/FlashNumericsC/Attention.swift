@@ -140,13 +140,53 @@ public func fn_metrics_json(_ n: Int64, _ output: UnsafePointer<Double>?, _ refe
       default: f = .low(try format(formatName), Rounding(.nearestEven, overflow: try format(formatName).naturalOverflow))
       }
     }
-    let m = ErrorMetrics(output: Array(UnsafeBufferPointer(start: output, count: Int(n))),
-                         reference: Array(UnsafeBufferPointer(start: reference, count: Int(n))), format: f)
-    let fields = ErrorMetrics.names.compactMap { name -> String? in
-      guard let v = m[name] else { return nil }
-      return "\"\(name)\": " + (v.isFinite ? "\(v)" : (v.isNaN ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"")))
+    json = metricsJSON(ErrorMetrics(output: Array(UnsafeBufferPointer(start: output, count: Int(n))),
+                                    reference: Array(UnsafeBufferPointer(start: reference, count: Int(n))), format: f))
+  }
+  return status == 0 ? owned(json!) : nil
+}
+
+/// A number as JSON: shortest round-trip form, non-finite ones as the strings "inf", "-inf", "nan".
+func jsonNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : (v.isNaN ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"")) }
+
+/// The metrics as a JSON object: count, then every metric present.
+func metricsJSON(_ m: ErrorMetrics) -> String {
+  let fields = ErrorMetrics.names.compactMap { name in m[name].map { "\"\(name)\": " + jsonNumber($0) } }
+  return "{" + (["\"count\": \(m.count)"] + fields).joined(separator: ", ") + "}"
+}
+
+/// Per-stage error attribution of a scheme (as `flashnum attention --attribute`): the metrics of
+/// its output against the MPFR reference at `precision_bits`, and for each rounding stage of its
+/// plan the RMSE with that stage made exact and its contribution, as a JSON object
+/// `{"metrics": {…}, "attribution": [{"stage", "rmse_with_stage_exact", "contribution"}, …]}`.
+/// NULL on error. The caller frees it (`fn_free`).
+@_cdecl("fn_attribute_json")
+public func fn_attribute_json(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64,
+                              _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<Double>?,
+                              _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ causal: Int32, _ windowLeft: Int64,
+                              _ windowRight: Int64, _ softmaxScale: Double, _ seed: UInt64, _ precisionBits: Int32,
+                              _ threads: Int32) -> UnsafeMutablePointer<CChar>? {
+  var json: String? = nil
+  let status = CError.status {
+    let name = text(scheme) ?? ""
+    guard let chosen = AttentionScheme.named(name) else {
+      throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
     }
-    json = "{" + (["\"count\": \(m.count)"] + fields).joined(separator: ", ") + "}"
+    let choice = try AlgorithmChoice(text(algorithm) ?? "blocked")
+    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    let o = try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads)
+    try o.mask.validate()
+    guard ReferenceAttention.precisions.contains(Int(precisionBits)) else {
+      throw CallError("precision_bits must be in 24...8192, got \(precisionBits)")
+    }
+    let inputs = try s.inputs(q, k, v)
+    let resolved = try choice.resolve(for: chosen, headDim: s.headDim, causal: o.mask.causal, seqLenQ: s.seqLenQ)
+    let reference = try ReferenceAttention.compute(inputs, options: o, precision: Int(precisionBits), threads: Int(threads))
+    let (total, entries) = try ErrorAttribution.run(inputs, scheme: chosen, algorithm: resolved, options: o, reference: reference, seed: seed)
+    let stages = entries.map { e in
+      "{\"stage\": \"\(e.stage.rawValue)\", \"rmse_with_stage_exact\": \(jsonNumber(e.rmseWithStageExact)), \"contribution\": \(jsonNumber(e.contribution))}"
+    }
+    json = "{\"metrics\": \(metricsJSON(total)), \"attribution\": [\(stages.joined(separator: ", "))]}"
   }
   return status == 0 ? owned(json!) : nil
 }

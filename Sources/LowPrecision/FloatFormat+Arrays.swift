@@ -39,15 +39,7 @@ extension FloatFormat {
     let work: @Sendable (Int) -> Void = { c in
       for i in c * chunk..<min(src.count, (c + 1) * chunk) { dst[i] = format.encode(src[i], rounding, random: stream.word(at: i)) }
     }
-    if threads <= 1 || chunks <= 1 {
-      for c in 0..<chunks { work(c) }
-    } else {
-      // Workers take chunks c, c + threads, …: at most `threads` run at once.
-      DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { w in
-        var c = w
-        while c < chunks { work(c); c += threads }
-      }
-    }
+    forEachChunk(chunks, threads: threads, work)
   }
 }
 
@@ -81,13 +73,19 @@ extension FloatFormat {
         format.encode(part, into: UnsafeMutableBufferPointer(rebasing: out[range]), rounding, stream: stream, offset: range.lowerBound)
       }
     }
-    if threads <= 1 || chunks <= 1 {
-      for c in 0..<chunks { work(c) }
-    } else {
-      DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { w in
-        var c = w
-        while c < chunks { work(c); c += threads }
-      }
-    }
+    forEachChunk(chunks, threads: threads, work)
+  }
+}
+
+/// Runs `work` on chunks 0..<chunks: in order on this thread for one thread, else on `threads`
+/// workers, worker w taking chunks w, w + threads, … (at most `threads` run at once).
+func forEachChunk(_ chunks: Int, threads: Int, _ work: @Sendable (Int) -> Void) {
+  guard threads > 1 && chunks > 1 else {
+    for c in 0..<chunks { work(c) }
+    return
+  }
+  DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { w in
+    var c = w
+    while c < chunks { work(c); c += threads }
   }
 }

@@ -3,6 +3,7 @@ import Experiments
 import Foundation
 import NPY
 import XCTest
+import ZIPFoundation
 
 /// Every parser of user files under mutated inputs (``Mutator``): each input is parsed or
 /// refused with the parser's own error, never a trap, and what parses keeps the parser's
@@ -114,6 +115,59 @@ final class ParserFuzzTests: XCTestCase {
       parsed += 1
       XCTAssertFalse(baseline.entries.isEmpty, "case \(i)")
       XCTAssertEqual(try RegressionBaseline.load(file(Array(RegressionGate.encode(baseline)), "again.json")), baseline, "case \(i)")
+    }
+    XCTAssertGreaterThan(parsed, 0)
+  }
+
+  /// `.safetensors` files: header sizes, JSON, dtypes, shapes and offsets mutated.
+  func testSafetensors() throws {
+    func make(_ tensors: [(String, String, [Int], Int)]) -> [UInt8] {
+      var entries: [String] = [], offset = 0
+      for (name, dtype, shape, bytes) in tensors {
+        entries.append("\"\(name)\": {\"dtype\": \"\(dtype)\", \"shape\": \(shape), \"data_offsets\": [\(offset), \(offset + bytes)]}")
+        offset += bytes
+      }
+      let header = Array(("{\"__metadata__\": {\"format\": \"pt\"}, " + entries.joined(separator: ", ") + "}").utf8)
+      return withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header + (0..<offset).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+    }
+    let seeds = [make([("q", "BF16", [1, 4, 2, 8], 128), ("k", "F32", [2, 3], 24)]), make([("x", "F8_E4M3", [5], 5)]), make([("y", "F16", [0, 3], 0)])]
+    let mutator = Mutator(seeds: seeds, dictionary: ["\"dtype\": \"F64\"", "\"shape\": [", "\"data_offsets\": [0, ", "\"U16\"", "\"F8_E5M2\"", "-1", "18446744073709551615"])
+    var parsed = 0
+    try mutator.run("safetensors") { input, i in
+      let path = file(input, "t.safetensors")
+      for key in [nil, "q", "x"] as [String?] {
+        guard let t = try? TensorFile.read(path + (key.map { ":" + $0 } ?? "")) else { continue }
+        parsed += 1
+        XCTAssertEqual(t.array.bytes.count, t.array.count * t.array.dtype.size, "case \(i)")
+        XCTAssertLessThanOrEqual(t.array.count, ResourceLimits.tensorElements, "case \(i)")
+      }
+    }
+    XCTAssertGreaterThan(parsed, 0)
+  }
+
+  /// `.npz` archives (stored and deflated) with their members' bytes and the zip structure mutated.
+  func testNPZ() throws {
+    var seeds: [[UInt8]] = []
+    for (i, method) in [CompressionMethod.none, .deflate].enumerated() {
+      let url = directory.appendingPathComponent("seed\(i).npz")
+      let archive = try Archive(url: url, accessMode: .create)
+      for (name, array) in [("q", NPYArray(shape: [2, 3], float32: [1, 2, 3, 4, 5, 6])), ("k", NPYArray(shape: [4], uint16: [1, 2, 3, 4]))] {
+        let bytes = Data(NPYFile.serialize(array))
+        try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: method) { p, n in
+          bytes.subdata(in: Int(p)..<Int(p) + n)
+        }
+      }
+      seeds.append(try bytes(url))
+    }
+    let mutator = Mutator(seeds: seeds, dictionary: ["PK\u{03}\u{04}", "PK\u{01}\u{02}", "PK\u{05}\u{06}", "q.npy", "'shape': (", "\u{93}NUMPY"])
+    var parsed = 0
+    try mutator.run("npz") { input, i in
+      let path = file(input, "t.npz")
+      for key in ["q", "k"] {
+        guard let t = try? TensorFile.read(path + ":" + key) else { continue }
+        parsed += 1
+        XCTAssertEqual(t.array.bytes.count, t.array.count * t.array.dtype.size, "case \(i)")
+      }
     }
     XCTAssertGreaterThan(parsed, 0)
   }

@@ -16,7 +16,7 @@ from . import _native
 from ._native import check, lib, take_string
 
 __all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "attention", "reference", "metrics",
-           "mma", "mufu", "fa3_case_inputs"]
+           "attribute", "mma", "mufu", "fa3_case_inputs"]
 
 __version__ = lib.fn_version().decode()
 
@@ -275,6 +275,22 @@ def metrics(out, ref, format=None):
     d = _native._c.c_double
     result = json.loads(take_string(lib.fn_metrics_json(o.size, _ptr(o, d), _ptr(r, d), _bytes(format))))
     return {key: float(value) if isinstance(value, str) else value for key, value in result.items()}
+
+
+def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, None), softmax_scale=None, seed=0,
+              precision_bits=128, threads=None):
+    """Where a scheme's error comes from (as `flashnum attention --attribute`): a dict with the
+    metrics of its output against the MPFR reference at `precision_bits`, and `attribution`, one
+    dict per rounding stage of its plan (stage, rmse_with_stage_exact, contribution)."""
+    qa, ka, va, sizes = _attention_inputs(q, k, v)
+    d = _native._c.c_double
+    left, right = _window(window)
+    result = json.loads(take_string(lib.fn_attribute_json(_bytes(scheme), _bytes(algorithm), *sizes, _ptr(qa, d), _ptr(ka, d), _ptr(va, d),
+                                                          1 if causal else 0, left, right, _scale(softmax_scale), int(seed),
+                                                          int(precision_bits), _threads(threads))))
+    def numbers(entry):
+        return {key: float(value) if isinstance(value, str) and key != "stage" else value for key, value in entry.items()}
+    return {"metrics": numbers(result["metrics"]), "attribution": [numbers(e) for e in result["attribution"]]}
 
 
 def mma(instruction, a, b, c):

@@ -35,6 +35,9 @@ def test_rmse_equals_the_cli_json(flashnum, tmp_path):
         assert ours["rmse"] == report["metrics"]["rmse"], scheme
         assert ours["max_abs"] == report["metrics"]["max_abs"], scheme
         assert np.array_equal(np.load(tmp_path / "o.npy"), out.astype(np.float32)), scheme
+        attributed = fn.attribute(tensors["q"], tensors["k"], tensors["v"], scheme=scheme, algorithm=algorithm)
+        assert attributed["metrics"]["rmse"] == ours["rmse"], scheme
+        assert attributed["attribution"] == report["attribution"], scheme
 
 
 def test_file_kinds_give_identical_cli_bytes(flashnum, tmp_path):
