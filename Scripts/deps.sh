@@ -3,7 +3,10 @@
 # tests' SHA-256, pkg-config) when any is missing. Needs root or sudo for apt-get.
 set -euo pipefail
 missing=()
-for pkg in libmpfr-dev libgmp-dev libssl-dev pkg-config; do
+packages=(libmpfr-dev libgmp-dev libssl-dev pkg-config)
+# --slurm: also a single-node Slurm cluster's daemons and client, for the job-array test.
+[ "${1:-}" = "--slurm" ] && packages+=(slurmctld slurmd slurm-client munge)
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

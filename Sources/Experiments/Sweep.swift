@@ -154,6 +154,24 @@ public struct Sweep {
   /// the same experiment fingerprint; a point present twice must agree. Returns the merged
   /// results and the number of grid points still missing.
   public static func merge(_ paths: [String]) throws(AttentionError) -> (results: SweepResults, missing: Int) {
+    try mergeWithShards(paths).merged
+  }
+
+  /// ``merge(_:)``, and for each file of a shard that holds fewer rows than its shard's points,
+  /// the file, its `shard` (`I/N`), rows and points (a task that failed or was cut short).
+  public static func mergeWithShards(_ paths: [String]) throws(AttentionError)
+    -> (merged: (results: SweepResults, missing: Int), incomplete: [(path: String, shard: String, rows: Int, points: Int)]) {
+    var incomplete: [(path: String, shard: String, rows: Int, points: Int)] = []
+    for p in paths {
+      let part = try SweepResults.read(p)
+      if let shard = part.provenance("shard"), shard != "all", let points = Int(part.provenance("shard_points") ?? ""), part.rows.count < points {
+        incomplete.append((p, shard, part.rows.count, points))
+      }
+    }
+    return (try mergeFiles(paths), incomplete)
+  }
+
+  static func mergeFiles(_ paths: [String]) throws(AttentionError) -> (results: SweepResults, missing: Int) {
     guard let first = paths.first else { throw AttentionError("merge: no result files given") }
     var parts: [(String, SweepResults)] = []
     for p in paths { parts.append((p, try SweepResults.read(p))) }
@@ -173,8 +191,14 @@ public struct Sweep {
       }
       metrics = part.metrics
     }
-    var provenance = parts[0].1.provenance.filter { !["shard", "shard_points", "started", "resumed"].contains($0.0) }
+    var provenance = parts[0].1.provenance.filter {
+      !["shard", "shard_points", "started", "resumed", "machine_host", "slurm_job_id", "slurm_array_task_id", "slurm_restart_count"].contains($0.0)
+    }
     provenance.append(("shard", "merged from \(paths.count) files"))
+    let hosts = Set(parts.compactMap { $0.1.provenance("machine_host") }).sorted()
+    let tasks = Set(parts.map { p in [p.1.provenance("slurm_job_id"), p.1.provenance("slurm_array_task_id")].compactMap { $0 }.joined(separator: "_") })
+    provenance.append(("merged_hosts", "\(hosts.count) (\(hosts.joined(separator: ", ")))"))
+    provenance.append(("merged_tasks", "\(paths.count) files from \(tasks.count) tasks"))
     provenance.append(("merged", ISO8601DateFormatter().string(from: Date())))
     let rows = byKey.values.sorted { $0.index < $1.index }
     let grid = Int(parts[0].1.provenance("grid_points") ?? "") ?? rows.count

@@ -145,6 +145,9 @@ public struct SweepReport: Sendable {
     s += "Points: \(rows.count) of \(p("grid_points")) in the grid. Reference: \(p("reference")) (MPFR: working precision in bits). "
     s += "Tool \(p("tool_version")), commit \(p("git_commit")); machine: \(p("machine_cpu")), \(p("machine_cores")) cores. "
     s += "Experiment fingerprint \(p("experiment_fingerprint")).\n\n"
+    if let hosts = results.provenance("merged_hosts"), let tasks = results.provenance("merged_tasks") {
+      s += "Merged: \(tasks) on \(hosts) hosts.\n\n"
+    }
     s += "Metrics (`ErrorMetrics`): RMSE, max abs in output units; relative Frobenius ‖o − r‖/‖r‖; SQNR in dB; "
     s += "ULP in units in the last place of the scheme's output format.\n\n"
 

@@ -74,8 +74,8 @@ struct MergeCommand: ParsableCommand {
 
   func run() throws {
     guard !files.isEmpty else { throw InputError("merge: give the shard result files") }
-    let merged: (results: SweepResults, missing: Int)
-    merged = try Sweep.merge(files)
+    let (merged, incomplete) = try Sweep.mergeWithShards(files)
+    for i in incomplete { note("merge: \(i.path): shard \(i.shard) holds \(i.rows) of its \(i.points) points") }
     let outName = name ?? merged.results.provenance("experiment_name") ?? "merged"
     try SweepResults.checkName(outName, from: name != nil ? "--name" : "\(files[0]): experiment_name")
     let given = directory ?? (files[0] as NSString).deletingLastPathComponent
@@ -155,9 +155,13 @@ func provenanceOfThisRun(experimentFile: String) -> [(String, String)] {
   }
   let commit = git(["rev-parse", "HEAD"]) ?? "none (not a git checkout)"
   let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { $0.isEmpty ? "false" : "true" } ?? "unknown"
+  let env = ProcessInfo.processInfo.environment
+  // Under Slurm: the job (the array's job id for array tasks) and the array task.
+  let slurm = [("slurm_job_id", env["SLURM_ARRAY_JOB_ID"] ?? env["SLURM_JOB_ID"]), ("slurm_array_task_id", env["SLURM_ARRAY_TASK_ID"]),
+               ("slurm_restart_count", env["SLURM_RESTART_COUNT"])].compactMap { k, v in v.map { (k, $0) } }
   return [
     ("tool", "flashnum (FlashNumerics)"), ("tool_version", Flashnum.configuration.version),
     ("git_commit", commit), ("git_dirty", dirty),
     ("experiment_file", experimentFile), ("command", CommandLine.arguments.joined(separator: " ")),
-  ]
+  ] + slurm
 }
