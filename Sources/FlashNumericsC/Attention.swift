@@ -44,6 +44,27 @@ func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale:
   return AttentionOptions(mask: mask, softmaxScale: scale, threads: Int(threads))
 }
 
+/// A named scheme and algorithm on value inputs: the scheme, the algorithm resolved for the
+/// sizes, the inputs and options, each checked (the common start of `fn_attention` and
+/// `fn_attribute_json`).
+struct SchemeRun {
+  var scheme: AttentionScheme, algorithm: AttentionAlgorithm, inputs: AttentionInputs, options: AttentionOptions
+
+  init(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ s: Sizes, _ q: UnsafePointer<Double>?,
+       _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ options: AttentionOptions) throws {
+    let name = text(scheme) ?? ""
+    guard let chosen = AttentionScheme.named(name) else {
+      throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
+    }
+    let choice = try AlgorithmChoice(text(algorithm) ?? "blocked")
+    try options.mask.validate()
+    self.scheme = chosen
+    self.options = options
+    self.inputs = try s.inputs(q, k, v)
+    self.algorithm = try choice.resolve(for: chosen, headDim: s.headDim, causal: options.mask.causal, seqLenQ: s.seqLenQ)
+  }
+}
+
 /// The FlashAttention-3 forward kernel, bit for bit: bf16/fp16 bit patterns or e4m3fn bytes (in
 /// uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse` (natural log, float32)
 /// out. Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1).
@@ -83,18 +104,10 @@ public func fn_attention(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePoi
                          _ windowRight: Int64, _ softmaxScale: Double, _ seed: UInt64, _ threads: Int32,
                          _ out: UnsafeMutablePointer<Double>?) -> Int32 {
   CError.status {
-    let name = text(scheme) ?? ""
-    guard let chosen = AttentionScheme.named(name) else {
-      throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
-    }
-    let choice = try AlgorithmChoice(text(algorithm) ?? "blocked")
-    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
-    let o = try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads)
-    try o.mask.validate()
+    let r = try SchemeRun(scheme, algorithm, Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim), q, k, v,
+                          try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads))
     guard let out else { throw CallError("null array") }
-    let inputs = try s.inputs(q, k, v)
-    let resolved = try choice.resolve(for: chosen, headDim: s.headDim, causal: o.mask.causal, seqLenQ: s.seqLenQ)
-    let result = try chosen.run(inputs, seed: seed, algorithm: resolved, options: o)
+    let result = try r.scheme.run(r.inputs, seed: seed, algorithm: r.algorithm, options: r.options)
     result.o.values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
   }
 }
@@ -168,21 +181,14 @@ public func fn_attribute_json(_ scheme: UnsafePointer<CChar>?, _ algorithm: Unsa
                               _ threads: Int32) -> UnsafeMutablePointer<CChar>? {
   var json: String? = nil
   let status = CError.status {
-    let name = text(scheme) ?? ""
-    guard let chosen = AttentionScheme.named(name) else {
-      throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
-    }
-    let choice = try AlgorithmChoice(text(algorithm) ?? "blocked")
-    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
-    let o = try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads)
-    try o.mask.validate()
+    let r = try SchemeRun(scheme, algorithm, Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim), q, k, v,
+                          try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads))
     guard ReferenceAttention.precisions.contains(Int(precisionBits)) else {
       throw CallError("precision_bits must be in 24...8192, got \(precisionBits)")
     }
-    let inputs = try s.inputs(q, k, v)
-    let resolved = try choice.resolve(for: chosen, headDim: s.headDim, causal: o.mask.causal, seqLenQ: s.seqLenQ)
-    let reference = try ReferenceAttention.compute(inputs, options: o, precision: Int(precisionBits), threads: Int(threads))
-    let (total, entries) = try ErrorAttribution.run(inputs, scheme: chosen, algorithm: resolved, options: o, reference: reference, seed: seed)
+    let reference = try ReferenceAttention.compute(r.inputs, options: r.options, precision: Int(precisionBits), threads: Int(threads))
+    let (total, entries) = try ErrorAttribution.run(r.inputs, scheme: r.scheme, algorithm: r.algorithm, options: r.options,
+                                                    reference: reference, seed: seed)
     let stages = entries.map { e in
       "{\"stage\": \"\(e.stage.rawValue)\", \"rmse_with_stage_exact\": \(jsonNumber(e.rmseWithStageExact)), \"contribution\": \(jsonNumber(e.contribution))}"
     }

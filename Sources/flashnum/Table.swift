@@ -41,6 +41,7 @@ struct Table: ParsableCommand {
       }
     }
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
+    @Flag(help: "JSON on stdout (the same as --format json, as attention, reference and regress take it).") var json = false
     @Flag(name: .customLong("no-write"), help: "Do not write Reports/ and notebooks-data/.") var noWrite = false
     @Option(name: .customLong("root"), help: "Directory holding Reports/ and notebooks-data/.") var root = "."
 
@@ -54,7 +55,7 @@ struct Table: ParsableCommand {
       do {
         table = try FA3Table.run(c) { note("fa3 table: \($0)") }
       }
-      switch format {
+      switch json ? .json : format {
       case .markdown: print(table.markdown(), terminator: "")
       case .csv: print(table.csv(), terminator: "")
       case .json: print(table.json(), terminator: "")
