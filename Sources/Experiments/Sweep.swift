@@ -161,20 +161,19 @@ public struct Sweep {
   /// the file, its `shard` (`I/N`), rows and points (a task that failed or was cut short).
   public static func mergeWithShards(_ paths: [String]) throws(AttentionError)
     -> (merged: (results: SweepResults, missing: Int), incomplete: [(path: String, shard: String, rows: Int, points: Int)]) {
-    var incomplete: [(path: String, shard: String, rows: Int, points: Int)] = []
-    for p in paths {
-      let part = try SweepResults.read(p)
-      if let shard = part.provenance("shard"), shard != "all", let points = Int(part.provenance("shard_points") ?? ""), part.rows.count < points {
-        incomplete.append((p, shard, part.rows.count, points))
-      }
-    }
-    return (try mergeFiles(paths), incomplete)
-  }
-
-  static func mergeFiles(_ paths: [String]) throws(AttentionError) -> (results: SweepResults, missing: Int) {
     guard let first = paths.first else { throw AttentionError("merge: no result files given") }
     var parts: [(String, SweepResults)] = []
     for p in paths { parts.append((p, try SweepResults.read(p))) }
+    let incomplete = parts.compactMap { (p, part) -> (path: String, shard: String, rows: Int, points: Int)? in
+      guard let shard = part.provenance("shard"), shard != "all", let points = Int(part.provenance("shard_points") ?? ""),
+            part.rows.count < points else { return nil }
+      return (p, shard, part.rows.count, points)
+    }
+    return (try merge(parts, first: first), incomplete)
+  }
+
+  /// Merges results already read (`parts`, each with its path; `first` names the first file).
+  static func merge(_ parts: [(String, SweepResults)], first: String) throws(AttentionError) -> (results: SweepResults, missing: Int) {
     let fingerprint = parts[0].1.provenance("experiment_fingerprint")
     var byKey: [String: SweepRow] = [:]
     var metrics = parts[0].1.metrics
@@ -194,11 +193,11 @@ public struct Sweep {
     var provenance = parts[0].1.provenance.filter {
       !["shard", "shard_points", "started", "resumed", "machine_host", "slurm_job_id", "slurm_array_task_id", "slurm_restart_count"].contains($0.0)
     }
-    provenance.append(("shard", "merged from \(paths.count) files"))
+    provenance.append(("shard", "merged from \(parts.count) files"))
     let hosts = Set(parts.compactMap { $0.1.provenance("machine_host") }).sorted()
     let tasks = Set(parts.map { p in [p.1.provenance("slurm_job_id"), p.1.provenance("slurm_array_task_id")].compactMap { $0 }.joined(separator: "_") })
     provenance.append(("merged_hosts", "\(hosts.count) (\(hosts.joined(separator: ", ")))"))
-    provenance.append(("merged_tasks", "\(paths.count) files from \(tasks.count) tasks"))
+    provenance.append(("merged_tasks", "\(parts.count) files from \(tasks.count) tasks"))
     provenance.append(("merged", ISO8601DateFormatter().string(from: Date())))
     let rows = byKey.values.sorted { $0.index < $1.index }
     let grid = Int(parts[0].1.provenance("grid_points") ?? "") ?? rows.count

@@ -36,7 +36,7 @@ struct Sizes {
 }
 
 func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale: Double, threads: Int32) throws -> AttentionOptions {
-  guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+  try checkThreads(threads)
   let scale: Double? = softmaxScale.isNaN ? nil : softmaxScale
   if let scale { try AttentionOptions.checkSoftmaxScale(scale) }
   let mask = AttentionMask(causal: causal != 0, windowLeft: windowLeft < 0 ? nil : Int(windowLeft),
@@ -78,7 +78,7 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
     let name = text(element) ?? ""
     guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
     let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
-    guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+    try checkThreads(threads)
     guard let q, let k, let v, let out, let lse else { throw CallError("null array") }
     let descales = s.batch * s.kvHeads
     func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }

@@ -60,7 +60,7 @@ public func fn_encode(_ name: UnsafePointer<CChar>?, _ roundingName: UnsafePoint
     let (f, rounding) = try encoding(name, roundingName, overflowName, randomBits)
     try checkCount(n, "n")
     guard n == 0 || (x != nil && codes != nil) else { throw CallError("null array") }
-    guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+    try checkThreads(threads)
     try f.encode(UnsafeBufferPointer(start: x, count: Int(n)), rounding, seed: seed, threads: Int(threads),
                  into: UnsafeMutableBufferPointer(start: codes, count: Int(n)))
   }
@@ -76,7 +76,7 @@ public func fn_encode_f32(_ name: UnsafePointer<CChar>?, _ roundingName: UnsafeP
     let (f, rounding) = try encoding(name, roundingName, overflowName, randomBits)
     try checkCount(n, "n")
     guard n == 0 || (x != nil && codes != nil) else { throw CallError("null array") }
-    guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+    try checkThreads(threads)
     guard f.bitWidth <= 16 else { throw CallError("format \(f.name) is wider than 16 bits") }
     let values = UnsafeBufferPointer(start: x, count: Int(n))
     if f.bitWidth <= 8 {

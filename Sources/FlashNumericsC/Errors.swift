@@ -51,6 +51,11 @@ struct CallError: Error, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
+/// Throws unless `threads` is in 1...4096 (the command line's rule).
+func checkThreads(_ threads: Int32) throws {
+  guard threads >= 1 && threads <= 4096 else { throw CallError("threads must be in 1...4096, got \(threads)") }
+}
+
 /// Throws unless `n` is in 0...limit (sizes from the caller).
 func checkCount(_ n: Int64, _ name: String, limit: Int64 = 1 << 40) throws {
   guard n >= 0 && n <= limit else { throw CallError("\(name) must be in 0...\(limit), got \(n)") }
