@@ -1,3 +1,4 @@
+import Measurement
 import NPY
 import Attention
 import Foundation

@@ -1,3 +1,4 @@
+import Measurement
 import Attention
 import Foundation
 
@@ -126,7 +127,7 @@ public struct SweepResults: Sendable {
       ("format", .string(Self.format)), ("provenance", .object(p)), ("columns", .array(columns.map(JSONText.string))),
       ("rows", .array(rows.map { $0.json(columns: columns) })),
     ])
-    return Data((object.text(indent: "") + "\n").utf8)
+    return Data(object.document.utf8)
   }
 
   /// Reads a results JSON file (numbers parsed by `JSONDecoder`, correctly rounded).

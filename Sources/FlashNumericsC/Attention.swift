@@ -219,3 +219,25 @@ public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int6
     }
   }
 }
+
+/// The FA3 paper's Table 3 on the emulator (as `flashnum table fa3 --json --no-write`): the JSON
+/// array of rows the command prints, one per method, each with its metrics and the paper's RMSE.
+/// `reference_bits` 0 uses the FP64 pipeline as reference (uncertified). NULL on error. The
+/// caller frees it (`fn_free`).
+@_cdecl("fn_table_fa3_json")
+public func fn_table_fa3_json(_ batch: Int64, _ seqLen: Int64, _ heads: Int64, _ headDim: Int64, _ seed: UInt64,
+                              _ referenceBits: Int32, _ threads: Int32) -> UnsafeMutablePointer<CChar>? {
+  var json: String? = nil
+  let status = CError.status {
+    let s = try Sizes(batch, seqLen, seqLen, heads, heads, headDim)
+    try checkThreads(threads)
+    guard referenceBits == 0 || ReferenceAttention.precisions.contains(Int(referenceBits)) else {
+      throw CallError("reference_bits must be 0 (FP64 reference) or in 24...8192, got \(referenceBits)")
+    }
+    var c = FA3Table.Configuration()
+    (c.batch, c.seqLen, c.heads, c.headDim, c.seed, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, seed, Int(threads))
+    if referenceBits == 0 { c.fp64Reference = true } else { c.referencePrecision = Int(referenceBits) }
+    json = try FA3Table.run(c).json()
+  }
+  return status == 0 ? owned(json!) : nil
+}

@@ -1,3 +1,4 @@
+import Measurement
 import Reference
 import Experiments
 import ArgumentParser

@@ -1,3 +1,4 @@
+import Measurement
 import Experiments
 import ArgumentParser
 import Attention

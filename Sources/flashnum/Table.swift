@@ -1,3 +1,4 @@
+import Measurement
 import Attention
 import Reference
 import Experiments

@@ -16,7 +16,7 @@ from . import _native
 from ._native import check, lib, take_string
 
 __all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "attention", "reference", "metrics",
-           "attribute", "mma", "mufu", "fa3_case_inputs"]
+           "attribute", "table_fa3", "mma", "mufu", "fa3_case_inputs"]
 
 __version__ = lib.fn_version().decode()
 
@@ -291,6 +291,19 @@ def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, 
     def numbers(entry):
         return {key: float(value) if isinstance(value, str) and key != "stage" else value for key, value in entry.items()}
     return {"metrics": numbers(result["metrics"]), "attribution": [numbers(e) for e in result["attribution"]]}
+
+
+def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bits=128, threads=None):
+    """The FlashAttention-3 paper's Table 3 on the emulator (as `flashnum table fa3 --json`): one
+    dict per method, in table order, with `method`, `scheme`, `precision`, `algorithm`,
+    `block_quantization`, `incoherent_processing`, the metrics against the MPFR reference at
+    `reference_bits` (`rmse`, `max_abs`, ... in output units; None where not finite), `paper_rmse`
+    and `reference_certified_bits`. `reference_bits=None` uses the FP64 pipeline (uncertified)."""
+    bits = 0 if reference_bits is None else int(reference_bits)
+    if reference_bits is not None and bits == 0:
+        raise ValueError("reference_bits must be None (FP64 reference) or in 24...8192, got 0")
+    return json.loads(take_string(lib.fn_table_fa3_json(int(batch), int(seq_len), int(heads), int(head_dim), int(seed), bits,
+                                                        _threads(threads))))
 
 
 def mma(instruction, a, b, c):

@@ -40,6 +40,17 @@ def test_rmse_equals_the_cli_json(flashnum, tmp_path):
         assert attributed["attribution"] == report["attribution"], scheme
 
 
+def test_table_fa3_equals_the_cli_json(flashnum):
+    for extra, bits in [(["--reference-bits", "96"], 96), (["--fp64-reference"], None)]:
+        cli = subprocess.run([flashnum, "table", "fa3", "--seq-len", "96", "--head-dim", "64", "--heads", "1", "--seed", "5",
+                              "--threads", "1", "--json", "--no-write", *extra], check=True, capture_output=True, text=True)
+        rows = fn.table_fa3(seq_len=96, head_dim=64, heads=1, seed=5, reference_bits=bits, threads=2)
+        assert rows == json.loads(cli.stdout)
+        assert [r["method"] for r in rows][:3] == ["Baseline FP16", "FlashAttention-2 FP16", "FlashAttention-3 FP16"]
+        # The FP16 methods are an order of magnitude more accurate than the FP8 ones on the outlier inputs.
+        assert max(r["rmse"] for r in rows[:3]) * 10 < min(r["rmse"] for r in rows[3:])
+
+
 def test_file_kinds_give_identical_cli_bytes(flashnum, tmp_path):
     rng = np.random.default_rng(12)
     values = {n: rng.standard_normal((1, 40, 2, 64)).astype(np.float32) for n in "qkv"}

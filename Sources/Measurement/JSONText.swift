@@ -1,6 +1,3 @@
-import Foundation
-import Measurement
-
 /// A JSON value written as text: the one JSON writer of the files the tool writes (sweep
 /// results, the FA3 table, baselines). Keys keep the given order; numbers are written as given,
 /// and ``double(_:)`` gives Swift's shortest round-trip form, so reading a file back gives the
@@ -30,7 +27,9 @@ public enum JSONText {
       case "\n": out += "\\n"
       case "\t": out += "\\t"
       case "\r": out += "\\r"
-      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+      case _ where u.value < 0x20:
+        let hex = String(u.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
       default: out.unicodeScalars.append(u)
       }
     }

@@ -1,6 +1,4 @@
-import Measurement
 import Attention
-import Foundation
 import LowPrecision
 import Reference
 
@@ -84,10 +82,10 @@ public struct FA3Table: Sendable {
   /// error bound), then each method as a ``MeasuredPoint``.
   public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws(AttentionError) -> FA3Table {
     let inputs = try c.inputs.generate()
-    let t0 = Date()
+    let t0 = monotonicSeconds()
     progress?(c.fp64Reference ? "FP64 reference (uncertified)" : "MPFR reference (\(c.referencePrecision) bits, with an error bound)")
     let (reference, bound) = try c.reference.computeBounded(inputs, options: c.inputs.options(threads: c.threads))
-    let t1 = Date()
+    let t1 = monotonicSeconds()
     var rows: [Row] = []
     for (m, point) in zip(methods, points(c)) {
       progress?(m.method)
@@ -96,46 +94,12 @@ public struct FA3Table: Sendable {
                       blockQuantization: m.scheme.blockQuantization, incoherentProcessing: m.scheme.incoherentProcessing,
                       metrics: metrics, paperRMSE: m.paperRMSE))
     }
-    let t2 = Date()
+    let t2 = monotonicSeconds()
     return FA3Table(configuration: c, rows: rows, referenceBound: bound,
-                    referenceSeconds: t1.timeIntervalSince(t0), emulationSeconds: t2.timeIntervalSince(t1))
+                    referenceSeconds: t1 - t0, emulationSeconds: t2 - t1)
   }
 
   // MARK: Output
-
-  static func sci(_ x: Double) -> String { String(format: "%.2e", x) }
-
-  /// A Markdown table with the paper's numbers beside ours, and a line stating the setup.
-  public func markdown() -> String {
-    let c = configuration
-    var s = "| method | precision | algorithm | block quant. | incoherent | RMSE | paper RMSE | ratio | max abs | SQNR (dB) |\n"
-    s += "|---|---|---|---|---|---|---|---|---|---|\n"
-    for r in rows {
-      let paper = r.paperRMSE.map(Self.sci) ?? "—"
-      let ratio = r.paperRMSE.map { String(format: "%.2f", r.rmse / $0) } ?? "—"
-      s += "| \(r.method) | \(r.precision) | \(r.algorithm) | \(r.blockQuantization ? "yes" : "no") | \(r.incoherentProcessing ? "yes" : "no") | \(Self.sci(r.rmse)) | \(paper) | \(ratio) | \(Self.sci(r.metrics.maxAbs)) | \(String(format: "%.1f", r.metrics.sqnrDB)) |\n"
-    }
-    s += "\nInputs: FA3 outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001) for Q, K, V; batch \(c.batch), "
-    s += "seqlen \(c.seqLen), heads \(c.heads), head dim \(c.headDim), seed \(c.seed), not causal, softmax scale 1/√d. "
-    if let referenceBound {
-      s += "Reference: MPFR at \(c.referencePrecision) bits; a rigorous error bound certifies \(referenceBound.certifiedBits) leading bits of every output. "
-    } else {
-      s += "Reference: the emulator's FP64 pipeline (uncertified). "
-    }
-    s += "RMSE over all outputs, in output units.\n"
-    return s
-  }
-
-  /// CSV with a header row.
-  public func csv() -> String {
-    var s = "method,scheme,precision,algorithm,block_quantization,incoherent_processing,rmse,paper_rmse,relative_frobenius,max_abs,cosine,sqnr_db,max_ulp\n"
-    for r in rows {
-      let m = r.metrics
-      s += "\"\(r.method)\",\(r.scheme),\(r.precision),\(r.algorithm),\(r.blockQuantization),\(r.incoherentProcessing),"
-      s += "\(m.rmse),\(r.paperRMSE.map { "\($0)" } ?? ""),\(m.relativeFrobenius),\(m.maxAbs),\(m.cosine),\(m.sqnrDB),\(m.maxULP.map { "\($0)" } ?? "")\n"
-    }
-    return s
-  }
 
   /// A JSON array of rows (keys `method`, `precision`, `algorithm`, `block_quantization`,
   /// `incoherent_processing`, `rmse`, `paper_rmse`, and the other metrics).
