@@ -169,6 +169,9 @@ extension FA3Inputs {
     for d in [qDescale, kDescale, vDescale] { eat(UInt64(d?.count ?? 0)); for x in d ?? [] { eat(UInt64(x.bitPattern)) } }
     eat(causal ? 1 : 0)
     eat(scale.bitPattern)
+    // Launch options enter only when not the defaults, so that older fingerprints still hold.
+    if numSplits != 1 { eat(0x5350_4C49_5453 ^ UInt64(numSplits)) }
+    if let lens = cacheSeqLens { eat(UInt64(lens.count)); for n in lens { eat(UInt64(n)) } }
     return h
   }
 }

@@ -52,6 +52,12 @@ public enum FA3Forward {
     }
     return out
   }
+
+  /// The split plan the kernel would use for `inputs` under `schedule` (its tiles and SM count).
+  public static func splitPlan(_ inputs: FA3Inputs, schedule: FA3Schedule) -> FA3SplitPlan {
+    FA3Splits.plan(inputs, tiles: FA3KernelTiles(rows: schedule.blocks.blockRows, columns: schedule.blocks.blockColumns),
+                   smCount: schedule.smCount)
+  }
 }
 
 /// Query rows of ``FA3Forward``, on operands split once per call. A task's rows (at most
@@ -75,6 +81,9 @@ struct FA3RowKernel: Sendable {
   let pTable: [HopperOperand]
   let pFormat: FloatFormat
   let group: Int
+  /// How the K/V blocks are split per batch entry, and the combine kernel's configuration.
+  let plan: FA3SplitPlan
+  let combine: FA3Combine
 
   /// One task's state: split Q rows, per-row max, lane sums and O accumulators (FP32 bits), and
   /// one block's scores and probabilities (reused row after row).
@@ -87,6 +96,16 @@ struct FA3RowKernel: Sendable {
     var m: [Float]
     var laneSums: [Float]
     var pCodes8: [UInt8], pCodes16: [UInt16]
+    /// Split partials of the task's rows: O (FP32) at ((split · rowsPerTask + r) · headDim + c)
+    /// and the LSE at (split · rowsPerTask + r); sized on first use.
+    var partialO: [Float] = [], partialLSE: [Float] = []
+
+    mutating func reserveSplits(_ splits: Int, rows: Int, headDim: Int) {
+      if partialLSE.count < splits * rows {
+        partialLSE = Array(repeating: 0, count: splits * rows)
+        partialO = Array(repeating: 0, count: splits * rows * headDim)
+      }
+    }
 
     init(_ k: FA3RowKernel) {
       let rows = FA3RowKernel.rowsPerTask
@@ -118,6 +137,9 @@ struct FA3RowKernel: Sendable {
     pFormat = inputs.element.format
     pTable = step.aTable
     group = inputs.heads / inputs.kvHeads
+    plan = FA3Splits.plan(inputs, tiles: FA3KernelTiles(rows: schedule.blocks.blockRows, columns: schedule.blocks.blockColumns),
+                          smCount: schedule.smCount)
+    combine = FA3Combine(valueHeadDim: inputs.headDim, launchedSplits: plan.launched)
     let (b, n, hk, d) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim)
     let ks = HopperOperandRows(zeros: b * hk * n * paddedDim, table: hopper.bTable)
     let vs = HopperOperandRows(zeros: b * hk * d * paddedKeys, table: hopper.bTable)
@@ -169,13 +191,14 @@ struct FA3RowKernel: Sendable {
 
   /// Computes query rows `rows` (at most ``rowsPerTask``) of batch `b`, head `h`: writes O's bits
   /// into `o` (batch, seqLenQ, heads, headDim) and the LSE into `lse` (batch, heads, seqLenQ).
+  /// Without splits each row runs over all K/V blocks and is finished in place; with splits each
+  /// split's block range gives a partial O and LSE per row, merged by ``FA3Combine``.
   func rows(_ b: Int, _ h: Int, _ rows: Range<Int>, _ scratch: inout Scratch,
             o: UnsafeMutablePointer<UInt16>, lse: UnsafeMutablePointer<Float>) {
     precondition(rows.count <= Self.rowsPerTask)
-    let (d, n) = (inputs.headDim, inputs.seqLenK)
+    let d = inputs.headDim
     let kvHead = h / group
     let sl2 = exp2Scale(b, kvHead)
-    let lanes = schedule.rowSumLanes
     for (r, i) in rows.enumerated() {
       let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
       for c in 0..<paddedDim {
@@ -183,42 +206,95 @@ struct FA3RowKernel: Sendable {
         scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
         scratch.qValues[r * paddedDim + c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
       }
+    }
+    let keys = inputs.keys(batch: b)
+    func out(_ i: Int) -> UnsafeMutablePointer<UInt16> { o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d }
+    func lseIndex(_ i: Int) -> Int { (b * inputs.heads + h) * inputs.seqLenQ + i }
+    guard plan.combines(b) else {
+      sweep(0..<((keys + schedule.blocks.blockColumns - 1) / schedule.blocks.blockColumns), rows: rows, task: rows, b: b, kvHead: kvHead,
+            keys: keys, sl2: sl2, &scratch)
+      for (r, i) in rows.enumerated() {
+        let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
+        let target = out(i)
+        for c in 0..<d { target[c] = FA3Combine.encode(mul(Float(bitPattern: scratch.o[r * d + c]), s), inputs.element.outputFormat) }
+        lse[lseIndex(i)] = value
+      }
+      return
+    }
+    let splits = plan.perBatch[b]
+    let tiles = FA3KernelTiles(rows: schedule.blocks.blockRows, columns: schedule.blocks.blockColumns)
+    func range(_ split: Int, _ i: Int) -> Range<Int> {
+      FA3Splits.blocks(split: split, of: splits, row: i, head: h, group: group, keys: keys, seqLenQ: inputs.seqLenQ,
+                       causal: inputs.kernelCausal, tiles: tiles)
+    }
+    scratch.reserveSplits(splits, rows: Self.rowsPerTask, headDim: d)
+    for split in 0..<splits {
+      // Rows of one kernel tile share a block range; consecutive rows with the same range run together.
+      var start = rows.lowerBound
+      while start < rows.upperBound {
+        let blocks = range(split, start)
+        var end = start + 1
+        while end < rows.upperBound && range(split, end) == blocks { end += 1 }
+        sweep(blocks, rows: start..<end, task: rows, b: b, kvHead: kvHead, keys: keys, sl2: sl2, &scratch)
+        for i in start..<end {
+          let r = i - rows.lowerBound
+          let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
+          let slot = split * Self.rowsPerTask + r
+          for c in 0..<d { scratch.partialO[slot * d + c] = mul(Float(bitPattern: scratch.o[r * d + c]), s) }
+          scratch.partialLSE[slot] = value
+        }
+        start = end
+      }
+    }
+    for (r, i) in rows.enumerated() {
+      let partialLSE = (0..<splits).map { scratch.partialLSE[$0 * Self.rowsPerTask + r] }
+      lse[lseIndex(i)] = scratch.partialO.withUnsafeBufferPointer { partial in
+        combine.combine(lse: partialLSE, dv: d, partial: { partial[($0 * Self.rowsPerTask + r) * d + $1] },
+                        format: inputs.element.outputFormat, into: out(i))
+      }
+    }
+  }
+
+  /// Runs rows `rows` (a part of the task `task`) from a fresh state over K/V `blocks`, in the
+  /// kernel's order. A block whose keys are all masked for every row of the part is skipped, as
+  /// the kernel never loads blocks past its causal bound: visiting it would leave each row's
+  /// max, lane sums and O as they are (its P is 0; a rescale by ex2(0) = 1, or by 0 of a zero
+  /// state; steps with zero products give C back, whose bits already fit the step's output).
+  func sweep(_ blocks: Range<Int>, rows: Range<Int>, task: Range<Int>, b: Int, kvHead: Int, keys: Int, sl2: Float,
+             _ scratch: inout Scratch) {
+    let d = inputs.headDim
+    let lanes = schedule.rowSumLanes
+    for i in rows {
+      let r = i - task.lowerBound
       scratch.m[r] = -.infinity
       for q in 0..<lanes { scratch.laneSums[r * lanes + q] = 0 }
       for c in 0..<d { scratch.o[r * d + c] = 0 }
     }
+    let n = inputs.seqLenK
     let kHead = (b * inputs.kvHeads + kvHead) * n * paddedDim
     let vHead = (b * inputs.kvHeads + kvHead) * d * paddedKeys
-    let order = schedule.blocks.reverseOrder ? Array((0..<blockCount).reversed()) : Array(0..<blockCount)
-    // Causal (bottom-right aligned): key j is masked for query i when j > i + n − seqLenQ.
-    func lastKey(_ i: Int) -> Int { inputs.causal ? i + n - inputs.seqLenQ : n - 1 }
-    let taskLastKey = lastKey(rows.upperBound - 1)   // the largest of the task's rows
+    // Causal (bottom-right aligned): key j is masked for query i when j > i + keys − seqLenQ.
+    func lastKey(_ i: Int) -> Int { inputs.causal ? i + keys - inputs.seqLenQ : keys - 1 }
+    let partLastKey = lastKey(rows.upperBound - 1)   // the largest of the part's rows
     var first = true
-    for block in order {
-      // A block whose keys are all masked for every row of the task is skipped, as the kernel
-      // never loads blocks past its causal bound: visiting it would leave each row's max, lane
-      // sums and O as they are (its P is 0; a rescale by ex2(0) = 1, or by 0 of a zero state;
-      // steps with zero products give C back, whose bits already fit the step's output).
-      if block * schedule.blocks.blockColumns > taskLastKey { continue }
-      for (r, i) in rows.enumerated() {
-        visit(block, first: first, row: r, lastKey: lastKey(i), sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
+    for block in schedule.blocks.reverseOrder ? Array(blocks.reversed()) : Array(blocks) {
+      if block * schedule.blocks.blockColumns > partLastKey { continue }
+      for i in rows {
+        visit(block, first: first, row: i - task.lowerBound, keys: keys, lastKey: lastKey(i), sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
       }
       first = false
-    }
-    for (r, i) in rows.enumerated() {
-      let out = o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
-      lse[(b * inputs.heads + h) * inputs.seqLenQ + i] = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch, out)
     }
   }
 
   /// One K/V block for row `r`: scores, running max and rescale, probabilities, lane sums, O.
-  func visit(_ block: Int, first: Bool, row r: Int, lastKey: Int, sl2: Float, kHead: Int, vHead: Int, _ scratch: inout Scratch) {
-    let (d, n, bn) = (inputs.headDim, inputs.seqLenK, schedule.blocks.blockColumns)
+  func visit(_ block: Int, first: Bool, row r: Int, keys n: Int, lastKey: Int, sl2: Float, kHead: Int, vHead: Int,
+             _ scratch: inout Scratch) {
+    let (d, bn) = (inputs.headDim, schedule.blocks.blockColumns)
     let offset = Float(schedule.probabilityOffset)
     let lanes = schedule.rowSumLanes
     let key0 = block * bn
     let m = scratch.m[r]
-    // 1. Scores, raw (unscaled), −∞ where masked (past seqLenK or past lastKey: the unmasked
+    // 1. Scores, raw (unscaled), −∞ where masked (past the entry's keys or past lastKey: the unmasked
     // keys are the block's first `valid`), two keys' chains at a time.
     let valid = max(0, min(bn, n - key0, lastKey - key0 + 1))
     var c = 0
@@ -274,9 +350,9 @@ struct FA3RowKernel: Sendable {
     scratch.m[r] = mNew
   }
 
-  /// Row `r`'s epilogue: O's bits into `o`, the LSE returned.
-  func finish(row r: Int, b: Int, kvHead: Int, sl2: Float, _ scratch: inout Scratch, _ o: UnsafeMutablePointer<UInt16>) -> Float {
-    let d = inputs.headDim
+  /// Row `r`'s epilogue: the factor O is multiplied by (1/l, times the V descale for FP8) and
+  /// the LSE.
+  func finish(row r: Int, b: Int, kvHead: Int, sl2: Float, _ scratch: inout Scratch) -> (scale: Float, lse: Float) {
     let lanes = schedule.rowSumLanes
     // Butterfly reduction of the lanes (shfl-xor lanes/2, …, 1; lane 0's value).
     var sums = Array(scratch.laneSums[(r * lanes)..<((r + 1) * lanes)])
@@ -290,15 +366,10 @@ struct FA3RowKernel: Sendable {
     let inv: Float = (l == 0 || l.isNaN) ? 0 : reciprocal(l)
     let vd = fp8 ? (inputs.vDescale?[b * inputs.kvHeads + kvHead] ?? 1) : 1
     let s = fp8 ? mul(inv, vd) : inv
-    let outFormat = inputs.element.outputFormat
-    for c in 0..<d {
-      let value = mul(Float(bitPattern: scratch.o[r * d + c]), s)
-      o[c] = UInt16(outFormat.encode(value, Rounding(.nearestEven, overflow: .infinity)))
-    }
     let l2 = schedule.probabilityOffset == 0 ? l : mul(l, Float(sign: .plus, exponent: -schedule.probabilityOffset, significand: 1))
-    if l2 == 0 || l2.isNaN { return -.infinity }
+    if l2 == 0 || l2.isNaN { return (s, -.infinity) }
     let ln2 = Float(0.6931471805599453)
-    return fma(m, mul(sl2, ln2), mul(log2(l2), ln2))
+    return (s, fma(m, mul(sl2, ln2), mul(log2(l2), ln2)))
   }
 
   /// S for one key: Q·K over the head dim, C = +0 first.

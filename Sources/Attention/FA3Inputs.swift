@@ -32,10 +32,19 @@ public struct FA3Inputs: Sendable {
   /// The softmax scale as passed to the kernel (a double, stored there as float32); `nil`
   /// means `headDim^-0.5`.
   public var softmaxScale: Double?
+  /// The kernel's `num_splits`: 1 (the default of `flash_attn_func`) runs each query tile over
+  /// all K/V blocks; n > 1 divides them among n splits merged by the combine kernel; 0 lets the
+  /// kernel's heuristic choose (the default of `flash_attn_with_kvcache`). See ``FA3Splits``.
+  public var numSplits = 1
+  /// `cache_seqlens` of `flash_attn_with_kvcache`: keys used per batch entry (each at most
+  /// `seqLenK`, the cache's length); `nil` uses all `seqLenK`. Giving it selects the kernel's
+  /// varlen launch (per-entry split counts).
+  public var cacheSeqLens: [Int]?
 
   public init(element: Element, batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int,
               q: [UInt16], k: [UInt16], v: [UInt16], qDescale: [Float]? = nil, kDescale: [Float]? = nil,
-              vDescale: [Float]? = nil, causal: Bool = false, softmaxScale: Double? = nil) {
+              vDescale: [Float]? = nil, causal: Bool = false, softmaxScale: Double? = nil, numSplits: Int = 1,
+              cacheSeqLens: [Int]? = nil) {
     self.element = element
     self.batch = batch
     self.seqLenQ = seqLenQ
@@ -51,10 +60,18 @@ public struct FA3Inputs: Sendable {
     self.vDescale = vDescale
     self.causal = causal
     self.softmaxScale = softmaxScale
+    self.numSplits = numSplits
+    self.cacheSeqLens = cacheSeqLens
   }
 
   /// The scale used: `softmaxScale` or `headDim^-0.5`.
   public var scale: Double { softmaxScale ?? 1 / Double(headDim).squareRoot() }
+
+  /// The keys batch entry `b` attends to: `cacheSeqLens[b]`, or `seqLenK`.
+  public func keys(batch b: Int) -> Int { cacheSeqLens?[b] ?? seqLenK }
+
+  /// The mask the kernel runs: causal with one query row is run as not causal.
+  public var kernelCausal: Bool { causal && seqLenQ != 1 }
 
   /// The kernel's head dims: multiples of 16 (e4m3fn) or 8 (bf16) up to 256.
   public static func checkHeadDim(_ headDim: Int, element: Element) throws(AttentionError) {
@@ -87,6 +104,15 @@ public struct FA3Inputs: Sendable {
       }
     }
     try AttentionOptions.checkSoftmaxScale(scale)
+    guard (0...FA3Splits.largest).contains(numSplits) else {
+      throw AttentionError("FA3: num_splits must be in 0...\(FA3Splits.largest) (0: the kernel's heuristic), got \(numSplits)")
+    }
+    if let lens = cacheSeqLens {
+      guard lens.count == batch else { throw AttentionError("FA3: cache_seqlens must have batch = \(batch) values, got \(lens.count)") }
+      if let bad = lens.first(where: { !(0...seqLenK).contains($0) }) {
+        throw AttentionError("FA3: cache_seqlens must be in 0...\(seqLenK) (the cache length), got \(bad)")
+      }
+    }
   }
 }
 

@@ -50,6 +50,9 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   /// FP8: fold the Q and K descales into the exp2 scale as fl(fl(scale·log2 e)·fl(qd·kd)), the
   /// kernel's order; `false` uses fl(fl(fl(scale·qd)·kd)·log2 e).
   public var descalesInExp2 = true
+  /// The GPU's SM count, which the kernel's split heuristics read (``FA3Splits``): 132 on the
+  /// H100 SXM and the H200.
+  public var smCount = FA3Splits.hopperSMCount
 
   public init(blocks: BlockSchedule) { self.blocks = blocks }
 
@@ -77,6 +80,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     parts.append("P offset 2^\(probabilityOffset)")
     if !saturateProbabilities { parts.append("P cast not saturating") }
     if !descalesInExp2 { parts.append("descales folded into the scale first") }
+    if smCount != FA3Splits.hopperSMCount { parts.append("\(smCount) SMs") }
     return parts.joined(separator: ", ")
   }
 
@@ -92,6 +96,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     guard (1...Self.largestRowSumLanes).contains(rowSumLanes) && rowSumLanes & (rowSumLanes - 1) == 0 else {
       throw AttentionError("row-sum lanes (rowSumLanes) must be a power of two in 1...\(Self.largestRowSumLanes), got \(rowSumLanes)")
     }
+    guard (1...4096).contains(smCount) else { throw AttentionError("SM count (smCount) must be in 1...4096, got \(smCount)") }
     guard (0...100).contains(probabilityOffset) else {
       throw AttentionError("P offset must be in 0...100 (a power-of-two exponent), got \(probabilityOffset)")
     }
@@ -103,7 +108,7 @@ extension FA3Schedule {
   public static let parameterNames = [
     "blockColumns", "reverseBlockOrder", "tensorCore", "exp2", "reciprocal", "log2", "flushSubnormals",
     "fusedExponentArgument", "fusedRowSumRescale", "rowSumLanes", "probabilityOffset", "saturateProbabilities",
-    "descalesInExp2",
+    "descalesInExp2", "smCount",
   ]
 
   /// Sets one parameter from text (`exp2` = `ieee`, `rowSumLanes` = `1`, …); an unknown name or a
@@ -147,6 +152,7 @@ extension FA3Schedule {
     case "probabilityOffset": probabilityOffset = try int()
     case "saturateProbabilities": saturateProbabilities = try bool()
     case "descalesInExp2": descalesInExp2 = try bool()
+    case "smCount": smCount = try int()
     default:
       throw AttentionError("unknown FA3 parameter '\(name)' (known: \(Self.parameterNames.joined(separator: ", ")))")
     }

@@ -67,12 +67,16 @@ struct SchemeRun {
 
 /// The FlashAttention-3 forward kernel, bit for bit: bf16/fp16 bit patterns or e4m3fn bytes (in
 /// uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse` (natural log, float32)
-/// out. Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1).
+/// out. Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `num_splits`
+/// is the kernel's (1: none, 0: its heuristic); `cache_seqlens` (int32, batch; NULL: all keys)
+/// makes K and V caches of which entry b uses its first `cache_seqlens[b]` keys, as
+/// `flash_attn_with_kvcache`; `sm_count` is the GPU's SM count the split heuristics read.
 @_cdecl("fn_flash_attn")
 public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64,
                           _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?,
                           _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?,
-                          _ vDescale: UnsafePointer<Float>?, _ causal: Int32, _ softmaxScale: Double, _ threads: Int32,
+                          _ vDescale: UnsafePointer<Float>?, _ causal: Int32, _ softmaxScale: Double, _ numSplits: Int32,
+                          _ cacheSeqLens: UnsafePointer<Int32>?, _ smCount: Int32, _ threads: Int32,
                           _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
     let name = text(element) ?? ""
@@ -86,9 +90,11 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
                            headDim: s.headDim, q: Array(UnsafeBufferPointer(start: q, count: s.qCount)),
                            k: Array(UnsafeBufferPointer(start: k, count: s.kCount)), v: Array(UnsafeBufferPointer(start: v, count: s.kCount)),
                            qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
-                           causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale)
+                           causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
+                           cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) })
     if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
-    let schedule = FA3Schedule.fa3(element: e, headDim: s.headDim, causal: inputs.causal, seqLenQ: s.seqLenQ)
+    var schedule = FA3Schedule.fa3(element: e, headDim: s.headDim, causal: inputs.causal, seqLenQ: s.seqLenQ)
+    try schedule.set("smCount", to: String(smCount))
     let o = try FA3Forward.run(inputs, schedule: schedule, threads: Int(threads))
     o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
     o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }

@@ -15,7 +15,7 @@ import numpy as np
 from . import _native
 from ._native import check, lib, take_string
 
-__all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "attention", "reference", "metrics",
+__all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "flash_attn_with_kvcache", "attention", "reference", "metrics",
            "attribute", "table_fa3", "mma", "mufu", "fa3_case_inputs"]
 
 __version__ = lib.fn_version().decode()
@@ -156,36 +156,75 @@ def decode(x, format=None):
     return out
 
 
+HOPPER_SM_COUNT = 132
+"""SMs of an H100 SXM or H200: the default `num_sms` of the kernel twins (the real kernel reads
+its device's count, less `sm_margin`, for its split heuristics)."""
+
+
 def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descale=None, k_descale=None, v_descale=None,
                     window_size=(-1, -1), attention_chunk=0, softcap=0.0, num_splits=1, pack_gqa=None, deterministic=False,
-                    sm_margin=0, return_attn_probs=False, *, threads=None):
+                    sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
     """The FlashAttention-3 forward kernel (`fa3_fwd_interface.flash_attn_func`), bit for bit, on the CPU.
 
     q (batch, seqlen_q, heads, d), k and v (batch, seqlen_k, kv_heads, d), all bfloat16, float16
     or float8_e4m3fn (torch tensors, or NumPy arrays of ml_dtypes' types); FP8 descales float32
     (batch, kv_heads). Returns `out` (bf16; fp16 for fp16 inputs), or `(out, lse)` with
     `return_attn_probs=True` (lse float32 (batch, heads, seqlen_q), natural log) — torch tensors on
-    q's device when torch came in. `pack_gqa`, `deterministic` and `sm_margin` do not change the
-    kernel's numbers; `qv`, windows, `attention_chunk`, `softcap` and `num_splits != 1` are not
-    emulated yet (ValueError)."""
-    if qv is not None or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0 or num_splits != 1:
-        raise ValueError("flash_attn_func: qv, window_size, attention_chunk, softcap and num_splits != 1 are not emulated yet")
+    q's device when torch came in. `num_splits` > 1 splits the keys among that many CTAs and
+    merges them with the combine kernel; 0 lets the kernel's heuristic choose for a GPU of
+    `num_sms` − `sm_margin` SMs. `pack_gqa` and `deterministic` do not change the kernel's
+    numbers; `qv`, windows, `attention_chunk` and `softcap` are not emulated yet (ValueError)."""
+    if qv is not None or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0:
+        raise ValueError("flash_attn_func: qv, window_size, attention_chunk and softcap are not emulated yet")
+    out, lse = _flash_attn("flash_attn_func", q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits,
+                           None, num_sms - sm_margin, threads)
+    return (out, lse) if return_attn_probs else out
+
+
+def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary_cos=None, rotary_sin=None, cache_seqlens=None,
+                            cache_batch_idx=None, cache_leftpad=None, page_table=None, cu_seqlens_q=None, cu_seqlens_k_new=None,
+                            max_seqlen_q=None, rotary_seqlens=None, q_descale=None, k_descale=None, v_descale=None,
+                            softmax_scale=None, causal=False, window_size=(-1, -1), attention_chunk=0, softcap=0.0,
+                            rotary_interleaved=True, scheduler_metadata=None, num_splits=0, pack_gqa=None, sm_margin=0,
+                            return_softmax_lse=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
+    """The kernel's decode path (`fa3_fwd_interface.flash_attn_with_kvcache`), bit for bit, on the CPU.
+
+    q (batch, seqlen_q, heads, d); k_cache and v_cache (batch, cache_len, kv_heads, d), of which
+    entry b uses its first `cache_seqlens[b]` keys (an int for all, or an int32 array/tensor of
+    `batch`; None: all). `num_splits=0` (the default) runs the kernel's split heuristic and its
+    per-entry split counts, then the combine kernel, for a GPU of `num_sms` − `sm_margin` SMs.
+    Returns `out`, or `(out, lse)` with `return_softmax_lse=True`. Appending new keys (`k`, `v`),
+    rotary embeddings, `cache_batch_idx`, `cache_leftpad`, paged caches, `cu_seqlens_q`, windows,
+    `attention_chunk`, `softcap` and `qv` are not emulated yet (ValueError)."""
+    unsupported = {"k": k, "v": v, "qv": qv, "rotary_cos": rotary_cos, "rotary_sin": rotary_sin, "cache_batch_idx": cache_batch_idx,
+                   "cache_leftpad": cache_leftpad, "page_table": page_table, "cu_seqlens_q": cu_seqlens_q,
+                   "cu_seqlens_k_new": cu_seqlens_k_new, "rotary_seqlens": rotary_seqlens, "scheduler_metadata": scheduler_metadata}
+    given = [name for name, value in unsupported.items() if value is not None]
+    if given or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0:
+        raise ValueError(f"flash_attn_with_kvcache: {', '.join(given) or 'window_size, attention_chunk or softcap'} not emulated yet")
+    out, lse = _flash_attn("flash_attn_with_kvcache", q, k_cache, v_cache, q_descale, k_descale, v_descale, softmax_scale, causal,
+                           num_splits, cache_seqlens, num_sms - sm_margin, threads)
+    return (out, lse) if return_softmax_lse else out
+
+
+def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits, cache_seqlens, sm_count, threads):
+    """The common part of the kernel twins: codes and descales checked, the call, outputs like q."""
     arrays = []
     element = None
     for name, t in (("q", q), ("k", k), ("v", v)):
         codes, e = _codes_numpy(t)
         if e not in ("bf16", "fp16", "e4m3fn"):
-            raise TypeError(f"flash_attn_func: {name} must be bfloat16, float16 or float8_e4m3fn, got {getattr(t, 'dtype', type(t))}")
+            raise TypeError(f"{function}: {name} must be bfloat16, float16 or float8_e4m3fn, got {getattr(t, 'dtype', type(t))}")
         if element is not None and e != element:
-            raise TypeError(f"flash_attn_func: q, k and v must have one dtype, got {element} and {e}")
+            raise TypeError(f"{function}: q, k and v must have one dtype, got {element} and {e}")
         element = e
         if codes.ndim != 4:
-            raise ValueError(f"flash_attn_func: {name} must be 4-D (batch, seqlen, heads, head_dim), got shape {codes.shape}")
+            raise ValueError(f"{function}: {name} must be 4-D (batch, seqlen, heads, head_dim), got shape {codes.shape}")
         arrays.append(np.ascontiguousarray(codes, dtype=np.uint16))
     qa, ka, va = arrays
     b, sq, h, d = qa.shape
     if ka.shape != va.shape or ka.shape[0] != b or ka.shape[3] != d:
-        raise ValueError(f"flash_attn_func: shapes do not match: q {qa.shape}, k {ka.shape}, v {va.shape}")
+        raise ValueError(f"{function}: shapes do not match: q {qa.shape}, k {ka.shape}, v {va.shape}")
     hk = ka.shape[2]
     descales = []
     for name, ds in (("q_descale", q_descale), ("k_descale", k_descale), ("v_descale", v_descale)):
@@ -194,16 +233,32 @@ def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descal
             continue
         a = ds.detach().cpu().float().numpy() if _is_torch(ds) else np.asarray(ds, dtype=np.float32)
         if a.shape != (b, hk):
-            raise ValueError(f"flash_attn_func: {name} must be float32 (batch, kv_heads) = ({b}, {hk}), got shape {a.shape}")
+            raise ValueError(f"{function}: {name} must be float32 (batch, kv_heads) = ({b}, {hk}), got shape {a.shape}")
         descales.append(np.ascontiguousarray(a, dtype=np.float32))
+    lens = None
+    if cache_seqlens is not None:
+        if isinstance(cache_seqlens, (int, np.integer)):
+            cache_seqlens = np.full(b, int(cache_seqlens))
+        a = cache_seqlens.detach().cpu().numpy() if _is_torch(cache_seqlens) else np.asarray(cache_seqlens)
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{function}: cache_seqlens must be integers, got {a.dtype}")
+        if a.shape != (b,):
+            raise ValueError(f"{function}: cache_seqlens must have shape (batch,) = ({b},), got {a.shape}")
+        if a.size and (a.min() < 0 or a.max() > ka.shape[1]):
+            raise ValueError(f"{function}: cache_seqlens must be in 0...{ka.shape[1]} (the cache length), got {a.min()}...{a.max()}")
+        lens = np.ascontiguousarray(a, dtype=np.int32)
+    for name, value in (("num_splits", num_splits), ("SM count", sm_count)):
+        if not isinstance(value, (int, np.integer)) or not -2**31 <= value < 2**31:
+            raise ValueError(f"{function}: {name} must be an int32, got {value!r}")
     out = np.empty((b, sq, h, d), dtype=np.uint16)
     lse = np.empty((b, h, sq), dtype=np.float32)
     fp = _native._c.c_float
     check(lib.fn_flash_attn(element.encode(), b, sq, ka.shape[1], h, hk, d,
                             _ptr(qa, _native._c.c_uint16), _ptr(ka, _native._c.c_uint16), _ptr(va, _native._c.c_uint16),
                             *[None if ds is None else _ptr(ds, fp) for ds in descales],
-                            1 if causal else 0, _scale(softmax_scale), _threads(threads),
-                            _ptr(out, _native._c.c_uint16), _ptr(lse, fp)))
+                            1 if causal else 0, _scale(softmax_scale), int(num_splits),
+                            None if lens is None else _ptr(lens, _native._c.c_int32), int(sm_count),
+                            _threads(threads), _ptr(out, _native._c.c_uint16), _ptr(lse, fp)))
     out_format = "fp16" if element == "fp16" else "bf16"
     if _is_torch(q):
         torch = _torch()
@@ -211,7 +266,7 @@ def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descal
         l = torch.from_numpy(lse).to(q.device)
     else:
         o, l = out.view(_dtype_of(out_format)), lse
-    return (o, l) if return_attn_probs else o
+    return o, l
 
 
 def _window(window):

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""The FA3 kernel's decode and split paths against their CPU twins in flashnumerics, on random
+cases: O and LSE bits of fa3_fwd_interface and flashnumerics on the same torch tensors.
+
+Paths (each `--cases N` random cases from `--seed`):
+  split-explicit   flash_attn_func(num_splits=2...40), causal or not, GQA
+  split-auto       flash_attn_func(num_splits=0): the kernel's heuristic (short queries, long keys)
+  kvcache-auto     flash_attn_with_kvcache(cache_seqlens=..., num_splits=0): decode, per-entry splits
+  kvcache-explicit flash_attn_with_kvcache(cache_seqlens=..., num_splits=2...16)
+  nan              flash_attn_func with NaN codes in Q, K or V (with and without splits)
+
+Prints one JSON line per case and a Markdown summary; with --out DIR writes the summary
+(fa3-surface.md, fa3-surface.json) and, with --fixtures N, the inputs and kernel outputs of the
+first N small cases of each path as .npz files (for replay without a GPU). Without CUDA, PyTorch
+or the fa3_fwd module it says so and exits 0. Exit 1 when any case differs.
+
+Usage: python3 Scripts/fa3_surface_twin.py [--cases 100] [--seed 0] [--out DIR] [--fixtures 3] [--threads N]
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+
+PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan"]
+
+
+def draw(path, rng):
+    """One random case of a path: a dict of sizes and arguments."""
+    element = rng.choice(["bf16", "e4m3fn"])
+    d = rng.choice([64, 96, 128, 192, 256])
+    kv = rng.choice([1, 1, 2, 4])
+    group = rng.choice([1, 1, 2, 4, 8])
+    c = {"path": path, "element": element, "head_dim": d, "kv_heads": kv, "heads": kv * group, "seed": rng.randrange(1 << 30)}
+    if path == "split-explicit":
+        c.update(batch=rng.randint(1, 3), seqlen_q=rng.choice([1, rng.randint(1, 64), rng.randint(64, 400)]),
+                 seqlen_k=rng.randint(64, 3000), causal=rng.random() < 0.5, num_splits=rng.choice([2, 3, 4, 7, 8, 13, 16, 17, 33]))
+    elif path == "split-auto":
+        c.update(batch=rng.randint(1, 2), seqlen_q=rng.choice([1, rng.randint(1, 128)]), seqlen_k=rng.randint(600, 8000),
+                 causal=rng.random() < 0.3, num_splits=0)
+    elif path in ("kvcache-auto", "kvcache-explicit"):
+        b = rng.randint(1, 8)
+        cache = rng.randint(128, 8192)
+        c.update(batch=b, seqlen_q=rng.choice([1, 1, 1, rng.randint(1, 8)]), seqlen_k=cache, causal=rng.random() < 0.5,
+                 num_splits=0 if path == "kvcache-auto" else rng.randint(2, 16),
+                 cache_seqlens=[rng.choice([cache, rng.randint(0, cache), rng.randint(1, 300)]) for _ in range(b)])
+    else:
+        c.update(batch=rng.randint(1, 2), seqlen_q=rng.randint(1, 200), seqlen_k=rng.randint(1, 1500), causal=rng.random() < 0.5,
+                 num_splits=rng.choice([1, 1, 3]), nan_in=rng.choice(["q", "k", "v"]), nan_count=rng.randint(1, 4))
+    return c
+
+
+def tensors(c, torch):
+    g = torch.Generator(device="cuda").manual_seed(c["seed"])
+    b, d, h, hk = c["batch"], c["head_dim"], c["heads"], c["kv_heads"]
+
+    def tensor(s, heads):
+        x = torch.randn(b, s, heads, d, device="cuda", generator=g)
+        outliers = torch.rand(b, s, heads, d, device="cuda", generator=g) < 0.001
+        return x + outliers * torch.randn(b, s, heads, d, device="cuda", generator=g) * 10
+
+    q, k, v = tensor(c["seqlen_q"], h), tensor(c["seqlen_k"], hk), tensor(c["seqlen_k"], hk)
+    descales = {}
+    if c["element"] == "bf16":
+        q, k, v = q.bfloat16(), k.bfloat16(), v.bfloat16()
+    else:
+        for name in ("q", "k", "v"):
+            descales[f"{name}_descale"] = (torch.rand(b, hk, device="cuda", generator=g) * 1.5 + 0.25).float()
+        q = (q / descales["q_descale"].repeat_interleave(h // hk, dim=1)[:, None, :, None]).to(torch.float8_e4m3fn)
+        k = (k / descales["k_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
+        v = (v / descales["v_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
+    if c["path"] == "nan":
+        target = {"q": q, "k": k, "v": v}[c["nan_in"]]
+        codes = target.view(torch.uint8 if c["element"] == "e4m3fn" else torch.int16).view(-1)
+        nan = 0x7F if c["element"] == "e4m3fn" else 0x7FC0
+        for _ in range(c["nan_count"]):
+            codes[torch.randint(0, codes.numel(), (1,), device="cuda", generator=g)] = nan
+    return q, k, v, descales
+
+
+def run(c, fn, kernel, torch, threads):
+    q, k, v, descales = tensors(c, torch)
+    common = dict(causal=c["causal"], num_splits=c["num_splits"], **descales)
+    if "cache_seqlens" in c:
+        lens = torch.tensor(c["cache_seqlens"], dtype=torch.int32, device="cuda")
+        out_k, lse_k = kernel.flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, return_softmax_lse=True, **common)[:2]
+        torch.cuda.synchronize()
+        start = time.time()
+        out_t, lse_t = fn.flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, return_softmax_lse=True, threads=threads, **common)
+    else:
+        out_k, lse_k = kernel.flash_attn_func(q, k, v, return_attn_probs=True, **common)[:2]
+        torch.cuda.synchronize()
+        start = time.time()
+        out_t, lse_t = fn.flash_attn_func(q, k, v, return_attn_probs=True, threads=threads, **common)
+    seconds = time.time() - start
+    o_k, o_t = out_k.view(torch.int16).cpu().numpy(), out_t.view(torch.int16).cpu().numpy()
+    l_k, l_t = lse_k.float().contiguous().view(torch.int32).cpu().numpy(), lse_t.contiguous().view(torch.int32).cpu().numpy()
+    result = dict(c, o_bit_exact=float((o_k == o_t).mean()), lse_bit_exact=float((l_k == l_t).mean()), twin_seconds=round(seconds, 3))
+    codes = lambda t: t.view(torch.uint8 if c["element"] == "e4m3fn" else torch.int16).cpu().numpy()  # noqa: E731
+    arrays = {"q": codes(q), "k": codes(k), "v": codes(v), "o": o_k, "lse": l_k.view(np.float32)}
+    arrays.update({name: t.cpu().numpy() for name, t in descales.items()})
+    return result, arrays
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument("--out")
+    parser.add_argument("--fixtures", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    try:
+        import torch
+        import fa3_fwd_interface as kernel
+    except Exception as e:  # noqa: BLE001 - any import failure means nothing to compare
+        print(f"fa3_surface_twin: skipped: PyTorch or fa3_fwd_interface not importable ({e.__class__.__name__}: {e})")
+        return 0
+    if not torch.cuda.is_available():
+        print("fa3_surface_twin: skipped: no CUDA device")
+        return 0
+    import flashnumerics as fn
+
+    rng = random.Random(args.seed)
+    rows, saved = [], {}
+    for path in args.paths.split(","):
+        for _ in range(args.cases):
+            c = draw(path, rng)
+            result, arrays = run(c, fn, kernel, torch, args.threads)
+            rows.append(result)
+            print(json.dumps(result), flush=True)
+            small = sum(a.nbytes for a in arrays.values()) < 400_000
+            if args.out and small and saved.get(path, 0) < args.fixtures:
+                saved[path] = saved.get(path, 0) + 1
+                folder = os.path.join(args.out, "fixtures")
+                os.makedirs(folder, exist_ok=True)
+                meta = json.dumps({k: v for k, v in c.items()})
+                np.savez_compressed(os.path.join(folder, f"{path}-{saved[path]}.npz"), meta=np.array(meta), **arrays)
+    summary = ["| path | cases | O bit-exact (cases) | LSE bit-exact (cases) | O bits equal | LSE bits equal |", "|---|---|---|---|---|---|"]
+    for path in args.paths.split(","):
+        r = [x for x in rows if x["path"] == path]
+        if not r:
+            continue
+        summary.append(f"| {path} | {len(r)} | {sum(x['o_bit_exact'] == 1 for x in r)} | {sum(x['lse_bit_exact'] == 1 for x in r)} | "
+                       f"{100 * np.mean([x['o_bit_exact'] for x in r]):.4f} % | {100 * np.mean([x['lse_bit_exact'] for x in r]):.4f} % |")
+    text = "\n".join(summary) + "\n"
+    header = f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}, flashnumerics {fn.__version__}, seed {args.seed}"
+    print(f"\n{header}\n\n{text}")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "fa3-surface.json"), "w") as f:
+            json.dump({"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "seed": args.seed, "rows": rows}, f, indent=1)
+        with open(os.path.join(args.out, "fa3-surface.md"), "w") as f:
+            f.write(header + "\n\n" + text)
+    return 0 if all(x["o_bit_exact"] == 1 and x["lse_bit_exact"] == 1 for x in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
