@@ -8,12 +8,15 @@ on exact input bytes, for `flashnum crosscheck`.
 
 A case directory holds q.npy, k.npy, v.npy (B, S, H, D) as raw codes: uint16 bf16/fp16 bit
 patterns or uint8 e4m3fn bytes; optional q_descale.npy, k_descale.npy, v_descale.npy (float32,
-(B, H_kv)); and meta.json {"element": "bf16"|"fp16"|"e4m3fn", "causal": bool,
-"softmax_scale": float}. The script writes o.npy (uint16: the output's bf16/fp16 bits,
+(B, H_kv)); optional cache_seqlens.npy (int32 (B,)): K and V are KV caches; and meta.json
+{"element": "bf16"|"fp16"|"e4m3fn", "causal": bool, "softmax_scale": float, optional "num_splits":
+int}. The script writes o.npy (uint16: the output's bf16/fp16 bits,
 (B, S_q, H, D)), lse.npy (float32, (B, H, S_q), natural log) and kernel.json (device, torch and
 wheel versions, whether two calls gave the same bits). The call is
 flash_attn_func(q, k, v, softmax_scale=..., causal=..., q_descale=..., k_descale=...,
-v_descale=..., return_attn_probs=True) with every other argument at its default.
+v_descale=..., num_splits=..., return_attn_probs=True), or with cache_seqlens.npy
+flash_attn_with_kvcache(q, k, v, cache_seqlens=..., softmax_scale=..., causal=..., descales,
+num_splits=..., return_softmax_lse=True), every other argument at its default.
 """
 import json
 import os
@@ -41,7 +44,7 @@ def check():
 
 def run_case(directory):
     import torch
-    from fa3_fwd_interface import flash_attn_func
+    from fa3_fwd_interface import flash_attn_func, flash_attn_with_kvcache
 
     meta = json.load(open(os.path.join(directory, "meta.json")))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "e4m3fn": torch.float8_e4m3fn}[meta["element"]]
@@ -57,10 +60,16 @@ def run_case(directory):
         path = os.path.join(directory, name + "_descale.npy")
         if os.path.exists(path):
             descales[name + "_descale"] = torch.from_numpy(np.load(path)).cuda()
+    lens_path = os.path.join(directory, "cache_seqlens.npy")
+    lens = torch.from_numpy(np.load(lens_path).astype(np.int32)).cuda() if os.path.exists(lens_path) else None
     outputs = []
     for _ in range(2):
-        result = flash_attn_func(q, k, v, softmax_scale=meta["softmax_scale"], causal=meta["causal"],
-                                 return_attn_probs=True, **descales)
+        if lens is None:
+            result = flash_attn_func(q, k, v, softmax_scale=meta["softmax_scale"], causal=meta["causal"],
+                                     num_splits=meta.get("num_splits", 1), return_attn_probs=True, **descales)
+        else:
+            result = flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, softmax_scale=meta["softmax_scale"], causal=meta["causal"],
+                                             num_splits=meta.get("num_splits", 0), return_softmax_lse=True, **descales)
         if not isinstance(result, (tuple, list)):
             raise RuntimeError("flash_attn_func returned no LSE with return_attn_probs=True")
         out, lse = result[0], result[1]

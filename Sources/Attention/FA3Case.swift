@@ -21,10 +21,18 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   public var distribution = "fa3"
   public var hadamard = false
   public var seed: UInt64 = 0
+  /// The kernel's `num_splits` (1: none; 0: its heuristic). See ``FA3Splits``.
+  public var numSplits = 1
+  /// `cache_seqlens` (keys used per batch entry; `seqLenK` is then the cache length), run as
+  /// `flash_attn_with_kvcache`.
+  public var cacheSeqLens: [Int]?
+  /// How many codes are set to NaN after quantization: at seeded positions, in Q, K and V in
+  /// turn (bf16/fp16 0x7FC0, e4m3fn 0x7F).
+  public var nanCodes = 0
 
   public init(element: FA3Inputs.Element, headDim: Int, seqLenQ: Int, seqLenK: Int? = nil, batch: Int = 1,
               heads: Int = 2, kvHeads: Int? = nil, causal: Bool = false, distribution: String = "fa3",
-              hadamard: Bool = false, seed: UInt64 = 0) {
+              hadamard: Bool = false, seed: UInt64 = 0, numSplits: Int = 1, cacheSeqLens: [Int]? = nil, nanCodes: Int = 0) {
     self.element = element
     self.headDim = headDim
     self.seqLenQ = seqLenQ
@@ -36,11 +44,14 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     self.distribution = distribution
     self.hadamard = hadamard
     self.seed = seed
+    self.numSplits = numSplits
+    self.cacheSeqLens = cacheSeqLens
+    self.nanCodes = nanCodes
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case element, headDim = "head_dim", seqLenQ = "seq_len_q", seqLenK = "seq_len_k", batch, heads, kvHeads = "kv_heads"
-    case causal, distribution, hadamard, seed
+    case causal, distribution, hadamard, seed, numSplits = "num_splits", cacheSeqLens = "cache_seqlens", nanCodes = "nan_codes"
   }
 
   /// Keys of the first format (camelCase) and their names now.
@@ -63,7 +74,10 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
               batch: try c.decodeIfPresent(Int.self, forKey: .batch) ?? 1, heads: try c.decodeIfPresent(Int.self, forKey: .heads) ?? 2,
               kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads), causal: try c.decodeIfPresent(Bool.self, forKey: .causal) ?? false,
               distribution: try c.decodeIfPresent(String.self, forKey: .distribution) ?? "fa3",
-              hadamard: try c.decodeIfPresent(Bool.self, forKey: .hadamard) ?? false, seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0)
+              hadamard: try c.decodeIfPresent(Bool.self, forKey: .hadamard) ?? false, seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0,
+              numSplits: try c.decodeIfPresent(Int.self, forKey: .numSplits) ?? 1,
+              cacheSeqLens: try c.decodeIfPresent([Int].self, forKey: .cacheSeqLens),
+              nanCodes: try c.decodeIfPresent(Int.self, forKey: .nanCodes) ?? 0)
   }
 
   struct AnyKey: CodingKey {
@@ -79,8 +93,11 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     if causal { s += "-causal" }
     if batch != 1 { s += "-b\(batch)" }
     s += "-h\(heads)" + (kvHeads != heads ? "k\(kvHeads)" : "")
-    s += "-\(distribution)" + (hadamard ? "-hadamard" : "") + "-s\(seed)"
-    return s
+    s += "-\(distribution)" + (hadamard ? "-hadamard" : "")
+    if cacheSeqLens != nil { s += "-kvcache" }
+    if numSplits != 1 { s += numSplits == 0 ? "-splits-auto" : "-splits\(numSplits)" }
+    if nanCodes > 0 { s += "-nan\(nanCodes)" }
+    return s + "-s\(seed)"
   }
 
   var inputDistribution: InputDistribution? {
@@ -99,6 +116,13 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     }
     try AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim).validate()
     try FA3Inputs.checkHeadDim(headDim, element: element)
+    guard (0...FA3Splits.largest).contains(numSplits) else {
+      throw AttentionError("case \(description): num_splits must be in 0...\(FA3Splits.largest), got \(numSplits)")
+    }
+    if let lens = cacheSeqLens, lens.count != batch || lens.contains(where: { !(0...seqLenK).contains($0) }) {
+      throw AttentionError("case \(description): cache_seqlens must be \(batch) values in 0...\(seqLenK) (the cache length)")
+    }
+    guard (0...1_000_000).contains(nanCodes) else { throw AttentionError("case \(description): nan_codes must be in 0...1000000, got \(nanCodes)") }
   }
 
   /// The codes and descales of this case.
@@ -134,9 +158,21 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
       } } }
       return (codes, descale)
     }
-    let (q, qd) = quantize(values.q), (k, kd) = quantize(values.k), (v, vd) = quantize(values.v)
+    var (q, qd) = quantize(values.q), (k, kd) = quantize(values.k), (v, vd) = quantize(values.v)
+    if nanCodes > 0 {
+      var rng = SplitMix64(seed: seed ^ 0x4E41_4E4E_414E)
+      let nan: UInt16 = element == .e4m3fn ? 0x7F : 0x7FC0
+      for i in 0..<nanCodes {
+        switch i % 3 {
+        case 0: q[Int(rng.next() % UInt64(q.count))] = nan
+        case 1: if !k.isEmpty { k[Int(rng.next() % UInt64(k.count))] = nan }
+        default: if !v.isEmpty { v[Int(rng.next() % UInt64(v.count))] = nan }
+        }
+      }
+    }
     return FA3Inputs(element: element, batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, heads: heads, kvHeads: kvHeads,
-                     headDim: headDim, q: q, k: k, v: v, qDescale: qd, kDescale: kd, vDescale: vd, causal: causal)
+                     headDim: headDim, q: q, k: k, v: v, qDescale: qd, kDescale: kd, vDescale: vd, causal: causal,
+                     numSplits: numSplits, cacheSeqLens: cacheSeqLens)
   }
 }
 

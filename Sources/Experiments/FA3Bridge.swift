@@ -57,8 +57,12 @@ public struct FA3Bridge: Sendable {
       if let descale { try NPYFiles.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
       else { try? FileManager.default.removeItem(atPath: path) }
     }
+    let lensPath = directory + "/cache_seqlens.npy"
+    if let lens = inputs.cacheSeqLens { try NPYFiles.write(NPYArray(shape: [b], int32: lens.map { Int32($0) }), to: lensPath) }
+    else { try? FileManager.default.removeItem(atPath: lensPath) }
     let meta = JSONText.object([
       ("causal", .bool(inputs.causal)), ("element", .string(inputs.element.rawValue)), ("softmax_scale", .double(inputs.scale)),
+      ("num_splits", .int(inputs.numSplits)),
     ])
     do { try Data(meta.document.utf8).write(to: URL(fileURLWithPath: directory + "/meta.json")) } catch { throw AttentionError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
   }
@@ -85,13 +89,15 @@ public struct FA3Bridge: Sendable {
 
 extension FA3Bridge {
   /// Reads a case directory's inputs (the format ``write(_:to:)`` writes): codes, optional
-  /// descales, and `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`).
+  /// descales, optional `cache_seqlens.npy` (int32 or int64, (batch,): a KV-cache call), and
+  /// `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`; optional
+  /// `num_splits`, default 1, or 0 with `cache_seqlens.npy`, as the kernel's two entry points).
   public static func readInputs(_ directory: String) throws(AttentionError) -> FA3Inputs {
     guard let data = FileManager.default.contents(atPath: directory + "/meta.json"),
           let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
       throw AttentionError("\(directory)/meta.json: missing or not a JSON object")
     }
-    try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale"], at: "\(directory)/meta.json")
+    try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale", "num_splits"], at: "\(directory)/meta.json")
     guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
       throw AttentionError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
     }
@@ -103,6 +109,23 @@ extension FA3Bridge {
     }
     let files = try AttentionInputFiles.load(q: directory + "/q.npy", k: directory + "/k.npy", v: directory + "/v.npy",
                                              format: element.format, descales: (optional("q"), optional("k"), optional("v")))
-    do { return try files.fa3Inputs(causal: causal, softmaxScale: scale) } catch { throw AttentionError("\(directory): \(error.description)") }
+    do throws(AttentionError) {
+      var inputs = try files.fa3Inputs(causal: causal, softmaxScale: scale)
+      let lensPath = directory + "/cache_seqlens.npy"
+      if FileManager.default.fileExists(atPath: lensPath) {
+        let a = try NPYFiles.read(lensPath)
+        guard a.shape == [inputs.batch], let lens = a.int32.map({ $0.map(Int.init) }) ?? a.int64.map({ $0.map { Int(clamping: $0) } }) else {
+          throw AttentionError("cache_seqlens.npy must be int32 or int64 of shape (batch,) = (\(inputs.batch),), got \(a.dtype) \(a.shape)")
+        }
+        inputs.cacheSeqLens = lens
+        inputs.numSplits = 0
+      }
+      if let n = meta["num_splits"] {
+        guard let n = n as? Int else { throw AttentionError("meta.json: num_splits must be an integer") }
+        inputs.numSplits = n
+      }
+      try inputs.validate()
+      return inputs
+    } catch { throw AttentionError("\(directory): \(error.description)") }
   }
 }

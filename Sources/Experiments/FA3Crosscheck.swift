@@ -61,22 +61,44 @@ public struct FA3Comparison: Hashable, Sendable {
 
   /// The MPFR reference of the inputs' exact values (decoded codes × descales), with the
   /// nominal softmax scale and the kernel's causal mask (``ReferenceSpec/compute(_:options:)``,
-  /// as every command computes references); `Double` values, O's layout.
-  public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double] {
+  /// as every command computes references); `Double` values, O's layout. With `cacheSeqLens`
+  /// each batch entry attends to its own first keys (an entry with none gives zeros, as the
+  /// kernel does). `nil` when an input value is not finite (NaN codes): there is no reference.
+  public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double]? {
     let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
-    return try ReferenceSpec.mpfr(bits: precision).compute(inputs.values(), options: options).values
+    let values = inputs.values()
+    for t in [values.q, values.k, values.v] where t.values.contains(where: { !$0.isFinite }) { return nil }
+    guard let lens = inputs.cacheSeqLens else { return try ReferenceSpec.mpfr(bits: precision).compute(values, options: options).values }
+    let (d, hq, hk, sq, sk) = (inputs.headDim, inputs.heads, inputs.kvHeads, inputs.seqLenQ, inputs.seqLenK)
+    var out: [Double] = []
+    out.reserveCapacity(values.q.values.count)
+    for b in 0..<inputs.batch {
+      let qPart = Array(values.q.values[(b * sq * hq * d)..<((b + 1) * sq * hq * d)])
+      guard lens[b] > 0 else { out += Array(repeating: 0, count: qPart.count); continue }
+      func keys(_ t: AttentionTensor) throws(AttentionError) -> AttentionTensor {
+        try AttentionTensor(batch: 1, seqLen: lens[b], heads: hk, headDim: d,
+                            values: Array(t.values[(b * sk * hk * d)..<((b * sk + lens[b]) * hk * d)]))
+      }
+      let entry = AttentionInputs(q: try AttentionTensor(batch: 1, seqLen: sq, heads: hq, headDim: d, values: qPart),
+                                  k: try keys(values.k), v: try keys(values.v))
+      out += try ReferenceSpec.mpfr(bits: precision).compute(entry, options: options).values
+    }
+    return out
   }
 }
 
 extension FA3Case {
-  /// The case as JSON, with the keys its decoder reads.
+  /// The case as JSON, with the keys its decoder reads (launch options and NaN codes only when
+  /// not the defaults).
   public var json: JSONText {
     .object([
       ("batch", .int(batch)), ("causal", .bool(causal)), ("distribution", .string(distribution)),
       ("element", .string(element.rawValue)), ("hadamard", .bool(hadamard)), ("head_dim", .int(headDim)),
       ("heads", .int(heads)), ("kv_heads", .int(kvHeads)), ("seed", .int(seed)), ("seq_len_k", .int(seqLenK)),
       ("seq_len_q", .int(seqLenQ)),
-    ])
+    ] + (numSplits != 1 ? [("num_splits", .int(numSplits))] : [])
+      + (cacheSeqLens.map { [("cache_seqlens", .array($0.map(JSONText.int)))] } ?? [])
+      + (nanCodes > 0 ? [("nan_codes", .int(nanCodes))] : []))
   }
 }
 

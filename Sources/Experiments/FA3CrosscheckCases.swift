@@ -94,3 +94,66 @@ extension FA3Comparison {
     return cases
   }
 }
+
+/// The kernel paths that random cross-check cases can exercise (`flashnum crosscheck --random N
+/// --random-kind K`).
+public enum FA3RandomKind: String, CaseIterable, Sendable {
+  /// `flash_attn_func` with its defaults (``FA3Comparison/randomCases(count:seed:)``).
+  case prefill
+  /// `flash_attn_func(num_splits=2…40)`: split-KV and the combine kernel.
+  case splits
+  /// `flash_attn_func(num_splits=0)`: the kernel's heuristic (short queries over long keys).
+  case splitsAuto = "splits-auto"
+  /// `flash_attn_with_kvcache(cache_seqlens=…)`, default `num_splits=0`: decode.
+  case kvcache
+  /// `flash_attn_with_kvcache(cache_seqlens=…, num_splits=2…16)`.
+  case kvcacheSplits = "kvcache-splits"
+  /// NaN codes in Q, K and V, with and without splits.
+  case nan
+}
+
+extension FA3Comparison {
+  /// `count` random cases of one kernel path from `seed` (``FA3RandomKind``). Beyond the
+  /// prefill cases: bf16 or e4m3fn, the compiled head dims 64…256, GQA groups up to 8, batch up
+  /// to 8 for decode, caches up to 8192 keys with entries full, empty, short or anywhere between.
+  public static func randomCases(count: Int, seed: UInt64, kind: FA3RandomKind) -> [FA3Case] {
+    if kind == .prefill { return randomCases(count: count, seed: seed) }
+    var rng = SplitMix64(seed: seed ^ 0x5355_5246_4143_45)
+    func uniform(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+    func between(_ lo: Int, _ hi: Int) -> Int { lo + uniform(hi - lo + 1) }
+    func pick<T>(_ xs: [T]) -> T { xs[uniform(xs.count)] }
+    return (0..<count).map { i in
+      let element: FA3Inputs.Element = uniform(2) == 0 ? .bf16 : .e4m3fn
+      let kv = pick([1, 1, 2, 4])
+      var c = FA3Case(element: element, headDim: pick([64, 96, 128, 192, 256]), seqLenQ: 1, heads: kv * pick([1, 1, 2, 4, 8]),
+                      kvHeads: kv, causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "fa3",
+                      seed: 2000 + UInt64(i))
+      switch kind {
+      case .prefill: break
+      case .splits:
+        c.batch = between(1, 3)
+        c.seqLenQ = pick([1, between(1, 64), between(64, 400)])
+        c.seqLenK = between(64, 3000)
+        c.numSplits = pick([2, 3, 4, 7, 8, 13, 16, 17, 33, 40])
+      case .splitsAuto:
+        c.batch = between(1, 2)
+        c.seqLenQ = pick([1, between(1, 128)])
+        c.seqLenK = between(600, 8000)
+        c.numSplits = 0
+      case .kvcache, .kvcacheSplits:
+        c.batch = between(1, 8)
+        c.seqLenQ = pick([1, 1, 1, between(1, 8)])
+        c.seqLenK = between(128, 8192)
+        c.cacheSeqLens = (0..<c.batch).map { _ in pick([c.seqLenK, between(0, c.seqLenK), between(1, min(300, c.seqLenK))]) }
+        c.numSplits = kind == .kvcache ? 0 : between(2, 16)
+      case .nan:
+        c.batch = between(1, 2)
+        c.seqLenQ = between(1, 200)
+        c.seqLenK = between(1, 1500)
+        c.numSplits = pick([1, 1, 3])
+        c.nanCodes = between(1, 4)
+      }
+      return c
+    }
+  }
+}

@@ -78,7 +78,7 @@ public struct TensorFile: Sendable {
   static let safetensorsTypes: [String: (NPYDType, FloatFormat?)] = [
     "F64": (.float64, nil), "F32": (.float32, nil), "F16": (.float16, nil), "BF16": (.raw16, .bf16),
     "F8_E4M3": (.raw8, .e4m3fn), "F8_E5M2": (.float8e5m2, .e5m2), "U8": (.uint8, nil), "U16": (.uint16, nil),
-    "U32": (.uint32, nil), "I32": (.int32, nil),
+    "U32": (.uint32, nil), "I32": (.int32, nil), "I64": (.int64, nil),
   ]
 
   static func safetensors(_ path: String, _ key: String?) throws(AttentionError) -> TensorFile {

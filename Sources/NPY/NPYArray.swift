@@ -5,7 +5,7 @@
 /// (their bytes are the format's codes; the format must be named); and `float8e5m2` (`f1`), the
 /// descr ml_dtypes gives its float8_e5m2 (bytes are e5m2 codes).
 public enum NPYDType: String, Sendable, CaseIterable {
-  case float32 = "f4", float64 = "f8", uint8 = "u1", uint16 = "u2", uint32 = "u4", int32 = "i4"
+  case float32 = "f4", float64 = "f8", uint8 = "u1", uint16 = "u2", uint32 = "u4", int32 = "i4", int64 = "i8"
   case float16 = "f2", raw8 = "V1", raw16 = "V2", float8e5m2 = "f1"
 
   /// Bytes per element.
@@ -14,7 +14,7 @@ public enum NPYDType: String, Sendable, CaseIterable {
     case .uint8, .raw8, .float8e5m2: 1
     case .uint16, .float16, .raw16: 2
     case .float32, .int32, .uint32: 4
-    case .float64: 8
+    case .float64, .int64: 8
     }
   }
 
@@ -94,6 +94,8 @@ public struct NPYArray: Sendable, Equatable {
   public var uint32: [UInt32]? { integers(.uint32, as: UInt32.self) }
   /// The elements, if the array is int32.
   public var int32: [Int32]? { integers(.int32, as: Int32.self) }
+  /// The elements, if the array is int64 (NumPy's default integer).
+  public var int64: [Int64]? { integers(.int64, as: Int64.self) }
 
   /// Float16, float32 and float64 arrays as Doubles (exact), `nil` for integer and code arrays.
   public var values: [Double]? {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Reading and writing NumPy `.npy` files (format versions 1.0, 2.0 and 3.0).
 ///
-/// Accepted on reading: dtypes float32, float64, uint8, uint16, uint32, int32 in either byte order
+/// Accepted on reading: dtypes float32, float64, uint8, uint16, uint32, int32, int64 in either byte order
 /// (big-endian data is converted), C or Fortran order (Fortran data is reordered to C order),
 /// any shape including 0-d and empty. Everything else (other dtypes, object arrays, a header
 /// that is not a dict, truncated or over-long data) is rejected with an ``NPYError`` whose
@@ -106,7 +106,7 @@ public enum NPYFile {
   static func dtypeOf(_ descr: String) throws(NPYError) -> (NPYDType, bigEndian: Bool) {
     guard let order = descr.first, "<>|=".contains(order),
           let dtype = NPYDType(rawValue: String(descr.dropFirst())) else {
-      throw NPYError("unsupported dtype '\(descr)' (use float16, float32, float64, uint8, uint16, uint32, int32, or ml_dtypes' V1/V2/f1 codes)")
+      throw NPYError("unsupported dtype '\(descr)' (use float16, float32, float64, uint8, uint16, uint32, int32, int64, or ml_dtypes' V1/V2/f1 codes)")
     }
     return (dtype, order == ">")
   }

@@ -43,6 +43,10 @@ struct AttentionCommand: ParsableCommand {
   var json = false
   @Option(name: .customLong("lse-out"), help: "fa3 on code inputs: also write the LSE, float32 (batch, heads, seqlen_q), natural log.")
   var lseOut: String?
+  @Option(name: .customLong("num-splits"), help: "fa3 on code inputs: the kernel's num_splits (1: none, as flash_attn_func; 0: the kernel's heuristic, as flash_attn_with_kvcache; at most 256).")
+  var numSplits: Int?
+  @Option(name: .customLong("cache-seqlens"), help: "fa3 on code inputs: int32/int64 .npy of shape (batch,): K and V are KV caches (batch, cache_len, kv_heads, d) of which entry b uses its first cache_seqlens[b] keys (flash_attn_with_kvcache; --num-splits defaults to 0 then).")
+  var cacheSeqLens: String?
 
   /// The algorithm as named, with --block-rows/--block-columns/--reverse-blocks applied to `blocked`.
   func choice() throws -> AlgorithmChoice {
@@ -56,7 +60,9 @@ struct AttentionCommand: ParsableCommand {
       try s.validate()
       choice = .blocked(s)
     }
-    if choice != .fa3Kernel && (!fa3Set.isEmpty || lseOut != nil) { throw InputError("--fa3-set and --lse-out apply to --algorithm fa3 only") }
+    if choice != .fa3Kernel && (!fa3Set.isEmpty || lseOut != nil || numSplits != nil || cacheSeqLens != nil) {
+      throw InputError("--fa3-set, --lse-out, --num-splits and --cache-seqlens apply to --algorithm fa3 only")
+    }
     return choice
   }
 
@@ -81,7 +87,9 @@ struct AttentionCommand: ParsableCommand {
     if choice == .fa3Kernel && scheme == nil {
       throw InputError("--algorithm fa3 needs code inputs (--input-format bf16, fp16 or e4m3fn), or value inputs with a --scheme the kernel takes (bf16, fp16, fa3-fp8-per-head, fp8-per-tensor)")
     }
-    if lseOut != nil { throw InputError("--lse-out needs code inputs (the kernel's own inputs)") }
+    if lseOut != nil || numSplits != nil || cacheSeqLens != nil {
+      throw InputError("--lse-out, --num-splits and --cache-seqlens need code inputs (the kernel's own inputs)")
+    }
     let chosen = try scheme(codes: codes, format: files.format)
     let operands = try files.operands()
     var algorithm = try choice.resolve(for: chosen, headDim: operands.q.headDim, causal: inputs.causal, seqLenQ: operands.q.seqLen)
@@ -145,7 +153,17 @@ struct AttentionCommand: ParsableCommand {
     if scheme != nil { throw InputError("--algorithm fa3 on code inputs takes no --scheme: its numerics are the kernel's (change them with --fa3-set)") }
     if inputs.windowLeft != nil || inputs.windowRight != nil { throw InputError("--algorithm fa3 supports no sliding window (FA3's local kernels use other tiles)") }
     if attribute { throw InputError("--attribute needs value inputs; use flashnum crosscheck for the FA3 schedule") }
-    let fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale)
+    var fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale)
+    if let cacheSeqLens {
+      let a = try readNPY(cacheSeqLens)
+      guard a.shape == [fa3.batch], let lens = a.int32.map({ $0.map(Int.init) }) ?? a.int64.map({ $0.map { Int(clamping: $0) } }) else {
+        throw InputError("\(cacheSeqLens): cache_seqlens must be int32 or int64 of shape (batch,) = (\(fa3.batch),), got \(a.dtype) \(a.shape)")
+      }
+      fa3.cacheSeqLens = lens
+      fa3.numSplits = 0
+    }
+    if let numSplits { fa3.numSplits = numSplits }
+    do { try fa3.validate() } catch { throw InputError(error.description) }
     let schedule = try adjusted(FA3Schedule.fa3(element: fa3.element, headDim: fa3.headDim, causal: fa3.causal, seqLenQ: fa3.seqLenQ))
     let output = try FA3Forward.run(fa3, schedule: schedule, threads: max(1, inputs.threads))
     let shape = [fa3.batch, fa3.seqLenQ, fa3.heads, fa3.headDim]

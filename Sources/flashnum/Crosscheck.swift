@@ -20,7 +20,7 @@ struct Crosscheck: ParsableCommand {
       outputs instead. Exit 1 when any compared bit differs.
       """)
 
-  @Option(help: "JSON file with a list of cases (keys: element, head_dim, seq_len_q, seq_len_k, batch, heads, kv_heads, causal, distribution, hadamard, seed); default: the standard cases.")
+  @Option(help: "JSON file with a list of cases (keys: element, head_dim, seq_len_q, seq_len_k, batch, heads, kv_heads, causal, distribution, hadamard, seed, num_splits, cache_seqlens, nan_codes); default: the standard cases.")
   var cases: String?
   @Option(name: .customLong("case-limit"), help: "Run only the first N cases.") var caseLimit: Int?
   @Option(name: .customLong("case-dir"), help: "Instead of generated cases, a directory of given inputs (q.npy, k.npy, v.npy codes, optional {q,k,v}_descale.npy, meta.json with element, causal, softmax_scale); repeatable.")
@@ -28,6 +28,8 @@ struct Crosscheck: ParsableCommand {
   @Option(help: "Instead of the standard cases, N random ones (sizes, dims, masks, GQA, distributions; see --random-seed).")
   var random: Int?
   @Option(name: .customLong("random-seed"), help: "Seed of --random.") var randomSeed: UInt64 = 0
+  @Option(name: .customLong("random-kind"), help: "Kernel path of --random: \(FA3RandomKind.allCases.map(\.rawValue).joined(separator: ", ")) (default prefill).")
+  var randomKind: String = FA3RandomKind.prefill.rawValue
   @Option(name: .customLong("work-dir"), help: "Where case directories are written (default: a fresh temporary directory).")
   var workDir: String?
   @Option(name: .customLong("kernel-outputs"), help: "Directory of saved kernel outputs (one sub-directory per case name) to compare with instead of running the kernel.")
@@ -120,10 +122,11 @@ struct Crosscheck: ParsableCommand {
       }
       if referenceBits > 0 {
         do {
-          let reference = try FA3Comparison.reference(inputs, precision: referenceBits, threads: max(1, threads))
-          let format = inputs.element.outputFormat
-          row.rmseEmulator = FA3Comparison.rmse(emulated.o, format, reference: reference)
-          if let kernel { row.rmseKernel = FA3Comparison.rmse(kernel.o, format, reference: reference) }
+          if let reference = try FA3Comparison.reference(inputs, precision: referenceBits, threads: max(1, threads)) {
+            let format = inputs.element.outputFormat
+            row.rmseEmulator = FA3Comparison.rmse(emulated.o, format, reference: reference)
+            if let kernel { row.rmseKernel = FA3Comparison.rmse(kernel.o, format, reference: reference) }
+          }
         } catch { throw InputError("case \(name): reference: \(error.description)") }
       }
       if ablation, let kernel, inputs.batch * inputs.heads * inputs.seqLenQ * inputs.seqLenK <= ablationLimit {
@@ -161,7 +164,10 @@ struct Crosscheck: ParsableCommand {
     var list = FA3Comparison.standardCases
     if let n = random {
       guard n >= 1, cases == nil else { throw InputError("--random takes a positive count and excludes --cases") }
-      list = FA3Comparison.randomCases(count: n, seed: randomSeed)
+      guard let kind = FA3RandomKind(rawValue: randomKind) else {
+        throw InputError("--random-kind: unknown kind '\(randomKind)'. Use one of: \(FA3RandomKind.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      list = FA3Comparison.randomCases(count: n, seed: randomSeed, kind: kind)
     }
     if let path = cases {
       guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read") }
