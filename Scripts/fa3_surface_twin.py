@@ -8,6 +8,8 @@ Paths (each `--cases N` random cases from `--seed`):
   kvcache-auto     flash_attn_with_kvcache(cache_seqlens=..., num_splits=0): decode, per-entry splits
   kvcache-explicit flash_attn_with_kvcache(cache_seqlens=..., num_splits=2...16)
   nan              flash_attn_func with NaN codes in Q, K or V (with and without splits)
+  head-dim-v       flash_attn_func with V's head dim != Q/K's (192/128-like; bf16 d <= 64 with V up to 512)
+  varlen           flash_attn_varlen_func: packed sequences (some empty), causal or not, num_splits 1, 0 or 3
 
 Prints one JSON line per case and a Markdown summary; with --out DIR writes the summary
 (fa3-surface.md, fa3-surface.json) and, with --fixtures N, the inputs and kernel outputs of the
@@ -25,7 +27,7 @@ import time
 
 import numpy as np
 
-PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan"]
+PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan", "head-dim-v", "varlen"]
 
 
 def draw(path, rng):
@@ -47,9 +49,23 @@ def draw(path, rng):
         c.update(batch=b, seqlen_q=rng.choice([1, 1, 1, rng.randint(1, 8)]), seqlen_k=cache, causal=rng.random() < 0.5,
                  num_splits=0 if path == "kvcache-auto" else rng.randint(2, 16),
                  cache_seqlens=[rng.choice([cache, rng.randint(0, cache), rng.randint(1, 300)]) for _ in range(b)])
-    else:
+    elif path == "nan":
         c.update(batch=rng.randint(1, 2), seqlen_q=rng.randint(1, 200), seqlen_k=rng.randint(1, 1500), causal=rng.random() < 0.5,
                  num_splits=rng.choice([1, 1, 3]), nan_in=rng.choice(["q", "k", "v"]), nan_count=rng.randint(1, 4))
+    elif path == "varlen":
+        b = rng.randint(1, 6)
+        c.update(batch=b, seqlens_q=[rng.choice([0, 1, rng.randint(1, 40), rng.randint(1, 600)]) for _ in range(b)],
+                 seqlens_k=[rng.choice([0, rng.randint(1, 64), rng.randint(1, 2500)]) for _ in range(b)],
+                 causal=rng.random() < 0.5, num_splits=rng.choice([1, 1, 0, 3]))
+        c["seqlens_q"][0] = max(c["seqlens_q"][0], 1)
+        c.update(seqlen_q=sum(c["seqlens_q"]), seqlen_k=sum(c["seqlens_k"]))
+    else:
+        if element == "e4m3fn" or rng.random() < 0.5:
+            c.update(head_dim=rng.choice([144, 160, 176, 192]), head_dim_v=rng.choice([112, 128]))
+        else:
+            c.update(head_dim=rng.choice([32, 48, 64]), head_dim_v=rng.choice([96, 128, 256, 384, 512]))
+        c.update(batch=rng.randint(1, 2), seqlen_q=rng.choice([1, rng.randint(1, 300)]), seqlen_k=rng.randint(1, 1500),
+                 causal=rng.random() < 0.5, num_splits=rng.choice([1, 1, 0, 3]))
     return c
 
 
@@ -57,21 +73,29 @@ def tensors(c, torch):
     g = torch.Generator(device="cuda").manual_seed(c["seed"])
     b, d, h, hk = c["batch"], c["head_dim"], c["heads"], c["kv_heads"]
 
-    def tensor(s, heads):
-        x = torch.randn(b, s, heads, d, device="cuda", generator=g)
-        outliers = torch.rand(b, s, heads, d, device="cuda", generator=g) < 0.001
-        return x + outliers * torch.randn(b, s, heads, d, device="cuda", generator=g) * 10
+    def tensor(s, heads, dim=d):
+        x = torch.randn(b, s, heads, dim, device="cuda", generator=g)
+        outliers = torch.rand(b, s, heads, dim, device="cuda", generator=g) < 0.001
+        x = x + outliers * torch.randn(b, s, heads, dim, device="cuda", generator=g) * 10
+        return x[0] if "seqlens_q" in c else x  # varlen: (total, heads, dim) of the packed sequences
 
-    q, k, v = tensor(c["seqlen_q"], h), tensor(c["seqlen_k"], hk), tensor(c["seqlen_k"], hk)
+    q, k, v = tensor(c["seqlen_q"], h), tensor(c["seqlen_k"], hk), tensor(c["seqlen_k"], hk, c.get("head_dim_v", d))
     descales = {}
     if c["element"] == "bf16":
         q, k, v = q.bfloat16(), k.bfloat16(), v.bfloat16()
     else:
         for name in ("q", "k", "v"):
             descales[f"{name}_descale"] = (torch.rand(b, hk, device="cuda", generator=g) * 1.5 + 0.25).float()
-        q = (q / descales["q_descale"].repeat_interleave(h // hk, dim=1)[:, None, :, None]).to(torch.float8_e4m3fn)
-        k = (k / descales["k_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
-        v = (v / descales["v_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
+        if "seqlens_q" in c:  # varlen: one descale row per sequence, applied to its tokens
+            def per_token(ds, lens, group=1):
+                return ds.repeat_interleave(group, dim=1).repeat_interleave(torch.tensor(lens, device="cuda"), dim=0)[:, :, None]
+            q = (q / per_token(descales["q_descale"], c["seqlens_q"], h // hk)).to(torch.float8_e4m3fn)
+            k = (k / per_token(descales["k_descale"], c["seqlens_k"])).to(torch.float8_e4m3fn)
+            v = (v / per_token(descales["v_descale"], c["seqlens_k"])).to(torch.float8_e4m3fn)
+        else:
+            q = (q / descales["q_descale"].repeat_interleave(h // hk, dim=1)[:, None, :, None]).to(torch.float8_e4m3fn)
+            k = (k / descales["k_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
+            v = (v / descales["v_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
     if c["path"] == "nan":
         target = {"q": q, "k": k, "v": v}[c["nan_in"]]
         codes = target.view(torch.uint8 if c["element"] == "e4m3fn" else torch.int16).view(-1)
@@ -84,7 +108,14 @@ def tensors(c, torch):
 def run(c, fn, kernel, torch, threads):
     q, k, v, descales = tensors(c, torch)
     common = dict(causal=c["causal"], num_splits=c["num_splits"], **descales)
-    if "cache_seqlens" in c:
+    if "seqlens_q" in c:
+        cu = [torch.tensor([0] + list(np.cumsum(c[n])), dtype=torch.int32, device="cuda") for n in ("seqlens_q", "seqlens_k")]
+        lengths = dict(max_seqlen_q=max(c["seqlens_q"]), max_seqlen_k=max(c["seqlens_k"]))
+        out_k, lse_k = kernel.flash_attn_varlen_func(q, k, v, cu[0], cu[1], return_attn_probs=True, **lengths, **common)[:2]
+        torch.cuda.synchronize()
+        start = time.time()
+        out_t, lse_t = fn.flash_attn_varlen_func(q, k, v, cu[0], cu[1], return_attn_probs=True, threads=threads, **lengths, **common)
+    elif "cache_seqlens" in c:
         lens = torch.tensor(c["cache_seqlens"], dtype=torch.int32, device="cuda")
         out_k, lse_k = kernel.flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, return_softmax_lse=True, **common)[:2]
         torch.cuda.synchronize()

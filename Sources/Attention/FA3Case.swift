@@ -29,10 +29,13 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   /// How many codes are set to NaN after quantization: at seeded positions, in Q, K and V in
   /// turn (bf16/fp16 0x7FC0, e4m3fn 0x7F).
   public var nanCodes = 0
+  /// V's head dim (`nil`: `headDim`); unequal pairs as the kernel builds them.
+  public var valueHeadDim: Int?
 
   public init(element: FA3Inputs.Element, headDim: Int, seqLenQ: Int, seqLenK: Int? = nil, batch: Int = 1,
               heads: Int = 2, kvHeads: Int? = nil, causal: Bool = false, distribution: String = "fa3",
-              hadamard: Bool = false, seed: UInt64 = 0, numSplits: Int = 1, cacheSeqLens: [Int]? = nil, nanCodes: Int = 0) {
+              hadamard: Bool = false, seed: UInt64 = 0, numSplits: Int = 1, cacheSeqLens: [Int]? = nil, nanCodes: Int = 0,
+              valueHeadDim: Int? = nil) {
     self.element = element
     self.headDim = headDim
     self.seqLenQ = seqLenQ
@@ -47,18 +50,20 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     self.numSplits = numSplits
     self.cacheSeqLens = cacheSeqLens
     self.nanCodes = nanCodes
+    self.valueHeadDim = valueHeadDim
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case element, headDim = "head_dim", seqLenQ = "seq_len_q", seqLenK = "seq_len_k", batch, heads, kvHeads = "kv_heads"
     case causal, distribution, hadamard, seed, numSplits = "num_splits", cacheSeqLens = "cache_seqlens", nanCodes = "nan_codes"
+    case valueHeadDim = "head_dim_v"
   }
 
   /// Keys of the first format (camelCase) and their names now.
   static let renamedKeys = ["headDim": "head_dim", "seqLenQ": "seq_len_q", "seqLenK": "seq_len_k", "kvHeads": "kv_heads"]
 
   /// Decodes a case; every key but `element`, `head_dim` and `seq_len_q` is optional (defaults as
-  /// in ``init(element:headDim:seqLenQ:seqLenK:batch:heads:kvHeads:causal:distribution:hadamard:seed:)``),
+  /// in ``init(element:headDim:seqLenQ:seqLenK:batch:heads:kvHeads:causal:distribution:hadamard:seed:numSplits:cacheSeqLens:nanCodes:valueHeadDim:)``),
   /// and an unknown key is an error naming it (``FileKeys``).
   public init(from decoder: any Decoder) throws {
     let any = try decoder.container(keyedBy: AnyKey.self)
@@ -77,7 +82,8 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
               hadamard: try c.decodeIfPresent(Bool.self, forKey: .hadamard) ?? false, seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0,
               numSplits: try c.decodeIfPresent(Int.self, forKey: .numSplits) ?? 1,
               cacheSeqLens: try c.decodeIfPresent([Int].self, forKey: .cacheSeqLens),
-              nanCodes: try c.decodeIfPresent(Int.self, forKey: .nanCodes) ?? 0)
+              nanCodes: try c.decodeIfPresent(Int.self, forKey: .nanCodes) ?? 0,
+              valueHeadDim: try c.decodeIfPresent(Int.self, forKey: .valueHeadDim))
   }
 
   struct AnyKey: CodingKey {
@@ -89,7 +95,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
 
   /// A file-name-safe name, e.g. `e4m3fn-d128-1000x1000-causal-h4k2-fa3-hadamard-s0`.
   public var description: String {
-    var s = "\(element.rawValue)-d\(headDim)-\(seqLenQ)x\(seqLenK)"
+    var s = "\(element.rawValue)-d\(headDim)" + (valueHeadDim.map { $0 != headDim ? "v\($0)" : "" } ?? "") + "-\(seqLenQ)x\(seqLenK)"
     if causal { s += "-causal" }
     if batch != 1 { s += "-b\(batch)" }
     s += "-h\(heads)" + (kvHeads != heads ? "k\(kvHeads)" : "")
@@ -115,7 +121,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
       throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: fa3, gaussian)")
     }
     try AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim).validate()
-    try FA3Inputs.checkHeadDim(headDim, element: element)
+    try FA3Inputs.checkHeadDims(headDim, valueHeadDim ?? headDim, element: element)
     guard (0...FA3Splits.largest).contains(numSplits) else {
       throw AttentionError("case \(description): num_splits must be in 0...\(FA3Splits.largest), got \(numSplits)")
     }
@@ -131,6 +137,13 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     let dist = inputDistribution!
     let shape = AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim)
     var values = AttentionInputs.generate(shape, dist, seed: seed)
+    let dv = valueHeadDim ?? headDim
+    if dv != headDim {
+      // V of its own head dim, from a stream of its own (equal dims keep the original stream).
+      var vShape = shape
+      vShape.headDim = dv
+      values.v = AttentionInputs.generate(vShape, dist, seed: seed ^ 0x5641_4C55_4544).v
+    }
     if hadamard {
       let rotation = IncoherentProcessing(seed: seed)
       values.q = rotation.rotate(values.q)
@@ -144,15 +157,15 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
       let perKV = t.heads / kvHeads  // `group` for Q, 1 for K and V
       var amax = [Double](repeating: 0, count: batch * kvHeads)
       for b in 0..<batch { for s in 0..<t.seqLen { for h in 0..<t.heads {
-        let base = ((b * t.seqLen + s) * t.heads + h) * headDim
-        for c in 0..<headDim { amax[b * kvHeads + h / perKV] = max(amax[b * kvHeads + h / perKV], abs(t.values[base + c])) }
+        let base = ((b * t.seqLen + s) * t.heads + h) * t.headDim
+        for c in 0..<t.headDim { amax[b * kvHeads + h / perKV] = max(amax[b * kvHeads + h / perKV], abs(t.values[base + c])) }
       } } }
       let descale = amax.map { Float($0 > 0 ? $0 / 448 : 1) }
       var codes = [UInt16](repeating: 0, count: t.values.count)
       for b in 0..<batch { for s in 0..<t.seqLen { for h in 0..<t.heads {
-        let base = ((b * t.seqLen + s) * t.heads + h) * headDim
+        let base = ((b * t.seqLen + s) * t.heads + h) * t.headDim
         let ds = Double(descale[b * kvHeads + h / perKV])
-        for c in 0..<headDim {
+        for c in 0..<t.headDim {
           codes[base + c] = UInt16(format.encode(t.values[base + c] / ds, Rounding(.nearestEven, overflow: .saturate)))
         }
       } } }
@@ -172,28 +185,29 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     }
     return FA3Inputs(element: element, batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, heads: heads, kvHeads: kvHeads,
                      headDim: headDim, q: q, k: k, v: v, qDescale: qd, kDescale: kd, vDescale: vd, causal: causal,
-                     numSplits: numSplits, cacheSeqLens: cacheSeqLens)
+                     numSplits: numSplits, cacheSeqLens: cacheSeqLens, valueHeadDim: dv)
   }
 }
 
 extension FA3Inputs {
   /// The exact values the codes and descales stand for, as attention operands in `Double`
-  /// (each value decode(code)·descale, exact), for references and metrics.
+  /// (each value decode(code)·descale, exact), for references and metrics (V with its own
+  /// head dim).
   public func values() -> AttentionInputs {
     let format = element.format
     let group = heads / kvHeads
-    func tensor(_ codes: [UInt16], _ seqLen: Int, _ h: Int, _ descale: [Float]?, perKV: Int) -> AttentionTensor {
+    func tensor(_ codes: [UInt16], _ seqLen: Int, _ h: Int, _ descale: [Float]?, perKV: Int, dim: Int) -> AttentionTensor {
       var values = [Double](repeating: 0, count: codes.count)
       for b in 0..<batch { for s in 0..<seqLen { for head in 0..<h {
-        let base = ((b * seqLen + s) * h + head) * headDim
+        let base = ((b * seqLen + s) * h + head) * dim
         let ds = descale.map { Double($0[b * kvHeads + head / perKV]) } ?? 1
-        for c in 0..<headDim { values[base + c] = format.decode(UInt32(codes[base + c])) * ds }
+        for c in 0..<dim { values[base + c] = format.decode(UInt32(codes[base + c])) * ds }
       } } }
-      return try! AttentionTensor(batch: batch, seqLen: seqLen, heads: h, headDim: headDim, values: values)
+      return try! AttentionTensor(batch: batch, seqLen: seqLen, heads: h, headDim: dim, values: values)
     }
-    return AttentionInputs(q: tensor(q, seqLenQ, heads, qDescale, perKV: group),
-                           k: tensor(k, seqLenK, kvHeads, kDescale, perKV: 1),
-                           v: tensor(v, seqLenK, kvHeads, vDescale, perKV: 1))
+    return AttentionInputs(q: tensor(q, seqLenQ, heads, qDescale, perKV: group, dim: headDim),
+                           k: tensor(k, seqLenK, kvHeads, kDescale, perKV: 1, dim: headDim),
+                           v: tensor(v, seqLenK, kvHeads, vDescale, perKV: 1, dim: valueHeadDim))
   }
 
   /// FNV-1a (64-bit) of the codes and descales: a fingerprint to tell whether regenerated inputs

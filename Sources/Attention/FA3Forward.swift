@@ -29,6 +29,12 @@ import MatrixMultiply
 /// (the kernel's host-side fill).
 public enum FA3Forward {
   public static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, threads: Int = 1) throws(AttentionError) -> FA3Output {
+    try run(inputs, schedule: schedule, plan: nil, threads: threads)
+  }
+
+  /// ``run(_:schedule:threads:)`` with the split plan given (one entry of a varlen launch,
+  /// whose split counts come from all entries) or, when `nil`, the one `inputs` imply.
+  static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, plan: FA3SplitPlan?, threads: Int) throws(AttentionError) -> FA3Output {
     try inputs.validate()
     try schedule.validate()
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
@@ -36,11 +42,11 @@ public enum FA3Forward {
     if schedule.tensorCore == .hopper && schedule.blocks.blockColumns % kk != 0 {
       throw AttentionError("FA3: kBlockN (\(schedule.blocks.blockColumns)) must be a multiple of the instruction's k = \(kk)")
     }
-    let d = inputs.headDim
-    var out = FA3Output(o: [UInt16](repeating: 0, count: inputs.batch * inputs.seqLenQ * inputs.heads * d),
+    let dv = inputs.valueHeadDim
+    var out = FA3Output(o: [UInt16](repeating: 0, count: inputs.batch * inputs.seqLenQ * inputs.heads * dv),
                         lse: [Float](repeating: inputs.seqLenK == 0 ? .infinity : 0, count: inputs.batch * inputs.heads * inputs.seqLenQ))
     if inputs.seqLenK == 0 { return out }
-    let kernel = FA3RowKernel(inputs, schedule)
+    let kernel = FA3RowKernel(inputs, schedule, plan: plan ?? splitPlan(inputs, schedule: schedule))
     out.o.withUnsafeMutableBufferPointer { oBuffer in
       out.lse.withUnsafeMutableBufferPointer { lseBuffer in
         nonisolated(unsafe) let o = oBuffer.baseAddress!, lse = lseBuffer.baseAddress!
@@ -96,7 +102,7 @@ struct FA3RowKernel: Sendable {
     var m: [Float]
     var laneSums: [Float]
     var pCodes8: [UInt8], pCodes16: [UInt16]
-    /// Split partials of the task's rows: O (FP32) at ((split · rowsPerTask + r) · headDim + c)
+    /// Split partials of the task's rows: O (FP32) at ((split · rowsPerTask + r) · valueHeadDim + c)
     /// and the LSE at (split · rowsPerTask + r); sized on first use.
     var partialO: [Float] = [], partialLSE: [Float] = []
 
@@ -116,7 +122,7 @@ struct FA3RowKernel: Sendable {
       p = Array(repeating: 0, count: n)
       pSplit = HopperOperandRows(zeros: n, table: k.pTable)
       pValues = Array(repeating: 0, count: n)
-      o = Array(repeating: 0, count: rows * k.inputs.headDim)
+      o = Array(repeating: 0, count: rows * k.inputs.valueHeadDim)
       m = Array(repeating: 0, count: rows)
       laneSums = Array(repeating: 0, count: rows * k.schedule.rowSumLanes)
       pCodes8 = Array(repeating: 0, count: n)
@@ -124,7 +130,7 @@ struct FA3RowKernel: Sendable {
     }
   }
 
-  init(_ inputs: FA3Inputs, _ schedule: FA3Schedule) {
+  init(_ inputs: FA3Inputs, _ schedule: FA3Schedule, plan: FA3SplitPlan) {
     self.inputs = inputs
     self.schedule = schedule
     fp8 = inputs.element == .e4m3fn
@@ -137,23 +143,27 @@ struct FA3RowKernel: Sendable {
     pFormat = inputs.element.format
     pTable = step.aTable
     group = inputs.heads / inputs.kvHeads
-    plan = FA3Splits.plan(inputs, tiles: FA3KernelTiles(rows: schedule.blocks.blockRows, columns: schedule.blocks.blockColumns),
-                          smCount: schedule.smCount)
-    combine = FA3Combine(valueHeadDim: inputs.headDim, launchedSplits: plan.launched)
-    let (b, n, hk, d) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim)
+    self.plan = plan
+    combine = FA3Combine(valueHeadDim: inputs.valueHeadDim, launchedSplits: plan.launched)
+    let (b, n, hk, d, dv) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim, inputs.valueHeadDim)
     let ks = HopperOperandRows(zeros: b * hk * n * paddedDim, table: hopper.bTable)
-    let vs = HopperOperandRows(zeros: b * hk * d * paddedKeys, table: hopper.bTable)
+    let vs = HopperOperandRows(zeros: b * hk * dv * paddedKeys, table: hopper.bTable)
     var kv = [Float](repeating: 0, count: ks.count), vv = [Float](repeating: 0, count: vs.count)
     let format = inputs.element.format
-    for bi in 0..<b { for h in 0..<hk { for key in 0..<n { for c in 0..<d {
-      let source = ((bi * n + key) * hk + h) * d + c
-      let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
-      ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable)
-      kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
-      let vIndex = ((bi * hk + h) * d + c) * paddedKeys + key
-      vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable)
-      vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
-    } } } }
+    for bi in 0..<b { for h in 0..<hk { for key in 0..<n {
+      for c in 0..<d {
+        let source = ((bi * n + key) * hk + h) * d + c
+        let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
+        ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable)
+        kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
+      }
+      for c in 0..<dv {
+        let source = ((bi * n + key) * hk + h) * dv + c
+        let vIndex = ((bi * hk + h) * dv + c) * paddedKeys + key
+        vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable)
+        vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
+      }
+    } } }
     kSplit = ks
     vSplit = vs
     kValues = kv
@@ -190,7 +200,7 @@ struct FA3RowKernel: Sendable {
   }
 
   /// Computes query rows `rows` (at most ``rowsPerTask``) of batch `b`, head `h`: writes O's bits
-  /// into `o` (batch, seqLenQ, heads, headDim) and the LSE into `lse` (batch, heads, seqLenQ).
+  /// into `o` (batch, seqLenQ, heads, valueHeadDim) and the LSE into `lse` (batch, heads, seqLenQ).
   /// Without splits each row runs over all K/V blocks and is finished in place; with splits each
   /// split's block range gives a partial O and LSE per row, merged by ``FA3Combine``.
   func rows(_ b: Int, _ h: Int, _ rows: Range<Int>, _ scratch: inout Scratch,
@@ -208,7 +218,8 @@ struct FA3RowKernel: Sendable {
       }
     }
     let keys = inputs.keys(batch: b)
-    func out(_ i: Int) -> UnsafeMutablePointer<UInt16> { o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * d }
+    let dv = inputs.valueHeadDim
+    func out(_ i: Int) -> UnsafeMutablePointer<UInt16> { o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * dv }
     func lseIndex(_ i: Int) -> Int { (b * inputs.heads + h) * inputs.seqLenQ + i }
     guard plan.combines(b) else {
       sweep(0..<((keys + schedule.blocks.blockColumns - 1) / schedule.blocks.blockColumns), rows: rows, task: rows, b: b, kvHead: kvHead,
@@ -216,7 +227,7 @@ struct FA3RowKernel: Sendable {
       for (r, i) in rows.enumerated() {
         let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
         let target = out(i)
-        for c in 0..<d { target[c] = FA3Combine.encode(mul(Float(bitPattern: scratch.o[r * d + c]), s), inputs.element.outputFormat) }
+        for c in 0..<dv { target[c] = FA3Combine.encode(mul(Float(bitPattern: scratch.o[r * dv + c]), s), inputs.element.outputFormat) }
         lse[lseIndex(i)] = value
       }
       return
@@ -227,7 +238,7 @@ struct FA3RowKernel: Sendable {
       FA3Splits.blocks(split: split, of: splits, row: i, head: h, group: group, keys: keys, seqLenQ: inputs.seqLenQ,
                        causal: inputs.kernelCausal, tiles: tiles)
     }
-    scratch.reserveSplits(splits, rows: Self.rowsPerTask, headDim: d)
+    scratch.reserveSplits(splits, rows: Self.rowsPerTask, headDim: dv)
     for split in 0..<splits {
       // Rows of one kernel tile share a block range; consecutive rows with the same range run together.
       var start = rows.lowerBound
@@ -240,7 +251,7 @@ struct FA3RowKernel: Sendable {
           let r = i - rows.lowerBound
           let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
           let slot = split * Self.rowsPerTask + r
-          for c in 0..<d { scratch.partialO[slot * d + c] = mul(Float(bitPattern: scratch.o[r * d + c]), s) }
+          for c in 0..<dv { scratch.partialO[slot * dv + c] = mul(Float(bitPattern: scratch.o[r * dv + c]), s) }
           scratch.partialLSE[slot] = value
         }
         start = end
@@ -249,7 +260,7 @@ struct FA3RowKernel: Sendable {
     for (r, i) in rows.enumerated() {
       let partialLSE = (0..<splits).map { scratch.partialLSE[$0 * Self.rowsPerTask + r] }
       lse[lseIndex(i)] = scratch.partialO.withUnsafeBufferPointer { partial in
-        combine.combine(lse: partialLSE, dv: d, partial: { partial[($0 * Self.rowsPerTask + r) * d + $1] },
+        combine.combine(lse: partialLSE, dv: dv, partial: { partial[($0 * Self.rowsPerTask + r) * dv + $1] },
                         format: inputs.element.outputFormat, into: out(i))
       }
     }
@@ -262,17 +273,17 @@ struct FA3RowKernel: Sendable {
   /// state; steps with zero products give C back, whose bits already fit the step's output).
   func sweep(_ blocks: Range<Int>, rows: Range<Int>, task: Range<Int>, b: Int, kvHead: Int, keys: Int, sl2: Float,
              _ scratch: inout Scratch) {
-    let d = inputs.headDim
+    let dv = inputs.valueHeadDim
     let lanes = schedule.rowSumLanes
     for i in rows {
       let r = i - task.lowerBound
       scratch.m[r] = -.infinity
       for q in 0..<lanes { scratch.laneSums[r * lanes + q] = 0 }
-      for c in 0..<d { scratch.o[r * d + c] = 0 }
+      for c in 0..<dv { scratch.o[r * dv + c] = 0 }
     }
     let n = inputs.seqLenK
     let kHead = (b * inputs.kvHeads + kvHead) * n * paddedDim
-    let vHead = (b * inputs.kvHeads + kvHead) * d * paddedKeys
+    let vHead = (b * inputs.kvHeads + kvHead) * dv * paddedKeys
     // Causal (bottom-right aligned): key j is masked for query i when j > i + keys − seqLenQ.
     func lastKey(_ i: Int) -> Int { inputs.causal ? i + keys - inputs.seqLenQ : keys - 1 }
     let partLastKey = lastKey(rows.upperBound - 1)   // the largest of the part's rows
@@ -289,7 +300,7 @@ struct FA3RowKernel: Sendable {
   /// One K/V block for row `r`: scores, running max and rescale, probabilities, lane sums, O.
   func visit(_ block: Int, first: Bool, row r: Int, keys n: Int, lastKey: Int, sl2: Float, kHead: Int, vHead: Int,
              _ scratch: inout Scratch) {
-    let (d, bn) = (inputs.headDim, schedule.blocks.blockColumns)
+    let (d, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)  // d: O's channels
     let offset = Float(schedule.probabilityOffset)
     let lanes = schedule.rowSumLanes
     let key0 = block * bn

@@ -2,7 +2,8 @@ import LowPrecision
 
 /// The exact inputs of one FlashAttention-3 forward call: raw codes in the kernel's layouts.
 ///
-/// Q is (batch, seqLenQ, heads, headDim), K and V are (batch, seqLenK, kvHeads, headDim), C order;
+/// Q is (batch, seqLenQ, heads, headDim), K is (batch, seqLenK, kvHeads, headDim), V is (batch,
+/// seqLenK, kvHeads, valueHeadDim) and O (batch, seqLenQ, heads, valueHeadDim), C order;
 /// `heads` is a multiple of `kvHeads` (GQA: query head h reads KV head h / (heads / kvHeads)).
 /// Codes are bf16/fp16 bit patterns or e4m3fn bytes (in the low 8 bits). FP8 descales are
 /// float32 (batch, kvHeads), as `q_descale`, `k_descale`, `v_descale` of `flash_attn_func`;
@@ -26,6 +27,9 @@ public struct FA3Inputs: Sendable {
 
   public var element: Element
   public var batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int
+  /// V's (and O's) head dim: `headDim`, or one of the kernel's unequal pairs
+  /// (``checkHeadDims(_:_:element:)``).
+  public var valueHeadDim: Int
   public var q: [UInt16], k: [UInt16], v: [UInt16]
   public var qDescale: [Float]?, kDescale: [Float]?, vDescale: [Float]?
   public var causal: Bool
@@ -44,7 +48,7 @@ public struct FA3Inputs: Sendable {
   public init(element: Element, batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int,
               q: [UInt16], k: [UInt16], v: [UInt16], qDescale: [Float]? = nil, kDescale: [Float]? = nil,
               vDescale: [Float]? = nil, causal: Bool = false, softmaxScale: Double? = nil, numSplits: Int = 1,
-              cacheSeqLens: [Int]? = nil) {
+              cacheSeqLens: [Int]? = nil, valueHeadDim: Int? = nil) {
     self.element = element
     self.batch = batch
     self.seqLenQ = seqLenQ
@@ -52,6 +56,7 @@ public struct FA3Inputs: Sendable {
     self.heads = heads
     self.kvHeads = kvHeads
     self.headDim = headDim
+    self.valueHeadDim = valueHeadDim ?? headDim
     self.q = q
     self.k = k
     self.v = v
@@ -81,16 +86,29 @@ public struct FA3Inputs: Sendable {
     }
   }
 
+  /// The head-dim pairs the kernel is built for: equal dims, or V's dim different for 16-bit
+  /// inputs with d ≤ 64 and dv ≤ 512, and for any element with d in 129...192 and dv in
+  /// 97...128 (each a multiple of 16 for e4m3fn, of 8 otherwise).
+  public static func checkHeadDims(_ d: Int, _ dv: Int, element: Element) throws(AttentionError) {
+    try checkHeadDim(d, element: element)
+    guard dv != d else { return }
+    let multiple = element == .e4m3fn ? 16 : 8
+    let pair = (d > 128 && d <= 192 && dv > 96 && dv <= 128) || (element != .e4m3fn && d <= 64 && dv <= 512)
+    guard pair && dv >= 1 && dv % multiple == 0 else {
+      throw AttentionError("FA3: V head dim \(dv) ≠ \(d) is unsupported: the kernel takes Q/K dim in 129...192 with V dim in 97...128, or (16-bit inputs) Q/K dim ≤ 64 with V dim ≤ 512, multiples of \(multiple)")
+    }
+  }
+
   /// Checks what the kernel checks (`flash_api.cpp`), with one line per problem.
   public func validate() throws(AttentionError) {
     guard batch >= 1, seqLenQ >= 1, seqLenK >= 0, heads >= 1, kvHeads >= 1 else {
       throw AttentionError("FA3: batch, seqlen_q, heads and kv_heads must be positive and seqlen_k ≥ 0 (got \(batch), \(seqLenQ), \(heads), \(kvHeads), \(seqLenK))")
     }
     guard heads % kvHeads == 0 else { throw AttentionError("FA3: heads (\(heads)) must be a multiple of kv_heads (\(kvHeads))") }
-    try Self.checkHeadDim(headDim, element: element)
+    try Self.checkHeadDims(headDim, valueHeadDim, element: element)
     guard q.count == batch * seqLenQ * heads * headDim else { throw AttentionError("FA3: Q has \(q.count) codes, expected \(batch * seqLenQ * heads * headDim)") }
-    guard k.count == batch * seqLenK * kvHeads * headDim && v.count == k.count else {
-      throw AttentionError("FA3: K and V must have \(batch * seqLenK * kvHeads * headDim) codes, got \(k.count) and \(v.count)")
+    guard k.count == batch * seqLenK * kvHeads * headDim && v.count == batch * seqLenK * kvHeads * valueHeadDim else {
+      throw AttentionError("FA3: K and V must have \(batch * seqLenK * kvHeads * headDim) and \(batch * seqLenK * kvHeads * valueHeadDim) codes, got \(k.count) and \(v.count)")
     }
     if element == .e4m3fn, let bad = (q + k + v).first(where: { $0 > 0xFF }) {
       throw AttentionError("FA3: e4m3fn codes are bytes, got \(bad)")
@@ -116,7 +134,7 @@ public struct FA3Inputs: Sendable {
   }
 }
 
-/// What the kernel returns: O (batch, seqLenQ, heads, headDim) as output-format bits (bf16, or
+/// What the kernel returns: O (batch, seqLenQ, heads, valueHeadDim) as output-format bits (bf16, or
 /// fp16 for fp16 inputs) and the log-sum-exp (batch, heads, seqLenQ) in natural-log units, float32.
 public struct FA3Output: Sendable, Equatable {
   public var o: [UInt16]

@@ -56,12 +56,18 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
 
   public init(blocks: BlockSchedule) { self.blocks = blocks }
 
-  /// The kernel's schedule for an input element type, head dimension (rounded up to the
-  /// compiled 64/96/128/192/256) and mask. `seqLenQ == 1` with `causal` runs as non-causal
-  /// (as FA3 does), which changes the BF16 tile for d ≤ 64.
-  public static func fa3(element: FA3Inputs.Element, headDim: Int, causal: Bool, seqLenQ: Int) -> FA3Schedule {
+  /// The kernel's schedule for the inputs: ``fa3(element:headDim:valueHeadDim:causal:seqLenQ:)``
+  /// of their element, head dims, mask and query length.
+  public static func fa3(for inputs: FA3Inputs) -> FA3Schedule {
+    fa3(element: inputs.element, headDim: inputs.headDim, valueHeadDim: inputs.valueHeadDim, causal: inputs.causal, seqLenQ: inputs.seqLenQ)
+  }
+
+  /// The kernel's schedule for an input element type, head dimensions (rounded up to the
+  /// compiled builds; V's default: Q/K's) and mask. `seqLenQ == 1` with `causal` runs as
+  /// non-causal (as FA3 does), which changes the BF16 tile for d ≤ 64.
+  public static func fa3(element: FA3Inputs.Element, headDim: Int, valueHeadDim: Int? = nil, causal: Bool, seqLenQ: Int) -> FA3Schedule {
     let fp8 = element == .e4m3fn
-    var s = FA3Schedule(blocks: .flash3(headDim: headDim, fp8: fp8, causal: causal && seqLenQ != 1))
+    var s = FA3Schedule(blocks: .flash3(headDim: headDim, valueHeadDim: valueHeadDim, fp8: fp8, causal: causal && seqLenQ != 1))
     s.probabilityOffset = fp8 ? 8 : 0
     return s
   }

@@ -36,25 +36,35 @@ public enum FA3Splits {
   /// The H100 SXM and H200 SM count, the default of ``FA3Schedule/smCount``.
   public static let hopperSMCount = 132
 
-  /// The plan for `inputs` on a GPU with `smCount` SMs and the kernel's `tiles`.
+  /// The plan for `inputs` on a GPU with `smCount` SMs; `tiles` are those of the kernel that
+  /// runs (its device pass and split ranges use them).
   public static func plan(_ inputs: FA3Inputs, tiles: FA3KernelTiles, smCount: Int) -> FA3SplitPlan {
     let varlen = inputs.cacheSeqLens != nil
-    var launched = inputs.numSplits
-    if launched <= 0 {
-      let group = inputs.heads / inputs.kvHeads
-      let nBlocks = ceilDiv(inputs.seqLenK, tiles.columns)
-      let mBlocks = ceilDiv(inputs.seqLenQ * group, tiles.rows)
-      let elementSize = inputs.element == .e4m3fn ? 1 : 2
-      let bytesPerKVHead = inputs.seqLenK * (inputs.headDim + inputs.headDim) * elementSize
-      // Varlen launches size the bound as if batch were 1 (one long sequence, the rest short).
-      let total = (varlen ? 1 : inputs.batch) * inputs.kvHeads * mBlocks
-      launched = heuristic(totalMBlocks: total, smCount: smCount, nBlocks: nBlocks, mBlocks: mBlocks,
-                           bytesPerKVHead: bytesPerKVHead, causal: inputs.kernelCausal, maxSplits: 128)
-    }
-    let perBatch = varlen && launched > 1
-      ? dynamicSplits(inputs, tiles: tiles, upperBound: launched, smCount: smCount)
+    let launched = launchedSplits(inputs.numSplits, element: inputs.element, headDim: inputs.headDim, valueHeadDim: inputs.valueHeadDim,
+                                  seqLenQ: inputs.seqLenQ, seqLenK: inputs.seqLenK, batch: inputs.batch, heads: inputs.heads,
+                                  kvHeads: inputs.kvHeads, causal: inputs.kernelCausal, varlen: varlen, smCount: smCount)
+    let perBatch = varlen
+      ? dynamicSplits(queries: Array(repeating: inputs.seqLenQ, count: inputs.batch), keys: (0..<inputs.batch).map { inputs.keys(batch: $0) },
+                      group: inputs.heads / inputs.kvHeads, kvHeads: inputs.kvHeads, tiles: tiles, upperBound: launched, smCount: smCount)
       : Array(repeating: launched, count: inputs.batch)
     return FA3SplitPlan(launched: launched, perBatch: perBatch, varlen: varlen)
+  }
+
+  /// The count a launch runs with: `numSplits` when positive, else the host heuristic on the
+  /// (maximum) sizes, with the tiles of the rounded head dims as the host sizes them; a varlen
+  /// launch sizes it as if batch were 1 (one long sequence, the rest short).
+  static func launchedSplits(_ numSplits: Int, element: FA3Inputs.Element, headDim d: Int, valueHeadDim dv: Int, seqLenQ: Int,
+                             seqLenK: Int, batch: Int, heads: Int, kvHeads: Int, causal: Bool, varlen: Bool, smCount: Int) -> Int {
+    if numSplits > 0 { return numSplits }
+    let roundedD = FA3KernelTiles.roundedHeadDim(d)
+    let hostTiles = FA3KernelTiles.tileSize(headDim: roundedD, valueHeadDim: dv == d ? roundedD : FA3KernelTiles.roundedHeadDim(dv, value: true),
+                                            fp8: element == .e4m3fn, causal: causal)
+    let group = heads / kvHeads
+    let nBlocks = ceilDiv(seqLenK, hostTiles.columns)
+    let mBlocks = ceilDiv(seqLenQ * group, hostTiles.rows)
+    let bytesPerKVHead = seqLenK * (d + dv) * (element == .e4m3fn ? 1 : 2)
+    return heuristic(totalMBlocks: (varlen ? 1 : batch) * kvHeads * mBlocks, smCount: smCount, nBlocks: nBlocks, mBlocks: mBlocks,
+                     bytesPerKVHead: bytesPerKVHead, causal: causal, maxSplits: 128)
   }
 
   /// The host heuristic (`num_splits_heuristic`): one split when the tiles nearly fill the GPU
@@ -83,20 +93,21 @@ public enum FA3Splits {
     return 1
   }
 
-  /// The device pass of varlen launches (`prepare_varlen_num_blocks`, batch ≤ 992): with
-  /// `blocks` = Σ over entries of query tiles × K/V blocks, each entry gets
-  /// max(1, min(⌈its blocks / ⌈blocks·1.1·kvHeads / SMs⌉⌉, upperBound)) splits.
-  public static func dynamicSplits(_ inputs: FA3Inputs, tiles: FA3KernelTiles, upperBound: Int, smCount: Int) -> [Int] {
-    let group = inputs.heads / inputs.kvHeads
-    // With more than 992 entries the pass runs on several CTAs and gives every entry one split.
-    if inputs.batch > 992 || upperBound == 1 { return Array(repeating: 1, count: inputs.batch) }
-    let mBlocks = ceilDiv(inputs.seqLenQ * group, tiles.rows)
-    let nBlocks = (0..<inputs.batch).map { ceilDiv(inputs.keys(batch: $0), tiles.columns) }
-    let total = nBlocks.reduce(0) { $0 + mBlocks * $1 }
-    // Device float arithmetic (PackGQA: heads counted per KV head).
-    let perSM = Int((Float(total) * Float(1.1) * Float(inputs.kvHeads) / Float(smCount)).rounded(.up))
-    guard perSM > 0 else { return Array(repeating: 1, count: inputs.batch) }
-    return nBlocks.map { max(min((($0 + perSM - 1) / perSM), upperBound), 1) }
+  /// The device pass of varlen launches (`prepare_varlen_num_blocks`): with `blocks` = Σ over
+  /// entries of query tiles (PackGQA: `queries[b]·group` rows) × K/V blocks, each entry gets
+  /// max(1, min(⌈its blocks / ⌈blocks·1.1·kvHeads / SMs⌉⌉, upperBound)) splits (device float
+  /// arithmetic); with one launched split, or more than 992 entries (several CTAs), every
+  /// entry gets one.
+  public static func dynamicSplits(queries: [Int], keys: [Int], group: Int, kvHeads: Int, tiles: FA3KernelTiles,
+                                   upperBound: Int, smCount: Int) -> [Int] {
+    let batch = keys.count
+    if batch > 992 || upperBound <= 1 { return Array(repeating: 1, count: batch) }
+    let mBlocks = queries.map { ceilDiv($0 * group, tiles.rows) }
+    let nBlocks = keys.map { ceilDiv($0, tiles.columns) }
+    let total = zip(mBlocks, nBlocks).reduce(0) { $0 + $1.0 * $1.1 }
+    let perSM = Int((Float(total) * Float(1.1) * Float(kvHeads) / Float(smCount)).rounded(.up))
+    guard perSM > 0 else { return Array(repeating: 1, count: batch) }
+    return nBlocks.map { max(min(($0 + perSM - 1) / perSM, upperBound), 1) }
   }
 
   /// The K/V blocks `[lo, hi)` that split `split` of `splits` visits for query row `row` of head

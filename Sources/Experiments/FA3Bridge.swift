@@ -46,12 +46,12 @@ public struct FA3Bridge: Sendable {
       throw AttentionError("\(directory): cannot create (\(error.localizedDescription))")
     }
     let (b, hq, hk, d) = (inputs.batch, inputs.heads, inputs.kvHeads, inputs.headDim)
-    func codes(_ c: [UInt16], _ s: Int, _ h: Int) -> NPYArray {
+    func codes(_ c: [UInt16], _ s: Int, _ h: Int, _ d: Int) -> NPYArray {
       inputs.element == .e4m3fn ? NPYArray(shape: [b, s, h, d], uint8: c.map { UInt8($0) }) : NPYArray(shape: [b, s, h, d], uint16: c)
     }
-    try NPYFiles.write(codes(inputs.q, inputs.seqLenQ, hq), to: directory + "/q.npy")
-    try NPYFiles.write(codes(inputs.k, inputs.seqLenK, hk), to: directory + "/k.npy")
-    try NPYFiles.write(codes(inputs.v, inputs.seqLenK, hk), to: directory + "/v.npy")
+    try NPYFiles.write(codes(inputs.q, inputs.seqLenQ, hq, d), to: directory + "/q.npy")
+    try NPYFiles.write(codes(inputs.k, inputs.seqLenK, hk, d), to: directory + "/k.npy")
+    try NPYFiles.write(codes(inputs.v, inputs.seqLenK, hk, inputs.valueHeadDim), to: directory + "/v.npy")
     for (name, descale) in [("q", inputs.qDescale), ("k", inputs.kDescale), ("v", inputs.vDescale)] {
       let path = directory + "/\(name)_descale.npy"
       if let descale { try NPYFiles.write(NPYArray(shape: [b, hk], float32: descale), to: path) }
@@ -70,7 +70,7 @@ public struct FA3Bridge: Sendable {
   /// The kernel's outputs in a case directory, checked against the inputs' shapes.
   public static func read(_ directory: String, for inputs: FA3Inputs) throws(AttentionError) -> (output: FA3Output, deterministic: Bool?) {
     let o = try NPYFiles.read(directory + "/o.npy"), lse = try NPYFiles.read(directory + "/lse.npy")
-    let oShape = [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim]
+    let oShape = [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.valueHeadDim]
     let lseShape = [inputs.batch, inputs.heads, inputs.seqLenQ]
     guard o.shape == oShape, let oBits = o.uint16 else {
       throw AttentionError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")

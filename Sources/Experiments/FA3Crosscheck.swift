@@ -63,9 +63,11 @@ public struct FA3Comparison: Hashable, Sendable {
   /// nominal softmax scale and the kernel's causal mask (``ReferenceSpec/compute(_:options:)``,
   /// as every command computes references); `Double` values, O's layout. With `cacheSeqLens`
   /// each batch entry attends to its own first keys (an entry with none gives zeros, as the
-  /// kernel does). `nil` when an input value is not finite (NaN codes): there is no reference.
+  /// kernel does). `nil` when an input value is not finite (NaN codes: there is no reference)
+  /// or V's head dim differs from Q's (the reference takes one head dim).
   public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double]? {
     let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
+    if inputs.valueHeadDim != inputs.headDim { return nil }
     let values = inputs.values()
     for t in [values.q, values.k, values.v] where t.values.contains(where: { !$0.isFinite }) { return nil }
     guard let lens = inputs.cacheSeqLens else { return try ReferenceSpec.mpfr(bits: precision).compute(values, options: options).values }
@@ -98,7 +100,8 @@ extension FA3Case {
       ("seq_len_q", .int(seqLenQ)),
     ] + (numSplits != 1 ? [("num_splits", .int(numSplits))] : [])
       + (cacheSeqLens.map { [("cache_seqlens", .array($0.map(JSONText.int)))] } ?? [])
-      + (nanCodes > 0 ? [("nan_codes", .int(nanCodes))] : []))
+      + (nanCodes > 0 ? [("nan_codes", .int(nanCodes))] : [])
+      + (valueHeadDim.map { [("head_dim_v", .int($0))] } ?? []))
   }
 }
 

@@ -110,6 +110,8 @@ public enum FA3RandomKind: String, CaseIterable, Sendable {
   case kvcacheSplits = "kvcache-splits"
   /// NaN codes in Q, K and V, with and without splits.
   case nan
+  /// V's head dim ≠ Q/K's: 192/128-like pairs (bf16 and e4m3fn), and 16-bit d ≤ 64 with V up to 512.
+  case valueHeadDim = "head-dim-v"
 }
 
 extension FA3Comparison {
@@ -152,6 +154,18 @@ extension FA3Comparison {
         c.seqLenK = between(1, 1500)
         c.numSplits = pick([1, 1, 3])
         c.nanCodes = between(1, 4)
+      case .valueHeadDim:
+        c.batch = between(1, 2)
+        c.seqLenQ = pick([1, between(1, 300)])
+        c.seqLenK = between(1, 1500)
+        c.numSplits = pick([1, 1, 0, 3])
+        if element == .e4m3fn || uniform(2) == 0 {
+          c.headDim = pick([144, 160, 176, 192])
+          c.valueHeadDim = pick([112, 128])
+        } else {
+          c.headDim = pick([32, 48, 64])
+          c.valueHeadDim = pick([96, 128, 256, 384, 512])
+        }
       }
       return c
     }

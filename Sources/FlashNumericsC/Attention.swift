@@ -67,33 +67,91 @@ struct SchemeRun {
 
 /// The FlashAttention-3 forward kernel, bit for bit: bf16/fp16 bit patterns or e4m3fn bytes (in
 /// uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse` (natural log, float32)
-/// out. Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `num_splits`
+/// out. V and O have head dim `head_dim_v` (≤ 0: `head_dim`; unequal pairs as the kernel builds them).
+/// Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `num_splits`
 /// is the kernel's (1: none, 0: its heuristic); `cache_seqlens` (int32, batch; NULL: all keys)
 /// makes K and V caches of which entry b uses its first `cache_seqlens[b]` keys, as
 /// `flash_attn_with_kvcache`; `sm_count` is the GPU's SM count the split heuristics read.
 @_cdecl("fn_flash_attn")
 public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64,
-                          _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?,
-                          _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?,
-                          _ vDescale: UnsafePointer<Float>?, _ causal: Int32, _ softmaxScale: Double, _ numSplits: Int32,
+                          _ kvHeads: Int64, _ headDim: Int64, _ headDimV: Int64, _ q: UnsafePointer<UInt16>?,
+                          _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?,
+                          _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?, _ causal: Int32,
+                          _ softmaxScale: Double, _ numSplits: Int32,
                           _ cacheSeqLens: UnsafePointer<Int32>?, _ smCount: Int32, _ threads: Int32,
                           _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
     let name = text(element) ?? ""
     guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
     let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    let dv = headDimV <= 0 ? s.headDim : Int(headDimV)
+    try checkCount(Int64(dv), "head_dim_v", limit: 512)
     try checkThreads(threads)
     guard let q, let k, let v, let out, let lse else { throw CallError("null array") }
+    let vCount = s.batch * s.seqLenK * s.kvHeads * dv
     let descales = s.batch * s.kvHeads
     func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
     let inputs = FA3Inputs(element: e, batch: s.batch, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, heads: s.heads, kvHeads: s.kvHeads,
                            headDim: s.headDim, q: Array(UnsafeBufferPointer(start: q, count: s.qCount)),
-                           k: Array(UnsafeBufferPointer(start: k, count: s.kCount)), v: Array(UnsafeBufferPointer(start: v, count: s.kCount)),
+                           k: Array(UnsafeBufferPointer(start: k, count: s.kCount)), v: Array(UnsafeBufferPointer(start: v, count: vCount)),
                            qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
                            causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
-                           cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) })
+                           cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv)
     if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
-    var schedule = FA3Schedule.fa3(element: e, headDim: s.headDim, causal: inputs.causal, seqLenQ: s.seqLenQ)
+    var schedule = FA3Schedule.fa3(for: inputs)
+    try schedule.set("smCount", to: String(smCount))
+    let o = try FA3Forward.run(inputs, schedule: schedule, threads: Int(threads))
+    o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }
+  }
+}
+
+/// The kernel's varlen form (`flash_attn_varlen_func`), bit for bit: Q (total_q, heads,
+/// head_dim), K (total_k, kv_heads, head_dim), V (total_k, kv_heads, head_dim_v) codes with
+/// `cu_seqlens_q`/`cu_seqlens_k` (int32, batch + 1); `max_seqlen_q`/`max_seqlen_k` ≤ 0 mean the
+/// longest sequence. `out` (total_q, heads, head_dim_v) bits, `lse` (heads, total_q).
+@_cdecl("fn_flash_attn_varlen")
+public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ totalQ: Int64, _ totalK: Int64, _ heads: Int64,
+                                 _ kvHeads: Int64, _ headDim: Int64, _ headDimV: Int64, _ cuSeqLensQ: UnsafePointer<Int32>?,
+                                 _ cuSeqLensK: UnsafePointer<Int32>?, _ maxSeqLenQ: Int64, _ maxSeqLenK: Int64,
+                                 _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?,
+                                 _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?,
+                                 _ causal: Int32, _ softmaxScale: Double, _ numSplits: Int32, _ smCount: Int32, _ threads: Int32,
+                                 _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
+  CError.status {
+    let name = text(element) ?? ""
+    guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
+    let limit = Int64(ResourceLimits.tensorElements)
+    for (v, s) in [(batch, "batch"), (totalQ, "total_q"), (totalK, "total_k"), (heads, "heads"), (kvHeads, "kv_heads"),
+                   (maxSeqLenQ, "max_seqlen_q"), (maxSeqLenK, "max_seqlen_k")] {
+      try checkCount(max(v, 0), s, limit: limit)
+    }
+    try checkCount(headDim, "head_dim", limit: 256)
+    let dv = headDimV <= 0 ? Int(headDim) : Int(headDimV)
+    try checkCount(Int64(dv), "head_dim_v", limit: 512)
+    try checkThreads(threads)
+    let (b, tq, tk, h, hk, d) = (Int(batch), Int(totalQ), Int(totalK), Int(heads), Int(kvHeads), Int(headDim))
+    for (count, what) in [(tq * h * max(d, dv), "Q and O"), (tk * hk * max(d, dv), "K and V")] {
+      try checkCount(Int64(count), what, limit: limit)
+    }
+    guard let cuSeqLensQ, let cuSeqLensK, let q, let k, let v, let out, let lse else { throw CallError("null array") }
+    let descales = b * hk
+    func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
+    let cuQ = UnsafeBufferPointer(start: cuSeqLensQ, count: b + 1).map(Int.init)
+    let cuK = UnsafeBufferPointer(start: cuSeqLensK, count: b + 1).map(Int.init)
+    guard cuQ.last == tq, cuK.last == tk else {
+      throw CallError("cu_seqlens_q[-1] and cu_seqlens_k[-1] must be total_q (\(tq)) and total_k (\(tk)), got \(cuQ.last ?? 0) and \(cuK.last ?? 0)")
+    }
+    let inputs = FA3VarlenInputs(element: e, cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : nil,
+                                 maxSeqLenK: maxSeqLenK > 0 ? Int(maxSeqLenK) : nil, heads: h, kvHeads: hk, headDim: d, valueHeadDim: dv,
+                                 q: Array(UnsafeBufferPointer(start: q, count: tq * h * d)),
+                                 k: Array(UnsafeBufferPointer(start: k, count: tk * hk * d)),
+                                 v: Array(UnsafeBufferPointer(start: v, count: tk * hk * dv)),
+                                 qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
+                                 causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits))
+    if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
+    var schedule = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: causal != 0,
+                                   seqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : (0..<b).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 0)
     try schedule.set("smCount", to: String(smCount))
     let o = try FA3Forward.run(inputs, schedule: schedule, threads: Int(threads))
     o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }

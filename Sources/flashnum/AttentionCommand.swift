@@ -164,9 +164,9 @@ struct AttentionCommand: ParsableCommand {
     }
     if let numSplits { fa3.numSplits = numSplits }
     do { try fa3.validate() } catch { throw InputError(error.description) }
-    let schedule = try adjusted(FA3Schedule.fa3(element: fa3.element, headDim: fa3.headDim, causal: fa3.causal, seqLenQ: fa3.seqLenQ))
+    let schedule = try adjusted(FA3Schedule.fa3(for: fa3))
     let output = try FA3Forward.run(fa3, schedule: schedule, threads: max(1, inputs.threads))
-    let shape = [fa3.batch, fa3.seqLenQ, fa3.heads, fa3.headDim]
+    let shape = [fa3.batch, fa3.seqLenQ, fa3.heads, fa3.valueHeadDim]
     if outBits {
       try writeNPY(NPYArray(shape: shape, uint16: output.o), out)
     } else {

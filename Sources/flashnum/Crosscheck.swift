@@ -102,7 +102,7 @@ struct Crosscheck: ParsableCommand {
     var mismatch = false
     let start = Date()
     for (index, (name, c, inputs, _)) in prepared.enumerated() {
-      let schedule = FA3Schedule.fa3(element: inputs.element, headDim: inputs.headDim, causal: inputs.causal, seqLenQ: inputs.seqLenQ)
+      let schedule = FA3Schedule.fa3(for: inputs)
       let t0 = Date()
       let emulated: FA3Output
       do { emulated = try FA3Forward.run(inputs, schedule: schedule, threads: max(1, threads)) } catch { throw InputError("case \(name): \(error.description)") }
@@ -199,7 +199,7 @@ struct Crosscheck: ParsableCommand {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     try c.json.document.write(toFile: dir + "/case.json", atomically: true, encoding: .utf8)
     try String(format: "%016llx\n", inputs.fingerprint).write(toFile: dir + "/fingerprint.txt", atomically: true, encoding: .utf8)
-    try writeNPY(NPYArray(shape: [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.headDim], uint16: kernel.o), dir + "/o.npy")
+    try writeNPY(NPYArray(shape: [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.valueHeadDim], uint16: kernel.o), dir + "/o.npy")
     try writeNPY(NPYArray(shape: [inputs.batch, inputs.heads, inputs.seqLenQ], float32: kernel.lse), dir + "/lse.npy")
   }
 

@@ -15,7 +15,8 @@ import numpy as np
 from . import _native
 from ._native import check, lib, take_string
 
-__all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "flash_attn_with_kvcache", "attention", "reference", "metrics",
+__all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "flash_attn_with_kvcache",
+           "flash_attn_varlen_func", "attention", "reference", "metrics",
            "attribute", "table_fa3", "mma", "mufu", "fa3_case_inputs"]
 
 __version__ = lib.fn_version().decode()
@@ -166,7 +167,8 @@ def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descal
                     sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
     """The FlashAttention-3 forward kernel (`fa3_fwd_interface.flash_attn_func`), bit for bit, on the CPU.
 
-    q (batch, seqlen_q, heads, d), k and v (batch, seqlen_k, kv_heads, d), all bfloat16, float16
+    q (batch, seqlen_q, heads, d), k (batch, seqlen_k, kv_heads, d) and v (batch, seqlen_k, kv_heads,
+    dv; dv = d, or the kernel's unequal pairs such as 192/128), all bfloat16, float16
     or float8_e4m3fn (torch tensors, or NumPy arrays of ml_dtypes' types); FP8 descales float32
     (batch, kv_heads). Returns `out` (bf16; fp16 for fp16 inputs), or `(out, lse)` with
     `return_attn_probs=True` (lse float32 (batch, heads, seqlen_q), natural log) — torch tensors on
@@ -207,34 +209,107 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary
     return (out, lse) if return_softmax_lse else out
 
 
-def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits, cache_seqlens, sm_count, threads):
-    """The common part of the kernel twins: codes and descales checked, the call, outputs like q."""
-    arrays = []
-    element = None
-    for name, t in (("q", q), ("k", k), ("v", v)):
+def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None, max_seqlen_k=None, seqused_q=None, seqused_k=None,
+                           softmax_scale=None, causal=False, qv=None, q_descale=None, k_descale=None, v_descale=None,
+                           window_size=(-1, -1), attention_chunk=0, softcap=0.0, num_splits=1, pack_gqa=None, deterministic=False,
+                           sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
+    """The kernel's variable-length form (`fa3_fwd_interface.flash_attn_varlen_func`), bit for bit, on the CPU.
+
+    q (total_q, heads, d), k (total_k, kv_heads, d), v (total_k, kv_heads, dv): sequences packed one
+    after another, `cu_seqlens_q` and `cu_seqlens_k` (int, batch + 1, from 0, non-decreasing) marking
+    their starts; `max_seqlen_q`/`max_seqlen_k` as passed to the kernel (None: the longest). Returns
+    `out` (total_q, heads, dv), or `(out, lse)` with `return_attn_probs=True` (lse (heads, total_q)).
+    `seqused_q`, `seqused_k`, `qv`, windows, `attention_chunk` and `softcap` are not emulated yet."""
+    function = "flash_attn_varlen_func"
+    if (seqused_q is not None or seqused_k is not None or qv is not None or tuple(window_size) != (-1, -1)
+            or attention_chunk != 0 or softcap != 0.0):
+        raise ValueError(f"{function}: seqused_q, seqused_k, qv, window_size, attention_chunk and softcap are not emulated yet")
+    (qa, ka, va), element = _kernel_codes(function, (q, k, v), 3)
+    tq, h, d = qa.shape
+    tk, hk, dv = va.shape
+    if ka.shape != (tk, hk, d):
+        raise ValueError(f"{function}: shapes do not match: q {qa.shape}, k {ka.shape}, v {va.shape}")
+    cus = []
+    for name, cu in (("cu_seqlens_q", cu_seqlens_q), ("cu_seqlens_k", cu_seqlens_k)):
+        a = cu.detach().cpu().numpy() if _is_torch(cu) else np.asarray(cu)
+        if a.dtype.kind not in "iu" or a.ndim != 1 or a.size < 2:
+            raise ValueError(f"{function}: {name} must be a 1-D integer array of batch + 1 >= 2 offsets, got {a.dtype} {a.shape}")
+        if a.min() < 0 or a.max() > np.iinfo(np.int32).max:
+            raise ValueError(f"{function}: {name} must be offsets in 0...2^31-1, got {a.min()}...{a.max()}")
+        cus.append(np.ascontiguousarray(a, dtype=np.int32))
+    if cus[0].size != cus[1].size:
+        raise ValueError(f"{function}: cu_seqlens_q and cu_seqlens_k must have the same length (batch + 1), got {cus[0].size} and {cus[1].size}")
+    b = cus[0].size - 1
+    descales = _descales(function, (q_descale, k_descale, v_descale), b, hk)
+    _check_int32(function, num_splits=num_splits, sm_count=num_sms - sm_margin)
+    maxima = [0 if m is None else int(m) for m in (max_seqlen_q, max_seqlen_k)]
+    out = np.empty((tq, h, dv), dtype=np.uint16)
+    lse = np.empty((h, tq), dtype=np.float32)
+    fp, u16, i32 = _native._c.c_float, _native._c.c_uint16, _native._c.c_int32
+    check(lib.fn_flash_attn_varlen(element.encode(), b, tq, tk, h, hk, d, dv, _ptr(cus[0], i32), _ptr(cus[1], i32), *maxima,
+                                   _ptr(qa, u16), _ptr(ka, u16), _ptr(va, u16), *[None if ds is None else _ptr(ds, fp) for ds in descales],
+                                   1 if causal else 0, _scale(softmax_scale), int(num_splits), int(num_sms - sm_margin), _threads(threads),
+                                   _ptr(out, u16), _ptr(lse, fp)))
+    o, l = _kernel_outputs(q, element, out, lse)
+    return (o, l) if return_attn_probs else o
+
+
+def _kernel_codes(function, tensors, ndim):
+    """The codes (uint16) of q, k, v and their common element type (bf16, fp16 or e4m3fn)."""
+    arrays, element = [], None
+    for name, t in zip("qkv", tensors):
         codes, e = _codes_numpy(t)
         if e not in ("bf16", "fp16", "e4m3fn"):
             raise TypeError(f"{function}: {name} must be bfloat16, float16 or float8_e4m3fn, got {getattr(t, 'dtype', type(t))}")
         if element is not None and e != element:
             raise TypeError(f"{function}: q, k and v must have one dtype, got {element} and {e}")
         element = e
-        if codes.ndim != 4:
-            raise ValueError(f"{function}: {name} must be 4-D (batch, seqlen, heads, head_dim), got shape {codes.shape}")
+        if codes.ndim != ndim:
+            layout = "(batch, seqlen, heads, head_dim)" if ndim == 4 else "(total_tokens, heads, head_dim)"
+            raise ValueError(f"{function}: {name} must be {ndim}-D {layout}, got shape {codes.shape}")
         arrays.append(np.ascontiguousarray(codes, dtype=np.uint16))
-    qa, ka, va = arrays
-    b, sq, h, d = qa.shape
-    if ka.shape != va.shape or ka.shape[0] != b or ka.shape[3] != d:
-        raise ValueError(f"{function}: shapes do not match: q {qa.shape}, k {ka.shape}, v {va.shape}")
-    hk = ka.shape[2]
-    descales = []
-    for name, ds in (("q_descale", q_descale), ("k_descale", k_descale), ("v_descale", v_descale)):
+    return arrays, element
+
+
+def _descales(function, descales, b, hk):
+    """FP8 descales as float32 (batch, kv_heads) arrays (None stays None)."""
+    result = []
+    for name, ds in zip(("q_descale", "k_descale", "v_descale"), descales):
         if ds is None:
-            descales.append(None)
+            result.append(None)
             continue
         a = ds.detach().cpu().float().numpy() if _is_torch(ds) else np.asarray(ds, dtype=np.float32)
         if a.shape != (b, hk):
             raise ValueError(f"{function}: {name} must be float32 (batch, kv_heads) = ({b}, {hk}), got shape {a.shape}")
-        descales.append(np.ascontiguousarray(a, dtype=np.float32))
+        result.append(np.ascontiguousarray(a, dtype=np.float32))
+    return result
+
+
+def _check_int32(function, **values):
+    for name, value in values.items():
+        if not isinstance(value, (int, np.integer)) or not -2**31 <= value < 2**31:
+            raise ValueError(f"{function}: {name} must be an int32, got {value!r}")
+
+
+def _kernel_outputs(q, element, out, lse):
+    """O bits and LSE as q came in: torch tensors on q's device, or ml_dtypes arrays."""
+    out_format = "fp16" if element == "fp16" else "bf16"
+    if _is_torch(q):
+        torch = _torch()
+        o = torch.from_numpy(out.view(np.int16)).view(torch.float16 if out_format == "fp16" else torch.bfloat16).to(q.device)
+        return o, torch.from_numpy(lse).to(q.device)
+    return out.view(_dtype_of(out_format)), lse
+
+
+def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits, cache_seqlens, sm_count, threads):
+    """The common part of flash_attn_func and flash_attn_with_kvcache."""
+    (qa, ka, va), element = _kernel_codes(function, (q, k, v), 4)
+    b, sq, h, d = qa.shape
+    dv = va.shape[3]
+    if ka.shape[:3] != va.shape[:3] or ka.shape[0] != b or ka.shape[3] != d:
+        raise ValueError(f"{function}: shapes do not match: q {qa.shape}, k {ka.shape}, v {va.shape}")
+    hk = ka.shape[2]
+    descales = _descales(function, (q_descale, k_descale, v_descale), b, hk)
     lens = None
     if cache_seqlens is not None:
         if isinstance(cache_seqlens, (int, np.integer)):
@@ -247,26 +322,17 @@ def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scal
         if a.size and (a.min() < 0 or a.max() > ka.shape[1]):
             raise ValueError(f"{function}: cache_seqlens must be in 0...{ka.shape[1]} (the cache length), got {a.min()}...{a.max()}")
         lens = np.ascontiguousarray(a, dtype=np.int32)
-    for name, value in (("num_splits", num_splits), ("SM count", sm_count)):
-        if not isinstance(value, (int, np.integer)) or not -2**31 <= value < 2**31:
-            raise ValueError(f"{function}: {name} must be an int32, got {value!r}")
-    out = np.empty((b, sq, h, d), dtype=np.uint16)
+    _check_int32(function, num_splits=num_splits, sm_count=sm_count)
+    out = np.empty((b, sq, h, dv), dtype=np.uint16)
     lse = np.empty((b, h, sq), dtype=np.float32)
     fp = _native._c.c_float
-    check(lib.fn_flash_attn(element.encode(), b, sq, ka.shape[1], h, hk, d,
+    check(lib.fn_flash_attn(element.encode(), b, sq, ka.shape[1], h, hk, d, dv,
                             _ptr(qa, _native._c.c_uint16), _ptr(ka, _native._c.c_uint16), _ptr(va, _native._c.c_uint16),
                             *[None if ds is None else _ptr(ds, fp) for ds in descales],
                             1 if causal else 0, _scale(softmax_scale), int(num_splits),
                             None if lens is None else _ptr(lens, _native._c.c_int32), int(sm_count),
                             _threads(threads), _ptr(out, _native._c.c_uint16), _ptr(lse, fp)))
-    out_format = "fp16" if element == "fp16" else "bf16"
-    if _is_torch(q):
-        torch = _torch()
-        o = torch.from_numpy(out.view(np.int16)).view(torch.float16 if out_format == "fp16" else torch.bfloat16).to(q.device)
-        l = torch.from_numpy(lse).to(q.device)
-    else:
-        o, l = out.view(_dtype_of(out_format)), lse
-    return o, l
+    return _kernel_outputs(q, element, out, lse)
 
 
 def _window(window):
