@@ -32,9 +32,14 @@ public struct AttentionInputFiles: Sendable {
   public var qDescale: [Float]?, kDescale: [Float]?, vDescale: [Float]?
 
   /// Reads the three tensors (codes of `format` when their dtype is an integer) and the descales.
+  /// With `packedBatch` (the varlen form) the tensors are (total_tokens, heads, headdim), read as
+  /// one batch entry, and descales have `packedBatch` rows.
   public static func load(q: String, k: String, v: String, format: FloatFormat?,
-                          descales: (q: String?, k: String?, v: String?) = (nil, nil, nil)) throws(AttentionError) -> AttentionInputFiles {
-    let qt = try tensor(q, "Q", format), kt = try tensor(k, "K", format), vt = try tensor(v, "V", format)
+                          descales: (q: String?, k: String?, v: String?) = (nil, nil, nil),
+                          packedBatch: Int? = nil) throws(AttentionError) -> AttentionInputFiles {
+    let packed = packedBatch != nil
+    let qt = try tensor(q, "Q", format, packed: packed), kt = try tensor(k, "K", format, packed: packed),
+        vt = try tensor(v, "V", format, packed: packed)
     let kinds = [qt, kt, vt].map { $0.codes == nil ? "values" : "codes" }
     guard Set(kinds).count == 1 else {
       throw AttentionError("Q, K and V must all be values or all be codes (got \(kinds.joined(separator: ", ")))")
@@ -47,7 +52,7 @@ public struct AttentionInputFiles: Sendable {
     if !codes && (descales.q ?? descales.k ?? descales.v) != nil {
       throw AttentionError("descales apply to code inputs (uint8/uint16 with an input format) only")
     }
-    let expected = [qt.shape[0], kt.shape[2]]
+    let expected = [packedBatch ?? qt.shape[0], kt.shape[2]]
     func descale(_ path: String?, _ name: String) throws(AttentionError) -> [Float]? {
       guard let path else { return nil }
       let a = try NPYFiles.read(path)
@@ -66,9 +71,15 @@ public struct AttentionInputFiles: Sendable {
     return files
   }
 
-  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?) throws(AttentionError) -> Tensor {
+  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?, packed: Bool) throws(AttentionError) -> Tensor {
     let file = try TensorFile.read(path)
-    let a = file.array
+    var a = file.array
+    if packed {
+      guard a.shape.count == 3 else {
+        throw AttentionError("\(path): \(name) must have 3 dimensions (total_tokens, heads, headdim) with cu_seqlens, got shape \(a.shape)")
+      }
+      a.shape = [1] + a.shape
+    }
     guard a.shape.count == 4 else {
       throw AttentionError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(a.shape)")
     }
@@ -103,6 +114,25 @@ public struct AttentionInputFiles: Sendable {
     operands.kScales = rows(kDescale, operands.k, perKVHead: true)
     operands.vScales = rows(vDescale, operands.v, perKVHead: true)  // counts by construction, values checked by load
     return operands
+  }
+
+  /// The varlen kernel's inputs (tensors read with `packedBatch`), checked as the kernel checks them.
+  public func fa3VarlenInputs(cuSeqLensQ: [Int], cuSeqLensK: [Int], maxSeqLenQ: Int?, maxSeqLenK: Int?, causal: Bool,
+                              softmaxScale: Double?, numSplits: Int) throws(AttentionError) -> FA3VarlenInputs {
+    guard let format, let element = FA3Inputs.Element(rawValue: format.name),
+          let qc = q.codes, let kc = k.codes, let vc = v.codes else {
+      throw AttentionError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
+    }
+    guard q.shape[1] == cuSeqLensQ.last, k.shape[1] == cuSeqLensK.last, v.shape[1] == k.shape[1], v.shape[2] == k.shape[2] else {
+      throw AttentionError("varlen: Q has \(q.shape[1]) tokens and K, V \(k.shape[1]), \(v.shape[1]); cu_seqlens_q and cu_seqlens_k end at \(cuSeqLensQ.last ?? 0) and \(cuSeqLensK.last ?? 0)")
+    }
+    guard k.shape[3] == q.shape[3] else { throw AttentionError("varlen: K's head dim \(k.shape[3]) differs from Q's \(q.shape[3])") }
+    let inputs = FA3VarlenInputs(element: element, cuSeqLensQ: cuSeqLensQ, cuSeqLensK: cuSeqLensK, maxSeqLenQ: maxSeqLenQ,
+                                 maxSeqLenK: maxSeqLenK, heads: q.shape[2], kvHeads: k.shape[2], headDim: q.shape[3],
+                                 valueHeadDim: v.shape[3], q: qc, k: kc, v: vc, qDescale: qDescale, kDescale: kDescale,
+                                 vDescale: vDescale, causal: causal, softmaxScale: softmaxScale, numSplits: numSplits)
+    try inputs.validate()
+    return inputs
   }
 
   /// The FA3 kernel's inputs (codes of bf16, fp16 or e4m3fn), checked as the kernel checks them

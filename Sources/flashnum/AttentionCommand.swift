@@ -41,12 +41,20 @@ struct AttentionCommand: ParsableCommand {
   var fa3Set: [String] = []
   @Flag(help: "Print a JSON object on stdout (scheme, algorithm, shape, output; with --attribute the metrics and the attribution).")
   var json = false
-  @Option(name: .customLong("lse-out"), help: "fa3 on code inputs: also write the LSE, float32 (batch, heads, seqlen_q), natural log.")
+  @Option(name: .customLong("lse-out"), help: "fa3 on code inputs: also write the LSE, float32 (batch, heads, seqlen_q), natural log; varlen: (heads, total_q).")
   var lseOut: String?
   @Option(name: .customLong("num-splits"), help: "fa3 on code inputs: the kernel's num_splits (1: none, as flash_attn_func; 0: the kernel's heuristic, as flash_attn_with_kvcache; at most 256).")
   var numSplits: Int?
   @Option(name: .customLong("cache-seqlens"), help: "fa3 on code inputs: int32/int64 .npy of shape (batch,): K and V are KV caches (batch, cache_len, kv_heads, d) of which entry b uses its first cache_seqlens[b] keys (flash_attn_with_kvcache; --num-splits defaults to 0 then).")
   var cacheSeqLens: String?
+  @Option(name: .customLong("cu-seqlens-q"), help: "fa3 on code inputs: int32/int64 .npy of batch + 1 offsets: Q, K, V are packed sequences (total_tokens, heads, d), as flash_attn_varlen_func (with --cu-seqlens-k).")
+  var cuSeqLensQ: String?
+  @Option(name: .customLong("cu-seqlens-k"), help: "fa3 with --cu-seqlens-q: the key sequences' offsets.")
+  var cuSeqLensK: String?
+  @Option(name: .customLong("max-seqlen-q"), help: "fa3 varlen: max_seqlen_q as passed to the kernel (default: the longest query sequence).")
+  var maxSeqLenQ: Int?
+  @Option(name: .customLong("max-seqlen-k"), help: "fa3 varlen: max_seqlen_k (default: the longest key sequence).")
+  var maxSeqLenK: Int?
 
   /// The algorithm as named, with --block-rows/--block-columns/--reverse-blocks applied to `blocked`.
   func choice() throws -> AlgorithmChoice {
@@ -60,8 +68,8 @@ struct AttentionCommand: ParsableCommand {
       try s.validate()
       choice = .blocked(s)
     }
-    if choice != .fa3Kernel && (!fa3Set.isEmpty || lseOut != nil || numSplits != nil || cacheSeqLens != nil) {
-      throw InputError("--fa3-set, --lse-out, --num-splits and --cache-seqlens apply to --algorithm fa3 only")
+    if choice != .fa3Kernel && (!fa3Set.isEmpty || lseOut != nil || kernelOnly) {
+      throw InputError("--fa3-set, --lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k and --max-seqlen-q/k apply to --algorithm fa3 only")
     }
     return choice
   }
@@ -77,18 +85,24 @@ struct AttentionCommand: ParsableCommand {
     return schedule
   }
 
-  func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths) }
+  func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths + [cacheSeqLens, cuSeqLensQ, cuSeqLensK]) }
+
+  /// Whether a kernel-launch option (splits, caches, varlen) was given.
+  var kernelOnly: Bool {
+    numSplits != nil || cacheSeqLens != nil || cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil
+  }
 
   func run() throws {
     let choice = try choice()
+    if cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil { return try runVarlen() }
     let files = try inputs.load()
     let codes = files.format != nil
     if choice == .fa3Kernel && codes { return try runKernel(files) }
     if choice == .fa3Kernel && scheme == nil {
       throw InputError("--algorithm fa3 needs code inputs (--input-format bf16, fp16 or e4m3fn), or value inputs with a --scheme the kernel takes (bf16, fp16, fa3-fp8-per-head, fp8-per-tensor)")
     }
-    if lseOut != nil || numSplits != nil || cacheSeqLens != nil {
-      throw InputError("--lse-out, --num-splits and --cache-seqlens need code inputs (the kernel's own inputs)")
+    if lseOut != nil || kernelOnly {
+      throw InputError("--lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k and --max-seqlen-q/k need code inputs (the kernel's own inputs)")
     }
     let chosen = try scheme(codes: codes, format: files.format)
     let operands = try files.operands()
@@ -174,6 +188,44 @@ struct AttentionCommand: ParsableCommand {
       try writeNPY(NPYArray(shape: shape, float32: output.o.map { Float(f.decode(UInt32($0))) }), out)
     }
     if let lseOut { try writeNPY(NPYArray(shape: [fa3.batch, fa3.heads, fa3.seqLenQ], float32: output.lse), lseOut) }
+  }
+
+  /// The varlen kernel on packed code inputs (--cu-seqlens-q and --cu-seqlens-k).
+  func runVarlen() throws {
+    guard let cuQPath = cuSeqLensQ, let cuKPath = cuSeqLensK else {
+      throw InputError("--cu-seqlens-q and --cu-seqlens-k go together (--max-seqlen-q/k need them)")
+    }
+    if scheme != nil || attribute || cacheSeqLens != nil || inputs.windowLeft != nil || inputs.windowRight != nil {
+      throw InputError("--cu-seqlens-q/k take code inputs with --algorithm fa3 and no --scheme, --attribute, --cache-seqlens or window")
+    }
+    func offsets(_ path: String, _ name: String) throws -> [Int] {
+      let a = try readNPY(path)
+      guard a.shape.count == 1, a.count >= 2, let values = a.int32.map({ $0.map(Int.init) }) ?? a.int64.map({ $0.map { Int(clamping: $0) } }) else {
+        throw InputError("\(path): \(name) must be a 1-D int32 or int64 array of batch + 1 ≥ 2 offsets, got \(a.dtype) \(a.shape)")
+      }
+      return values
+    }
+    let cuQ = try offsets(cuQPath, "cu_seqlens_q"), cuK = try offsets(cuKPath, "cu_seqlens_k")
+    guard cuQ.count == cuK.count else { throw InputError("cu_seqlens_q and cu_seqlens_k must have the same length (batch + 1), got \(cuQ.count) and \(cuK.count)") }
+    let files = try inputs.load(packedBatch: cuQ.count - 1)
+    guard files.format != nil else { throw InputError("--cu-seqlens-q/k take code inputs (--input-format bf16, fp16 or e4m3fn)") }
+    let varlen: FA3VarlenInputs
+    do {
+      varlen = try files.fa3VarlenInputs(cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxSeqLenQ, maxSeqLenK: maxSeqLenK,
+                                         causal: inputs.causal, softmaxScale: inputs.softmaxScale, numSplits: numSplits ?? 1)
+    } catch { throw InputError(error.description) }
+    let longest = maxSeqLenQ ?? (0..<(cuQ.count - 1)).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 1
+    let schedule = try adjusted(FA3Schedule.fa3(element: varlen.element, headDim: varlen.headDim, valueHeadDim: varlen.valueHeadDim,
+                                                causal: varlen.causal, seqLenQ: longest))
+    let output = try FA3Forward.run(varlen, schedule: schedule, threads: max(1, inputs.threads))
+    let shape = [varlen.totalQ, varlen.heads, varlen.valueHeadDim]
+    if outBits {
+      try writeNPY(NPYArray(shape: shape, uint16: output.o), out)
+    } else {
+      let f = varlen.element.outputFormat
+      try writeNPY(NPYArray(shape: shape, float32: output.o.map { Float(f.decode(UInt32($0))) }), out)
+    }
+    if let lseOut { try writeNPY(NPYArray(shape: [varlen.heads, varlen.totalQ], float32: output.lse), lseOut) }
   }
 
   func bits(_ values: [Double], _ format: NumberFormat, _ shape: [Int]) throws -> NPYArray {

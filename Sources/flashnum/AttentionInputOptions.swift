@@ -46,7 +46,7 @@ struct AttentionInputOptions: ParsableArguments {
   }
 
   /// Q, K, V and the descales, read and checked by the one loader (``AttentionInputFiles``).
-  func load() throws -> AttentionInputFiles {
-    try AttentionInputFiles.load(q: q, k: k, v: v, format: try codeFormat(), descales: (descaleQ, descaleK, descaleV))
+  func load(packedBatch: Int? = nil) throws -> AttentionInputFiles {
+    try AttentionInputFiles.load(q: q, k: k, v: v, format: try codeFormat(), descales: (descaleQ, descaleK, descaleV), packedBatch: packedBatch)
   }
 }
