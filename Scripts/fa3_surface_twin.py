@@ -164,7 +164,7 @@ def main():
             result, arrays = run(c, fn, kernel, torch, args.threads)
             rows.append(result)
             print(json.dumps(result), flush=True)
-            small = sum(a.nbytes for a in arrays.values()) < 400_000
+            small = sum(a.nbytes for a in arrays.values()) < 160_000
             if args.out and small and saved.get(path, 0) < args.fixtures:
                 saved[path] = saved.get(path, 0) + 1
                 folder = os.path.join(args.out, "fixtures")

@@ -114,7 +114,7 @@ public enum FA3Splits {
   /// `head`, in a batch entry with `keys` keys: the tile's blocks (all of them, or up to the
   /// causal bound of the tile's last packed row), divided into ⌈count / splits⌉ per split.
   /// Integer division truncates toward zero, as in the kernel.
-  static func blocks(split: Int, of splits: Int, row: Int, head: Int, group: Int, keys: Int, seqLenQ: Int,
+  public static func blocks(split: Int, of splits: Int, row: Int, head: Int, group: Int, keys: Int, seqLenQ: Int,
                      causal: Bool, tiles: FA3KernelTiles) -> Range<Int> {
     var hi = ceilDiv(keys, tiles.columns)
     if causal {

@@ -117,7 +117,7 @@ public enum FA3RandomKind: String, CaseIterable, Sendable {
 extension FA3Comparison {
   /// `count` random cases of one kernel path from `seed` (``FA3RandomKind``). Beyond the
   /// prefill cases: bf16 or e4m3fn, the compiled head dims 64…256, GQA groups up to 8, batch up
-  /// to 8 for decode, caches up to 8192 keys with entries full, empty, short or anywhere between.
+  /// to 6 for decode, caches up to 4096 keys with entries full, empty, short or anywhere between.
   public static func randomCases(count: Int, seed: UInt64, kind: FA3RandomKind) -> [FA3Case] {
     if kind == .prefill { return randomCases(count: count, seed: seed) }
     var rng = SplitMix64(seed: seed ^ 0x5355_5246_4143_45)
@@ -143,9 +143,9 @@ extension FA3Comparison {
         c.seqLenK = between(600, 8000)
         c.numSplits = 0
       case .kvcache, .kvcacheSplits:
-        c.batch = between(1, 8)
+        c.batch = between(1, 6)
         c.seqLenQ = pick([1, 1, 1, between(1, 8)])
-        c.seqLenK = between(128, 8192)
+        c.seqLenK = between(128, 4096)
         c.cacheSeqLens = (0..<c.batch).map { _ in pick([c.seqLenK, between(0, c.seqLenK), between(1, min(300, c.seqLenK))]) }
         c.numSplits = kind == .kvcache ? 0 : between(2, 16)
       case .nan:

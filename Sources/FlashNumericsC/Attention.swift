@@ -262,19 +262,24 @@ public func fn_attribute_json(_ scheme: UnsafePointer<CChar>?, _ algorithm: Unsa
 }
 
 /// The inputs of a crosscheck case (as `flashnum crosscheck --cases`): the codes (uint16 each)
-/// and, for e4m3fn, the descales (batch × kv_heads; left untouched for bf16/fp16).
+/// and, for e4m3fn, the descales (batch × kv_heads; left untouched for bf16/fp16). V has head dim
+/// `head_dim_v` (≤ 0: `head_dim`); `nan_codes` codes are set to NaN as the case's key says.
 @_cdecl("fn_fa3_case_inputs")
-public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ batch: Int64,
-                               _ heads: Int64, _ kvHeads: Int64, _ causal: Int32, _ distribution: UnsafePointer<CChar>?,
-                               _ hadamard: Int32, _ seed: UInt64, _ q: UnsafeMutablePointer<UInt16>?, _ k: UnsafeMutablePointer<UInt16>?,
-                               _ v: UnsafeMutablePointer<UInt16>?, _ qDescale: UnsafeMutablePointer<Float>?,
-                               _ kDescale: UnsafeMutablePointer<Float>?, _ vDescale: UnsafeMutablePointer<Float>?) -> Int32 {
+public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int64, _ headDimV: Int64, _ seqLenQ: Int64, _ seqLenK: Int64,
+                               _ batch: Int64, _ heads: Int64, _ kvHeads: Int64, _ causal: Int32, _ distribution: UnsafePointer<CChar>?,
+                               _ hadamard: Int32, _ seed: UInt64, _ nanCodes: Int64, _ q: UnsafeMutablePointer<UInt16>?,
+                               _ k: UnsafeMutablePointer<UInt16>?, _ v: UnsafeMutablePointer<UInt16>?,
+                               _ qDescale: UnsafeMutablePointer<Float>?, _ kDescale: UnsafeMutablePointer<Float>?,
+                               _ vDescale: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
     let name = text(element) ?? ""
     guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
     let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
+    try checkCount(max(headDimV, 0), "head_dim_v", limit: 512)
+    try checkCount(nanCodes, "nan_codes", limit: 1_000_000)
     let c = FA3Case(element: e, headDim: s.headDim, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, batch: s.batch, heads: s.heads,
-                    kvHeads: s.kvHeads, causal: causal != 0, distribution: text(distribution) ?? "fa3", hadamard: hadamard != 0, seed: seed)
+                    kvHeads: s.kvHeads, causal: causal != 0, distribution: text(distribution) ?? "fa3", hadamard: hadamard != 0, seed: seed,
+                    nanCodes: Int(nanCodes), valueHeadDim: headDimV > 0 ? Int(headDimV) : nil)
     guard let q, let k, let v else { throw CallError("null array") }
     let inputs = try c.inputs()
     for (src, dst) in [(inputs.q, q), (inputs.k, k), (inputs.v, v)] { src.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) } }

@@ -64,9 +64,10 @@ char *fn_attribute_json(const char *scheme, const char *algorithm, int64_t batch
                         int64_t kv_heads, int64_t head_dim, const double *q, const double *k, const double *v, int32_t causal,
                         int64_t window_left, int64_t window_right, double softmax_scale, uint64_t seed, int32_t precision_bits,
                         int32_t threads);
-int32_t fn_fa3_case_inputs(const char *element, int64_t head_dim, int64_t seqlen_q, int64_t seqlen_k, int64_t batch, int64_t heads,
-                           int64_t kv_heads, int32_t causal, const char *distribution, int32_t hadamard, uint64_t seed,
-                           uint16_t *q, uint16_t *k, uint16_t *v, float *q_descale, float *k_descale, float *v_descale);
+int32_t fn_fa3_case_inputs(const char *element, int64_t head_dim, int64_t head_dim_v, int64_t seqlen_q, int64_t seqlen_k,
+                           int64_t batch, int64_t heads, int64_t kv_heads, int32_t causal, const char *distribution, int32_t hadamard,
+                           uint64_t seed, int64_t nan_codes, uint16_t *q, uint16_t *k, uint16_t *v, float *q_descale,
+                           float *k_descale, float *v_descale);
 char *fn_table_fa3_json(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim, uint64_t seed, int32_t reference_bits,
                         int32_t threads);
 

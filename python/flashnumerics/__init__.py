@@ -457,31 +457,36 @@ def mufu(function, x):
 
 
 def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads=2, kv_heads=None, causal=False,
-                    distribution="fa3", hadamard=False, seed=0):
+                    distribution="fa3", hadamard=False, seed=0, num_splits=1, cache_seqlens=None, nan_codes=0, head_dim_v=None):
     """The inputs of a crosscheck case (the keys of a case.json file): a dict with q, k, v as
-    ml_dtypes arrays of `element` (bf16, fp16, e4m3fn) and, for e4m3fn, q_descale, k_descale,
-    v_descale (float32 (batch, kv_heads)); `causal` is returned as given."""
+    ml_dtypes arrays of `element` (bf16, fp16, e4m3fn; v of head dim `head_dim_v`, default
+    `head_dim`; `nan_codes` codes set to NaN) and, for e4m3fn, q_descale, k_descale, v_descale
+    (float32 (batch, kv_heads)); `causal`, `num_splits` and `cache_seqlens` (the call's, not
+    the inputs') are returned as given."""
     seq_len_k = seq_len_q if seq_len_k is None else seq_len_k
     kv_heads = heads if kv_heads is None else kv_heads
     dims = [int(x) for x in (batch, seq_len_q, seq_len_k, heads, kv_heads, head_dim)]
     if min(dims) < 1:
         raise ValueError(f"fa3_case_inputs: sizes must be positive, got {dims}")
     b, sq, sk, h, hk, d = dims
+    dv = d if head_dim_v is None else int(head_dim_v)
     limit = lib.fn_tensor_limit()
-    for name, count in (("Q", b * sq * h * d), ("K and V", b * sk * hk * d)):
+    for name, count in (("Q", b * sq * h * d), ("K and V", b * sk * hk * max(d, dv))):
         if count > limit:
             raise ValueError(f"fa3_case_inputs: {name} would hold {count} elements, more than the limit of {limit} per tensor "
                              "(FLASHNUM_MAX_TENSOR_ELEMENTS)")
     q = np.empty((b, sq, h, d), dtype=np.uint16)
     k = np.empty((b, sk, hk, d), dtype=np.uint16)
-    v = np.empty((b, sk, hk, d), dtype=np.uint16)
+    v = np.empty((b, sk, hk, dv), dtype=np.uint16)
     ds = [np.ones((b, hk), dtype=np.float32) for _ in range(3)]
     u, f = _native._c.c_uint16, _native._c.c_float
-    check(lib.fn_fa3_case_inputs(_bytes(element), d, sq, sk, b, h, hk, 1 if causal else 0, _bytes(distribution), 1 if hadamard else 0,
-                                 int(seed), _ptr(q, u), _ptr(k, u), _ptr(v, u), *[_ptr(x, f) for x in ds]))
+    check(lib.fn_fa3_case_inputs(_bytes(element), d, dv, sq, sk, b, h, hk, 1 if causal else 0, _bytes(distribution),
+                                 1 if hadamard else 0, int(seed), int(nan_codes), _ptr(q, u), _ptr(k, u), _ptr(v, u),
+                                 *[_ptr(x, f) for x in ds]))
     dtype = _dtype_of(element)
     narrow = (lambda a: a.astype(np.uint8)) if dtype.itemsize == 1 else (lambda a: a)
-    result = {"q": narrow(q).view(dtype), "k": narrow(k).view(dtype), "v": narrow(v).view(dtype), "causal": bool(causal)}
+    result = {"q": narrow(q).view(dtype), "k": narrow(k).view(dtype), "v": narrow(v).view(dtype), "causal": bool(causal),
+              "num_splits": int(num_splits), "cache_seqlens": None if cache_seqlens is None else np.asarray(cache_seqlens, np.int32)}
     if element == "e4m3fn":
         result.update(q_descale=ds[0], k_descale=ds[1], v_descale=ds[2])
     return result

@@ -53,7 +53,8 @@ _SIGNATURES = {
     "fn_reference": (_i32, [_i64, _i64, _i64, _i64, _i64, _i64, _pd, _pd, _pd, _i32, _i64, _i64, _dbl, _i32, _i32, _pd, _pi32]),
     "fn_metrics_json": (_c.c_void_p, [_i64, _pd, _pd, _str]),
     "fn_attribute_json": (_c.c_void_p, [_str, _str, _i64, _i64, _i64, _i64, _i64, _i64, _pd, _pd, _pd, _i32, _i64, _i64, _dbl, _u64, _i32, _i32]),
-    "fn_fa3_case_inputs": (_i32, [_str, _i64, _i64, _i64, _i64, _i64, _i64, _i32, _str, _i32, _u64, _pu16, _pu16, _pu16, _pf, _pf, _pf]),
+    "fn_fa3_case_inputs": (_i32, [_str, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _i32, _str, _i32, _u64, _i64, _pu16, _pu16, _pu16,
+                                  _pf, _pf, _pf]),
     "fn_table_fa3_json": (_c.c_void_p, [_i64, _i64, _i64, _i64, _u64, _i32, _i32]),
 }
 

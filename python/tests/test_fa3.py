@@ -1,5 +1,5 @@
-"""The FA3 kernel's twin: the committed real-kernel outputs (H100) replayed bit for bit through
-`flashnumerics.flash_attn_func` on ml_dtypes arrays."""
+"""The FA3 kernel's twins: the committed real-kernel outputs (H100, H200) replayed bit for bit through
+`flashnumerics.flash_attn_func`, `flash_attn_with_kvcache` and `flash_attn_varlen_func` on ml_dtypes arrays."""
 import json
 
 import ml_dtypes
@@ -21,8 +21,12 @@ def test_committed_kernel_outputs_bit_for_bit(repository):
         case = json.loads((d / "case.json").read_text())
         inputs = fn.fa3_case_inputs(**case)
         descales = {k: inputs[k] for k in ("q_descale", "k_descale", "v_descale") if k in inputs}
-        out, lse = fn.flash_attn_func(inputs["q"], inputs["k"], inputs["v"], causal=case.get("causal", False),
-                                      return_attn_probs=True, threads=2, **descales)
+        common = dict(causal=case.get("causal", False), num_splits=inputs["num_splits"], threads=2, **descales)
+        if inputs["cache_seqlens"] is not None:
+            out, lse = fn.flash_attn_with_kvcache(inputs["q"], inputs["k"], inputs["v"], cache_seqlens=inputs["cache_seqlens"],
+                                                  return_softmax_lse=True, **common)
+        else:
+            out, lse = fn.flash_attn_func(inputs["q"], inputs["k"], inputs["v"], return_attn_probs=True, **common)
         kernel_o, kernel_lse = np.load(d / "o.npy"), np.load(d / "lse.npy")
         assert out.dtype == np.dtype(ml_dtypes.bfloat16)
         assert np.array_equal(out.view(np.uint16), kernel_o), d.name
@@ -43,3 +47,34 @@ def test_close_to_the_reference():
     assert bits >= 53
     m = fn.metrics(out, ref, format="bf16")
     assert m["rmse"] < 0.01 and m["max_ulp"] >= 0  # ULPs near zero cross binades: only their presence is checked
+
+
+def surface_fixtures(repository):
+    root = repository / "python" / "tests" / "fixtures" / "fa3-surface"
+    return sorted(root.glob("*.npz")) if root.exists() else []
+
+
+def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
+    """Kernel outputs of the other paths with their inputs stored (Scripts/fa3_surface_twin.py --fixtures on
+    an H200): split-KV, NaN inputs, V's own head dim and varlen (which crosscheck cases cannot express)."""
+    files = surface_fixtures(repository)
+    paths = {json.loads(str(np.load(f)["meta"]))["path"] for f in files}
+    assert {"split-explicit", "nan", "head-dim-v", "varlen"} <= paths  # the other paths: crosscheck fixtures above
+    for f in files:
+        data = np.load(f)
+        case = json.loads(str(data["meta"]))
+        dtype = ml_dtypes.float8_e4m3fn if case["element"] == "e4m3fn" else ml_dtypes.bfloat16
+        q, k, v = (data[x].view(dtype) for x in "qkv")
+        descales = {name: data[name] for name in ("q_descale", "k_descale", "v_descale") if name in data}
+        common = dict(causal=case["causal"], num_splits=case["num_splits"], threads=2, **descales)
+        if "seqlens_q" in case:
+            cu = [np.concatenate([[0], np.cumsum(case[n])]).astype(np.int32) for n in ("seqlens_q", "seqlens_k")]
+            out, lse = fn.flash_attn_varlen_func(q, k, v, cu[0], cu[1], max(case["seqlens_q"]), max(case["seqlens_k"]),
+                                                 return_attn_probs=True, **common)
+        elif "cache_seqlens" in case:
+            out, lse = fn.flash_attn_with_kvcache(q, k, v, cache_seqlens=np.array(case["cache_seqlens"], np.int32),
+                                                  return_softmax_lse=True, **common)
+        else:
+            out, lse = fn.flash_attn_func(q, k, v, return_attn_probs=True, **common)
+        assert np.array_equal(out.view(np.uint16), data["o"].view(np.uint16)), f.name
+        assert np.array_equal(lse.view(np.uint32), data["lse"].view(np.uint32)), f.name
