@@ -1,3 +1,4 @@
+import Attention
 import Foundation
 import NPY
 import LowPrecision
@@ -30,6 +31,49 @@ final class AttentionCLITests: CLITestCase {
       let err = zip(o.values!, r.values!).reduce(0) { max($0, abs($1.0 - $1.1)) }
       XCTAssertLessThan(err, scheme == "fp32" ? 1e-5 : (scheme == "bf16" ? 0.05 : 0.3), "\(algorithm) \(scheme)")
     }
+  }
+
+  /// `--num-splits`, `--cache-seqlens` and `--cu-seqlens-q/k` give the library's bits
+  /// (`FA3Forward` with the same launch), and `invariance --json` reads back.
+  func testKernelLaunchOptions() throws {
+    let c = FA3Case(element: .bf16, headDim: 64, seqLenQ: 3, seqLenK: 900, batch: 2, heads: 4, kvHeads: 2, causal: true, seed: 4)
+    let inputs = try c.inputs()
+    let q = try write(NPYArray(shape: [2, 3, 4, 64], uint16: inputs.q), "q16.npy")
+    let k = try write(NPYArray(shape: [2, 900, 2, 64], uint16: inputs.k), "k16.npy")
+    let v = try write(NPYArray(shape: [2, 900, 2, 64], uint16: inputs.v), "v16.npy")
+    let lens = try write(NPYArray(shape: [2], int32: [900, 123]), "lens.npy")
+    let base = ["attention", "--q", q, "--k", k, "--v", v, "--input-format", "bf16", "--algorithm", "fa3", "--causal", "--out-bits"]
+    for (extra, change) in [(["--num-splits", "5"], { (x: inout FA3Inputs) in x.numSplits = 5 }),
+                            (["--cache-seqlens", lens], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 0 }),
+                            (["--cache-seqlens", lens, "--num-splits", "3"], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 3 })] {
+      let r = try self.run(base + extra + ["--out", path("o.npy"), "--lse-out", path("l.npy")])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      var expected = inputs
+      change(&expected)
+      let out = try FA3Forward.run(expected, schedule: .fa3(for: expected))
+      XCTAssertEqual(try NPYFile.read(path("o.npy")).uint16, out.o, "\(extra)")
+      XCTAssertEqual(try NPYFile.read(path("l.npy")).float32?.map(\.bitPattern), out.lse.map(\.bitPattern), "\(extra)")
+    }
+    // Varlen: the two entries packed, keys 900 and 123.
+    let packedQ = try write(NPYArray(shape: [6, 4, 64], uint16: inputs.q), "pq.npy")
+    let kv = Array(inputs.k[0..<(900 * 128)]) + Array(inputs.k[(900 * 128)..<((900 + 123) * 128)])
+    let vv = Array(inputs.v[0..<(900 * 128)]) + Array(inputs.v[(900 * 128)..<((900 + 123) * 128)])
+    let packedK = try write(NPYArray(shape: [1023, 2, 64], uint16: kv), "pk.npy"), packedV = try write(NPYArray(shape: [1023, 2, 64], uint16: vv), "pv.npy")
+    let cuQ = try write(NPYArray(shape: [3], int32: [0, 3, 6]), "cuq.npy"), cuK = try write(NPYArray(shape: [3], int32: [0, 900, 1023]), "cuk.npy")
+    let r = try self.run(["attention", "--q", packedQ, "--k", packedK, "--v", packedV, "--input-format", "bf16", "--algorithm", "fa3",
+                          "--causal", "--out-bits", "--cu-seqlens-q", cuQ, "--cu-seqlens-k", cuK, "--num-splits", "0", "--out", path("o.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let varlen = FA3VarlenInputs(element: .bf16, cuSeqLensQ: [0, 3, 6], cuSeqLensK: [0, 900, 1023], heads: 4, kvHeads: 2, headDim: 64,
+                                 q: inputs.q, k: kv, v: vv, causal: true, numSplits: 0)
+    XCTAssertEqual(try NPYFile.read(path("o.npy")).uint16, try FA3Forward.run(varlen).o)
+    // Invariance as JSON.
+    let inv = try self.run(["invariance", "--heads", "4", "--kv-heads", "2", "--keys", "1000", "--batch-sizes", "1,50",
+                            "--cache-lengths", "1000,3000", "--json", "--threads", "2"])
+    XCTAssertEqual(inv.status, 0, inv.stderr)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inv.stdout.utf8)) as? [String: Any])
+    let rows = try XCTUnwrap(object["rows"] as? [[String: Any]])
+    XCTAssertEqual(rows.map { $0["batch"] as? Int }, [1, 1, 50, 50])
+    XCTAssertEqual(rows.first?["o_bits_equal"] as? Double, 1)
   }
 
   func testCodeInputsWithDescalesAndBits() throws {

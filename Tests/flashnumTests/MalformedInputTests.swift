@@ -187,6 +187,30 @@ final class MalformedInputTests: CLITestCase {
       bad(["attention", "--q", qc, "--k", qc, "--v", qc, "--input-format", "e4m3fn", "--algorithm", "fa3", "--descale-q", file, "--out", out], "descale")
     }
     bad(["attention"] + qkv + ["--algorithm", "fa3", "--out", out], "fa3")
+    // Kernel launch options: splits, caches, varlen.
+    let kernel = ["attention", "--q", qc, "--k", qc, "--v", qc, "--input-format", "e4m3fn", "--algorithm", "fa3"]
+    for n in ["-1", "257", "x"] { bad(kernel + ["--num-splits", n, "--out", out], "num") }
+    good(kernel + ["--num-splits", "0", "--out", out])
+    bad(att + ["--num-splits", "2", "--out", out], "apply to --algorithm fa3 only")
+    bad(["attention"] + qkv + ["--algorithm", "fa3", "--scheme", "bf16", "--num-splits", "2", "--out", out], "need code inputs")
+    let long = try write(NPYArray(shape: [1], int32: [33]), "lens33.npy"), twoLens = try write(NPYArray(shape: [2], int32: [3, 4]), "lens2.npy")
+    bad(kernel + ["--cache-seqlens", long, "--out", out], "cache_seqlens must be in 0...32")
+    bad(kernel + ["--cache-seqlens", twoLens, "--out", out], "shape (batch,)")
+    bad(kernel + ["--cache-seqlens", x, "--out", out], "cache_seqlens")
+    good(kernel + ["--cache-seqlens", try write(NPYArray(shape: [1], int32: [0]), "lens0.npy"), "--out", out])
+    let packed = try write(NPYArray(shape: [32, 2, 16], uint8: codes), "packed.npy")
+    let varlen = ["attention", "--q", packed, "--k", packed, "--v", packed, "--input-format", "e4m3fn", "--algorithm", "fa3"]
+    let cu = try write(NPYArray(shape: [3], int32: [0, 20, 32]), "cu.npy")
+    good(varlen + ["--cu-seqlens-q", cu, "--cu-seqlens-k", cu, "--out", out])
+    bad(varlen + ["--cu-seqlens-q", cu, "--out", out], "go together")
+    bad(varlen + ["--cu-seqlens-q", try write(NPYArray(shape: [3], int32: [0, 33, 32]), "cu-down.npy"), "--cu-seqlens-k", cu, "--out", out],
+        "must not decrease")
+    bad(varlen + ["--cu-seqlens-q", try write(NPYArray(shape: [3], int32: [0, 10, 31]), "cu-short.npy"), "--cu-seqlens-k", cu, "--out", out],
+        "cu_seqlens_q and cu_seqlens_k end at")
+    bad(varlen + ["--cu-seqlens-q", try write(NPYArray(shape: [2], int32: [0, 32]), "cu-one.npy"), "--cu-seqlens-k", cu, "--out", out],
+        "same length")
+    bad(varlen + ["--cu-seqlens-q", cu, "--cu-seqlens-k", cu, "--max-seqlen-q", "5", "--out", out], "max_seqlen_q")
+    bad(kernel + ["--cu-seqlens-q", cu, "--cu-seqlens-k", cu, "--out", out], "3 dimensions")
     bad(att + ["--lse-out", out, "--out", out], "outputs")
     bad(["attention"] + qkv + ["--algoritm", "naive", "--out", out], "Did you mean '--algorithm'")
 
