@@ -21,9 +21,13 @@ public enum HopperInstruction: String, CaseIterable, Sendable {
   /// C = +0, then k mod 4 ∈ {2,3} accumulating), then adds C with one IEEE FP32 FADD (RNE).
   case mmaE4M3K32 = "mma-e4m3-k32"
   case mmaE5M2K32 = "mma-e5m2-k32"
+  /// `mma.sync.m16n8k16.f32.e4m3.e4m3` (and e5m2) on sm_90: the same compiler emulation with
+  /// K = 16 — two FP16 HMMAs of 8 products each (k mod 4 ∈ {0,1}, then {2,3}), then the FADD of C.
+  case mmaE4M3K16 = "mma-e4m3-k16"
+  case mmaE5M2K16 = "mma-e5m2-k16"
 
   /// Products per instruction along K.
-  public var k: Int { isFP8 ? 32 : 16 }
+  public var k: Int { isFP8 && self != .mmaE4M3K16 && self != .mmaE5M2K16 ? 32 : 16 }
 
   /// Fraction bits kept after alignment (F) by the FP8 tensor-core forms, and their e8m13 result.
   public static let fp8FractionBits = (aligned: 13, output: 13)
@@ -38,7 +42,7 @@ public enum HopperInstruction: String, CaseIterable, Sendable {
     return TensorCoreBlock(aFormat: fa, bFormat: fb, alignedFractionBits: bits.aligned, outputFractionBits: bits.output)
   }
 
-  var isFP8MMASync: Bool { self == .mmaE4M3K32 || self == .mmaE5M2K32 }
+  var isFP8MMASync: Bool { [.mmaE4M3K32, .mmaE5M2K32, .mmaE4M3K16, .mmaE5M2K16].contains(self) }
 
   var isFP8: Bool {
     switch self {
@@ -50,8 +54,8 @@ public enum HopperInstruction: String, CaseIterable, Sendable {
   /// The formats of the A and B input codes.
   public var inputFormats: (a: FloatFormat, b: FloatFormat) {
     switch self {
-    case .wgmmaE4M3E4M3K32, .mmaE4M3K32: (.e4m3fn, .e4m3fn)
-    case .wgmmaE5M2E5M2K32, .mmaE5M2K32: (.e5m2, .e5m2)
+    case .wgmmaE4M3E4M3K32, .mmaE4M3K32, .mmaE4M3K16: (.e4m3fn, .e4m3fn)
+    case .wgmmaE5M2E5M2K32, .mmaE5M2K32, .mmaE5M2K16: (.e5m2, .e5m2)
     case .wgmmaE4M3E5M2K32: (.e4m3fn, .e5m2)
     case .wgmmaE5M2E4M3K32: (.e5m2, .e4m3fn)
     case .wgmmaBF16K16, .mmaBF16K16: (.bf16, .bf16)
@@ -91,7 +95,7 @@ public enum HopperInstruction: String, CaseIterable, Sendable {
   public func step(_ a: ArraySlice<UInt32>, _ b: ArraySlice<UInt32>, c: UInt32) -> UInt32 {
     let (fa, fb) = inputFormats
     switch self {
-    case .mmaE4M3K32, .mmaE5M2K32:
+    case .mmaE4M3K32, .mmaE5M2K32, .mmaE4M3K16, .mmaE5M2K16:
       // FP8 → FP16 is exact (every e4m3fn/e5m2 value and NaN has an FP16 image).
       let toFP16 = { (code: UInt32, f: FloatFormat) in
         FloatFormat.fp16.encode(f.decode(code), Rounding(.nearestEven, overflow: .infinity))

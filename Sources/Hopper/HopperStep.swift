@@ -38,7 +38,7 @@ public struct HopperStep: Sendable {
   /// The fast step of a `wgmma` instruction (the `mma.sync` FP8 forms are not tensor-core steps
   /// and are not offered).
   public init(_ instruction: HopperInstruction) {
-    precondition(instruction != .mmaE4M3K32 && instruction != .mmaE5M2K32, "\(instruction) has no fast step")
+    precondition(!instruction.isFP8MMASync, "\(instruction) has no fast step")
     self.instruction = instruction
     let (fa, fb) = instruction.inputFormats
     aTable = Self.table(fa)

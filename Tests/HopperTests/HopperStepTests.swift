@@ -121,3 +121,39 @@ final class HopperRandomFixtureTests: XCTestCase {
     }
   }
 }
+
+/// 16 random H200 tiles (2 048 outputs) of each FP8 `mma.sync.m16n8k16` form (the first of the
+/// 4 096 tiles per form that `Scripts/mma_fp8_k16_random.py` compared on the H200, all equal
+/// there), replayed through `HopperInstruction.tiles`; the k32 form's split of K would not do.
+final class HopperMMAK16FixtureTests: XCTestCase {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/h200-mma-fp8-k16")
+
+  func testRandomMMASyncK16OutputsOfBothForms() throws {
+    for (form, instruction) in [("e4m3", HopperInstruction.mmaE4M3K16), ("e5m2", .mmaE5M2K16)] {
+      func load(_ x: String) throws -> NPYArray { try NPYFile.read(Self.fixtures.appendingPathComponent("\(form).\(x).npy").path) }
+      let a = try load("a"), b = try load("b")
+      let c = try XCTUnwrap(try load("c").uint32), d = try XCTUnwrap(try load("d").uint32)
+      let tiles = a.shape[0]
+      XCTAssertEqual(a.shape, [tiles, 16, 16])
+      XCTAssertEqual(b.shape, [tiles, 8, 16])
+      XCTAssertEqual(instruction.k, 16)
+      let ac = try XCTUnwrap(a.uint8).map(UInt32.init), bc = try XCTUnwrap(b.uint8).map(UInt32.init)
+      let got = instruction.tiles(a: ac, b: bc, c: c, tiles: tiles, m: 16, n: 8, k: 16)
+      XCTAssertEqual(zip(got, d).filter { $0 != $1 }.count, 0, "\(form): outputs differ from the H200's")
+      XCTAssertGreaterThan(d.filter { $0 != TensorCoreBlock.nan }.count, d.count / 2, "\(form): mostly non-NaN")
+      // Splitting K in contiguous halves instead of k mod 4 must not reproduce them (the test can fail).
+      var halves = 0
+      for t in 0..<tiles { for i in 0..<16 { for j in 0..<8 {
+        let row = Array(ac[((t * 16 + i) * 16)..<((t * 16 + i + 1) * 16)]), col = Array(bc[((t * 8 + j) * 16)..<((t * 8 + j + 1) * 16)])
+        let fp16 = { (code: UInt32) in FloatFormat.fp16.encode(instruction.inputFormats.a.decode(code), Rounding(.nearestEven, overflow: .infinity)) }
+        let block = TensorCoreBlock(aFormat: .fp16, bFormat: .fp16, alignedFractionBits: 25, outputFractionBits: 23)
+        let p1 = block(row[0..<8].map(fp16), col[0..<8].map(fp16), c: 0)
+        let p2 = block(row[8..<16].map(fp16), col[8..<16].map(fp16), c: p1)
+        let sum = Float(bitPattern: c[(t * 16 + i) * 8 + j]) + Float(bitPattern: p2)
+        if (sum.isNaN ? TensorCoreBlock.nan : sum.bitPattern) != d[(t * 16 + i) * 8 + j] { halves += 1 }
+      } } }
+      XCTAssertGreaterThan(halves, 0, "\(form): contiguous halves should differ somewhere")
+    }
+  }
+}
