@@ -78,14 +78,15 @@ struct FA3RowKernel: Sendable {
   /// Instruction k (32 FP8, 16 BF16/FP16), head dim padded to a multiple of it, keys padded to
   /// whole blocks.
   let kk: Int, paddedDim: Int, paddedKeys: Int, blockCount: Int
-  let step: HopperStep
+  /// The Q·Kᵀ instruction, and the P·V one (the same but for an e5m2 P, ``FA3Schedule/fp8ProbabilityFormat``).
+  let step: HopperStep, pvStep: HopperStep
   /// Split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead, channel, paddedKeys).
   let kSplit: HopperOperandRows, vSplit: HopperOperandRows
   /// The same values as Floats, for the IEEE tensor-core variant.
   let kValues: [Float], vValues: [Float]
-  /// Split P codes (the P format's table).
+  /// Split P codes (the P format's table), P's format and the inputs' (Q's) format.
   let pTable: [HopperOperand]
-  let pFormat: FloatFormat
+  let pFormat: FloatFormat, qFormat: FloatFormat
   let group: Int
   /// How the K/V blocks are split per batch entry, and the combine kernel's configuration.
   let plan: FA3SplitPlan
@@ -115,7 +116,7 @@ struct FA3RowKernel: Sendable {
 
     init(_ k: FA3RowKernel) {
       let rows = FA3RowKernel.rowsPerTask
-      q = HopperOperandRows(zeros: rows * k.paddedDim, table: k.pTable)
+      q = HopperOperandRows(zeros: rows * k.paddedDim, table: k.step.aTable)
       qValues = Array(repeating: 0, count: rows * k.paddedDim)
       let n = k.schedule.blocks.blockColumns
       s = Array(repeating: 0, count: n)
@@ -140,8 +141,11 @@ struct FA3RowKernel: Sendable {
     paddedKeys = blockCount * schedule.blocks.blockColumns
     let hopper = HopperStep(fp8 ? .wgmmaE4M3E4M3K32 : inputs.element == .bf16 ? .wgmmaBF16K16 : .wgmmaF16K16)
     step = hopper
-    pFormat = inputs.element.format
-    pTable = step.aTable
+    let e5m2P = fp8 && schedule.fp8ProbabilityFormat == .e5m2
+    pvStep = e5m2P ? HopperStep(.wgmmaE5M2E4M3K32) : hopper
+    qFormat = inputs.element.format
+    pFormat = e5m2P ? .e5m2 : inputs.element.format
+    pTable = pvStep.aTable
     group = inputs.heads / inputs.kvHeads
     self.plan = plan
     combine = FA3Combine(valueHeadDim: inputs.valueHeadDim, launchedSplits: plan.launched)
@@ -214,7 +218,7 @@ struct FA3RowKernel: Sendable {
       for c in 0..<paddedDim {
         let code = c < d ? Int(inputs.q[qBase + c]) : 0
         scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
-        scratch.qValues[r * paddedDim + c] = c < d ? Float(pFormat.decode(UInt32(code))) : 0
+        scratch.qValues[r * paddedDim + c] = c < d ? Float(qFormat.decode(UInt32(code))) : 0
       }
     }
     let keys = inputs.keys(batch: b)
@@ -320,6 +324,9 @@ struct FA3RowKernel: Sendable {
     // 2. Running max (FMNMX.FTZ) and the rescale factor.
     var mNew = m
     for c in 0..<bn { mNew = max(mNew, flushedIfFTZ(scratch.s[c])) }
+    // A stale maximum (FA4-style, ``FA3Schedule/rescaleThreshold``): kept while the block raises it
+    // by less than the threshold in log2 units; the rescale below is then by ex2(0) = 1, exactly.
+    if !first, let threshold = schedule.rescaleThreshold, m != -.infinity, mul(add(mNew, -m), sl2) < threshold { mNew = m }
     var scale: Float = 1
     if !first {
       let current = mNew == -.infinity ? 0 : mNew
@@ -444,7 +451,7 @@ struct FA3RowKernel: Sendable {
     case .hopper:
       var acc = o
       for start in stride(from: 0, to: schedule.blocks.blockColumns, by: kk) {
-        acc = step(scratch.pSplit.pointer(start), vSplit.pointer(vRow + start), c: acc)
+        acc = pvStep(scratch.pSplit.pointer(start), vSplit.pointer(vRow + start), c: acc)
       }
       return acc
     case .fp32FMA:
@@ -463,8 +470,8 @@ struct FA3RowKernel: Sendable {
     var acc0 = o0, acc1 = o1
     for start in stride(from: 0, to: schedule.blocks.blockColumns, by: kk) {
       let p = scratch.pSplit.pointer(start)
-      acc0 = step(p, vSplit.pointer(vRow0 + start), c: acc0)
-      acc1 = step(p, vSplit.pointer(vRow1 + start), c: acc1)
+      acc0 = pvStep(p, vSplit.pointer(vRow0 + start), c: acc0)
+      acc1 = pvStep(p, vSplit.pointer(vRow1 + start), c: acc1)
     }
     return (acc0, acc1)
   }

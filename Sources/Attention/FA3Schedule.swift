@@ -1,4 +1,5 @@
 import Hopper
+import LowPrecision
 /// Every numerical choice of the FlashAttention-3 Hopper forward kernel (`fa3-fwd` 0.0.3,
 /// `hopper/` of Dao-AILab/flash-attention), each a named parameter whose value from
 /// ``fa3(element:headDim:causal:seqLenQ:)`` is the kernel's. Switch one off to see its effect.
@@ -50,6 +51,14 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   /// FP8: fold the Q and K descales into the exp2 scale as fl(fl(scale·log2 e)·fl(qd·kd)), the
   /// kernel's order; `false` uses fl(fl(fl(scale·qd)·kd)·log2 e).
   public var descalesInExp2 = true
+  /// P's format for FP8 inputs: e4m3fn (the kernel's) or e5m2 (a what-if: P·V then runs as
+  /// e5m2 × e4m3 wgmma). 16-bit inputs keep P in their own format.
+  public enum FP8Probability: String, Hashable, Sendable, CaseIterable { case e4m3fn, e5m2 }
+  public var fp8ProbabilityFormat = FP8Probability.e4m3fn
+  /// A what-if from FlashAttention-4's forward: keep a row's stale maximum while a new block
+  /// raises it by less than this many log2 units (then O and the row sum are not rescaled, and
+  /// P reaches up to 2^(offset + threshold)); `nil` (the FA3 kernel) always takes the new maximum.
+  public var rescaleThreshold: Float?
   /// The GPU's SM count, which the kernel's split heuristics read (``FA3Splits``): 132 on the
   /// H100 SXM and the H200.
   public var smCount = FA3Splits.hopperSMCount
@@ -87,6 +96,8 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     if !saturateProbabilities { parts.append("P cast not saturating") }
     if !descalesInExp2 { parts.append("descales folded into the scale first") }
     if smCount != FA3Splits.hopperSMCount { parts.append("\(smCount) SMs") }
+    if fp8ProbabilityFormat != .e4m3fn { parts.append("FP8 P in \(fp8ProbabilityFormat.rawValue)") }
+    if let rescaleThreshold { parts.append("stale max below \(rescaleThreshold) (log2)") }
     return parts.joined(separator: ", ")
   }
 
@@ -102,6 +113,9 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     guard (1...Self.largestRowSumLanes).contains(rowSumLanes) && rowSumLanes & (rowSumLanes - 1) == 0 else {
       throw AttentionError("row-sum lanes (rowSumLanes) must be a power of two in 1...\(Self.largestRowSumLanes), got \(rowSumLanes)")
     }
+    if let t = rescaleThreshold, !(t.isFinite && t >= 0 && t <= 64) {
+      throw AttentionError("rescale threshold (rescaleThreshold) must be in 0...64 log2 units, got \(t)")
+    }
     guard (1...4096).contains(smCount) else { throw AttentionError("SM count (smCount) must be in 1...4096, got \(smCount)") }
     guard (0...100).contains(probabilityOffset) else {
       throw AttentionError("P offset must be in 0...100 (a power-of-two exponent), got \(probabilityOffset)")
@@ -114,7 +128,7 @@ extension FA3Schedule {
   public static let parameterNames = [
     "blockColumns", "reverseBlockOrder", "tensorCore", "exp2", "reciprocal", "log2", "flushSubnormals",
     "fusedExponentArgument", "fusedRowSumRescale", "rowSumLanes", "probabilityOffset", "saturateProbabilities",
-    "descalesInExp2", "smCount",
+    "descalesInExp2", "smCount", "fp8ProbabilityFormat", "rescaleThreshold",
   ]
 
   /// Sets one parameter from text (`exp2` = `ieee`, `rowSumLanes` = `1`, …); an unknown name or a
@@ -159,8 +173,37 @@ extension FA3Schedule {
     case "saturateProbabilities": saturateProbabilities = try bool()
     case "descalesInExp2": descalesInExp2 = try bool()
     case "smCount": smCount = try int()
+    case "fp8ProbabilityFormat":
+      guard let f = FP8Probability(rawValue: value) else { throw AttentionError("FA3 parameter fp8ProbabilityFormat: expected e4m3fn or e5m2, got '\(value)'") }
+      fp8ProbabilityFormat = f
+    case "rescaleThreshold":
+      if value == "none" { rescaleThreshold = nil; break }
+      guard let t = Float(value) else { throw AttentionError("FA3 parameter rescaleThreshold: expected a number of log2 units or none, got '\(value)'") }
+      rescaleThreshold = t
     default:
       throw AttentionError("unknown FA3 parameter '\(name)' (known: \(Self.parameterNames.joined(separator: ", ")))")
     }
+  }
+}
+
+extension FA3Schedule {
+  /// The largest P the schedule can produce before its cast, 2^(offset + threshold) (P ≤ 2^offset
+  /// when the maximum is always current), and the largest finite value of P's format for
+  /// `element`; P above that is clamped by the saturating cast (or NaN) while the FP32 row sum
+  /// keeps it, which biases O.
+  public func probabilityRange(element: FA3Inputs.Element) -> (largestP: Double, formatMax: Double) {
+    let largest = Double(sign: .plus, exponent: probabilityOffset, significand: 1) * LibM.exp2(Double(rescaleThreshold ?? 0))
+    let format: FloatFormat = element == .e4m3fn ? (fp8ProbabilityFormat == .e5m2 ? .e5m2 : .e4m3fn) : element.format
+    return (largest, format.decode(format.maxFiniteCode(negative: false)))
+  }
+
+  /// One line per problem of the schedule for `element` (none: an empty list): P that can
+  /// exceed its format's largest value.
+  public func lint(element: FA3Inputs.Element) -> [String] {
+    let (largest, limit) = probabilityRange(element: element)
+    guard largest > limit else { return [] }
+    let format = element == .e4m3fn ? fp8ProbabilityFormat.rawValue : element.rawValue
+    return ["P can reach 2^\(probabilityOffset) · 2^\(rescaleThreshold.map { "\($0)" } ?? "0") = \(largest), above \(format)'s largest \(limit): "
+            + "the cast clamps it while the row sum keeps it, biasing O; keep offset + threshold ≤ log2(\(limit)) ≈ \(String(LibM.log2(limit)).prefix(5))"]
   }
 }

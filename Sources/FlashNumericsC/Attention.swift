@@ -44,6 +44,23 @@ func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale:
   return AttentionOptions(mask: mask, softmaxScale: scale, threads: Int(threads))
 }
 
+/// The kernel's schedule with the GPU's SM count and the caller's "NAME=VALUE;…" changes.
+func adjusted(_ schedule: FA3Schedule, smCount: Int32, settings: UnsafePointer<CChar>?) throws -> FA3Schedule {
+  var s = schedule
+  try s.set("smCount", to: String(smCount))
+  for setting in (text(settings) ?? "").split(separator: ";") {
+    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+    guard parts.count == 2 else { throw CallError("schedule: expected NAME=VALUE, got '\(setting)'") }
+    try s.set(parts[0].trimmingSpaces, to: parts[1].trimmingSpaces)
+  }
+  return s
+}
+
+extension String {
+  /// The string without leading and trailing spaces.
+  var trimmingSpaces: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
+}
+
 /// A named scheme and algorithm on value inputs: the scheme, the algorithm resolved for the
 /// sizes, the inputs and options, each checked (the common start of `fn_attention` and
 /// `fn_attribute_json`).
@@ -71,14 +88,16 @@ struct SchemeRun {
 /// Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `num_splits`
 /// is the kernel's (1: none, 0: its heuristic); `cache_seqlens` (int32, batch; NULL: all keys)
 /// makes K and V caches of which entry b uses its first `cache_seqlens[b]` keys, as
-/// `flash_attn_with_kvcache`; `sm_count` is the GPU's SM count the split heuristics read.
+/// `flash_attn_with_kvcache`; `sm_count` is the GPU's SM count the split heuristics read;
+/// `schedule` (NULL or "": the kernel's) changes schedule parameters, "NAME=VALUE;NAME=VALUE"
+/// (`FA3Schedule.parameterNames`, as `--fa3-set`).
 @_cdecl("fn_flash_attn")
 public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64,
                           _ kvHeads: Int64, _ headDim: Int64, _ headDimV: Int64, _ q: UnsafePointer<UInt16>?,
                           _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?,
                           _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?, _ causal: Int32,
                           _ softmaxScale: Double, _ numSplits: Int32,
-                          _ cacheSeqLens: UnsafePointer<Int32>?, _ smCount: Int32, _ threads: Int32,
+                          _ cacheSeqLens: UnsafePointer<Int32>?, _ smCount: Int32, _ schedule: UnsafePointer<CChar>?, _ threads: Int32,
                           _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
     let name = text(element) ?? ""
@@ -98,9 +117,8 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
                            causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
                            cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv)
     if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
-    var schedule = FA3Schedule.fa3(for: inputs)
-    try schedule.set("smCount", to: String(smCount))
-    let o = try FA3Forward.run(inputs, schedule: schedule, threads: Int(threads))
+    let o = try FA3Forward.run(inputs, schedule: try adjusted(FA3Schedule.fa3(for: inputs), smCount: smCount, settings: schedule),
+                               threads: Int(threads))
     o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
     o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }
   }
@@ -116,7 +134,8 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
                                  _ cuSeqLensK: UnsafePointer<Int32>?, _ maxSeqLenQ: Int64, _ maxSeqLenK: Int64,
                                  _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?,
                                  _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?,
-                                 _ causal: Int32, _ softmaxScale: Double, _ numSplits: Int32, _ smCount: Int32, _ threads: Int32,
+                                 _ causal: Int32, _ softmaxScale: Double, _ numSplits: Int32, _ smCount: Int32,
+                                 _ schedule: UnsafePointer<CChar>?, _ threads: Int32,
                                  _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
     let name = text(element) ?? ""
@@ -150,10 +169,9 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
                                  qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
                                  causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits))
     if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
-    var schedule = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: causal != 0,
-                                   seqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : (0..<b).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 0)
-    try schedule.set("smCount", to: String(smCount))
-    let o = try FA3Forward.run(inputs, schedule: schedule, threads: Int(threads))
+    let base = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: causal != 0,
+                               seqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : (0..<b).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 0)
+    let o = try FA3Forward.run(inputs, schedule: try adjusted(base, smCount: smCount, settings: schedule), threads: Int(threads))
     o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
     o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }
   }

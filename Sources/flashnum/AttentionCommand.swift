@@ -179,15 +179,16 @@ struct AttentionCommand: ParsableCommand {
     if let numSplits { fa3.numSplits = numSplits }
     do { try fa3.validate() } catch { throw InputError(error.description) }
     let schedule = try adjusted(FA3Schedule.fa3(for: fa3))
+    for problem in schedule.lint(element: fa3.element) { note("schedule: \(problem)") }
     let output = try FA3Forward.run(fa3, schedule: schedule, threads: max(1, inputs.threads))
-    let shape = [fa3.batch, fa3.seqLenQ, fa3.heads, fa3.valueHeadDim]
-    if outBits {
-      try writeNPY(NPYArray(shape: shape, uint16: output.o), out)
-    } else {
-      let f = fa3.element.outputFormat
-      try writeNPY(NPYArray(shape: shape, float32: output.o.map { Float(f.decode(UInt32($0))) }), out)
-    }
-    if let lseOut { try writeNPY(NPYArray(shape: [fa3.batch, fa3.heads, fa3.seqLenQ], float32: output.lse), lseOut) }
+    try writeKernelOutputs(output.o, shape: [fa3.batch, fa3.seqLenQ, fa3.heads, fa3.valueHeadDim], format: fa3.element.outputFormat,
+                           lse: output.lse, lseShape: [fa3.batch, fa3.heads, fa3.seqLenQ])
+  }
+
+  /// O (bits with --out-bits, else float32 values) to --out, and the LSE to --lse-out if given.
+  func writeKernelOutputs(_ o: [UInt16], shape: [Int], format: FloatFormat, lse: [Float], lseShape: [Int]) throws {
+    try writeNPY(outBits ? NPYArray(shape: shape, uint16: o) : NPYArray(shape: shape, float32: o.map { Float(format.decode(UInt32($0))) }), out)
+    if let lseOut { try writeNPY(NPYArray(shape: lseShape, float32: lse), lseOut) }
   }
 
   /// The varlen kernel on packed code inputs (--cu-seqlens-q and --cu-seqlens-k).
@@ -217,15 +218,10 @@ struct AttentionCommand: ParsableCommand {
     let longest = maxSeqLenQ ?? (0..<(cuQ.count - 1)).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 1
     let schedule = try adjusted(FA3Schedule.fa3(element: varlen.element, headDim: varlen.headDim, valueHeadDim: varlen.valueHeadDim,
                                                 causal: varlen.causal, seqLenQ: longest))
+    for problem in schedule.lint(element: varlen.element) { note("schedule: \(problem)") }
     let output = try FA3Forward.run(varlen, schedule: schedule, threads: max(1, inputs.threads))
-    let shape = [varlen.totalQ, varlen.heads, varlen.valueHeadDim]
-    if outBits {
-      try writeNPY(NPYArray(shape: shape, uint16: output.o), out)
-    } else {
-      let f = varlen.element.outputFormat
-      try writeNPY(NPYArray(shape: shape, float32: output.o.map { Float(f.decode(UInt32($0))) }), out)
-    }
-    if let lseOut { try writeNPY(NPYArray(shape: [varlen.heads, varlen.totalQ], float32: output.lse), lseOut) }
+    try writeKernelOutputs(output.o, shape: [varlen.totalQ, varlen.heads, varlen.valueHeadDim], format: varlen.element.outputFormat,
+                           lse: output.lse, lseShape: [varlen.heads, varlen.totalQ])
   }
 
   func bits(_ values: [Double], _ format: NumberFormat, _ shape: [Int]) throws -> NPYArray {

@@ -9,7 +9,7 @@ import Foundation
 struct Table: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Reproduce a published error table.",
-    subcommands: [FA3.self])
+    subcommands: [FA3.self, POverflow.self])
 
   enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
 
@@ -77,6 +77,62 @@ struct Table: ParsableCommand {
         try Data(text.utf8).write(to: url)
       } catch { throw InputError("cannot write \(url.path): \(error.localizedDescription)") }
       note("wrote \(url.path)")
+    }
+  }
+
+  /// `flashnum table p-overflow`: FlashAttention-4's FP8 constants on the emulator.
+  struct POverflow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "p-overflow",
+      abstract: "FP8 P overflow: e4m3 vs e5m2 P under FlashAttention-4's offset and stale-maximum threshold, and with them fixed.",
+      discussion: """
+        Runs the bit-exact FA3 schedule on e4m3fn Gaussian inputs with P's offset and a stale-maximum threshold \
+        (--fa3-set probabilityOffset, rescaleThreshold) for four variants, P in e4m3fn and e5m2, over sequence \
+        lengths and logit standard deviations; prints the Markdown report and writes Reports/fp8-p-overflow.md \
+        (see --no-write). Progress goes to stderr.
+        """)
+
+    @Option(name: .customLong("seq-lens"), help: "Comma-separated sequence lengths (queries = keys).") var seqLens = "512,1024,2048,4096"
+    @Option(name: .customLong("logit-stds"), help: "Comma-separated standard deviations of the logits.") var logitStds = "0.25,0.5,1,2"
+    @Option(help: "Comma-separated seeds (errors are averaged over them).") var seeds = "0,1"
+    @Option(name: .customLong("head-dim"), help: "Head dimension (16...256, a multiple of 16).") var headDim = 128
+    @Option(help: "Number of heads.") var heads = 2
+    @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(name: .customLong("no-write"), help: "Do not write Reports/fp8-p-overflow.md.") var noWrite = false
+    @Option(name: .customLong("root"), help: "Directory holding Reports/.") var root = "."
+
+    func list<T: LosslessStringConvertible>(_ text: String, _ option: String, _ valid: (T) -> Bool) throws -> [T] {
+      let items = text.split(separator: ",", omittingEmptySubsequences: false).map { T(String($0).trimmingCharacters(in: .whitespaces)) }
+      guard !items.isEmpty, items.allSatisfy({ $0.map(valid) ?? false }) else { throw ValidationError("\(option): expected a comma-separated list of valid values, got '\(text)'") }
+      return items.map { $0! }
+    }
+
+    func configuration() throws -> POverflowTable.Configuration {
+      var c = POverflowTable.Configuration()
+      c.seqLens = try list(seqLens, "--seq-lens") { (n: Int) in (1...65_536).contains(n) }
+      c.logitStds = try list(logitStds, "--logit-stds") { (x: Double) in x.isFinite && x > 0 && x <= 64 }
+      c.seeds = try list(seeds, "--seeds") { (_: UInt64) in true }
+      try checkCount(headDim, 16...256, "--head-dim")
+      guard headDim % 16 == 0 else { throw ValidationError("--head-dim must be a multiple of 16 (e4m3fn), got \(headDim)") }
+      try checkCount(heads, 1...1024, "--heads")
+      try checkThreads(threads)
+      (c.headDim, c.heads, c.threads) = (headDim, heads, threads)
+      return c
+    }
+
+    func validate() throws { _ = try configuration() }
+
+    func run() throws {
+      if !noWrite { try makeOutputFolder((root as NSString).appendingPathComponent("Reports")) }
+      let table: POverflowTable
+      do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
+      let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --head-dim \(headDim) --heads \(heads)"
+      let text = table.markdown(command: command)
+      print(text, terminator: "")
+      if noWrite { return }
+      let path = (root as NSString).appendingPathComponent("Reports/fp8-p-overflow.md")
+      do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw InputError("cannot write \(path): \(error.localizedDescription)") }
+      note("wrote \(path)")
     }
   }
 }

@@ -75,7 +75,7 @@ final class FA3SplitTests: XCTestCase {
   /// the largest LSE error; each path must be as accurate as the plain kernel (bf16 < 1 %).
   func check(_ inputs: FA3Inputs, _ label: String, file: StaticString = #filePath, line: UInt = #line) throws {
     let out = try FA3Forward.run(inputs, schedule: .fa3(for: inputs), threads: 2)
-    let (o, lse) = textbook(inputs)
+    let (o, lse) = Self.textbook(inputs)
     let got = out.o.map { FloatFormat.bf16.decode(UInt32($0)) }
     XCTAssertEqual(got.count, o.count, label, file: file, line: line)
     let error = zip(got, o).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }, norm = o.reduce(0) { $0 + $1 * $1 }
@@ -189,7 +189,7 @@ final class FA3SplitTests: XCTestCase {
 
   /// O (b, s, h, dv) and LSE (b, h, s) in Double with per-entry keys, bottom-right causal mask
   /// (a row with no key: O = 0, LSE = −∞).
-  func textbook(_ inputs: FA3Inputs) -> ([Double], [Double]) {
+  static func textbook(_ inputs: FA3Inputs) -> ([Double], [Double]) {
     let x = inputs.values()
     let (b, sq, sk, h, hk, d, dv) = (inputs.batch, inputs.seqLenQ, inputs.seqLenK, inputs.heads, inputs.kvHeads, inputs.headDim, inputs.valueHeadDim)
     var o = [Double](repeating: 0, count: b * sq * h * dv), lse = [Double](repeating: -.infinity, count: b * h * sq)
@@ -215,5 +215,60 @@ final class FA3SplitTests: XCTestCase {
       }
     } } }
     return (o, lse)
+  }
+}
+
+/// Kernel-design what-ifs on the FA3 schedule: a stale row maximum (FlashAttention-4's
+/// rescale threshold), P in e5m2, and the lint that flags P past its format's range.
+final class FA3WhatIfTests: XCTestCase {
+  func testAStaleMaximumIsExactArithmeticButOverflowsE4M3() throws {
+    // bf16: a stale maximum changes bits but not the mathematics (P ≤ 2^4 stays in range).
+    let c = FA3Case(element: .bf16, headDim: 64, seqLenQ: 64, seqLenK: 900, heads: 2, distribution: "gaussian", seed: 3)
+    var inputs = try c.inputs()
+    inputs.softmaxScale = 2 / 8.0  // logits of standard deviation 2
+    var stale = FA3Schedule.fa3(for: inputs)
+    stale.rescaleThreshold = 4
+    let fresh = try FA3Forward.run(inputs, schedule: .fa3(for: inputs)), kept = try FA3Forward.run(inputs, schedule: stale)
+    XCTAssertNotEqual(fresh.o, kept.o)
+    for (a, b) in zip(fresh.o, kept.o) {
+      XCTAssertEqual(FloatFormat.bf16.decode(UInt32(a)), FloatFormat.bf16.decode(UInt32(b)), accuracy: 2e-2)
+    }
+    for (a, b) in zip(fresh.lse, kept.lse) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    var zero = FA3Schedule.fa3(for: inputs)
+    zero.rescaleThreshold = 0  // never stale: the kernel's bits
+    XCTAssertEqual(try FA3Forward.run(inputs, schedule: zero).o, fresh.o)
+
+    // e4m3fn with offset 8 and threshold 4: P up to 2^12 is clamped at 448 in e4m3 but not in e5m2,
+    // so e4m3 P is the worse one; with threshold 0.75 the order is restored.
+    var fp8 = try FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 128, seqLenK: 640, heads: 2, distribution: "gaussian", seed: 4).inputs()
+    fp8.softmaxScale = 2 / 8.0
+    let reference = FA3SplitTests.textbook(fp8).0
+    func error(threshold: Float, _ format: FA3Schedule.FP8Probability) throws -> Double {
+      var s = FA3Schedule.fa3(for: fp8)
+      (s.rescaleThreshold, s.fp8ProbabilityFormat) = (threshold, format)
+      let o = try FA3Forward.run(fp8, schedule: s).o.map { FloatFormat.bf16.decode(UInt32($0)) }
+      let e = zip(o, reference).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }, r = reference.reduce(0) { $0 + $1 * $1 }
+      return (e / r).squareRoot()
+    }
+    XCTAssertGreaterThan(try error(threshold: 4, .e4m3fn), 2 * (try error(threshold: 4, .e5m2)))
+    XCTAssertLessThan(try error(threshold: 0.75, .e4m3fn), try error(threshold: 0.75, .e5m2))
+  }
+
+  func testLintFlagsPBeyondItsFormat() {
+    var s = FA3Schedule.fa3(element: .e4m3fn, headDim: 128, causal: false, seqLenQ: 2)
+    XCTAssertEqual(s.lint(element: .e4m3fn), [], "the kernel's P ≤ 2^8 = 256 fits e4m3fn's 448")
+    s.rescaleThreshold = 4
+    XCTAssertEqual(s.probabilityRange(element: .e4m3fn).largestP, 4096)
+    XCTAssertEqual(s.lint(element: .e4m3fn).count, 1)
+    s.rescaleThreshold = 0.75  // 2^8.75 ≈ 430.5 < 448
+    XCTAssertEqual(s.lint(element: .e4m3fn), [])
+    s.rescaleThreshold = 4
+    s.fp8ProbabilityFormat = .e5m2
+    XCTAssertEqual(s.lint(element: .e4m3fn), [], "e5m2 holds 2^12")
+    var offset = FA3Schedule.fa3(element: .e4m3fn, headDim: 128, causal: false, seqLenQ: 2)
+    offset.probabilityOffset = 9  // 512 > 448
+    XCTAssertEqual(offset.lint(element: .e4m3fn).count, 1)
+    XCTAssertThrowsError(try offset.set("rescaleThreshold", to: "-1"))
+    XCTAssertThrowsError(try offset.set("fp8ProbabilityFormat", to: "e3m4"))
   }
 }

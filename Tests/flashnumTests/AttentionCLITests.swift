@@ -76,6 +76,28 @@ final class AttentionCLITests: CLITestCase {
     XCTAssertEqual(rows.first?["o_bits_equal"] as? Double, 1)
   }
 
+  /// `lint-schedule` exits 1 exactly when P can pass its format's largest value, and
+  /// `table p-overflow` shows e4m3 P worse than e5m2 P under FA4's constants only.
+  func testScheduleLintAndPOverflowTable() throws {
+    let flagged = try self.run(["lint-schedule", "--fa3-set", "rescaleThreshold=4"])
+    XCTAssertEqual(flagged.status, 1, flagged.stderr)
+    XCTAssertTrue(flagged.stdout.contains("4096"), flagged.stdout)
+    for fine in [[], ["--fa3-set", "rescaleThreshold=0.75"], ["--fa3-set", "rescaleThreshold=4", "--fa3-set", "fp8ProbabilityFormat=e5m2"],
+                 ["--element", "bf16", "--fa3-set", "rescaleThreshold=20"]] {
+      let r = try self.run(["lint-schedule"] + fine)
+      XCTAssertEqual(r.status, 0, "\(fine): \(r.stdout) \(r.stderr)")
+    }
+    let bad = try self.run(["lint-schedule", "--fa3-set", "rescaleThreshold=-2"])
+    XCTAssertEqual(bad.status, 2)
+    let table = try self.run(["table", "p-overflow", "--seq-lens", "256", "--logit-stds", "2", "--seeds", "0", "--head-dim", "64",
+                              "--threads", "2", "--no-write"])
+    XCTAssertEqual(table.status, 0, table.stderr)
+    let lines = table.stdout.split(separator: "\n").filter { $0.hasPrefix("- ") }
+    XCTAssertEqual(lines.count, 4, table.stdout)
+    XCTAssertTrue(lines[0].contains("worse than e5m2 P in 1 of 1"), String(lines[0]))
+    for line in lines.dropFirst() { XCTAssertTrue(line.contains("in 0 of 1"), String(line)) }
+  }
+
   func testCodeInputsWithDescalesAndBits() throws {
     // e4m3fn codes with per-(batch, kv head) descales: the output bits are bf16 codes.
     var rng = SplitMix64(seed: 9)

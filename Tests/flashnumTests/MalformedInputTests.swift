@@ -211,6 +211,13 @@ final class MalformedInputTests: CLITestCase {
         "same length")
     bad(varlen + ["--cu-seqlens-q", cu, "--cu-seqlens-k", cu, "--max-seqlen-q", "5", "--out", out], "max_seqlen_q")
     bad(kernel + ["--cu-seqlens-q", cu, "--cu-seqlens-k", cu, "--out", out], "3 dimensions")
+    bad(["lint-schedule", "--element", "e9m9"], "element")
+    bad(["lint-schedule", "--fa3-set", "rescaleThreshold=x"], "rescaleThreshold")
+    bad(["lint-schedule", "--fa3-set", "fp8ProbabilityFormat=e3m4"], "fp8ProbabilityFormat")
+    bad(["lint-schedule", "--head-dim", "20"], "head dim")
+    for list in ["", "0", "x", "1,,2"] { bad(["table", "p-overflow", "--seq-lens", list, "--no-write"], "--seq-lens") }
+    bad(["table", "p-overflow", "--logit-stds", "-1", "--no-write"], "--logit-stds")
+    bad(["table", "p-overflow", "--head-dim", "24", "--no-write"], "--head-dim")
     bad(att + ["--lse-out", out, "--out", out], "outputs")
     bad(["attention"] + qkv + ["--algoritm", "naive", "--out", out], "Did you mean '--algorithm'")
 

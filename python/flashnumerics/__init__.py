@@ -164,7 +164,7 @@ its device's count, less `sm_margin`, for its split heuristics)."""
 
 def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descale=None, k_descale=None, v_descale=None,
                     window_size=(-1, -1), attention_chunk=0, softcap=0.0, num_splits=1, pack_gqa=None, deterministic=False,
-                    sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
+                    sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, schedule=None, threads=None):
     """The FlashAttention-3 forward kernel (`fa3_fwd_interface.flash_attn_func`), bit for bit, on the CPU.
 
     q (batch, seqlen_q, heads, d), k (batch, seqlen_k, kv_heads, d) and v (batch, seqlen_k, kv_heads,
@@ -175,11 +175,13 @@ def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descal
     q's device when torch came in. `num_splits` > 1 splits the keys among that many CTAs and
     merges them with the combine kernel; 0 lets the kernel's heuristic choose for a GPU of
     `num_sms` − `sm_margin` SMs. `pack_gqa` and `deterministic` do not change the kernel's
-    numbers; `qv`, windows, `attention_chunk` and `softcap` are not emulated yet (ValueError)."""
+    numbers; `qv`, windows, `attention_chunk` and `softcap` are not emulated yet (ValueError).
+    `schedule` (keyword only; default the kernel's) changes the emulated schedule for what-ifs: a dict
+    of `flashnum attention --fa3-set` parameters, e.g. {"rescaleThreshold": 4, "fp8ProbabilityFormat": "e5m2"}."""
     if qv is not None or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0:
         raise ValueError("flash_attn_func: qv, window_size, attention_chunk and softcap are not emulated yet")
     out, lse = _flash_attn("flash_attn_func", q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits,
-                           None, num_sms - sm_margin, threads)
+                           None, num_sms - sm_margin, schedule, threads)
     return (out, lse) if return_attn_probs else out
 
 
@@ -188,7 +190,7 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary
                             max_seqlen_q=None, rotary_seqlens=None, q_descale=None, k_descale=None, v_descale=None,
                             softmax_scale=None, causal=False, window_size=(-1, -1), attention_chunk=0, softcap=0.0,
                             rotary_interleaved=True, scheduler_metadata=None, num_splits=0, pack_gqa=None, sm_margin=0,
-                            return_softmax_lse=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
+                            return_softmax_lse=False, *, num_sms=HOPPER_SM_COUNT, schedule=None, threads=None):
     """The kernel's decode path (`fa3_fwd_interface.flash_attn_with_kvcache`), bit for bit, on the CPU.
 
     q (batch, seqlen_q, heads, d); k_cache and v_cache (batch, cache_len, kv_heads, d), of which
@@ -205,14 +207,14 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary
     if given or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0:
         raise ValueError(f"flash_attn_with_kvcache: {', '.join(given) or 'window_size, attention_chunk or softcap'} not emulated yet")
     out, lse = _flash_attn("flash_attn_with_kvcache", q, k_cache, v_cache, q_descale, k_descale, v_descale, softmax_scale, causal,
-                           num_splits, cache_seqlens, num_sms - sm_margin, threads)
+                           num_splits, cache_seqlens, num_sms - sm_margin, schedule, threads)
     return (out, lse) if return_softmax_lse else out
 
 
 def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None, max_seqlen_k=None, seqused_q=None, seqused_k=None,
                            softmax_scale=None, causal=False, qv=None, q_descale=None, k_descale=None, v_descale=None,
                            window_size=(-1, -1), attention_chunk=0, softcap=0.0, num_splits=1, pack_gqa=None, deterministic=False,
-                           sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, threads=None):
+                           sm_margin=0, return_attn_probs=False, *, num_sms=HOPPER_SM_COUNT, schedule=None, threads=None):
     """The kernel's variable-length form (`fa3_fwd_interface.flash_attn_varlen_func`), bit for bit, on the CPU.
 
     q (total_q, heads, d), k (total_k, kv_heads, d), v (total_k, kv_heads, dv): sequences packed one
@@ -248,7 +250,8 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=Non
     fp, u16, i32 = _native._c.c_float, _native._c.c_uint16, _native._c.c_int32
     check(lib.fn_flash_attn_varlen(element.encode(), b, tq, tk, h, hk, d, dv, _ptr(cus[0], i32), _ptr(cus[1], i32), *maxima,
                                    _ptr(qa, u16), _ptr(ka, u16), _ptr(va, u16), *[None if ds is None else _ptr(ds, fp) for ds in descales],
-                                   1 if causal else 0, _scale(softmax_scale), int(num_splits), int(num_sms - sm_margin), _threads(threads),
+                                   1 if causal else 0, _scale(softmax_scale), int(num_splits), int(num_sms - sm_margin),
+                                   _schedule(function, schedule), _threads(threads),
                                    _ptr(out, u16), _ptr(lse, fp)))
     o, l = _kernel_outputs(q, element, out, lse)
     return (o, l) if return_attn_probs else o
@@ -301,7 +304,23 @@ def _kernel_outputs(q, element, out, lse):
     return out.view(_dtype_of(out_format)), lse
 
 
-def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits, cache_seqlens, sm_count, threads):
+def _schedule(function, schedule):
+    """A schedule dict as the C ABI's "NAME=VALUE;NAME=VALUE" (None: the kernel's schedule)."""
+    if schedule is None:
+        return None
+    if not isinstance(schedule, dict):
+        raise TypeError(f"{function}: schedule must be a dict of FA3 schedule parameters, got {type(schedule).__name__}")
+    items = []
+    for name, value in schedule.items():
+        text = ("true" if value else "false") if isinstance(value, bool) else ("none" if value is None else str(value))
+        if any(c in f"{name}{text}" for c in ";=") or not str(name):
+            raise ValueError(f"{function}: schedule parameter {name!r}={value!r} cannot contain ';' or '='")
+        items.append(f"{name}={text}")
+    return ";".join(items).encode()
+
+
+def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits, cache_seqlens, sm_count,
+                schedule, threads):
     """The common part of flash_attn_func and flash_attn_with_kvcache."""
     (qa, ka, va), element = _kernel_codes(function, (q, k, v), 4)
     b, sq, h, d = qa.shape
@@ -330,7 +349,7 @@ def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scal
                             _ptr(qa, _native._c.c_uint16), _ptr(ka, _native._c.c_uint16), _ptr(va, _native._c.c_uint16),
                             *[None if ds is None else _ptr(ds, fp) for ds in descales],
                             1 if causal else 0, _scale(softmax_scale), int(num_splits),
-                            None if lens is None else _ptr(lens, _native._c.c_int32), int(sm_count),
+                            None if lens is None else _ptr(lens, _native._c.c_int32), int(sm_count), _schedule(function, schedule),
                             _threads(threads), _ptr(out, _native._c.c_uint16), _ptr(lse, fp)))
     return _kernel_outputs(q, element, out, lse)
 

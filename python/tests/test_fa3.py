@@ -78,3 +78,31 @@ def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
             out, lse = fn.flash_attn_func(q, k, v, return_attn_probs=True, **common)
         assert np.array_equal(out.view(np.uint16), data["o"].view(np.uint16)), f.name
         assert np.array_equal(lse.view(np.uint32), data["lse"].view(np.uint32)), f.name
+
+
+def test_schedule_what_ifs():
+    """A stale maximum (FA4's threshold 4 with offset 8) makes e4m3 P worse than e5m2 P on logits of
+    std 2; threshold 0 gives the kernel's bits; bad parameters raise."""
+    inputs = fn.fa3_case_inputs("e4m3fn", 64, 128, 640, heads=2, distribution="gaussian", seed=4)
+    q, k, v = inputs["q"], inputs["k"], inputs["v"]
+    descales = {x: inputs[x] for x in ("q_descale", "k_descale", "v_descale")}
+    scale = 2 / 8.0
+    # kv_heads = heads here, so each descale (batch, kv_heads) applies to its head directly.
+    values = [a.astype(np.float64) * inputs[n + "_descale"].reshape(1, 1, -1, 1) for n, a in (("q", q), ("k", k), ("v", v))]
+    ref, _ = fn.reference(*values, precision_bits=64, softmax_scale=scale)
+
+    def error(**schedule):
+        out = fn.flash_attn_func(q, k, v, softmax_scale=scale, schedule=schedule, threads=2, **descales).astype(np.float64)
+        return np.linalg.norm(out - ref) / np.linalg.norm(ref)
+
+    assert error(rescaleThreshold=4) > 2 * error(rescaleThreshold=4, fp8ProbabilityFormat="e5m2")
+    assert error(rescaleThreshold=0.75) < error(rescaleThreshold=0.75, fp8ProbabilityFormat="e5m2")
+    plain = fn.flash_attn_func(q, k, v, softmax_scale=scale, **descales)
+    same = fn.flash_attn_func(q, k, v, softmax_scale=scale, schedule={"rescaleThreshold": 0}, **descales)
+    assert np.array_equal(plain.view(np.uint16), same.view(np.uint16))
+    with pytest.raises(ValueError, match="rescaleThreshold"):
+        fn.flash_attn_func(q, k, v, schedule={"rescaleThreshold": -1}, **descales)
+    with pytest.raises(ValueError, match="unknown FA3 parameter"):
+        fn.flash_attn_func(q, k, v, schedule={"noSuch": 1}, **descales)
+    with pytest.raises(TypeError, match="dict"):
+        fn.flash_attn_func(q, k, v, schedule="rescaleThreshold=4", **descales)
