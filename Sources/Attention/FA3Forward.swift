@@ -23,11 +23,16 @@ import MatrixMultiply
 /// LSE = fma(m, sl2 ⊗ ln2, lg2(l ⊗ 2^−offset) ⊗ ln2)  (−∞ if l is 0 or NaN)
 /// ```
 ///
-/// FP32 operations are `.ftz`; P is rounded to bf16/fp16 (RNE) or e4m3fn (RNE, saturating).
-/// Rows are independent: the work is split into (batch, head, rows) tasks over `threads`
-/// workers, and the bits do not depend on the count. `seqLenK == 0` gives O = 0 and LSE = +∞
-/// (the kernel's host-side fill).
+/// FP32 operations are `.ftz`; P is rounded to bf16/fp16 (RNE) or e4m3fn (RNE, saturating); a NaN
+/// output is written as the canonical `0x7FFF`. With splits (``FA3Splits``: `numSplits`, and the
+/// per-entry counts of `cacheSeqLens` launches) each split runs the loop above over its own
+/// blocks from a fresh state and keeps O ⊗ (inv [⊗ v_descale]) in FP32 with its LSE, and
+/// ``FA3Combine`` merges the splits. Rows are independent: the work is split into (batch, head,
+/// rows) tasks over `threads` workers, and the bits do not depend on the count. `seqLenK == 0`
+/// gives O = 0 and LSE = +∞ (the kernel's host-side fill); an entry without keys, O = 0 and
+/// LSE = −∞.
 public enum FA3Forward {
+  /// The kernel's outputs for `inputs` under `schedule` (``FA3Schedule/fa3(for:)`` for the kernel's own).
   public static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, threads: Int = 1) throws(AttentionError) -> FA3Output {
     try run(inputs, schedule: schedule, plan: nil, threads: threads)
   }
@@ -334,7 +339,8 @@ struct FA3RowKernel: Sendable {
     }
     let ms = mNew == -.infinity ? 0 : multiplyAdd(mNew, sl2, -offset, fused: schedule.fusedExponentArgument)
     for c in 0..<bn {
-      scratch.p[c] = exp2(multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument))
+      let x = multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument)
+      scratch.p[c] = schedule.exp2Polynomial.map { SoftwareExp2.ex2(x, degree: $0) } ?? exp2(x)
     }
     // 3. Row sum of the unrounded P, in lanes.
     for q in 0..<lanes {

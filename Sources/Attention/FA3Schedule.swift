@@ -59,6 +59,10 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   /// raises it by less than this many log2 units (then O and the row sum are not rescaled, and
   /// P reaches up to 2^(offset + threshold)); `nil` (the FA3 kernel) always takes the new maximum.
   public var rescaleThreshold: Float?
+  /// A what-if from FlashAttention-4's forward: P = 2^x by ``SoftwareExp2`` (a polynomial of this
+  /// degree, 0…5, on the CUDA cores) instead of `exp2`; `nil` (the kernel) uses `exp2`. The
+  /// rescale factors keep `exp2`.
+  public var exp2Polynomial: Int?
   /// The GPU's SM count, which the kernel's split heuristics read (``FA3Splits``): 132 on the
   /// H100 SXM and the H200.
   public var smCount = FA3Splits.hopperSMCount
@@ -98,6 +102,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     if smCount != FA3Splits.hopperSMCount { parts.append("\(smCount) SMs") }
     if fp8ProbabilityFormat != .e4m3fn { parts.append("FP8 P in \(fp8ProbabilityFormat.rawValue)") }
     if let rescaleThreshold { parts.append("stale max below \(rescaleThreshold) (log2)") }
+    if let exp2Polynomial { parts.append("P by a degree-\(exp2Polynomial) polynomial exp2") }
     return parts.joined(separator: ", ")
   }
 
@@ -116,6 +121,9 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     if let t = rescaleThreshold, !(t.isFinite && t >= 0 && t <= 64) {
       throw AttentionError("rescale threshold (rescaleThreshold) must be in 0...64 log2 units, got \(t)")
     }
+    if let d = exp2Polynomial, !SoftwareExp2.degrees.contains(d) {
+      throw AttentionError("exp2 polynomial degree (exp2Polynomial) must be in \(SoftwareExp2.degrees.lowerBound)...\(SoftwareExp2.degrees.upperBound), got \(d)")
+    }
     guard (1...4096).contains(smCount) else { throw AttentionError("SM count (smCount) must be in 1...4096, got \(smCount)") }
     guard (0...100).contains(probabilityOffset) else {
       throw AttentionError("P offset must be in 0...100 (a power-of-two exponent), got \(probabilityOffset)")
@@ -128,7 +136,7 @@ extension FA3Schedule {
   public static let parameterNames = [
     "blockColumns", "reverseBlockOrder", "tensorCore", "exp2", "reciprocal", "log2", "flushSubnormals",
     "fusedExponentArgument", "fusedRowSumRescale", "rowSumLanes", "probabilityOffset", "saturateProbabilities",
-    "descalesInExp2", "smCount", "fp8ProbabilityFormat", "rescaleThreshold",
+    "descalesInExp2", "smCount", "fp8ProbabilityFormat", "rescaleThreshold", "exp2Polynomial",
   ]
 
   /// Sets one parameter from text (`exp2` = `ieee`, `rowSumLanes` = `1`, …); an unknown name or a
@@ -180,6 +188,9 @@ extension FA3Schedule {
       if value == "none" { rescaleThreshold = nil; break }
       guard let t = Float(value) else { throw AttentionError("FA3 parameter rescaleThreshold: expected a number of log2 units or none, got '\(value)'") }
       rescaleThreshold = t
+    case "exp2Polynomial":
+      if value == "none" { exp2Polynomial = nil; break }
+      exp2Polynomial = try int()
     default:
       throw AttentionError("unknown FA3 parameter '\(name)' (known: \(Self.parameterNames.joined(separator: ", ")))")
     }

@@ -254,6 +254,26 @@ final class FA3WhatIfTests: XCTestCase {
     XCTAssertLessThan(try error(threshold: 0.75, .e4m3fn), try error(threshold: 0.75, .e5m2))
   }
 
+  func testPolynomialExp2ForP() throws {
+    // FA4's CUDA-core exp2 for P: degree 5 stays as accurate as MUFU.EX2 (bf16 output), degree 0
+    // (2^⌊x⌋) does not; the schedule refuses other degrees.
+    let inputs = try FA3Case(element: .bf16, headDim: 64, seqLenQ: 50, seqLenK: 400, heads: 2, distribution: "gaussian", seed: 8).inputs()
+    let (reference, _) = FA3SplitTests.textbook(inputs)
+    func error(_ degree: Int?) throws -> Double {
+      var s = FA3Schedule.fa3(for: inputs)
+      s.exp2Polynomial = degree
+      let o = try FA3Forward.run(inputs, schedule: s).o.map { FloatFormat.bf16.decode(UInt32($0)) }
+      let e = zip(o, reference).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }, r = reference.reduce(0) { $0 + $1 * $1 }
+      return (e / r).squareRoot()
+    }
+    let mufu = try error(nil), five = try error(5), zero = try error(0)
+    XCTAssertLessThan(five, 1.5 * mufu)
+    XCTAssertGreaterThan(zero, 10 * mufu)
+    var s = FA3Schedule.fa3(for: inputs)
+    XCTAssertThrowsError(try s.set("exp2Polynomial", to: "6"))
+    XCTAssertNoThrow(try s.set("exp2Polynomial", to: "none"))
+  }
+
   func testLintFlagsPBeyondItsFormat() {
     var s = FA3Schedule.fa3(element: .e4m3fn, headDim: 128, causal: false, seqLenQ: 2)
     XCTAssertEqual(s.lint(element: .e4m3fn), [], "the kernel's P ≤ 2^8 = 256 fits e4m3fn's 448")

@@ -157,3 +157,29 @@ final class HopperMMAK16FixtureTests: XCTestCase {
     }
   }
 }
+
+/// The CUDA-core exp2 of FlashAttention-4 (`SoftwareExp2`): exact on integers, +0 below −127 and
+/// for NaN, and within its polynomial's error of 2^x (measured here against `exp2` in Double).
+final class SoftwareExp2Tests: XCTestCase {
+  func testClosedFormsAndAccuracy() {
+    for degree in SoftwareExp2.degrees {
+      for n in -126...127 { XCTAssertEqual(SoftwareExp2.ex2(Float(n), degree: degree), Float(sign: .plus, exponent: n, significand: 1)) }
+      XCTAssertEqual(SoftwareExp2.ex2(-.infinity, degree: degree).bitPattern, 0)
+      XCTAssertEqual(SoftwareExp2.ex2(.nan, degree: degree).bitPattern, 0)
+      XCTAssertEqual(SoftwareExp2.ex2(-500, degree: degree).bitPattern, 0)
+    }
+    var worst = [Int: Double]()
+    var rng = SplitMix64(seed: 5)
+    for _ in 0..<200_000 {
+      let x = Float.random(in: -60...60, using: &rng)
+      for degree in [1, 3, 5] {
+        let e = abs(Double(SoftwareExp2.ex2(x, degree: degree)) / Foundation.exp2(Double(x)) - 1)
+        worst[degree] = max(worst[degree] ?? 0, e)
+      }
+    }
+    XCTAssertLessThan(worst[5]!, 1e-6)
+    XCTAssertLessThan(worst[3]!, 2e-4)
+    XCTAssertGreaterThan(worst[3]!, worst[5]!)
+    XCTAssertGreaterThan(worst[1]!, 1e-3, "degree 1 is a coarse fit")
+  }
+}
