@@ -10,6 +10,7 @@ Paths (each `--cases N` random cases from `--seed`):
   nan              flash_attn_func with NaN codes in Q, K or V (with and without splits)
   head-dim-v       flash_attn_func with V's head dim != Q/K's (192/128-like; bf16 d <= 64 with V up to 512)
   varlen           flash_attn_varlen_func: packed sequences (some empty), causal or not, num_splits 1, 0 or 3
+  inf              flash_attn_func with ±Inf codes in Q, K or V (bf16; e4m3fn has no Inf), with and without splits
 
 Prints one JSON line per case and a Markdown summary; with --out DIR writes the summary
 (fa3-surface.md, fa3-surface.json) and, with --fixtures N, the inputs and kernel outputs of the
@@ -27,7 +28,7 @@ import time
 
 import numpy as np
 
-PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan", "head-dim-v", "varlen"]
+PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan", "head-dim-v", "varlen", "inf"]
 
 
 def draw(path, rng):
@@ -48,7 +49,11 @@ def draw(path, rng):
         cache = rng.randint(128, 8192)
         c.update(batch=b, seqlen_q=rng.choice([1, 1, 1, rng.randint(1, 8)]), seqlen_k=cache, causal=rng.random() < 0.5,
                  num_splits=0 if path == "kvcache-auto" else rng.randint(2, 16),
-                 cache_seqlens=[rng.choice([cache, rng.randint(0, cache), rng.randint(1, 300)]) for _ in range(b)])
+                 cache_seqlens=[rng.choice([cache, rng.randint(0, cache), rng.randint(1, min(300, cache))]) for _ in range(b)])
+    elif path == "inf":
+        c.update(element="bf16", batch=rng.randint(1, 2), seqlen_q=rng.randint(1, 200), seqlen_k=rng.randint(1, 1500),
+                 causal=rng.random() < 0.5, num_splits=rng.choice([1, 1, 3]), nan_in=rng.choice(["q", "k", "v"]),
+                 nan_count=rng.randint(1, 4), special=rng.choice([0x7F80, 0xFF80]))
     elif path == "nan":
         c.update(batch=rng.randint(1, 2), seqlen_q=rng.randint(1, 200), seqlen_k=rng.randint(1, 1500), causal=rng.random() < 0.5,
                  num_splits=rng.choice([1, 1, 3]), nan_in=rng.choice(["q", "k", "v"]), nan_count=rng.randint(1, 4))
@@ -96,10 +101,11 @@ def tensors(c, torch):
             q = (q / descales["q_descale"].repeat_interleave(h // hk, dim=1)[:, None, :, None]).to(torch.float8_e4m3fn)
             k = (k / descales["k_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
             v = (v / descales["v_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
-    if c["path"] == "nan":
+    if c["path"] in ("nan", "inf"):
         target = {"q": q, "k": k, "v": v}[c["nan_in"]]
         codes = target.view(torch.uint8 if c["element"] == "e4m3fn" else torch.int16).view(-1)
-        nan = 0x7F if c["element"] == "e4m3fn" else 0x7FC0
+        nan = c.get("special", 0x7F if c["element"] == "e4m3fn" else 0x7FC0)
+        nan = nan - 0x10000 if nan >= 0x8000 else nan  # int16 view
         for _ in range(c["nan_count"]):
             codes[torch.randint(0, codes.numel(), (1,), device="cuda", generator=g)] = nan
     return q, k, v, descales

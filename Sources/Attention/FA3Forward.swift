@@ -230,26 +230,16 @@ struct FA3RowKernel: Sendable {
     let dv = inputs.valueHeadDim
     func out(_ i: Int) -> UnsafeMutablePointer<UInt16> { o + ((b * inputs.seqLenQ + i) * inputs.heads + h) * dv }
     func lseIndex(_ i: Int) -> Int { (b * inputs.heads + h) * inputs.seqLenQ + i }
-    guard plan.combines(b) else {
-      sweep(0..<((keys + schedule.blocks.blockColumns - 1) / schedule.blocks.blockColumns), rows: rows, task: rows, b: b, kvHead: kvHead,
-            keys: keys, sl2: sl2, &scratch)
-      for (r, i) in rows.enumerated() {
-        let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
-        let target = out(i)
-        for c in 0..<dv { target[c] = FA3Combine.encode(mul(Float(bitPattern: scratch.o[r * dv + c]), s), inputs.element.outputFormat) }
-        lse[lseIndex(i)] = value
-      }
-      return
-    }
-    let splits = plan.perBatch[b]
+    let combines = plan.combines(b)
+    let splits = combines ? plan.perBatch[b] : 1
     let tiles = FA3KernelTiles(rows: schedule.blocks.blockRows, columns: schedule.blocks.blockColumns)
     func range(_ split: Int, _ i: Int) -> Range<Int> {
       FA3Splits.blocks(split: split, of: splits, row: i, head: h, group: group, keys: keys, seqLenQ: inputs.seqLenQ,
-                       causal: inputs.kernelCausal, tiles: tiles)
+                       causal: inputs.kernelCausal, tiles: tiles, packed: plan.packGQA)
     }
-    scratch.reserveSplits(splits, rows: Self.rowsPerTask, headDim: dv)
+    if combines { scratch.reserveSplits(splits, rows: Self.rowsPerTask, headDim: dv) }
     for split in 0..<splits {
-      // Rows of one kernel tile share a block range; consecutive rows with the same range run together.
+      // The rows of one kernel tile share a block range; consecutive rows with the same range run together.
       var start = rows.lowerBound
       while start < rows.upperBound {
         let blocks = range(split, start)
@@ -259,13 +249,20 @@ struct FA3RowKernel: Sendable {
         for i in start..<end {
           let r = i - rows.lowerBound
           let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
-          let slot = split * Self.rowsPerTask + r
-          for c in 0..<dv { scratch.partialO[slot * dv + c] = mul(Float(bitPattern: scratch.o[r * dv + c]), s) }
-          scratch.partialLSE[slot] = value
+          if combines {
+            let slot = split * Self.rowsPerTask + r
+            for c in 0..<dv { scratch.partialO[slot * dv + c] = mul(Float(bitPattern: scratch.o[r * dv + c]), s) }
+            scratch.partialLSE[slot] = value
+          } else {
+            let target = out(i)
+            for c in 0..<dv { target[c] = FA3Combine.encode(mul(Float(bitPattern: scratch.o[r * dv + c]), s), inputs.element.outputFormat) }
+            lse[lseIndex(i)] = value
+          }
         }
         start = end
       }
     }
+    guard combines else { return }
     for (r, i) in rows.enumerated() {
       let partialLSE = (0..<splits).map { scratch.partialLSE[$0 * Self.rowsPerTask + r] }
       lse[lseIndex(i)] = scratch.partialO.withUnsafeBufferPointer { partial in
@@ -275,11 +272,11 @@ struct FA3RowKernel: Sendable {
     }
   }
 
-  /// Runs rows `rows` (a part of the task `task`) from a fresh state over K/V `blocks`, in the
-  /// kernel's order. A block whose keys are all masked for every row of the part is skipped, as
-  /// the kernel never loads blocks past its causal bound: visiting it would leave each row's
-  /// max, lane sums and O as they are (its P is 0; a rescale by ex2(0) = 1, or by 0 of a zero
-  /// state; steps with zero products give C back, whose bits already fit the step's output).
+  /// Runs rows `rows` (a part of the task `task`) from a fresh state over K/V `blocks` (their
+  /// tile's, ``FA3Splits/blocks(split:of:row:head:group:keys:seqLenQ:causal:tiles:packed:)``), in
+  /// the kernel's order. A row visits every block of its tile's range, also those its causal mask
+  /// hides entirely: P is then 0, which leaves finite state as it is but turns an Inf or NaN in V
+  /// into NaN, as on the GPU.
   func sweep(_ blocks: Range<Int>, rows: Range<Int>, task: Range<Int>, b: Int, kvHead: Int, keys: Int, sl2: Float,
              _ scratch: inout Scratch) {
     let dv = inputs.valueHeadDim
@@ -295,10 +292,8 @@ struct FA3RowKernel: Sendable {
     let vHead = (b * inputs.kvHeads + kvHead) * dv * paddedKeys
     // Causal (bottom-right aligned): key j is masked for query i when j > i + keys − seqLenQ.
     func lastKey(_ i: Int) -> Int { inputs.causal ? i + keys - inputs.seqLenQ : keys - 1 }
-    let partLastKey = lastKey(rows.upperBound - 1)   // the largest of the part's rows
     var first = true
     for block in schedule.blocks.reverseOrder ? Array(blocks.reversed()) : Array(blocks) {
-      if block * schedule.blocks.blockColumns > partLastKey { continue }
       for i in rows {
         visit(block, first: first, row: i - task.lowerBound, keys: keys, lastKey: lastKey(i), sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
       }

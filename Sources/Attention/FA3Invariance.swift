@@ -98,7 +98,8 @@ public struct FA3Invariance: Sendable {
                                     q: probeQ, k: k, v: v, causal: c.causal, numSplits: c.numSplits,
                                     cacheSeqLens: c.kvcache ? [c.keys] : nil)
         let probe = try FA3Forward.run(probeInputs, schedule: schedule,
-                                       plan: FA3SplitPlan(launched: plan.launched, perBatch: [plan.perBatch[0]], varlen: plan.varlen),
+                                       plan: FA3SplitPlan(launched: plan.launched, perBatch: [plan.perBatch[0]], varlen: plan.varlen,
+                                                          packGQA: plan.packGQA),
                                        threads: threads)
         let base = first ?? probe
         if first == nil { first = probe }

@@ -24,6 +24,13 @@ public struct FA3SplitPlan: Hashable, Sendable {
   public var perBatch: [Int]
   /// Whether the launch is the kernel's varlen form (here: `cache_seqlens` given).
   public var varlen: Bool
+  /// Whether the kernel packs the query heads of a KV head into its row tiles (PackGQA), which
+  /// decides the rows of a tile and so, under a causal mask, the tile's last K/V block.
+  public var packGQA: Bool
+
+  public init(launched: Int, perBatch: [Int], varlen: Bool, packGQA: Bool) {
+    (self.launched, self.perBatch, self.varlen, self.packGQA) = (launched, perBatch, varlen, packGQA)
+  }
 
   /// Whether batch entry `b` goes through partial outputs and the combine kernel: always when
   /// launched with splits and not varlen, and for varlen only when the entry has more than one.
@@ -47,7 +54,27 @@ public enum FA3Splits {
       ? dynamicSplits(queries: Array(repeating: inputs.seqLenQ, count: inputs.batch), keys: (0..<inputs.batch).map { inputs.keys(batch: $0) },
                       group: inputs.heads / inputs.kvHeads, kvHeads: inputs.kvHeads, tiles: tiles, upperBound: launched, smCount: smCount)
       : Array(repeating: launched, count: inputs.batch)
-    return FA3SplitPlan(launched: launched, perBatch: perBatch, varlen: varlen)
+    let pack = packGQA(launched: launched, varlenQueries: false, element: inputs.element, headDim: inputs.headDim,
+                       valueHeadDim: inputs.valueHeadDim, seqLenQ: inputs.seqLenQ, group: inputs.heads / inputs.kvHeads,
+                       causal: inputs.kernelCausal)
+    return FA3SplitPlan(launched: launched, perBatch: perBatch, varlen: varlen, packGQA: pack)
+  }
+
+  /// The host's PackGQA choice (`get_pack_gqa`): always with splits or variable-length queries;
+  /// never without grouped heads; otherwise when the unpacked tiles' row efficiency
+  /// seqlen_q / ⌈seqlen_q⌉_kBlockM is below 0.9 × the packed one (float, compared in double), with
+  /// kBlockM of the rounded head dims.
+  public static func packGQA(launched: Int, varlenQueries: Bool, element: FA3Inputs.Element, headDim d: Int, valueHeadDim dv: Int,
+                             seqLenQ: Int, group: Int, causal: Bool) -> Bool {
+    if launched > 1 || varlenQueries { return true }
+    if group == 1 { return false }
+    let roundedD = FA3KernelTiles.roundedHeadDim(d)
+    let m = FA3KernelTiles.tileSize(headDim: roundedD, valueHeadDim: dv == d ? roundedD : FA3KernelTiles.roundedHeadDim(dv, value: true),
+                                    fp8: element == .e4m3fn, causal: causal).rows
+    func roundUp(_ a: Int) -> Int { (a + m - 1) / m * m }
+    let unpacked = Float(seqLenQ) / Float(roundUp(seqLenQ))
+    let packed = Float(seqLenQ * group) / Float(roundUp(seqLenQ * group))
+    return Double(unpacked) < 0.9 * Double(packed)
   }
 
   /// The count a launch runs with: `numSplits` when positive, else the host heuristic on the
@@ -112,15 +139,21 @@ public enum FA3Splits {
 
   /// The K/V blocks `[lo, hi)` that split `split` of `splits` visits for query row `row` of head
   /// `head`, in a batch entry with `keys` keys: the tile's blocks (all of them, or up to the
-  /// causal bound of the tile's last packed row), divided into ⌈count / splits⌉ per split.
+  /// causal bound of the tile's last row — packed rows `i·group + h mod group` with PackGQA),
+  /// divided into ⌈count / splits⌉ per split. Blocks masked for some of the tile's rows are still
+  /// visited by them (their P is 0, but 0 · Inf in V is NaN).
   /// Integer division truncates toward zero, as in the kernel.
   public static func blocks(split: Int, of splits: Int, row: Int, head: Int, group: Int, keys: Int, seqLenQ: Int,
-                     causal: Bool, tiles: FA3KernelTiles) -> Range<Int> {
+                            causal: Bool, tiles: FA3KernelTiles, packed: Bool = true) -> Range<Int> {
     var hi = ceilDiv(keys, tiles.columns)
     if causal {
-      let mBlock = (row * group + head % group) / tiles.rows
-      let lastPackedRow = (mBlock + 1) * tiles.rows
-      let rowBound = (lastPackedRow - 1) / group + 1
+      let rowBound: Int
+      if packed {
+        let mBlock = (row * group + head % group) / tiles.rows
+        rowBound = ((mBlock + 1) * tiles.rows - 1) / group + 1
+      } else {
+        rowBound = (row / tiles.rows + 1) * tiles.rows
+      }
       hi = min(hi, ceilDiv(rowBound + keys - seqLenQ, tiles.columns))
     }
     let per = hi <= 0 ? 0 : ceilDiv(hi, splits)

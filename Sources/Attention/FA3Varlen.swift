@@ -137,7 +137,9 @@ extension FA3Forward {
         for head in 0..<h { for i in 0..<entry.seqLenQ { out.lse[head * totalQ + q0 + i] = -.infinity } }
         continue
       }
-      let result = try run(entry, schedule: s, plan: FA3SplitPlan(launched: launched, perBatch: [perEntry[b]], varlen: true), threads: threads)
+      // Variable-length queries always run packed (PackGQA).
+      let plan = FA3SplitPlan(launched: launched, perBatch: [perEntry[b]], varlen: true, packGQA: true)
+      let result = try run(entry, schedule: s, plan: plan, threads: threads)
       for i in result.o.indices { out.o[q0 * h * dv + i] = result.o[i] }
       for head in 0..<h { for i in 0..<entry.seqLenQ { out.lse[head * totalQ + q0 + i] = result.lse[head * entry.seqLenQ + i] } }
     }

@@ -149,6 +149,21 @@ final class FA3SplitTests: XCTestCase {
     }
   }
 
+  func testInfInAMaskedBlockOfTheTileGivesNaN() throws {
+    // bf16 d 128, causal 112 × 162: one query tile of 128 rows, K/V blocks of 128 keys. +Inf in V at
+    // key 129, channel 49: rows 0…78 cannot see key 129, but their tile runs block 1 (keys 128…161),
+    // where their P of 0 meets the Inf: 0 · Inf = NaN in channel 49, as the H200 gives. The other
+    // channels stay finite.
+    var inputs = try FA3Case(element: .bf16, headDim: 128, seqLenQ: 112, seqLenK: 162, heads: 1, causal: true,
+                             distribution: "gaussian", seed: 2).inputs()
+    inputs.v[129 * 128 + 49] = 0x7F80
+    let out = try FA3Forward.run(inputs, schedule: .fa3(for: inputs))
+    for row in 0..<79 {
+      XCTAssertEqual(out.o[row * 128 + 49], 0x7FFF, "row \(row)")
+      XCTAssertTrue((0..<128).filter { $0 != 49 }.allSatisfy { out.o[row * 128 + $0] & 0x7F80 != 0x7F80 }, "row \(row)")
+    }
+  }
+
   func testInputChecks() throws {
     let good = try FA3Case(element: .bf16, headDim: 64, seqLenQ: 1, seqLenK: 100, batch: 2, cacheSeqLens: [100, 3]).inputs()
     func expectInvalid(_ says: String, _ change: (inout FA3Inputs) -> Void) {

@@ -56,10 +56,11 @@ def surface_fixtures(repository):
 
 def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
     """Kernel outputs of the other paths with their inputs stored (Scripts/fa3_surface_twin.py --fixtures on
-    an H200): split-KV, NaN inputs, V's own head dim and varlen (which crosscheck cases cannot express)."""
+    an H200): split-KV, NaN and Inf inputs (Inf in V under a causal mask: 0 · Inf in a masked block of the
+    tile is NaN), V's own head dim and varlen (which crosscheck cases cannot express)."""
     files = surface_fixtures(repository)
     paths = {json.loads(str(np.load(f)["meta"]))["path"] for f in files}
-    assert {"split-explicit", "nan", "head-dim-v", "varlen"} <= paths  # the other paths: crosscheck fixtures above
+    assert {"split-explicit", "nan", "inf", "head-dim-v", "varlen"} <= paths  # the other paths: crosscheck fixtures above
     for f in files:
         data = np.load(f)
         case = json.loads(str(data["meta"]))
