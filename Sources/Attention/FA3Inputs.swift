@@ -144,4 +144,11 @@ public struct FA3Output: Sendable, Equatable {
     self.o = o
     self.lse = lse
   }
+
+  /// Distance of two 16-bit float codes along the number line (adjacent values are 1 apart;
+  /// +0 and −0 are 0 apart). NaNs count as the largest distance.
+  public static func codeDistance(_ a: UInt16, _ b: UInt16) -> Int {
+    func ordinal(_ c: UInt16) -> Int { c & 0x8000 != 0 ? -Int(c & 0x7FFF) : Int(c) }
+    return abs(ordinal(a) - ordinal(b))
+  }
 }

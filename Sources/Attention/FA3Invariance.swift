@@ -104,11 +104,10 @@ public struct FA3Invariance: Sendable {
         let base = first ?? probe
         if first == nil { first = probe }
         var equal = 0, worst = 0, worstAbs = 0.0
-        func ordinal(_ c: UInt16) -> Int { c & 0x8000 != 0 ? -Int(c & 0x7FFF) : Int(c) }
         let out = c.element.outputFormat
         for (x, y) in zip(probe.o, base.o) {
           if x == y { equal += 1 } else {
-            worst = max(worst, abs(ordinal(x) - ordinal(y)))
+            worst = max(worst, FA3Output.codeDistance(x, y))
             worstAbs = max(worstAbs, abs(out.decode(UInt32(x)) - out.decode(UInt32(y))))
           }
         }

@@ -75,6 +75,11 @@ public struct FA3VarlenInputs: Sendable {
       throw AttentionError("FA3 varlen: K and V must have cu_seqlens_k[-1]·kv_heads·head_dim = \(totalK * kvHeads * headDim) and \(totalK * kvHeads * valueHeadDim) codes, got \(k.count) and \(v.count)")
     }
     let longest = ((0..<batch).map { length(cuSeqLensQ, $0) }.max() ?? 0, (0..<batch).map { length(cuSeqLensK, $0) }.max() ?? 0)
+    for (name, m) in [("max_seqlen_q", maxSeqLenQ), ("max_seqlen_k", maxSeqLenK)] {
+      if let m, m > ResourceLimits.tensorElements {
+        throw AttentionError("FA3 varlen: \(name) must be at most \(ResourceLimits.tensorElements) (the tensor limit), got \(m)")
+      }
+    }
     if let m = maxSeqLenQ, m < longest.0 { throw AttentionError("FA3 varlen: max_seqlen_q (\(m)) is below the longest query sequence (\(longest.0))") }
     if let m = maxSeqLenK, m < longest.1 { throw AttentionError("FA3 varlen: max_seqlen_k (\(m)) is below the longest key sequence (\(longest.1))") }
     guard (0...FA3Splits.largest).contains(numSplits) else {

@@ -114,7 +114,7 @@ extension FA3Bridge {
       let lensPath = directory + "/cache_seqlens.npy"
       if FileManager.default.fileExists(atPath: lensPath) {
         let a = try NPYFiles.read(lensPath)
-        guard a.shape == [inputs.batch], let lens = a.int32.map({ $0.map(Int.init) }) ?? a.int64.map({ $0.map { Int(clamping: $0) } }) else {
+        guard a.shape == [inputs.batch], let lens = a.indices else {
           throw AttentionError("cache_seqlens.npy must be int32 or int64 of shape (batch,) = (\(inputs.batch),), got \(a.dtype) \(a.shape)")
         }
         inputs.cacheSeqLens = lens

@@ -41,17 +41,10 @@ public struct FA3Comparison: Hashable, Sendable {
     precondition(a.o.count == b.o.count && a.lse.count == b.lse.count, "outputs of different shapes")
     var equal = 0, worst = 0
     for (x, y) in zip(a.o, b.o) {
-      if x == y { equal += 1 } else { worst = max(worst, ordinalDistance(x, y)) }
+      if x == y { equal += 1 } else { worst = max(worst, FA3Output.codeDistance(x, y)) }
     }
     let lseEqual = zip(a.lse, b.lse).filter { $0.bitPattern == $1.bitPattern }.count
     return (Double(equal) / Double(max(a.o.count, 1)), Double(lseEqual) / Double(max(a.lse.count, 1)), worst)
-  }
-
-  /// Distance of two 16-bit float codes along the number line (adjacent values are 1 apart;
-  /// +0 and −0 are 0 apart). NaNs count as the largest distance.
-  public static func ordinalDistance(_ a: UInt16, _ b: UInt16) -> Int {
-    func ordinal(_ c: UInt16) -> Int { c & 0x8000 != 0 ? -Int(c & 0x7FFF) : Int(c) }
-    return abs(ordinal(a) - ordinal(b))
   }
 
   /// RMSE of output codes (of `format`) against reference values.

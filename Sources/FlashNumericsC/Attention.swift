@@ -126,7 +126,7 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
 
 /// The kernel's varlen form (`flash_attn_varlen_func`), bit for bit: Q (total_q, heads,
 /// head_dim), K (total_k, kv_heads, head_dim), V (total_k, kv_heads, head_dim_v) codes with
-/// `cu_seqlens_q`/`cu_seqlens_k` (int32, batch + 1); `max_seqlen_q`/`max_seqlen_k` ≤ 0 mean the
+/// `cu_seqlens_q`/`cu_seqlens_k` (int32, batch + 1); `max_seqlen_q`/`max_seqlen_k` 0 mean the
 /// longest sequence. `out` (total_q, heads, head_dim_v) bits, `lse` (heads, total_q).
 @_cdecl("fn_flash_attn_varlen")
 public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ totalQ: Int64, _ totalK: Int64, _ heads: Int64,
@@ -143,7 +143,7 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
     let limit = Int64(ResourceLimits.tensorElements)
     for (v, s) in [(batch, "batch"), (totalQ, "total_q"), (totalK, "total_k"), (heads, "heads"), (kvHeads, "kv_heads"),
                    (maxSeqLenQ, "max_seqlen_q"), (maxSeqLenK, "max_seqlen_k")] {
-      try checkCount(max(v, 0), s, limit: limit)
+      try checkCount(v, s, limit: limit)
     }
     try checkCount(headDim, "head_dim", limit: 256)
     let dv = headDimV <= 0 ? Int(headDim) : Int(headDimV)

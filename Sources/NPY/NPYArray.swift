@@ -96,6 +96,9 @@ public struct NPYArray: Sendable, Equatable {
   public var int32: [Int32]? { integers(.int32, as: Int32.self) }
   /// The elements, if the array is int64 (NumPy's default integer).
   public var int64: [Int64]? { integers(.int64, as: Int64.self) }
+  /// The elements of an int32 or int64 array as `Int` (int64 values clamped to `Int`'s range),
+  /// `nil` for other dtypes: lengths and offsets, as NumPy writes them either way.
+  public var indices: [Int]? { int32.map { $0.map(Int.init) } ?? int64.map { $0.map { Int(clamping: $0) } } }
 
   /// Float16, float32 and float64 arrays as Doubles (exact), `nil` for integer and code arrays.
   public var values: [Double]? {

@@ -170,7 +170,7 @@ struct AttentionCommand: ParsableCommand {
     var fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale)
     if let cacheSeqLens {
       let a = try readNPY(cacheSeqLens)
-      guard a.shape == [fa3.batch], let lens = a.int32.map({ $0.map(Int.init) }) ?? a.int64.map({ $0.map { Int(clamping: $0) } }) else {
+      guard a.shape == [fa3.batch], let lens = a.indices else {
         throw InputError("\(cacheSeqLens): cache_seqlens must be int32 or int64 of shape (batch,) = (\(fa3.batch),), got \(a.dtype) \(a.shape)")
       }
       fa3.cacheSeqLens = lens
@@ -201,7 +201,7 @@ struct AttentionCommand: ParsableCommand {
     }
     func offsets(_ path: String, _ name: String) throws -> [Int] {
       let a = try readNPY(path)
-      guard a.shape.count == 1, a.count >= 2, let values = a.int32.map({ $0.map(Int.init) }) ?? a.int64.map({ $0.map { Int(clamping: $0) } }) else {
+      guard a.shape.count == 1, a.count >= 2, let values = a.indices else {
         throw InputError("\(path): \(name) must be a 1-D int32 or int64 array of batch + 1 ≥ 2 offsets, got \(a.dtype) \(a.shape)")
       }
       return values
