@@ -6,6 +6,11 @@
 //                                     # output, which output mantissa bits are ever set, how many
 //                                     # inputs give x itself or ±1; and whether tanh(−x) = −tanh(x)
 //   ./tanh_probe dump LO HI OUT.bin   # outputs (uint32) for input bit patterns LO..HI−1
+//   ./tanh_probe hashes OUT.bin       # per chunk of 2^20 consecutive inputs (4096 chunks = all 2^32
+//                                     # bit patterns): sum of mix((x << 32) | tanh(x)) mod 2^64, as
+//                                     # 4096 little-endian uint64 (`flashnum mufu --function tanh
+//                                     # --check OUT.bin` compares the model; mix: SplitMix64's finalizer)
+//   ./tanh_probe eval IN.bin OUT.bin  # uint32 inputs -> uint32 outputs
 #include <cstdio>
 #include <cstdlib>
 #include <cstdint>
@@ -59,6 +64,36 @@ __global__ void dump(uint32_t lo, uint32_t n, uint32_t *out) {
   if (i < n) out[i] = __float_as_uint(tanhf_approx(__uint_as_float(lo + i)));
 }
 
+__device__ __forceinline__ uint64_t mix(uint64_t x) {
+  uint64_t z = x + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// One block per chunk of 2^20 inputs, 1024 threads.
+__global__ void hashes(uint64_t *out) {
+  uint32_t chunk = blockIdx.x;
+  uint64_t local = 0;
+  for (uint32_t j = 0; j < 1024; j++) {
+    uint32_t i = (chunk << 20) | (j << 10) | threadIdx.x;
+    local += mix(((uint64_t)i << 32) | __float_as_uint(tanhf_approx(__uint_as_float(i))));
+  }
+  __shared__ unsigned long long sums[1024];
+  sums[threadIdx.x] = local;
+  __syncthreads();
+  for (int s = 512; s > 0; s >>= 1) {
+    if (threadIdx.x < s) sums[threadIdx.x] += sums[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[chunk] = sums[0];
+}
+
+__global__ void eval(const uint32_t *in, uint32_t n, uint32_t *out) {
+  uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = __float_as_uint(tanhf_approx(__uint_as_float(in[i])));
+}
+
 #define CHECK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { fprintf(stderr, "%s: %s\n", #x, cudaGetErrorString(e)); return 1; } } while (0)
 
 int main(int argc, char **argv) {
@@ -95,6 +130,43 @@ int main(int argc, char **argv) {
     fclose(f);
     return 0;
   }
-  fprintf(stderr, "usage: tanh_probe analyze | dump LO HI OUT.bin\n");
+  if (argc == 3 && !strcmp(argv[1], "hashes")) {
+    uint64_t *d;
+    CHECK(cudaMalloc(&d, 4096 * sizeof(uint64_t)));
+    hashes<<<4096, 1024>>>(d);
+    CHECK(cudaGetLastError());
+    CHECK(cudaDeviceSynchronize());
+    std::vector<uint64_t> h(4096);
+    CHECK(cudaMemcpy(h.data(), d, h.size() * 8, cudaMemcpyDeviceToHost));
+    FILE *f = fopen(argv[2], "wb");
+    if (!f) { perror(argv[2]); return 1; }
+    fwrite(h.data(), 8, h.size(), f);
+    fclose(f);
+    return 0;
+  }
+  if (argc == 4 && !strcmp(argv[1], "eval")) {
+    FILE *f = fopen(argv[2], "rb");
+    if (!f) { perror(argv[2]); return 1; }
+    std::vector<uint32_t> x;
+    uint32_t v;
+    while (fread(&v, 4, 1, f) == 1) x.push_back(v);
+    fclose(f);
+    uint32_t n = x.size();
+    uint32_t *din, *dout;
+    CHECK(cudaMalloc(&din, (size_t)n * 4 + 4));
+    CHECK(cudaMalloc(&dout, (size_t)n * 4 + 4));
+    CHECK(cudaMemcpy(din, x.data(), (size_t)n * 4, cudaMemcpyHostToDevice));
+    eval<<<(n + 255) / 256, 256>>>(din, n, dout);
+    CHECK(cudaGetLastError());
+    CHECK(cudaDeviceSynchronize());
+    std::vector<uint32_t> y(n);
+    CHECK(cudaMemcpy(y.data(), dout, (size_t)n * 4, cudaMemcpyDeviceToHost));
+    f = fopen(argv[3], "wb");
+    if (!f) { perror(argv[3]); return 1; }
+    fwrite(y.data(), 4, n, f);
+    fclose(f);
+    return 0;
+  }
+  fprintf(stderr, "usage: tanh_probe analyze | dump LO HI OUT.bin | hashes OUT.bin | eval IN.bin OUT.bin\n");
   return 2;
 }

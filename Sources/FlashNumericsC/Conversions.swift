@@ -148,12 +148,12 @@ public func fn_mma(_ instruction: UnsafePointer<CChar>?, _ t: Int64, _ m: Int64,
   }
 }
 
-/// The H100 MUFU model of `function` (ex2, rcp, lg2) on `n` floats.
+/// The Hopper MUFU model of `function` (ex2, rcp, lg2, tanh) on `n` floats.
 @_cdecl("fn_mufu")
 public func fn_mufu(_ function: UnsafePointer<CChar>?, _ x: UnsafePointer<Float>?, _ n: Int64, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
     let name = text(function) ?? ""
-    guard let op = MUFU.Operation(rawValue: name) else { throw CallError("unknown function '\(name)' (known: ex2, rcp, lg2)") }
+    guard let op = MUFU.Operation(rawValue: name) else { throw CallError("unknown function '\(name)' (known: \(MUFU.Operation.allCases.map(\.rawValue).joined(separator: ", ")))") }
     try checkCount(n, "n")
     guard n == 0 || (x != nil && out != nil) else { throw CallError("null array") }
     for i in 0..<Int(n) { out![i] = op(x![i]) }

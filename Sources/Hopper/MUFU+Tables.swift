@@ -144,4 +144,82 @@ extension MUFU {
     0x3D118D9, 0x5F4F, 0xC3, 0x3DCF68F, 0x5E8C, 0xC0,
     0x3E8BC11, 0x5DCC, 0xBD, 0x3F469C0, 0x5D0F, 0xBA,
   ]
+
+  /// `tanh`: (A, B, C) per interval of |x| ∈ [2^-8, 8), 51 rows: the binades from 2^-8 up, each
+  /// cut into 2^(6 − d) intervals by its top fraction bits, where d = ``tanhDroppedBits`` is how
+  /// many low fraction bits the unit ignores there. A is the result at the interval's start in
+  /// units of 2^(q − 23), q = min(e, 0) − 1 for the binade [2^e, 2^(e+1)); B and C are the slope
+  /// and curvature in units of 2^(q − 40) per step of the 17-bit offset and 2^(q − 57) per unit of
+  /// its truncated square. Measured, not published: every output of `tanh.approx.f32` on an H200
+  /// (all 2^32 inputs) is reproduced by these rows (`Scripts/tanh_probe.cu`, docs/hopper-arithmetic.md).
+  static let tanhTable: [UInt32] = [
+    // [2^-8, 2^-7)
+    0x1000000, 0x1000000, 0x00200,
+    // [2^-7, 2^-6)
+    0x0FFFF00, 0x0FFFC00, 0x00600,
+    // [2^-6, 2^-5)
+    0x0FFFB00, 0x0FFF400, 0x01A00,
+    // [2^-5, 2^-4)
+    0x0FFEAC0, 0x07FE200, 0x01480,
+    0x17FB840, 0x07FB900, 0x01B80,
+    // [2^-4, 2^-3)
+    0x0FFAAC0, 0x07F8600, 0x04F80,
+    0x17EE0C0, 0x07EE800, 0x06F00,
+    // [2^-3, 2^-2)
+    0x0FEACD0, 0x03F0500, 0x045E0,
+    0x13D6BB0, 0x03E7900, 0x05480,
+    0x17B8FE0, 0x03DD000, 0x062C0,
+    0x1B8FD00, 0x03D0A80, 0x06F60,
+    // [2^-2, 2^-1)
+    0x0FACBC0, 0x03C3100, 0x102A0,
+    0x135F930, 0x03A2A00, 0x12D80,
+    0x16EF500, 0x037CDC0, 0x14FC0,
+    0x1A57280, 0x0352CC0, 0x169C0,
+    // [2^-1, 2^0)
+    0x0EC9A50, 0x0325CC0, 0x30240,
+    0x11BF4A0, 0x02C4F80, 0x31200,
+    0x14532D0, 0x02625C0, 0x2F2C0,
+    0x1686710, 0x0203CC0, 0x2B4E0,
+    // [2^0, 2^1)
+    0x0C2F848, 0x00D68A0, 0x132F8,
+    0x0CF2EB8, 0x00B02E0, 0x108F0,
+    0x0D92988, 0x008F1A0, 0x0DF40,
+    0x0E13CB4, 0x00733D0, 0x0B918,
+    0x0E7B820, 0x005C260, 0x09750,
+    0x0ECE3C4, 0x0049480, 0x07A90,
+    0x0F0FE38, 0x003A020, 0x06240,
+    0x0F43C7C, 0x002DC40, 0x04E68,
+    // [2^1, 2^2)
+    0x0F6CAA0, 0x0024028, 0x03E4A,
+    0x0F8CCC1, 0x001C438, 0x0312E,
+    0x0FA6005, 0x0016248, 0x026AA,
+    0x0FB9BCD, 0x0011548, 0x01E68,
+    0x0FC92D1, 0x000D8B8, 0x017CE,
+    0x0FD53D5, 0x000A94C, 0x012A8,
+    0x0FDEA8F, 0x0008424, 0x00E96,
+    0x0FE602D, 0x000671C, 0x00B68,
+    0x0FEBBEE, 0x0005068, 0x008E6,
+    0x0FF037A, 0x0003EB0, 0x006F2,
+    0x0FF3B40, 0x00030DC, 0x0056A,
+    0x0FF66B9, 0x0002614, 0x0043A,
+    0x0FF8898, 0x0001DAC, 0x0034A,
+    0x0FFA2FD, 0x000171C, 0x0028E,
+    0x0FFB78D, 0x0001200, 0x001FC,
+    0x0FFC792, 0x0000E04, 0x0018A,
+    // [2^2, 2^3)
+    0x0FFD430, 0x0002930, 0x00DB0,
+    0x0FFEFE0, 0x0000F30, 0x00510,
+    0x0FFFA10, 0x0000590, 0x001D0,
+    0x0FFFDD0, 0x0000210, 0x000B0,
+    0x0FFFF34, 0x00000C0, 0x00040,
+    0x0FFFFB4, 0x0000050, 0x00020,
+    0x0FFFFE4, 0x0000020, 0x00010,
+    0x0FFFFF4, 0x0000010, 0x00008,
+  ]
+
+  /// Per binade [2^e, 2^(e+1)), e = −8 … 2: the low fraction bits `tanh` ignores.
+  static let tanhDroppedBits: [UInt32] = [6, 6, 6, 5, 5, 4, 4, 4, 3, 2, 3]
+
+  /// Per binade, its first row in ``tanhTable``.
+  static let tanhFirstRow: [Int] = tanhDroppedBits.reduce(into: [0]) { rows, d in rows.append(rows.last! + 1 << (6 - Int(d))) }
 }

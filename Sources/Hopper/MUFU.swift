@@ -1,15 +1,16 @@
 import LowPrecision
-/// The H100's multi-function unit (MUFU) approximations, bit for bit, in the `.ftz` forms that
-/// FlashAttention-3 issues (`--use_fast_math`): `ex2.approx.ftz.f32`, `rcp.approx.ftz.f32` and
-/// `lg2.approx.ftz.f32`.
+/// The H100's multi-function unit (MUFU) approximations, bit for bit, in the forms that
+/// FlashAttention-3 issues (`--use_fast_math`): `ex2.approx.ftz.f32`, `rcp.approx.ftz.f32`,
+/// `lg2.approx.ftz.f32`, and (softcap) `tanh.approx.f32`.
 ///
-/// None of the three is correctly rounded. Each reduces its argument, looks up a quadratic
+/// None of the four is correctly rounded. Each reduces its argument, looks up a quadratic
 /// `c0 + c1·xl + c2·xl²` for the interval named by the top bits of the reduced argument, evaluates
 /// it in fixed point with a truncated squarer, adds a rounding bias and truncates to 23 fraction
 /// bits. The tables are in `MUFU+Tables.swift`.
 ///
-/// `.ftz`: a subnormal argument is read as a zero of the same sign, and a subnormal result is
-/// written as a zero of the same sign. Any NaN argument gives the canonical NaN `0x7FFFFFFF`.
+/// `.ftz` (ex2, rcp, lg2): a subnormal argument is read as a zero of the same sign, and a subnormal
+/// result is written as a zero of the same sign; `tanh` has no `.ftz` form and returns subnormals
+/// as they are. Any NaN argument gives the canonical NaN `0x7FFFFFFF`.
 ///
 /// Accuracy (not the contract — the contract is the bits): `ex2` is within 2 ulp of `2^x`, `rcp`
 /// within 1 ulp of `1/x`, `lg2` has an absolute error below 2^-22 near 1.
@@ -101,6 +102,36 @@ public enum MUFU {
     return Float(bitPattern: sign | exponent << 23 | UInt32((magnitude >> 33) & 0x7F_FFFF))
   }
 
+  /// `tanh.approx.f32` (MUFU.TANH), the tanh of FlashAttention-3's softcap: ≈ tanh(x), relative
+  /// error below 2^-16.6. Not flushed: `tanh(x) = x` for |x| < 2^-8 (subnormals and ±0 included);
+  /// ±1 for |x| ≥ 8 and ±∞; the canonical NaN `0x7FFFFFFF` for any NaN; odd, `tanh(−x) = −tanh(x)`,
+  /// for every input. In between, the binade [2^e, 2^(e+1)) of |x| drops the low d fraction bits
+  /// (``tanhDroppedBits``), picks an interval by the next 6 − d, and evaluates
+  /// `A + ⌊(B·xl·2^17 − C·square(xl)) / 2^34⌋` on the remaining 17-bit offset xl, in units of
+  /// 2^(q − 23) with q = min(e, 0) − 1; a sum of 25 bits loses its lowest (truncation).
+  public static func tanh(_ x: Float) -> Float {
+    if x.isNaN { return nan }
+    let magnitude = x.magnitude
+    if magnitude < 0x1p-8 { return x }
+    if magnitude >= 8 { return Float(sign: x.sign, exponent: 0, significand: 1) }
+    let bits = magnitude.bitPattern
+    let e = Int(bits >> 23) - 127  // −8 … 2
+    let dropped = tanhDroppedBits[e + 8]
+    let fraction = bits & 0x7F_FFFF
+    let row = tanhFirstRow[e + 8] + Int(fraction >> (17 + dropped))
+    let offset = (fraction >> dropped) & 0x1_FFFF
+    let c = (Int64(tanhTable[3 * row]), Int64(tanhTable[3 * row + 1]), Int64(tanhTable[3 * row + 2]))
+    let sum = (c.1 * Int64(offset)) << 17 - c.2 * Int64(square(offset))
+    var y = c.0 + (sum >> 34)  // an arithmetic shift: the floor
+    var q = min(e, 0) - 1
+    if y >= 1 << 24 {
+      y >>= 1
+      q += 1
+    }
+    // y ∈ [2^23, 2^24): exactly representable, and the product with a power of two is exact.
+    return Float(sign: x.sign, exponent: q - 23, significand: Float(y))
+  }
+
   /// The unit's truncated squarer: `x²` less the partial-product bits it never forms
   /// (the anti-diagonal and the first nine rows of the folded partial-product matrix, in the
   /// low 19 columns).
@@ -128,9 +159,12 @@ public enum MUFU {
 }
 
 extension MUFU {
-  /// The three modelled operations, by PTX name.
+  /// The modelled operations, by PTX name.
   public enum Operation: String, CaseIterable, Sendable {
-    case ex2, rcp, lg2
+    case ex2, rcp, lg2, tanh
+
+    /// The operations of the H100 fixtures (`mufu-h100.npy`, `mufu-h100-hashes.bin`), in their column order.
+    public static let h100Fixtures: [Operation] = [.ex2, .rcp, .lg2]
 
     @inline(__always)
     public func callAsFunction(_ x: Float) -> Float {
@@ -138,6 +172,7 @@ extension MUFU {
       case .ex2: MUFU.ex2(x)
       case .rcp: MUFU.rcp(x)
       case .lg2: MUFU.lg2(x)
+      case .tanh: MUFU.tanh(x)
       }
     }
   }

@@ -5,20 +5,22 @@ import Foundation
 import NPY
 import LowPrecision
 
-/// `flashnum mufu`: the H100 MUFU models (ex2, rcp, lg2 `.approx.ftz.f32`).
+/// `flashnum mufu`: the Hopper MUFU models (ex2, rcp, lg2 `.approx.ftz.f32`, tanh `.approx.f32`).
 struct MUFUCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mufu",
-    abstract: "Evaluate the H100 MUFU models, or check them against the hardware's chunk hashes.",
+    abstract: "Evaluate the Hopper MUFU models, or check them against the hardware's chunk hashes.",
     discussion: """
       With --function and two files: float32 .npy in, float32 .npy out. With --hashes OUT: for each \
-      function (ex2, rcp, lg2) and each of the 4096 chunks of 2^20 consecutive float32 bit patterns, \
-      the sum over the chunk of SplitMix64's finalizer of (x << 32 | f(x)) mod 2^64, written as \
-      3 × 4096 little-endian uint64 — the same file `Scripts/mufu_probe.cu hashes` writes on a GPU. \
-      With --check FILE: compute the hashes and compare (exit 1 and the differing chunks when any differ).
+      function (ex2, rcp and lg2, or the one --function names) and each of the 4096 chunks of 2^20 \
+      consecutive float32 bit patterns, the sum over the chunk of SplitMix64's finalizer of \
+      (x << 32 | f(x)) mod 2^64, written as functions × 4096 little-endian uint64 — the file \
+      `Scripts/mufu_probe.cu hashes` (ex2, rcp, lg2) or `Scripts/tanh_probe.cu hashes` (tanh) writes \
+      on a GPU. With --check FILE: compute the hashes and compare (exit 1 and the differing chunks \
+      when any differ).
       """)
 
-  @Option(help: "ex2, rcp or lg2.") var function: MUFU.Operation?
+  @Option(help: "ex2, rcp, lg2 or tanh.") var function: MUFU.Operation?
   @Option(help: "Write the chunk hashes of all 2^32 inputs to this file.") var hashes: String?
   @Option(help: "Compare the models' chunk hashes with this file (from the GPU probe).") var check: String?
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -29,8 +31,11 @@ struct MUFUCommand: ParsableCommand {
   }
   @Argument(help: "float32 .npy input and output (with --function).") var files: [String] = []
 
+  /// The functions that --hashes and --check cover.
+  var hashed: [MUFU.Operation] { function.map { [$0] } ?? MUFU.Operation.h100Fixtures }
+
   func run() throws {
-    if let function {
+    if let function, hashes == nil && check == nil {
       guard files.count == 2 else { throw InputError("--function needs an input and an output .npy file") }
       let a = try readNPY(files[0])
       guard let x = a.float32 else { throw InputError("\(files[0]): expected float32, got \(a.dtype)") }
@@ -38,13 +43,16 @@ struct MUFUCommand: ParsableCommand {
       return
     }
     guard hashes != nil || check != nil else { throw InputError("give --function with files, --hashes OUT or --check FILE") }
-    guard files.isEmpty else { throw InputError("files are read only with --function") }
-    // The file to check is read before the 3 · 2^32 evaluations, so a bad one fails at once.
+    guard files.isEmpty else { throw InputError("files are read only with --function and without --hashes/--check") }
+    // The file to check is read before the 2^32 evaluations per function, so a bad one fails at once.
+    let count = hashed.count * 4096
     var given: [UInt64]? = nil
     if let check {
       guard let data = FileManager.default.contents(atPath: check) else { throw InputError("\(check): cannot read the file") }
-      guard data.count == 8 * 3 * 4096 else { throw InputError("\(check): expected 3 × 4096 uint64 (98304 bytes), got \(data.count) bytes") }
-      given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+      guard data.count == 8 * count else {
+        throw InputError("\(check): expected \(hashed.count) × 4096 uint64 (\(8 * count) bytes) for \(hashed.map(\.rawValue).joined(separator: ", ")), got \(data.count) bytes")
+      }
+      given = data.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
     }
     let computed = chunkHashes()
     if let hashes {
@@ -53,7 +61,7 @@ struct MUFUCommand: ParsableCommand {
     }
     if let given {
       var bad = false
-      for (f, name) in MUFU.Operation.allCases.enumerated() {
+      for (f, name) in hashed.enumerated() {
         let differing = (0..<4096).filter { given[f * 4096 + $0] != computed[f * 4096 + $0] }
         print("\(name.rawValue): \(4096 - differing.count)/4096 chunks equal (all 2^32 inputs)"
               + (differing.isEmpty ? "" : "; differing chunks (x >> 20): \(differing.prefix(20).map { String(format: "0x%03x", $0) }.joined(separator: " "))"))
@@ -63,17 +71,18 @@ struct MUFUCommand: ParsableCommand {
     }
   }
 
-  /// 3 × 4096 chunk hashes, computed on `threads` workers.
+  /// functions × 4096 chunk hashes, computed on `threads` workers.
   func chunkHashes() -> [UInt64] {
-    var out = [UInt64](repeating: 0, count: 3 * 4096)
+    let operations = hashed
+    var out = [UInt64](repeating: 0, count: operations.count * 4096)
     out.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let p = buffer.baseAddress!
       let workers = max(1, threads)
       DispatchQueue.concurrentPerform(iterations: workers) { w in
         var task = w
-        while task < 3 * 4096 {
+        while task < operations.count * 4096 {
           let (f, chunk) = task.quotientAndRemainder(dividingBy: 4096)
-          p[task] = MUFU.chunkHash(MUFU.Operation.allCases[f], chunk: chunk)
+          p[task] = MUFU.chunkHash(operations[f], chunk: chunk)
           task += workers
         }
       }

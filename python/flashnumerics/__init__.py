@@ -467,7 +467,8 @@ def mma(instruction, a, b, c):
 
 
 def mufu(function, x):
-    """The H100 MUFU model of `function` (ex2, rcp, lg2; `.approx.ftz.f32`) on float32 values."""
+    """The Hopper MUFU model of `function` on float32 values: ex2, rcp, lg2 (`.approx.ftz.f32`) or
+    tanh (`tanh.approx.f32`, softcap's tanh)."""
     xa = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
     out = np.empty(xa.shape, dtype=np.float32)
     f = _native._c.c_float
