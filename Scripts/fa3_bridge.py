@@ -10,13 +10,13 @@ A case directory holds q.npy, k.npy, v.npy (B, S, H, D) as raw codes: uint16 bf1
 patterns or uint8 e4m3fn bytes; optional q_descale.npy, k_descale.npy, v_descale.npy (float32,
 (B, H_kv)); optional cache_seqlens.npy (int32 (B,)): K and V are KV caches; and meta.json
 {"element": "bf16"|"fp16"|"e4m3fn", "causal": bool, "softmax_scale": float, optional "num_splits":
-int}. The script writes o.npy (uint16: the output's bf16/fp16 bits,
+int, optional "softcap": float}. The script writes o.npy (uint16: the output's bf16/fp16 bits,
 (B, S_q, H, D)), lse.npy (float32, (B, H, S_q), natural log) and kernel.json (device, torch and
 wheel versions, whether two calls gave the same bits). The call is
 flash_attn_func(q, k, v, softmax_scale=..., causal=..., q_descale=..., k_descale=...,
-v_descale=..., num_splits=..., return_attn_probs=True), or with cache_seqlens.npy
+v_descale=..., softcap=..., num_splits=..., return_attn_probs=True), or with cache_seqlens.npy
 flash_attn_with_kvcache(q, k, v, cache_seqlens=..., softmax_scale=..., causal=..., descales,
-num_splits=..., return_softmax_lse=True), every other argument at its default.
+softcap=..., num_splits=..., return_softmax_lse=True), every other argument at its default.
 """
 import json
 import os
@@ -66,10 +66,12 @@ def run_case(directory):
     for _ in range(2):
         if lens is None:
             result = flash_attn_func(q, k, v, softmax_scale=meta["softmax_scale"], causal=meta["causal"],
-                                     num_splits=meta.get("num_splits", 1), return_attn_probs=True, **descales)
+                                     softcap=meta.get("softcap", 0.0), num_splits=meta.get("num_splits", 1),
+                                     return_attn_probs=True, **descales)
         else:
             result = flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, softmax_scale=meta["softmax_scale"], causal=meta["causal"],
-                                             num_splits=meta.get("num_splits", 0), return_softmax_lse=True, **descales)
+                                             softcap=meta.get("softcap", 0.0), num_splits=meta.get("num_splits", 0),
+                                             return_softmax_lse=True, **descales)
         if not isinstance(result, (tuple, list)):
             raise RuntimeError("flash_attn_func returned no LSE with return_attn_probs=True")
         out, lse = result[0], result[1]

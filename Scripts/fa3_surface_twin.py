@@ -11,6 +11,9 @@ Paths (each `--cases N` random cases from `--seed`):
   head-dim-v       flash_attn_func with V's head dim != Q/K's (192/128-like; bf16 d <= 64 with V up to 512)
   varlen           flash_attn_varlen_func: packed sequences (some empty), causal or not, num_splits 1, 0 or 3
   inf              flash_attn_func with ±Inf codes in Q, K or V (bf16; e4m3fn has no Inf), with and without splits
+  softcap          flash_attn_func(softcap=0.5...60), bf16 or e4m3fn, causal or not, num_splits 1, 0 or 3
+  softcap-kvcache  flash_attn_with_kvcache(softcap=..., cache_seqlens=...): decode with the kernel's splits
+  softcap-varlen   flash_attn_varlen_func(softcap=...): packed sequences
 
 Prints one JSON line per case and a Markdown summary; with --out DIR writes the summary
 (fa3-surface.md, fa3-surface.json) and, with --fixtures N, the inputs and kernel outputs of the
@@ -28,7 +31,8 @@ import time
 
 import numpy as np
 
-PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan", "head-dim-v", "varlen", "inf"]
+PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan", "head-dim-v", "varlen", "inf", "softcap",
+         "softcap-kvcache", "softcap-varlen"]
 
 
 def draw(path, rng):
@@ -44,11 +48,15 @@ def draw(path, rng):
     elif path == "split-auto":
         c.update(batch=rng.randint(1, 2), seqlen_q=rng.choice([1, rng.randint(1, 128)]), seqlen_k=rng.randint(600, 8000),
                  causal=rng.random() < 0.3, num_splits=0)
-    elif path in ("kvcache-auto", "kvcache-explicit"):
+    elif path == "softcap":
+        sq = rng.choice([1, rng.randint(1, 64), rng.randint(1, 1200)])
+        c.update(batch=rng.randint(1, 2), seqlen_q=sq, seqlen_k=rng.choice([sq, rng.randint(1, 1500)]), causal=rng.random() < 0.5,
+                 num_splits=rng.choice([1, 1, 0, 3]))
+    elif path in ("kvcache-auto", "kvcache-explicit", "softcap-kvcache"):
         b = rng.randint(1, 8)
         cache = rng.randint(128, 8192)
         c.update(batch=b, seqlen_q=rng.choice([1, 1, 1, rng.randint(1, 8)]), seqlen_k=cache, causal=rng.random() < 0.5,
-                 num_splits=0 if path == "kvcache-auto" else rng.randint(2, 16),
+                 num_splits=rng.randint(2, 16) if path == "kvcache-explicit" else 0,
                  cache_seqlens=[rng.choice([cache, rng.randint(0, cache), rng.randint(1, min(300, cache))]) for _ in range(b)])
     elif path == "inf":
         c.update(element="bf16", batch=rng.randint(1, 2), seqlen_q=rng.randint(1, 200), seqlen_k=rng.randint(1, 1500),
@@ -57,13 +65,15 @@ def draw(path, rng):
     elif path == "nan":
         c.update(batch=rng.randint(1, 2), seqlen_q=rng.randint(1, 200), seqlen_k=rng.randint(1, 1500), causal=rng.random() < 0.5,
                  num_splits=rng.choice([1, 1, 3]), nan_in=rng.choice(["q", "k", "v"]), nan_count=rng.randint(1, 4))
-    elif path == "varlen":
+    elif path in ("varlen", "softcap-varlen"):
         b = rng.randint(1, 6)
         c.update(batch=b, seqlens_q=[rng.choice([0, 1, rng.randint(1, 40), rng.randint(1, 600)]) for _ in range(b)],
                  seqlens_k=[rng.choice([0, rng.randint(1, 64), rng.randint(1, 2500)]) for _ in range(b)],
                  causal=rng.random() < 0.5, num_splits=rng.choice([1, 1, 0, 3]))
         c["seqlens_q"][0] = max(c["seqlens_q"][0], 1)
         c.update(seqlen_q=sum(c["seqlens_q"]), seqlen_k=sum(c["seqlens_k"]))
+    if path.startswith("softcap"):
+        c.update(softcap=rng.choice([0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 50.0, round(rng.uniform(0.1, 60), 3)]))
     else:
         if element == "e4m3fn" or rng.random() < 0.5:
             c.update(head_dim=rng.choice([144, 160, 176, 192]), head_dim_v=rng.choice([112, 128]))
@@ -113,7 +123,7 @@ def tensors(c, torch):
 
 def run(c, fn, kernel, torch, threads):
     q, k, v, descales = tensors(c, torch)
-    common = dict(causal=c["causal"], num_splits=c["num_splits"], **descales)
+    common = dict(causal=c["causal"], num_splits=c["num_splits"], softcap=c.get("softcap", 0.0), **descales)
     if "seqlens_q" in c:
         cu = [torch.tensor([0] + list(np.cumsum(c[n])), dtype=torch.int32, device="cuda") for n in ("seqlens_q", "seqlens_k")]
         lengths = dict(max_seqlen_q=max(c["seqlens_q"]), max_seqlen_k=max(c["seqlens_k"]))

@@ -31,11 +31,13 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   public var nanCodes = 0
   /// V's head dim (`nil`: `headDim`); unequal pairs as the kernel builds them.
   public var valueHeadDim: Int?
+  /// The kernel's `softcap` (0: off).
+  public var softcap: Double = 0
 
   public init(element: FA3Inputs.Element, headDim: Int, seqLenQ: Int, seqLenK: Int? = nil, batch: Int = 1,
               heads: Int = 2, kvHeads: Int? = nil, causal: Bool = false, distribution: String = "fa3",
               hadamard: Bool = false, seed: UInt64 = 0, numSplits: Int = 1, cacheSeqLens: [Int]? = nil, nanCodes: Int = 0,
-              valueHeadDim: Int? = nil) {
+              valueHeadDim: Int? = nil, softcap: Double = 0) {
     self.element = element
     self.headDim = headDim
     self.seqLenQ = seqLenQ
@@ -51,19 +53,20 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     self.cacheSeqLens = cacheSeqLens
     self.nanCodes = nanCodes
     self.valueHeadDim = valueHeadDim
+    self.softcap = softcap
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case element, headDim = "head_dim", seqLenQ = "seq_len_q", seqLenK = "seq_len_k", batch, heads, kvHeads = "kv_heads"
     case causal, distribution, hadamard, seed, numSplits = "num_splits", cacheSeqLens = "cache_seqlens", nanCodes = "nan_codes"
-    case valueHeadDim = "head_dim_v"
+    case valueHeadDim = "head_dim_v", softcap
   }
 
   /// Keys of the first format (camelCase) and their names now.
   static let renamedKeys = ["headDim": "head_dim", "seqLenQ": "seq_len_q", "seqLenK": "seq_len_k", "kvHeads": "kv_heads"]
 
   /// Decodes a case; every key but `element`, `head_dim` and `seq_len_q` is optional (defaults as
-  /// in ``init(element:headDim:seqLenQ:seqLenK:batch:heads:kvHeads:causal:distribution:hadamard:seed:numSplits:cacheSeqLens:nanCodes:valueHeadDim:)``),
+  /// in ``init(element:headDim:seqLenQ:seqLenK:batch:heads:kvHeads:causal:distribution:hadamard:seed:numSplits:cacheSeqLens:nanCodes:valueHeadDim:softcap:)``),
   /// and an unknown key is an error naming it (``FileKeys``).
   public init(from decoder: any Decoder) throws {
     let any = try decoder.container(keyedBy: AnyKey.self)
@@ -83,7 +86,8 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
               numSplits: try c.decodeIfPresent(Int.self, forKey: .numSplits) ?? 1,
               cacheSeqLens: try c.decodeIfPresent([Int].self, forKey: .cacheSeqLens),
               nanCodes: try c.decodeIfPresent(Int.self, forKey: .nanCodes) ?? 0,
-              valueHeadDim: try c.decodeIfPresent(Int.self, forKey: .valueHeadDim))
+              valueHeadDim: try c.decodeIfPresent(Int.self, forKey: .valueHeadDim),
+              softcap: try c.decodeIfPresent(Double.self, forKey: .softcap) ?? 0)
   }
 
   struct AnyKey: CodingKey {
@@ -103,6 +107,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     if cacheSeqLens != nil { s += "-kvcache" }
     if numSplits != 1 { s += numSplits == 0 ? "-splits-auto" : "-splits\(numSplits)" }
     if nanCodes > 0 { s += "-nan\(nanCodes)" }
+    if softcap != 0 { s += "-softcap\(softcap)" }
     return s + "-s\(seed)"
   }
 
@@ -128,6 +133,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     if let lens = cacheSeqLens, lens.count != batch || lens.contains(where: { !(0...seqLenK).contains($0) }) {
       throw AttentionError("case \(description): cache_seqlens must be \(batch) values in 0...\(seqLenK) (the cache length)")
     }
+    guard softcap.isFinite && softcap >= 0 else { throw AttentionError("case \(description): softcap must be finite and ≥ 0 (0: off), got \(softcap)") }
     guard (0...1_000_000).contains(nanCodes) else { throw AttentionError("case \(description): nan_codes must be in 0...1000000, got \(nanCodes)") }
   }
 
@@ -185,7 +191,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     }
     return FA3Inputs(element: element, batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, heads: heads, kvHeads: kvHeads,
                      headDim: headDim, q: q, k: k, v: v, qDescale: qd, kDescale: kd, vDescale: vd, causal: causal,
-                     numSplits: numSplits, cacheSeqLens: cacheSeqLens, valueHeadDim: dv)
+                     numSplits: numSplits, cacheSeqLens: cacheSeqLens, valueHeadDim: dv, softcap: softcap)
   }
 }
 
@@ -222,6 +228,7 @@ extension FA3Inputs {
     // Launch options enter only when not the defaults, so that older fingerprints still hold.
     if numSplits != 1 { eat(0x5350_4C49_5453 ^ UInt64(numSplits)) }
     if let lens = cacheSeqLens { eat(UInt64(lens.count)); for n in lens { eat(UInt64(n)) } }
+    if softcap != 0 { eat(0x534F_4654_4341_50 ^ softcap.bitPattern) }
     return h
   }
 }

@@ -11,9 +11,12 @@ import MatrixMultiply
 ///
 /// ```
 /// sl2 = fl(fl(scale)·log2 e)  [FP8: fl(sl2 · fl(q_descale·k_descale))]
+///   softcap c > 0: sl2 = fl(c·log2 e), sc = fl(fl(scale) / c)  [FP8: fl(sc · fl(q_descale·k_descale))]
 /// m = −∞, lane sums = 0, O = +0
 /// for each K/V block, last to first:
-///   S = Q·Kᵀ (tensor-core chain over the head dim, C = +0), −∞ where masked
+///   S = Q·Kᵀ (tensor-core chain over the head dim, C = +0)
+///   softcap: S = tanh.approx(S ⊗ sc)  (MUFU.TANH; the c of c·tanh is in sl2)
+///   S = −∞ where masked
 ///   m' = max(m, S);  scale = ex2((m ⊖ m')·sl2) unless first
 ///   ms = fma(m', sl2, −offset);  P = ex2(fma(S, sl2, −ms))
 ///   lane q: sum_q = fma(scale, sum_q, P[c0]) ⊕ P[c1] ⊕ …  (first block: P[c0] ⊕ …)
@@ -197,15 +200,35 @@ struct FA3RowKernel: Sendable {
   @inline(__always) func flushedIfFTZ(_ x: Float) -> Float { schedule.flushSubnormals ? MUFU.flushed(x) : x }
 
   /// The exp2 scale sl2 for (batch, kv head): the host's fl(fl(scale)·log2 e), then for FP8 the
-  /// device's fl(sl2·fl(qd·kd)).
+  /// device's fl(sl2·fl(qd·kd)). With a softcap c: the host's fl(c·log2 e), for every element.
   func exp2Scale(_ b: Int, _ kvHead: Int) -> Float {
-    let scale = Float(inputs.scale)
     let log2e = 1.4426950408889634
+    if let softcap = inputs.kernelSoftcap { return Float(Double(softcap) * log2e) }
+    let scale = Float(inputs.scale)
     guard fp8 else { return Float(Double(scale) * log2e) }
-    let qd = inputs.qDescale?[b * inputs.kvHeads + kvHead] ?? 1
-    let kd = inputs.kDescale?[b * inputs.kvHeads + kvHead] ?? 1
+    let (qd, kd) = descales(b, kvHead)
     if schedule.descalesInExp2 { return mul(Float(Double(scale) * log2e), mul(qd, kd)) }
     return Float(Double(mul(mul(scale, qd), kd)) * log2e)
+  }
+
+  /// The softcap's score factor for (batch, kv head), `nil` without a softcap: the host's
+  /// fl(fl(scale) / c), then for FP8 the device's fl(factor·fl(qd·kd)).
+  func softcapFactor(_ b: Int, _ kvHead: Int) -> Float? {
+    guard let softcap = inputs.kernelSoftcap else { return nil }
+    let factor = Float(inputs.scale) / softcap
+    guard fp8 else { return factor }
+    let (qd, kd) = descales(b, kvHead)
+    return mul(factor, mul(qd, kd))
+  }
+
+  /// The FP8 Q and K descales of (batch, kv head); 1 when not given.
+  func descales(_ b: Int, _ kvHead: Int) -> (Float, Float) {
+    (inputs.qDescale?[b * inputs.kvHeads + kvHead] ?? 1, inputs.kDescale?[b * inputs.kvHeads + kvHead] ?? 1)
+  }
+
+  /// Softcap's tanh: MUFU.TANH, or (``FA3Schedule/tanh`` = ieee) tanh in Double rounded once.
+  @inline(__always) func tanh(_ x: Float) -> Float {
+    schedule.tanh == .mufu ? MUFU.tanh(x) : Float(LibM.tanh(Double(x)))
   }
 
   /// Computes query rows `rows` (at most ``rowsPerTask``) of batch `b`, head `h`: writes O's bits
@@ -218,6 +241,7 @@ struct FA3RowKernel: Sendable {
     let d = inputs.headDim
     let kvHead = h / group
     let sl2 = exp2Scale(b, kvHead)
+    let capFactor = softcapFactor(b, kvHead)
     for (r, i) in rows.enumerated() {
       let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
       for c in 0..<paddedDim {
@@ -245,7 +269,7 @@ struct FA3RowKernel: Sendable {
         let blocks = range(split, start)
         var end = start + 1
         while end < rows.upperBound && range(split, end) == blocks { end += 1 }
-        sweep(blocks, rows: start..<end, task: rows, b: b, kvHead: kvHead, keys: keys, sl2: sl2, &scratch)
+        sweep(blocks, rows: start..<end, task: rows, b: b, kvHead: kvHead, keys: keys, sl2: sl2, softcap: capFactor, &scratch)
         for i in start..<end {
           let r = i - rows.lowerBound
           let (s, value) = finish(row: r, b: b, kvHead: kvHead, sl2: sl2, &scratch)
@@ -278,7 +302,7 @@ struct FA3RowKernel: Sendable {
   /// hides entirely: P is then 0, which leaves finite state as it is but turns an Inf or NaN in V
   /// into NaN, as on the GPU.
   func sweep(_ blocks: Range<Int>, rows: Range<Int>, task: Range<Int>, b: Int, kvHead: Int, keys: Int, sl2: Float,
-             _ scratch: inout Scratch) {
+             softcap: Float?, _ scratch: inout Scratch) {
     let dv = inputs.valueHeadDim
     let lanes = schedule.rowSumLanes
     for i in rows {
@@ -295,14 +319,16 @@ struct FA3RowKernel: Sendable {
     var first = true
     for block in schedule.blocks.reverseOrder ? Array(blocks.reversed()) : Array(blocks) {
       for i in rows {
-        visit(block, first: first, row: i - task.lowerBound, keys: keys, lastKey: lastKey(i), sl2: sl2, kHead: kHead, vHead: vHead, &scratch)
+        visit(block, first: first, row: i - task.lowerBound, keys: keys, lastKey: lastKey(i), sl2: sl2, softcap: softcap,
+              kHead: kHead, vHead: vHead, &scratch)
       }
       first = false
     }
   }
 
-  /// One K/V block for row `r`: scores, running max and rescale, probabilities, lane sums, O.
-  func visit(_ block: Int, first: Bool, row r: Int, keys n: Int, lastKey: Int, sl2: Float, kHead: Int, vHead: Int,
+  /// One K/V block for row `r`: scores (softcapped when `softcap`, the score factor, is given),
+  /// running max and rescale, probabilities, lane sums, O.
+  func visit(_ block: Int, first: Bool, row r: Int, keys n: Int, lastKey: Int, sl2: Float, softcap: Float?, kHead: Int, vHead: Int,
              _ scratch: inout Scratch) {
     let (d, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)  // d: O's channels
     let offset = Float(schedule.probabilityOffset)
@@ -320,6 +346,8 @@ struct FA3RowKernel: Sendable {
       c += 2
     }
     if c < valid { scratch.s[c] = score(&scratch, r * paddedDim, kHead + (key0 + c) * paddedDim) }
+    // Softcap before the mask (the kernel's order; masked scores become −∞ either way).
+    if let softcap { for c in 0..<valid { scratch.s[c] = tanh(mul(scratch.s[c], softcap)) } }
     for c in valid..<bn { scratch.s[c] = -.infinity }
     // 2. Running max (FMNMX.FTZ) and the rescale factor.
     var mNew = m

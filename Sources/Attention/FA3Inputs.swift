@@ -44,11 +44,15 @@ public struct FA3Inputs: Sendable {
   /// `seqLenK`, the cache's length); `nil` uses all `seqLenK`. Giving it selects the kernel's
   /// varlen launch (per-entry split counts).
   public var cacheSeqLens: [Int]?
+  /// `softcap` of the kernel (a double, stored there as float32): scores become
+  /// softcap·tanh(score·scale/softcap) before the mask; 0 (the default) is off, as is a value
+  /// that rounds to float32 zero. See ``FA3Forward``.
+  public var softcap: Double = 0
 
   public init(element: Element, batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int,
               q: [UInt16], k: [UInt16], v: [UInt16], qDescale: [Float]? = nil, kDescale: [Float]? = nil,
               vDescale: [Float]? = nil, causal: Bool = false, softmaxScale: Double? = nil, numSplits: Int = 1,
-              cacheSeqLens: [Int]? = nil, valueHeadDim: Int? = nil) {
+              cacheSeqLens: [Int]? = nil, valueHeadDim: Int? = nil, softcap: Double = 0) {
     self.element = element
     self.batch = batch
     self.seqLenQ = seqLenQ
@@ -67,10 +71,14 @@ public struct FA3Inputs: Sendable {
     self.softmaxScale = softmaxScale
     self.numSplits = numSplits
     self.cacheSeqLens = cacheSeqLens
+    self.softcap = softcap
   }
 
   /// The scale used: `softmaxScale` or `headDim^-0.5`.
   public var scale: Double { softmaxScale ?? 1 / Double(headDim).squareRoot() }
+
+  /// The softcap the kernel runs with: `Float(softcap)` when that is above 0, else `nil` (off).
+  public var kernelSoftcap: Float? { Float(softcap) > 0 ? Float(softcap) : nil }
 
   /// The keys batch entry `b` attends to: `cacheSeqLens[b]`, or `seqLenK`.
   public func keys(batch b: Int) -> Int { cacheSeqLens?[b] ?? seqLenK }
@@ -99,6 +107,11 @@ public struct FA3Inputs: Sendable {
     }
   }
 
+  /// A softcap is finite and ≥ 0 (0: off).
+  public static func checkSoftcap(_ softcap: Double) throws(AttentionError) {
+    guard softcap.isFinite && softcap >= 0 else { throw AttentionError("FA3: softcap must be finite and ≥ 0 (0: off), got \(softcap)") }
+  }
+
   /// Checks what the kernel checks (`flash_api.cpp`), with one line per problem.
   public func validate() throws(AttentionError) {
     guard batch >= 1, seqLenQ >= 1, seqLenK >= 0, heads >= 1, kvHeads >= 1 else {
@@ -122,6 +135,7 @@ public struct FA3Inputs: Sendable {
       }
     }
     try AttentionOptions.checkSoftmaxScale(scale)
+    try Self.checkSoftcap(softcap)
     guard (0...FA3Splits.largest).contains(numSplits) else {
       throw AttentionError("FA3: num_splits must be in 0...\(FA3Splits.largest) (0: the kernel's heuristic), got \(numSplits)")
     }

@@ -14,11 +14,11 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     case fp32FMA = "fp32-fma"
   }
 
-  /// How `exp2`, `1/x` and `log2` are evaluated.
+  /// How `exp2`, `1/x`, `log2` and softcap's `tanh` are evaluated.
   public enum Function: String, Hashable, Sendable, CaseIterable {
     /// The H100's MUFU approximations (``MUFU``), as the kernel issues them.
     case mufu
-    /// IEEE: `1/x` in FP32 (correctly rounded); `exp2` and `log2` in `Double`, rounded once to FP32.
+    /// IEEE: `1/x` in FP32 (correctly rounded); `exp2`, `log2` and `tanh` in `Double`, rounded once to FP32.
     case ieee
   }
 
@@ -33,6 +33,8 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   public var exp2 = Function.mufu
   public var reciprocal = Function.mufu
   public var log2 = Function.mufu
+  /// Softcap's tanh (only read when the inputs set a softcap).
+  public var tanh = Function.mufu
   /// FP32 CUDA-core operations flush subnormal operands and results to signed zeros (`.ftz`).
   public var flushSubnormals = true
   /// `m·sl2 − offset` and `S·sl2 − m_scaled` are single FFMAs (nvcc contracts them); `false`
@@ -92,6 +94,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
     if exp2 != .mufu { parts.append("exp2 \(exp2.rawValue)") }
     if reciprocal != .mufu { parts.append("rcp \(reciprocal.rawValue)") }
     if log2 != .mufu { parts.append("lg2 \(log2.rawValue)") }
+    if tanh != .mufu { parts.append("tanh \(tanh.rawValue)") }
     if !flushSubnormals { parts.append("no FTZ") }
     if !fusedExponentArgument { parts.append("unfused exp2 argument") }
     if !blocks.fusedRowSumRescale { parts.append("unfused row-sum rescale") }
@@ -134,7 +137,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
 extension FA3Schedule {
   /// The parameter names accepted by ``set(_:to:)``.
   public static let parameterNames = [
-    "blockColumns", "reverseBlockOrder", "tensorCore", "exp2", "reciprocal", "log2", "flushSubnormals",
+    "blockColumns", "reverseBlockOrder", "tensorCore", "exp2", "reciprocal", "log2", "tanh", "flushSubnormals",
     "fusedExponentArgument", "fusedRowSumRescale", "rowSumLanes", "probabilityOffset", "saturateProbabilities",
     "descalesInExp2", "smCount", "fp8ProbabilityFormat", "rescaleThreshold", "exp2Polynomial",
   ]
@@ -173,6 +176,7 @@ extension FA3Schedule {
     case "exp2": exp2 = try function()
     case "reciprocal": reciprocal = try function()
     case "log2": log2 = try function()
+    case "tanh": tanh = try function()
     case "flushSubnormals": flushSubnormals = try bool()
     case "fusedExponentArgument": fusedExponentArgument = try bool()
     case "fusedRowSumRescale": blocks.fusedRowSumRescale = try bool()

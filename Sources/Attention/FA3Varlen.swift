@@ -20,11 +20,13 @@ public struct FA3VarlenInputs: Sendable {
   /// The kernel's `num_splits` (1 by default in `flash_attn_varlen_func`; 0: the heuristic, with
   /// per-sequence counts as for ``FA3Inputs/cacheSeqLens``).
   public var numSplits: Int
+  /// The kernel's `softcap` (0: off), as ``FA3Inputs/softcap``.
+  public var softcap: Double
 
   public init(element: FA3Inputs.Element, cuSeqLensQ: [Int], cuSeqLensK: [Int], maxSeqLenQ: Int? = nil, maxSeqLenK: Int? = nil,
               heads: Int, kvHeads: Int, headDim: Int, valueHeadDim: Int? = nil, q: [UInt16], k: [UInt16], v: [UInt16],
               qDescale: [Float]? = nil, kDescale: [Float]? = nil, vDescale: [Float]? = nil, causal: Bool = false,
-              softmaxScale: Double? = nil, numSplits: Int = 1) {
+              softmaxScale: Double? = nil, numSplits: Int = 1, softcap: Double = 0) {
     self.element = element
     self.cuSeqLensQ = cuSeqLensQ
     self.cuSeqLensK = cuSeqLensK
@@ -43,6 +45,7 @@ public struct FA3VarlenInputs: Sendable {
     self.causal = causal
     self.softmaxScale = softmaxScale
     self.numSplits = numSplits
+    self.softcap = softcap
   }
 
   public var batch: Int { cuSeqLensQ.count - 1 }
@@ -101,7 +104,7 @@ public struct FA3VarlenInputs: Sendable {
                      k: Array(k[(k0 * kvHeads * headDim)..<(k1 * kvHeads * headDim)]),
                      v: Array(v[(k0 * kvHeads * valueHeadDim)..<(k1 * kvHeads * valueHeadDim)]),
                      qDescale: slice(qDescale), kDescale: slice(kDescale), vDescale: slice(vDescale), causal: causal,
-                     softmaxScale: softmaxScale ?? 1 / Double(headDim).squareRoot(), numSplits: numSplits, valueHeadDim: valueHeadDim)
+                     softmaxScale: softmaxScale ?? 1 / Double(headDim).squareRoot(), numSplits: numSplits, valueHeadDim: valueHeadDim, softcap: softcap)
   }
 }
 

@@ -15,6 +15,7 @@ public enum LibM {
   @inlinable public static func exp2(_ x: Double) -> Double { cExp2(x) }
   @inlinable public static func log2(_ x: Double) -> Double { cLog2(x) }
   @inlinable public static func log10(_ x: Double) -> Double { cLog10(x) }
+  @inlinable public static func tanh(_ x: Double) -> Double { cTanh(x) }
 }
 
 @usableFromInline func cExp(_ x: Double) -> Double { exp(x) }
@@ -23,6 +24,7 @@ public enum LibM {
 @usableFromInline func cExp2(_ x: Double) -> Double { exp2(x) }
 @usableFromInline func cLog2(_ x: Double) -> Double { log2(x) }
 @usableFromInline func cLog10(_ x: Double) -> Double { log10(x) }
+@usableFromInline func cTanh(_ x: Double) -> Double { tanh(x) }
 
 /// Seconds on a monotonic clock (for timing runs).
 public func monotonicSeconds() -> Double {

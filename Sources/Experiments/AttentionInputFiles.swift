@@ -118,7 +118,7 @@ public struct AttentionInputFiles: Sendable {
 
   /// The varlen kernel's inputs (tensors read with `packedBatch`), checked as the kernel checks them.
   public func fa3VarlenInputs(cuSeqLensQ: [Int], cuSeqLensK: [Int], maxSeqLenQ: Int?, maxSeqLenK: Int?, causal: Bool,
-                              softmaxScale: Double?, numSplits: Int) throws(AttentionError) -> FA3VarlenInputs {
+                              softmaxScale: Double?, numSplits: Int, softcap: Double = 0) throws(AttentionError) -> FA3VarlenInputs {
     guard let format, let element = FA3Inputs.Element(rawValue: format.name),
           let qc = q.codes, let kc = k.codes, let vc = v.codes else {
       throw AttentionError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
@@ -130,7 +130,8 @@ public struct AttentionInputFiles: Sendable {
     let inputs = FA3VarlenInputs(element: element, cuSeqLensQ: cuSeqLensQ, cuSeqLensK: cuSeqLensK, maxSeqLenQ: maxSeqLenQ,
                                  maxSeqLenK: maxSeqLenK, heads: q.shape[2], kvHeads: k.shape[2], headDim: q.shape[3],
                                  valueHeadDim: v.shape[3], q: qc, k: kc, v: vc, qDescale: qDescale, kDescale: kDescale,
-                                 vDescale: vDescale, causal: causal, softmaxScale: softmaxScale, numSplits: numSplits)
+                                 vDescale: vDescale, causal: causal, softmaxScale: softmaxScale, numSplits: numSplits,
+                                 softcap: softcap)
     try inputs.validate()
     return inputs
   }

@@ -63,7 +63,7 @@ public struct FA3Bridge: Sendable {
     let meta = JSONText.object([
       ("causal", .bool(inputs.causal)), ("element", .string(inputs.element.rawValue)), ("softmax_scale", .double(inputs.scale)),
       ("num_splits", .int(inputs.numSplits)),
-    ])
+    ] + (inputs.softcap != 0 ? [("softcap", .double(inputs.softcap))] : []))
     do { try Data(meta.document.utf8).write(to: URL(fileURLWithPath: directory + "/meta.json")) } catch { throw AttentionError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
   }
 
@@ -91,13 +91,14 @@ extension FA3Bridge {
   /// Reads a case directory's inputs (the format ``write(_:to:)`` writes): codes, optional
   /// descales, optional `cache_seqlens.npy` (int32 or int64, (batch,): a KV-cache call), and
   /// `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`; optional
-  /// `num_splits`, default 1, or 0 with `cache_seqlens.npy`, as the kernel's two entry points).
+  /// `num_splits`, default 1, or 0 with `cache_seqlens.npy`, as the kernel's two entry points;
+  /// optional `softcap`, default 0).
   public static func readInputs(_ directory: String) throws(AttentionError) -> FA3Inputs {
     guard let data = FileManager.default.contents(atPath: directory + "/meta.json"),
           let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
       throw AttentionError("\(directory)/meta.json: missing or not a JSON object")
     }
-    try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale", "num_splits"], at: "\(directory)/meta.json")
+    try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale", "num_splits", "softcap"], at: "\(directory)/meta.json")
     guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
       throw AttentionError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
     }
@@ -123,6 +124,10 @@ extension FA3Bridge {
       if let n = meta["num_splits"] {
         guard let n = n as? Int else { throw AttentionError("meta.json: num_splits must be an integer") }
         inputs.numSplits = n
+      }
+      if let c = meta["softcap"] {
+        guard let c = c as? Double else { throw AttentionError("meta.json: softcap must be a number") }
+        inputs.softcap = c
       }
       try inputs.validate()
       return inputs

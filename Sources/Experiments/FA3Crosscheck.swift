@@ -56,11 +56,12 @@ public struct FA3Comparison: Hashable, Sendable {
   /// nominal softmax scale and the kernel's causal mask (``ReferenceSpec/compute(_:options:)``,
   /// as every command computes references); `Double` values, O's layout. With `cacheSeqLens`
   /// each batch entry attends to its own first keys (an entry with none gives zeros, as the
-  /// kernel does). `nil` when an input value is not finite (NaN codes: there is no reference)
-  /// or V's head dim differs from Q's (the reference takes one head dim).
+  /// kernel does). `nil` when an input value is not finite (NaN codes: there is no reference),
+  /// V's head dim differs from Q's (the reference takes one head dim) or a softcap is set (the
+  /// reference has none).
   public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double]? {
     let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
-    if inputs.valueHeadDim != inputs.headDim { return nil }
+    if inputs.valueHeadDim != inputs.headDim || inputs.kernelSoftcap != nil { return nil }
     let values = inputs.values()
     for t in [values.q, values.k, values.v] where t.values.contains(where: { !$0.isFinite }) { return nil }
     guard let lens = inputs.cacheSeqLens else { return try ReferenceSpec.mpfr(bits: precision).compute(values, options: options).values }
@@ -94,7 +95,8 @@ extension FA3Case {
     ] + (numSplits != 1 ? [("num_splits", .int(numSplits))] : [])
       + (cacheSeqLens.map { [("cache_seqlens", .array($0.map(JSONText.int)))] } ?? [])
       + (nanCodes > 0 ? [("nan_codes", .int(nanCodes))] : [])
-      + (valueHeadDim.map { [("head_dim_v", .int($0))] } ?? []))
+      + (valueHeadDim.map { [("head_dim_v", .int($0))] } ?? [])
+      + (softcap != 0 ? [("softcap", .double(softcap))] : []))
   }
 }
 

@@ -112,6 +112,9 @@ public enum FA3RandomKind: String, CaseIterable, Sendable {
   case nan
   /// V's head dim ≠ Q/K's: 192/128-like pairs (bf16 and e4m3fn), and 16-bit d ≤ 64 with V up to 512.
   case valueHeadDim = "head-dim-v"
+  /// `softcap` 0.1…60 (bf16 for even case numbers, e4m3fn for odd): prefill, explicit splits and
+  /// KV-cache decode.
+  case softcap
 }
 
 extension FA3Comparison {
@@ -125,7 +128,8 @@ extension FA3Comparison {
     func between(_ lo: Int, _ hi: Int) -> Int { lo + uniform(hi - lo + 1) }
     func pick<T>(_ xs: [T]) -> T { xs[uniform(xs.count)] }
     return (0..<count).map { i in
-      let element: FA3Inputs.Element = uniform(2) == 0 ? .bf16 : .e4m3fn
+      var element: FA3Inputs.Element = uniform(2) == 0 ? .bf16 : .e4m3fn
+      if kind == .softcap { element = i % 2 == 0 ? .bf16 : .e4m3fn }
       let kv = pick([1, 1, 2, 4])
       var c = FA3Case(element: element, headDim: pick([64, 96, 128, 192, 256]), seqLenQ: 1, heads: kv * pick([1, 1, 2, 4, 8]),
                       kvHeads: kv, causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "fa3",
@@ -166,6 +170,24 @@ extension FA3Comparison {
           c.headDim = pick([32, 48, 64])
           c.valueHeadDim = pick([96, 128, 256, 384, 512])
         }
+      case .softcap:
+        c.batch = between(1, 2)
+        switch uniform(4) {
+        case 0, 1:
+          c.seqLenQ = between(1, 1200)
+          c.seqLenK = pick([c.seqLenQ, between(1, 1500)])
+        case 2:
+          c.seqLenQ = pick([1, between(1, 200)])
+          c.seqLenK = between(64, 2000)
+          c.numSplits = between(2, 8)
+        default:
+          c.batch = between(1, 4)
+          c.seqLenQ = pick([1, 1, between(1, 8)])
+          c.seqLenK = between(128, 3000)
+          c.cacheSeqLens = (0..<c.batch).map { _ in pick([c.seqLenK, between(0, c.seqLenK)]) }
+          c.numSplits = 0
+        }
+        c.softcap = pick([0.5, 1, 2.5, 5, 10, 20, 30, 50, Double(between(1, 600)) / 10])
       }
       return c
     }

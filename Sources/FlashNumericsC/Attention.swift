@@ -85,7 +85,8 @@ struct SchemeRun {
 /// The FlashAttention-3 forward kernel, bit for bit: bf16/fp16 bit patterns or e4m3fn bytes (in
 /// uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse` (natural log, float32)
 /// out. V and O have head dim `head_dim_v` (≤ 0: `head_dim`; unequal pairs as the kernel builds them).
-/// Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `num_splits`
+/// Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `softcap` > 0 caps
+/// the scores (softcap·tanh(score·scale/softcap), MUFU.TANH), 0 is off. `num_splits`
 /// is the kernel's (1: none, 0: its heuristic); `cache_seqlens` (int32, batch; NULL: all keys)
 /// makes K and V caches of which entry b uses its first `cache_seqlens[b]` keys, as
 /// `flash_attn_with_kvcache`; `sm_count` is the GPU's SM count the split heuristics read;
@@ -96,7 +97,7 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
                           _ kvHeads: Int64, _ headDim: Int64, _ headDimV: Int64, _ q: UnsafePointer<UInt16>?,
                           _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?,
                           _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?, _ causal: Int32,
-                          _ softmaxScale: Double, _ numSplits: Int32,
+                          _ softmaxScale: Double, _ softcap: Double, _ numSplits: Int32,
                           _ cacheSeqLens: UnsafePointer<Int32>?, _ smCount: Int32, _ schedule: UnsafePointer<CChar>?, _ threads: Int32,
                           _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
@@ -115,7 +116,8 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
                            k: Array(UnsafeBufferPointer(start: k, count: s.kCount)), v: Array(UnsafeBufferPointer(start: v, count: vCount)),
                            qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
                            causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
-                           cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv)
+                           cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv,
+                           softcap: softcap)
     if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
     let o = try FA3Forward.run(inputs, schedule: try adjusted(FA3Schedule.fa3(for: inputs), smCount: smCount, settings: schedule),
                                threads: Int(threads))
@@ -134,7 +136,7 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
                                  _ cuSeqLensK: UnsafePointer<Int32>?, _ maxSeqLenQ: Int64, _ maxSeqLenK: Int64,
                                  _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?,
                                  _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?,
-                                 _ causal: Int32, _ softmaxScale: Double, _ numSplits: Int32, _ smCount: Int32,
+                                 _ causal: Int32, _ softmaxScale: Double, _ softcap: Double, _ numSplits: Int32, _ smCount: Int32,
                                  _ schedule: UnsafePointer<CChar>?, _ threads: Int32,
                                  _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
@@ -167,7 +169,8 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
                                  k: Array(UnsafeBufferPointer(start: k, count: tk * hk * d)),
                                  v: Array(UnsafeBufferPointer(start: v, count: tk * hk * dv)),
                                  qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
-                                 causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits))
+                                 causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
+                                 softcap: softcap)
     if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
     let base = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: causal != 0,
                                seqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : (0..<b).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 0)

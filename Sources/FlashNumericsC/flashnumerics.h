@@ -46,14 +46,15 @@ int32_t fn_mufu(const char *function, const float *x, int64_t n, float *out);
 /* Attention. */
 int32_t fn_flash_attn(const char *element, int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int64_t heads, int64_t kv_heads,
                       int64_t head_dim, int64_t head_dim_v, const uint16_t *q, const uint16_t *k, const uint16_t *v, const float *q_descale,
-                      const float *k_descale, const float *v_descale, int32_t causal, double softmax_scale, int32_t num_splits,
+                      const float *k_descale, const float *v_descale, int32_t causal, double softmax_scale, double softcap,
+                      int32_t num_splits,
                       const int32_t *cache_seqlens, int32_t sm_count, const char *schedule, int32_t threads, uint16_t *out,
                       float *lse);
 int32_t fn_flash_attn_varlen(const char *element, int64_t batch, int64_t total_q, int64_t total_k, int64_t heads, int64_t kv_heads,
                              int64_t head_dim, int64_t head_dim_v, const int32_t *cu_seqlens_q, const int32_t *cu_seqlens_k,
                              int64_t max_seqlen_q, int64_t max_seqlen_k, const uint16_t *q, const uint16_t *k, const uint16_t *v,
                              const float *q_descale, const float *k_descale, const float *v_descale, int32_t causal,
-                             double softmax_scale, int32_t num_splits, int32_t sm_count, const char *schedule, int32_t threads,
+                             double softmax_scale, double softcap, int32_t num_splits, int32_t sm_count, const char *schedule, int32_t threads,
                              uint16_t *out, float *lse);
 int32_t fn_attention(const char *scheme, const char *algorithm, int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int64_t heads,
                      int64_t kv_heads, int64_t head_dim, const double *q, const double *k, const double *v, int32_t causal,

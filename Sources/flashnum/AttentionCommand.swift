@@ -55,6 +55,8 @@ struct AttentionCommand: ParsableCommand {
   var maxSeqLenQ: Int?
   @Option(name: .customLong("max-seqlen-k"), help: "fa3 varlen: max_seqlen_k (default: the longest key sequence).")
   var maxSeqLenK: Int?
+  @Option(help: "fa3 on code inputs: the kernel's softcap (scores become softcap·tanh(score·scale/softcap), tanh by MUFU.TANH); 0 (the default) is off.")
+  var softcap: Double?
 
   /// The algorithm as named, with --block-rows/--block-columns/--reverse-blocks applied to `blocked`.
   func choice() throws -> AlgorithmChoice {
@@ -69,7 +71,7 @@ struct AttentionCommand: ParsableCommand {
       choice = .blocked(s)
     }
     if choice != .fa3Kernel && (!fa3Set.isEmpty || lseOut != nil || kernelOnly) {
-      throw InputError("--fa3-set, --lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k and --max-seqlen-q/k apply to --algorithm fa3 only")
+      throw InputError("--fa3-set, --lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap apply to --algorithm fa3 only")
     }
     return choice
   }
@@ -87,9 +89,9 @@ struct AttentionCommand: ParsableCommand {
 
   func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths + [cacheSeqLens, cuSeqLensQ, cuSeqLensK]) }
 
-  /// Whether a kernel-launch option (splits, caches, varlen) was given.
+  /// Whether a kernel-launch option (splits, caches, varlen, softcap) was given.
   var kernelOnly: Bool {
-    numSplits != nil || cacheSeqLens != nil || cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil
+    numSplits != nil || cacheSeqLens != nil || cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil || softcap != nil
   }
 
   func run() throws {
@@ -102,7 +104,7 @@ struct AttentionCommand: ParsableCommand {
       throw InputError("--algorithm fa3 needs code inputs (--input-format bf16, fp16 or e4m3fn), or value inputs with a --scheme the kernel takes (bf16, fp16, fa3-fp8-per-head, fp8-per-tensor)")
     }
     if lseOut != nil || kernelOnly {
-      throw InputError("--lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k and --max-seqlen-q/k need code inputs (the kernel's own inputs)")
+      throw InputError("--lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap need code inputs (the kernel's own inputs)")
     }
     let chosen = try scheme(codes: codes, format: files.format)
     let operands = try files.operands()
@@ -177,6 +179,7 @@ struct AttentionCommand: ParsableCommand {
       fa3.numSplits = 0
     }
     if let numSplits { fa3.numSplits = numSplits }
+    if let softcap { fa3.softcap = softcap }
     do { try fa3.validate() } catch { throw InputError(error.description) }
     let schedule = try adjusted(FA3Schedule.fa3(for: fa3))
     for problem in schedule.lint(element: fa3.element) { note("schedule: \(problem)") }
@@ -213,7 +216,8 @@ struct AttentionCommand: ParsableCommand {
     let varlen: FA3VarlenInputs
     do {
       varlen = try files.fa3VarlenInputs(cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxSeqLenQ, maxSeqLenK: maxSeqLenK,
-                                         causal: inputs.causal, softmaxScale: inputs.softmaxScale, numSplits: numSplits ?? 1)
+                                         causal: inputs.causal, softmaxScale: inputs.softmaxScale, numSplits: numSplits ?? 1,
+                                         softcap: softcap ?? 0)
     } catch { throw InputError(error.description) }
     let longest = maxSeqLenQ ?? (0..<(cuQ.count - 1)).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 1
     let schedule = try adjusted(FA3Schedule.fa3(element: varlen.element, headDim: varlen.headDim, valueHeadDim: varlen.valueHeadDim,

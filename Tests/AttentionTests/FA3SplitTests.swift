@@ -97,6 +97,50 @@ final class FA3SplitTests: XCTestCase {
     for c in cases { try check(try c.inputs(), c.description) }
   }
 
+  func testSoftcapAgreesWithTextbookAttention() throws {
+    // Softcaps where tanh bends the scores (0.5, 2) and where it hardly does (30), on every path.
+    let cases = [
+      FA3Case(element: .bf16, headDim: 128, seqLenQ: 70, seqLenK: 300, heads: 4, kvHeads: 2, causal: true, seed: 11, softcap: 0.5),
+      FA3Case(element: .bf16, headDim: 64, seqLenQ: 1, seqLenK: 1800, batch: 2, heads: 4, seed: 12, numSplits: 0,
+              cacheSeqLens: [1800, 250], softcap: 2),
+      FA3Case(element: .e4m3fn, headDim: 128, seqLenQ: 50, seqLenK: 500, heads: 2, seed: 13, numSplits: 3, softcap: 2),
+      FA3Case(element: .e4m3fn, headDim: 256, seqLenQ: 33, seqLenK: 90, heads: 2, causal: true, distribution: "gaussian", seed: 14, softcap: 30),
+    ]
+    for c in cases { try check(try c.inputs(), c.description) }
+    // The test can fail: without the cap, a softcap of 0.5 is far from its textbook value.
+    var uncapped = try cases[0].inputs()
+    let capped = Self.textbook(uncapped).0
+    uncapped.softcap = 0
+    let o = try FA3Forward.run(uncapped, schedule: .fa3(for: uncapped)).o.map { FloatFormat.bf16.decode(UInt32($0)) }
+    let error = zip(o, capped).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }, norm = capped.reduce(0) { $0 + $1 * $1 }
+    XCTAssertGreaterThan((error / norm).squareRoot(), 0.05)
+  }
+
+  func testSoftcapSwitchAndChecks() throws {
+    let c = FA3Case(element: .bf16, headDim: 64, seqLenQ: 20, seqLenK: 100, seed: 15)
+    let plain = try FA3Forward.run(try c.inputs(), schedule: .fa3(element: .bf16, headDim: 64, causal: false, seqLenQ: 20))
+    var inputs = try c.inputs()
+    inputs.softcap = 1e-50  // rounds to float32 0: off, as in the kernel
+    XCTAssertNil(inputs.kernelSoftcap)
+    XCTAssertEqual(try FA3Forward.run(inputs, schedule: .fa3(for: inputs)), plain)
+    inputs.softcap = 3
+    var ieee = FA3Schedule.fa3(for: inputs)
+    let capped = try FA3Forward.run(inputs, schedule: ieee)
+    XCTAssertNotEqual(capped.o, plain.o)
+    ieee.tanh = .ieee  // the GPU's tanh.approx differs from tanh in the last bits, and so do some outputs
+    XCTAssertNotEqual(try FA3Forward.run(inputs, schedule: ieee).o, capped.o)
+    for bad in [-1, -.leastNonzeroMagnitude, .nan, .infinity] as [Double] {
+      inputs.softcap = bad
+      XCTAssertThrowsError(try inputs.validate()) { XCTAssertTrue("\($0)".contains("softcap must be finite and ≥ 0"), "\($0)") }
+    }
+    var json = c
+    json.softcap = 2.5
+    let decoded = try JSONDecoder().decode(FA3Case.self, from: Data(#"{"element":"bf16","head_dim":64,"seq_len_q":20,"seq_len_k":100,"seed":15,"softcap":2.5}"#.utf8))
+    XCTAssertEqual(decoded, json)
+    XCTAssertTrue(json.description.hasSuffix("-softcap2.5-s15"))
+    XCTAssertNotEqual(try json.inputs().fingerprint, try c.inputs().fingerprint)
+  }
+
   func testSplitsChangeBitsButNotTheResult() throws {
     let c = FA3Case(element: .bf16, headDim: 128, seqLenQ: 8, seqLenK: 3000, heads: 2, distribution: "gaussian", seed: 9)
     var inputs = try c.inputs()
@@ -218,6 +262,7 @@ final class FA3SplitTests: XCTestCase {
         var dot = 0.0
         for c in 0..<d { dot += x.q.values[((bi * sq + i) * h + hi) * d + c] * x.k.values[((bi * sk + j) * hk + kh) * d + c] }
         s[j] = dot * inputs.scale
+        if inputs.softcap > 0 { s[j] = inputs.softcap * Foundation.tanh(s[j] / inputs.softcap) }  // the definition
       }
       let m = s.max()!
       let e = s.map { Foundation.exp($0 - m) }

@@ -6,8 +6,10 @@ import LowPrecision
 import XCTest
 
 /// The MUFU models against H100 outputs (`Fixtures/mufu-h100.npy`, made by
-/// `Scripts/mufu_fixture.py`), against closed forms, and — opt-in — against the H100's chunk
-/// hashes of all 2^32 inputs (`Fixtures/mufu-h100-hashes.bin`, `Scripts/mufu_probe.cu hashes`).
+/// `Scripts/mufu_fixture.py`) and H200 tanh outputs (`Fixtures/tanh-h200.npy`,
+/// `Scripts/tanh_fixture.py`), against closed forms, and — opt-in — against the GPUs' chunk
+/// hashes of all 2^32 inputs (`Fixtures/mufu-h100-hashes.bin`, `Scripts/mufu_probe.cu hashes`;
+/// `Fixtures/tanh-h200-hashes.bin`, `Scripts/tanh_probe.cu hashes`).
 final class MUFUTests: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -96,5 +98,67 @@ final class MUFUTests: XCTestCase {
     }
     let computed = Array(slots)
     XCTAssertEqual(zip(given, computed).filter { $0 != $1 }.count, 0)
+  }
+
+  func testTanhReplaysH200Outputs() throws {
+    let a = try NPYFile.read(Self.fixtures.appendingPathComponent("tanh-h200.npy").path)
+    XCTAssertEqual(a.shape.last, 2)
+    let rows = try XCTUnwrap(a.uint32)
+    XCTAssertGreaterThan(rows.count / 2, 20_000)
+    var mismatches = 0
+    for r in stride(from: 0, to: rows.count, by: 2) where MUFU.tanh(Float(bitPattern: rows[r])).bitPattern != rows[r + 1] {
+      mismatches += 1
+      if mismatches < 10 {
+        XCTFail(String(format: "tanh(0x%08x): model 0x%08x, H200 0x%08x", rows[r], MUFU.tanh(Float(bitPattern: rows[r])).bitPattern, rows[r + 1]))
+      }
+    }
+    XCTAssertEqual(mismatches, 0)
+  }
+
+  func testTanhClosedForms() {
+    // The identity below 2^-8 (no flush: subnormals and signed zeros pass), ±1 from 8 on.
+    for bits: UInt32 in [0, 1, 0x7F_FFFF, 0x80_0000, 0x3B7F_FFFF, 0x3A12_3456] {
+      for sign: UInt32 in [0, 0x8000_0000] {
+        XCTAssertEqual(MUFU.tanh(Float(bitPattern: bits | sign)).bitPattern, bits | sign)
+      }
+    }
+    for x: Float in [8, 8.5, 100, .greatestFiniteMagnitude, .infinity] {
+      XCTAssertEqual(MUFU.tanh(x), 1)
+      XCTAssertEqual(MUFU.tanh(-x), -1)
+    }
+    XCTAssertEqual(MUFU.tanh(0x1p-8), 0x1p-8)  // the first interval starts at the identity
+    XCTAssertEqual(MUFU.tanh(.nan).bitPattern, 0x7FFF_FFFF)
+    XCTAssertEqual(MUFU.tanh(-.nan).bitPattern, 0x7FFF_FFFF)
+    XCTAssertLessThan(MUFU.tanh(7.9999995), 1)
+  }
+
+  func testTanhIsOddAndAccurate() {
+    // Not the contract (the bits are): odd for every input, within 2^-16.5 relative of tanh,
+    // and blind to the low fraction bits its binade drops.
+    var rng = SplitMix64(seed: 9)
+    let dropped: [UInt32] = [6, 6, 6, 5, 5, 4, 4, 4, 3, 2, 3]
+    for _ in 0..<200_000 {
+      let bits = UInt32.random(in: 0x3B80_0000..<0x4100_0000, using: &rng)
+      let x = Float(bitPattern: bits), y = MUFU.tanh(x)
+      XCTAssertEqual(MUFU.tanh(-x).bitPattern, y.bitPattern ^ 0x8000_0000)
+      let exact = Foundation.tanh(Double(x))
+      XCTAssertLessThan(abs(Double(y) - exact) / exact, Foundation.exp2(-16.5), "tanh(\(x))")
+      let d = dropped[Int(bits >> 23) - 127 + 8]
+      XCTAssertEqual(MUFU.tanh(Float(bitPattern: bits & ~((1 << d) - 1))).bitPattern, y.bitPattern)
+    }
+  }
+
+  /// Opt-in (`FLASHNUM_EXHAUSTIVE=1`, about a minute on 2 cores): every float32 input of tanh.
+  func testTanhAllInputsMatchH200ChunkHashes() throws {
+    try XCTSkipUnless(ProcessInfo.processInfo.environment["FLASHNUM_EXHAUSTIVE"] == "1",
+                      "set FLASHNUM_EXHAUSTIVE=1 for the 2^32-input tanh sweep")
+    let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("tanh-h200-hashes.bin"))
+    XCTAssertEqual(data.count, 4096 * 8)
+    let given = data.withUnsafeBytes { raw in (0..<4096).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+    let slots = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4096)
+    defer { slots.deallocate() }
+    nonisolated(unsafe) let out = slots
+    DispatchQueue.concurrentPerform(iterations: 4096) { out[$0] = MUFU.chunkHash(.tanh, chunk: $0) }
+    XCTAssertEqual(zip(given, Array(slots)).filter { $0 != $1 }.count, 0)
   }
 }

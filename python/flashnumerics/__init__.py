@@ -174,13 +174,14 @@ def flash_attn_func(q, k, v, softmax_scale=None, causal=False, qv=None, q_descal
     `return_attn_probs=True` (lse float32 (batch, heads, seqlen_q), natural log) — torch tensors on
     q's device when torch came in. `num_splits` > 1 splits the keys among that many CTAs and
     merges them with the combine kernel; 0 lets the kernel's heuristic choose for a GPU of
-    `num_sms` − `sm_margin` SMs. `pack_gqa` and `deterministic` do not change the kernel's
-    numbers; `qv`, windows, `attention_chunk` and `softcap` are not emulated yet (ValueError).
+    `num_sms` − `sm_margin` SMs. `softcap` > 0 caps the scores as softcap·tanh(score·scale/softcap)
+    with the GPU's tanh.approx. `pack_gqa` and `deterministic` do not change the kernel's
+    numbers; `qv`, windows and `attention_chunk` are not emulated yet (ValueError).
     `schedule` (keyword only; default the kernel's) changes the emulated schedule for what-ifs: a dict
     of `flashnum attention --fa3-set` parameters, e.g. {"rescaleThreshold": 4, "fp8ProbabilityFormat": "e5m2"}."""
-    if qv is not None or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0:
-        raise ValueError("flash_attn_func: qv, window_size, attention_chunk and softcap are not emulated yet")
-    out, lse = _flash_attn("flash_attn_func", q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits,
+    if qv is not None or tuple(window_size) != (-1, -1) or attention_chunk != 0:
+        raise ValueError("flash_attn_func: qv, window_size and attention_chunk are not emulated yet")
+    out, lse = _flash_attn("flash_attn_func", q, k, v, q_descale, k_descale, v_descale, softmax_scale, softcap, causal, num_splits,
                            None, num_sms - sm_margin, schedule, threads)
     return (out, lse) if return_attn_probs else out
 
@@ -197,17 +198,17 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary
     entry b uses its first `cache_seqlens[b]` keys (an int for all, or an int32 array/tensor of
     `batch`; None: all). `num_splits=0` (the default) runs the kernel's split heuristic and its
     per-entry split counts, then the combine kernel, for a GPU of `num_sms` − `sm_margin` SMs.
-    Returns `out`, or `(out, lse)` with `return_softmax_lse=True`. Appending new keys (`k`, `v`),
-    rotary embeddings, `cache_batch_idx`, `cache_leftpad`, paged caches, `cu_seqlens_q`, windows,
-    `attention_chunk`, `softcap` and `qv` are not emulated yet (ValueError)."""
+    `softcap` as in `flash_attn_func`. Returns `out`, or `(out, lse)` with `return_softmax_lse=True`.
+    Appending new keys (`k`, `v`), rotary embeddings, `cache_batch_idx`, `cache_leftpad`, paged
+    caches, `cu_seqlens_q`, windows, `attention_chunk` and `qv` are not emulated yet (ValueError)."""
     unsupported = {"k": k, "v": v, "qv": qv, "rotary_cos": rotary_cos, "rotary_sin": rotary_sin, "cache_batch_idx": cache_batch_idx,
                    "cache_leftpad": cache_leftpad, "page_table": page_table, "cu_seqlens_q": cu_seqlens_q,
                    "cu_seqlens_k_new": cu_seqlens_k_new, "rotary_seqlens": rotary_seqlens, "scheduler_metadata": scheduler_metadata}
     given = [name for name, value in unsupported.items() if value is not None]
-    if given or tuple(window_size) != (-1, -1) or attention_chunk != 0 or softcap != 0.0:
-        raise ValueError(f"flash_attn_with_kvcache: {', '.join(given) or 'window_size, attention_chunk or softcap'} not emulated yet")
-    out, lse = _flash_attn("flash_attn_with_kvcache", q, k_cache, v_cache, q_descale, k_descale, v_descale, softmax_scale, causal,
-                           num_splits, cache_seqlens, num_sms - sm_margin, schedule, threads)
+    if given or tuple(window_size) != (-1, -1) or attention_chunk != 0:
+        raise ValueError(f"flash_attn_with_kvcache: {', '.join(given) or 'window_size or attention_chunk'} not emulated yet")
+    out, lse = _flash_attn("flash_attn_with_kvcache", q, k_cache, v_cache, q_descale, k_descale, v_descale, softmax_scale, softcap,
+                           causal, num_splits, cache_seqlens, num_sms - sm_margin, schedule, threads)
     return (out, lse) if return_softmax_lse else out
 
 
@@ -221,11 +222,12 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=Non
     after another, `cu_seqlens_q` and `cu_seqlens_k` (int, batch + 1, from 0, non-decreasing) marking
     their starts; `max_seqlen_q`/`max_seqlen_k` as passed to the kernel (None: the longest). Returns
     `out` (total_q, heads, dv), or `(out, lse)` with `return_attn_probs=True` (lse (heads, total_q)).
-    `seqused_q`, `seqused_k`, `qv`, windows, `attention_chunk` and `softcap` are not emulated yet."""
+    `softcap` as in `flash_attn_func`. `seqused_q`, `seqused_k`, `qv`, windows and `attention_chunk`
+    are not emulated yet."""
     function = "flash_attn_varlen_func"
     if (seqused_q is not None or seqused_k is not None or qv is not None or tuple(window_size) != (-1, -1)
-            or attention_chunk != 0 or softcap != 0.0):
-        raise ValueError(f"{function}: seqused_q, seqused_k, qv, window_size, attention_chunk and softcap are not emulated yet")
+            or attention_chunk != 0):
+        raise ValueError(f"{function}: seqused_q, seqused_k, qv, window_size and attention_chunk are not emulated yet")
     (qa, ka, va), element = _kernel_codes(function, (q, k, v), 3)
     tq, h, d = qa.shape
     tk, hk, dv = va.shape
@@ -250,7 +252,8 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=Non
     fp, u16, i32 = _native._c.c_float, _native._c.c_uint16, _native._c.c_int32
     check(lib.fn_flash_attn_varlen(element.encode(), b, tq, tk, h, hk, d, dv, _ptr(cus[0], i32), _ptr(cus[1], i32), *maxima,
                                    _ptr(qa, u16), _ptr(ka, u16), _ptr(va, u16), *[None if ds is None else _ptr(ds, fp) for ds in descales],
-                                   1 if causal else 0, _scale(softmax_scale), int(num_splits), int(num_sms - sm_margin),
+                                   1 if causal else 0, _scale(softmax_scale), _softcap(function, softcap), int(num_splits),
+                                   int(num_sms - sm_margin),
                                    _schedule(function, schedule), _threads(threads),
                                    _ptr(out, u16), _ptr(lse, fp)))
     o, l = _kernel_outputs(q, element, out, lse)
@@ -319,8 +322,19 @@ def _schedule(function, schedule):
     return ";".join(items).encode()
 
 
-def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, causal, num_splits, cache_seqlens, sm_count,
-                schedule, threads):
+def _softcap(function, softcap):
+    """softcap as a float >= 0 (0: off); anything else is a ValueError."""
+    try:
+        value = float(softcap)
+    except (TypeError, ValueError):
+        raise TypeError(f"{function}: softcap must be a number, got {softcap!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise ValueError(f"{function}: softcap must be finite and >= 0 (0: off), got {softcap!r}")
+    return value
+
+
+def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, softcap, causal, num_splits, cache_seqlens,
+                sm_count, schedule, threads):
     """The common part of flash_attn_func and flash_attn_with_kvcache."""
     (qa, ka, va), element = _kernel_codes(function, (q, k, v), 4)
     b, sq, h, d = qa.shape
@@ -348,7 +362,7 @@ def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scal
     check(lib.fn_flash_attn(element.encode(), b, sq, ka.shape[1], h, hk, d, dv,
                             _ptr(qa, _native._c.c_uint16), _ptr(ka, _native._c.c_uint16), _ptr(va, _native._c.c_uint16),
                             *[None if ds is None else _ptr(ds, fp) for ds in descales],
-                            1 if causal else 0, _scale(softmax_scale), int(num_splits),
+                            1 if causal else 0, _scale(softmax_scale), _softcap(function, softcap), int(num_splits),
                             None if lens is None else _ptr(lens, _native._c.c_int32), int(sm_count), _schedule(function, schedule),
                             _threads(threads), _ptr(out, _native._c.c_uint16), _ptr(lse, fp)))
     return _kernel_outputs(q, element, out, lse)

@@ -67,7 +67,7 @@ def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
         dtype = ml_dtypes.float8_e4m3fn if case["element"] == "e4m3fn" else ml_dtypes.bfloat16
         q, k, v = (data[x].view(dtype) for x in "qkv")
         descales = {name: data[name] for name in ("q_descale", "k_descale", "v_descale") if name in data}
-        common = dict(causal=case["causal"], num_splits=case["num_splits"], threads=2, **descales)
+        common = dict(causal=case["causal"], num_splits=case["num_splits"], softcap=case.get("softcap", 0.0), threads=2, **descales)
         if "seqlens_q" in case:
             cu = [np.concatenate([[0], np.cumsum(case[n])]).astype(np.int32) for n in ("seqlens_q", "seqlens_k")]
             out, lse = fn.flash_attn_varlen_func(q, k, v, cu[0], cu[1], max(case["seqlens_q"]), max(case["seqlens_k"]),
