@@ -17,7 +17,7 @@ import numpy as np
 def inputs():
     rng = np.random.default_rng(20261130)
     f = np.float32
-    chosen = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 4.0, 8.0, -8.0, 7.999999, 0x1p-8, -0x1p-8, 0x1p-9, 1e-30,
+    chosen = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 4.0, 8.0, -8.0, 7.999999, 2.0**-8, -(2.0**-8), 2.0**-9, 1e-30,
                        np.inf, -np.inf, np.nan, 3.0, 0.1, -0.1], dtype=f).view(np.uint32)
     bits = np.array([0x00000001, 0x007FFFFF, 0x00800000, 0x80000001, 0x7F7FFFFF, 0xFF7FFFFF, 0x7FC00000,
                      0xFFC00000, 0x7F800001, 0x3B7FFFFF, 0x40FFFFFF], dtype=np.uint32)

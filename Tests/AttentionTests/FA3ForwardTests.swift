@@ -5,8 +5,8 @@ import LowPrecision
 import XCTest
 
 /// The FA3 schedule against outputs of the real kernel (`Fixtures/fa3-kernel`: prefill cases from an
-/// H100 by `Scripts/h100_crosscheck.sh`; split, KV-cache, NaN and unequal-head-dim cases from an
-/// H200 by `flashnum crosscheck --random 100 --random-kind … --save-fixture`), against textbook
+/// H100 by `Scripts/h100_crosscheck.sh`; split, KV-cache, NaN, unequal-head-dim and softcap cases
+/// from an H200 by `flashnum crosscheck --random 100 --random-kind … --save-fixture`), against textbook
 /// attention, and its input checks.
 final class FA3ForwardTests: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fa3-kernel")
@@ -15,6 +15,7 @@ final class FA3ForwardTests: XCTestCase {
     let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).sorted()
     XCTAssertGreaterThanOrEqual(names.count, 6)
     var elements = Set<FA3Inputs.Element>()
+    var softcaps = 0
     for name in names {
       let dir = Self.fixtures.appendingPathComponent(name)
       let c = try JSONDecoder().decode(FA3Case.self, from: Data(contentsOf: dir.appendingPathComponent("case.json")))
@@ -38,8 +39,17 @@ final class FA3ForwardTests: XCTestCase {
       (wrong.exp2, wrong.reciprocal, wrong.log2) = (.ieee, .ieee, .ieee)  // also for single-block cases
       let other = try FA3Forward.run(inputs, schedule: wrong)
       XCTAssertTrue(other.o != o || other.lse.map(\.bitPattern) != lse.map(\.bitPattern), name)
+      if inputs.kernelSoftcap != nil {
+        // Nor does tanh in double in place of the GPU's tanh.approx.
+        var ieeeTanh = schedule
+        ieeeTanh.tanh = .ieee
+        let t = try FA3Forward.run(inputs, schedule: ieeeTanh, threads: 2)
+        XCTAssertTrue(t.o != o || t.lse.map(\.bitPattern) != lse.map(\.bitPattern), "\(name): tanh in double")
+        softcaps += 1
+      }
     }
     XCTAssertEqual(elements, [.bf16, .e4m3fn])
+    XCTAssertGreaterThanOrEqual(softcaps, 6)
   }
 
   /// Textbook attention in Double on the same values: the schedule's relative RMSE is below 1 %

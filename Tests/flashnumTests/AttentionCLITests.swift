@@ -33,7 +33,7 @@ final class AttentionCLITests: CLITestCase {
     }
   }
 
-  /// `--num-splits`, `--cache-seqlens` and `--cu-seqlens-q/k` give the library's bits
+  /// `--num-splits`, `--cache-seqlens`, `--softcap` and `--cu-seqlens-q/k` give the library's bits
   /// (`FA3Forward` with the same launch), and `invariance --json` reads back.
   func testKernelLaunchOptions() throws {
     let c = FA3Case(element: .bf16, headDim: 64, seqLenQ: 3, seqLenK: 900, batch: 2, heads: 4, kvHeads: 2, causal: true, seed: 4)
@@ -45,7 +45,8 @@ final class AttentionCLITests: CLITestCase {
     let base = ["attention", "--q", q, "--k", k, "--v", v, "--input-format", "bf16", "--algorithm", "fa3", "--causal", "--out-bits"]
     for (extra, change) in [(["--num-splits", "5"], { (x: inout FA3Inputs) in x.numSplits = 5 }),
                             (["--cache-seqlens", lens], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 0 }),
-                            (["--cache-seqlens", lens, "--num-splits", "3"], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 3 })] {
+                            (["--cache-seqlens", lens, "--num-splits", "3"], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 3 }),
+                            (["--softcap", "2.5", "--num-splits", "2"], { $0.softcap = 2.5; $0.numSplits = 2 })] {
       let r = try self.run(base + extra + ["--out", path("o.npy"), "--lse-out", path("l.npy")])
       XCTAssertEqual(r.status, 0, r.stderr)
       var expected = inputs

@@ -191,6 +191,10 @@ final class MalformedInputTests: CLITestCase {
     let kernel = ["attention", "--q", qc, "--k", qc, "--v", qc, "--input-format", "e4m3fn", "--algorithm", "fa3"]
     for n in ["-1", "257", "x"] { bad(kernel + ["--num-splits", n, "--out", out], "num") }
     good(kernel + ["--num-splits", "0", "--out", out])
+    for c in ["-1", "nan", "inf", "-inf", "x"] { bad(kernel + ["--softcap", c, "--out", out], "softcap") }
+    good(kernel + ["--softcap", "0", "--out", out])
+    good(kernel + ["--softcap", "1e300", "--out", out])
+    bad(att + ["--softcap", "30", "--out", out], "apply to --algorithm fa3 only")
     bad(att + ["--num-splits", "2", "--out", out], "apply to --algorithm fa3 only")
     bad(["attention"] + qkv + ["--algorithm", "fa3", "--scheme", "bf16", "--num-splits", "2", "--out", out], "need code inputs")
     let long = try write(NPYArray(shape: [1], int32: [33]), "lens33.npy"), twoLens = try write(NPYArray(shape: [2], int32: [3, 4]), "lens2.npy")

@@ -491,12 +491,13 @@ def mufu(function, x):
 
 
 def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads=2, kv_heads=None, causal=False,
-                    distribution="fa3", hadamard=False, seed=0, num_splits=1, cache_seqlens=None, nan_codes=0, head_dim_v=None):
+                    distribution="fa3", hadamard=False, seed=0, num_splits=1, cache_seqlens=None, nan_codes=0, head_dim_v=None,
+                    softcap=0.0):
     """The inputs of a crosscheck case (the keys of a case.json file): a dict with q, k, v as
     ml_dtypes arrays of `element` (bf16, fp16, e4m3fn; v of head dim `head_dim_v`, default
     `head_dim`; `nan_codes` codes set to NaN) and, for e4m3fn, q_descale, k_descale, v_descale
-    (float32 (batch, kv_heads)); `causal`, `num_splits` and `cache_seqlens` (the call's, not
-    the inputs') are returned as given."""
+    (float32 (batch, kv_heads)); `causal`, `num_splits`, `cache_seqlens` and `softcap` (the
+    call's, not the inputs') are returned as given."""
     seq_len_k = seq_len_q if seq_len_k is None else seq_len_k
     kv_heads = heads if kv_heads is None else kv_heads
     dims = [int(x) for x in (batch, seq_len_q, seq_len_k, heads, kv_heads, head_dim)]
@@ -520,7 +521,8 @@ def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads
     dtype = _dtype_of(element)
     narrow = (lambda a: a.astype(np.uint8)) if dtype.itemsize == 1 else (lambda a: a)
     result = {"q": narrow(q).view(dtype), "k": narrow(k).view(dtype), "v": narrow(v).view(dtype), "causal": bool(causal),
-              "num_splits": int(num_splits), "cache_seqlens": None if cache_seqlens is None else np.asarray(cache_seqlens, np.int32)}
+              "num_splits": int(num_splits), "cache_seqlens": None if cache_seqlens is None else np.asarray(cache_seqlens, np.int32),
+              "softcap": float(softcap)}
     if element == "e4m3fn":
         result.update(q_descale=ds[0], k_descale=ds[1], v_descale=ds[2])
     return result

@@ -21,7 +21,8 @@ def test_committed_kernel_outputs_bit_for_bit(repository):
         case = json.loads((d / "case.json").read_text())
         inputs = fn.fa3_case_inputs(**case)
         descales = {k: inputs[k] for k in ("q_descale", "k_descale", "v_descale") if k in inputs}
-        common = dict(causal=case.get("causal", False), num_splits=inputs["num_splits"], threads=2, **descales)
+        common = dict(causal=case.get("causal", False), num_splits=inputs["num_splits"], softcap=inputs["softcap"], threads=2,
+                      **descales)
         if inputs["cache_seqlens"] is not None:
             out, lse = fn.flash_attn_with_kvcache(inputs["q"], inputs["k"], inputs["v"], cache_seqlens=inputs["cache_seqlens"],
                                                   return_softmax_lse=True, **common)
@@ -60,7 +61,7 @@ def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
     tile is NaN), V's own head dim and varlen (which crosscheck cases cannot express)."""
     files = surface_fixtures(repository)
     paths = {json.loads(str(np.load(f)["meta"]))["path"] for f in files}
-    assert {"split-explicit", "nan", "inf", "head-dim-v", "varlen"} <= paths  # the other paths: crosscheck fixtures above
+    assert {"split-explicit", "nan", "inf", "head-dim-v", "varlen", "softcap", "softcap-varlen"} <= paths  # the other paths: crosscheck fixtures above
     for f in files:
         data = np.load(f)
         case = json.loads(str(data["meta"]))
