@@ -12,6 +12,9 @@ public struct AttentionScheme: Hashable, Sendable {
   public var k: QuantizationScheme
   public var v: QuantizationScheme
   public var incoherentProcessing: Bool
+  /// The Hadamard block size of the rotation (`nil`: the largest power of two dividing the head
+  /// dim); read only with ``incoherentProcessing``.
+  public var rotationBlock: Int? = nil
   public var plan: PrecisionPlan
 
   public init(name: String, summary: String, precision: String, q: QuantizationScheme, k: QuantizationScheme,
@@ -32,12 +35,23 @@ public struct AttentionScheme: Hashable, Sendable {
     return false
   }
 
+  /// Checks that the scheme can take tensors of head dim `headDim` (each tensor's scaling and the
+  /// rotation's block).
+  public func validate(headDim: Int) throws(AttentionError) {
+    for t in [q, k, v] { try t.validate(headDim: headDim) }
+    if incoherentProcessing { try rotation(seed: 0).validate(headDim: headDim) }
+  }
+
   /// Rotates (when the scheme says so, with `seed`) and quantizes `inputs`.
   public func prepare(_ inputs: AttentionInputs, seed: UInt64) throws(AttentionError) -> AttentionOperands {
     _ = try inputs.shape()
-    let x = incoherentProcessing ? IncoherentProcessing(seed: seed).apply(inputs) : inputs
+    if incoherentProcessing { try rotation(seed: seed).validate(headDim: inputs.q.headDim) }
+    let x = incoherentProcessing ? rotation(seed: seed).apply(inputs) : inputs
     return AttentionOperands(q: try q.quantize(x.q), k: try k.quantize(x.k), v: try v.quantize(x.v))
   }
+
+  /// The rotation of Q and K for inputs drawn with `seed` (one seed draws inputs and signs).
+  public func rotation(seed: UInt64) -> IncoherentProcessing { IncoherentProcessing(seed: seed, block: rotationBlock) }
 
   /// The same scheme with incoherent processing switched on or off (name suffixed `-hadamard`).
   public func withIncoherentProcessing(_ on: Bool) -> AttentionScheme {

@@ -47,7 +47,24 @@ public enum Hadamard {
 /// the committed kernel cases that rotate, so it waits for new kernel outputs.)
 public struct IncoherentProcessing: Hashable, Sendable {
   public var seed: UInt64
-  public init(seed: UInt64) { self.seed = seed }
+  /// The Hadamard block size: `nil` for ``Hadamard/blockSize(headDim:)``, else a power of two
+  /// that divides the head dim (smaller blocks spread outliers over fewer channels).
+  public var block: Int?
+  public init(seed: UInt64, block: Int? = nil) {
+    self.seed = seed
+    self.block = block
+  }
+
+  /// The block size used for head dim `d`.
+  public func blockSize(headDim d: Int) -> Int { block ?? Hadamard.blockSize(headDim: d) }
+
+  /// Checks that ``block`` is a power of two dividing `headDim`.
+  public func validate(headDim d: Int) throws(AttentionError) {
+    guard let b = block else { return }
+    guard b >= 1, b & (b - 1) == 0, d % b == 0 else {
+      throw AttentionError("Hadamard block \(b) must be a power of two that divides the head dim \(d)")
+    }
+  }
 
   /// The random signs `s` for head dim `d`.
   public func signs(headDim d: Int) -> [Double] {
@@ -57,7 +74,7 @@ public struct IncoherentProcessing: Hashable, Sendable {
 
   /// `M` as a dense d × d matrix (row-major), for tests and inspection.
   public func matrix(headDim d: Int) -> [Double] {
-    let b = Hadamard.blockSize(headDim: d), s = signs(headDim: d)
+    let b = blockSize(headDim: d), s = signs(headDim: d)
     let norm = 1 / Double(b).squareRoot()
     var m = [Double](repeating: 0, count: d * d)
     for i in 0..<d {
@@ -72,7 +89,7 @@ public struct IncoherentProcessing: Hashable, Sendable {
   public func rotate(_ t: AttentionTensor) -> AttentionTensor {
     let d = t.headDim
     guard d > 0 else { return t }
-    let b = Hadamard.blockSize(headDim: d)
+    let b = blockSize(headDim: d)
     let factors = signs(headDim: d).map { $0 / Double(b).squareRoot() }
     var out = t
     out.values.withUnsafeMutableBufferPointer { p in

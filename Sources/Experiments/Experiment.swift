@@ -225,10 +225,8 @@ public struct Experiment: Sendable {
     do { try largest.validate() } catch { throw AttentionError("\(file): sizes: \(error.description)") }
     for scheme in schemes {
       for d in headDims {
-        for t in [scheme.q, scheme.k, scheme.v] {
-          do { try t.validate(headDim: d) } catch {
-            throw AttentionError("\(file): schemes: '\(scheme.name)' cannot run head_dim \(d): \(error.description)")
-          }
+        do { try scheme.validate(headDim: d) } catch {
+          throw AttentionError("\(file): schemes: '\(scheme.name)' cannot run head_dim \(d): \(error.description)")
         }
       }
       if algorithms.contains(.fa3Kernel) {

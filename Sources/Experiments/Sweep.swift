@@ -6,9 +6,12 @@ import Foundation
 ///
 /// - Files: `DIR/NAME.csv` and `DIR/NAME.json` (`NAME.shard-I-of-N.*` for a shard); see
 ///   ``SweepResults`` for the layout.
-/// - Resume: points whose key is already in the CSV are skipped, so a rerun after an interrupt
-///   finishes the grid; a CSV written by a different experiment file (another fingerprint) is
-///   an error unless `fresh`. An interrupt loses at most the point in flight.
+/// - Resume and extend: points whose key (``MeasuredPoint/key``: scheme definition, algorithm,
+///   inputs, reference) is already in the CSV are skipped, so a rerun after an interrupt
+///   finishes the grid, and a grid grown by seeds, sizes, schemes or any other value computes
+///   only its new points. Results for points the experiment no longer has (a value removed, a
+///   scheme redefined) are an error unless `fresh`: nothing is dropped silently. An interrupt
+///   loses at most the point in flight.
 /// - Shards: `shard = (i, n)` (1 ≤ i ≤ n) takes the input configurations whose position among
 ///   the grid's distinct configurations is ≡ i − 1 (mod n), with all their schemes and
 ///   algorithms, so each reference is computed by one shard only.
@@ -93,15 +96,27 @@ public struct Sweep {
                                metrics: experiment.metrics, rows: [])
     if !fresh && FileManager.default.fileExists(atPath: csvPath) {
       let found = try SweepResults.readCSV(csvPath)
-      if let f = found.provenance("experiment_fingerprint"), f != experiment.fingerprint {
-        throw AttentionError("\(csvPath): written by a different experiment file (fingerprint \(f), this one \(experiment.fingerprint)); "
-                             + "rename the experiment, move the results away, or pass --fresh")
+      // A shard keeps results of the whole grid (a grown grid can move points between shards);
+      // kept rows take their position in this grid.
+      var position: [String: Int] = [:]
+      for p in shard == nil ? points : experiment.points { position[p.key] = p.index }
+      let wanted = Set(position.keys)
+      let stale = found.rows.filter { !wanted.contains($0.key) }
+      if let first = stale.first {
+        throw AttentionError("\(csvPath): holds \(stale.count) results for points this experiment does not have (e.g. '\(first.key)': "
+                             + "a value removed or a scheme defined differently); put them back, move the results away, or pass --fresh")
       }
-      let wanted = Set(points.map(\.key))
       var seen = Set<String>()
-      results.rows = found.rows.filter { wanted.contains($0.key) && seen.insert($0.key).inserted }
+      results.rows = found.rows.filter { wanted.contains($0.key) && seen.insert($0.key).inserted }.map { row in
+        var r = row
+        r.index = position[row.key]!
+        return r
+      }
       let repeated = found.rows.filter { wanted.contains($0.key) }.count - results.rows.count
       if repeated > 0 { note("\(csvPath): \(repeated) repeated rows dropped (the first of each point is kept)") }
+      if let f = found.provenance("experiment_fingerprint"), f != experiment.fingerprint {
+        results.provenance.append(("extended", "from experiment fingerprint \(f): \(results.rows.count) results kept"))
+      }
       // Keep the first run's start time; note this resumption.
       if let started = found.provenance("started") {
         results.provenance.removeAll { $0.0 == "started" }

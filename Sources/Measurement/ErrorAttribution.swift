@@ -40,7 +40,7 @@ public enum ErrorAttribution {
       var x = operands
       switch stage {
       case .inputQuantization:
-        x = AttentionOperands(scheme.incoherentProcessing ? IncoherentProcessing(seed: seed).apply(inputs) : inputs)
+        x = AttentionOperands(scheme.incoherentProcessing ? scheme.rotation(seed: seed).apply(inputs) : inputs)
         // FP32 accumulation models still round these exact operands to FP32 (2^-24 relative).
       case .scores:
         plan.scoreAccumulation = .fp64

@@ -24,8 +24,11 @@ public struct MeasuredPoint: Hashable, Sendable {
   /// What the reference depends on: the inputs and the reference kind.
   public var inputKey: String { "\(inputs) ref=\(reference.name)" }
 
-  /// What identifies the point's result, e.g. `fa3-fp8-per-head blocked-fa3 N=256 d=64 … ref=mpfr-64`.
-  public var key: String { "\(scheme.name) \(algorithm) \(inputKey)" }
+  /// What identifies the point's result: the scheme's name and definition fingerprint
+  /// (``AttentionScheme/definitionFingerprint``), the algorithm, the inputs and the reference,
+  /// e.g. `fa3-fp8-per-head#3f2a… blocked-fa3 N=256 d=64 … ref=mpfr-64`. Everything that changes
+  /// the point's numbers is in it, and nothing else (not the rest of the grid).
+  public var key: String { "\(scheme.name)#\(scheme.definitionFingerprint) \(algorithm) \(inputKey)" }
 
   /// The emulated output on `values` (the point's inputs, as ``InputSpec/generate()`` draws them).
   public func output(_ values: AttentionInputs, threads: Int) throws(AttentionError) -> EmulatedOutput {

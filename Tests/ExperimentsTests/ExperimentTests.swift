@@ -204,10 +204,41 @@ final class SweepTests: XCTestCase {
     XCTAssertEqual(resumed.rows.map(\.metrics), full.rows.map(\.metrics))
     let reread = try SweepResults.readCSV(sweep.paths.csv).rows.sorted { $0.index < $1.index }
     XCTAssertEqual(reread.map(\.metrics), full.rows.map(\.metrics))
-    // Results of another experiment file are not mixed in.
+    // Results for points the experiment no longer has are not dropped silently.
     let other = try Experiment.parse(Self.text.replacingOccurrences(of: "seeds: [1]", with: "seeds: [2]"), file: "other.yaml")
     XCTAssertThrowsError(try Sweep(experiment: other, directory: directory, threads: 1).run()) {
-      XCTAssertTrue("\($0)".contains("different experiment file"), "\($0)")
+      XCTAssertTrue("\($0)".contains("results for points this experiment does not have"), "\($0)")
+    }
+  }
+
+  func testAddingASeedRunsOnlyTheNewPoints() throws {
+    let e = try experiment()
+    let sweep = Sweep(experiment: e, directory: directory, threads: 2)
+    let first = try sweep.run()
+    // The same experiment with a second seed and a new description: only the seed-2 points run.
+    let grown = try Experiment.parse(Self.text.replacingOccurrences(of: "seeds: [1]", with: "seeds: [1, 2]")
+                                       .replacingOccurrences(of: "name: small", with: "name: small\ndescription: one more seed"),
+                                     file: "small.yaml")
+    XCTAssertNotEqual(grown.fingerprint, e.fingerprint)
+    var ran: [SweepRow] = []
+    let extended = try Sweep(experiment: grown, directory: directory, threads: 2).run(progress: { ran.append($0.row) })
+    XCTAssertEqual(ran.count, e.points.count)
+    XCTAssertEqual(Set(ran.map(\.seed)), [2])
+    XCTAssertEqual(extended.rows.count, grown.points.count)
+    // The first run's rows are kept as they were (same metrics, same seconds: not recomputed).
+    let kept = Dictionary(uniqueKeysWithValues: extended.rows.map { ($0.key, $0) })
+    for row in first.rows { XCTAssertEqual(kept[row.key]?.seconds, row.seconds, row.key) }
+    XCTAssertEqual(extended.rows.map(\.index), Array(0..<grown.points.count))
+    let csv = try SweepResults.readCSV(sweep.paths.csv)
+    XCTAssertEqual(csv.provenance("experiment_fingerprint"), grown.fingerprint)
+    XCTAssertNotNil(csv.provenance("extended"))
+    // A scheme defined differently under the same name is another point: its old results are
+    // not taken for it (the run refuses until they are moved away or --fresh).
+    let redefined = try Experiment.parse(Self.text.replacingOccurrences(of: "schemes: [bf16, fa3-fp8-per-head, fa3-fp8-per-head-hadamard]",
+                                                                        with: "schemes: [bf16, fa3-fp8-per-head, mine]\ndefine_schemes: [{name: mine, base: fa3-fp8-per-head-hadamard, scaling: per-tensor}]")
+                                           .replacingOccurrences(of: "seeds: [1]", with: "seeds: [1, 2]"), file: "small.yaml")
+    XCTAssertThrowsError(try Sweep(experiment: redefined, directory: directory, threads: 1).run()) {
+      XCTAssertTrue("\($0)".contains("fa3-fp8-per-head-hadamard#"), "\($0)")
     }
   }
 
