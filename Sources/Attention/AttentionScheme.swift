@@ -47,7 +47,8 @@ public struct AttentionScheme: Hashable, Sendable {
     _ = try inputs.shape()
     if incoherentProcessing { try rotation(seed: seed).validate(headDim: inputs.q.headDim) }
     let x = incoherentProcessing ? rotation(seed: seed).apply(inputs) : inputs
-    return AttentionOperands(q: try q.quantize(x.q), k: try k.quantize(x.k), v: try v.quantize(x.v))
+    // Stochastic rounding: Q, K and V draw from streams of their own (tags 1, 2, 3) of their seed.
+    return AttentionOperands(q: try q.quantize(x.q, stream: 1), k: try k.quantize(x.k, stream: 2), v: try v.quantize(x.v, stream: 3))
   }
 
   /// The rotation of Q and K for inputs drawn with `seed` (one seed draws inputs and signs).

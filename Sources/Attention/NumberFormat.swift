@@ -58,15 +58,16 @@ public enum NumberFormat: Hashable, Sendable, CustomStringConvertible {
 
   /// The exact quotient `x / s` rounded once to this format (`s > 0`): the quotient in
   /// `Double` and the sign of its error (from an FMA residual) feed one rounding.
+  /// `random` is the word a stochastic rounding uses (ignored by the other modes).
   @inlinable
-  public func roundQuotient(_ x: Double, _ s: Double) -> Double {
+  public func roundQuotient(_ x: Double, _ s: Double, random: UInt64 = 0) -> Double {
     let q = x / s
     let residual = x.addingProduct(-q, s)   // x − q·s, exact (FMA)
     let sign = residual > 0 ? 1 : (residual < 0 ? -1 : 0)
     switch self {
     case .fp64: return q
     case .fp32: return Double(Float(roundingApproximation: q, errorSign: sign))
-    case .low(let f, let r): return f.decode(f.round(approximation: q, errorSign: sign, r))
+    case .low(let f, let r): return f.decode(f.round(approximation: q, errorSign: sign, r, random: random))
     }
   }
 }

@@ -21,6 +21,15 @@ public enum ScaleGranularity: Hashable, Sendable {
   /// OCP MX: one E8M0 (power-of-two) scale per `blockSize` consecutive head-dim elements of a
   /// row, chosen by `rule`; elements saturate at the format's largest finite value.
   case mx(blockSize: Int, rule: MXScaleRule)
+  /// One power-of-two scale per (batch, head, head-dim channel) over all tokens (as per-channel
+  /// K caches): `2^⌈log₂(amax / max)⌉` of the channel, so code·scale is exact and stored as the
+  /// value (a kernel folds it into the other operand exactly).
+  case perChannel
+  /// NVFP4-style two levels: one FP32 scale per tensor, `fl32(amax / (max · 448))`, and one e4m3fn
+  /// scale (RNE, saturating) per `blockSize` consecutive head-dim elements of a row,
+  /// `e4m3(block amax / (max · tensor scale))`. The stored value is code·block scale (exact);
+  /// the tensor scale is the rows' scale, applied to S and O as FA3's descales are.
+  case twoLevel(blockSize: Int)
 
   public var name: String {
     switch self {
@@ -30,6 +39,8 @@ public enum ScaleGranularity: Hashable, Sendable {
     case .perBlock(let r): "per-block(\(r))"
     case .perToken: "per-token"
     case .mx(let b, let rule): "mx(\(b),\(rule.rawValue))"
+    case .perChannel: "per-channel"
+    case .twoLevel(let b): "nvfp4(\(b))"
     }
   }
 }
@@ -93,17 +104,30 @@ public enum ScaleRule: String, CaseIterable, Hashable, Sendable {
 /// A quantization scheme for one tensor: the storage format and the scaling.
 ///
 /// Quantizing `x` with scale `s` stores `c = round(x / s)`, the exact quotient rounded once
-/// (``NumberFormat/roundQuotient(_:_:)``); the value it stands for is `c · s`. Out-of-range
-/// quotients follow the format's rounding policy (saturate by default).
+/// (``NumberFormat/roundQuotient(_:_:random:)``); the value it stands for is `c · s`. Out-of-range
+/// quotients follow the format's rounding policy (saturate by default). A stochastic rounding
+/// mode takes element i's random word from a ``StochasticStream`` of ``stochasticSeed`` (and the
+/// caller's stream tag: Q, K and V use tags 1, 2, 3) at index i, the tensor's C-order index: the
+/// codes depend on the seed, the tag and the data only (not on threads or order).
 public struct QuantizationScheme: Hashable, Sendable {
   public var format: NumberFormat
   public var granularity: ScaleGranularity
   public var scaleRule: ScaleRule
+  /// The seed of stochastic rounding (read only when the format's mode is stochastic).
+  public var stochasticSeed: UInt64
 
-  public init(format: NumberFormat, granularity: ScaleGranularity = .none, scaleRule: ScaleRule = .amax) {
+  public init(format: NumberFormat, granularity: ScaleGranularity = .none, scaleRule: ScaleRule = .amax,
+              stochasticSeed: UInt64 = 0) {
     self.format = format
     self.granularity = granularity
     self.scaleRule = scaleRule
+    self.stochasticSeed = stochasticSeed
+  }
+
+  /// Whether the format rounds stochastically.
+  public var isStochastic: Bool {
+    if case .low(_, let r) = format, case .stochastic = r.mode { return true }
+    return false
   }
 
   /// Values kept as they are (`fp64`, no scaling).
@@ -124,6 +148,13 @@ public struct QuantizationScheme: Hashable, Sendable {
       guard size >= 1, headDim % size == 0 else {
         throw AttentionError("MX blocks of \(size) elements need a head dim that is a multiple of \(size), got \(headDim)")
       }
+    case .twoLevel(let size):
+      guard case .low(let f, _) = format, f.maxFinite.isFinite, f.bitWidth <= 8 else {
+        throw AttentionError("two-level (nvfp4) scaling needs an 8-bit-or-smaller element format, got \(format)")
+      }
+      guard size >= 1, headDim % size == 0 else {
+        throw AttentionError("nvfp4 blocks of \(size) elements need a head dim that is a multiple of \(size), got \(headDim)")
+      }
     default: break
     }
     if granularity != .none, format == .fp64 {
@@ -131,16 +162,48 @@ public struct QuantizationScheme: Hashable, Sendable {
     }
   }
 
-  /// Quantizes `t`.
-  public func quantize(_ t: AttentionTensor) throws(AttentionError) -> QuantizedTensor {
+  /// Quantizes `t`; `stream` (0: none) tags the stochastic stream, so tensors that share a seed
+  /// round independently.
+  public func quantize(_ t: AttentionTensor, stream tag: UInt64 = 0) throws(AttentionError) -> QuantizedTensor {
     try validate(headDim: t.headDim)
     let d = t.headDim
     var codes = t.values
     var rowScales: [Double]? = nil
     var mxExponents: [Int]? = nil
+    let stream = StochasticStream(seed: tag == 0 ? stochasticSeed : streamSeed(stochasticSeed, tag))
+    let stochastic = isStochastic
+    @inline(__always) func random(_ i: Int) -> UInt64 { stochastic ? stream.word(at: i) : 0 }
     switch granularity {
     case .none:
-      for i in 0..<codes.count { codes[i] = format.round(codes[i]) }
+      for i in 0..<codes.count { codes[i] = stochastic ? format.roundQuotient(codes[i], 1, random: random(i)) : format.round(codes[i]) }
+    case .perChannel:
+      // Channel c of (b, h): rows (b, s, h) for every s.
+      for b in 0..<t.batch { for h in 0..<t.heads { for c in 0..<d {
+        var amax = 0.0
+        for s in 0..<t.seqLen { amax = max(amax, abs(t.values[t.rowIndex(b, s, h) + c])) }
+        let scale = ScaleRule.amaxPowerOfTwo.scale(amax: amax, maxFinite: format.maxFinite)
+        for s in 0..<t.seqLen {
+          let i = t.rowIndex(b, s, h) + c
+          codes[i] = format.roundQuotient(t.values[i], scale, random: random(i)) * scale  // exact: a power of two
+        }
+      } } }
+    case .twoLevel(let size):
+      guard case .low(let f, _) = format else { preconditionFailure() }
+      let amax = t.values.reduce(0) { max($0, abs($1)) }
+      let tensorScale = amax > 0 ? Double(Float(amax / (f.maxFinite * 448))) : 1
+      let e4m3 = NumberFormat.rne(.e4m3fn, overflow: .saturate)
+      var start = 0
+      while start < codes.count {
+        let block = start..<(start + size)
+        let blockAmax = t.values[block].reduce(0) { max($0, abs($1)) }
+        let blockScale = e4m3.round(blockAmax / (f.maxFinite * tensorScale))
+        for i in block {
+          // A block whose scale rounds to 0 stores zeros.
+          codes[i] = blockScale > 0 ? format.roundQuotient(t.values[i], blockScale * tensorScale, random: random(i)) * blockScale : 0
+        }
+        start += size
+      }
+      rowScales = [Double](repeating: tensorScale, count: t.rowCount)
     case .mx(let size, let rule):
       guard case .low(let f, _) = format else { preconditionFailure() }
       let saturating = NumberFormat.rne(f, overflow: .saturate)
@@ -153,7 +216,7 @@ public struct QuantizationScheme: Hashable, Sendable {
         let e = amax > 0 ? rule.exponent(amax: amax, format: f) : 0
         exps.append(e)
         let x = Double(sign: .plus, exponent: e, significand: 1)
-        for i in block { codes[i] = saturating.roundQuotient(t.values[i], x) * x }  // exact: power of two
+        for i in block { codes[i] = saturating.roundQuotient(t.values[i], x, random: random(i)) * x }  // exact: power of two
         start += size
       }
       mxExponents = exps
@@ -181,7 +244,7 @@ public struct QuantizationScheme: Hashable, Sendable {
         let r = t.rowIndex(b, s, h)
         let scale = groupScale[group(b, s, h)]!
         scales[r / max(d, 1)] = scale
-        for i in r..<(r + d) { codes[i] = format.roundQuotient(t.values[i], scale) }
+        for i in r..<(r + d) { codes[i] = format.roundQuotient(t.values[i], scale, random: random(i)) }
       } } }
       rowScales = scales
     }

@@ -25,7 +25,11 @@ import LowPrecision
 /// reference: {kind: mpfr, bits: 64}                                     # or {kind: fp64}
 /// define_schemes:
 ///   - {name: my-e5m2, format: e5m2, scaling: per-block, block_rows: 64, plan: fa3-fp8}
+/// scheme_files: [../schemes-extra/bf16q-fp8kv.yaml]                     # relative to this file
 /// ```
+///
+/// Schemes are shipped names, `define_schemes` entries, or the schemes of `scheme_files`
+/// (``SchemeFile``; both use ``SchemeDefinition``'s keys).
 ///
 /// Algorithms: `naive` (materialized softmax), `blocked` (FlashAttention-2 order, 128 × 128),
 /// `blocked-fa3` (FA3's tiles and reverse key order on the scheme's plan), `fa3` (the bit-exact
@@ -53,7 +57,7 @@ public struct Experiment: Sendable {
 
   public static var metricNames: [String] { ErrorMetrics.names }
   public static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
-                        "distributions", "seeds", "metrics", "reference", "define_schemes"]
+                        "distributions", "seeds", "metrics", "reference", "define_schemes", "scheme_files"]
 
   /// Reads an experiment file (YAML, or JSON). Every problem is one line naming the file, the
   /// key and what is allowed.
@@ -86,11 +90,26 @@ public struct Experiment: Sendable {
     var defined: [AttentionScheme] = []
     if let list = top["define_schemes"] {
       for item in try list.list() {
-        let scheme = try ExperimentSchemeDefinition.parse(item)
+        let scheme = try SchemeDefinition.parse(item)
         if AttentionScheme.named(scheme.name) != nil || defined.contains(where: { $0.name == scheme.name }) {
           throw item.error("scheme '\(scheme.name)' is already defined (shipped or earlier in the file)")
         }
         defined.append(scheme)
+      }
+    }
+    if let list = top["scheme_files"] {
+      let folder = (file as NSString).deletingLastPathComponent
+      for item in try list.list() {
+        let path = try item.string()
+        let resolved = path.hasPrefix("/") || folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+        let schemes: [AttentionScheme]
+        do { schemes = try SchemeFile.load(resolved) } catch { throw item.error(error.description) }
+        for scheme in schemes {
+          if defined.contains(where: { $0.name == scheme.name }) {
+            throw item.error("scheme '\(scheme.name)' is already defined (in define_schemes or another scheme file)")
+          }
+          defined.append(scheme)
+        }
       }
     }
     var schemes: [AttentionScheme] = []
@@ -98,7 +117,7 @@ public struct Experiment: Sendable {
       let n = try item.string()
       guard let s = AttentionScheme.named(n) ?? defined.first(where: { $0.name == n }) else {
         let known = AttentionScheme.shipped.map(\.name) + defined.map(\.name)
-        throw item.error("unknown scheme '\(n)' (allowed: \(known.joined(separator: ", ")); or define it under define_schemes)")
+        throw item.error("unknown scheme '\(n)' (allowed: \(known.joined(separator: ", ")); or define it under define_schemes or in scheme_files)")
       }
       schemes.append(s)
     }

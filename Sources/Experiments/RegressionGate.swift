@@ -17,15 +17,23 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   public var tolerance: Double
   /// Absolute tolerance, in the metric's units (guards metrics pinned at or near zero).
   public var absoluteTolerance: Double
+  /// Scheme files (``SchemeFile``) whose schemes the entries may name, relative to the baseline's
+  /// folder.
+  public var schemeFiles: [String]?
   public var entries: [Entry]
+  /// The schemes of ``schemeFiles``, by name (filled by ``load(_:)``).
+  public var definedSchemes: [String: AttentionScheme] = [:]
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case description, tolerance, absoluteTolerance = "absolute_tolerance", entries
+    case description, tolerance, absoluteTolerance = "absolute_tolerance", schemeFiles = "scheme_files", entries
   }
+
+  /// The scheme called `name`: shipped, or from the baseline's scheme files.
+  public func scheme(named name: String) -> AttentionScheme? { AttentionScheme.named(name) ?? definedSchemes[name] }
 
   /// One scheme on one configuration, with its pinned metrics.
   public struct Entry: Codable, Hashable, Sendable {
-    /// A shipped scheme name (``AttentionScheme/shipped``).
+    /// A shipped scheme name (``AttentionScheme/shipped``) or one of the baseline's scheme files.
     public var scheme: String
     /// An ``AlgorithmChoice`` name: `naive`, `blocked`, `blocked-fa3`, `fa3`, `blocked(BRxBC)`.
     public var algorithm: String
@@ -63,10 +71,10 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
 
     /// The entry as a measured point against an MPFR reference of `referenceBits` bits (the
     /// entry was validated: its scheme, algorithm and distribution exist).
-    func point(referenceBits: Int) throws(AttentionError) -> MeasuredPoint {
+    func point(referenceBits: Int, scheme: AttentionScheme) throws(AttentionError) -> MeasuredPoint {
       let inputs = InputSpec(seqLen: seqLen, headDim: headDim, heads: heads, causal: causal,
                              distribution: distribution == "fa3" ? .fa3 : .gaussian(std: 1), seed: seed)
-      return MeasuredPoint(inputs: inputs, scheme: AttentionScheme.named(scheme)!, algorithm: try AlgorithmChoice(algorithm),
+      return MeasuredPoint(inputs: inputs, scheme: scheme, algorithm: try AlgorithmChoice(algorithm),
                            reference: .mpfr(bits: referenceBits))
     }
   }
@@ -84,7 +92,15 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   public static func load(_ path: String) throws(AttentionError) -> RegressionBaseline {
     guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read") }
     try checkKeys(data, path)
-    let baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
+    var baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
+    let folder = (path as NSString).deletingLastPathComponent
+    for file in baseline.schemeFiles ?? [] {
+      let resolved = file.hasPrefix("/") ? file : (folder as NSString).appendingPathComponent(file)
+      for s in try SchemeFile.load(resolved) {
+        guard baseline.definedSchemes[s.name] == nil else { throw AttentionError("\(path): scheme_files: '\(s.name)' is defined twice") }
+        baseline.definedSchemes[s.name] = s
+      }
+    }
     try baseline.validate(path)
     return baseline
   }
@@ -108,9 +124,11 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     guard !entries.isEmpty else { throw AttentionError("\(path): entries: the baseline has no entries, so it would guard nothing") }
     for (i, e) in entries.enumerated() {
       let at = "\(path): entries[\(i)]"
-      guard AttentionScheme.named(e.scheme) != nil else {
-        throw AttentionError("\(at).scheme: unknown scheme '\(e.scheme)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
+      guard let scheme = scheme(named: e.scheme) else {
+        let known = AttentionScheme.shipped.map(\.name) + definedSchemes.keys.sorted()
+        throw AttentionError("\(at).scheme: unknown scheme '\(e.scheme)' (known: \(known.joined(separator: ", ")); or add its file to scheme_files)")
       }
+      do { try scheme.validate(headDim: e.headDim) } catch { throw AttentionError("\(at).scheme: \(error.description)") }
       do { _ = try AlgorithmChoice(e.algorithm) } catch { throw AttentionError("\(at).algorithm: \(error.description)") }
       guard ["fa3", "gaussian"].contains(e.distribution) else {
         throw AttentionError("\(at).distribution: '\(e.distribution)' is not fa3 or gaussian")
@@ -151,7 +169,7 @@ public enum RegressionGate {
     var measured = baseline
     let cache = ReferenceCache()
     for (i, e) in baseline.entries.enumerated() {
-      let point = try e.point(referenceBits: referenceBits)
+      let point = try e.point(referenceBits: referenceBits, scheme: baseline.scheme(named: e.scheme)!)
       let (inputs, reference) = try cache.entry(for: point, threads: threads)
       let (metrics, _) = try point.measure(inputs, reference: reference, threads: threads)
       var now: [String: Double] = [:]
@@ -191,8 +209,8 @@ public enum RegressionGate {
     }
     let document = JSONText.object([
       ("description", .string(baseline.description)), ("tolerance", .double(baseline.tolerance)),
-      ("absolute_tolerance", .double(baseline.absoluteTolerance)), ("entries", .array(entries)),
-    ])
+      ("absolute_tolerance", .double(baseline.absoluteTolerance)),
+    ] + (baseline.schemeFiles.map { [("scheme_files", .array($0.map(JSONText.string)))] } ?? []) + [("entries", .array(entries))])
     return Data(document.document.utf8)
   }
 }

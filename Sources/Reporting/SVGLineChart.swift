@@ -1,7 +1,9 @@
 import Foundation
 
 /// A line chart as a standalone SVG document: axes with ticks and labels, optional log scales,
-/// one line with markers per series, a legend beside the plot.
+/// one line with markers per series (each with a band, e.g. the spread over seeds), a legend
+/// beside the plot. Series are offset sideways by a few pixels each (``dodge``) and their
+/// markers are hollow shapes of their own, so curves that coincide stay visible.
 ///
 /// Log axes put ticks at the powers of 10 (or of 2 on a base-2 x axis) inside the data range,
 /// with minor ticks at 2…9 × 10^k; points with a non-positive value on a log axis are left
@@ -16,14 +18,19 @@ public struct SVGLineChart: Sendable {
     public var dashed: Bool
     /// Index into the colour cycle (`nil`: the series' position).
     public var color: Int?
-    /// 0 filled circle, 1 open square, 2 open diamond, 3 filled triangle (cycles).
+    /// 0 circle, 1 square, 2 diamond, 3 triangle, 4 inverted triangle, 5 cross, 6 plus,
+    /// 7 filled circle (cycles).
     public var marker: Int
-    public init(label: String, points: [(x: Double, y: Double)], dashed: Bool = false, color: Int? = nil, marker: Int = 0) {
+    /// A shaded band per x (`lo` … `hi`, data units), drawn behind the line; empty for none.
+    public var band: [(x: Double, lo: Double, hi: Double)]
+    public init(label: String, points: [(x: Double, y: Double)], dashed: Bool = false, color: Int? = nil, marker: Int = 0,
+                band: [(x: Double, lo: Double, hi: Double)] = []) {
       self.label = label
       self.points = points
       self.dashed = dashed
       self.color = color
       self.marker = marker
+      self.band = band
     }
   }
 
@@ -56,15 +63,31 @@ public struct SVGLineChart: Sendable {
     return hi / lo >= 20 ? .log10 : .linear
   }
 
-  /// A marker centred at (x, y).
+  /// The number of marker shapes.
+  public static let markerCount = 8
+
+  /// A marker centred at (x, y): hollow shapes (white fill, coloured outline) but the last.
   static func marker(_ kind: Int, _ x: Double, _ y: Double, _ colour: String) -> String {
     func f(_ v: Double) -> String { String(format: "%.1f", v) }
-    switch kind % 4 {
-    case 1: return "<rect x=\"\(f(x - 3.5))\" y=\"\(f(y - 3.5))\" width=\"7\" height=\"7\" fill=\"white\" stroke=\"\(colour)\" stroke-width=\"1.5\"/>\n"
-    case 2: return "<polygon points=\"\(f(x)),\(f(y - 5)) \(f(x + 5)),\(f(y)) \(f(x)),\(f(y + 5)) \(f(x - 5)),\(f(y))\" fill=\"white\" stroke=\"\(colour)\" stroke-width=\"1.5\"/>\n"
-    case 3: return "<polygon points=\"\(f(x)),\(f(y - 4.5)) \(f(x + 4.5)),\(f(y + 3.5)) \(f(x - 4.5)),\(f(y + 3.5))\" fill=\"\(colour)\"/>\n"
-    default: return "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\" fill=\"\(colour)\"/>\n"
+    let open = "fill=\"white\" stroke=\"\(colour)\" stroke-width=\"1.5\""
+    let line = "stroke=\"\(colour)\" stroke-width=\"2\""
+    switch kind % markerCount {
+    case 1: return "<rect x=\"\(f(x - 3.5))\" y=\"\(f(y - 3.5))\" width=\"7\" height=\"7\" \(open)/>\n"
+    case 2: return "<polygon points=\"\(f(x)),\(f(y - 5)) \(f(x + 5)),\(f(y)) \(f(x)),\(f(y + 5)) \(f(x - 5)),\(f(y))\" \(open)/>\n"
+    case 3: return "<polygon points=\"\(f(x)),\(f(y - 5)) \(f(x + 4.5)),\(f(y + 3.5)) \(f(x - 4.5)),\(f(y + 3.5))\" \(open)/>\n"
+    case 4: return "<polygon points=\"\(f(x)),\(f(y + 5)) \(f(x + 4.5)),\(f(y - 3.5)) \(f(x - 4.5)),\(f(y - 3.5))\" \(open)/>\n"
+    case 5: return "<path d=\"M\(f(x - 4)),\(f(y - 4))L\(f(x + 4)),\(f(y + 4))M\(f(x - 4)),\(f(y + 4))L\(f(x + 4)),\(f(y - 4))\" \(line)/>\n"
+    case 6: return "<path d=\"M\(f(x - 5)),\(f(y))L\(f(x + 5)),\(f(y))M\(f(x)),\(f(y - 5))L\(f(x)),\(f(y + 5))\" \(line)/>\n"
+    case 7: return "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\" fill=\"\(colour)\"/>\n"
+    default: return "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\" \(open)/>\n"
     }
+  }
+
+  /// Pixels series `i` of `n` is moved sideways: spread over at most ±9 px around the true x.
+  static func dodge(_ i: Int, of n: Int) -> Double {
+    guard n > 1 else { return 0 }
+    let step = min(4, 18 / Double(n - 1))
+    return (Double(i) - Double(n - 1) / 2) * step
   }
 
   /// The largest magnitude a plotted coordinate may have.
@@ -152,7 +175,7 @@ public struct SVGLineChart: Sendable {
     let width = left + plotWidth + right
     let pw = width - left - right, ph = height - top - bottom
     let xs = series.flatMap { $0.points.map(\.x) }.filter { plottable($0, xScale) }
-    let ys = series.flatMap { $0.points.map(\.y) }.filter { plottable($0, yScale) }
+    let ys = (series.flatMap { $0.points.map(\.y) } + series.flatMap { $0.band.flatMap { [$0.lo, $0.hi] } }).filter { plottable($0, yScale) }
     var (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1)
     var (y0, y1) = (ys.min() ?? 0, ys.max() ?? 1)
     if x0 == x1 { (x0, x1) = xScale == .linear ? (x0 - 1, x1 + 1) : (x0 / 2, x1 * 2) }
@@ -199,13 +222,25 @@ public struct SVGLineChart: Sendable {
     s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(pw))\" height=\"\(f(ph))\" fill=\"none\" stroke=\"black\"/>\n"
     s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 14))\" text-anchor=\"middle\" font-size=\"13\">\(Self.escape(xLabel))</text>\n"
     s += "<text transform=\"translate(18 \(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(Self.escape(yLabel))</text>\n"
-    // Series.
+    // Bands first (behind every line), then the series.
+    for (i, series) in series.enumerated() where !series.band.isEmpty {
+      let colour = Self.palette[(series.color ?? i) % Self.palette.count]
+      let shift = Self.dodge(i, of: self.series.count)
+      let band = series.band.sorted { $0.x < $1.x }.filter { plottable($0.x, xScale) && plottable($0.lo, yScale) && plottable($0.hi, yScale) }
+      guard band.count > 1 else { continue }
+      let upper = band.map { "\(f(px($0.x) + shift)),\(f(py($0.hi)))" }, lower = band.reversed().map { "\(f(px($0.x) + shift)),\(f(py($0.lo)))" }
+      s += "<polygon fill=\"\(colour)\" fill-opacity=\"0.13\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+    }
     for (i, series) in series.enumerated() {
       let colour = Self.palette[(series.color ?? i) % Self.palette.count]
       let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
+      let shift = Self.dodge(i, of: self.series.count)
+      for b in series.band where plottable(b.x, xScale) && plottable(b.lo, yScale) && plottable(b.hi, yScale) && b.hi > b.lo {
+        s += "<line x1=\"\(f(px(b.x) + shift))\" y1=\"\(f(py(b.lo)))\" x2=\"\(f(px(b.x) + shift))\" y2=\"\(f(py(b.hi)))\" stroke=\"\(colour)\" stroke-width=\"1\"/>\n"
+      }
       var runs: [[(Double, Double)]] = [[]]
       for p in series.points.sorted(by: { $0.x < $1.x }) {
-        if plottable(p.x, xScale), plottable(p.y, yScale) { runs[runs.count - 1].append((px(p.x), py(p.y))) }
+        if plottable(p.x, xScale), plottable(p.y, yScale) { runs[runs.count - 1].append((px(p.x) + shift, py(p.y))) }
         else if !runs[runs.count - 1].isEmpty { runs.append([]) }
       }
       for run in runs where !run.isEmpty {

@@ -1,13 +1,17 @@
 import Experiments
 import Foundation
 
-/// A Markdown report of sweep results: a summary table per scheme, RMSE tables against
-/// sequence length and outlier magnitude, and SVG figures of the same.
+/// A Markdown report of sweep results: a summary table per scheme, a paired comparison of the
+/// schemes across seeds, RMSE tables against sequence length and outlier magnitude, and SVG
+/// figures: RMSE curves with the spread over seeds, and heatmaps of every two-axis grid.
 ///
 /// Aggregation: where a table cell or a figure marker stands for several points (seeds, head
 /// dims, masks, …), it shows their geometric mean (errors span decades; the geometric mean is
-/// the mean of log-errors), and the text says over what. Medians and worst cases in the summary
-/// are over all of a scheme's points.
+/// the mean of log-errors), and the text says over what. With several seeds, a curve's band and
+/// bars run from the smallest to the largest seed's own geometric mean, and the legend gives the
+/// seed count. Medians and worst cases in the summary are over all of a scheme's points. Figure
+/// files are named by what they show (`NAME-rmse-vs-seqlen-DISTRIBUTION.svg`,
+/// `NAME-rmse-heatmap-AXIS-x-AXIS[-DISTRIBUTION].svg`).
 public struct SweepReport: Sendable {
   public var results: SweepResults
   /// The report's name: files are `NAME.md` and `NAME-*.svg`.
@@ -67,25 +71,61 @@ public struct SweepReport: Sendable {
     return out
   }
 
-  /// Geometric-mean RMSE per (series, x) over `rows`.
-  func curve(_ rows: [SweepRow], x: (SweepRow) -> Double) -> [(series: String, points: [(x: Double, y: Double)])] {
+  /// One curve of a figure: geometric-mean RMSE per x, and per x the smallest and largest of the
+  /// seeds' own geometric means (empty with one seed).
+  struct Curve {
+    var series: String
+    var points: [(x: Double, y: Double)]
+    var band: [(x: Double, lo: Double, hi: Double)]
+    var seeds: Int
+  }
+
+  /// Geometric-mean RMSE per (series, x) over `rows`, with the spread over seeds.
+  func curve(_ rows: [SweepRow], x: (SweepRow) -> Double) -> [Curve] {
     seriesNames.compactMap { name in
       let mine = rows.filter { seriesName($0) == name }
       guard !mine.isEmpty else { return nil }
       let xs = Array(Set(mine.map(x))).sorted()
-      return (name, xs.map { v in (v, Self.geometricMean(mine.filter { x($0) == v }.compactMap { $0.metrics["rmse"] })) })
+      let seeds = orderedUnique(mine.map { "\($0.seed)" })
+      var points: [(x: Double, y: Double)] = [], band: [(x: Double, lo: Double, hi: Double)] = []
+      for v in xs {
+        let atX = mine.filter { x($0) == v }
+        points.append((v, Self.geometricMean(atX.compactMap { $0.metrics["rmse"] })))
+        let perSeed = seeds.map { s in Self.geometricMean(atX.filter { "\($0.seed)" == s }.compactMap { $0.metrics["rmse"] }) }
+          .filter { $0.isFinite }
+        if seeds.count > 1, let lo = perSeed.min(), let hi = perSeed.max() { band.append((v, lo, hi)) }
+      }
+      return Curve(series: name, points: points, band: band, seeds: seeds.count)
     }
   }
 
-  /// The chart series of a curve: colour per scheme, marker per algorithm, dashed when Q and K
-  /// are Hadamard-rotated.
-  func chartSeries(_ data: [(series: String, points: [(x: Double, y: Double)])]) -> [SVGLineChart.Series] {
-    let schemes = orderedUnique(rows.map(\.scheme)), algorithms = orderedUnique(rows.map(\.algorithm))
-    return data.map { d in
+  /// The chart series of curves: colour per scheme, a marker shape of its own per series, dashed
+  /// when Q and K are Hadamard-rotated, the seed spread as a band, the seed count in the label.
+  func chartSeries(_ data: [Curve]) -> [SVGLineChart.Series] {
+    let schemes = orderedUnique(rows.map(\.scheme))
+    return data.enumerated().map { i, d in
       let r = rows.first { seriesName($0) == d.series }!
-      return SVGLineChart.Series(label: d.series, points: d.points, dashed: r.incoherentProcessing,
-                                 color: schemes.firstIndex(of: r.scheme), marker: algorithms.firstIndex(of: r.algorithm) ?? 0)
+      return SVGLineChart.Series(label: d.series + (d.seeds > 1 ? " (\(d.seeds) seeds)" : ""), points: d.points, dashed: r.incoherentProcessing,
+                                 color: schemes.firstIndex(of: r.scheme), marker: i, band: d.band)
     }
+  }
+
+  /// What a curve figure's caption says of its markers and bands.
+  func legendText(_ data: [Curve]) -> String {
+    let seeds = data.map(\.seeds).max() ?? 1
+    return " Colour: scheme; marker: series (shifted sideways a few pixels each, so coinciding curves stay visible); dashed: Q and K"
+      + " Hadamard-rotated (incoherent processing)."
+      + (seeds > 1 ? " Band and bars: the smallest to the largest of the \(seeds) seeds' geometric means." : "")
+  }
+
+  /// A file-name part from a label: lowercase letters, digits and `-`.
+  static func slug(_ s: String) -> String {
+    var out = ""
+    for c in s.lowercased() {
+      if c.isLetter || c.isNumber { out.append(c) } else if c == "." { out.append("p") } else if !out.hasSuffix("-") { out.append("-") }
+    }
+    while out.hasSuffix("-") { out.removeLast() }
+    return out
   }
 
   /// The groups a figure is split by: one per distribution kind (and per distribution for the
@@ -95,7 +135,7 @@ public struct SweepReport: Sendable {
     var out: [Figure] = []
     let distributions = orderedUnique(rows.map(\.distribution))
     if Set(rows.map(\.seqLen)).count > 1 {
-      for (i, d) in distributions.enumerated() {
+      for d in distributions {
         let mine = rows.filter { $0.distribution == d }
         let data = curve(mine, x: { Double($0.seqLen) })
         let series = chartSeries(data)
@@ -104,10 +144,10 @@ public struct SweepReport: Sendable {
                                  yLabel: "RMSE vs reference (output units)", xScale: .log2,
                                  yScale: SVGLineChart.scale(for: ys) == .log10 ? .log10 : .linear, series: series)
         let over = varyingAxes(except: "sequence lengths", mine)
-        out.append(Figure(fileName: "\(name)-rmse-vs-seqlen\(distributions.count > 1 ? "-\(i + 1)" : "").svg", svg: chart.svg(),
+        out.append(Figure(fileName: "\(name)-rmse-vs-seqlen-\(Self.slug(d)).svg", svg: chart.svg(),
                           caption: "RMSE against sequence length, inputs \(d)"
                             + (over.isEmpty ? "" : "; each marker is the geometric mean over \(over.joined(separator: ", "))")
-                            + ". Colour: scheme; marker: algorithm; dashed: Q and K Hadamard-rotated (incoherent processing)."))
+                            + "." + legendText(data)))
       }
     }
     for kind in orderedUnique(rows.map(\.distributionKind)) where kind != "gaussian" {
@@ -126,7 +166,58 @@ public struct SweepReport: Sendable {
       out.append(Figure(fileName: "\(name)-rmse-vs-outliers-\(kind).svg", svg: chart.svg(),
                         caption: "RMSE against the outlier magnitude of \(kind) inputs"
                           + (over.isEmpty ? "" : "; each marker is the geometric mean over \(over.joined(separator: ", "))")
-                          + ". Colour: scheme; marker: algorithm; dashed: Q and K Hadamard-rotated (incoherent processing)."))
+                          + "." + legendText(data)))
+    }
+    return out + heatmaps()
+  }
+
+  /// The grid's axes (name, file-name part, value of a row): those that vary get heatmaps.
+  var axes: [(name: String, slug: String, value: (SweepRow) -> String, order: (SweepRow) -> Double)] {
+    [("sequence length", "seqlen", { "N=\($0.seqLen)" }, { Double($0.seqLen) }),
+     ("head dim", "headdim", { "d=\($0.headDim)" }, { Double($0.headDim) }),
+     ("mask", "mask", { $0.causal ? "causal" : "none" }, { $0.causal ? 1 : 0 }),
+     ("heads", "heads", { "h=\($0.heads)" }, { Double($0.heads) }),
+     ("batch", "batch", { "b=\($0.batch)" }, { Double($0.batch) }),
+     ("outlier magnitude", "outliers", { SVGLineChart.number($0.outlierMagnitude) }, { $0.outlierMagnitude })]
+  }
+
+  /// Heatmaps of geometric-mean RMSE over every pair of varying grid axes (at most three pairs),
+  /// one panel per series, one figure per distribution kind (the outlier-magnitude axis runs
+  /// within a kind).
+  func heatmaps() -> [Figure] {
+    var out: [Figure] = []
+    for kind in orderedUnique(rows.map(\.distributionKind)) {
+      let mine = rows.filter { $0.distributionKind == kind }
+      let varying = axes.filter { a in Set(mine.map(a.value)).count > 1 }
+      var pairs: [(Int, Int)] = []
+      for i in varying.indices { for j in varying.indices where j > i { pairs.append((i, j)) } }
+      for (i, j) in pairs.prefix(3) {
+        let (a, b) = (varying[i], varying[j])
+        func values(_ axis: (name: String, slug: String, value: (SweepRow) -> String, order: (SweepRow) -> Double)) -> [String] {
+          var seen: [(String, Double)] = []
+          for r in mine where !seen.contains(where: { $0.0 == axis.value(r) }) { seen.append((axis.value(r), axis.order(r))) }
+          return seen.sorted { $0.1 < $1.1 }.map(\.0)
+        }
+        let rowValues = values(a), columnValues = values(b)
+        let panels = seriesNames.compactMap { name -> SVGHeatmap.Panel? in
+          let s = mine.filter { seriesName($0) == name }
+          guard !s.isEmpty else { return nil }
+          return SVGHeatmap.Panel(title: name, values: rowValues.map { rv in
+            columnValues.map { cv in Self.geometricMean(s.filter { a.value($0) == rv && b.value($0) == cv }.compactMap { $0.metrics["rmse"] }) }
+          })
+        }
+        var over: [String] = Set(mine.map(\.seed)).count > 1 ? ["seeds"] : []
+        over += varying.filter { $0.name != a.name && $0.name != b.name }.map { $0.name + "s" }
+        if Set(mine.map(\.distribution)).count > Set(mine.map(\.outlierMagnitude)).count || (a.slug != "outliers" && b.slug != "outliers" && Set(mine.map(\.distribution)).count > 1) {
+          over.append("distributions")
+        }
+        let heatmap = SVGHeatmap(title: "RMSE — \(a.name) × \(b.name), \(kind) inputs", rowLabel: a.name, columnLabel: b.name,
+                                 valueLabel: "RMSE", rows: rowValues, columns: columnValues, panels: panels)
+        out.append(Figure(fileName: "\(name)-rmse-heatmap-\(a.slug)-x-\(b.slug)-\(Self.slug(kind)).svg", svg: heatmap.svg(),
+                          caption: "Geometric-mean RMSE over the \(a.name) × \(b.name) grid, \(kind) inputs, one panel per series"
+                            + (over.isEmpty ? "" : " (each cell over \(over.joined(separator: ", ")))")
+                            + "; colour on a log scale, the value printed in each cell."))
+      }
     }
     return out
   }
@@ -175,6 +266,8 @@ public struct SweepReport: Sendable {
       s += line + "\n"
     }
 
+    if m.contains("rmse") { s += pairedComparison() }
+
     // RMSE pivots.
     if m.contains("rmse") {
       if Set(rows.map(\.seqLen)).count > 1 {
@@ -202,6 +295,44 @@ public struct SweepReport: Sendable {
       for f in figures { s += "![\(f.caption)](\(f.fileName))\n\n*\(f.caption)*\n\n" }
     }
     return s
+  }
+
+  /// For each algorithm and each pair of its schemes (A, B): the points that differ only in the
+  /// scheme, the share where A's RMSE is below B's, how many seeds A wins on its geometric mean
+  /// over the seed's points, and the median and spread of RMSE_A / RMSE_B.
+  func pairedComparison() -> String {
+    var lines: [String] = []
+    for algorithm in orderedUnique(rows.map(\.algorithm)) {
+      let mine = rows.filter { $0.algorithm == algorithm }
+      let schemes = orderedUnique(mine.map(\.scheme))
+      func config(_ r: SweepRow) -> String { "\(r.seqLen) \(r.headDim) \(r.batch) \(r.heads) \(r.causal) \(r.distribution) \(r.seed) \(r.reference)" }
+      var byScheme: [String: [String: SweepRow]] = [:]
+      for r in mine { byScheme[r.scheme, default: [:]][config(r)] = r }
+      for (i, a) in schemes.enumerated() { for b in schemes[(i + 1)...] {
+        var ratios: [(seed: UInt64, a: Double, b: Double)] = []
+        for (key, ra) in byScheme[a] ?? [:] {
+          guard let rb = byScheme[b]?[key], let x = ra.metrics["rmse"], let y = rb.metrics["rmse"], x > 0, y > 0, x.isFinite, y.isFinite else { continue }
+          ratios.append((ra.seed, x, y))
+        }
+        guard !ratios.isEmpty else { continue }
+        let r = ratios.map { $0.a / $0.b }.sorted()
+        let seeds = orderedUnique(ratios.map { "\($0.seed)" })
+        let wins = seeds.filter { s in
+          let mineS = ratios.filter { "\($0.seed)" == s }
+          return Self.geometricMean(mineS.map(\.a)) < Self.geometricMean(mineS.map(\.b))
+        }.count
+        let share = Double(r.filter { $0 < 1 }.count) / Double(r.count)
+        lines.append("| \(a) | \(b) | \(algorithm) | \(r.count) | \(String(format: "%.0f %%", 100 * share)) | \(wins) of \(seeds.count) | "
+                     + "\(String(format: "%.3f", Self.median(r))) | \(String(format: "%.3f", r.first!)) … \(String(format: "%.3f", r.last!)) |")
+      } }
+    }
+    guard !lines.isEmpty else { return "" }
+    return "\n## Paired comparison across seeds\n\n"
+      + "Each pair of schemes on the points where only the scheme differs (same inputs, seed and algorithm): how often A's RMSE "
+      + "is lower, on how many seeds A's geometric-mean RMSE is lower, and RMSE_A / RMSE_B (median, smallest … largest). "
+      + "A ratio below 1 favours A.\n\n"
+      + "| A | B | algorithm | points | A lower | seeds A lower | median A/B | range A/B |\n|---|---|---|---|---|---|---|---|\n"
+      + lines.joined(separator: "\n") + "\n"
   }
 
   func orderedPairs() -> [(String, String)] {

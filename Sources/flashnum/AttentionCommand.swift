@@ -26,7 +26,9 @@ struct AttentionCommand: ParsableCommand {
   @OptionGroup var inputs: AttentionInputOptions
   @Option(help: "naive, blocked, blocked(BRxBC[,reverse]), blocked-fa3 (FA3 tiles on the scheme's plan), or fa3 (the bit-exact FA3 kernel schedule).")
   var algorithm: String
-  @Option(help: "Named scheme (quantization, incoherent processing, precision plan).") var scheme: String?
+  @Option(help: "Named scheme (quantization, incoherent processing, precision plan): shipped, or from --scheme-file.") var scheme: String?
+  @Option(name: .customLong("scheme-file"), help: "A scheme file (YAML or JSON; docs/scheme-files.md): its scheme, or the one --scheme names.")
+  var schemeFile: String?
   @Option(name: .customLong("block-rows"), help: "blocked: query rows per block (Br).") var blockRows: Int?
   @Option(name: .customLong("block-columns"), help: "blocked: keys per block (Bc).") var blockColumns: Int?
   @Flag(name: .customLong("reverse-blocks"), help: "blocked: visit key blocks last to first (as FA3).") var reverseBlocks = false
@@ -100,7 +102,7 @@ struct AttentionCommand: ParsableCommand {
     let files = try inputs.load()
     let codes = files.format != nil
     if choice == .fa3Kernel && codes { return try runKernel(files) }
-    if choice == .fa3Kernel && scheme == nil {
+    if choice == .fa3Kernel && scheme == nil && schemeFile == nil {
       throw InputError("--algorithm fa3 needs code inputs (--input-format bf16, fp16 or e4m3fn), or value inputs with a --scheme the kernel takes (bf16, fp16, fa3-fp8-per-head, fp8-per-tensor)")
     }
     if lseOut != nil || kernelOnly {
@@ -143,7 +145,20 @@ struct AttentionCommand: ParsableCommand {
   /// cannot be rotated again.
   func scheme(codes: Bool, format: FloatFormat?) throws -> AttentionScheme {
     var chosen: AttentionScheme
-    if let name = scheme {
+    if let file = schemeFile {
+      let schemes = try SchemeFile.load(file)
+      if let name = scheme {
+        guard let s = schemes.first(where: { $0.name == name }) else {
+          throw InputError("--scheme: '\(name)' is not in \(file) (it defines \(schemes.map(\.name).joined(separator: ", ")))")
+        }
+        chosen = s
+      } else {
+        guard schemes.count == 1 else {
+          throw InputError("\(file) defines \(schemes.count) schemes (\(schemes.map(\.name).joined(separator: ", "))); choose one with --scheme")
+        }
+        chosen = schemes[0]
+      }
+    } else if let name = scheme {
       guard let s = AttentionScheme.named(name) else {
         throw InputError("--scheme: unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
       }
@@ -166,7 +181,7 @@ struct AttentionCommand: ParsableCommand {
 
   /// The bit-exact FA3 schedule on code inputs: bf16/fp16 bits or e4m3fn bytes, FP8 descales.
   func runKernel(_ files: AttentionInputFiles) throws {
-    if scheme != nil { throw InputError("--algorithm fa3 on code inputs takes no --scheme: its numerics are the kernel's (change them with --fa3-set)") }
+    if scheme != nil || schemeFile != nil { throw InputError("--algorithm fa3 on code inputs takes no --scheme: its numerics are the kernel's (change them with --fa3-set)") }
     if inputs.windowLeft != nil || inputs.windowRight != nil { throw InputError("--algorithm fa3 supports no sliding window (FA3's local kernels use other tiles)") }
     if attribute { throw InputError("--attribute needs value inputs; use flashnum crosscheck for the FA3 schedule") }
     var fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale)
@@ -199,7 +214,7 @@ struct AttentionCommand: ParsableCommand {
     guard let cuQPath = cuSeqLensQ, let cuKPath = cuSeqLensK else {
       throw InputError("--cu-seqlens-q and --cu-seqlens-k go together (--max-seqlen-q/k need them)")
     }
-    if scheme != nil || attribute || cacheSeqLens != nil || inputs.windowLeft != nil || inputs.windowRight != nil {
+    if scheme != nil || schemeFile != nil || attribute || cacheSeqLens != nil || inputs.windowLeft != nil || inputs.windowRight != nil {
       throw InputError("--cu-seqlens-q/k take code inputs with --algorithm fa3 and no --scheme, --attribute, --cache-seqlens or window")
     }
     func offsets(_ path: String, _ name: String) throws -> [Int] {

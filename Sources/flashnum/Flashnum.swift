@@ -19,7 +19,7 @@ struct Flashnum: ParsableCommand {
     commandName: "flashnum",
     abstract: "Numerical accuracy of attention in low precision.",
     version: "0.1.0",
-    subcommands: [Convert.self, Formats.self, MMA.self, MUFUCommand.self, AttentionCommand.self, ReferenceCommand.self, Table.self, Crosscheck.self, InvarianceCommand.self, LintScheduleCommand.self, Regress.self, SweepCommand.self, MergeCommand.self, ReportCommand.self, SlurmCommand.self, Bench.self])
+    subcommands: [Convert.self, Formats.self, MMA.self, MUFUCommand.self, AttentionCommand.self, ReferenceCommand.self, Table.self, Crosscheck.self, InvarianceCommand.self, LintScheduleCommand.self, Regress.self, SchemesCommand.self, SweepCommand.self, MergeCommand.self, ReportCommand.self, SlurmCommand.self, Bench.self])
 
   static func main() {
     do {

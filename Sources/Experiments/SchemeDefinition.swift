@@ -1,0 +1,286 @@
+import Attention
+import Foundation
+import LowPrecision
+import MatrixMultiply
+
+/// A quantization scheme written as data: an entry of a scheme file (``SchemeFile``) or of an
+/// experiment's `define_schemes`. Every key is optional but `name`; a key at the top applies to
+/// Q, K and V, and the `q`, `k`, `v` mappings override it per tensor.
+///
+/// | key | values | default |
+/// |---|---|---|
+/// | `name` | a new name (no spaces or commas) | required |
+/// | `summary` | one line | generated |
+/// | `base` | a shipped scheme to start from | none: `format` and `plan` required |
+/// | `format` | storage format: `e4m3fn`, `e5m2`, `e2m1`, `fp16`, `bf16`, … (`flashnum formats`), `fp32`, `fp64` | base's |
+/// | `rounding` | `nearest-even`, `nearest-away`, `toward-zero`, `up`, `down`, `odd`, `stochastic` | `nearest-even` |
+/// | `random_bits`, `seed` | stochastic rounding: random bits per rounding (1…32), seed of the stream | 8, 0 |
+/// | `overflow` | `saturate`, `infinity`, `nan` | `saturate` for 8-bit formats, else `infinity` |
+/// | `scaling` | `none`, `per-tensor`, `per-head`, `per-block`, `per-token`, `per-channel`, `mx`, `nvfp4` | base's, or `none` |
+/// | `block_rows` | rows per scale for `per-block` | 128 |
+/// | `mx_block`, `mx_rule` | head-dim elements per E8M0 scale; `floor`, `ceil`, `rceil`, `even` | 32, `rceil` |
+/// | `scale_block` | head-dim elements per e4m3 scale for `nvfp4` | 16 |
+/// | `scale_rule` | `amax` (FP32 scale) or `amax-pow2` | `amax` |
+/// | `q`, `k`, `v` | a mapping of `format`, `rounding`, `random_bits`, `seed`, `overflow`, `scaling`, `block_rows`, `mx_block`, `mx_rule`, `scale_block`, `scale_rule` for that tensor | the top level's |
+/// | `rotation` | `none`, `hadamard`, or `{kind: hadamard, block: B}` (B a power of two dividing the head dim) | base's, or `none` |
+/// | `incoherent_processing` | `true` is `rotation: hadamard` | — |
+/// | `plan` | a preset (`fa3-fp8`, `baseline-fp8`, `flash-fp16`, `flash-bf16`, `standard-fp16`, `standard-bf16`, `fp32`, `fp64`) or a mapping (``parsePlan(_:base:)``) | base's |
+/// | `probability_format`, `output_format` | a stage format (as in the plan mapping) | the plan's |
+///
+/// `per-channel` scales are powers of two (exact in the stored values); MX elements round to
+/// nearest-even; stochastic rounding applies to the storage of Q, K and V (element i of a tensor
+/// takes word i of the stream of its seed), not to the plan's stages.
+enum SchemeDefinition {
+  static let tensorKeys = ["format", "rounding", "random_bits", "seed", "overflow", "scaling", "block_rows", "mx_block",
+                           "mx_rule", "scale_block", "scale_rule"]
+  static let keys = ["name", "summary", "base", "q", "k", "v", "rotation", "incoherent_processing", "plan",
+                     "probability_format", "output_format"] + tensorKeys
+  static let plans: [String: PrecisionPlan] = [
+    "fa3-fp8": .flashFP8, "baseline-fp8": AttentionScheme.baselineFP8Plan,
+    "flash-fp16": .flash16(.fp16), "flash-bf16": .flash16(.bf16),
+    "standard-fp16": AttentionScheme.standardPlan(.fp16), "standard-bf16": AttentionScheme.standardPlan(.bf16),
+    "fp32": .fp32, "fp64": .fp64,
+  ]
+  static let scalings = ["none", "per-tensor", "per-head", "per-block", "per-token", "per-channel", "mx", "nvfp4"]
+  static let modes: [String: RoundingMode] = Dictionary(uniqueKeysWithValues: RoundingMode.deterministic.map { ($0.name, $0) })
+
+  static func parse(_ item: ConfigurationValue) throws(AttentionError) -> AttentionScheme {
+    let m = try item.mapping(allowed: keys)
+    guard let nameValue = m["name"] else { throw item.error("missing key 'name'") }
+    let name = try nameValue.string()
+    guard !name.isEmpty, !name.contains(where: { $0 == "," || $0.isWhitespace || $0 == "#" }) else {
+      throw nameValue.error("a scheme name has no spaces, commas or '#', got '\(name)'")
+    }
+    var base: AttentionScheme? = nil
+    if let b = m["base"] {
+      let n = try b.string()
+      guard let s = AttentionScheme.named(n) else {
+        throw b.error("unknown scheme '\(n)' (allowed: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
+      }
+      base = s
+    }
+    // Per tensor: the base's scheme, then the top-level keys, then the tensor's own mapping.
+    var tensors: [QuantizationScheme] = []
+    for (index, tensor) in ["q", "k", "v"].enumerated() {
+      let own = try m[tensor]?.mapping(allowed: tensorKeys) ?? [:]
+      var merged = m.filter { tensorKeys.contains($0.key) }
+      // A tensor's own rounding replaces the top level's with its parameters.
+      if own["rounding"] != nil { for key in ["random_bits", "seed"] where own[key] == nil { merged[key] = nil } }
+      for (k, v) in own { merged[k] = v }
+      let start = base.map { [$0.q, $0.k, $0.v][index] }
+      guard start != nil || merged["format"] != nil else {
+        throw (m[tensor] ?? item).error("missing key 'format' for \(tensor) (or give a 'base' scheme)")
+      }
+      var q = try parseTensor(merged, start: start)
+      if !q.isStochastic { q.stochasticSeed = 0 }
+      tensors.append(q)
+    }
+
+    var incoherent = base?.incoherentProcessing ?? false
+    var rotationBlock = base?.rotationBlock
+    if let v = m["incoherent_processing"] {
+      if m["rotation"] != nil { throw v.error("give either 'rotation' or 'incoherent_processing'") }
+      incoherent = try v.bool()
+    }
+    if let r = m["rotation"] {
+      if r.node.scalar != nil {
+        incoherent = try r.choice(["none", "hadamard"]) == "hadamard"
+        rotationBlock = nil
+      } else {
+        let rm = try r.mapping(allowed: ["kind", "block"])
+        guard let kind = rm["kind"] else { throw r.error("missing key 'kind' (none or hadamard)") }
+        incoherent = try kind.choice(["none", "hadamard"]) == "hadamard"
+        rotationBlock = try rm["block"].map { (b) throws(AttentionError) -> Int in
+          let n = try b.int(1...4096)
+          guard n & (n - 1) == 0 else { throw b.error("a Hadamard block is a power of two, got \(n)") }
+          return n
+        }
+      }
+    }
+
+    var plan: PrecisionPlan
+    if let p = m["plan"] {
+      plan = try parsePlan(p, base: base?.plan)
+    } else if let base {
+      plan = base.plan
+    } else { throw item.error("missing key 'plan' (allowed: \(plans.keys.sorted().joined(separator: ", ")), or a mapping)") }
+    if let v = m["probability_format"] { plan.probabilityFormat = try stageFormat(v) }
+    if let v = m["output_format"] { plan.outputFormat = try stageFormat(v) }
+    do { try plan.validate() } catch { throw (m["plan"] ?? item).error(error.description) }
+
+    let precision: String
+    switch tensors[0].format {
+    case .fp64: precision = "fp64"
+    case .fp32: precision = "fp32"
+    case .low(let f, _): precision = f.bitWidth <= 8 ? "fp8" : f.name
+    }
+    func describe(_ t: QuantizationScheme) -> String { "\(t.format) \(t.granularity.name)" }
+    let storage = Set(tensors.map(describe)).count == 1 ? "\(describe(tensors[0])) Q/K/V"
+      : "Q \(describe(tensors[0])), K \(describe(tensors[1])), V \(describe(tensors[2]))"
+    let summary = try m["summary"]?.string()
+      ?? "defined as data: \(storage)\(incoherent ? ", Hadamard-rotated Q and K" : ""); \(plan.summary)"
+    var scheme = AttentionScheme(name: name, summary: summary, precision: precision, q: tensors[0], k: tensors[1], v: tensors[2],
+                                 incoherentProcessing: incoherent, plan: plan)
+    scheme.rotationBlock = incoherent ? rotationBlock : nil
+    return scheme
+  }
+
+  /// One tensor's quantization from the merged keys, starting from `start` (a base scheme's).
+  static func parseTensor(_ m: [String: ConfigurationValue], start: QuantizationScheme?) throws(AttentionError) -> QuantizationScheme {
+    var format = start?.format ?? .fp32
+    var granularity = start?.granularity ?? ScaleGranularity.none
+    var rule = start?.scaleRule ?? .amax
+    var seed = start?.stochasticSeed ?? 0
+    if let f = m["format"] { format = try storageFormat(f, m) } else if m["rounding"] != nil || m["overflow"] != nil {
+      guard case .low(let f, _) = format else { throw (m["rounding"] ?? m["overflow"]!).error("applies to an emulated storage format") }
+      format = try rounded(f, m)
+    }
+    if let s = m["seed"] { seed = try s.uint64() }
+    if let s = m["scaling"] {
+      switch try s.choice(scalings) {
+      case "none": granularity = .none
+      case "per-tensor": granularity = .perTensor
+      case "per-head": granularity = .perHead
+      case "per-block": granularity = .perBlock(rows: 128)
+      case "per-token": granularity = .perToken
+      case "per-channel": granularity = .perChannel
+      case "nvfp4": granularity = .twoLevel(blockSize: 16)
+      default: granularity = .mx(blockSize: 32, rule: .rceil)
+      }
+    }
+    if let v = m["block_rows"] {
+      guard case .perBlock = granularity else { throw v.error("applies to scaling per-block only") }
+      granularity = .perBlock(rows: try v.int(1...1_048_576))
+    }
+    for key in ["mx_block", "mx_rule"] where m[key] != nil {
+      guard case .mx(let size, let r) = granularity else { throw m[key]!.error("applies to scaling mx only") }
+      if key == "mx_block" { granularity = .mx(blockSize: try m[key]!.int(1...4096), rule: r) }
+      else { granularity = .mx(blockSize: size, rule: MXScaleRule(rawValue: try m[key]!.choice(MXScaleRule.allCases.map(\.rawValue)))!) }
+    }
+    if let v = m["scale_block"] {
+      guard case .twoLevel = granularity else { throw v.error("applies to scaling nvfp4 only") }
+      granularity = .twoLevel(blockSize: try v.int(1...4096))
+    }
+    if let r = m["scale_rule"] { rule = ScaleRule(rawValue: try r.choice(ScaleRule.allCases.map(\.rawValue)))! }
+    let q = QuantizationScheme(format: format, granularity: granularity, scaleRule: rule, stochasticSeed: seed)
+    if granularity != .none, format == .fp64 { throw (m["scaling"] ?? m["format"]!).error("scaling needs a storage format other than fp64") }
+    return q
+  }
+
+  /// A storage format with the rounding keys of its mapping (8-bit formats saturate by default).
+  static func storageFormat(_ v: ConfigurationValue, _ m: [String: ConfigurationValue]) throws(AttentionError) -> NumberFormat {
+    switch try v.string() {
+    case "fp32", "fp64":
+      if let bad = ["rounding", "random_bits", "overflow"].first(where: { m[$0] != nil }) {
+        throw m[bad]!.error("applies to an emulated storage format, not \(try v.string())")
+      }
+      return try v.string() == "fp32" ? .fp32 : .fp64
+    default:
+      return try rounded(try named(v), m)
+    }
+  }
+
+  static func rounded(_ f: FloatFormat, _ m: [String: ConfigurationValue]) throws(AttentionError) -> NumberFormat {
+    var mode = RoundingMode.nearestEven
+    if let r = m["rounding"] {
+      let name = try r.choice(RoundingMode.deterministic.map(\.name) + ["stochastic"])
+      mode = name == "stochastic" ? .stochastic(randomBits: try m["random_bits"]?.int(1...32) ?? 8) : modes[name]!
+    }
+    if let b = m["random_bits"], mode == .nearestEven || RoundingMode.deterministic.contains(mode) {
+      throw b.error("applies to rounding stochastic only")
+    }
+    var overflow: OverflowPolicy = f.bitWidth <= 8 || !f.hasInfinity ? .saturate : .infinity
+    if let o = m["overflow"] { overflow = OverflowPolicy(rawValue: try o.choice(OverflowPolicy.allCases.map(\.rawValue)))! }
+    let rounding = Rounding(mode, overflow: overflow)
+    do { try f.validate(rounding) } catch { throw (m["overflow"] ?? m["rounding"] ?? m["format"]!).error(error.description) }
+    return .low(f, rounding)
+  }
+
+  static func named(_ v: ConfigurationValue) throws(AttentionError) -> FloatFormat {
+    let n = try v.string()
+    guard let f = FloatFormat.named(n) else {
+      throw v.error("unknown format '\(n)' (allowed: \(FloatFormat.presets.map(\.name).joined(separator: ", ")), fp32, fp64)")
+    }
+    return f
+  }
+
+  /// A plan stage's format: a name (`fp32`, `fp64`, or a format rounded to nearest-even,
+  /// saturating when it has no infinity) or a mapping `{format, rounding, overflow}`
+  /// (deterministic modes only: the plan's stages do not round stochastically).
+  static func stageFormat(_ v: ConfigurationValue) throws(AttentionError) -> NumberFormat {
+    if v.node.scalar != nil {
+      switch try v.string() {
+      case "fp32": return .fp32
+      case "fp64": return .fp64
+      default: return .rne(try named(v))
+      }
+    }
+    let m = try v.mapping(allowed: ["format", "rounding", "overflow"])
+    guard let f = m["format"] else { throw v.error("missing key 'format'") }
+    if let r = m["rounding"], try r.string() == "stochastic" {
+      throw r.error("a plan stage cannot round stochastically (stochastic rounding applies to the storage of Q, K and V)")
+    }
+    return try storageFormat(f, m)
+  }
+
+  static let planKeys = ["base", "score_accumulation", "score_format", "softmax_arithmetic", "softmax_scaling",
+                         "probability_format", "probability_offset", "row_sum_of_rounded_p", "value_accumulation",
+                         "normalization", "output_format"]
+
+  /// A precision plan: a preset name, or a mapping of stage choices over a `base` preset (else the
+  /// scheme's base plan, else `fp32`):
+  /// `score_accumulation`/`value_accumulation` (`fp32-sequential`, `fp32-pairwise`, `fp32-exact`,
+  /// `fp64`), `score_format`, `softmax_arithmetic`, `probability_format`, `output_format` (stage
+  /// formats), `softmax_scaling` (`exp2-folded`, `scores`), `probability_offset` (−64…64),
+  /// `row_sum_of_rounded_p` (bool), `normalization` (`reciprocal`, `divide`).
+  static func parsePlan(_ v: ConfigurationValue, base: PrecisionPlan?) throws(AttentionError) -> PrecisionPlan {
+    if v.node.scalar != nil { return plans[try v.choice(plans.keys.sorted())]! }
+    let m = try v.mapping(allowed: planKeys)
+    var p = try m["base"].map { (b) throws(AttentionError) -> PrecisionPlan in plans[try b.choice(plans.keys.sorted())]! } ?? base ?? .fp32
+    func accumulation(_ key: String) throws(AttentionError) -> Accumulation? {
+      try m[key].map { (a) throws(AttentionError) -> Accumulation in Accumulation(rawValue: try a.choice(Accumulation.allCases.map(\.rawValue)))! }
+    }
+    if let a = try accumulation("score_accumulation") { p.scoreAccumulation = a }
+    if let a = try accumulation("value_accumulation") { p.valueAccumulation = a }
+    if let f = m["score_format"] { p.scoreFormat = try stageFormat(f) }
+    if let f = m["softmax_arithmetic"] { p.softmaxArithmetic = try stageFormat(f) }
+    if let f = m["probability_format"] { p.probabilityFormat = try stageFormat(f) }
+    if let f = m["output_format"] { p.outputFormat = try stageFormat(f) }
+    if let s = m["softmax_scaling"] { p.softmaxScaling = SoftmaxScaling(rawValue: try s.choice(SoftmaxScaling.allCases.map(\.rawValue)))! }
+    if let n = m["normalization"] { p.normalization = Normalization(rawValue: try n.choice(Normalization.allCases.map(\.rawValue)))! }
+    if let o = m["probability_offset"] { p.probabilityOffset = try o.int(-64...64) }
+    if let r = m["row_sum_of_rounded_p"] { p.rowSumOfRoundedP = try r.bool() }
+    return p
+  }
+}
+
+/// A scheme file (YAML or JSON): one scheme mapping (``SchemeDefinition``), or `schemes:` with a
+/// list of them. Names must not repeat a shipped scheme's or each other's. Errors name the file,
+/// the line and the key.
+public enum SchemeFile {
+  /// The schemes of the file at `path`.
+  public static func load(_ path: String, shippedNames: Bool = false) throws(AttentionError) -> [AttentionScheme] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the scheme file") }
+    guard let text = String(data: data, encoding: .utf8) else { throw AttentionError("\(path): not UTF-8 text") }
+    return try parse(text, file: path, shippedNames: shippedNames)
+  }
+
+  /// The schemes of `text`, the contents of `file`; `shippedNames` allows the names of shipped
+  /// schemes (the files that define them, `schemes/`).
+  public static func parse(_ text: String, file: String, shippedNames: Bool = false) throws(AttentionError) -> [AttentionScheme] {
+    let top = try ConfigurationValue.parse(text, file: file)
+    let items: [ConfigurationValue]
+    if top.node.mapping?.keys.contains(where: { $0.string == "schemes" }) == true {
+      items = try top.mapping(allowed: ["schemes"])["schemes"]!.list()
+    } else { items = [top] }
+    var schemes: [AttentionScheme] = []
+    for item in items {
+      let s = try SchemeDefinition.parse(item)
+      if (!shippedNames && AttentionScheme.named(s.name) != nil) || schemes.contains(where: { $0.name == s.name }) {
+        throw item.error("scheme '\(s.name)' is already defined (shipped or earlier in the file)")
+      }
+      schemes.append(s)
+    }
+    return schemes
+  }
+}

@@ -1,0 +1,66 @@
+import Attention
+import LowPrecision
+
+/// A scheme written back as a scheme file (YAML): every choice spelled out, so that reading the
+/// text gives the same ``AttentionScheme/definition``. `flashnum schemes --export DIR` writes the
+/// shipped schemes this way (the files in `schemes/`).
+extension SchemeFile {
+  public static func text(for s: AttentionScheme) -> String {
+    var lines = ["name: \(s.name)", "summary: \(quoted(s.summary))"]
+    for (name, t) in [("q", s.q), ("k", s.k), ("v", s.v)] { lines.append("\(name): {\(tensor(t))}") }
+    lines.append(s.incoherentProcessing ? (s.rotationBlock.map { "rotation: {kind: hadamard, block: \($0)}" } ?? "rotation: hadamard") : "rotation: none")
+    let p = s.plan
+    lines += [
+      "plan:",
+      "  score_accumulation: \(p.scoreAccumulation.rawValue)",
+      "  score_format: \(stage(p.scoreFormat))",
+      "  softmax_arithmetic: \(stage(p.softmaxArithmetic))",
+      "  softmax_scaling: \(p.softmaxScaling.rawValue)",
+      "  probability_format: \(stage(p.probabilityFormat))",
+      "  probability_offset: \(p.probabilityOffset)",
+      "  row_sum_of_rounded_p: \(p.rowSumOfRoundedP)",
+      "  value_accumulation: \(p.valueAccumulation.rawValue)",
+      "  normalization: \(p.normalization.rawValue)",
+      "  output_format: \(stage(p.outputFormat))",
+    ]
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  static func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+
+  /// `format: …, rounding: …, overflow: …, scaling: …` and the scaling's parameters.
+  static func tensor(_ t: QuantizationScheme) -> String {
+    var parts: [String] = []
+    switch t.format {
+    case .fp64: parts.append("format: fp64")
+    case .fp32: parts.append("format: fp32")
+    case .low(let f, let r):
+      parts.append("format: \(f.name)")
+      if case .stochastic(let bits) = r.mode {
+        parts += ["rounding: stochastic", "random_bits: \(bits)", "seed: \(t.stochasticSeed)"]
+      } else { parts.append("rounding: \(r.mode.name)") }
+      parts.append("overflow: \(r.overflow.rawValue)")
+    }
+    switch t.granularity {
+    case .none: parts.append("scaling: none")
+    case .perTensor: parts.append("scaling: per-tensor")
+    case .perHead: parts.append("scaling: per-head")
+    case .perBlock(let rows): parts += ["scaling: per-block", "block_rows: \(rows)"]
+    case .perToken: parts.append("scaling: per-token")
+    case .perChannel: parts.append("scaling: per-channel")
+    case .mx(let size, let rule): parts += ["scaling: mx", "mx_block: \(size)", "mx_rule: \(rule.rawValue)"]
+    case .twoLevel(let size): parts += ["scaling: nvfp4", "scale_block: \(size)"]
+    }
+    parts.append("scale_rule: \(t.scaleRule.rawValue)")
+    return parts.joined(separator: ", ")
+  }
+
+  /// A plan stage: `fp32`, `fp64`, or `{format: …, rounding: …, overflow: …}`.
+  static func stage(_ f: NumberFormat) -> String {
+    switch f {
+    case .fp64: "fp64"
+    case .fp32: "fp32"
+    case .low(let ff, let r): "{format: \(ff.name), rounding: \(r.mode.name), overflow: \(r.overflow.rawValue)}"
+    }
+  }
+}
