@@ -84,7 +84,7 @@ public struct SVGLineChart: Sendable {
   }
 
   /// Pixels series `i` of `n` is moved sideways: spread over at most ±9 px around the true x.
-  static func dodge(_ i: Int, of n: Int) -> Double {
+  public static func dodge(_ i: Int, of n: Int) -> Double {
     guard n > 1 else { return 0 }
     let step = min(4, 18 / Double(n - 1))
     return (Double(i) - Double(n - 1) / 2) * step

@@ -43,7 +43,7 @@ public struct SweepReport: Sendable {
     return seen
   }
 
-  static func geometricMean(_ v: [Double]) -> Double {
+  public static func geometricMean(_ v: [Double]) -> Double {
     let positive = v.filter { $0 > 0 && $0.isFinite }
     guard positive.count == v.count, !v.isEmpty else { return v.contains(0) ? 0 : .nan }
     return Foundation.exp(positive.reduce(0) { $0 + Foundation.log($1) } / Double(positive.count))
@@ -73,15 +73,15 @@ public struct SweepReport: Sendable {
 
   /// One curve of a figure: geometric-mean RMSE per x, and per x the smallest and largest of the
   /// seeds' own geometric means (empty with one seed).
-  struct Curve {
-    var series: String
-    var points: [(x: Double, y: Double)]
-    var band: [(x: Double, lo: Double, hi: Double)]
-    var seeds: Int
+  public struct Curve: Sendable {
+    public var series: String
+    public var points: [(x: Double, y: Double)]
+    public var band: [(x: Double, lo: Double, hi: Double)]
+    public var seeds: Int
   }
 
   /// Geometric-mean RMSE per (series, x) over `rows`, with the spread over seeds.
-  func curve(_ rows: [SweepRow], x: (SweepRow) -> Double) -> [Curve] {
+  public func curve(_ rows: [SweepRow], x: (SweepRow) -> Double) -> [Curve] {
     seriesNames.compactMap { name in
       let mine = rows.filter { seriesName($0) == name }
       guard !mine.isEmpty else { return nil }
@@ -101,7 +101,7 @@ public struct SweepReport: Sendable {
 
   /// The chart series of curves: colour per scheme, a marker shape of its own per series, dashed
   /// when Q and K are Hadamard-rotated, the seed spread as a band, the seed count in the label.
-  func chartSeries(_ data: [Curve]) -> [SVGLineChart.Series] {
+  public func chartSeries(_ data: [Curve]) -> [SVGLineChart.Series] {
     let schemes = orderedUnique(rows.map(\.scheme))
     return data.enumerated().map { i, d in
       let r = rows.first { seriesName($0) == d.series }!

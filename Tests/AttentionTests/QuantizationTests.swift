@@ -117,3 +117,72 @@ final class QuantizationTests: XCTestCase {
     XCTAssertGreaterThan(wins, 60)
   }
 }
+
+/// The scalings and roundings that scheme files add: per-channel, NVFP4-style two levels and
+/// stochastic storage rounding, against their definitions.
+final class DataSchemeQuantizationTests: XCTestCase {
+  func tensor(_ seqLen: Int, _ headDim: Int, heads: Int = 1, seed: UInt64 = 1) throws -> AttentionTensor {
+    var rng = SplitMix64(seed: seed)
+    let values = (0..<(seqLen * heads * headDim)).map { i in Double.random(in: -1...1, using: &rng) * (i % headDim == 3 ? 40 : 1) }
+    return try AttentionTensor(batch: 1, seqLen: seqLen, heads: heads, headDim: headDim, values: values)
+  }
+
+  func testPerChannelScalesArePowersOfTwoPerChannel() throws {
+    let t = try tensor(50, 16, heads: 2)
+    let q = try QuantizationScheme(format: .rne(.e4m3fn, overflow: .saturate), granularity: .perChannel).quantize(t)
+    XCTAssertNil(q.rowScales)
+    for h in 0..<2 { for c in 0..<16 {
+      let indices = (0..<50).map { t.rowIndex(0, $0, h) + c }
+      let amax = indices.map { abs(t.values[$0]) }.max()!
+      // The definition: s = 2^⌈log2(amax / 448)⌉, stored value = RNE(x / s)·s.
+      var k = Int((amax / 448).exponent)
+      if Double(sign: .plus, exponent: k, significand: 1) * 448 < amax { k += 1 }
+      let s = Double(sign: .plus, exponent: k, significand: 1)
+      for i in indices {
+        XCTAssertEqual(q.codes.values[i], FloatFormat.e4m3fn.decode(FloatFormat.e4m3fn.encode(t.values[i] / s, Rounding(.nearestEven, overflow: .saturate))) * s)
+      }
+      XCTAssertLessThanOrEqual(indices.map { abs(q.codes.values[$0]) }.max()!, 448 * s)
+    } }
+  }
+
+  func testTwoLevelScalesAsNVFP4() throws {
+    let t = try tensor(8, 32)
+    let q = try QuantizationScheme(format: .rne(.e2m1, overflow: .saturate), granularity: .twoLevel(blockSize: 16)).quantize(t)
+    let amax = t.values.map(abs).max()!
+    let tensorScale = Double(Float(amax / (6 * 448)))
+    XCTAssertEqual(q.rowScales, Array(repeating: tensorScale, count: 8))
+    for start in stride(from: 0, to: t.values.count, by: 16) {
+      let block = start..<(start + 16)
+      let blockScale = FloatFormat.e4m3fn.decode(FloatFormat.e4m3fn.encode(t.values[block].map(abs).max()! / (6 * tensorScale),
+                                                                          Rounding(.nearestEven, overflow: .saturate)))
+      for i in block {
+        let code = FloatFormat.e2m1.decode(FloatFormat.e2m1.encode(t.values[i] / (blockScale * tensorScale), Rounding(.nearestEven, overflow: .saturate)))
+        XCTAssertEqual(q.codes.values[i], code * blockScale, "element \(i)")
+        XCTAssertEqual(Double(Float(q.codes.values[i])), q.codes.values[i], "the stored value is an FP32 number")
+      }
+    }
+    // Dequantized values stay within half an e2m1 step (0.5 at the top binade) of the block's scale.
+    let d = q.dequantized().values
+    XCTAssertLessThan(zip(d, t.values).map { abs($0 - $1) }.max()!, amax / 6)
+    XCTAssertThrowsError(try QuantizationScheme(format: .rne(.bf16), granularity: .twoLevel(blockSize: 16)).quantize(t))
+    XCTAssertThrowsError(try QuantizationScheme(format: .rne(.e2m1, overflow: .saturate), granularity: .twoLevel(blockSize: 12)).quantize(t))
+  }
+
+  func testStochasticStorageRoundingIsSeededAndUnbiased() throws {
+    let format = NumberFormat.low(.e4m3fn, Rounding(.stochastic(randomBits: 16), overflow: .saturate))
+    // 0.3 lies between e4m3 neighbours 0.28125 and 0.3125: rounded up with probability 0.6.
+    let t = try AttentionTensor(batch: 1, seqLen: 4000, heads: 1, headDim: 8, values: Array(repeating: 0.3, count: 32000))
+    let a = try QuantizationScheme(format: format, stochasticSeed: 5).quantize(t, stream: 2)
+    let b = try QuantizationScheme(format: format, stochasticSeed: 5).quantize(t, stream: 2)
+    let c = try QuantizationScheme(format: format, stochasticSeed: 6).quantize(t, stream: 2)
+    let other = try QuantizationScheme(format: format, stochasticSeed: 5).quantize(t, stream: 3)
+    XCTAssertEqual(a.codes.values, b.codes.values)
+    XCTAssertNotEqual(a.codes.values, c.codes.values)
+    XCTAssertNotEqual(a.codes.values, other.codes.values)
+    XCTAssertTrue(a.codes.values.allSatisfy { $0 == 0.28125 || $0 == 0.3125 })
+    let up = Double(a.codes.values.filter { $0 == 0.3125 }.count) / 32000
+    XCTAssertEqual(up, 0.6, accuracy: 0.015)  // binomial σ ≈ 0.003
+    let mean = a.codes.values.reduce(0, +) / 32000
+    XCTAssertEqual(mean, 0.3, accuracy: 0.0005)
+  }
+}

@@ -31,9 +31,16 @@ final class ReportTests: XCTestCase {
     let e = try experiment()
     let results = try Sweep(experiment: e, directory: directory, threads: 2).run()
     let report = SweepReport(results: results, name: "report")
-    let figures = report.figures()
-    // One RMSE-vs-length figure per distribution, one RMSE-vs-outlier-magnitude figure.
-    XCTAssertEqual(figures.count, 3)
+    let all = report.figures()
+    // One RMSE-vs-length figure per distribution, one RMSE-vs-outlier-magnitude figure, and a
+    // heatmap for each pair of the three varying axes (length, mask, outlier magnitude).
+    XCTAssertEqual(all.count, 6)
+    XCTAssertEqual(all.map(\.fileName), [
+      "report-rmse-vs-seqlen-fa3-outliers-p-0p02-std-3p0.svg", "report-rmse-vs-seqlen-fa3-outliers-p-0p02-std-30p0.svg",
+      "report-rmse-vs-outliers-fa3-outliers.svg", "report-rmse-heatmap-seqlen-x-mask-fa3-outliers.svg",
+      "report-rmse-heatmap-seqlen-x-outliers-fa3-outliers.svg", "report-rmse-heatmap-mask-x-outliers-fa3-outliers.svg",
+    ])
+    let figures = Array(all.prefix(3))
     for f in figures {
       XCTAssertTrue(f.svg.hasPrefix("<svg"))
       XCTAssertTrue(f.svg.contains("RMSE vs reference (output units)"))
@@ -50,6 +57,43 @@ final class ReportTests: XCTestCase {
     XCTAssertEqual(cell.count, 2)
     let g = (cell[0].metrics["rmse"]! * cell[1].metrics["rmse"]!).squareRoot()
     XCTAssertTrue(md.contains(String(format: "| bf16 | blocked | %.3e |", g)), md)
+  }
+
+  /// Several seeds: curves carry the spread (band and bars from the smallest to the largest
+  /// seed's geometric mean, the count in the legend), every series has its own marker shifted
+  /// sideways, heatmap cells are geometric means, and the paired comparison counts seeds.
+  func testSeedBandsHeatmapsAndPairedComparison() throws {
+    let text = Self.text.replacingOccurrences(of: "seeds: [2]", with: "seeds: [2, 3, 4]")
+      .replacingOccurrences(of: "algorithms: [blocked, fa3]", with: "algorithms: [blocked]")
+    let results = try Sweep(experiment: try Experiment.parse(text, file: "seeds.yaml"), directory: directory, threads: 2).run()
+    let report = SweepReport(results: results, name: "seeds")
+    let figures = report.figures()
+    let line = try XCTUnwrap(figures.first { $0.fileName.hasPrefix("seeds-rmse-vs-seqlen-") })
+    XCTAssertTrue(line.svg.contains("fill-opacity=\"0.13\""), "a band")
+    XCTAssertTrue(line.svg.contains("bf16 (3 seeds)"))
+    XCTAssertTrue(line.caption.contains("smallest to the largest of the 3 seeds"))
+    // The band at one x spans the seeds' own values.
+    let data = report.curve(results.rows.filter { $0.distribution == results.rows[0].distribution }, x: { Double($0.seqLen) })
+    let bf16 = try XCTUnwrap(data.first { $0.series == "bf16" })
+    let at16 = results.rows.filter { $0.scheme == "bf16" && $0.seqLen == 16 && $0.distribution == results.rows[0].distribution }
+    let perSeed = [2, 3, 4].map { s in SweepReport.geometricMean(at16.filter { $0.seed == UInt64(s) }.map { $0.metrics["rmse"]! }) }
+    XCTAssertEqual(bf16.band.first?.lo, perSeed.min())
+    XCTAssertEqual(bf16.band.first?.hi, perSeed.max())
+    XCTAssertEqual(bf16.seeds, 3)
+    // Markers: three series, three shapes, shifted by −4, 0, +4 px.
+    XCTAssertEqual(SVGLineChart.dodge(0, of: 3), -4)
+    XCTAssertEqual(SVGLineChart.dodge(2, of: 3), 4)
+    XCTAssertEqual(report.chartSeries(data).map(\.marker), [0, 1, 2])
+    // A heatmap cell is the geometric mean of its points.
+    let heat = try XCTUnwrap(figures.first { $0.fileName == "seeds-rmse-heatmap-seqlen-x-mask-fa3-outliers.svg" })
+    let cell = results.rows.filter { $0.scheme == "bf16" && $0.seqLen == 16 && !$0.causal }.map { $0.metrics["rmse"]! }
+    XCTAssertEqual(cell.count, 6)
+    XCTAssertTrue(heat.svg.contains(String(format: ">%.2e</text>", SweepReport.geometricMean(cell))), "cell value")
+    XCTAssertTrue(heat.svg.contains(">N=16</text>") && heat.svg.contains(">causal</text>"))
+    // Paired comparison: bf16 beats FP8 per head on every point and seed.
+    let md = report.markdown(figures: figures)
+    XCTAssertTrue(md.contains("## Paired comparison across seeds"), md)
+    XCTAssertTrue(md.contains("| bf16 | fa3-fp8-per-head | blocked | 24 | 100 % | 3 of 3 |"), md)
   }
 
   func testLogAxisTicksArePowersOfTen() {

@@ -242,8 +242,12 @@ final class RegressCLITests: CLITestCase {
   static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Reports/baselines/shipped-schemes.json").path
 
+  /// The shipped baseline, its scheme files made absolute (the copies are written elsewhere).
   func baseline() throws -> [String: Any] {
-    try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shipped))) as? [String: Any])
+    var b = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shipped))) as? [String: Any])
+    let folder = URL(fileURLWithPath: Self.shipped).deletingLastPathComponent()
+    b["scheme_files"] = (b["scheme_files"] as? [String])?.map { folder.appendingPathComponent($0).standardized.path }
+    return b
   }
 
   func write(_ object: [String: Any], _ name: String) throws -> String {

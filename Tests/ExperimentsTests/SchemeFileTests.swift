@@ -1,0 +1,98 @@
+import Attention
+import Experiments
+import Foundation
+import LowPrecision
+import Measurement
+import XCTest
+
+/// Scheme files: the shipped schemes written as files read back to the same definitions (and
+/// the committed `schemes/` files are those texts), a mixed-precision scheme equals the same
+/// scheme built in code, and every mistake is one line naming the file, line and key.
+final class SchemeFileTests: XCTestCase {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  func testShippedSchemesRoundTripAndTheCommittedFilesAreTheirs() throws {
+    for s in AttentionScheme.shipped {
+      let text = SchemeFile.text(for: s)
+      let back = try SchemeFile.parse(text, file: "\(s.name).yaml", shippedNames: true)
+      XCTAssertEqual(back.count, 1)
+      XCTAssertEqual(back[0].definition, s.definition, s.name)
+      XCTAssertEqual(back[0].name, s.name)
+      XCTAssertEqual(back[0].summary, s.summary)
+      let committed = try String(contentsOf: Self.repository.appendingPathComponent("schemes/\(s.name).yaml"), encoding: .utf8)
+      XCTAssertEqual(committed, text, "schemes/\(s.name).yaml is stale: flashnum schemes --export schemes")
+    }
+    let files = try FileManager.default.contentsOfDirectory(atPath: Self.repository.appendingPathComponent("schemes").path)
+    XCTAssertEqual(Set(files.filter { $0.hasSuffix(".yaml") }), Set(AttentionScheme.shipped.map { "\($0.name).yaml" }))
+  }
+
+  func testMixedPrecisionSchemeEqualsTheSameSchemeInCode() throws {
+    let yaml = """
+      name: q16-kv8
+      plan: fa3-fp8
+      format: e4m3fn
+      scaling: per-head
+      q: {format: bf16, scaling: none}
+      v: {scaling: per-token, rounding: toward-zero}
+      rotation: {kind: hadamard, block: 16}
+      """
+    let s = try XCTUnwrap(SchemeFile.parse(yaml, file: "q16.yaml").first)
+    var manual = AttentionScheme(
+      name: "x", summary: "", precision: "bf16", q: QuantizationScheme(format: .rne(.bf16)),
+      k: QuantizationScheme(format: .rne(.e4m3fn, overflow: .saturate), granularity: .perHead),
+      v: QuantizationScheme(format: .low(.e4m3fn, Rounding(.towardZero, overflow: .saturate)), granularity: .perToken),
+      incoherentProcessing: true, plan: .flashFP8)
+    manual.rotationBlock = 16
+    XCTAssertEqual(s.definition, manual.definition)
+    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 40, headsQ: 2, headDim: 32), .fa3, seed: 3)
+    let options = AttentionOptions()
+    let a = try s.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options)
+    let b = try manual.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options)
+    XCTAssertEqual(a.o.values, b.o.values)
+    // The rotation block matters, and Q is really bf16 (not e4m3): changing either changes the output.
+    var wholeBlock = manual
+    wholeBlock.rotationBlock = nil
+    XCTAssertNotEqual(try wholeBlock.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options).o.values, a.o.values)
+    var q8 = manual
+    q8.q = manual.k
+    XCTAssertNotEqual(try q8.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options).o.values, a.o.values)
+    XCTAssertNotEqual(s.definitionFingerprint, wholeBlock.definitionFingerprint)
+  }
+
+  func testMistakesAreOneLineWithFileLineAndKey() {
+    let cases: [(String, String)] = [
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nscalling: per-head\n", "a.yaml:4: scalling: unknown key 'scalling'"),
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nq: {format: e3m3}\n", "a.yaml:4: q.format: unknown format 'e3m3'"),
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nrandom_bits: 8\n", "random_bits: applies to rounding stochastic only"),
+      ("name: a\nformat: e4m3fn\nplan: {probability_format: {format: e4m3fn, rounding: stochastic}}\n", "cannot round stochastically"),
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nrotation: {kind: hadamard, block: 24}\n", "a.yaml:4: rotation.block: a Hadamard block is a power of two"),
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nscaling: per-head\nscale_block: 16\n", "scale_block: applies to scaling nvfp4 only"),
+      ("name: a\nplan: fa3-fp8\nk: {format: e4m3fn}\n", "missing key 'format' for q"),
+      ("name: a\nformat: e4m3fn\n", "missing key 'plan'"),
+      ("name: fp16\nbase: fp16\n", "scheme 'fp16' is already defined"),
+      ("name: a b\nbase: fp16\n", "no spaces"),
+      ("name: a\nplan: fp32\nformat: e2m1\noverflow: nan\n", "has no NaN"),
+      ("name: a\nplan: {softmax_scaling: sideways}\nformat: bf16\n", "plan.softmax_scaling: 'sideways' is not allowed"),
+      ("schemes: [{name: a, base: fp16}, {name: a, base: bf16}]\n", "scheme 'a' is already defined"),
+    ]
+    for (text, says) in cases {
+      XCTAssertThrowsError(try SchemeFile.parse(text, file: "a.yaml"), says) { error in
+        XCTAssertTrue("\(error)".contains(says), "\(error) does not say \(says)")
+        XCTAssertFalse("\(error)".contains("\n"), "one line")
+      }
+    }
+  }
+
+  func testTheResearchSchemeFileRunsInSweepAndRegress() throws {
+    // The committed mixed-precision schemes, as an experiment and the shipped baseline use them.
+    let schemes = try SchemeFile.load(Self.repository.appendingPathComponent("notebooks-data/schemes/bf16q-fp8kv.yaml").path)
+    XCTAssertEqual(schemes.map(\.name), ["bf16q-fp8kv", "bf16q-fp8kv-channel", "bf16q-fp8kv-stochastic"])
+    XCTAssertEqual(schemes[0].q.format, .rne(.bf16))
+    XCTAssertEqual(schemes[0].k.granularity, .perHead)
+    let e = try Experiment.load(Self.repository.appendingPathComponent("notebooks-data/experiments/bf16q-fp8kv.yaml").path)
+    XCTAssertTrue(e.schemes.contains { $0.name == "bf16q-fp8kv" })
+    XCTAssertGreaterThanOrEqual(e.seeds.count, 3)
+    let baseline = try RegressionBaseline.load(Self.repository.appendingPathComponent("Reports/baselines/shipped-schemes.json").path)
+    XCTAssertTrue(baseline.entries.contains { $0.scheme == "bf16q-fp8kv" })
+  }
+}
