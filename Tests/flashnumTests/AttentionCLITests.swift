@@ -99,6 +99,41 @@ final class AttentionCLITests: CLITestCase {
     for line in lines.dropFirst() { XCTAssertTrue(line.contains("in 0 of 1"), String(line)) }
   }
 
+  /// `--scheme-file`: a file's scheme runs as the library runs it; several need `--scheme`;
+  /// `flashnum schemes` checks files and exports the shipped ones.
+  func testSchemeFiles() throws {
+    let q = try tensor("q.npy", [1, 24, 2, 32], seed: 4)
+    let file = path("mine.yaml")
+    try """
+      schemes:
+        - {name: q16, plan: fa3-fp8, format: e4m3fn, scaling: per-head, q: {format: bf16, scaling: none}}
+        - {name: nv, plan: fa3-fp8, format: e2m1, scaling: nvfp4}
+      """.write(toFile: file, atomically: true, encoding: .utf8)
+    let base = ["attention", "--q", q, "--k", q, "--v", q, "--algorithm", "blocked", "--scheme-file", file, "--seed", "2"]
+    let r = try self.run(base + ["--scheme", "q16", "--out", path("o.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    // The same scheme built in code.
+    let fp8 = QuantizationScheme(format: .rne(.e4m3fn, overflow: .saturate), granularity: .perHead)
+    let scheme = AttentionScheme(name: "q16", summary: "", precision: "bf16", q: QuantizationScheme(format: .rne(.bf16)), k: fp8, v: fp8,
+                                 plan: .flashFP8)
+    let values = try AttentionTensor(batch: 1, seqLen: 24, heads: 2, headDim: 32, values: try XCTUnwrap(NPYFile.read(q).values))
+    let expected = try scheme.run(AttentionInputs(q: values, k: values, v: values), seed: 2, algorithm: .blocked(.flash2),
+                                  options: AttentionOptions())
+    XCTAssertEqual(try NPYFile.read(path("o.npy")).values, expected.o.values.map { Double(Float($0)) })
+    try assertBadInput(base + ["--out", path("o.npy")], "defines 2 schemes (q16, nv); choose one with --scheme")
+    try assertBadInput(base + ["--scheme", "fp16", "--out", path("o.npy")], "'fp16' is not in")
+    try "name: x\nplan: fa3-fp8\nformat: e4m3fn\nscaling: per-hed\n".write(toFile: path("bad.yaml"), atomically: true, encoding: .utf8)
+    try assertBadInput(["attention", "--q", q, "--k", q, "--v", q, "--algorithm", "blocked", "--scheme-file", path("bad.yaml"), "--out", path("o.npy")],
+                       "bad.yaml:4: scaling: 'per-hed' is not allowed")
+    // The schemes command: a file's definitions, and the shipped schemes exported and read back.
+    let listed = try self.run(["schemes", file, "--definitions"])
+    XCTAssertEqual(listed.status, 0, listed.stderr)
+    XCTAssertTrue(listed.stdout.contains("nv  #") && listed.stdout.contains("e2m1:nearest-even:saturate/nvfp4(16)"), listed.stdout)
+    XCTAssertEqual(try self.run(["schemes", "--export", path("exported")]).status, 0)
+    let check = try self.run(["schemes", path("exported/fa3-fp8-per-block-hadamard.yaml")])
+    XCTAssertTrue(check.stdout.contains("(the shipped definition)"), check.stdout)
+  }
+
   func testCodeInputsWithDescalesAndBits() throws {
     // e4m3fn codes with per-(batch, kv head) descales: the output bits are bf16 codes.
     var rng = SplitMix64(seed: 9)

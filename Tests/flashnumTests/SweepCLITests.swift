@@ -59,12 +59,18 @@ final class SweepCLITests: CLITestCase {
     func body(_ s: String) -> [String] { s.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: ",").dropLast().joined()) } }
     XCTAssertEqual(body(merged), body(csv), "merged rows (without timings) equal the whole sweep's")
     XCTAssertEqual(try run(["merge", path("shards/cli.shard-1-of-2.csv"), "--name", "half", "--require-complete"]).status, 1)
-    // The report: Markdown and SVG figures.
+    // The report: Markdown, SVG figures and a PNG beside each (rsvg-convert, installed by Scripts/deps.sh).
     let rep = try run(["report", results + "/cli.json", "--out", path("Reports")])
     XCTAssertEqual(rep.status, 0, rep.stderr)
     let md = try String(contentsOfFile: path("Reports/cli.md"), encoding: .utf8)
     XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | 4 |"), md)
     XCTAssertTrue(FileManager.default.fileExists(atPath: path("Reports/cli-rmse-vs-outliers-fa3-outliers.svg")))
+    let svgs = try FileManager.default.contentsOfDirectory(atPath: path("Reports")).filter { $0.hasSuffix(".svg") }
+    XCTAssertFalse(svgs.isEmpty)
+    for svg in svgs {
+      let png = try Data(contentsOf: URL(fileURLWithPath: path("Reports/" + svg.dropLast(4) + ".png")))
+      XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(svg): a PNG beside it")
+    }
   }
 
   /// Two sweeps started at once into one folder, several times: the second waits for nothing —
