@@ -45,6 +45,7 @@ extension PrecisionPlan {
     "S \(scoreAccumulation.rawValue)→\(scoreFormat.definition), softmax \(softmaxArithmetic.definition) (\(softmaxScaling.rawValue)), "
       + "P \(probabilityFormat.definition)·2^\(probabilityOffset)\(rowSumOfRoundedP ? " rounded-row-sum" : ""), "
       + "PV \(valueAccumulation.rawValue), \(normalization.rawValue), out \(outputFormat.definition)"
+      + (stochasticProbabilities ? ", P seed \(stochasticSeed)" : "")
   }
 }
 

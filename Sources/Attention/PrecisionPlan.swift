@@ -35,7 +35,10 @@ public enum Normalization: String, CaseIterable, Hashable, Sendable {
 ///    the `Double` libm value rounded once, which is within one ulp of the exact value) with
 ///    the scale placed by ``softmaxScaling``.
 /// 3. `P` (times `2^probabilityOffset`, exact) rounded to ``probabilityFormat`` before `P·V`;
-///    the row sum `l` adds the unrounded `P` (FlashAttention) unless ``rowSumOfRoundedP``.
+///    the row sum `l` adds the unrounded `P` (FlashAttention) unless ``rowSumOfRoundedP``. A
+///    stochastic probability format takes element (b, h, i, j)'s random word from the stream of
+///    ``stochasticSeed`` at index ((b·H + h)·N + i)·M + j: the same bits for any blocking or
+///    thread count. (The other stages round deterministically.)
 /// 4. `P·V` accumulated with ``valueAccumulation`` (FP32 models take FP32 operands: P in a
 ///    wider format is rounded to FP32 first).
 /// 5. Normalization by ``normalization`` (the offset cancels between `O` and `l`), times the
@@ -55,6 +58,14 @@ public struct PrecisionPlan: Hashable, Sendable {
   public var valueAccumulation: Accumulation = .fp32Sequential
   public var normalization: Normalization = .reciprocal
   public var outputFormat: NumberFormat = .fp32
+  /// The seed of stochastic P rounding (read only when ``probabilityFormat`` rounds stochastically).
+  public var stochasticSeed: UInt64 = 0
+
+  /// Whether ``probabilityFormat`` rounds stochastically.
+  public var stochasticProbabilities: Bool {
+    if case .low(_, let r) = probabilityFormat, case .stochastic = r.mode { return true }
+    return false
+  }
 
   public init() {}
 
@@ -100,10 +111,9 @@ public struct PrecisionPlan: Hashable, Sendable {
 
   /// Checks the choices that have constraints.
   public func validate() throws(AttentionError) {
-    for (name, f) in [("softmax arithmetic", softmaxArithmetic), ("score format", scoreFormat),
-                      ("probability format", probabilityFormat), ("output format", outputFormat)] {
+    for (name, f) in [("softmax arithmetic", softmaxArithmetic), ("score format", scoreFormat), ("output format", outputFormat)] {
       if case .low(_, let r) = f, case .stochastic = r.mode {
-        throw AttentionError("\(name): stochastic rounding is not supported in a precision plan")
+        throw AttentionError("\(name): stochastic rounding applies to the probability format only")
       }
     }
     guard (-64...64).contains(probabilityOffset) else {

@@ -1,3 +1,4 @@
+import LowPrecision
 import MatrixMultiply
 
 /// The per-row arithmetic of naive and blocked attention (see ``PrecisionPlan`` for the
@@ -19,6 +20,8 @@ struct RowKernel: Sendable {
   let scale: Double
   let sl2: Double
   let offset: Double           // 2^probabilityOffset
+  /// The stream of stochastic P rounding (``PrecisionPlan/stochasticSeed``), `nil` otherwise.
+  let pStream: StochasticStream?
 
   init(_ x: AttentionOperands, _ shape: AttentionShape, _ plan: PrecisionPlan, _ algorithm: AttentionAlgorithm,
        _ mask: AttentionMask, _ scale: Double) {
@@ -33,6 +36,7 @@ struct RowKernel: Sendable {
     self.scale = scale
     sl2 = arith.round(arith.round(scale) * 1.4426950408889634)   // log₂e
     offset = Double(sign: .plus, exponent: plan.probabilityOffset, significand: 1)
+    pStream = plan.stochasticProbabilities ? StochasticStream(seed: streamSeed(plan.stochasticSeed, 4)) : nil
     let (b, hk, n, d) = (shape.batch, shape.headsKV, shape.seqLenK, shape.headDim)
     // K and V as (b, hk) × n × d.
     func gather(_ t: AttentionTensor, _ transform: (Double, Int) -> Double) -> [Double] {
@@ -165,9 +169,12 @@ struct RowKernel: Sendable {
     }
   }
 
-  /// Rounds P to the probability format, stores it for `P·V`, and returns it.
-  @inline(__always) func roundP(_ j: Int, _ value: Double, _ x: inout Scratch) -> Double {
-    let r = plan.probabilityFormat.round(value)
+  /// Rounds P (row `row` = (b·headsQ + h)·nq + i, key `j`) to the probability format, stores it
+  /// for `P·V`, and returns it. Stochastic rounding takes the word of index row·nk + j of the
+  /// plan's stream: the bits depend on the seed and the element only.
+  @inline(__always) func roundP(_ j: Int, _ value: Double, row: Int, _ x: inout Scratch) -> Double {
+    let r = pStream.map { plan.probabilityFormat.roundQuotient(value, 1, random: $0.word(at: row &* nk &+ j)) }
+      ?? plan.probabilityFormat.round(value)
     if fp32Values { x.pF[j] = Float(r) } else { x.pD[j] = r }
     return r
   }
@@ -225,13 +232,13 @@ struct RowKernel: Sendable {
     if normalizeBefore {
       for j in keys { l = arith.add(l, x.p[j]) }
       // P/l carries no offset (it cancels); apply it again, exactly, for the rounding of P.
-      for j in keys { _ = roundP(j, arith.div(x.p[j], l) * offset, &x) }
+      for j in keys { _ = roundP(j, arith.div(x.p[j], l) * offset, row: (b * headsQ + h) * nq + i, &x) }
       accumulate(b, hk, keys, &x)
       finish(factor: 1 / offset, divide: false, scale: vHeadScales?[b * headsKV + hk], &x, out)
       return
     }
     for j in keys {
-      let r = roundP(j, x.p[j], &x)
+      let r = roundP(j, x.p[j], row: (b * headsQ + h) * nq + i, &x)
       l = arith.add(l, plan.rowSumOfRoundedP ? r : x.p[j])
     }
     accumulate(b, hk, keys, &x)
@@ -270,7 +277,7 @@ struct RowKernel: Sendable {
       let firstKey = range.lowerBound
       var sum = l
       for j in range {
-        let r = roundP(j, x.p[j], &x)
+        let r = roundP(j, x.p[j], row: (b * headsQ + h) * nq + i, &x)
         let term = plan.rowSumOfRoundedP ? r : x.p[j]
         if j == firstKey && !first {
           sum = schedule.fusedRowSumRescale ? arith.fma(alpha, sum, term) : arith.add(arith.mul(alpha, sum), term)

@@ -29,7 +29,8 @@ import MatrixMultiply
 ///
 /// `per-channel` scales are powers of two (exact in the stored values); MX elements round to
 /// nearest-even; stochastic rounding applies to the storage of Q, K and V (element i of a tensor
-/// takes word i of the stream of its seed), not to the plan's stages.
+/// takes word i of the stream of its seed) and to P (`probability_format` with `rounding:
+/// stochastic`, `random_bits`, `seed`); the other stages round deterministically.
 enum SchemeDefinition {
   static let tensorKeys = ["format", "rounding", "random_bits", "seed", "overflow", "scaling", "block_rows", "mx_block",
                            "mx_rule", "scale_block", "scale_rule"]
@@ -104,7 +105,7 @@ enum SchemeDefinition {
     } else if let base {
       plan = base.plan
     } else { throw item.error("missing key 'plan' (allowed: \(plans.keys.sorted().joined(separator: ", ")), or a mapping)") }
-    if let v = m["probability_format"] { plan.probabilityFormat = try stageFormat(v) }
+    if let v = m["probability_format"] { try probabilityFormat(v, into: &plan) }
     if let v = m["output_format"] { plan.outputFormat = try stageFormat(v) }
     do { try plan.validate() } catch { throw (m["plan"] ?? item).error(error.description) }
 
@@ -206,7 +207,7 @@ enum SchemeDefinition {
 
   /// A plan stage's format: a name (`fp32`, `fp64`, or a format rounded to nearest-even,
   /// saturating when it has no infinity) or a mapping `{format, rounding, overflow}`
-  /// (deterministic modes only: the plan's stages do not round stochastically).
+  /// (deterministic modes only: of the plan's stages, only P rounds stochastically).
   static func stageFormat(_ v: ConfigurationValue) throws(AttentionError) -> NumberFormat {
     if v.node.scalar != nil {
       switch try v.string() {
@@ -218,9 +219,21 @@ enum SchemeDefinition {
     let m = try v.mapping(allowed: ["format", "rounding", "overflow"])
     guard let f = m["format"] else { throw v.error("missing key 'format'") }
     if let r = m["rounding"], try r.string() == "stochastic" {
-      throw r.error("a plan stage cannot round stochastically (stochastic rounding applies to the storage of Q, K and V)")
+      throw r.error("this stage cannot round stochastically (stochastic rounding applies to Q, K, V and P)")
     }
     return try storageFormat(f, m)
+  }
+
+  /// P's format: a stage format, or `{format, rounding: stochastic, random_bits, seed}`.
+  static func probabilityFormat(_ v: ConfigurationValue, into plan: inout PrecisionPlan) throws(AttentionError) {
+    guard v.node.mapping != nil, let r = v.node.mapping?["rounding"]?.string, r == "stochastic" else {
+      plan.probabilityFormat = try stageFormat(v)
+      return
+    }
+    let m = try v.mapping(allowed: ["format", "rounding", "random_bits", "overflow", "seed"])
+    guard let f = m["format"] else { throw v.error("missing key 'format'") }
+    plan.probabilityFormat = try storageFormat(f, m)
+    plan.stochasticSeed = try m["seed"]?.uint64() ?? 0
   }
 
   static let planKeys = ["base", "score_accumulation", "score_format", "softmax_arithmetic", "softmax_scaling",
@@ -244,7 +257,7 @@ enum SchemeDefinition {
     if let a = try accumulation("value_accumulation") { p.valueAccumulation = a }
     if let f = m["score_format"] { p.scoreFormat = try stageFormat(f) }
     if let f = m["softmax_arithmetic"] { p.softmaxArithmetic = try stageFormat(f) }
-    if let f = m["probability_format"] { p.probabilityFormat = try stageFormat(f) }
+    if let f = m["probability_format"] { try probabilityFormat(f, into: &p) }
     if let f = m["output_format"] { p.outputFormat = try stageFormat(f) }
     if let s = m["softmax_scaling"] { p.softmaxScaling = SoftmaxScaling(rawValue: try s.choice(SoftmaxScaling.allCases.map(\.rawValue)))! }
     if let n = m["normalization"] { p.normalization = Normalization(rawValue: try n.choice(Normalization.allCases.map(\.rawValue)))! }

@@ -16,7 +16,7 @@ extension SchemeFile {
       "  score_format: \(stage(p.scoreFormat))",
       "  softmax_arithmetic: \(stage(p.softmaxArithmetic))",
       "  softmax_scaling: \(p.softmaxScaling.rawValue)",
-      "  probability_format: \(stage(p.probabilityFormat))",
+      "  probability_format: \(p.stochasticProbabilities ? stochastic(p) : stage(p.probabilityFormat))",
       "  probability_offset: \(p.probabilityOffset)",
       "  row_sum_of_rounded_p: \(p.rowSumOfRoundedP)",
       "  value_accumulation: \(p.valueAccumulation.rawValue)",
@@ -53,6 +53,12 @@ extension SchemeFile {
     }
     parts.append("scale_rule: \(t.scaleRule.rawValue)")
     return parts.joined(separator: ", ")
+  }
+
+  /// P rounded stochastically: `{format: …, rounding: stochastic, random_bits: …, seed: …, overflow: …}`.
+  static func stochastic(_ p: PrecisionPlan) -> String {
+    guard case .low(let f, let r) = p.probabilityFormat, case .stochastic(let bits) = r.mode else { return stage(p.probabilityFormat) }
+    return "{format: \(f.name), rounding: stochastic, random_bits: \(bits), seed: \(p.stochasticSeed), overflow: \(r.overflow.rawValue)}"
   }
 
   /// A plan stage: `fp32`, `fp64`, or `{format: …, rounding: …, overflow: …}`.

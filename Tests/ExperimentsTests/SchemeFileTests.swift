@@ -64,7 +64,7 @@ final class SchemeFileTests: XCTestCase {
       ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nscalling: per-head\n", "a.yaml:4: scalling: unknown key 'scalling'"),
       ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nq: {format: e3m3}\n", "a.yaml:4: q.format: unknown format 'e3m3'"),
       ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nrandom_bits: 8\n", "random_bits: applies to rounding stochastic only"),
-      ("name: a\nformat: e4m3fn\nplan: {probability_format: {format: e4m3fn, rounding: stochastic}}\n", "cannot round stochastically"),
+      ("name: a\nformat: e4m3fn\nplan: {score_format: {format: bf16, rounding: stochastic}}\n", "this stage cannot round stochastically"),
       ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nrotation: {kind: hadamard, block: 24}\n", "a.yaml:4: rotation.block: a Hadamard block is a power of two"),
       ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nscaling: per-head\nscale_block: 16\n", "scale_block: applies to scaling nvfp4 only"),
       ("name: a\nplan: fa3-fp8\nk: {format: e4m3fn}\n", "missing key 'format' for q"),
@@ -81,6 +81,35 @@ final class SchemeFileTests: XCTestCase {
         XCTAssertFalse("\(error)".contains("\n"), "one line")
       }
     }
+  }
+
+  /// P rounded stochastically: the same bits for any thread count, other bits for another seed,
+  /// and unbiased — the mean over seeds is much closer to P in FP32 than one seed is.
+  func testStochasticProbabilities() throws {
+    let yaml = """
+      name: sr-p
+      format: bf16
+      plan: {base: flash-bf16, probability_format: {format: e4m3fn, rounding: stochastic, random_bits: 12, seed: SEED}}
+      """
+    func scheme(_ seed: Int) throws -> AttentionScheme { try SchemeFile.parse(yaml.replacingOccurrences(of: "SEED", with: "\(seed)"), file: "sr.yaml")[0] }
+    let s = try scheme(1)
+    XCTAssertTrue(s.plan.stochasticProbabilities)
+    XCTAssertEqual(try SchemeFile.parse(SchemeFile.text(for: s), file: "again.yaml")[0].definition, s.definition)
+    XCTAssertTrue(s.definition.contains("P seed 1"))
+    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 48, headsQ: 2, headDim: 32), .gaussian(std: 1), seed: 9)
+    func run(_ s: AttentionScheme, threads: Int) throws -> [Double] {
+      try s.run(inputs, seed: 0, algorithm: .blocked(.flash2), options: AttentionOptions(threads: threads)).o.values
+    }
+    let one = try run(s, threads: 1)
+    XCTAssertEqual(try run(s, threads: 3), one)
+    XCTAssertNotEqual(try run(try scheme(2), threads: 1), one)
+    var exact = s
+    exact.plan.probabilityFormat = .fp32
+    let target = try run(exact, threads: 1)
+    var mean = [Double](repeating: 0, count: one.count)
+    for seed in 1...32 { for (i, v) in try run(try scheme(seed), threads: 2).enumerated() { mean[i] += v / 32 } }
+    func distance(_ a: [Double]) -> Double { zip(a, target).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot() }
+    XCTAssertLessThan(distance(mean), distance(one) / 3)
   }
 
   func testTheResearchSchemeFileRunsInSweepAndRegress() throws {
