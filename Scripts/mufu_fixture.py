@@ -32,15 +32,21 @@ def inputs():
     return np.concatenate(x).astype(np.uint32)
 
 
-def main(probe, out):
-    x = inputs()
+def save_probe_outputs(probe, x, outputs, out):
+    """Runs `probe eval` on the uint32 inputs `x` (each giving `outputs` uint32 results) and saves
+    the (N, 1 + outputs) array of inputs and results to `out`."""
     with tempfile.TemporaryDirectory() as d:
         src, dst = os.path.join(d, "in.bin"), os.path.join(d, "out.bin")
         x.tofile(src)
         subprocess.run([probe, "eval", src, dst], check=True)
-        y = np.fromfile(dst, dtype=np.uint32).reshape(-1, 3)
+        y = np.fromfile(dst, dtype=np.uint32).reshape(-1, outputs)
+    assert len(y) == len(x)
     np.save(out, np.concatenate([x[:, None], y], axis=1))
-    print(f"mufu_fixture: {len(x)} inputs -> {out}")
+    print(f"{os.path.basename(probe)}: {len(x)} inputs -> {out}")
+
+
+def main(probe, out):
+    save_probe_outputs(probe, inputs(), 3, out)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ tanh.approx.f32 by Scripts/tanh_probe.cu, saved as an (N, 2) uint32 .npy: column
     python3 Scripts/tanh_fixture.py ./tanh_probe OUT.npy
 """
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mufu_fixture import save_probe_outputs  # noqa: E402
 
 
 def inputs():
@@ -34,15 +35,7 @@ def inputs():
 
 
 def main(probe, out):
-    x = inputs()
-    with tempfile.TemporaryDirectory() as d:
-        src, dst = os.path.join(d, "in.bin"), os.path.join(d, "out.bin")
-        x.tofile(src)
-        subprocess.run([probe, "eval", src, dst], check=True)
-        y = np.fromfile(dst, dtype=np.uint32)
-    assert y.size == x.size
-    np.save(out, np.stack([x, y], axis=1))
-    print(f"{x.size} rows -> {out}")
+    save_probe_outputs(probe, inputs(), 1, out)
 
 
 if __name__ == "__main__":
