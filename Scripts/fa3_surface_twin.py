@@ -14,6 +14,8 @@ Paths (each `--cases N` random cases from `--seed`):
   softcap          flash_attn_func(softcap=0.5...60), bf16 or e4m3fn, causal or not, num_splits 1, 0 or 3
   softcap-kvcache  flash_attn_with_kvcache(softcap=..., cache_seqlens=...): decode with the kernel's splits
   softcap-varlen   flash_attn_varlen_func(softcap=...): packed sequences
+  kvcache-batch-idx flash_attn_with_kvcache(cache_batch_idx=...): caches of their own batch size,
+                   entries picked (and repeated) per batch entry, with cache_seqlens or without
 
 Prints one JSON line per case and a Markdown summary; with --out DIR writes the summary
 (fa3-surface.md, fa3-surface.json) and, with --fixtures N, the inputs and kernel outputs of the
@@ -32,7 +34,7 @@ import time
 import numpy as np
 
 PATHS = ["split-explicit", "split-auto", "kvcache-auto", "kvcache-explicit", "nan", "head-dim-v", "varlen", "inf", "softcap",
-         "softcap-kvcache", "softcap-varlen"]
+         "softcap-kvcache", "softcap-varlen", "kvcache-batch-idx"]
 
 
 def draw(path, rng):
@@ -52,6 +54,14 @@ def draw(path, rng):
         sq = rng.choice([1, rng.randint(1, 64), rng.randint(1, 1200)])
         c.update(batch=rng.randint(1, 2), seqlen_q=sq, seqlen_k=rng.choice([sq, rng.randint(1, 1500)]), causal=rng.random() < 0.5,
                  num_splits=rng.choice([1, 1, 0, 3]))
+    elif path == "kvcache-batch-idx":
+        b, cache = rng.randint(1, 6), rng.choice([rng.randint(16, 200), rng.randint(64, 3000)])
+        entries = rng.randint(1, 8)
+        c.update(batch=b, seqlen_q=rng.choice([1, 1, rng.randint(1, 8)]), seqlen_k=cache, causal=rng.random() < 0.5,
+                 num_splits=rng.choice([0, 0, 3]), cache_batch=entries,
+                 cache_batch_idx=[rng.randrange(entries) for _ in range(b)])
+        if rng.random() < 0.7:
+            c["cache_seqlens"] = [rng.choice([cache, rng.randint(0, cache)]) for _ in range(b)]
     elif path in ("kvcache-auto", "kvcache-explicit", "softcap-kvcache"):
         b = rng.randint(1, 8)
         cache = rng.randint(128, 8192)
@@ -72,15 +82,15 @@ def draw(path, rng):
                  causal=rng.random() < 0.5, num_splits=rng.choice([1, 1, 0, 3]))
         c["seqlens_q"][0] = max(c["seqlens_q"][0], 1)
         c.update(seqlen_q=sum(c["seqlens_q"]), seqlen_k=sum(c["seqlens_k"]))
-    if path.startswith("softcap"):
-        c.update(softcap=rng.choice([0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 50.0, round(rng.uniform(0.1, 60), 3)]))
-    else:
+    else:  # head-dim-v
         if element == "e4m3fn" or rng.random() < 0.5:
             c.update(head_dim=rng.choice([144, 160, 176, 192]), head_dim_v=rng.choice([112, 128]))
         else:
             c.update(head_dim=rng.choice([32, 48, 64]), head_dim_v=rng.choice([96, 128, 256, 384, 512]))
         c.update(batch=rng.randint(1, 2), seqlen_q=rng.choice([1, rng.randint(1, 300)]), seqlen_k=rng.randint(1, 1500),
                  causal=rng.random() < 0.5, num_splits=rng.choice([1, 1, 0, 3]))
+    if path.startswith("softcap"):
+        c.update(softcap=rng.choice([0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 50.0, round(rng.uniform(0.1, 60), 3)]))
     return c
 
 
@@ -94,7 +104,11 @@ def tensors(c, torch):
         x = x + outliers * torch.randn(b, s, heads, dim, device="cuda", generator=g) * 10
         return x[0] if "seqlens_q" in c else x  # varlen: (total, heads, dim) of the packed sequences
 
-    q, k, v = tensor(c["seqlen_q"], h), tensor(c["seqlen_k"], hk), tensor(c["seqlen_k"], hk, c.get("head_dim_v", d))
+    q = tensor(c["seqlen_q"], h)
+    kb = c.get("cache_batch", b)  # K and V: caches of their own batch size with cache_batch_idx
+    k = torch.randn(kb, c["seqlen_k"], hk, d, device="cuda", generator=g) if kb != b else tensor(c["seqlen_k"], hk)
+    v = torch.randn(kb, c["seqlen_k"], hk, c.get("head_dim_v", d), device="cuda", generator=g) if kb != b \
+        else tensor(c["seqlen_k"], hk, c.get("head_dim_v", d))
     descales = {}
     if c["element"] == "bf16":
         q, k, v = q.bfloat16(), k.bfloat16(), v.bfloat16()
@@ -107,6 +121,14 @@ def tensors(c, torch):
             q = (q / per_token(descales["q_descale"], c["seqlens_q"], h // hk)).to(torch.float8_e4m3fn)
             k = (k / per_token(descales["k_descale"], c["seqlens_k"])).to(torch.float8_e4m3fn)
             v = (v / per_token(descales["v_descale"], c["seqlens_k"])).to(torch.float8_e4m3fn)
+        elif "cache_batch_idx" in c:  # cache rows quantized with their own descales; entry b's are its row's
+            idx = torch.tensor(c["cache_batch_idx"], device="cuda")
+            row_k = (torch.rand(kb, hk, device="cuda", generator=g) * 1.5 + 0.25).float()
+            row_v = (torch.rand(kb, hk, device="cuda", generator=g) * 1.5 + 0.25).float()
+            q = (q / descales["q_descale"].repeat_interleave(h // hk, dim=1)[:, None, :, None]).to(torch.float8_e4m3fn)
+            k = (k / row_k[:, None, :, None]).to(torch.float8_e4m3fn)
+            v = (v / row_v[:, None, :, None]).to(torch.float8_e4m3fn)
+            descales["k_descale"], descales["v_descale"] = row_k[idx].contiguous(), row_v[idx].contiguous()
         else:
             q = (q / descales["q_descale"].repeat_interleave(h // hk, dim=1)[:, None, :, None]).to(torch.float8_e4m3fn)
             k = (k / descales["k_descale"][:, None, :, None]).to(torch.float8_e4m3fn)
@@ -131,8 +153,10 @@ def run(c, fn, kernel, torch, threads):
         torch.cuda.synchronize()
         start = time.time()
         out_t, lse_t = fn.flash_attn_varlen_func(q, k, v, cu[0], cu[1], return_attn_probs=True, threads=threads, **lengths, **common)
-    elif "cache_seqlens" in c:
-        lens = torch.tensor(c["cache_seqlens"], dtype=torch.int32, device="cuda")
+    elif "cache_seqlens" in c or "cache_batch_idx" in c:
+        lens = torch.tensor(c["cache_seqlens"], dtype=torch.int32, device="cuda") if "cache_seqlens" in c else None
+        if "cache_batch_idx" in c:
+            common["cache_batch_idx"] = torch.tensor(c["cache_batch_idx"], dtype=torch.int32, device="cuda")
         out_k, lse_k = kernel.flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, return_softmax_lse=True, **common)[:2]
         torch.cuda.synchronize()
         start = time.time()
@@ -149,6 +173,8 @@ def run(c, fn, kernel, torch, threads):
     codes = lambda t: t.view(torch.uint8 if c["element"] == "e4m3fn" else torch.int16).cpu().numpy()  # noqa: E731
     arrays = {"q": codes(q), "k": codes(k), "v": codes(v), "o": o_k, "lse": l_k.view(np.float32)}
     arrays.update({name: t.cpu().numpy() for name, t in descales.items()})
+    if "cache_batch_idx" in c:
+        arrays["cache_batch_idx"] = np.array(c["cache_batch_idx"], dtype=np.int32)
     return result, arrays
 
 

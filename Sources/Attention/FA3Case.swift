@@ -200,6 +200,7 @@ extension FA3Inputs {
   /// (each value decode(code)·descale, exact), for references and metrics (V with its own
   /// head dim).
   public func values() -> AttentionInputs {
+    if cacheBatchIdx != nil { return gatheringCacheEntries().values() }
     let format = element.format
     let group = heads / kvHeads
     func tensor(_ codes: [UInt16], _ seqLen: Int, _ h: Int, _ descale: [Float]?, perKV: Int, dim: Int) -> AttentionTensor {
@@ -229,6 +230,7 @@ extension FA3Inputs {
     if numSplits != 1 { eat(0x5350_4C49_5453 ^ UInt64(numSplits)) }
     if let lens = cacheSeqLens { eat(UInt64(lens.count)); for n in lens { eat(UInt64(n)) } }
     if softcap != 0 { eat(0x534F_4654_4341_50 ^ softcap.bitPattern) }
+    if let idx = cacheBatchIdx { eat(UInt64(idx.count)); for i in idx { eat(UInt64(i)) } }
     return h
   }
 }

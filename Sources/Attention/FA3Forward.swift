@@ -42,8 +42,9 @@ public enum FA3Forward {
 
   /// ``run(_:schedule:threads:)`` with the split plan given (one entry of a varlen launch,
   /// whose split counts come from all entries) or, when `nil`, the one `inputs` imply.
-  static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, plan: FA3SplitPlan?, threads: Int) throws(AttentionError) -> FA3Output {
-    try inputs.validate()
+  static func run(_ given: FA3Inputs, schedule: FA3Schedule, plan: FA3SplitPlan?, threads: Int) throws(AttentionError) -> FA3Output {
+    try given.validate()
+    let inputs = given.gatheringCacheEntries()
     try schedule.validate()
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
     let kk = inputs.element == .e4m3fn ? 32 : 16

@@ -48,11 +48,18 @@ public struct FA3Inputs: Sendable {
   /// softcap·tanh(score·scale/softcap) before the mask; 0 (the default) is off, as is a value
   /// that rounds to float32 zero. See ``FA3Forward``.
   public var softcap: Double = 0
+  /// `cache_batch_idx` of `flash_attn_with_kvcache`: batch entry b reads K/V cache entry
+  /// `cacheBatchIdx[b]` (entries may repeat or go unused); `nil` reads entry b. K and V then
+  /// hold ``kvBatch`` entries. Descales stay per (batch entry, kv head), as the kernel reads them.
+  public var cacheBatchIdx: [Int]?
+  /// The number of K/V (cache) entries: `batch`, or any count with ``cacheBatchIdx``.
+  public var kvBatch: Int
 
   public init(element: Element, batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int,
               q: [UInt16], k: [UInt16], v: [UInt16], qDescale: [Float]? = nil, kDescale: [Float]? = nil,
               vDescale: [Float]? = nil, causal: Bool = false, softmaxScale: Double? = nil, numSplits: Int = 1,
-              cacheSeqLens: [Int]? = nil, valueHeadDim: Int? = nil, softcap: Double = 0) {
+              cacheSeqLens: [Int]? = nil, valueHeadDim: Int? = nil, softcap: Double = 0, cacheBatchIdx: [Int]? = nil,
+              kvBatch: Int? = nil) {
     self.element = element
     self.batch = batch
     self.seqLenQ = seqLenQ
@@ -72,6 +79,21 @@ public struct FA3Inputs: Sendable {
     self.numSplits = numSplits
     self.cacheSeqLens = cacheSeqLens
     self.softcap = softcap
+    self.cacheBatchIdx = cacheBatchIdx
+    self.kvBatch = kvBatch ?? batch
+  }
+
+  /// The same call with K and V gathered into batch order (entry b = cache entry
+  /// `cacheBatchIdx[b]`) and no index: what the kernel reads, as plain inputs.
+  public func gatheringCacheEntries() -> FA3Inputs {
+    guard let idx = cacheBatchIdx else { return self }
+    var out = self
+    let kRow = seqLenK * kvHeads * headDim, vRow = seqLenK * kvHeads * valueHeadDim
+    out.k = idx.flatMap { k[($0 * kRow)..<(($0 + 1) * kRow)] }
+    out.v = idx.flatMap { v[($0 * vRow)..<(($0 + 1) * vRow)] }
+    out.cacheBatchIdx = nil
+    out.kvBatch = batch
+    return out
   }
 
   /// The scale used: `softmaxScale` or `headDim^-0.5`.
@@ -120,8 +142,17 @@ public struct FA3Inputs: Sendable {
     guard heads % kvHeads == 0 else { throw AttentionError("FA3: heads (\(heads)) must be a multiple of kv_heads (\(kvHeads))") }
     try Self.checkHeadDims(headDim, valueHeadDim, element: element)
     guard q.count == batch * seqLenQ * heads * headDim else { throw AttentionError("FA3: Q has \(q.count) codes, expected \(batch * seqLenQ * heads * headDim)") }
-    guard k.count == batch * seqLenK * kvHeads * headDim && v.count == batch * seqLenK * kvHeads * valueHeadDim else {
-      throw AttentionError("FA3: K and V must have \(batch * seqLenK * kvHeads * headDim) and \(batch * seqLenK * kvHeads * valueHeadDim) codes, got \(k.count) and \(v.count)")
+    if let idx = cacheBatchIdx {
+      guard idx.count == batch else { throw AttentionError("FA3: cache_batch_idx must have batch = \(batch) values, got \(idx.count)") }
+      guard kvBatch >= 1 else { throw AttentionError("FA3: the K/V cache must have at least one entry") }
+      if let bad = idx.first(where: { !(0..<kvBatch).contains($0) }) {
+        throw AttentionError("FA3: cache_batch_idx must be in 0...\(kvBatch - 1) (the cache's entries), got \(bad)")
+      }
+    } else if kvBatch != batch {
+      throw AttentionError("FA3: K and V have \(kvBatch) entries and Q has \(batch); give cache_batch_idx to pick a cache entry per batch entry")
+    }
+    guard k.count == kvBatch * seqLenK * kvHeads * headDim && v.count == kvBatch * seqLenK * kvHeads * valueHeadDim else {
+      throw AttentionError("FA3: K and V must have \(kvBatch * seqLenK * kvHeads * headDim) and \(kvBatch * seqLenK * kvHeads * valueHeadDim) codes, got \(k.count) and \(v.count)")
     }
     if element == .e4m3fn, let bad = (q + k + v).first(where: { $0 > 0xFF }) {
       throw AttentionError("FA3: e4m3fn codes are bytes, got \(bad)")

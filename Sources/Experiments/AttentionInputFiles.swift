@@ -137,8 +137,9 @@ public struct AttentionInputFiles: Sendable {
   }
 
   /// The FA3 kernel's inputs (codes of bf16, fp16 or e4m3fn), checked as the kernel checks them
-  /// (V's head dim is its own: the kernel's unequal pairs are allowed).
-  public func fa3Inputs(causal: Bool, softmaxScale: Double?) throws(AttentionError) -> FA3Inputs {
+  /// (V's head dim is its own: the kernel's unequal pairs are allowed). With `cacheBatchIdx`, K
+  /// and V are caches of their own batch size and entry b reads cache entry `cacheBatchIdx[b]`.
+  public func fa3Inputs(causal: Bool, softmaxScale: Double?, cacheBatchIdx: [Int]? = nil) throws(AttentionError) -> FA3Inputs {
     guard let format, let element = FA3Inputs.Element(rawValue: format.name),
           let qc = q.codes, let kc = k.codes, let vc = v.codes else {
       throw AttentionError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
@@ -146,7 +147,7 @@ public struct AttentionInputFiles: Sendable {
     let inputs = FA3Inputs(element: element, batch: q.shape[0], seqLenQ: q.shape[1], seqLenK: k.shape[1], heads: q.shape[2],
                            kvHeads: k.shape[2], headDim: q.shape[3], q: qc, k: kc, v: vc, qDescale: qDescale,
                            kDescale: kDescale, vDescale: vDescale, causal: causal, softmaxScale: softmaxScale,
-                           valueHeadDim: v.shape[3])
+                           valueHeadDim: v.shape[3], cacheBatchIdx: cacheBatchIdx, kvBatch: k.shape[0])
     try inputs.validate()
     return inputs
   }

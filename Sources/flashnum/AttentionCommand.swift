@@ -57,6 +57,8 @@ struct AttentionCommand: ParsableCommand {
   var maxSeqLenQ: Int?
   @Option(name: .customLong("max-seqlen-k"), help: "fa3 varlen: max_seqlen_k (default: the longest key sequence).")
   var maxSeqLenK: Int?
+  @Option(name: .customLong("cache-batch-idx"), help: "fa3 on code inputs: int32/int64 .npy of shape (batch,): K and V are KV caches with their own batch size, and entry b reads cache entry cache_batch_idx[b] (flash_attn_with_kvcache; --num-splits defaults to 0 then).")
+  var cacheBatchIdx: String?
   @Option(help: "fa3 on code inputs: the kernel's softcap (scores become softcap·tanh(score·scale/softcap), tanh by MUFU.TANH); 0 (the default) is off.")
   var softcap: Double?
 
@@ -73,7 +75,7 @@ struct AttentionCommand: ParsableCommand {
       choice = .blocked(s)
     }
     if choice != .fa3Kernel && (!fa3Set.isEmpty || lseOut != nil || kernelOnly) {
-      throw InputError("--fa3-set, --lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap apply to --algorithm fa3 only")
+      throw InputError("--fa3-set, --lse-out, --num-splits, --cache-seqlens, --cache-batch-idx, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap apply to --algorithm fa3 only")
     }
     return choice
   }
@@ -89,11 +91,12 @@ struct AttentionCommand: ParsableCommand {
     return schedule
   }
 
-  func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths + [cacheSeqLens, cuSeqLensQ, cuSeqLensK]) }
+  func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths + [cacheSeqLens, cacheBatchIdx, cuSeqLensQ, cuSeqLensK]) }
 
   /// Whether a kernel-launch option (splits, caches, varlen, softcap) was given.
   var kernelOnly: Bool {
     numSplits != nil || cacheSeqLens != nil || cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil || softcap != nil
+      || cacheBatchIdx != nil
   }
 
   func run() throws {
@@ -106,7 +109,7 @@ struct AttentionCommand: ParsableCommand {
       throw InputError("--algorithm fa3 needs code inputs (--input-format bf16, fp16 or e4m3fn), or value inputs with a --scheme the kernel takes (bf16, fp16, fa3-fp8-per-head, fp8-per-tensor)")
     }
     if lseOut != nil || kernelOnly {
-      throw InputError("--lse-out, --num-splits, --cache-seqlens, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap need code inputs (the kernel's own inputs)")
+      throw InputError("--lse-out, --num-splits, --cache-seqlens, --cache-batch-idx, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap need code inputs (the kernel's own inputs)")
     }
     let chosen = try scheme(codes: codes, format: files.format)
     let operands = try files.operands()
@@ -184,7 +187,17 @@ struct AttentionCommand: ParsableCommand {
     if scheme != nil || schemeFile != nil { throw InputError("--algorithm fa3 on code inputs takes no --scheme: its numerics are the kernel's (change them with --fa3-set)") }
     if inputs.windowLeft != nil || inputs.windowRight != nil { throw InputError("--algorithm fa3 supports no sliding window (FA3's local kernels use other tiles)") }
     if attribute { throw InputError("--attribute needs value inputs; use flashnum crosscheck for the FA3 schedule") }
-    var fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale)
+    var index: [Int]? = nil
+    if let cacheBatchIdx {
+      let a = try readNPY(cacheBatchIdx)
+      guard a.shape == [files.q.shape[0]], let values = a.indices else {
+        throw InputError("\(cacheBatchIdx): cache_batch_idx must be int32 or int64 of shape (batch,) = (\(files.q.shape[0]),), got \(a.dtype) \(a.shape)")
+      }
+      index = values
+    }
+    var fa3: FA3Inputs
+    do { fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale, cacheBatchIdx: index) } catch { throw InputError(error.description) }
+    if index != nil { fa3.numSplits = 0 }
     if let cacheSeqLens {
       let a = try readNPY(cacheSeqLens)
       guard a.shape == [fa3.batch], let lens = a.indices else {
@@ -214,8 +227,8 @@ struct AttentionCommand: ParsableCommand {
     guard let cuQPath = cuSeqLensQ, let cuKPath = cuSeqLensK else {
       throw InputError("--cu-seqlens-q and --cu-seqlens-k go together (--max-seqlen-q/k need them)")
     }
-    if scheme != nil || schemeFile != nil || attribute || cacheSeqLens != nil || inputs.windowLeft != nil || inputs.windowRight != nil {
-      throw InputError("--cu-seqlens-q/k take code inputs with --algorithm fa3 and no --scheme, --attribute, --cache-seqlens or window")
+    if scheme != nil || schemeFile != nil || attribute || cacheSeqLens != nil || cacheBatchIdx != nil || inputs.windowLeft != nil || inputs.windowRight != nil {
+      throw InputError("--cu-seqlens-q/k take code inputs with --algorithm fa3 and no --scheme, --attribute, --cache-seqlens, --cache-batch-idx or window")
     }
     func offsets(_ path: String, _ name: String) throws -> [Int] {
       let a = try readNPY(path)

@@ -116,6 +116,33 @@ final class FA3SplitTests: XCTestCase {
     XCTAssertGreaterThan((error / norm).squareRoot(), 0.05)
   }
 
+  /// `cache_batch_idx`: entry b reads cache entry idx[b] — the same bits as the caches gathered
+  /// by hand — and the index is checked.
+  func testCacheBatchIndex() throws {
+    let queries = try FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 2, seqLenK: 300, batch: 3, heads: 4, kvHeads: 2, seed: 21).inputs()
+    let cache = try FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 2, seqLenK: 300, batch: 2, heads: 4, kvHeads: 2, seed: 22).inputs()
+    var indexed = queries
+    (indexed.k, indexed.v, indexed.kvBatch, indexed.cacheBatchIdx) = (cache.k, cache.v, 2, [1, 0, 1])
+    indexed.cacheSeqLens = [300, 17, 120]
+    indexed.numSplits = 0
+    var byHand = indexed
+    let row = 300 * 2 * 64
+    byHand.k = Array(cache.k[row...]) + Array(cache.k[..<row]) + Array(cache.k[row...])
+    byHand.v = Array(cache.v[row...]) + Array(cache.v[..<row]) + Array(cache.v[row...])
+    (byHand.kvBatch, byHand.cacheBatchIdx) = (3, nil)
+    let a = try FA3Forward.run(indexed, schedule: .fa3(for: indexed), threads: 2)
+    XCTAssertEqual(a, try FA3Forward.run(byHand, schedule: .fa3(for: byHand), threads: 2))
+    XCTAssertNotEqual(a.o, try FA3Forward.run(queries, schedule: .fa3(for: queries)).o)
+    for (idx, says) in [([1, 0], "batch = 3 values"), ([0, 2, 1], "in 0...1"), ([-1, 0, 0], "in 0...1")] {
+      var bad = indexed
+      bad.cacheBatchIdx = idx
+      XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains(says), "\($0)") }
+    }
+    var missing = indexed
+    missing.cacheBatchIdx = nil
+    XCTAssertThrowsError(try missing.validate()) { XCTAssertTrue("\($0)".contains("give cache_batch_idx"), "\($0)") }
+  }
+
   func testSoftcapSwitchAndChecks() throws {
     let c = FA3Case(element: .bf16, headDim: 64, seqLenQ: 20, seqLenK: 100, seed: 15)
     let plain = try FA3Forward.run(try c.inputs(), schedule: .fa3(element: .bf16, headDim: 64, causal: false, seqLenQ: 20))

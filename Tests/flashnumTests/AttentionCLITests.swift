@@ -46,7 +46,9 @@ final class AttentionCLITests: CLITestCase {
     for (extra, change) in [(["--num-splits", "5"], { (x: inout FA3Inputs) in x.numSplits = 5 }),
                             (["--cache-seqlens", lens], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 0 }),
                             (["--cache-seqlens", lens, "--num-splits", "3"], { $0.cacheSeqLens = [900, 123]; $0.numSplits = 3 }),
-                            (["--softcap", "2.5", "--num-splits", "2"], { $0.softcap = 2.5; $0.numSplits = 2 })] {
+                            (["--softcap", "2.5", "--num-splits", "2"], { $0.softcap = 2.5; $0.numSplits = 2 }),
+                            (["--cache-batch-idx", try write(NPYArray(shape: [2], int32: [1, 1]), "idx.npy")],
+                             { $0.cacheBatchIdx = [1, 1]; $0.numSplits = 0 })] {
       let r = try self.run(base + extra + ["--out", path("o.npy"), "--lse-out", path("l.npy")])
       XCTAssertEqual(r.status, 0, r.stderr)
       var expected = inputs

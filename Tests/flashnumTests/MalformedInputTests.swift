@@ -192,6 +192,9 @@ final class MalformedInputTests: CLITestCase {
     for n in ["-1", "257", "x"] { bad(kernel + ["--num-splits", n, "--out", out], "num") }
     good(kernel + ["--num-splits", "0", "--out", out])
     for c in ["-1", "nan", "inf", "-inf", "x"] { bad(kernel + ["--softcap", c, "--out", out], "softcap") }
+    bad(kernel + ["--cache-batch-idx", try write(NPYArray(shape: [1], int32: [1]), "idx1.npy"), "--out", out], "cache_batch_idx must be in 0...0")
+    bad(kernel + ["--cache-batch-idx", try write(NPYArray(shape: [2], int32: [0, 0]), "idx2.npy"), "--out", out], "shape (batch,)")
+    good(kernel + ["--cache-batch-idx", try write(NPYArray(shape: [1], int32: [0]), "idx0.npy"), "--out", out])
     good(kernel + ["--softcap", "0", "--out", out])
     good(kernel + ["--softcap", "1e300", "--out", out])
     bad(att + ["--softcap", "30", "--out", out], "apply to --algorithm fa3 only")

@@ -198,15 +198,19 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary
     entry b uses its first `cache_seqlens[b]` keys (an int for all, or an int32 array/tensor of
     `batch`; None: all). `num_splits=0` (the default) runs the kernel's split heuristic and its
     per-entry split counts, then the combine kernel, for a GPU of `num_sms` − `sm_margin` SMs.
-    `softcap` as in `flash_attn_func`. Returns `out`, or `(out, lse)` with `return_softmax_lse=True`.
-    Appending new keys (`k`, `v`), rotary embeddings, `cache_batch_idx`, `cache_leftpad`, paged
-    caches, `cu_seqlens_q`, windows, `attention_chunk` and `qv` are not emulated yet (ValueError)."""
-    unsupported = {"k": k, "v": v, "qv": qv, "rotary_cos": rotary_cos, "rotary_sin": rotary_sin, "cache_batch_idx": cache_batch_idx,
+    `softcap` as in `flash_attn_func`. `cache_batch_idx` (int, batch) makes entry b read cache entry
+    `cache_batch_idx[b]` (the caches then have their own batch size; descales stay per batch entry).
+    Returns `out`, or `(out, lse)` with `return_softmax_lse=True`. Appending new keys (`k`, `v`),
+    rotary embeddings, `cache_leftpad`, paged caches, `cu_seqlens_q`, windows, `attention_chunk`
+    and `qv` are not emulated yet (ValueError)."""
+    unsupported = {"k": k, "v": v, "qv": qv, "rotary_cos": rotary_cos, "rotary_sin": rotary_sin,
                    "cache_leftpad": cache_leftpad, "page_table": page_table, "cu_seqlens_q": cu_seqlens_q,
                    "cu_seqlens_k_new": cu_seqlens_k_new, "rotary_seqlens": rotary_seqlens, "scheduler_metadata": scheduler_metadata}
     given = [name for name, value in unsupported.items() if value is not None]
     if given or tuple(window_size) != (-1, -1) or attention_chunk != 0:
         raise ValueError(f"flash_attn_with_kvcache: {', '.join(given) or 'window_size or attention_chunk'} not emulated yet")
+    if cache_batch_idx is not None:
+        k_cache, v_cache = _gather_cache("flash_attn_with_kvcache", q, k_cache, v_cache, cache_batch_idx)
     out, lse = _flash_attn("flash_attn_with_kvcache", q, k_cache, v_cache, q_descale, k_descale, v_descale, softmax_scale, softcap,
                            causal, num_splits, cache_seqlens, num_sms - sm_margin, schedule, threads)
     return (out, lse) if return_softmax_lse else out
@@ -320,6 +324,31 @@ def _schedule(function, schedule):
             raise ValueError(f"{function}: schedule parameter {name!r}={value!r} cannot contain ';' or '='")
         items.append(f"{name}={text}")
     return ";".join(items).encode()
+
+
+def _gather_cache(function, q, k_cache, v_cache, index):
+    """The cache entries that batch entry b reads, `cache[index[b]]`, in batch order (what the
+    kernel reads through `cache_batch_idx`)."""
+    a = index.detach().cpu().numpy() if _is_torch(index) else np.asarray(index)
+    b = q.shape[0]
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{function}: cache_batch_idx must be integers, got {a.dtype}")
+    if a.shape != (b,):
+        raise ValueError(f"{function}: cache_batch_idx must have shape (batch,) = ({b},), got {a.shape}")
+    entries = k_cache.shape[0]
+    if v_cache.shape[0] != entries:
+        raise ValueError(f"{function}: k_cache and v_cache must have the same number of entries, got {entries} and {v_cache.shape[0]}")
+    if a.size and (a.min() < 0 or a.max() >= entries):
+        raise ValueError(f"{function}: cache_batch_idx must be in 0...{entries - 1} (the cache's entries), got {a.min()}...{a.max()}")
+    if _is_torch(k_cache):
+        torch = _torch()
+        i = torch.from_numpy(a.astype(np.int64)).to(k_cache.device)
+
+        def take(t):  # through the raw bits: index_select lacks some 8-bit float dtypes
+            raw = t.view(torch.uint8 if t.element_size() == 1 else torch.int16)
+            return raw.index_select(0, i).view(t.dtype)
+        return take(k_cache), take(v_cache)
+    return np.asarray(k_cache)[a], np.asarray(v_cache)[a]
 
 
 def _softcap(function, softcap):

@@ -61,7 +61,7 @@ def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
     tile is NaN), V's own head dim and varlen (which crosscheck cases cannot express)."""
     files = surface_fixtures(repository)
     paths = {json.loads(str(np.load(f)["meta"]))["path"] for f in files}
-    assert {"split-explicit", "nan", "inf", "head-dim-v", "varlen", "softcap", "softcap-varlen"} <= paths  # the other paths: crosscheck fixtures above
+    assert {"split-explicit", "nan", "inf", "head-dim-v", "varlen", "softcap", "softcap-varlen", "kvcache-batch-idx"} <= paths  # the other paths: crosscheck fixtures above
     for f in files:
         data = np.load(f)
         case = json.loads(str(data["meta"]))
@@ -73,9 +73,10 @@ def test_committed_split_cache_varlen_and_nan_outputs_bit_for_bit(repository):
             cu = [np.concatenate([[0], np.cumsum(case[n])]).astype(np.int32) for n in ("seqlens_q", "seqlens_k")]
             out, lse = fn.flash_attn_varlen_func(q, k, v, cu[0], cu[1], max(case["seqlens_q"]), max(case["seqlens_k"]),
                                                  return_attn_probs=True, **common)
-        elif "cache_seqlens" in case:
-            out, lse = fn.flash_attn_with_kvcache(q, k, v, cache_seqlens=np.array(case["cache_seqlens"], np.int32),
-                                                  return_softmax_lse=True, **common)
+        elif "cache_seqlens" in case or "cache_batch_idx" in case:
+            lens = np.array(case["cache_seqlens"], np.int32) if "cache_seqlens" in case else None
+            index = np.array(case["cache_batch_idx"], np.int32) if "cache_batch_idx" in case else None
+            out, lse = fn.flash_attn_with_kvcache(q, k, v, cache_seqlens=lens, cache_batch_idx=index, return_softmax_lse=True, **common)
         else:
             out, lse = fn.flash_attn_func(q, k, v, return_attn_probs=True, **common)
         assert np.array_equal(out.view(np.uint16), data["o"].view(np.uint16)), f.name
@@ -108,3 +109,18 @@ def test_schedule_what_ifs():
         fn.flash_attn_func(q, k, v, schedule={"noSuch": 1}, **descales)
     with pytest.raises(TypeError, match="dict"):
         fn.flash_attn_func(q, k, v, schedule="rescaleThreshold=4", **descales)
+
+
+def test_cache_batch_idx_reads_the_indexed_entries():
+    """Entry b reads cache entry cache_batch_idx[b]: the bits of the caches gathered by hand; bad indices raise."""
+    q = fn.fa3_case_inputs("bf16", 64, 1, 300, batch=3, heads=4, kv_heads=2, seed=7)["q"]
+    cache = fn.fa3_case_inputs("bf16", 64, 1, 300, batch=2, heads=4, kv_heads=2, seed=8)
+    idx = np.array([1, 1, 0], np.int32)
+    lens = np.array([300, 40, 200], np.int32)
+    a = fn.flash_attn_with_kvcache(q, cache["k"], cache["v"], cache_seqlens=lens, cache_batch_idx=idx, threads=2)
+    b = fn.flash_attn_with_kvcache(q, cache["k"][idx], cache["v"][idx], cache_seqlens=lens, threads=2)
+    assert np.array_equal(a.view(np.uint16), b.view(np.uint16))
+    with pytest.raises(ValueError, match="cache_batch_idx must be in 0...1"):
+        fn.flash_attn_with_kvcache(q, cache["k"], cache["v"], cache_batch_idx=[0, 2, 1])
+    with pytest.raises(ValueError, match="shape"):
+        fn.flash_attn_with_kvcache(q, cache["k"], cache["v"], cache_batch_idx=[0, 1])
