@@ -103,8 +103,10 @@ public struct Sweep {
       let wanted = Set(position.keys)
       let stale = found.rows.filter { !wanted.contains($0.key) }
       if let first = stale.first {
+        let why = first.key.split(separator: " ").first?.contains("#") == true ? "a value removed or a scheme defined differently"
+          : "written by an older flashnum, whose keys lack the scheme's definition fingerprint"
         throw AttentionError("\(csvPath): holds \(stale.count) results for points this experiment does not have (e.g. '\(first.key)': "
-                             + "a value removed or a scheme defined differently); put them back, move the results away, or pass --fresh")
+                             + "\(why)); put them back, move the results away, or pass --fresh")
       }
       var seen = Set<String>()
       results.rows = found.rows.filter { wanted.contains($0.key) && seen.insert($0.key).inserted }.map { row in
