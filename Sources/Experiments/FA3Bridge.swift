@@ -114,11 +114,7 @@ extension FA3Bridge {
       var inputs = try files.fa3Inputs(causal: causal, softmaxScale: scale)
       let lensPath = directory + "/cache_seqlens.npy"
       if FileManager.default.fileExists(atPath: lensPath) {
-        let a = try NPYFiles.read(lensPath)
-        guard a.shape == [inputs.batch], let lens = a.indices else {
-          throw AttentionError("cache_seqlens.npy must be int32 or int64 of shape (batch,) = (\(inputs.batch),), got \(a.dtype) \(a.shape)")
-        }
-        inputs.cacheSeqLens = lens
+        inputs.cacheSeqLens = try NPYFiles.read(lensPath).perEntry("cache_seqlens", batch: inputs.batch, path: lensPath)
         inputs.numSplits = 0
       }
       if let n = meta["num_splits"] {

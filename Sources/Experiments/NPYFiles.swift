@@ -15,6 +15,15 @@ enum NPYFiles {
 }
 
 extension NPYArray {
+  /// One integer per batch entry (`cache_seqlens`, `cache_batch_idx`): an int32 or int64 array of
+  /// shape (batch,), read from `path`.
+  public func perEntry(_ name: String, batch: Int, path: String) throws(AttentionError) -> [Int] {
+    guard shape == [batch], let values = indices else {
+      throw AttentionError("\(path): \(name) must be int32 or int64 of shape (batch,) = (\(batch),), got \(dtype) \(shape)")
+    }
+    return values
+  }
+
   /// The raw codes of `format` held in this array (read from `path`): uint8 for formats of at
   /// most 8 bits, uint16 for wider ones, and no code wider than the format (a code of e2m1 above
   /// 0xF is an error, never masked).

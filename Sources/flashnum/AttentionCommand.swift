@@ -187,23 +187,12 @@ struct AttentionCommand: ParsableCommand {
     if scheme != nil || schemeFile != nil { throw InputError("--algorithm fa3 on code inputs takes no --scheme: its numerics are the kernel's (change them with --fa3-set)") }
     if inputs.windowLeft != nil || inputs.windowRight != nil { throw InputError("--algorithm fa3 supports no sliding window (FA3's local kernels use other tiles)") }
     if attribute { throw InputError("--attribute needs value inputs; use flashnum crosscheck for the FA3 schedule") }
-    var index: [Int]? = nil
-    if let cacheBatchIdx {
-      let a = try readNPY(cacheBatchIdx)
-      guard a.shape == [files.q.shape[0]], let values = a.indices else {
-        throw InputError("\(cacheBatchIdx): cache_batch_idx must be int32 or int64 of shape (batch,) = (\(files.q.shape[0]),), got \(a.dtype) \(a.shape)")
-      }
-      index = values
-    }
+    let index = try cacheBatchIdx.map { path in try readNPY(path).perEntry("cache_batch_idx", batch: files.q.shape[0], path: path) }
     var fa3: FA3Inputs
     do { fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale, cacheBatchIdx: index) } catch { throw InputError(error.description) }
     if index != nil { fa3.numSplits = 0 }
     if let cacheSeqLens {
-      let a = try readNPY(cacheSeqLens)
-      guard a.shape == [fa3.batch], let lens = a.indices else {
-        throw InputError("\(cacheSeqLens): cache_seqlens must be int32 or int64 of shape (batch,) = (\(fa3.batch),), got \(a.dtype) \(a.shape)")
-      }
-      fa3.cacheSeqLens = lens
+      fa3.cacheSeqLens = try readNPY(cacheSeqLens).perEntry("cache_seqlens", batch: fa3.batch, path: cacheSeqLens)
       fa3.numSplits = 0
     }
     if let numSplits { fa3.numSplits = numSplits }
