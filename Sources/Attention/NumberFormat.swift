@@ -46,14 +46,21 @@ public enum NumberFormat: Hashable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// `x` rounded once to this format (the value, as a `Double`).
+  /// `x` rounded once to this format (the value, as a `Double`); `random` is the word a
+  /// stochastic rounding uses (ignored by the other modes).
   @inlinable
-  public func round(_ x: Double) -> Double {
+  public func round(_ x: Double, random: UInt64 = 0) -> Double {
     switch self {
     case .fp64: x
     case .fp32: Double(Float(x))
-    case .low(let f, let r): f.decode(f.encode(x, r))
+    case .low(let f, let r): f.decode(f.encode(x, r, random: random))
     }
+  }
+
+  /// Whether the format rounds stochastically.
+  public var roundsStochastically: Bool {
+    if case .low(_, let r) = self, case .stochastic = r.mode { return true }
+    return false
   }
 
   /// The exact quotient `x / s` rounded once to this format (`s > 0`): the quotient in

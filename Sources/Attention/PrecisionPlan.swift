@@ -62,10 +62,7 @@ public struct PrecisionPlan: Hashable, Sendable {
   public var stochasticSeed: UInt64 = 0
 
   /// Whether ``probabilityFormat`` rounds stochastically.
-  public var stochasticProbabilities: Bool {
-    if case .low(_, let r) = probabilityFormat, case .stochastic = r.mode { return true }
-    return false
-  }
+  public var stochasticProbabilities: Bool { probabilityFormat.roundsStochastically }
 
   public init() {}
 
@@ -112,7 +109,7 @@ public struct PrecisionPlan: Hashable, Sendable {
   /// Checks the choices that have constraints.
   public func validate() throws(AttentionError) {
     for (name, f) in [("softmax arithmetic", softmaxArithmetic), ("score format", scoreFormat), ("output format", outputFormat)] {
-      if case .low(_, let r) = f, case .stochastic = r.mode {
+      if f.roundsStochastically {
         throw AttentionError("\(name): stochastic rounding applies to the probability format only")
       }
     }

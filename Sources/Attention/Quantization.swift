@@ -124,11 +124,6 @@ public struct QuantizationScheme: Hashable, Sendable {
     self.stochasticSeed = stochasticSeed
   }
 
-  /// Whether the format rounds stochastically.
-  public var isStochastic: Bool {
-    if case .low(_, let r) = format, case .stochastic = r.mode { return true }
-    return false
-  }
 
   /// Values kept as they are (`fp64`, no scaling).
   public static let exact = QuantizationScheme(format: .fp64)
@@ -171,11 +166,11 @@ public struct QuantizationScheme: Hashable, Sendable {
     var rowScales: [Double]? = nil
     var mxExponents: [Int]? = nil
     let stream = StochasticStream(seed: tag == 0 ? stochasticSeed : streamSeed(stochasticSeed, tag))
-    let stochastic = isStochastic
+    let stochastic = format.roundsStochastically
     @inline(__always) func random(_ i: Int) -> UInt64 { stochastic ? stream.word(at: i) : 0 }
     switch granularity {
     case .none:
-      for i in 0..<codes.count { codes[i] = stochastic ? format.roundQuotient(codes[i], 1, random: random(i)) : format.round(codes[i]) }
+      for i in 0..<codes.count { codes[i] = format.round(codes[i], random: random(i)) }
     case .perChannel:
       // Channel c of (b, h): rows (b, s, h) for every s.
       for b in 0..<t.batch { for h in 0..<t.heads { for c in 0..<d {

@@ -173,8 +173,7 @@ struct RowKernel: Sendable {
   /// for `P·V`, and returns it. Stochastic rounding takes the word of index row·nk + j of the
   /// plan's stream: the bits depend on the seed and the element only.
   @inline(__always) func roundP(_ j: Int, _ value: Double, row: Int, _ x: inout Scratch) -> Double {
-    let r = pStream.map { plan.probabilityFormat.roundQuotient(value, 1, random: $0.word(at: row &* nk &+ j)) }
-      ?? plan.probabilityFormat.round(value)
+    let r = plan.probabilityFormat.round(value, random: pStream?.word(at: row &* nk &+ j) ?? 0)
     if fp32Values { x.pF[j] = Float(r) } else { x.pD[j] = r }
     return r
   }

@@ -73,7 +73,7 @@ enum SchemeDefinition {
         throw (m[tensor] ?? item).error("missing key 'format' for \(tensor) (or give a 'base' scheme)")
       }
       var q = try parseTensor(merged, start: start)
-      if !q.isStochastic { q.stochasticSeed = 0 }
+      if !q.format.roundsStochastically { q.stochasticSeed = 0 }
       tensors.append(q)
     }
 
@@ -187,7 +187,7 @@ enum SchemeDefinition {
       let name = try r.choice(RoundingMode.deterministic.map(\.name) + ["stochastic"])
       mode = name == "stochastic" ? .stochastic(randomBits: try m["random_bits"]?.int(1...32) ?? 8) : modes[name]!
     }
-    if let b = m["random_bits"], mode == .nearestEven || RoundingMode.deterministic.contains(mode) {
+    if let b = m["random_bits"], RoundingMode.deterministic.contains(mode) {
       throw b.error("applies to rounding stochastic only")
     }
     var overflow: OverflowPolicy = f.bitWidth <= 8 || !f.hasInfinity ? .saturate : .infinity
