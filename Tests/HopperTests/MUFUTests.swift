@@ -13,20 +13,44 @@ import XCTest
 final class MUFUTests: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-  func testReplaysH100Outputs() throws {
-    let a = try NPYFile.read(Self.fixtures.appendingPathComponent("mufu-h100.npy").path)
-    XCTAssertEqual(a.shape.last, 4)
+  /// Replays a fixture of rows (x, then f(x) for each of `operations`, bit patterns) measured on
+  /// `gpu`: every output of the models must be the GPU's.
+  func replay(_ file: String, _ operations: [MUFU.Operation], gpu: String, atLeast count: Int) throws {
+    let width = 1 + operations.count
+    let a = try NPYFile.read(Self.fixtures.appendingPathComponent(file).path)
+    XCTAssertEqual(a.shape.last, width)
     let rows = try XCTUnwrap(a.uint32)
-    XCTAssertGreaterThan(rows.count / 4, 8000)
+    XCTAssertGreaterThan(rows.count / width, count)
     var mismatches = 0
-    for r in stride(from: 0, to: rows.count, by: 4) {
+    for r in stride(from: 0, to: rows.count, by: width) {
       let x = Float(bitPattern: rows[r])
-      for (i, op) in MUFU.Operation.h100Fixtures.enumerated() where op(x).bitPattern != rows[r + 1 + i] {
+      for (i, op) in operations.enumerated() where op(x).bitPattern != rows[r + 1 + i] {
         mismatches += 1
-        if mismatches < 10 { XCTFail(String(format: "%@(0x%08x): model 0x%08x, H100 0x%08x", op.rawValue, rows[r], op(x).bitPattern, rows[r + 1 + i])) }
+        if mismatches < 10 { XCTFail(String(format: "%@(0x%08x): model 0x%08x, %@ 0x%08x", op.rawValue, rows[r], op(x).bitPattern, gpu, rows[r + 1 + i])) }
       }
     }
     XCTAssertEqual(mismatches, 0)
+  }
+
+  /// Compares the models' chunk hashes of all 2^32 inputs of each of `operations` with a GPU's
+  /// file (operations × 4096 little-endian uint64).
+  func checkChunkHashes(_ file: String, _ operations: [MUFU.Operation]) throws {
+    let count = operations.count * 4096
+    let data = try Data(contentsOf: Self.fixtures.appendingPathComponent(file))
+    XCTAssertEqual(data.count, count * 8)
+    let given = data.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
+    // Chunk hashes on all cores, each written to its own slot.
+    let slots = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
+    defer { slots.deallocate() }
+    nonisolated(unsafe) let out = slots
+    DispatchQueue.concurrentPerform(iterations: count) { i in
+      out[i] = MUFU.chunkHash(operations[i / 4096], chunk: i % 4096)
+    }
+    XCTAssertEqual(zip(given, Array(slots)).filter { $0 != $1 }.count, 0)
+  }
+
+  func testReplaysH100Outputs() throws {
+    try replay("mufu-h100.npy", MUFU.Operation.h100Fixtures, gpu: "H100", atLeast: 8000)
   }
 
   func testClosedForms() {
@@ -86,33 +110,11 @@ final class MUFUTests: XCTestCase {
   func testAllInputsMatchH100ChunkHashes() throws {
     try XCTSkipUnless(ProcessInfo.processInfo.environment["FLASHNUM_EXHAUSTIVE"] == "1",
                       "set FLASHNUM_EXHAUSTIVE=1 for the 3 × 2^32-input MUFU sweep")
-    let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("mufu-h100-hashes.bin"))
-    XCTAssertEqual(data.count, 3 * 4096 * 8)
-    let given = data.withUnsafeBytes { raw in (0..<(3 * 4096)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
-    // Chunk hashes on all cores, each written to its own slot.
-    let slots = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 3 * 4096)
-    defer { slots.deallocate() }
-    nonisolated(unsafe) let out = slots
-    DispatchQueue.concurrentPerform(iterations: 3 * 4096) { i in
-      out[i] = MUFU.chunkHash(MUFU.Operation.h100Fixtures[i / 4096], chunk: i % 4096)
-    }
-    let computed = Array(slots)
-    XCTAssertEqual(zip(given, computed).filter { $0 != $1 }.count, 0)
+    try checkChunkHashes("mufu-h100-hashes.bin", MUFU.Operation.h100Fixtures)
   }
 
   func testTanhReplaysH200Outputs() throws {
-    let a = try NPYFile.read(Self.fixtures.appendingPathComponent("tanh-h200.npy").path)
-    XCTAssertEqual(a.shape.last, 2)
-    let rows = try XCTUnwrap(a.uint32)
-    XCTAssertGreaterThan(rows.count / 2, 20_000)
-    var mismatches = 0
-    for r in stride(from: 0, to: rows.count, by: 2) where MUFU.tanh(Float(bitPattern: rows[r])).bitPattern != rows[r + 1] {
-      mismatches += 1
-      if mismatches < 10 {
-        XCTFail(String(format: "tanh(0x%08x): model 0x%08x, H200 0x%08x", rows[r], MUFU.tanh(Float(bitPattern: rows[r])).bitPattern, rows[r + 1]))
-      }
-    }
-    XCTAssertEqual(mismatches, 0)
+    try replay("tanh-h200.npy", [.tanh], gpu: "H200", atLeast: 20_000)
   }
 
   func testTanhClosedForms() {
@@ -150,13 +152,6 @@ final class MUFUTests: XCTestCase {
 
   /// Every float32 input of tanh (about 12 s on 2 cores in a release build).
   func testTanhAllInputsMatchH200ChunkHashes() throws {
-    let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("tanh-h200-hashes.bin"))
-    XCTAssertEqual(data.count, 4096 * 8)
-    let given = data.withUnsafeBytes { raw in (0..<4096).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self) } }
-    let slots = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4096)
-    defer { slots.deallocate() }
-    nonisolated(unsafe) let out = slots
-    DispatchQueue.concurrentPerform(iterations: 4096) { out[$0] = MUFU.chunkHash(.tanh, chunk: $0) }
-    XCTAssertEqual(zip(given, Array(slots)).filter { $0 != $1 }.count, 0)
+    try checkChunkHashes("tanh-h200-hashes.bin", [.tanh])
   }
 }
