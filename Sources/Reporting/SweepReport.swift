@@ -171,15 +171,30 @@ public struct SweepReport: Sendable {
     return out + heatmaps()
   }
 
-  /// The grid's axes (name, file-name part, value of a row): those that vary get heatmaps.
-  var axes: [(name: String, slug: String, value: (SweepRow) -> String, order: (SweepRow) -> Double)] {
-    [("sequence length", "seqlen", { "N=\($0.seqLen)" }, { Double($0.seqLen) }),
-     ("head dim", "headdim", { "d=\($0.headDim)" }, { Double($0.headDim) }),
-     ("mask", "mask", { $0.causal ? "causal" : "none" }, { $0.causal ? 1 : 0 }),
-     ("heads", "heads", { "h=\($0.heads)" }, { Double($0.heads) }),
-     ("batch", "batch", { "b=\($0.batch)" }, { Double($0.batch) }),
-     ("outlier magnitude", "outliers", { SVGLineChart.number($0.outlierMagnitude) }, { $0.outlierMagnitude })]
+  /// One axis of the grid: its name, file-name part, a row's value (as a label) and the number
+  /// that orders the values.
+  struct GridAxis: Sendable {
+    var name: String, slug: String
+    var value: @Sendable (SweepRow) -> String
+    var order: @Sendable (SweepRow) -> Double
+
+    /// The axis's values among `rows`, in order.
+    func values(in rows: [SweepRow]) -> [String] {
+      var seen: [(String, Double)] = []
+      for r in rows where !seen.contains(where: { $0.0 == value(r) }) { seen.append((value(r), order(r))) }
+      return seen.sorted { $0.1 < $1.1 }.map(\.0)
+    }
   }
+
+  /// The grid's axes: those that vary get heatmaps.
+  static let axes = [
+    GridAxis(name: "sequence length", slug: "seqlen", value: { "N=\($0.seqLen)" }, order: { Double($0.seqLen) }),
+    GridAxis(name: "head dim", slug: "headdim", value: { "d=\($0.headDim)" }, order: { Double($0.headDim) }),
+    GridAxis(name: "mask", slug: "mask", value: { $0.causal ? "causal" : "none" }, order: { $0.causal ? 1 : 0 }),
+    GridAxis(name: "heads", slug: "heads", value: { "h=\($0.heads)" }, order: { Double($0.heads) }),
+    GridAxis(name: "batch", slug: "batch", value: { "b=\($0.batch)" }, order: { Double($0.batch) }),
+    GridAxis(name: "outlier magnitude", slug: "outliers", value: { SVGLineChart.number($0.outlierMagnitude) }, order: { $0.outlierMagnitude }),
+  ]
 
   /// Heatmaps of geometric-mean RMSE over every pair of varying grid axes (at most three pairs),
   /// one panel per series, one figure per distribution kind (the outlier-magnitude axis runs
@@ -188,17 +203,12 @@ public struct SweepReport: Sendable {
     var out: [Figure] = []
     for kind in orderedUnique(rows.map(\.distributionKind)) {
       let mine = rows.filter { $0.distributionKind == kind }
-      let varying = axes.filter { a in Set(mine.map(a.value)).count > 1 }
+      let varying = Self.axes.filter { a in Set(mine.map(a.value)).count > 1 }
       var pairs: [(Int, Int)] = []
       for i in varying.indices { for j in varying.indices where j > i { pairs.append((i, j)) } }
       for (i, j) in pairs.prefix(3) {
         let (a, b) = (varying[i], varying[j])
-        func values(_ axis: (name: String, slug: String, value: (SweepRow) -> String, order: (SweepRow) -> Double)) -> [String] {
-          var seen: [(String, Double)] = []
-          for r in mine where !seen.contains(where: { $0.0 == axis.value(r) }) { seen.append((axis.value(r), axis.order(r))) }
-          return seen.sorted { $0.1 < $1.1 }.map(\.0)
-        }
-        let rowValues = values(a), columnValues = values(b)
+        let rowValues = a.values(in: mine), columnValues = b.values(in: mine)
         let panels = seriesNames.compactMap { name -> SVGHeatmap.Panel? in
           let s = mine.filter { seriesName($0) == name }
           guard !s.isEmpty else { return nil }
@@ -206,11 +216,12 @@ public struct SweepReport: Sendable {
             columnValues.map { cv in Self.geometricMean(s.filter { a.value($0) == rv && b.value($0) == cv }.compactMap { $0.metrics["rmse"] }) }
           })
         }
-        var over: [String] = Set(mine.map(\.seed)).count > 1 ? ["seeds"] : []
-        over += varying.filter { $0.name != a.name && $0.name != b.name }.map { $0.name + "s" }
-        if Set(mine.map(\.distribution)).count > Set(mine.map(\.outlierMagnitude)).count || (a.slug != "outliers" && b.slug != "outliers" && Set(mine.map(\.distribution)).count > 1) {
-          over.append("distributions")
-        }
+        // What a cell averages over: whatever differs among the rows of one cell of one series.
+        let cells = Dictionary(grouping: mine) { "\(seriesName($0))|\(a.value($0))|\(b.value($0))" }.values
+        func differsInACell(_ f: (SweepRow) -> String) -> Bool { cells.contains { Set($0.map(f)).count > 1 } }
+        var over = differsInACell({ "\($0.seed)" }) ? ["seeds"] : []
+        over += Self.axes.filter { $0.name != a.name && $0.name != b.name && differsInACell($0.value) }.map { $0.name + "s" }
+        if differsInACell(\.distribution) { over.append("distributions") }
         let heatmap = SVGHeatmap(title: "RMSE — \(a.name) × \(b.name), \(kind) inputs", rowLabel: a.name, columnLabel: b.name,
                                  valueLabel: "RMSE", rows: rowValues, columns: columnValues, panels: panels)
         out.append(Figure(fileName: "\(name)-rmse-heatmap-\(a.slug)-x-\(b.slug)-\(Self.slug(kind)).svg", svg: heatmap.svg(),
