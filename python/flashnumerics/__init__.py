@@ -326,20 +326,26 @@ def _schedule(function, schedule):
     return ";".join(items).encode()
 
 
+def _per_entry(function, name, values, batch, largest, what):
+    """One integer per batch entry (cache_seqlens, cache_batch_idx), each in 0...largest (`what`
+    says why), from a sequence, a NumPy array or a torch tensor, as a contiguous int32 array."""
+    a = values.detach().cpu().numpy() if _is_torch(values) else np.asarray(values)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{function}: {name} must be integers, got {a.dtype}")
+    if a.shape != (batch,):
+        raise ValueError(f"{function}: {name} must have shape (batch,) = ({batch},), got {a.shape}")
+    if a.size and (a.min() < 0 or a.max() > largest):
+        raise ValueError(f"{function}: {name} must be in 0...{largest} ({what}), got {a.min()}...{a.max()}")
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
 def _gather_cache(function, q, k_cache, v_cache, index):
     """The cache entries that batch entry b reads, `cache[index[b]]`, in batch order (what the
     kernel reads through `cache_batch_idx`)."""
-    a = index.detach().cpu().numpy() if _is_torch(index) else np.asarray(index)
-    b = q.shape[0]
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{function}: cache_batch_idx must be integers, got {a.dtype}")
-    if a.shape != (b,):
-        raise ValueError(f"{function}: cache_batch_idx must have shape (batch,) = ({b},), got {a.shape}")
     entries = k_cache.shape[0]
     if v_cache.shape[0] != entries:
         raise ValueError(f"{function}: k_cache and v_cache must have the same number of entries, got {entries} and {v_cache.shape[0]}")
-    if a.size and (a.min() < 0 or a.max() >= entries):
-        raise ValueError(f"{function}: cache_batch_idx must be in 0...{entries - 1} (the cache's entries), got {a.min()}...{a.max()}")
+    a = _per_entry(function, "cache_batch_idx", index, q.shape[0], entries - 1, "the cache's entries")
     if _is_torch(k_cache):
         torch = _torch()
         i = torch.from_numpy(a.astype(np.int64)).to(k_cache.device)
@@ -376,14 +382,7 @@ def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scal
     if cache_seqlens is not None:
         if isinstance(cache_seqlens, (int, np.integer)):
             cache_seqlens = np.full(b, int(cache_seqlens))
-        a = cache_seqlens.detach().cpu().numpy() if _is_torch(cache_seqlens) else np.asarray(cache_seqlens)
-        if a.dtype.kind not in "iu":
-            raise TypeError(f"{function}: cache_seqlens must be integers, got {a.dtype}")
-        if a.shape != (b,):
-            raise ValueError(f"{function}: cache_seqlens must have shape (batch,) = ({b},), got {a.shape}")
-        if a.size and (a.min() < 0 or a.max() > ka.shape[1]):
-            raise ValueError(f"{function}: cache_seqlens must be in 0...{ka.shape[1]} (the cache length), got {a.min()}...{a.max()}")
-        lens = np.ascontiguousarray(a, dtype=np.int32)
+        lens = _per_entry(function, "cache_seqlens", cache_seqlens, b, ka.shape[1], "the cache length")
     _check_int32(function, num_splits=num_splits, sm_count=sm_count)
     out = np.empty((b, sq, h, dv), dtype=np.uint16)
     lse = np.empty((b, h, sq), dtype=np.float32)
