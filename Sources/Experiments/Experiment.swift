@@ -98,12 +98,9 @@ public struct Experiment: Sendable {
       }
     }
     if let list = top["scheme_files"] {
-      let folder = (file as NSString).deletingLastPathComponent
       for item in try list.list() {
-        let path = try item.string()
-        let resolved = path.hasPrefix("/") || folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
         let schemes: [AttentionScheme]
-        do { schemes = try SchemeFile.load(resolved) } catch { throw item.error(error.description) }
+        do { schemes = try SchemeFile.load(try item.string(), relativeTo: file) } catch { throw item.error(error.description) }
         for scheme in schemes {
           if defined.contains(where: { $0.name == scheme.name }) {
             throw item.error("scheme '\(scheme.name)' is already defined (in define_schemes or another scheme file)")

@@ -93,10 +93,8 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read") }
     try checkKeys(data, path)
     var baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
-    let folder = (path as NSString).deletingLastPathComponent
     for file in baseline.schemeFiles ?? [] {
-      let resolved = file.hasPrefix("/") ? file : (folder as NSString).appendingPathComponent(file)
-      for s in try SchemeFile.load(resolved) {
+      for s in try SchemeFile.load(file, relativeTo: path) {
         guard baseline.definedSchemes[s.name] == nil else { throw AttentionError("\(path): scheme_files: '\(s.name)' is defined twice") }
         baseline.definedSchemes[s.name] = s
       }

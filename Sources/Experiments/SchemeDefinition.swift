@@ -278,6 +278,12 @@ public enum SchemeFile {
     return try parse(text, file: path, shippedNames: shippedNames)
   }
 
+  /// The schemes of the scheme file at `path`, relative to the folder of `file` (an experiment or
+  /// a baseline) unless absolute.
+  public static func load(_ path: String, relativeTo file: String) throws(AttentionError) -> [AttentionScheme] {
+    try load(path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path))
+  }
+
   /// The schemes of `text`, the contents of `file`; `shippedNames` allows the names of shipped
   /// schemes (the files that define them, `schemes/`).
   public static func parse(_ text: String, file: String, shippedNames: Bool = false) throws(AttentionError) -> [AttentionScheme] {

@@ -100,8 +100,7 @@ public struct Sweep {
       // kept rows take their position in this grid.
       var position: [String: Int] = [:]
       for p in shard == nil ? points : experiment.points { position[p.key] = p.index }
-      let wanted = Set(position.keys)
-      let stale = found.rows.filter { !wanted.contains($0.key) }
+      let stale = found.rows.filter { position[$0.key] == nil }
       if let first = stale.first {
         let why = first.key.split(separator: " ").first?.contains("#") == true ? "a value removed or a scheme defined differently"
           : "written by an older flashnum, whose keys lack the scheme's definition fingerprint"
@@ -109,12 +108,12 @@ public struct Sweep {
                              + "\(why)); put them back, move the results away, or pass --fresh")
       }
       var seen = Set<String>()
-      results.rows = found.rows.filter { wanted.contains($0.key) && seen.insert($0.key).inserted }.map { row in
+      results.rows = found.rows.filter { seen.insert($0.key).inserted }.map { row in
         var r = row
         r.index = position[row.key]!
         return r
       }
-      let repeated = found.rows.filter { wanted.contains($0.key) }.count - results.rows.count
+      let repeated = found.rows.count - results.rows.count
       if repeated > 0 { note("\(csvPath): \(repeated) repeated rows dropped (the first of each point is kept)") }
       if let f = found.provenance("experiment_fingerprint"), f != experiment.fingerprint {
         results.provenance.append(("extended", "from experiment fingerprint \(f): \(results.rows.count) results kept"))
