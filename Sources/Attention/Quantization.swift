@@ -116,11 +116,13 @@ public struct QuantizationScheme: Hashable, Sendable {
   /// The seed of stochastic rounding (read only when the format's mode is stochastic).
   public var stochasticSeed: UInt64
 
+  /// `scaleRule` applies to the row-group scalings; per-channel scales are always powers of two
+  /// (the rule is set to `amax-pow2`), MX and two-level scales follow their own rules.
   public init(format: NumberFormat, granularity: ScaleGranularity = .none, scaleRule: ScaleRule = .amax,
               stochasticSeed: UInt64 = 0) {
     self.format = format
     self.granularity = granularity
-    self.scaleRule = scaleRule
+    self.scaleRule = granularity == .perChannel ? .amaxPowerOfTwo : scaleRule
     self.stochasticSeed = stochasticSeed
   }
 

@@ -20,7 +20,7 @@ import MatrixMultiply
 /// | `block_rows` | rows per scale for `per-block` | 128 |
 /// | `mx_block`, `mx_rule` | head-dim elements per E8M0 scale; `floor`, `ceil`, `rceil`, `even` | 32, `rceil` |
 /// | `scale_block` | head-dim elements per e4m3 scale for `nvfp4` | 16 |
-/// | `scale_rule` | `amax` (FP32 scale) or `amax-pow2` | `amax` |
+/// | `scale_rule` | `amax` (FP32 scale) or `amax-pow2`; per-channel scales are always `amax-pow2`; not for `mx`, `nvfp4` | `amax` |
 /// | `q`, `k`, `v` | a mapping of `format`, `rounding`, `random_bits`, `seed`, `overflow`, `scaling`, `block_rows`, `mx_block`, `mx_rule`, `scale_block`, `scale_rule` for that tensor | the top level's |
 /// | `rotation` | `none`, `hadamard`, or `{kind: hadamard, block: B}` (B a power of two dividing the head dim) | base's, or `none` |
 /// | `incoherent_processing` | `true` is `rotation: hadamard` | — |
@@ -162,7 +162,14 @@ enum SchemeDefinition {
       guard case .twoLevel = granularity else { throw v.error("applies to scaling nvfp4 only") }
       granularity = .twoLevel(blockSize: try v.int(1...4096))
     }
-    if let r = m["scale_rule"] { rule = ScaleRule(rawValue: try r.choice(ScaleRule.allCases.map(\.rawValue)))! }
+    if let r = m["scale_rule"] {
+      rule = ScaleRule(rawValue: try r.choice(ScaleRule.allCases.map(\.rawValue)))!
+      switch granularity {
+      case .perChannel where rule != .amaxPowerOfTwo: throw r.error("per-channel scales are powers of two (amax-pow2)")
+      case .mx, .twoLevel: throw r.error("applies to the per-tensor, per-head, per-block, per-token and per-channel scalings (mx and nvfp4 have their own)")
+      default: break
+      }
+    }
     let q = QuantizationScheme(format: format, granularity: granularity, scaleRule: rule, stochasticSeed: seed)
     if granularity != .none, format == .fp64 { throw (m["scaling"] ?? m["format"]!).error("scaling needs a storage format other than fp64") }
     return q

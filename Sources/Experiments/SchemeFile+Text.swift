@@ -51,7 +51,10 @@ extension SchemeFile {
     case .mx(let size, let rule): parts += ["scaling: mx", "mx_block: \(size)", "mx_rule: \(rule.rawValue)"]
     case .twoLevel(let size): parts += ["scaling: nvfp4", "scale_block: \(size)"]
     }
-    parts.append("scale_rule: \(t.scaleRule.rawValue)")
+    switch t.granularity {
+    case .mx, .twoLevel: break  // their own rules
+    default: parts.append("scale_rule: \(t.scaleRule.rawValue)")
+    }
     return parts.joined(separator: ", ")
   }
 

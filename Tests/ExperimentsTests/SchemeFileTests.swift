@@ -74,6 +74,8 @@ final class SchemeFileTests: XCTestCase {
       ("name: a\nplan: fp32\nformat: e2m1\noverflow: nan\n", "has no NaN"),
       ("name: a\nplan: {softmax_scaling: sideways}\nformat: bf16\n", "plan.softmax_scaling: 'sideways' is not allowed"),
       ("schemes: [{name: a, base: fp16}, {name: a, base: bf16}]\n", "scheme 'a' is already defined"),
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nscaling: per-channel\nscale_rule: amax\n", "a.yaml:5: scale_rule: per-channel scales are powers of two"),
+      ("name: a\nplan: fa3-fp8\nformat: e4m3fn\nscaling: mx\nscale_rule: amax-pow2\n", "a.yaml:5: scale_rule: applies to the per-tensor"),
     ]
     for (text, says) in cases {
       XCTAssertThrowsError(try SchemeFile.parse(text, file: "a.yaml"), says) { error in
