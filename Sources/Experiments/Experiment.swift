@@ -99,8 +99,9 @@ public struct Experiment: Sendable {
     }
     if let list = top["scheme_files"] {
       for item in try list.list() {
+        let path = try item.string()
         let schemes: [AttentionScheme]
-        do { schemes = try SchemeFile.load(try item.string(), relativeTo: file) } catch { throw item.error(error.description) }
+        do { schemes = try SchemeFile.load(path, relativeTo: file) } catch { throw item.error(error.description) }
         for scheme in schemes {
           if defined.contains(where: { $0.name == scheme.name }) {
             throw item.error("scheme '\(scheme.name)' is already defined (in define_schemes or another scheme file)")

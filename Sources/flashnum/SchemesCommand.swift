@@ -23,7 +23,7 @@ struct SchemesCommand: ParsableCommand {
 
   func run() throws {
     if let export {
-      try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true)
+      try makeOutputFolder(export, option: "--export")
       for s in AttentionScheme.shipped {
         let path = (export as NSString).appendingPathComponent("\(s.name).yaml")
         guard FileManager.default.createFile(atPath: path, contents: Data(SchemeFile.text(for: s).utf8)) else {

@@ -158,10 +158,10 @@ struct ReportCommand: ParsableCommand {
 }
 
 /// Creates the folder `--out` names (and its parents), or says that it is a file.
-func makeOutputFolder(_ path: String) throws {
+func makeOutputFolder(_ path: String, option: String = "--out") throws {
   var isFolder: ObjCBool = false
   if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
-    throw InputError("--out \(path) is a file, not a folder")
+    throw InputError("\(option) \(path) is a file, not a folder")
   }
   do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
     throw InputError("cannot create the folder \(path): \(error.localizedDescription)")

@@ -51,7 +51,7 @@ struct Table: ParsableCommand {
       c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads; c.seed = seed
       c.referencePrecision = referenceBits; c.threads = max(1, threads); c.fp64Reference = fp64Reference
       // The output folders first: a --root that cannot hold them fails before the work.
-      if !noWrite { for folder in ["Reports", "notebooks-data"] { try makeOutputFolder((root as NSString).appendingPathComponent(folder)) } }
+      if !noWrite { for folder in ["Reports", "notebooks-data"] { try makeOutputFolder((root as NSString).appendingPathComponent(folder), option: "--root") } }
       let table: FA3Table
       do {
         table = try FA3Table.run(c) { note("fa3 table: \($0)") }
@@ -123,7 +123,7 @@ struct Table: ParsableCommand {
     func validate() throws { _ = try configuration() }
 
     func run() throws {
-      if !noWrite { try makeOutputFolder((root as NSString).appendingPathComponent("Reports")) }
+      if !noWrite { try makeOutputFolder((root as NSString).appendingPathComponent("Reports"), option: "--root") }
       let table: POverflowTable
       do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
       let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --head-dim \(headDim) --heads \(heads)"

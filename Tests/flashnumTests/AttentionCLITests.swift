@@ -132,6 +132,7 @@ final class AttentionCLITests: CLITestCase {
     XCTAssertEqual(listed.status, 0, listed.stderr)
     XCTAssertTrue(listed.stdout.contains("nv  #") && listed.stdout.contains("e2m1:nearest-even:saturate/nvfp4(16)"), listed.stdout)
     XCTAssertEqual(try self.run(["schemes", "--export", path("exported")]).status, 0)
+    try assertBadInput(["schemes", "--export", file], "--export \(file) is a file, not a folder")
     let check = try self.run(["schemes", path("exported/fa3-fp8-per-block-hadamard.yaml")])
     XCTAssertTrue(check.stdout.contains("(the shipped definition)"), check.stdout)
   }
