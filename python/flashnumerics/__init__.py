@@ -360,6 +360,8 @@ def _gather_cache(function, q, k_cache, v_cache, index):
 def _softcap(function, softcap):
     """softcap as a float >= 0 (0: off); anything else is a ValueError."""
     try:
+        if isinstance(softcap, (str, bytes)):
+            raise TypeError
         value = float(softcap)
     except (TypeError, ValueError):
         raise TypeError(f"{function}: softcap must be a number, got {softcap!r}") from None

@@ -35,6 +35,7 @@ def bf16(shape):
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softmax_scale=0.0), ValueError, "softmax scale"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap=-30.0), ValueError, "softcap must be finite"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap="x"), TypeError, "softcap must be a number"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap="3"), TypeError, "softcap must be a number"),
     (lambda: fn.flash_attn_varlen_func(bf16((4, 1, 64)), bf16((4, 1, 64)), bf16((4, 1, 64)), [0, 4], [0, 4], softcap=float("nan")), ValueError, "softcap"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), num_splits=-1), ValueError, "num_splits must be in 0...256"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), num_splits=300), ValueError, "num_splits"),
