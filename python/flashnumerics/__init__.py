@@ -209,10 +209,8 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, qv=None, rotary
     given = [name for name, value in unsupported.items() if value is not None]
     if given or tuple(window_size) != (-1, -1) or attention_chunk != 0:
         raise ValueError(f"flash_attn_with_kvcache: {', '.join(given) or 'window_size or attention_chunk'} not emulated yet")
-    if cache_batch_idx is not None:
-        k_cache, v_cache = _gather_cache("flash_attn_with_kvcache", q, k_cache, v_cache, cache_batch_idx)
     out, lse = _flash_attn("flash_attn_with_kvcache", q, k_cache, v_cache, q_descale, k_descale, v_descale, softmax_scale, softcap,
-                           causal, num_splits, cache_seqlens, num_sms - sm_margin, schedule, threads)
+                           causal, num_splits, cache_seqlens, num_sms - sm_margin, schedule, threads, cache_batch_idx)
     return (out, lse) if return_softmax_lse else out
 
 
@@ -339,24 +337,6 @@ def _per_entry(function, name, values, batch, largest, what):
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
-def _gather_cache(function, q, k_cache, v_cache, index):
-    """The cache entries that batch entry b reads, `cache[index[b]]`, in batch order (what the
-    kernel reads through `cache_batch_idx`)."""
-    entries = k_cache.shape[0]
-    if v_cache.shape[0] != entries:
-        raise ValueError(f"{function}: k_cache and v_cache must have the same number of entries, got {entries} and {v_cache.shape[0]}")
-    a = _per_entry(function, "cache_batch_idx", index, q.shape[0], entries - 1, "the cache's entries")
-    if _is_torch(k_cache):
-        torch = _torch()
-        i = torch.from_numpy(a.astype(np.int64)).to(k_cache.device)
-
-        def take(t):  # through the raw bits: index_select lacks some 8-bit float dtypes
-            raw = t.view(torch.uint8 if t.element_size() == 1 else torch.int16)
-            return raw.index_select(0, i).view(t.dtype)
-        return take(k_cache), take(v_cache)
-    return np.asarray(k_cache)[a], np.asarray(v_cache)[a]
-
-
 def _softcap(function, softcap):
     """softcap as a float >= 0 (0: off); anything else is a ValueError."""
     try:
@@ -371,13 +351,18 @@ def _softcap(function, softcap):
 
 
 def _flash_attn(function, q, k, v, q_descale, k_descale, v_descale, softmax_scale, softcap, causal, num_splits, cache_seqlens,
-                sm_count, schedule, threads):
-    """The common part of flash_attn_func and flash_attn_with_kvcache."""
+                sm_count, schedule, threads, cache_batch_idx=None):
+    """The common part of flash_attn_func and flash_attn_with_kvcache. With `cache_batch_idx`, K
+    and V are caches of their own batch size and entry b reads cache entry cache_batch_idx[b]:
+    their codes are gathered into batch order (what the kernel reads)."""
     (qa, ka, va), element = _kernel_codes(function, (q, k, v), 4)
     b, sq, h, d = qa.shape
     dv = va.shape[3]
-    if ka.shape[:3] != va.shape[:3] or ka.shape[0] != b or ka.shape[3] != d:
+    if ka.shape[:3] != va.shape[:3] or ka.shape[3] != d or (cache_batch_idx is None and ka.shape[0] != b):
         raise ValueError(f"{function}: shapes do not match: q {qa.shape}, k {ka.shape}, v {va.shape}")
+    if cache_batch_idx is not None:
+        index = _per_entry(function, "cache_batch_idx", cache_batch_idx, b, ka.shape[0] - 1, "the cache's entries")
+        ka, va = np.ascontiguousarray(ka[index]), np.ascontiguousarray(va[index])
     hk = ka.shape[2]
     descales = _descales(function, (q_descale, k_descale, v_descale), b, hk)
     lens = None
