@@ -44,7 +44,7 @@ let package = Package(
     .target(name: "Hopper", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "MatrixMultiply", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "Attention", dependencies: ["LowPrecision", "Hopper", "MatrixMultiply"], exclude: ["README.md"]),
-    .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise"], exclude: ["README.md"]),
+    .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "Measurement", dependencies: ["Attention", "Reference", "LowPrecision"], exclude: ["README.md"]),
     .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "Yams", "ZIPFoundation"],
             exclude: ["README.md"]),

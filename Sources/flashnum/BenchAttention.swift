@@ -115,6 +115,16 @@ struct BenchAttention: ParsableCommand {
     }
     guard boundedOutputs.allSatisfy({ $0 == boundedOutputs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
     print("| MPFR reference, \(precision) bits with error bound (≥ \(bound.certifiedBits) bits certified), N=\(referenceSeqLen) | \(f(certified[0])) | \(f(certified[1])) | \(String(format: "%.2f×", certified[0] / certified[1])) | — |")
+    // The double-word reference with its own bound (MPFR only for quotients and uncertified rows).
+    var dw: [Double] = []
+    var dwRuns: [(output: AttentionTensor, bound: ErrorBound, fallbackRows: Int)] = []
+    for threads in [1, 2] {
+      dw.append(try median { dwRuns.append(try ReferenceAttention.doubleWord(r, threads: threads)) })
+    }
+    guard dwRuns.allSatisfy({ $0.output.values == dwRuns[0].output.values }) else { throw ValidationError("double-word reference outputs differ between thread counts") }
+    let dwRun = dwRuns[0]
+    let worstGap = zip(dwRun.output.values, boundedOutputs[0]).map { abs($0 - $1) / max(abs($1).ulp, 0x1p-1074) }.max() ?? 0
+    print("| Double-word reference with error bound (≥ \(dwRun.bound.certifiedBits) bits certified, \(dwRun.fallbackRows) rows redone in MPFR), N=\(referenceSeqLen) | \(f(dw[0])) | \(f(dw[1])) | \(String(format: "%.2f×", dw[0] / dw[1])) | MPFR certified ÷ this: \(String(format: "%.1f×", certified[0] / dw[0])) (1 thread); max \(String(format: "%.0f", worstGap)) ulp from it |")
     if noPeers || !only.contains(.peers) || !only.contains(.blocked) { return }
     try peers(fp8: fp8Seconds, reference: certified, precision: precision, referenceInputs: r, attentionInputs: x)
   }

@@ -48,4 +48,32 @@ void fn_fma_chains_double(const double *a, const double *b, long count, long row
 void fn_fma_axpy(float *o, const float *x, float p, long count);
 void fn_fma_axpy_double(double *o, const double *x, double p, long count);
 
+/// Double-word kernels of the certified reference (DoubleWord.c). Each exists as `_fma` (FMA3 and
+/// AVX; call only when `fn_hardware_fma()` is nonzero) and `_baseline`; both give the same bits.
+/// Pairs are stored `hi, lo` with `|lo| ≤ ulp(hi)/2`. u = 2^-53.
+
+/// Compensated dot product in four lanes (lane l takes the indices ≡ l mod 4; each lane a Sum2 of
+/// error-free products, lanes joined by error-free sums): `out[0] + out[1]` ≈ Σ a[i]·b[i] as a
+/// normalized pair, `out[2]` = the float sum of |fl(a[i]·b[i])|. Error bound: see
+/// ReferenceAttention+DoubleWord.swift.
+void fn_dw_dot_fma(const double *a, const double *b, long n, double *out);
+void fn_dw_dot_baseline(const double *a, const double *b, long n, double *out);
+
+/// For c < n, one Sum2 step of `sum[c] + err[c] ≈ Σ (ph + pl)·v[c]`: `p = fl(ph·v)` and its exact
+/// error, `sum ← two_sum(sum, p)`, `err ← err + ((error of p + error of the sum) + fl(pl·v))`,
+/// and `mag[c] += |p|`.
+void fn_dw_axpy_fma(double *sum, double *err, double *mag, const double *v, double ph, double pl, long n);
+void fn_dw_axpy_baseline(double *sum, double *err, double *mag, const double *v, double ph, double pl, long n);
+
+/// `out[j] = exp(x[j])` for n pairs, in double-word arithmetic; `x[j]` in [-300, 1]. `constants`:
+/// see ReferenceAttention+DoubleWord.swift (155 values).
+void fn_dw_exps_fma(const double *x, long n, const double *constants, double *out);
+void fn_dw_exps_baseline(const double *x, long n, const double *constants, double *out);
+
+/// `out[j] = ((s[j] − m)·(sh + sl))` for n pairs `s[j]`, as normalized pairs: the difference
+/// rounded once (relative ≤ u² of it plus ≤ u³ of |s|, |m|), the product by the pair `(sh, sl)`
+/// with DWTimesDW3.
+void fn_dw_scaled_differences_fma(const double *s, long n, double m, double sh, double sl, double *out);
+void fn_dw_scaled_differences_baseline(const double *s, long n, double m, double sh, double sl, double *out);
+
 #endif
