@@ -144,12 +144,13 @@ public struct Experiment: Sendable {
     var reference = ReferenceSpec.mpfr(bits: 64)
     if let v = top["reference"] {
       let r = try v.mapping(allowed: ["kind", "bits"])
-      guard let kind = r["kind"] else { throw v.error("missing key 'kind' (mpfr or fp64)") }
-      switch try kind.choice(["mpfr", "fp64"]) {
-      case "mpfr": reference = .mpfr(bits: try r["bits"]?.int(24...4096) ?? 64)
-      default:
+      guard let kind = r["kind"] else { throw v.error("missing key 'kind' (mpfr, double-word or fp64)") }
+      let choice = try kind.choice(["mpfr", "double-word", "fp64"])
+      if choice == "mpfr" {
+        reference = .mpfr(bits: try r["bits"]?.int(24...4096) ?? 64)
+      } else {
         if let b = r["bits"] { throw b.error("bits applies to kind mpfr only") }
-        reference = .fp64
+        reference = choice == "fp64" ? .fp64 : .doubleWord
       }
     }
     // A value listed twice would give grid points with one key (run twice, or mistaken for done).

@@ -18,7 +18,8 @@ extension FA3Table {
     s += "\nInputs: FA3 outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001) for Q, K, V; batch \(c.batch), "
     s += "seqlen \(c.seqLen), heads \(c.heads), head dim \(c.headDim), seed \(c.seed), not causal, softmax scale 1/√d. "
     if let referenceBound {
-      s += "Reference: MPFR at \(c.referencePrecision) bits; a rigorous error bound certifies \(referenceBound.certifiedBits) leading bits of every output. "
+      let how = c.referencePrecision.map { "MPFR at \($0) bits" } ?? "double-word arithmetic (MPFR where its bound falls short)"
+      s += "Reference: \(how); a rigorous error bound certifies \(referenceBound.certifiedBits) leading bits of every output. "
     } else {
       s += "Reference: the emulator's FP64 pipeline (uncertified). "
     }

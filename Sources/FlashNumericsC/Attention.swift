@@ -321,12 +321,12 @@ public func fn_table_fa3_json(_ batch: Int64, _ seqLen: Int64, _ heads: Int64, _
   let status = CError.status {
     let s = try Sizes(batch, seqLen, seqLen, heads, heads, headDim)
     try checkThreads(threads)
-    guard referenceBits == 0 || ReferenceAttention.precisions.contains(Int(referenceBits)) else {
-      throw CallError("reference_bits must be 0 (FP64 reference) or in 24...8192, got \(referenceBits)")
+    guard referenceBits == 0 || referenceBits == -1 || ReferenceAttention.precisions.contains(Int(referenceBits)) else {
+      throw CallError("reference_bits must be 0 (FP64 reference), -1 (double-word reference) or in 24...8192, got \(referenceBits)")
     }
     var c = FA3Table.Configuration()
     (c.batch, c.seqLen, c.heads, c.headDim, c.seed, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, seed, Int(threads))
-    if referenceBits == 0 { c.fp64Reference = true } else { c.referencePrecision = Int(referenceBits) }
+    if referenceBits == 0 { c.fp64Reference = true } else if referenceBits > 0 { c.referencePrecision = Int(referenceBits) }
     json = try FA3Table.run(c).json()
   }
   return status == 0 ? owned(json!) : nil

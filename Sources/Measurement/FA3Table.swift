@@ -12,8 +12,9 @@ public struct FA3Table: Sendable {
     public var heads: Int = 2
     public var headDim: Int = 128
     public var seed: UInt64 = 0
-    /// Working precision of the MPFR reference, bits (certified by a rigorous error bound).
-    public var referencePrecision: Int = 128
+    /// Working precision of an MPFR reference, bits (certified by a rigorous error bound);
+    /// `nil` (the default) for the double-word reference (certified to Double precision).
+    public var referencePrecision: Int? = nil
     public var threads: Int = 1
     /// Use the emulator's all-`Double` pipeline as the reference instead of MPFR (fast,
     /// uncertified; for exploring sizes).
@@ -25,7 +26,9 @@ public struct FA3Table: Sendable {
       InputSpec(seqLen: seqLen, headDim: headDim, batch: batch, heads: heads, distribution: .fa3, seed: seed)
     }
 
-    public var reference: ReferenceSpec { fp64Reference ? .fp64 : .mpfr(bits: referencePrecision) }
+    public var reference: ReferenceSpec {
+      fp64Reference ? .fp64 : referencePrecision.map { .mpfr(bits: $0) } ?? .doubleWord
+    }
   }
 
   /// One method of the table.
@@ -83,7 +86,8 @@ public struct FA3Table: Sendable {
   public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws(AttentionError) -> FA3Table {
     let inputs = try c.inputs.generate()
     let t0 = monotonicSeconds()
-    progress?(c.fp64Reference ? "FP64 reference (uncertified)" : "MPFR reference (\(c.referencePrecision) bits, with an error bound)")
+    progress?(c.fp64Reference ? "FP64 reference (uncertified)"
+              : c.referencePrecision.map { "MPFR reference (\($0) bits, with an error bound)" } ?? "double-word reference (with an error bound)")
     let (reference, bound) = try c.reference.computeBounded(inputs, options: c.inputs.options(threads: c.threads))
     let t1 = monotonicSeconds()
     var rows: [Row] = []

@@ -22,6 +22,12 @@ final class AttentionCLITests: CLITestCase {
     let r = try NPYFile.read(path("ref.npy"))
     XCTAssertEqual(r.dtype, .float64)
     XCTAssertEqual(r.shape, [1, 33, 4, 16])
+    // The double-word reference: the same float64 bits here, certified by its own bound.
+    let dw = try self.run(["reference", "--q", q, "--k", k, "--v", v, "--causal", "--certify", "double-word", "--json",
+                           "--out", path("dw.npy")])
+    XCTAssertEqual(dw.status, 0, dw.stderr)
+    XCTAssertTrue(dw.stdout.contains("\"certify\": \"double-word\""), dw.stdout)
+    XCTAssertEqual(try NPYFile.read(path("dw.npy")).values!, r.values!)
     for (algorithm, scheme) in [("naive", "fp32"), ("blocked", "fp32"), ("blocked", "bf16"), ("naive", "fa3-fp8-per-head")] {
       let a = try self.run(["attention", "--q", q, "--k", k, "--v", v, "--causal", "--algorithm", algorithm,
                            "--scheme", scheme, "--out", path("o.npy")])

@@ -462,15 +462,22 @@ def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, 
     return {"metrics": numbers(result["metrics"]), "attribution": [numbers(e) for e in result["attribution"]]}
 
 
-def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bits=128, threads=None):
+def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bits="double-word", threads=None):
     """The FlashAttention-3 paper's Table 3 on the emulator (as `flashnum table fa3 --json`): one
     dict per method, in table order, with `method`, `scheme`, `precision`, `algorithm`,
-    `block_quantization`, `incoherent_processing`, the metrics against the MPFR reference at
-    `reference_bits` (`rmse`, `max_abs`, ... in output units; None where not finite), `paper_rmse`
-    and `reference_certified_bits`. `reference_bits=None` uses the FP64 pipeline (uncertified)."""
-    bits = 0 if reference_bits is None else int(reference_bits)
-    if reference_bits is not None and bits == 0:
-        raise ValueError("reference_bits must be None (FP64 reference) or in 24...8192, got 0")
+    `block_quantization`, `incoherent_processing`, the metrics against the reference
+    (`rmse`, `max_abs`, ... in output units; None where not finite), `paper_rmse` and
+    `reference_certified_bits`. The reference is the certified double-word one by default
+    (`reference_bits="double-word"`), MPFR at `reference_bits` bits (24...8192) when it is an
+    integer, or the FP64 pipeline (uncertified) when it is None."""
+    if isinstance(reference_bits, str):
+        if reference_bits != "double-word":
+            raise ValueError(f"reference_bits must be 'double-word', None or in 24...8192, got {reference_bits!r}")
+        bits = -1
+    else:
+        bits = 0 if reference_bits is None else int(reference_bits)
+        if reference_bits is not None and not 24 <= bits <= 8192:
+            raise ValueError(f"reference_bits must be 'double-word', None or in 24...8192, got {reference_bits}")
     return json.loads(take_string(lib.fn_table_fa3_json(int(batch), int(seq_len), int(heads), int(head_dim), int(seed), bits,
                                                         _threads(threads))))
 

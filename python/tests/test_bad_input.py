@@ -59,6 +59,7 @@ def bf16(shape):
     (lambda: fn.flash_attn_varlen_func(bf16((4, 1, 64)), bf16((4, 1, 64)), bf16((4, 1, 64)), [0, 4], [0, 5]), ValueError, "total_k"),
     (lambda: fn.table_fa3(seq_len=64, head_dim=64, reference_bits=8), ValueError, "24...8192"),
     (lambda: fn.table_fa3(seq_len=64, head_dim=64, reference_bits=0), ValueError, "24...8192"),
+    (lambda: fn.table_fa3(seq_len=64, head_dim=64, reference_bits="mpfr"), ValueError, "double-word"),
     (lambda: fn.table_fa3(seq_len=64, head_dim=64, heads=-1), ValueError, "heads"),
     (lambda: fn.table_fa3(seq_len=64, head_dim=64, threads=0), ValueError, "threads"),
     (lambda: fn.metrics(np.zeros(3), np.zeros(4)), ValueError, "shape"),
