@@ -39,7 +39,7 @@ let package = Package(
     .target(name: "CVectorShims"),
     // The data flow, bottom to top (each module depends only on modules above it in this list).
     .target(name: "NPY", exclude: ["README.md"]),
-    .target(name: "LowPrecision", exclude: ["README.md"]),
+    .target(name: "LowPrecision", dependencies: ["CVectorShims"], exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
     .target(name: "Hopper", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "MatrixMultiply", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),

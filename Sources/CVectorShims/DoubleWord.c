@@ -20,8 +20,10 @@
 
 typedef double fn_double4 __attribute__((ext_vector_type(4)));
 
-FN_INLINE fn_double4 fn_load4(const double *p) { fn_double4 v; memcpy(&v, p, sizeof v); return v; }
-FN_INLINE void fn_store4(double *p, fn_double4 v) { memcpy(p, &v, sizeof v); }
+// Unaligned loads and stores of four doubles (macros: a vector-typed function outside the AVX
+// build would change the calling convention).
+#define fn_load4(p) ({ fn_double4 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define fn_store4(p, v) do { fn_double4 w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)
 
 // Error-free transformations. two_sum: s + e = a + b exactly (Knuth, any magnitudes);
 // fast_two_sum: the same when |a| ≥ |b| or a = 0 (Dekker); two_prod: p + e = a·b exactly

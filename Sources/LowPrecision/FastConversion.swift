@@ -10,6 +10,46 @@
 //   the bit patterns is the code;
 // - NaN, infinity and overflow are selected at the end.
 
+import CVectorShims
+
+/// The AVX2 encoder (`fn_vector_encode`) set up for one format and rounding: every mode, including
+/// stochastic rounding with the stream's words, for the signed formats with subnormals and a NaN
+/// (every 8- and 16-bit preset but e8m0). `nil` when the CPU lacks AVX2 or the format does not
+/// qualify. The specials' codes come from the generic encoder itself.
+struct VectorEncoder {
+  var traits: fn_encode_traits
+
+  static let available = fn_hardware_avx2() != 0
+
+  init?(_ f: FloatFormat, _ r: Rounding, stream: StochasticStream, codeBytes: Int32) {
+    guard Self.available, f.isSigned, f.hasSubnormals, f.hasNaN, f.bitWidth >= 8 else { return nil }
+    let mode: fn_round_mode
+    var bits: UInt32 = 0
+    switch r.mode {
+    case .nearestEven: mode = FN_ROUND_NEAREST_EVEN
+    case .nearestAway: mode = FN_ROUND_NEAREST_AWAY
+    case .towardZero: mode = FN_ROUND_TOWARD_ZERO
+    case .up: mode = FN_ROUND_UP
+    case .down: mode = FN_ROUND_DOWN
+    case .odd: mode = FN_ROUND_ODD
+    case .stochastic(let b): mode = FN_ROUND_STOCHASTIC; bits = UInt32(b)
+    }
+    let nan = Float(bitPattern: 0x7FC0_0000)
+    traits = fn_encode_traits(
+      fraction_bits: UInt32(f.fractionBits), min_normal_exponent: UInt32(f.minExponent + 127),
+      max_finite_magnitude: f.maxFiniteMagnitudeCode, sign_mask: f.signMask, has_negative_zero: f.hasNegativeZero ? 1 : 0,
+      nan_code: (f.encode(nan, r), f.encode(-nan, r)),
+      infinity_code: (f.encode(Float.infinity, r), f.encode(-Float.infinity, r)),
+      overflow_code: (f.overflowCode(negative: false, r), f.overflowCode(negative: true, r)),
+      mode: Int32(mode.rawValue), random_bits: bits, seed: stream.seed, code_bytes: codeBytes)
+  }
+
+  func encode<Code>(_ source: UnsafeBufferPointer<Float>, _ destination: UnsafeMutableBufferPointer<Code>, offset: Int) {
+    guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+    withUnsafePointer(to: traits) { fn_vector_encode(s, d, source.count, $0, UInt64(truncatingIfNeeded: offset)) }
+  }
+}
+
 /// Which fast kernel serves a (format, rounding) pair, if any.
 enum FastKernel {
   case e4m3fn(saturate: Bool), e5m2(saturate: Bool), bf16(saturate: Bool), fp16(saturate: Bool)
@@ -86,15 +126,25 @@ func fastFP16(_ x: Float, saturate: Bool) -> UInt16 {
 }
 
 extension FloatFormat {
+  /// Whether the array encoders below run `rounding` in the eight-lane AVX2 encoder on this CPU.
+  public func encodesInVectors(_ rounding: Rounding) -> Bool {
+    VectorEncoder(self, rounding, stream: StochasticStream(seed: 0), codeBytes: bitWidth <= 8 ? 1 : 2) != nil
+  }
+
   /// Encodes `source` into `destination` (same count; formats of ≤ 8 bits), element `i`
   /// using random word `stream.word(at: offset + i)` for stochastic rounding.
-  /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element; uses a
-  /// vectorized kernel for e4m3fn and e5m2 with `nearestEven`.
+  /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element. With AVX2, every
+  /// mode of every signed 8-bit format with subnormals and a NaN runs in the eight-lane encoder;
+  /// without it, e4m3fn and e5m2 with `nearestEven` use a kernel the compiler vectorizes.
   public func encode(
     _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt8>,
     _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
   ) {
     precondition(bitWidth <= 8 && source.count == destination.count)
+    if let vector = VectorEncoder(self, rounding, stream: stream, codeBytes: 1) {
+      vector.encode(source, destination, offset: offset)
+      return
+    }
     switch FastKernel(self, rounding) {
     case .e4m3fn(let sat)?:
       if sat { apply(source, destination) { fastE4M3FN($0, saturate: true) } }
@@ -109,13 +159,17 @@ extension FloatFormat {
     }
   }
 
-  /// Encodes `source` into `destination` (same count; formats of 9 to 16 bits). As above;
-  /// vectorized kernels for bf16 and fp16 with `nearestEven`.
+  /// Encodes `source` into `destination` (same count; formats of 9 to 16 bits). As above; without
+  /// AVX2, vectorized kernels for bf16 and fp16 with `nearestEven`.
   public func encode(
     _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>,
     _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
   ) {
     precondition(bitWidth > 8 && source.count == destination.count)
+    if let vector = VectorEncoder(self, rounding, stream: stream, codeBytes: 2) {
+      vector.encode(source, destination, offset: offset)
+      return
+    }
     switch FastKernel(self, rounding) {
     case .bf16(let sat)?:
       if sat { apply(source, destination) { fastBF16($0, saturate: true) } }

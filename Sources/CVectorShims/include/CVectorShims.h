@@ -76,4 +76,35 @@ void fn_dw_exps_baseline(const double *x, long n, const double *constants, doubl
 void fn_dw_scaled_differences_fma(const double *s, long n, double m, double sh, double sl, double *out);
 void fn_dw_scaled_differences_baseline(const double *s, long n, double m, double sh, double sl, double *out);
 
+/// The float32 → small-float encoder in every rounding mode (Encode.c), eight lanes with AVX2.
+/// A format is described by the fields below (filled from `FloatFormat` and one `Rounding`; the
+/// specials' codes are the generic encoder's own); it must be signed, with subnormals, with a NaN.
+typedef enum {
+  FN_ROUND_NEAREST_EVEN = 0, FN_ROUND_NEAREST_AWAY, FN_ROUND_TOWARD_ZERO, FN_ROUND_UP, FN_ROUND_DOWN,
+  FN_ROUND_ODD, FN_ROUND_STOCHASTIC
+} fn_round_mode;
+
+typedef struct {
+  uint32_t fraction_bits;         ///< f
+  uint32_t min_normal_exponent;   ///< float32 biased exponent of the least normal binade (1 − bias + 127)
+  uint32_t max_finite_magnitude;  ///< the largest finite code, sign cleared
+  uint32_t sign_mask;             ///< the code's sign bit
+  uint32_t has_negative_zero;     ///< 0: a result that rounds to zero is +0
+  uint32_t nan_code[2];           ///< the code of +NaN, −NaN
+  uint32_t infinity_code[2];      ///< the code of +∞, −∞
+  uint32_t overflow_code[2];      ///< the code of a positive, negative finite overflow
+  int32_t mode;                   ///< fn_round_mode
+  uint32_t random_bits;           ///< B (1...32), stochastic only
+  uint64_t seed;                  ///< the random stream's seed, stochastic only
+  int32_t code_bytes;             ///< 1 or 2: the width of each stored code
+} fn_encode_traits;
+
+/// Nonzero when the CPU has AVX2 (and FMA3) with the YMM state enabled.
+int fn_hardware_avx2(void);
+
+/// `dst[i]` = the code of `src[i]`, i < n; stochastic rounding uses the random word of element
+/// `first_index + i`: SplitMix64's finalizer of `seed + (first_index + i + 1)·0x9E3779B97F4A7C15`,
+/// low B bits. Only when `fn_hardware_avx2()` is nonzero.
+void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *traits, uint64_t first_index);
+
 #endif

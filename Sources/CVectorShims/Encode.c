@@ -1,0 +1,181 @@
+// float32 → small-float encoding in every rounding mode, eight lanes at a time with AVX2,
+// declared in include/CVectorShims.h. The generic encoder (FloatFormat.round) is the definition;
+// this kernel must give its bits for every input, mode and format it is given (the tests compare
+// them over all 2^32 inputs). Call it only when fn_hardware_avx2() is nonzero.
+//
+// Per lane, with a = |x|'s bits, E = a >> 23, E' = max(E, 1) and sig the 24-bit significand
+// (hidden bit set when E > 0), the value is sig·2^(E' − 150). The format's grid step in that
+// binade is 2^(E' − 150 + shift) with
+//     shift = (23 − f) + max(0, minE − E'),
+// minE being the float32 biased exponent of the format's least normal binade. Then
+//     q = sig >> shift (truncated multiple of the step), rem = sig mod 2^shift,
+//     frac = rem as a 32-bit binary fraction of the step (exact for shift ≤ 32, truncated beyond:
+//            there the value is below 2^-8 of a step, which only the sticky bit rem ≠ 0 sees),
+// the mode adds 0 or 1 to q, and the magnitude code is q + (max(E' − minE, 0) << f): in the
+// normal range q carries the hidden bit, so the sum is the biased exponent and the fraction
+// (a carry out of the fraction moves to the next binade), and below it q is the subnormal code.
+// A code above the largest finite one overflows; NaN and ±infinity inputs are selected last.
+// AVX2's variable shifts give 0 for counts of 32 and more, which is what q and the fraction need.
+
+#include "CVectorShims.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+int fn_hardware_avx2(void) {
+  if (!fn_hardware_fma()) return 0;   // AVX and OS support for the YMM state
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return (b & (1u << 5)) != 0;
+}
+
+#define FN_AVX2 __attribute__((target("avx2,fma")))
+
+// Low 64 bits of a·c for four 64-bit lanes (AVX2 has no 64-bit multiply).
+FN_AVX2 static inline __m256i fn_mul64(__m256i a, __m256i c) {
+  __m256i lo = _mm256_mul_epu32(a, c);
+  __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), c),
+                                   _mm256_mul_epu32(a, _mm256_srli_epi64(c, 32)));
+  return _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32));
+}
+
+// SplitMix64's finalizer on four lanes.
+FN_AVX2 static inline __m256i fn_mix64(__m256i z) {
+  z = fn_mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), _mm256_set1_epi64x((long long)0xBF58476D1CE4E5B9ull));
+  z = fn_mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), _mm256_set1_epi64x((long long)0x94D049BB133111EBull));
+  return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+}
+
+// Unsigned a > b, lane-wise.
+FN_AVX2 static inline __m256i fn_gtu(__m256i a, __m256i b) {
+  const __m256i bias = _mm256_set1_epi32((int)0x80000000u);
+  return _mm256_cmpgt_epi32(_mm256_xor_si256(a, bias), _mm256_xor_si256(b, bias));
+}
+
+FN_AVX2 static inline __m256i fn_select(__m256i mask, __m256i yes, __m256i no) {
+  return _mm256_blendv_epi8(no, yes, mask);
+}
+
+// The codes of eight inputs; `words` holds the low 32 bits of their random words (stochastic).
+FN_AVX2 static inline __m256i fn_encode8(__m256i u, __m256i words, const fn_encode_traits *t) {
+  const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+  const __m256i f = _mm256_set1_epi32((int)t->fraction_bits);
+  __m256i neg = _mm256_srai_epi32(u, 31);                                 // all ones when negative
+  __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
+  __m256i e = _mm256_srli_epi32(a, 23);
+  __m256i e1 = _mm256_max_epi32(e, one);
+  __m256i sig = _mm256_or_si256(_mm256_and_si256(a, _mm256_set1_epi32(0x7FFFFF)),
+                                _mm256_andnot_si256(_mm256_cmpeq_epi32(e, zero), _mm256_set1_epi32(0x800000)));
+  __m256i minE = _mm256_set1_epi32((int)t->min_normal_exponent);
+  __m256i below = _mm256_max_epi32(_mm256_sub_epi32(minE, e1), zero);
+  __m256i shift = _mm256_add_epi32(_mm256_set1_epi32(23 - (int)t->fraction_bits), below);
+  __m256i q = _mm256_srlv_epi32(sig, shift);
+  __m256i rem = _mm256_sub_epi32(sig, _mm256_sllv_epi32(q, shift));
+  // frac = rem · 2^(32 − shift): a left shift while shift ≤ 32, a right shift beyond.
+  __m256i thirtyTwo = _mm256_set1_epi32(32);
+  __m256i frac = fn_select(_mm256_cmpgt_epi32(shift, thirtyTwo),
+                           _mm256_srlv_epi32(rem, _mm256_sub_epi32(shift, thirtyTwo)),
+                           _mm256_sllv_epi32(rem, _mm256_sub_epi32(thirtyTwo, shift)));
+  __m256i inexact = _mm256_xor_si256(_mm256_cmpeq_epi32(rem, zero), _mm256_set1_epi32(-1));
+  const __m256i halfStep = _mm256_set1_epi32((int)0x80000000u);
+  __m256i inc;   // all ones where the magnitude rounds up
+  switch (t->mode) {
+  case FN_ROUND_NEAREST_EVEN: {
+    __m256i odd = _mm256_cmpeq_epi32(_mm256_and_si256(q, one), one);
+    inc = _mm256_or_si256(fn_gtu(frac, halfStep), _mm256_and_si256(_mm256_cmpeq_epi32(frac, halfStep), odd));
+    break;
+  }
+  case FN_ROUND_NEAREST_AWAY:
+    inc = _mm256_or_si256(fn_gtu(frac, halfStep), _mm256_cmpeq_epi32(frac, halfStep));
+    break;
+  case FN_ROUND_UP: inc = _mm256_andnot_si256(neg, inexact); break;
+  case FN_ROUND_DOWN: inc = _mm256_and_si256(neg, inexact); break;
+  case FN_ROUND_ODD:
+    q = _mm256_or_si256(q, _mm256_and_si256(inexact, one));
+    inc = zero;
+    break;
+  case FN_ROUND_STOCHASTIC: {
+    // Up when ⌊r·2^B⌋ + (word mod 2^B) ≥ 2^B; both scaled to the top B of 32 bits: a carry.
+    __m256i keep = _mm256_set1_epi32((int)(0xFFFFFFFFu << (32 - t->random_bits)));
+    __m256i top = _mm256_and_si256(frac, keep);
+    __m256i r = _mm256_sllv_epi32(words, _mm256_set1_epi32(32 - (int)t->random_bits));
+    inc = fn_gtu(r, _mm256_xor_si256(top, _mm256_set1_epi32(-1)));
+    break;
+  }
+  default: inc = zero; break;   // toward zero
+  }
+  q = _mm256_sub_epi32(q, inc);   // inc is −1 where set
+  __m256i mag = _mm256_add_epi32(q, _mm256_sllv_epi32(_mm256_max_epi32(_mm256_sub_epi32(e1, minE), zero), f));
+  __m256i sign = _mm256_and_si256(neg, _mm256_set1_epi32((int)t->sign_mask));
+  if (!t->has_negative_zero) sign = _mm256_andnot_si256(_mm256_cmpeq_epi32(mag, zero), sign);
+  __m256i code = _mm256_or_si256(sign, mag);
+  __m256i over = fn_select(neg, _mm256_set1_epi32((int)t->overflow_code[1]), _mm256_set1_epi32((int)t->overflow_code[0]));
+  code = fn_select(_mm256_cmpgt_epi32(mag, _mm256_set1_epi32((int)t->max_finite_magnitude)), over, code);
+  __m256i inf = fn_select(neg, _mm256_set1_epi32((int)t->infinity_code[1]), _mm256_set1_epi32((int)t->infinity_code[0]));
+  __m256i nan = fn_select(neg, _mm256_set1_epi32((int)t->nan_code[1]), _mm256_set1_epi32((int)t->nan_code[0]));
+  __m256i expAll = _mm256_set1_epi32(0x7F800000);
+  code = fn_select(_mm256_cmpeq_epi32(a, expAll), inf, code);
+  code = fn_select(_mm256_cmpgt_epi32(a, expAll), nan, code);
+  return code;
+}
+
+FN_AVX2 void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index) {
+  const int bytes = t->code_bytes;
+  const uint64_t gamma = 0x9E3779B97F4A7C15ull;
+  const __m256i step8 = _mm256_set1_epi64x((long long)(gamma * 8));
+  const int stochastic = t->mode == FN_ROUND_STOCHASTIC;
+  // Words of elements i .. i+7: mix(seed + (first_index + i + k + 1)·γ), k = 0..7.
+  uint64_t base = t->seed + (first_index + 1) * gamma;
+  __m256i s0 = _mm256_add_epi64(_mm256_set1_epi64x((long long)base), _mm256_set_epi64x((long long)(3 * gamma), (long long)(2 * gamma), (long long)gamma, 0));
+  __m256i s1 = _mm256_add_epi64(s0, _mm256_set1_epi64x((long long)(4 * gamma)));
+  const __m256i lowDwords = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i words = _mm256_setzero_si256();
+    if (stochastic) {
+      __m256i w0 = _mm256_permutevar8x32_epi32(fn_mix64(s0), lowDwords);
+      __m256i w1 = _mm256_permutevar8x32_epi32(fn_mix64(s1), lowDwords);
+      words = _mm256_permute2x128_si256(w0, w1, 0x20);
+      s0 = _mm256_add_epi64(s0, step8);
+      s1 = _mm256_add_epi64(s1, step8);
+    }
+    __m256i code = fn_encode8(_mm256_loadu_si256((const __m256i *)(src + i)), words, t);
+    if (bytes == 1) {
+      __m128i lo = _mm256_castsi256_si128(code), hi = _mm256_extracti128_si256(code, 1);
+      __m128i w16 = _mm_packus_epi32(lo, hi);
+      __m128i w8 = _mm_packus_epi16(w16, w16);
+      _mm_storel_epi64((__m128i *)((uint8_t *)dst + i), w8);
+    } else {
+      __m128i lo = _mm256_castsi256_si128(code), hi = _mm256_extracti128_si256(code, 1);
+      _mm_storeu_si128((__m128i *)((uint16_t *)dst + i), _mm_packus_epi32(lo, hi));
+    }
+  }
+  if (i < n) {
+    // The tail through the same lanes: padded input, padded words, partial store.
+    float x[8] = {0};
+    memcpy(x, src + i, (size_t)(n - i) * sizeof(float));
+    __m256i words = _mm256_setzero_si256();
+    if (stochastic) {
+      __m256i w0 = _mm256_permutevar8x32_epi32(fn_mix64(s0), lowDwords);
+      __m256i w1 = _mm256_permutevar8x32_epi32(fn_mix64(s1), lowDwords);
+      words = _mm256_permute2x128_si256(w0, w1, 0x20);
+    }
+    uint32_t codes[8];
+    _mm256_storeu_si256((__m256i *)codes, fn_encode8(_mm256_loadu_si256((const __m256i *)x), words, t));
+    for (long k = 0; k < n - i; k++) {
+      if (bytes == 1) ((uint8_t *)dst)[i + k] = (uint8_t)codes[k];
+      else ((uint16_t *)dst)[i + k] = (uint16_t)codes[k];
+    }
+  }
+}
+
+#else
+
+int fn_hardware_avx2(void) { return 0; }
+void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index) {
+  (void)src; (void)dst; (void)n; (void)t; (void)first_index;
+}
+
+#endif
