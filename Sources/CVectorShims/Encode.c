@@ -27,11 +27,12 @@
 int fn_hardware_avx2(void) {
   if (!fn_hardware_fma()) return 0;   // AVX and OS support for the YMM state
   unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29))) return 0;   // F16C
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
   return (b & (1u << 5)) != 0;
 }
 
-#define FN_AVX2 __attribute__((target("avx2,fma")))
+#define FN_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 // Low 64 bits of a·c for four 64-bit lanes (AVX2 has no 64-bit multiply).
 FN_AVX2 static inline __m256i fn_mul64(__m256i a, __m256i c) {
@@ -171,7 +172,32 @@ FN_AVX2 void fn_vector_encode(const float *src, void *dst, long n, const fn_enco
   }
 }
 
+// 16-bit codes → float32, exact; NaN codes give the canonical quiet NaN with their sign.
+FN_AVX2 void fn_vector_decode16(const uint16_t *src, float *dst, long n, int fp16) {
+  const __m256i magMask = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+  const __m256i signBit = _mm256_set1_epi32((int)0x80000000u), qnan = _mm256_set1_epi32(0x7FC00000);
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
+    __m256i u = fp16 ? _mm256_castps_si256(_mm256_cvtph_ps(h)) : _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+    __m256i isNaN = _mm256_cmpgt_epi32(_mm256_and_si256(u, magMask), inf);
+    u = _mm256_blendv_epi8(u, _mm256_or_si256(_mm256_and_si256(u, signBit), qnan), isNaN);
+    _mm256_storeu_si256((__m256i *)(dst + i), u);
+  }
+  if (i < n) {
+    uint16_t h[8] = {0};
+    float f[8];
+    memcpy(h, src + i, (size_t)(n - i) * sizeof(uint16_t));
+    fn_vector_decode16(h, f, 8, fp16);
+    memcpy(dst + i, f, (size_t)(n - i) * sizeof(float));
+  }
+}
+
 #else
+
+void fn_vector_decode16(const uint16_t *src, float *dst, long n, int fp16) {
+  (void)src; (void)dst; (void)n; (void)fp16;
+}
 
 int fn_hardware_avx2(void) { return 0; }
 void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index) {

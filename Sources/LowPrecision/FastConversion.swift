@@ -194,10 +194,13 @@ extension FloatFormat {
     }
   }
 
-  /// Decodes 16-bit codes into float32 values (exact).
+  /// Decodes 16-bit codes into float32 values (exact): bf16 and fp16 eight lanes at a time with
+  /// AVX2 and F16C, else bf16 by a shift, fp16 by ``fastDecodeFP16(_:)``, the others generically.
   public func decode(_ source: UnsafeBufferPointer<UInt16>, into destination: UnsafeMutableBufferPointer<Float>) {
     precondition(bitWidth > 8 && source.count == destination.count)
-    if self == .bf16 {
+    if VectorEncoder.available && (self == .bf16 || self == .fp16), let s = source.baseAddress, let d = destination.baseAddress {
+      fn_vector_decode16(s, d, source.count, self == .fp16 ? 1 : 0)
+    } else if self == .bf16 {
       // The top half of binary32; NaN codes decode to the canonical quiet NaN with their sign,
       // like `decode(_:)`.
       for i in source.indices {

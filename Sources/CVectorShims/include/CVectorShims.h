@@ -99,12 +99,16 @@ typedef struct {
   int32_t code_bytes;             ///< 1 or 2: the width of each stored code
 } fn_encode_traits;
 
-/// Nonzero when the CPU has AVX2 (and FMA3) with the YMM state enabled.
+/// Nonzero when the CPU has AVX2, F16C and FMA3 with the YMM state enabled.
 int fn_hardware_avx2(void);
 
 /// `dst[i]` = the code of `src[i]`, i < n; stochastic rounding uses the random word of element
 /// `first_index + i`: SplitMix64's finalizer of `seed + (first_index + i + 1)·0x9E3779B97F4A7C15`,
 /// low B bits. Only when `fn_hardware_avx2()` is nonzero.
+/// bf16 (`fp16` = 0) or fp16 (`fp16` = 1) codes → float32, exact; NaN codes give the canonical
+/// quiet NaN with their sign. Only when `fn_hardware_avx2()` is nonzero.
+void fn_vector_decode16(const uint16_t *src, float *dst, long n, int fp16);
+
 void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *traits, uint64_t first_index);
 
 #endif
