@@ -95,3 +95,28 @@ static inline void fn_axpy_lanes_double(double *o, const double *x, double p) { 
 
 FN_FMA_KERNELS(float, )
 FN_FMA_KERNELS(double, _double)
+
+// The machine's FP32 FMA peak on one core: twelve independent chains of eight lanes held in
+// registers (enough to cover the FMA latency on two pipes), `iterations` steps each. Returns a
+// value that depends on every lane so the work cannot be dropped.
+#if defined(__x86_64__)
+FN_FMA float fn_fma_peak(long iterations) {
+  __m256 acc[12];
+  for (int k = 0; k < 12; k++) acc[k] = _mm256_set1_ps(0.001f * (float)k);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iterations; i++) {
+    for (int k = 0; k < 12; k++) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  }
+  __m256 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, acc[k]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0] + out[7];
+}
+#else
+float fn_fma_peak(long iterations) {
+  float acc = 0;
+  for (long i = 0; i < iterations * 96; i++) acc = fmaf(acc, 0.999999f, 1e-7f);
+  return acc;
+}
+#endif

@@ -34,12 +34,13 @@ int fn_hardware_avx2(void) {
 
 #define FN_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-// Low 64 bits of a·c for four 64-bit lanes (AVX2 has no 64-bit multiply).
+// Low 64 bits of a·c for four 64-bit lanes (AVX2 has no 64-bit multiply): lo(a)·lo(c) in full,
+// plus the two cross products mod 2^32 from one 32-bit multiply by c with its halves swapped.
 FN_AVX2 static inline __m256i fn_mul64(__m256i a, __m256i c) {
   __m256i lo = _mm256_mul_epu32(a, c);
-  __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), c),
-                                   _mm256_mul_epu32(a, _mm256_srli_epi64(c, 32)));
-  return _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32));
+  __m256i cross = _mm256_mullo_epi32(a, _mm256_shuffle_epi32(c, 0xB1));   // (lo a·hi c, hi a·lo c)
+  __m256i sum = _mm256_add_epi32(cross, _mm256_srli_epi64(cross, 32));      // low dword: their sum
+  return _mm256_add_epi64(lo, _mm256_slli_epi64(sum, 32));
 }
 
 // SplitMix64's finalizer on four lanes.
@@ -59,116 +60,150 @@ FN_AVX2 static inline __m256i fn_select(__m256i mask, __m256i yes, __m256i no) {
   return _mm256_blendv_epi8(no, yes, mask);
 }
 
+// The traits as vectors, built once per call.
+typedef struct {
+  __m256i f, minE, shiftBase, keep, wordShift, signMask, maxMag, over[2], inf[2], nan[2];
+  int negativeZero;
+} fn_encode_vectors;
+
+FN_AVX2 static inline fn_encode_vectors fn_encode_setup(const fn_encode_traits *t) {
+  fn_encode_vectors k;
+  k.f = _mm256_set1_epi32((int)t->fraction_bits);
+  k.minE = _mm256_set1_epi32((int)t->min_normal_exponent);
+  k.shiftBase = _mm256_set1_epi32(23 - (int)t->fraction_bits);
+  unsigned bits = t->mode == FN_ROUND_STOCHASTIC ? t->random_bits : 32;
+  k.keep = _mm256_set1_epi32((int)(0xFFFFFFFFu << (32 - bits)));
+  k.wordShift = _mm256_set1_epi32(32 - (int)bits);
+  k.signMask = _mm256_set1_epi32((int)t->sign_mask);
+  k.maxMag = _mm256_set1_epi32((int)t->max_finite_magnitude);
+  for (int s = 0; s < 2; s++) {
+    k.over[s] = _mm256_set1_epi32((int)t->overflow_code[s]);
+    k.inf[s] = _mm256_set1_epi32((int)t->infinity_code[s]);
+    k.nan[s] = _mm256_set1_epi32((int)t->nan_code[s]);
+  }
+  k.negativeZero = t->has_negative_zero != 0;
+  return k;
+}
+
 // The codes of eight inputs; `words` holds the low 32 bits of their random words (stochastic).
-FN_AVX2 static inline __m256i fn_encode8(__m256i u, __m256i words, const fn_encode_traits *t) {
+// `mode` is a constant at every call, so each mode's loop keeps only its own steps.
+FN_AVX2 static inline __attribute__((always_inline)) __m256i fn_encode8(__m256i u, __m256i words, const fn_encode_vectors *k, const int mode) {
   const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-  const __m256i f = _mm256_set1_epi32((int)t->fraction_bits);
   __m256i neg = _mm256_srai_epi32(u, 31);                                 // all ones when negative
   __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
   __m256i e = _mm256_srli_epi32(a, 23);
   __m256i e1 = _mm256_max_epi32(e, one);
   __m256i sig = _mm256_or_si256(_mm256_and_si256(a, _mm256_set1_epi32(0x7FFFFF)),
                                 _mm256_andnot_si256(_mm256_cmpeq_epi32(e, zero), _mm256_set1_epi32(0x800000)));
-  __m256i minE = _mm256_set1_epi32((int)t->min_normal_exponent);
-  __m256i below = _mm256_max_epi32(_mm256_sub_epi32(minE, e1), zero);
-  __m256i shift = _mm256_add_epi32(_mm256_set1_epi32(23 - (int)t->fraction_bits), below);
+  __m256i below = _mm256_max_epi32(_mm256_sub_epi32(k->minE, e1), zero);
+  __m256i shift = _mm256_add_epi32(k->shiftBase, below);
   __m256i q = _mm256_srlv_epi32(sig, shift);
   __m256i rem = _mm256_sub_epi32(sig, _mm256_sllv_epi32(q, shift));
-  // frac = rem · 2^(32 − shift): a left shift while shift ≤ 32, a right shift beyond.
-  __m256i thirtyTwo = _mm256_set1_epi32(32);
-  __m256i frac = fn_select(_mm256_cmpgt_epi32(shift, thirtyTwo),
-                           _mm256_srlv_epi32(rem, _mm256_sub_epi32(shift, thirtyTwo)),
-                           _mm256_sllv_epi32(rem, _mm256_sub_epi32(thirtyTwo, shift)));
-  __m256i inexact = _mm256_xor_si256(_mm256_cmpeq_epi32(rem, zero), _mm256_set1_epi32(-1));
-  const __m256i halfStep = _mm256_set1_epi32((int)0x80000000u);
   __m256i inc;   // all ones where the magnitude rounds up
-  switch (t->mode) {
-  case FN_ROUND_NEAREST_EVEN: {
-    __m256i odd = _mm256_cmpeq_epi32(_mm256_and_si256(q, one), one);
-    inc = _mm256_or_si256(fn_gtu(frac, halfStep), _mm256_and_si256(_mm256_cmpeq_epi32(frac, halfStep), odd));
-    break;
-  }
-  case FN_ROUND_NEAREST_AWAY:
-    inc = _mm256_or_si256(fn_gtu(frac, halfStep), _mm256_cmpeq_epi32(frac, halfStep));
-    break;
-  case FN_ROUND_UP: inc = _mm256_andnot_si256(neg, inexact); break;
-  case FN_ROUND_DOWN: inc = _mm256_and_si256(neg, inexact); break;
-  case FN_ROUND_ODD:
-    q = _mm256_or_si256(q, _mm256_and_si256(inexact, one));
-    inc = zero;
-    break;
-  case FN_ROUND_STOCHASTIC: {
-    // Up when ⌊r·2^B⌋ + (word mod 2^B) ≥ 2^B; both scaled to the top B of 32 bits: a carry.
-    __m256i keep = _mm256_set1_epi32((int)(0xFFFFFFFFu << (32 - t->random_bits)));
-    __m256i top = _mm256_and_si256(frac, keep);
-    __m256i r = _mm256_sllv_epi32(words, _mm256_set1_epi32(32 - (int)t->random_bits));
-    inc = fn_gtu(r, _mm256_xor_si256(top, _mm256_set1_epi32(-1)));
-    break;
-  }
-  default: inc = zero; break;   // toward zero
+  if (mode == FN_ROUND_NEAREST_EVEN || mode == FN_ROUND_NEAREST_AWAY || mode == FN_ROUND_STOCHASTIC) {
+    // frac = rem · 2^(32 − shift): a left shift while shift ≤ 32, a right shift beyond.
+    const __m256i thirtyTwo = _mm256_set1_epi32(32), halfStep = _mm256_set1_epi32((int)0x80000000u);
+    __m256i frac = fn_select(_mm256_cmpgt_epi32(shift, thirtyTwo),
+                             _mm256_srlv_epi32(rem, _mm256_sub_epi32(shift, thirtyTwo)),
+                             _mm256_sllv_epi32(rem, _mm256_sub_epi32(thirtyTwo, shift)));
+    if (mode == FN_ROUND_NEAREST_EVEN) {
+      // Ties go up when q is odd: frac + (q & 1) > 2^31 as unsigned (frac + 1 never wraps:
+      // frac ≤ 2^32 − 2 when shift < 32, and frac < 2^24 from shift 32 on).
+      inc = fn_gtu(_mm256_add_epi32(frac, _mm256_and_si256(q, one)), halfStep);
+    } else if (mode == FN_ROUND_NEAREST_AWAY) {
+      inc = fn_gtu(frac, _mm256_set1_epi32(0x7FFFFFFF));
+    } else {
+      // Up when ⌊r·2^B⌋ + (word mod 2^B) ≥ 2^B; both scaled to the top B of 32 bits: a carry.
+      __m256i top = _mm256_and_si256(frac, k->keep);
+      __m256i r = _mm256_sllv_epi32(words, k->wordShift);
+      inc = fn_gtu(r, _mm256_xor_si256(top, _mm256_set1_epi32(-1)));
+    }
+  } else {
+    __m256i inexact = _mm256_xor_si256(_mm256_cmpeq_epi32(rem, zero), _mm256_set1_epi32(-1));
+    if (mode == FN_ROUND_UP) inc = _mm256_andnot_si256(neg, inexact);
+    else if (mode == FN_ROUND_DOWN) inc = _mm256_and_si256(neg, inexact);
+    else if (mode == FN_ROUND_ODD) { q = _mm256_or_si256(q, _mm256_and_si256(inexact, one)); inc = zero; }
+    else inc = zero;   // toward zero
   }
   q = _mm256_sub_epi32(q, inc);   // inc is −1 where set
-  __m256i mag = _mm256_add_epi32(q, _mm256_sllv_epi32(_mm256_max_epi32(_mm256_sub_epi32(e1, minE), zero), f));
-  __m256i sign = _mm256_and_si256(neg, _mm256_set1_epi32((int)t->sign_mask));
-  if (!t->has_negative_zero) sign = _mm256_andnot_si256(_mm256_cmpeq_epi32(mag, zero), sign);
+  __m256i mag = _mm256_add_epi32(q, _mm256_sllv_epi32(_mm256_max_epi32(_mm256_sub_epi32(e1, k->minE), zero), k->f));
+  __m256i sign = _mm256_and_si256(neg, k->signMask);
+  if (!k->negativeZero) sign = _mm256_andnot_si256(_mm256_cmpeq_epi32(mag, zero), sign);
   __m256i code = _mm256_or_si256(sign, mag);
-  __m256i over = fn_select(neg, _mm256_set1_epi32((int)t->overflow_code[1]), _mm256_set1_epi32((int)t->overflow_code[0]));
-  code = fn_select(_mm256_cmpgt_epi32(mag, _mm256_set1_epi32((int)t->max_finite_magnitude)), over, code);
-  __m256i inf = fn_select(neg, _mm256_set1_epi32((int)t->infinity_code[1]), _mm256_set1_epi32((int)t->infinity_code[0]));
-  __m256i nan = fn_select(neg, _mm256_set1_epi32((int)t->nan_code[1]), _mm256_set1_epi32((int)t->nan_code[0]));
-  __m256i expAll = _mm256_set1_epi32(0x7F800000);
-  code = fn_select(_mm256_cmpeq_epi32(a, expAll), inf, code);
-  code = fn_select(_mm256_cmpgt_epi32(a, expAll), nan, code);
-  return code;
+  code = fn_select(_mm256_cmpgt_epi32(mag, k->maxMag), fn_select(neg, k->over[1], k->over[0]), code);
+  const __m256i expAll = _mm256_set1_epi32(0x7F800000);
+  __m256i special = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F7FFFFF));
+  __m256i specialCode = fn_select(_mm256_cmpeq_epi32(a, expAll), fn_select(neg, k->inf[1], k->inf[0]), fn_select(neg, k->nan[1], k->nan[0]));
+  return fn_select(special, specialCode, code);
 }
 
-FN_AVX2 void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index) {
-  const int bytes = t->code_bytes;
+// Words of elements i .. i+7 from the two counters (low 32 bits, in element order).
+FN_AVX2 static inline __attribute__((always_inline)) __m256i fn_words8(__m256i s0, __m256i s1) {
+  const __m256i lowDwords = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
+  __m256i w0 = _mm256_permutevar8x32_epi32(fn_mix64(s0), lowDwords);
+  __m256i w1 = _mm256_permutevar8x32_epi32(fn_mix64(s1), lowDwords);
+  return _mm256_permute2x128_si256(w0, w1, 0x20);
+}
+
+FN_AVX2 static inline __attribute__((always_inline)) void fn_store_codes(void *dst, long i, __m256i code, const int bytes) {
+  __m128i lo = _mm256_castsi256_si128(code), hi = _mm256_extracti128_si256(code, 1);
+  __m128i w16 = _mm_packus_epi32(lo, hi);
+  if (bytes == 1) _mm_storel_epi64((__m128i *)((uint8_t *)dst + i), _mm_packus_epi16(w16, w16));
+  else _mm_storeu_si128((__m128i *)((uint16_t *)dst + i), w16);
+}
+
+// One (mode, code width) loop; both are constants at each call site below.
+FN_AVX2 static inline __attribute__((always_inline)) void fn_encode_loop(
+    const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index, const int mode, const int bytes) {
+  const fn_encode_vectors k = fn_encode_setup(t);
   const uint64_t gamma = 0x9E3779B97F4A7C15ull;
   const __m256i step8 = _mm256_set1_epi64x((long long)(gamma * 8));
-  const int stochastic = t->mode == FN_ROUND_STOCHASTIC;
-  // Words of elements i .. i+7: mix(seed + (first_index + i + k + 1)·γ), k = 0..7.
+  // Counters of elements i .. i+7: seed + (first_index + i + j + 1)·γ, j = 0..7.
   uint64_t base = t->seed + (first_index + 1) * gamma;
-  __m256i s0 = _mm256_add_epi64(_mm256_set1_epi64x((long long)base), _mm256_set_epi64x((long long)(3 * gamma), (long long)(2 * gamma), (long long)gamma, 0));
+  __m256i s0 = _mm256_add_epi64(_mm256_set1_epi64x((long long)base),
+                                _mm256_set_epi64x((long long)(3 * gamma), (long long)(2 * gamma), (long long)gamma, 0));
   __m256i s1 = _mm256_add_epi64(s0, _mm256_set1_epi64x((long long)(4 * gamma)));
-  const __m256i lowDwords = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
+  const __m256i none = _mm256_setzero_si256();
   long i = 0;
   for (; i + 8 <= n; i += 8) {
-    __m256i words = _mm256_setzero_si256();
-    if (stochastic) {
-      __m256i w0 = _mm256_permutevar8x32_epi32(fn_mix64(s0), lowDwords);
-      __m256i w1 = _mm256_permutevar8x32_epi32(fn_mix64(s1), lowDwords);
-      words = _mm256_permute2x128_si256(w0, w1, 0x20);
+    __m256i words = none;
+    if (mode == FN_ROUND_STOCHASTIC) {
+      words = fn_words8(s0, s1);
       s0 = _mm256_add_epi64(s0, step8);
       s1 = _mm256_add_epi64(s1, step8);
     }
-    __m256i code = fn_encode8(_mm256_loadu_si256((const __m256i *)(src + i)), words, t);
-    if (bytes == 1) {
-      __m128i lo = _mm256_castsi256_si128(code), hi = _mm256_extracti128_si256(code, 1);
-      __m128i w16 = _mm_packus_epi32(lo, hi);
-      __m128i w8 = _mm_packus_epi16(w16, w16);
-      _mm_storel_epi64((__m128i *)((uint8_t *)dst + i), w8);
-    } else {
-      __m128i lo = _mm256_castsi256_si128(code), hi = _mm256_extracti128_si256(code, 1);
-      _mm_storeu_si128((__m128i *)((uint16_t *)dst + i), _mm_packus_epi32(lo, hi));
-    }
+    fn_store_codes(dst, i, fn_encode8(_mm256_loadu_si256((const __m256i *)(src + i)), words, &k, mode), bytes);
   }
   if (i < n) {
-    // The tail through the same lanes: padded input, padded words, partial store.
+    // The tail through the same lanes: padded input, the next words, a partial store.
     float x[8] = {0};
     memcpy(x, src + i, (size_t)(n - i) * sizeof(float));
-    __m256i words = _mm256_setzero_si256();
-    if (stochastic) {
-      __m256i w0 = _mm256_permutevar8x32_epi32(fn_mix64(s0), lowDwords);
-      __m256i w1 = _mm256_permutevar8x32_epi32(fn_mix64(s1), lowDwords);
-      words = _mm256_permute2x128_si256(w0, w1, 0x20);
-    }
+    __m256i words = mode == FN_ROUND_STOCHASTIC ? fn_words8(s0, s1) : none;
     uint32_t codes[8];
-    _mm256_storeu_si256((__m256i *)codes, fn_encode8(_mm256_loadu_si256((const __m256i *)x), words, t));
-    for (long k = 0; k < n - i; k++) {
-      if (bytes == 1) ((uint8_t *)dst)[i + k] = (uint8_t)codes[k];
-      else ((uint16_t *)dst)[i + k] = (uint16_t)codes[k];
+    _mm256_storeu_si256((__m256i *)codes, fn_encode8(_mm256_loadu_si256((const __m256i *)x), words, &k, mode));
+    for (long j = 0; j < n - i; j++) {
+      if (bytes == 1) ((uint8_t *)dst)[i + j] = (uint8_t)codes[j];
+      else ((uint16_t *)dst)[i + j] = (uint16_t)codes[j];
     }
+  }
+}
+
+#define FN_ENCODE_CASE(MODE)                                                                        \
+  case MODE:                                                                                       \
+    if (t->code_bytes == 1) fn_encode_loop(src, dst, n, t, first_index, MODE, 1);                  \
+    else fn_encode_loop(src, dst, n, t, first_index, MODE, 2);                                     \
+    break;
+
+FN_AVX2 void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index) {
+  switch (t->mode) {
+    FN_ENCODE_CASE(FN_ROUND_NEAREST_EVEN)
+    FN_ENCODE_CASE(FN_ROUND_NEAREST_AWAY)
+    FN_ENCODE_CASE(FN_ROUND_TOWARD_ZERO)
+    FN_ENCODE_CASE(FN_ROUND_UP)
+    FN_ENCODE_CASE(FN_ROUND_DOWN)
+    FN_ENCODE_CASE(FN_ROUND_ODD)
+    FN_ENCODE_CASE(FN_ROUND_STOCHASTIC)
+  default: break;
   }
 }
 

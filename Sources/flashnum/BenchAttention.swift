@@ -5,6 +5,8 @@ import Attention
 import Foundation
 import NPY
 import Reference
+import CVectorShims
+import Measurement
 
 /// `flashnum bench attention`: emulated attention and the MPFR reference, wall-clock seconds.
 struct BenchAttention: ParsableCommand {
@@ -21,7 +23,12 @@ struct BenchAttention: ParsableCommand {
       outputs of every thread count are checked bitwise equal. Peers, in the same run (python3 on PATH; skipped \
       with a message when missing): Scripts/numpy_attention.py (NumPy + ml_dtypes fake-quantized FP8 attention on \
       the same inputs and tiles) and Scripts/mpmath_reference.py (the reference's algorithm in mpmath at the same precision, \
-      timed on --mpmath-rows rows; rows cost the same, so the whole is per-row time × rows).
+      timed on --mpmath-rows rows; rows cost the same, so the whole is per-row time × rows). \
+      The FP32 peak is one core's register-resident FMA loop (fn_fma_peak) times the cores; \
+      attention's flop count is 4·N²·d (two products, multiply and add). --json rows: computation \
+      (fp32-fma-peak, fp32-blocked, fp8-blocked, fa3-e4m3fn, fa3-bf16, reference-mpfr-128, \
+      reference-certified, reference-double-word, peer-numpy, peer-mpmath), threads, seq_len, \
+      head_dim, seconds, and where they apply gflops and certified_bits.
       """)
 
   @Option(name: .customLong("seq-len"), help: "Sequence length of the attention runs.") var seqLen = 4096
@@ -34,6 +41,7 @@ struct BenchAttention: ParsableCommand {
   @Option(parsing: .upToNextOption,
           help: "Parts to run (default: all): blocked (FP32 and FP8 blocked), fa3 (the FA3 schedule), reference, peers. Peers need blocked and reference.")
   var only: [Part] = Part.allCases
+  @Flag(help: "Print one JSON array of rows instead of the tables.") var json = false
 
   enum Part: String, CaseIterable, ExpressibleByArgument {
     case blocked, fa3, reference, peers
@@ -48,10 +56,38 @@ struct BenchAttention: ParsableCommand {
   }
 
   func run() throws {
+    let out = BenchOutput(json: json)
     let x = AttentionInputs.generate(AttentionShape(seqLenQ: seqLen, headDim: headDim), .fa3, seed: 0)
-    print("flashnum bench attention: N=\(seqLen), d=\(headDim), one head; median of \(repeats) runs; seconds")
-    print("| computation | 1 thread | 2 threads | speed-up | vs FP32 blocked (2 threads) |")
-    print("|---|---|---|---|---|")
+    func emit(_ computation: String, _ times: [Double], n: Int, extra: [(String, JSONText)] = []) {
+      for (k, t) in times.enumerated() {
+        out.row([("computation", .string(computation)), ("threads", .int(k + 1)), ("seq_len", .int(n)), ("head_dim", .int(headDim)),
+                 ("seconds", .double(t))] + extra)
+      }
+    }
+    let flops = 4 * Double(seqLen) * Double(seqLen) * Double(headDim)
+    // The FP32 FMA peak: one core's register-resident loop, times the cores.
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    var peak = Double.nan
+    if fn_hardware_fma() != 0 {
+      let iterations = 20_000_000
+      var sink: Float = 0
+      let t = medianNanoseconds(max(repeats, 3)) { sink += fn_fma_peak(iterations) } * 1e-9
+      if sink == 42 { out.line("") }
+      peak = 192 * Double(iterations) / t / 1e9 * Double(cores)
+      out.row([("computation", .string("fp32-fma-peak")), ("threads", .int(cores)), ("seq_len", .null), ("head_dim", .null),
+               ("seconds", .double(t)), ("gflops", .double(peak))])
+    }
+    out.line("flashnum bench attention: N=\(seqLen), d=\(headDim), one head; median of \(repeats) runs; seconds")
+    out.line(String(format: "FP32 FMA peak (register-resident FMA loop, %d cores): %.0f GFLOP/s", cores, peak))
+    out.line()
+    out.line("| computation | 1 thread | 2 threads | speed-up | vs FP32 blocked (2 threads) | GFLOP/s (2 threads) | of FP32 peak |")
+    out.line("|---|---|---|---|---|---|---|")
+    func row(_ label: String, _ times: [Double], _ fp32: Double, gflops: Double? = nil) {
+      let ratio = fp32.isNaN ? "—" : String(format: "%.2f×", times[1] / fp32)
+      let g = gflops.map { String(format: "%.1f", $0) } ?? "—"
+      let share = gflops.map { peak.isNaN ? "—" : String(format: "%.0f %%", 100 * $0 / peak) } ?? "—"
+      out.line("| \(label) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | \(ratio) | \(g) | \(share) |")
+    }
     var fp32Seconds = Double.nan
     var fp8Seconds: [Double] = []
     for (label, name, algorithm) in !only.contains(.blocked) ? [] : [
@@ -72,7 +108,8 @@ struct BenchAttention: ParsableCommand {
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("outputs differ between thread counts") }
       if name == "fp32" { fp32Seconds = times[1] } else { fp8Seconds = times }
-      row(label, times, fp32Seconds)
+      row(label, times, fp32Seconds, gflops: flops / times[1] / 1e9)
+      emit(name == "fp32" ? "fp32-blocked" : "fp8-blocked", times, n: seqLen, extra: [("gflops", .double(flops / times[1] / 1e9))])
     }
     // The bit-exact FA3 schedule (H100 wgmma arithmetic, MUFU, FTZ) on the same distribution, quantized as
     // `flashnum crosscheck` does (FP8: per-head descales).
@@ -86,8 +123,9 @@ struct BenchAttention: ParsableCommand {
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("FA3 outputs differ between thread counts") }
       row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blocks.blockColumns))", times, fp32Seconds)
+      emit("fa3-\(element.rawValue)", times, n: seqLen)
     }
-    guard only.contains(.reference) else { return }
+    guard only.contains(.reference) else { out.finish(); return }
     let r = AttentionInputs.generate(AttentionShape(seqLenQ: referenceSeqLen, headDim: headDim), .fa3, seed: 0)
     var refs: [[Double]] = []
     var times: [Double] = []
@@ -97,9 +135,10 @@ struct BenchAttention: ParsableCommand {
       })
     }
     guard refs.allSatisfy({ $0 == refs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
-    print("| MPFR reference, 128 bits, N=\(referenceSeqLen) (uncertified) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | — |")
-    // The certified reference: the a-priori error bound, at the least precision (from 64 bits, in
-    // steps of 16) whose bound guarantees ≥ 53 bits in every output.
+    out.line("| MPFR reference, 128 bits, N=\(referenceSeqLen) (uncertified) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | — | — | — |")
+    emit("reference-mpfr-128", times, n: referenceSeqLen)
+    // The certified MPFR reference: the a-priori error bound, at the least precision (from 64
+    // bits, in steps of 16) whose bound guarantees ≥ 53 bits in every output.
     var precision = 64
     var bound = try ReferenceAttention.bounded(r, precision: precision, threads: 2).bound
     while bound.certifiedBits < 53 && precision < 256 {
@@ -114,7 +153,8 @@ struct BenchAttention: ParsableCommand {
       })
     }
     guard boundedOutputs.allSatisfy({ $0 == boundedOutputs[0] }) else { throw ValidationError("reference outputs differ between thread counts") }
-    print("| MPFR reference, \(precision) bits with error bound (≥ \(bound.certifiedBits) bits certified), N=\(referenceSeqLen) | \(f(certified[0])) | \(f(certified[1])) | \(String(format: "%.2f×", certified[0] / certified[1])) | — |")
+    out.line("| MPFR reference, \(precision) bits with error bound (≥ \(bound.certifiedBits) bits certified), N=\(referenceSeqLen) | \(f(certified[0])) | \(f(certified[1])) | \(String(format: "%.2f×", certified[0] / certified[1])) | — | — | — |")
+    emit("reference-certified", certified, n: referenceSeqLen, extra: [("certified_bits", .int(bound.certifiedBits)), ("precision_bits", .int(precision))])
     // The double-word reference with its own bound (MPFR only for quotients and uncertified rows).
     var dw: [Double] = []
     var dwRuns: [(output: AttentionTensor, bound: ErrorBound, fallbackRows: Int)] = []
@@ -123,14 +163,19 @@ struct BenchAttention: ParsableCommand {
     }
     guard dwRuns.allSatisfy({ $0.output.values == dwRuns[0].output.values }) else { throw ValidationError("double-word reference outputs differ between thread counts") }
     let dwRun = dwRuns[0]
-    let worstGap = zip(dwRun.output.values, boundedOutputs[0]).map { abs($0 - $1) / max(abs($1).ulp, 0x1p-1074) }.max() ?? 0
-    print("| Double-word reference with error bound (≥ \(dwRun.bound.certifiedBits) bits certified, \(dwRun.fallbackRows) rows redone in MPFR), N=\(referenceSeqLen) | \(f(dw[0])) | \(f(dw[1])) | \(String(format: "%.2f×", dw[0] / dw[1])) | MPFR certified ÷ this: \(String(format: "%.1f×", certified[0] / dw[0])) (1 thread); max \(String(format: "%.0f", worstGap)) ulp from it |")
-    if noPeers || !only.contains(.peers) || !only.contains(.blocked) { return }
-    try peers(fp8: fp8Seconds, reference: certified, precision: precision, referenceInputs: r, attentionInputs: x)
+    let differing = zip(dwRun.output.values, boundedOutputs[0]).filter { $0 != $1 }.count
+    out.line("| Double-word reference with error bound (≥ \(dwRun.bound.certifiedBits) bits certified, \(dwRun.fallbackRows) rows redone in MPFR; \(differing) outputs differ from the MPFR certified one), N=\(referenceSeqLen) | \(f(dw[0])) | \(f(dw[1])) | \(String(format: "%.2f×", dw[0] / dw[1])) | — | — | — |")
+    out.line()
+    out.line(String(format: "Double-word reference: %.1f× faster than the MPFR certified reference on 1 thread, %.1f× on 2.", certified[0] / dw[0], certified[1] / dw[1]))
+    emit("reference-double-word", dw, n: referenceSeqLen, extra: [("certified_bits", .int(dwRun.bound.certifiedBits)), ("fallback_rows", .int(dwRun.fallbackRows))])
+    if noPeers || !only.contains(.peers) || !only.contains(.blocked) { out.finish(); return }
+    try peers(out, fp8: fp8Seconds, reference: certified, doubleWord: dw, precision: precision, referenceInputs: r, attentionInputs: x)
+    out.finish()
   }
 
   /// Runs the Python peers on the same inputs (written as float64 .npy) and prints the ratios.
-  func peers(fp8: [Double], reference: [Double], precision: Int, referenceInputs r: AttentionInputs, attentionInputs x: AttentionInputs) throws {
+  func peers(_ out: BenchOutput, fp8: [Double], reference: [Double], doubleWord: [Double], precision: Int,
+             referenceInputs r: AttentionInputs, attentionInputs x: AttentionInputs) throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flashnum-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -139,47 +184,33 @@ struct BenchAttention: ParsableCommand {
       try writeNPY(NPYArray(shape: [t.batch, t.seqLen, t.heads, t.headDim], float64: t.values), path)
       return path
     }
-    print("")
-    print("Peers (same inputs, same session):")
-    print("| peer | seconds | FlashNumerics seconds | ratio |")
-    print("|---|---|---|---|")
+    out.line("")
+    out.line("Peers (same inputs, same session):")
+    out.line("| peer | seconds | FlashNumerics seconds | ratio |")
+    out.line("|---|---|---|---|")
     let numpyArgs = [try save(x.q, "q.npy"), try save(x.k, "k.npy"), try save(x.v, "v.npy"),
                      "--block", "\(BlockSchedule.flash3(headDim: headDim, fp8: true, causal: false).blockColumns)", "--repeats", "\(repeats)"]
-    switch python(scripts + "/numpy_attention.py", numpyArgs) {
+    switch runPythonPeer(scripts + "/numpy_attention.py", numpyArgs) {
     case .success(let o):
       let s = o["seconds"] as? Double ?? .nan
-      print("| NumPy \(o["numpy"] ?? "?") + ml_dtypes \(o["ml_dtypes"] ?? "?") fake-quantized FP8 attention, N=\(seqLen) (BLAS) | \(f(s)) | \(f(fp8[1])) (FP8 blocked, 2 threads) | FlashNumerics \(String(format: "%.1f×", fp8[1] / s)) slower |")
-    case .failure(let why): print("| NumPy + ml_dtypes: skipped: \(why) | — | — | — |")
+      out.line("| NumPy \(o["numpy"] ?? "?") + ml_dtypes \(o["ml_dtypes"] ?? "?") fake-quantized FP8 attention, N=\(seqLen) (BLAS) | \(f(s)) | \(f(fp8[1])) (FP8 blocked, 2 threads) | FlashNumerics \(String(format: "%.1f×", fp8[1] / s)) slower |")
+      out.row([("computation", .string("peer-numpy")), ("threads", .null), ("seq_len", .int(seqLen)), ("head_dim", .int(headDim)), ("seconds", .double(s))])
+    case .failure(let why):
+      out.line("| NumPy + ml_dtypes: skipped: \(why) | — | — | — |")
+      if json { note("bench attention: NumPy peer skipped: \(why)") }
     }
     let mpArgs = [try save(r.q, "rq.npy"), try save(r.k, "rk.npy"), try save(r.v, "rv.npy"), "--prec", "\(precision)", "--rows", "\(mpmathRows)"]
-    switch python(scripts + "/mpmath_reference.py", mpArgs) {
+    switch runPythonPeer(scripts + "/mpmath_reference.py", mpArgs) {
     case .success(let o):
       let perRow = o["seconds_per_row"] as? Double ?? .nan
       let whole = perRow * Double(r.q.rowCount)
-      print("| mpmath \(o["mpmath"] ?? "?") (\(o["backend"] ?? "?") backend) reference, \(precision) bits, N=\(referenceSeqLen): \(mpmathRows) rows timed, × \(r.q.rowCount) rows | \(f(whole)) | \(f(reference[0])) (1 thread, certified) / \(f(reference[1])) (2 threads) | FlashNumerics \(String(format: "%.0f×", whole / reference[0])) / \(String(format: "%.0f×", whole / reference[1])) faster |")
-    case .failure(let why): print("| mpmath: skipped: \(why) | — | — | — |")
+      out.line("| mpmath \(o["mpmath"] ?? "?") (\(o["backend"] ?? "?") backend) reference, \(precision) bits, N=\(referenceSeqLen): \(mpmathRows) rows timed, × \(r.q.rowCount) rows | \(f(whole)) | \(f(reference[0])) MPFR certified / \(f(doubleWord[0])) double-word (1 thread) | FlashNumerics \(String(format: "%.0f×", whole / reference[0])) / \(String(format: "%.0f×", whole / doubleWord[0])) faster |")
+      out.row([("computation", .string("peer-mpmath")), ("threads", .int(1)), ("seq_len", .int(referenceSeqLen)), ("head_dim", .int(headDim)),
+               ("seconds", .double(whole)), ("precision_bits", .int(precision))])
+    case .failure(let why):
+      out.line("| mpmath: skipped: \(why) | — | — | — |")
+      if json { note("bench attention: mpmath peer skipped: \(why)") }
     }
-  }
-
-  /// Runs `python3 script args` and parses the last line of its output as a JSON object; the
-  /// failure is the reason, in one line.
-  func python(_ script: String, _ args: [String]) -> Result<[String: Any], AttentionError> {
-    guard FileManager.default.fileExists(atPath: script) else { return .failure(AttentionError("\(script) not found (run from the repository root or pass --scripts)")) }
-    switch Subprocess.run("python3", [script] + args) {
-    case .failure(let e): return .failure(e)
-    case .success(let r):
-      let last = r.output.split(separator: "\n").last.map(String.init) ?? ""
-      guard r.status == 0 else { return .failure(AttentionError(last.isEmpty ? "exit \(r.status)" : last)) }
-      guard let object = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else {
-        return .failure(AttentionError("no JSON line from \(script)"))
-      }
-      return .success(object)
-    }
-  }
-
-  func row(_ label: String, _ times: [Double], _ fp32: Double) {
-    let ratio = fp32.isNaN ? "—" : String(format: "%.2f×", times[1] / fp32)
-    print("| \(label) | \(f(times[0])) | \(f(times[1])) | \(String(format: "%.2f×", times[0] / times[1])) | \(ratio) |")
   }
 
   func f(_ seconds: Double) -> String { String(format: "%.2f", seconds) }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Attention
 import Foundation
 import LowPrecision
+import Measurement
 
 /// `flashnum bench mma`: ns per tensor-core step of the fast (vector) path and of the general
 /// model, one core.
@@ -22,6 +23,7 @@ struct BenchMMA: ParsableCommand {
 
   @Option(help: "Rows of operands per pass.") var rows = 4096
   @Option(help: "Passes per figure (median reported).") var repeats = 9
+  @Flag(help: "Print one JSON array of rows (instruction, chained_ns, independent_ns, general_ns) instead of the table.") var json = false
 
   func validate() throws {
     try checkCount(rows, 64...(ResourceLimits.tensorElements / 32), "--rows")
@@ -29,9 +31,11 @@ struct BenchMMA: ParsableCommand {
   }
 
   func run() throws {
-    print("flashnum bench mma: \(rows) steps per pass, median of \(repeats) passes, 1 thread, ns/step")
-    print("| instruction | vector, chained | vector, independent | general model | general ÷ vector (chained) |")
-    print("|---|---|---|---|---|")
+    let out = BenchOutput(json: json)
+    defer { out.finish() }
+    out.line("flashnum bench mma: \(rows) steps per pass, median of \(repeats) passes, 1 thread, ns/step")
+    out.line("| instruction | vector, chained | vector, independent | general model | general ÷ vector (chained) |")
+    out.line("|---|---|---|---|---|")
     for instruction in [HopperInstruction.wgmmaE4M3E4M3K32, .wgmmaE5M2E5M2K32, .wgmmaBF16K16, .wgmmaF16K16] {
       let step = HopperStep(instruction)
       let k = instruction.k
@@ -74,8 +78,10 @@ struct BenchMMA: ParsableCommand {
         }
       } / Double(few)
       guard generalResults == Array(chainedResults[0..<few]) else { throw ValidationError("\(instruction.rawValue): vector path and general model differ") }
-      print("| \(instruction.rawValue) | \(String(format: "%.1f", chained)) | \(String(format: "%.1f", independent)) | \(String(format: "%.0f", general)) | \(String(format: "%.0f×", general / chained)) |")
-      if sink == 0x5EED { print("") }  // keeps the independent steps alive
+      out.row([("instruction", .string(instruction.rawValue)), ("chained_ns", .double(chained)), ("independent_ns", .double(independent)),
+               ("general_ns", .double(general)), ("threads", .int(1))])
+      out.line("| \(instruction.rawValue) | \(String(format: "%.1f", chained)) | \(String(format: "%.1f", independent)) | \(String(format: "%.0f", general)) | \(String(format: "%.0f×", general / chained)) |")
+      if sink == 0x5EED { out.line("") }  // keeps the independent steps alive
     }
   }
 }

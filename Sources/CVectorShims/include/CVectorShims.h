@@ -48,6 +48,11 @@ void fn_fma_chains_double(const double *a, const double *b, long count, long row
 void fn_fma_axpy(float *o, const float *x, float p, long count);
 void fn_fma_axpy_double(double *o, const double *x, double p, long count);
 
+/// Runs `iterations` steps of 96 independent FP32 fused multiply-adds (twelve chains of eight lanes,
+/// in registers) and returns a value depending on all of them: the FMA peak of one core is
+/// 192·iterations flops over its run time. Only when `fn_hardware_fma()` is nonzero (on x86-64).
+float fn_fma_peak(long iterations);
+
 /// Double-word kernels of the certified reference (DoubleWord.c). Each exists as `_fma` (FMA3 and
 /// AVX; call only when `fn_hardware_fma()` is nonzero) and `_baseline`; both give the same bits.
 /// Pairs are stored `hi, lo` with `|lo| ≤ ulp(hi)/2`. u = 2^-53.
