@@ -12,6 +12,10 @@ struct RowKernel: Sendable {
   let fp32Scores: Bool, fp32Values: Bool
   let qF: [Float], qD: [Double]
   let kF: [Float], kD: [Double]
+  /// K in FP32, interleaved in groups of eight keys per (b, hk) for the lane-wise score chains
+  /// (``FusedMultiplyAdd/laneChains(_:_:count:groups:into:hardware:)``); empty unless the scores
+  /// are FP32 sequential FMA chains.
+  let kLanes: [Float]
   let vF: [Float], vD: [Double]
   let qScales: [Double]?
   let kScales: [Double]?       // per (b, hk, j)
@@ -71,6 +75,17 @@ struct RowKernel: Sendable {
     qF = fp32Scores ? x.q.values.map { Float($0) } : []
     qD = fp32Scores ? [] : x.q.values
     kF = fp32Scores ? k.map { Float($0) } : []
+    if fp32Scores && plan.scoreAccumulation == .fp32Sequential {
+      let kFloat = kF, groups = (n + 7) / 8
+      var lanes = [Float]()
+      lanes.reserveCapacity(b * hk * groups * d * 8)
+      kFloat.withUnsafeBufferPointer { kp in
+        for bh in 0..<(b * hk) { lanes += FusedMultiplyAdd.interleaved(kp.baseAddress! + bh * n * d, count: d, rows: n, rowStride: d) }
+      }
+      kLanes = lanes
+    } else {
+      kLanes = []
+    }
     kD = fp32Scores ? [] : k
     vF = fp32Values ? v.map { Float($0) } : []
     vD = fp32Values ? [] : v
@@ -81,7 +96,7 @@ struct RowKernel: Sendable {
     var s: [Double], sF: [Float], p: [Double], pF: [Float], pD: [Double], oF: [Float], oD: [Double]
     init(_ k: RowKernel) {
       s = Array(repeating: 0, count: k.nk); p = s
-      sF = Array(repeating: 0, count: k.nk)
+      sF = Array(repeating: 0, count: (k.nk + 7) / 8 * 8)   // whole groups of eight for the lane chains
       pF = Array(repeating: 0, count: k.nk); pD = s
       oF = Array(repeating: 0, count: k.d); oD = Array(repeating: 0, count: k.d)
     }
@@ -101,7 +116,13 @@ struct RowKernel: Sendable {
       qF.withUnsafeBufferPointer { q in kF.withUnsafeBufferPointer { k in x.sF.withUnsafeMutableBufferPointer { out in
         let qb = q.baseAddress! + qRow, kb = k.baseAddress! + (kvBase + range.lowerBound) * d
         if plan.scoreAccumulation == .fp32Sequential {
-          FusedMultiplyAdd.chains(qb, kb, count: d, rows: range.count, rowStride: d, into: out.baseAddress! + range.lowerBound)
+          // The groups of eight keys that cover the range, one chain per lane (the extra keys'
+          // values land in sF beside the range and are not read).
+          let g0 = range.lowerBound / 8, g1 = (range.upperBound + 7) / 8
+          kLanes.withUnsafeBufferPointer { lanes in
+            let base = lanes.baseAddress! + ((b * headsKV + hk) * ((nk + 7) / 8) + g0) * d * 8
+            FusedMultiplyAdd.laneChains(qb, base, count: d, groups: g1 - g0, into: out.baseAddress! + g0 * 8)
+          }
         } else {
           for j in range { out[j] = plan.scoreAccumulation.dot(initial: 0, qb, kb + (j - range.lowerBound) * d, count: d) }
         }
@@ -156,7 +177,7 @@ struct RowKernel: Sendable {
       vF.withUnsafeBufferPointer { v in x.pF.withUnsafeBufferPointer { p in x.oF.withUnsafeMutableBufferPointer { o in
         let vb = v.baseAddress! + (base + range.lowerBound) * d, pb = p.baseAddress! + range.lowerBound
         if plan.valueAccumulation == .fp32Sequential {
-          for j in 0..<n { FusedMultiplyAdd.axpy(o.baseAddress!, vb + j * d, pb[j], count: d) }
+          FusedMultiplyAdd.axpyRows(o.baseAddress!, vb, pb, rows: n, count: d)
         } else {
           for c in 0..<d { o[c] = plan.valueAccumulation.dot(initial: o[c], pb, vb + c, count: n, bStride: d) }
         }

@@ -96,6 +96,80 @@ static inline void fn_axpy_lanes_double(double *o, const double *x, double p) { 
 FN_FMA_KERNELS(float, )
 FN_FMA_KERNELS(double, _double)
 
+// Chains of eight rows at once, one per lane: `b` holds the rows in groups of eight, interleaved
+// (element i of row 8g + l at b[(g·count + i)·8 + l]). Four groups (32 chains) run together so
+// the FMA latency overlaps; every lane is its own chain, in ascending i, from +0.
+#if defined(__x86_64__)
+FN_FMA void fn_fma_chains8(const float *a, const float *b, long count, long groups, float *out) {
+  long g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const float *b0 = b + g * count * 8, *b1 = b0 + count * 8, *b2 = b1 + count * 8, *b3 = b2 + count * 8;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (long i = 0; i < count; i++) {
+      const __m256 x = _mm256_set1_ps(a[i]);
+      s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b0 + 8 * i), s0);
+      s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b1 + 8 * i), s1);
+      s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b2 + 8 * i), s2);
+      s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b3 + 8 * i), s3);
+    }
+    _mm256_storeu_ps(out + 8 * g, s0);
+    _mm256_storeu_ps(out + 8 * g + 8, s1);
+    _mm256_storeu_ps(out + 8 * g + 16, s2);
+    _mm256_storeu_ps(out + 8 * g + 24, s3);
+  }
+  for (; g < groups; g++) {
+    const float *b0 = b + g * count * 8;
+    __m256 s0 = _mm256_setzero_ps();
+    for (long i = 0; i < count; i++) s0 = _mm256_fmadd_ps(_mm256_set1_ps(a[i]), _mm256_loadu_ps(b0 + 8 * i), s0);
+    _mm256_storeu_ps(out + 8 * g, s0);
+  }
+}
+
+// o[c] ← fma(p[j], v[j·d + c], o[c]) for j ascending, every c: 64 channels of O stay in
+// registers while all n rows of V pass, then the next 64.
+FN_FMA void fn_fma_axpy_rows(float *o, const float *v, const float *p, long n, long d) {
+  long c = 0;
+  for (; c + 64 <= d; c += 64) {
+    __m256 acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c + 8 * k);
+    for (long j = 0; j < n; j++) {
+      const __m256 pj = _mm256_set1_ps(p[j]);
+      const float *row = v + j * d + c;
+      for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 8 * k), acc[k]);
+    }
+    for (int k = 0; k < 8; k++) _mm256_storeu_ps(o + c + 8 * k, acc[k]);
+  }
+  for (; c + 8 <= d; c += 8) {
+    __m256 acc = _mm256_loadu_ps(o + c);
+    for (long j = 0; j < n; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * d + c), acc);
+    _mm256_storeu_ps(o + c, acc);
+  }
+  for (; c < d; c++) {
+    float acc = o[c];
+    for (long j = 0; j < n; j++) acc = fn_fma1_float(p[j], v[j * d + c], acc);
+    o[c] = acc;
+  }
+}
+#else
+void fn_fma_axpy_rows(float *o, const float *v, const float *p, long n, long d) {
+  for (long c = 0; c < d; c++) {
+    float acc = o[c];
+    for (long j = 0; j < n; j++) acc = fmaf(p[j], v[j * d + c], acc);
+    o[c] = acc;
+  }
+}
+
+void fn_fma_chains8(const float *a, const float *b, long count, long groups, float *out) {
+  for (long g = 0; g < groups; g++) {
+    for (int l = 0; l < 8; l++) {
+      float acc = 0;
+      for (long i = 0; i < count; i++) acc = fmaf(a[i], b[(g * count + i) * 8 + l], acc);
+      out[8 * g + l] = acc;
+    }
+  }
+}
+#endif
+
 // The machine's FP32 FMA peak on one core: twelve independent chains of eight lanes held in
 // registers (enough to cover the FMA latency on two pipes), `iterations` steps each. Returns a
 // value that depends on every lane so the work cannot be dropped.

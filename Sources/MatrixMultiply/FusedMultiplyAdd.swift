@@ -35,6 +35,41 @@ public enum FusedMultiplyAdd {
     for r in 0..<rows { out[r] = chain(initial: 0, a, b + r * rowStride, count: count, hardware: false) }
   }
 
+  /// The rows of `rows` (count elements each, `rowStride` apart) in groups of eight, interleaved
+  /// for ``laneChains(_:_:count:groups:into:hardware:)``: element i of row 8g + l at
+  /// `(g·count + i)·8 + l`; the rows past `rows` in the last group are zero.
+  public static func interleaved(_ rows: UnsafePointer<Float>, count: Int, rows n: Int, rowStride: Int) -> [Float] {
+    let groups = (n + 7) / 8
+    var out = [Float](repeating: 0, count: groups * count * 8)
+    for r in 0..<n { for i in 0..<count { out[((r / 8) * count + i) * 8 + r % 8] = rows[r * rowStride + i] } }
+    return out
+  }
+
+  /// `out[8g + l] = chain(initial: 0, a, row 8g + l, count:)` for `groups` groups of rows laid out
+  /// by ``interleaved(_:count:rows:rowStride:)``: the same bits as ``chains(_:_:count:rows:rowStride:into:hardware:)``,
+  /// eight chains per vector lane-wise (`out` holds 8·groups values).
+  @inlinable
+  public static func laneChains(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, groups: Int,
+                                into out: UnsafeMutablePointer<Float>, hardware: Bool = FusedMultiplyAdd.hardware) {
+    if hardware { return fn_fma_chains8(a, b, count, groups, out) }
+    for g in 0..<groups {
+      for l in 0..<8 {
+        var acc: Float = 0
+        for i in 0..<count { acc = acc.addingProduct(a[i], b[(g * count + i) * 8 + l]) }
+        out[8 * g + l] = acc
+      }
+    }
+  }
+
+  /// `o[c] ← fma(p[j], v[j·d + c], o[c])` for j ascending, every c < d: the same bits as `n` calls
+  /// of ``axpy(_:_:_:count:hardware:)``, with the FP32 kernel keeping `o` in registers.
+  @inlinable
+  public static func axpyRows(_ o: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ p: UnsafePointer<Float>, rows n: Int, count d: Int,
+                              hardware: Bool = FusedMultiplyAdd.hardware) {
+    if hardware { return fn_fma_axpy_rows(o, v, p, n, d) }
+    for j in 0..<n { axpy(o, v + j * d, p[j], count: d, hardware: false) }
+  }
+
   /// `o[i] ← fma(p, x[i], o[i])` for i in 0 ..< count.
   @inlinable
   public static func axpy<T: FusedMultiplyAddElement>(_ o: UnsafeMutablePointer<T>, _ x: UnsafePointer<T>, _ p: T, count: Int,

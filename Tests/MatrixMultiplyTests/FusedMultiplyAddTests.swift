@@ -102,6 +102,38 @@ final class FusedMultiplyAddTests: XCTestCase {
     }
   }
 
+  /// The lane-wise chains (keys interleaved by eight) and the register-blocked axpy rows give the
+  /// bits of the plain chains and axpy calls, for sizes around every blocking boundary.
+  func testLaneChainsAndAxpyRowsMatchThePlainLoops() {
+    var g = Operands(rng: SplitMix64(seed: 23))
+    for trial in 0..<300 {
+      let count = [1, 3, 8, 31, 64, 65, 128, 130, 200][trial % 9]
+      let rows = [1, 7, 8, 9, 31, 32, 33, 40][trial % 8]
+      let specials = trial % 3 == 0
+      let a = (0..<count).map { _ in g.value(Float.self, specials: specials, wideExponents: -150...127) }
+      let b = (0..<(count * rows)).map { _ in g.value(Float.self, specials: specials, wideExponents: -150...127) }
+      a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
+        var want = [Float](repeating: 0, count: rows)
+        FusedMultiplyAdd.chains(a.baseAddress!, b.baseAddress!, count: count, rows: rows, rowStride: count, into: &want, hardware: false)
+        let lanes = FusedMultiplyAdd.interleaved(b.baseAddress!, count: count, rows: rows, rowStride: count)
+        let groups = (rows + 7) / 8
+        for hardware in [true, false] where hardware ? FusedMultiplyAdd.hardware : true {
+          var got = [Float](repeating: 1, count: groups * 8 + 1)
+          lanes.withUnsafeBufferPointer { FusedMultiplyAdd.laneChains(a.baseAddress!, $0.baseAddress!, count: count, groups: groups, into: &got, hardware: hardware) }
+          XCTAssertTrue(zip(got.prefix(rows), want).allSatisfy(same), "lane chains, count \(count), rows \(rows), hardware \(hardware)")
+          XCTAssertEqual(got[groups * 8], 1, "lane chains wrote past their groups")
+        }
+        // axpy rows: p has `rows` entries, V is rows × count, O has count channels.
+        let p = Array(a.prefix(min(rows, count))) + (0..<max(0, rows - count)).map { _ in g.value(Float.self, specials: false, wideExponents: -20...20) }
+        var oWant = (0...count).map { _ in g.value(Float.self, specials: specials, wideExponents: -150...127) }
+        var oGot = oWant
+        for j in 0..<rows { FusedMultiplyAdd.axpy(&oWant, b.baseAddress! + j * count, p[j], count: count, hardware: false) }
+        p.withUnsafeBufferPointer { FusedMultiplyAdd.axpyRows(&oGot, b.baseAddress!, $0.baseAddress!, rows: rows, count: count) }
+        XCTAssertTrue(zip(oGot, oWant).allSatisfy(same), "axpy rows, count \(count), rows \(rows)")
+      } }
+    }
+  }
+
   func testKernelsMatchSwiftLoops() {
     checkKernels(Float.self, seed: 17, wideExponents: -150...127)
     checkKernels(Double.self, seed: 18, wideExponents: -1075...1023)

@@ -44,6 +44,14 @@ double fn_fma_chain_double(double initial, const double *a, const double *b, lon
 void fn_fma_chains(const float *a, const float *b, long count, long rows, long rowStride, float *out);
 void fn_fma_chains_double(const double *a, const double *b, long count, long rows, long rowStride, double *out);
 
+/// `out[r] = fn_fma_chain(0, a, row r, count, 1)` for the rows of `groups` groups of eight, stored
+/// interleaved: element i of row 8g + l at `b[(g·count + i)·8 + l]`. One chain per lane, 32 at once.
+void fn_fma_chains8(const float *a, const float *b, long count, long groups, float *out);
+
+/// `o[c] ← fma(p[j], v[j·d + c], o[c])` for j = 0 ..< n in order, for every c < d: n calls of
+/// `fn_fma_axpy(o, v + j·d, p[j], d)` in one pass, with 64 channels of `o` kept in registers.
+void fn_fma_axpy_rows(float *o, const float *v, const float *p, long n, long d);
+
 /// `o[i] ← fma(p, x[i], o[i])` for i = 0 ..< count (independent lanes, 256 bits at a time).
 void fn_fma_axpy(float *o, const float *x, float p, long count);
 void fn_fma_axpy_double(double *o, const double *x, double p, long count);
