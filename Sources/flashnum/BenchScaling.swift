@@ -119,7 +119,9 @@ struct BenchScaling: ParsableCommand {
   func runPoint(_ spec: String) throws {
     let parts = spec.split(separator: ":").map(String.init)
     guard parts.count == 4, let engine = Engine(rawValue: parts[0]), let n = Int(parts[1]), let d = Int(parts[2]),
-          ["run", "none"].contains(parts[3]) else { throw ValidationError("--point: expected ENGINE:N:D:run|none, got '\(spec)'") }
+          ["run", "none"].contains(parts[3]), (1...(1 << 20)).contains(n), [64, 96, 128, 192, 256].contains(d) else {
+      throw ValidationError("--point: expected ENGINE:N:D:run|none with N in 1...1048576 and D in 64, 96, 128, 192, 256, got '\(spec)'")
+    }
     let run = parts[3] == "run"
     var seconds = 0.0, inputBytes = 0
     switch engine {

@@ -39,6 +39,33 @@ final class AttentionCLITests: CLITestCase {
     }
   }
 
+  /// Every bench prints one JSON array of flat rows with --json, with the keys the README names.
+  func testBenchJSONRows() throws {
+    func rows(_ arguments: [String]) throws -> [[String: Any]] {
+      let r = try run(["bench"] + arguments + ["--json"])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]], r.stdout)
+    }
+    let convert = try rows(["convert", "--count", "1000", "--repeats", "1", "--no-peers"])
+    XCTAssertEqual(Set(convert.compactMap { $0["format"] as? String }), ["e4m3fn", "e5m2", "e4m3fnuz", "e5m2fnuz", "e4m3", "fp16", "bf16", "e8m0"])
+    let ours = convert.filter { $0["implementation"] as? String == "flashnumerics" }
+    XCTAssertEqual(ours.count, 8 * 7)
+    for row in ours {
+      XCTAssertNotNil(row["mode"] as? String); XCTAssertNotNil(row["encode_ns"] as? Double); XCTAssertNotNil(row["decode_ns"] as? Double)
+    }
+    let attention = try rows(["attention", "--only", "fa3", "--seq-len", "128", "--head-dim", "64", "--repeats", "1"])
+    let fa3 = attention.filter { $0["computation"] as? String == "fa3-e4m3fn" }
+    XCTAssertEqual(fa3.compactMap { $0["threads"] as? Int }, [1, 2])
+    XCTAssertTrue(fa3.allSatisfy { $0["seq_len"] as? Int == 128 && $0["seconds"] is Double })
+    let mma = try rows(["mma", "--rows", "64", "--repeats", "1"])
+    XCTAssertEqual(mma.count, 4)
+    let scaling = try rows(["scaling", "--seq-lens", "64", "128", "--head-dims", "64", "--engines", "reference", "--threads", "1"])
+    let points = scaling.filter { $0["seq_len"] != nil }
+    XCTAssertEqual(points.compactMap { $0["seq_len"] as? Int }, [64, 128])
+    XCTAssertTrue(points.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && $0["seconds"] is Double })
+    XCTAssertNotNil(scaling.first { $0["time_exponent"] != nil })
+  }
+
   /// `--num-splits`, `--cache-seqlens`, `--softcap` and `--cu-seqlens-q/k` give the library's bits
   /// (`FA3Forward` with the same launch), and `invariance --json` reads back.
   func testKernelLaunchOptions() throws {

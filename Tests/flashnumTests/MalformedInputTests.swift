@@ -415,6 +415,13 @@ final class MalformedInputTests: CLITestCase {
     bad(["bench", "attention", "--head-dim", "0"], "head dim")
     bad(["bench", "attention", "--only", "fa3", "--head-dim", "20", "--seq-len", "64", "--repeats", "1"], "head dim")
     bad(["bench", "attention", "--mpmath-rows", "0"], "--mpmath-rows")
+    bad(["bench", "scaling", "--seq-lens", "0"], "--seq-lens")
+    bad(["bench", "scaling", "--seq-lens", "9223372036854775807"], "--seq-lens")
+    bad(["bench", "scaling", "--head-dims", "20"], "--head-dims")
+    bad(["bench", "scaling", "--seq-lens", "64", "64"], "twice")
+    bad(["bench", "scaling", "--threads", "0"], "threads")
+    bad(["bench", "scaling", "--point", "fa3:64"], "--point")
+    bad(["bench", "scaling", "--point", "fa3:-1:64:run"], "--point")
 
     // --- the environment's limits ---
     for value in ["abc", "0", "-5", "99999999999999999999"] {
