@@ -137,6 +137,53 @@ FN_AVX2 static inline __attribute__((always_inline)) __m256i fn_encode8(__m256i 
   return fn_select(special, specialCode, code);
 }
 
+// e8m0 (unsigned, no zero, no subnormals, no fraction; value 2^(E − 127), the float32 bias): the
+// code of a normal float32 is its biased exponent E, plus one when the mode rounds the fraction
+// up; below 2^-126 the grid step is 2^-127 (22 fraction bits of a float32 subnormal) and every
+// value under 2^-126 that does not round up is the least code, 0. Negative values, zeros and NaN
+// give NaN; the generic encoder's ties (always away: every significand is 1) and round-to-odd
+// (the odd code of the two) are followed.
+FN_AVX2 static inline __attribute__((always_inline)) __m256i fn_encode8_e8m0(__m256i u, __m256i words, const fn_encode_vectors *k, const int mode) {
+  const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+  __m256i neg = _mm256_srai_epi32(u, 31);
+  __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
+  __m256i e = _mm256_srli_epi32(a, 23);
+  __m256i sub = _mm256_cmpeq_epi32(e, zero);
+  // The fraction of the step as 32 bits: 23 bits of a normal, 22 below 2^-126 (the top one is q).
+  __m256i fracBits = _mm256_and_si256(a, _mm256_set1_epi32(0x7FFFFF));
+  __m256i frac = fn_select(sub, _mm256_slli_epi32(fracBits, 10), _mm256_slli_epi32(fracBits, 9));
+  __m256i q = _mm256_and_si256(sub, _mm256_srli_epi32(fracBits, 22));   // below 2^-126: 2^-127 ≤ x?
+  __m256i t = e;                                                          // the truncated code of a normal
+  __m256i inexact = _mm256_xor_si256(_mm256_cmpeq_epi32(frac, zero), _mm256_set1_epi32(-1));
+  __m256i inc;
+  if (mode == FN_ROUND_NEAREST_EVEN || mode == FN_ROUND_NEAREST_AWAY) {
+    // Ties away (the truncated significand is 1: odd); below 2^-126 q = 0 ties stay at 0, the same code.
+    inc = fn_gtu(frac, _mm256_set1_epi32(0x7FFFFFFF));
+  } else if (mode == FN_ROUND_STOCHASTIC) {
+    __m256i top = _mm256_and_si256(frac, k->keep);
+    __m256i r = _mm256_sllv_epi32(words, k->wordShift);
+    inc = fn_gtu(r, _mm256_xor_si256(top, _mm256_set1_epi32(-1)));
+  } else if (mode == FN_ROUND_UP) {
+    inc = inexact;                                                        // negative inputs are NaN
+  } else if (mode == FN_ROUND_ODD) {
+    // The candidate with an odd code: up when the truncated code is even (below 2^-126 with
+    // q = 0 the code stays 0 either way).
+    __m256i even = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_or_si256(t, q), one), zero);
+    inc = _mm256_and_si256(inexact, fn_select(sub, _mm256_set1_epi32(-1), even));
+  } else {
+    inc = zero;                                                           // toward zero, down
+  }
+  // Normal: E + inc. Below 2^-126: q + inc − 1, at least 0.
+  __m256i up = _mm256_and_si256(inc, one);
+  __m256i code = fn_select(sub, _mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(q, up), one), zero), _mm256_add_epi32(e, up));
+  code = fn_select(_mm256_cmpgt_epi32(code, k->maxMag), k->over[0], code);
+  __m256i special = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F7FFFFF));
+  code = fn_select(special, fn_select(_mm256_cmpeq_epi32(a, _mm256_set1_epi32(0x7F800000)), k->inf[0], k->nan[0]), code);
+  // Negative values (−0 included) and +0 are NaN.
+  __m256i nanInput = _mm256_or_si256(neg, _mm256_cmpeq_epi32(a, zero));
+  return fn_select(nanInput, k->nan[1], code);
+}
+
 // Words of elements i .. i+7 from the two counters (low 32 bits, in element order).
 FN_AVX2 static inline __attribute__((always_inline)) __m256i fn_words8(__m256i s0, __m256i s1) {
   const __m256i lowDwords = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
@@ -154,7 +201,8 @@ FN_AVX2 static inline __attribute__((always_inline)) void fn_store_codes(void *d
 
 // One (mode, code width) loop; both are constants at each call site below.
 FN_AVX2 static inline __attribute__((always_inline)) void fn_encode_loop(
-    const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index, const int mode, const int bytes) {
+    const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index, const int mode, const int bytes,
+    const int e8m0) {
   const fn_encode_vectors k = fn_encode_setup(t);
   const uint64_t gamma = 0x9E3779B97F4A7C15ull;
   const __m256i step8 = _mm256_set1_epi64x((long long)(gamma * 8));
@@ -172,7 +220,8 @@ FN_AVX2 static inline __attribute__((always_inline)) void fn_encode_loop(
       s0 = _mm256_add_epi64(s0, step8);
       s1 = _mm256_add_epi64(s1, step8);
     }
-    fn_store_codes(dst, i, fn_encode8(_mm256_loadu_si256((const __m256i *)(src + i)), words, &k, mode), bytes);
+    __m256i u = _mm256_loadu_si256((const __m256i *)(src + i));
+    fn_store_codes(dst, i, e8m0 ? fn_encode8_e8m0(u, words, &k, mode) : fn_encode8(u, words, &k, mode), bytes);
   }
   if (i < n) {
     // The tail through the same lanes: padded input, the next words, a partial store.
@@ -180,7 +229,8 @@ FN_AVX2 static inline __attribute__((always_inline)) void fn_encode_loop(
     memcpy(x, src + i, (size_t)(n - i) * sizeof(float));
     __m256i words = mode == FN_ROUND_STOCHASTIC ? fn_words8(s0, s1) : none;
     uint32_t codes[8];
-    _mm256_storeu_si256((__m256i *)codes, fn_encode8(_mm256_loadu_si256((const __m256i *)x), words, &k, mode));
+    __m256i u = _mm256_loadu_si256((const __m256i *)x);
+    _mm256_storeu_si256((__m256i *)codes, e8m0 ? fn_encode8_e8m0(u, words, &k, mode) : fn_encode8(u, words, &k, mode));
     for (long j = 0; j < n - i; j++) {
       if (bytes == 1) ((uint8_t *)dst)[i + j] = (uint8_t)codes[j];
       else ((uint16_t *)dst)[i + j] = (uint16_t)codes[j];
@@ -190,8 +240,9 @@ FN_AVX2 static inline __attribute__((always_inline)) void fn_encode_loop(
 
 #define FN_ENCODE_CASE(MODE)                                                                        \
   case MODE:                                                                                       \
-    if (t->code_bytes == 1) fn_encode_loop(src, dst, n, t, first_index, MODE, 1);                  \
-    else fn_encode_loop(src, dst, n, t, first_index, MODE, 2);                                     \
+    if (t->unsigned_exponent_only) fn_encode_loop(src, dst, n, t, first_index, MODE, 1, 1);        \
+    else if (t->code_bytes == 1) fn_encode_loop(src, dst, n, t, first_index, MODE, 1, 0);          \
+    else fn_encode_loop(src, dst, n, t, first_index, MODE, 2, 0);                                  \
     break;
 
 FN_AVX2 void fn_vector_encode(const float *src, void *dst, long n, const fn_encode_traits *t, uint64_t first_index) {

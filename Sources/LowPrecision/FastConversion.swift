@@ -14,7 +14,7 @@ import CVectorShims
 
 /// The AVX2 encoder (`fn_vector_encode`) set up for one format and rounding: every mode, including
 /// stochastic rounding with the stream's words, for the signed formats with subnormals and a NaN
-/// (every 8- and 16-bit preset but e8m0). `nil` when the CPU lacks AVX2 or the format does not
+/// and for e8m0: every 8- and 16-bit preset. `nil` when the CPU lacks AVX2 or the format does not
 /// qualify. The specials' codes come from the generic encoder itself.
 struct VectorEncoder {
   var traits: fn_encode_traits
@@ -22,7 +22,8 @@ struct VectorEncoder {
   static let available = fn_hardware_avx2() != 0
 
   init?(_ f: FloatFormat, _ r: Rounding, stream: StochasticStream, codeBytes: Int32) {
-    guard Self.available, f.isSigned, f.hasSubnormals, f.hasNaN, f.bitWidth >= 8 else { return nil }
+    let e8m0 = f == .e8m0
+    guard Self.available, (f.isSigned && f.hasSubnormals && f.hasNaN && f.bitWidth >= 8) || e8m0 else { return nil }
     let mode: fn_round_mode
     var bits: UInt32 = 0
     switch r.mode {
@@ -38,10 +39,11 @@ struct VectorEncoder {
     traits = fn_encode_traits(
       fraction_bits: UInt32(f.fractionBits), min_normal_exponent: UInt32(f.minExponent + 127),
       max_finite_magnitude: f.maxFiniteMagnitudeCode, sign_mask: f.signMask, has_negative_zero: f.hasNegativeZero ? 1 : 0,
-      nan_code: (f.encode(nan, r), f.encode(-nan, r)),
+      nan_code: (f.encode(nan, r), e8m0 ? f.encode(Float(0), r) : f.encode(-nan, r)),
       infinity_code: (f.encode(Float.infinity, r), f.encode(-Float.infinity, r)),
       overflow_code: (f.overflowCode(negative: false, r), f.overflowCode(negative: true, r)),
-      mode: Int32(mode.rawValue), random_bits: bits, seed: stream.seed, code_bytes: codeBytes)
+      mode: Int32(mode.rawValue), random_bits: bits, seed: stream.seed, code_bytes: codeBytes,
+      unsigned_exponent_only: e8m0 ? 1 : 0)
   }
 
   func encode<Code>(_ source: UnsafeBufferPointer<Float>, _ destination: UnsafeMutableBufferPointer<Code>, offset: Int) {

@@ -91,7 +91,8 @@ void fn_dw_scaled_differences_baseline(const double *s, long n, double m, double
 
 /// The float32 → small-float encoder in every rounding mode (Encode.c), eight lanes with AVX2.
 /// A format is described by the fields below (filled from `FloatFormat` and one `Rounding`; the
-/// specials' codes are the generic encoder's own); it must be signed, with subnormals, with a NaN.
+/// specials' codes are the generic encoder's own); it must be signed, with subnormals, with a NaN,
+/// or be e8m0 (`unsigned_exponent_only`: unsigned, no subnormals, no fraction, bias 127).
 typedef enum {
   FN_ROUND_NEAREST_EVEN = 0, FN_ROUND_NEAREST_AWAY, FN_ROUND_TOWARD_ZERO, FN_ROUND_UP, FN_ROUND_DOWN,
   FN_ROUND_ODD, FN_ROUND_STOCHASTIC
@@ -110,6 +111,7 @@ typedef struct {
   uint32_t random_bits;           ///< B (1...32), stochastic only
   uint64_t seed;                  ///< the random stream's seed, stochastic only
   int32_t code_bytes;             ///< 1 or 2: the width of each stored code
+  int32_t unsigned_exponent_only; ///< 1 for e8m0 (nan_code[1] is then the code of negative and zero inputs)
 } fn_encode_traits;
 
 /// Nonzero when the CPU has AVX2, F16C and FMA3 with the YMM state enabled.
