@@ -263,6 +263,26 @@ FN_AVX2 void fn_vector_decode16(const uint16_t *src, float *dst, long n, int fp1
   const __m256i magMask = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
   const __m256i signBit = _mm256_set1_epi32((int)0x80000000u), qnan = _mm256_set1_epi32(0x7FC00000);
   long i = 0;
+  if (!fp16) {
+    // bf16 is the top half of binary32: shift, and canonicalize NaNs only in the blocks of 64
+    // codes that hold one (their largest magnitude, kept as the loop goes, says so).
+    const __m128i magnitude = _mm_set1_epi16(0x7FFF), infCode = _mm_set1_epi16(0x7F80);
+    for (; i + 64 <= n; i += 64) {
+      __m128i most = _mm_setzero_si128();
+      for (int k = 0; k < 64; k += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + i + k));
+        most = _mm_max_epu16(most, _mm_and_si128(h, magnitude));
+        _mm256_storeu_si256((__m256i *)(dst + i + k), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+      }
+      if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_max_epu16(most, infCode), infCode)) != 0xFFFF) {
+        for (int k = 0; k < 64; k += 8) {
+          __m256i u = _mm256_loadu_si256((const __m256i *)(dst + i + k));
+          __m256i isNaN = _mm256_cmpgt_epi32(_mm256_and_si256(u, magMask), inf);
+          _mm256_storeu_si256((__m256i *)(dst + i + k), _mm256_blendv_epi8(u, _mm256_or_si256(_mm256_and_si256(u, signBit), qnan), isNaN));
+        }
+      }
+    }
+  }
   for (; i + 8 <= n; i += 8) {
     __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
     __m256i u = fp16 ? _mm256_castps_si256(_mm256_cvtph_ps(h)) : _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
