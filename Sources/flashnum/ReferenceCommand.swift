@@ -43,12 +43,13 @@ struct ReferenceCommand: ParsableCommand {
     let output: AttentionTensor
     var certificate: Certificate? = nil
     var bound: ErrorBound? = nil
+    var redone: Int? = nil
     do {
       if noCertify {
         output = try ReferenceAttention.compute(exact, options: inputs.options(), precision: precisionBits, threads: max(1, inputs.threads))
       } else if certify == .doubleWord {
         let r = try ReferenceAttention.doubleWord(exact, options: inputs.options(), threads: max(1, inputs.threads))
-        (output, bound) = (r.output, r.bound)
+        (output, bound, redone) = (r.output, r.bound, r.fallbackRows)
       } else if certify == .bound {
         (output, bound) = try ReferenceAttention.bounded(exact, options: inputs.options(), precision: precisionBits,
                                                          threads: max(1, inputs.threads))
@@ -64,10 +65,12 @@ struct ReferenceCommand: ParsableCommand {
       if let b = bound { report += [("certify", .string(certify.rawValue)), ("certified_bits", .int(b.certifiedBits)), ("worst_output", .int(b.worstOutput))] }
       if let c = certificate { report += [("certify", .string("rerun")), ("certified_bits", .int(c.agreedBits)), ("worst_output", .int(c.worstOutput))] }
       if noCertify { report.append(("certify", .string("none"))) }
+      if let redone { report.append(("rows_redone_in_mpfr", .int(redone))) }
       print(JSONText.object(report).document, terminator: "")
     }
     if let b = bound {
-      note("error bound: at least \(b.certifiedBits) correct bits in every output at \(b.precision) bits (worst output at flat index \(b.worstOutput))")
+      note("error bound: at least \(b.certifiedBits) correct bits in every output at \(b.precision) bits (worst output at flat index \(b.worstOutput))"
+           + (redone.map { "; \($0) rows redone in MPFR at \(ReferenceAttention.fallbackPrecision) bits" } ?? ""))
       if b.certifiedBits < 53 {
         note("the reference is not certified to float64 precision; raise --precision-bits")
         throw ExitCode(1)
