@@ -135,15 +135,17 @@ extension FloatFormat {
 
   /// Encodes `source` into `destination` (same count; formats of ≤ 8 bits), element `i`
   /// using random word `stream.word(at: offset + i)` for stochastic rounding.
-  /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element. With AVX2, every
+  /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element. `vectorEncoder:
+  /// false` skips the AVX2 encoder (to test the paths CPUs without it take). With AVX2, every
   /// mode of every signed 8-bit format with subnormals and a NaN runs in the eight-lane encoder;
   /// without it, e4m3fn and e5m2 with `nearestEven` use a kernel the compiler vectorizes.
   public func encode(
     _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt8>,
-    _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
+    _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0,
+    vectorEncoder: Bool = true
   ) {
     precondition(bitWidth <= 8 && source.count == destination.count)
-    if let vector = VectorEncoder(self, rounding, stream: stream, codeBytes: 1) {
+    if vectorEncoder, let vector = VectorEncoder(self, rounding, stream: stream, codeBytes: 1) {
       vector.encode(source, destination, offset: offset)
       return
     }
@@ -165,10 +167,11 @@ extension FloatFormat {
   /// AVX2, vectorized kernels for bf16 and fp16 with `nearestEven`.
   public func encode(
     _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>,
-    _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0
+    _ rounding: Rounding, stream: StochasticStream = StochasticStream(seed: 0), offset: Int = 0,
+    vectorEncoder: Bool = true
   ) {
     precondition(bitWidth > 8 && source.count == destination.count)
-    if let vector = VectorEncoder(self, rounding, stream: stream, codeBytes: 2) {
+    if vectorEncoder, let vector = VectorEncoder(self, rounding, stream: stream, codeBytes: 2) {
       vector.encode(source, destination, offset: offset)
       return
     }
