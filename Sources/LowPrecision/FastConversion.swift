@@ -133,6 +133,13 @@ extension FloatFormat {
     VectorEncoder(self, rounding, stream: StochasticStream(seed: 0), codeBytes: bitWidth <= 8 ? 1 : 2) != nil
   }
 
+  /// The path the array encoders take for `rounding` on this CPU: `avx2` (the eight-lane
+  /// encoder), `sse2` (a nearest-even kernel the compiler vectorizes) or `scalar` (the generic
+  /// encoder, element by element).
+  public func arrayEncoderPath(_ rounding: Rounding) -> String {
+    encodesInVectors(rounding) ? "avx2" : (FastKernel(self, rounding) != nil ? "sse2" : "scalar")
+  }
+
   /// Encodes `source` into `destination` (same count; formats of ≤ 8 bits), element `i`
   /// using random word `stream.word(at: offset + i)` for stochastic rounding.
   /// Identical to calling ``encode(_:_:random:)-(Float,_,_)`` on each element. `vectorEncoder:

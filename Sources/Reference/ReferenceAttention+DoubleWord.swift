@@ -60,19 +60,10 @@ extension ReferenceAttention {
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
     try checkRange(inputs)
     let d = shape.headDim
-    let scale: (hi: Double, lo: Double)
-    let mpfrScale: BigFloat
-    if let s = options.softmaxScale {
-      try AttentionOptions.checkSoftmaxScale(s)
-      scale = (s, 0)
-      mpfrScale = BigFloat(s)
-    } else {
-      let root = BigFloat.squareRoot(BigFloat(d), precision: 240).value
-      let exact = BigFloat.divide(BigFloat(1), root, precision: 240).value
-      scale = DoubleWordConstants.pair(exact)
-      mpfrScale = BigFloat.divide(BigFloat(1), BigFloat.squareRoot(BigFloat(d), precision: fallbackPrecision + 16).value,
-                                  precision: fallbackPrecision + 16).value
-    }
+    // The scale as a pair (the given Double exactly, or 1/√d rounded from 240 bits), and at the
+    // MPFR rows' working precision.
+    let scale = DoubleWordConstants.pair(try softmaxScale(options, headDim: d, precision: 240))
+    let mpfrScale = try softmaxScale(options, headDim: d, precision: fallbackPrecision + 16)
     let constants = DoubleWordConstants.shared.values
     let vMax = maxAbsolutePerHead(inputs.v)
     let rowCount = shape.batch * shape.seqLenQ * shape.headsQ
@@ -80,7 +71,6 @@ extension ReferenceAttention {
     var errors = [Double](repeating: 0, count: rowCount * d)
     var fallback = [Bool](repeating: false, count: rowCount)
     let group = shape.headsQ / shape.headsKV
-    var split: SplitOperands? = nil   // for fallback rows, built on first need
     values.withUnsafeMutableBufferPointer { vb in
       errors.withUnsafeMutableBufferPointer { eb in
         fallback.withUnsafeMutableBufferPointer { fb in
@@ -99,12 +89,12 @@ extension ReferenceAttention {
     // Rows the double-word bound does not certify: MPFR at `fallbackPrecision` with its own bound.
     let redoRows = fallback.indices.filter { fallback[$0] }
     if !redoRows.isEmpty {
-      split = SplitOperands(inputs)
+      let split = SplitOperands(inputs)
       var scratch = RowScratch(headDim: d)
       for flat in redoRows {
         let h = flat % shape.headsQ, i = (flat / shape.headsQ) % shape.seqLenQ, b = flat / (shape.headsQ * shape.seqLenQ)
         errors.withUnsafeMutableBufferPointer { eb in
-          let row = row(inputs, split!, shape, b, i, h, h / group, options.mask, mpfrScale, fallbackPrecision, &scratch,
+          let row = row(inputs, split, shape, b, i, h, h / group, options.mask, mpfrScale, fallbackPrecision, &scratch,
                         bounds: UnsafeMutableBufferPointer(start: eb.baseAddress! + flat * d, count: d))
           for c in 0..<d { values[flat * d + c] = row[c].double() }
         }
@@ -126,6 +116,16 @@ extension ReferenceAttention {
   static func certifiedBits(value: Double, bound: Double, cap: Int) -> Int {
     let o = abs(value)
     return bound == 0 ? cap : (o == 0 ? 0 : min(cap, max(0, Int(LibM.floor(-LibM.log2(bound / o))))))
+  }
+
+  /// The softmax scale: `options.softmaxScale` exactly, or 1/√d rounded to `precision` bits.
+  static func softmaxScale(_ options: AttentionOptions, headDim d: Int, precision: Int) throws(AttentionError) -> BigFloat {
+    if let s = options.softmaxScale {
+      try AttentionOptions.checkSoftmaxScale(s)
+      return BigFloat(s)
+    }
+    let root = BigFloat.squareRoot(BigFloat(d), precision: precision).value
+    return BigFloat.divide(BigFloat(1), root, precision: precision).value
   }
 
   /// Inputs must be finite with magnitudes in [2^-400, 2^400] (or zero).

@@ -71,8 +71,7 @@ public enum ReferenceAttention {
     var worstIndex = 0
     for (r, values) in rows.enumerated() {
       for (c, v) in values.enumerated() {
-        let o = abs(v.double()), e = errors[r * d + c]
-        let bits = e == 0 ? precision : (o == 0 ? 0 : min(precision, max(0, Int(LibM.floor(-LibM.log2(e / o))))))
+        let bits = certifiedBits(value: v.double(), bound: errors[r * d + c], cap: precision)
         if bits < worst { worst = bits; worstIndex = r * d + c }
       }
     }
@@ -108,20 +107,9 @@ public enum ReferenceAttention {
     try options.mask.validate()
     guard precisions.contains(precision) else { throw AttentionError("reference precision must be in 24...8192 bits, got \(precision)") }
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
-    for (name, t) in [("Q", inputs.q), ("K", inputs.k), ("V", inputs.v)] {
-      if let x = t.values.first(where: { $0 != 0 && (abs($0) < 0x1p-400 || abs($0) > 0x1p400) }) {
-        throw AttentionError("\(name) has a value (\(x)) outside the reference's range [2^-400, 2^400]")
-      }
-    }
+    try checkRange(inputs)
     let d = shape.headDim
-    let scale: BigFloat
-    if let s = options.softmaxScale {
-      try AttentionOptions.checkSoftmaxScale(s)
-      scale = BigFloat(s)
-    } else {
-      let root = BigFloat.squareRoot(BigFloat(d), precision: precision + 16).value
-      scale = BigFloat.divide(BigFloat(1), root, precision: precision + 16).value
-    }
+    let scale = try softmaxScale(options, headDim: d, precision: precision + 16)
     let rowCount = shape.batch * shape.seqLenQ * shape.headsQ
     var result = [[BigFloat]](repeating: [], count: rowCount)
     let group = shape.headsQ / shape.headsKV

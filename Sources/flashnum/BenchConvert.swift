@@ -65,7 +65,7 @@ struct BenchConvert: ParsableCommand {
       for mode in Self.modes {
         let rounding = Rounding(mode, overflow: format.naturalOverflow)
         let encode = format.bitWidth <= 8 ? timeEncode(format, rounding, inputs, UInt8.self) : timeEncode(format, rounding, inputs, UInt16.self)
-        let path = format.encodesInVectors(rounding) ? "avx2" : (mode == .nearestEven && [.e4m3fn, .e5m2, .bf16, .fp16].contains(format) ? "sse2" : "scalar")
+        let path = format.arrayEncoderPath(rounding)
         if path != "scalar" && encode > worstEncode.0 { worstEncode = (encode, "\(format.name) \(mode.name)") }
         if mode == .nearestEven { encodes[format.name] = encode }
         let first = mode == Self.modes[0]
