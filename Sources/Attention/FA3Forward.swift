@@ -36,13 +36,17 @@ import MatrixMultiply
 /// LSE = −∞.
 public enum FA3Forward {
   /// The kernel's outputs for `inputs` under `schedule` (``FA3Schedule/fa3(for:)`` for the kernel's own).
-  public static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, threads: Int = 1) throws(AttentionError) -> FA3Output {
-    try run(inputs, schedule: schedule, plan: nil, threads: threads)
+  /// `steps` picks the implementation of the tensor-core chains (same bits either way; `.avx2`
+  /// needs the CPU's AVX2 and falls back to `.sse2` without it).
+  public static func run(_ inputs: FA3Inputs, schedule: FA3Schedule, threads: Int = 1,
+                         steps: HopperStepPath = .fastest) throws(AttentionError) -> FA3Output {
+    try run(inputs, schedule: schedule, plan: nil, threads: threads, steps: steps)
   }
 
   /// ``run(_:schedule:threads:)`` with the split plan given (one entry of a varlen launch,
   /// whose split counts come from all entries) or, when `nil`, the one `inputs` imply.
-  static func run(_ given: FA3Inputs, schedule: FA3Schedule, plan: FA3SplitPlan?, threads: Int) throws(AttentionError) -> FA3Output {
+  static func run(_ given: FA3Inputs, schedule: FA3Schedule, plan: FA3SplitPlan?, threads: Int,
+                  steps: HopperStepPath = .fastest) throws(AttentionError) -> FA3Output {
     try given.validate()
     let inputs = given.gatheringCacheEntries()
     try schedule.validate()
@@ -55,7 +59,7 @@ public enum FA3Forward {
     var out = FA3Output(o: [UInt16](repeating: 0, count: inputs.batch * inputs.seqLenQ * inputs.heads * dv),
                         lse: [Float](repeating: inputs.seqLenK == 0 ? .infinity : 0, count: inputs.batch * inputs.heads * inputs.seqLenQ))
     if inputs.seqLenK == 0 { return out }
-    let kernel = FA3RowKernel(inputs, schedule, plan: plan ?? splitPlan(inputs, schedule: schedule))
+    let kernel = FA3RowKernel(inputs, schedule, plan: plan ?? splitPlan(inputs, schedule: schedule), steps: steps)
     out.o.withUnsafeMutableBufferPointer { oBuffer in
       out.lse.withUnsafeMutableBufferPointer { lseBuffer in
         nonisolated(unsafe) let o = oBuffer.baseAddress!, lse = lseBuffer.baseAddress!
@@ -89,8 +93,21 @@ struct FA3RowKernel: Sendable {
   let kk: Int, paddedDim: Int, paddedKeys: Int, blockCount: Int
   /// The Q·Kᵀ instruction, and the P·V one (the same but for an e5m2 P, ``FA3Schedule/fp8ProbabilityFormat``).
   let step: HopperStep, pvStep: HopperStep
-  /// Split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead, channel, paddedKeys).
+  /// Eight chains at a time in AVX2 lanes (``HopperStep/laneChains(_:_:steps:acc:general:)``),
+  /// or one chain at a time on the SSE2 rows below; only for the Hopper tensor core.
+  let laneSteps: Bool
+  /// AVX2 path: MUFU ex2 of a whole block at once (``MUFU/ex2(_:into:vector:)``) when the schedule
+  /// uses it.
+  let vectorExp2: Bool
+  /// SSE2 path: split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead,
+  /// channel, paddedKeys); empty on the AVX2 path.
   let kSplit: HopperOperandRows, vSplit: HopperOperandRows
+  /// AVX2 path: K by groups of eight keys, interleaved (batch, kvHead, key / 8, paddedDim, key % 8),
+  /// and V by groups of eight channels (batch, kvHead, channel / 8, paddedKeys, channel % 8), padded
+  /// with code 0; empty on the SSE2 path.
+  let kLanes: HopperLaneOperands, vLanes: HopperLaneOperands
+  /// Groups of eight channels of O.
+  let channelGroups: Int
   /// The same values as Floats, for the IEEE tensor-core variant.
   let kValues: [Float], vValues: [Float]
   /// Split P codes (the P format's table), P's format and the inputs' (Q's) format.
@@ -105,6 +122,9 @@ struct FA3RowKernel: Sendable {
   /// one block's scores and probabilities (reused row after row).
   struct Scratch {
     let q: HopperOperandRows, pSplit: HopperOperandRows  // reference types: filled in place
+    /// The AVX2 path's Q rows and P, and the Q codes (its general steps read them).
+    let qLanes: HopperLaneOperands, pLanes: HopperLaneOperands
+    var qCodes: [UInt16]
     var qValues: [Float]
     var s: [Float], p: [Float]
     var pValues: [Float]
@@ -125,12 +145,15 @@ struct FA3RowKernel: Sendable {
 
     init(_ k: FA3RowKernel) {
       let rows = FA3RowKernel.rowsPerTask
-      q = HopperOperandRows(zeros: rows * k.paddedDim, table: k.step.aTable)
+      q = HopperOperandRows(zeros: k.laneSteps ? 0 : rows * k.paddedDim, table: k.step.aTable)
+      qLanes = HopperLaneOperands(zeros: k.laneSteps ? rows * k.paddedDim : 0, table: k.step.aTable)
+      qCodes = Array(repeating: 0, count: rows * k.paddedDim)
       qValues = Array(repeating: 0, count: rows * k.paddedDim)
       let n = k.schedule.blocks.blockColumns
       s = Array(repeating: 0, count: n)
       p = Array(repeating: 0, count: n)
-      pSplit = HopperOperandRows(zeros: n, table: k.pTable)
+      pSplit = HopperOperandRows(zeros: k.laneSteps ? 0 : n, table: k.pTable)
+      pLanes = HopperLaneOperands(zeros: k.laneSteps ? n : 0, table: k.pTable)
       pValues = Array(repeating: 0, count: n)
       o = Array(repeating: 0, count: rows * k.inputs.valueHeadDim)
       m = Array(repeating: 0, count: rows)
@@ -140,7 +163,7 @@ struct FA3RowKernel: Sendable {
     }
   }
 
-  init(_ inputs: FA3Inputs, _ schedule: FA3Schedule, plan: FA3SplitPlan) {
+  init(_ inputs: FA3Inputs, _ schedule: FA3Schedule, plan: FA3SplitPlan, steps: HopperStepPath) {
     self.inputs = inputs
     self.schedule = schedule
     fp8 = inputs.element == .e4m3fn
@@ -159,26 +182,37 @@ struct FA3RowKernel: Sendable {
     self.plan = plan
     combine = FA3Combine(valueHeadDim: inputs.valueHeadDim, launchedSplits: plan.launched)
     let (b, n, hk, d, dv) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim, inputs.valueHeadDim)
-    let ks = HopperOperandRows(zeros: b * hk * n * paddedDim, table: hopper.bTable)
-    let vs = HopperOperandRows(zeros: b * hk * dv * paddedKeys, table: hopper.bTable)
-    var kv = [Float](repeating: 0, count: ks.count), vv = [Float](repeating: 0, count: vs.count)
+    let avx2 = steps == .avx2 && HopperStepPath.fastest == .avx2
+    laneSteps = avx2 && schedule.tensorCore == .hopper
+    vectorExp2 = avx2 && schedule.exp2 == .mufu && schedule.exp2Polynomial == nil
+    channelGroups = (dv + 7) / 8
+    let split = !laneSteps
+    let ks = HopperOperandRows(zeros: split ? b * hk * n * paddedDim : 0, table: hopper.bTable)
+    let vs = HopperOperandRows(zeros: split ? b * hk * dv * paddedKeys : 0, table: hopper.bTable)
+    let kl = HopperLaneOperands(zeros: laneSteps ? b * hk * paddedKeys * paddedDim : 0, table: hopper.bTable)
+    let vl = HopperLaneOperands(zeros: laneSteps ? b * hk * channelGroups * 8 * paddedKeys : 0, table: hopper.bTable)
+    var kv = [Float](repeating: 0, count: b * hk * n * paddedDim), vv = [Float](repeating: 0, count: b * hk * dv * paddedKeys)
     let format = inputs.element.format
     for bi in 0..<b { for h in 0..<hk { for key in 0..<n {
       for c in 0..<d {
         let source = ((bi * n + key) * hk + h) * d + c
         let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
-        ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable)
+        if split { ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable) }
+        if laneSteps { kl.set((((bi * hk + h) * paddedKeys + key - key % 8) * paddedDim + c * 8) + key % 8, code: Int(inputs.k[source]), table: hopper.bTable) }
         kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
       }
       for c in 0..<dv {
         let source = ((bi * n + key) * hk + h) * dv + c
         let vIndex = ((bi * hk + h) * dv + c) * paddedKeys + key
-        vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable)
+        if split { vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable) }
+        if laneSteps { vl.set((((bi * hk + h) * channelGroups + c / 8) * paddedKeys + key) * 8 + c % 8, code: Int(inputs.v[source]), table: hopper.bTable) }
         vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
       }
     } } }
     kSplit = ks
     vSplit = vs
+    kLanes = kl
+    vLanes = vl
     kValues = kv
     vValues = vv
   }
@@ -247,7 +281,12 @@ struct FA3RowKernel: Sendable {
       let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
       for c in 0..<paddedDim {
         let code = c < d ? Int(inputs.q[qBase + c]) : 0
-        scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
+        scratch.qCodes[r * paddedDim + c] = UInt16(code)
+        if laneSteps {
+          scratch.qLanes.set(r * paddedDim + c, code: code, table: step.aTable)
+        } else {
+          scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
+        }
         scratch.qValues[r * paddedDim + c] = c < d ? Float(qFormat.decode(UInt32(code))) : 0
       }
     }
@@ -312,24 +351,21 @@ struct FA3RowKernel: Sendable {
       for q in 0..<lanes { scratch.laneSums[r * lanes + q] = 0 }
       for c in 0..<dv { scratch.o[r * dv + c] = 0 }
     }
-    let n = inputs.seqLenK
-    let kHead = (b * inputs.kvHeads + kvHead) * n * paddedDim
-    let vHead = (b * inputs.kvHeads + kvHead) * dv * paddedKeys
     // Causal (bottom-right aligned): key j is masked for query i when j > i + keys − seqLenQ.
     func lastKey(_ i: Int) -> Int { inputs.causal ? i + keys - inputs.seqLenQ : keys - 1 }
     var first = true
     for block in schedule.blocks.reverseOrder ? Array(blocks.reversed()) : Array(blocks) {
       for i in rows {
         visit(block, first: first, row: i - task.lowerBound, keys: keys, lastKey: lastKey(i), sl2: sl2, softcap: softcap,
-              kHead: kHead, vHead: vHead, &scratch)
+              head: b * inputs.kvHeads + kvHead, &scratch)
       }
       first = false
     }
   }
 
-  /// One K/V block for row `r`: scores (softcapped when `softcap`, the score factor, is given),
-  /// running max and rescale, probabilities, lane sums, O.
-  func visit(_ block: Int, first: Bool, row r: Int, keys n: Int, lastKey: Int, sl2: Float, softcap: Float?, kHead: Int, vHead: Int,
+  /// One K/V block for row `r` of (batch, kv head) `head`: scores (softcapped when `softcap`, the
+  /// score factor, is given), running max and rescale, probabilities, lane sums, O.
+  func visit(_ block: Int, first: Bool, row r: Int, keys n: Int, lastKey: Int, sl2: Float, softcap: Float?, head: Int,
              _ scratch: inout Scratch) {
     let (d, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)  // d: O's channels
     let offset = Float(schedule.probabilityOffset)
@@ -339,7 +375,8 @@ struct FA3RowKernel: Sendable {
     // 1. Scores, raw (unscaled), −∞ where masked (past the entry's keys or past lastKey: the unmasked
     // keys are the block's first `valid`), two keys' chains at a time.
     let valid = max(0, min(bn, n - key0, lastKey - key0 + 1))
-    var c = 0
+    let kHead = head * inputs.seqLenK * paddedDim, vHead = head * d * paddedKeys
+    var c = laneSteps ? scoreLanes(&scratch, row: r, head: head, key0: key0, valid: valid) : 0
     while c + 1 < valid {
       let (s0, s1) = scorePair(&scratch, r * paddedDim, kHead + (key0 + c) * paddedDim, kHead + (key0 + c + 1) * paddedDim)
       scratch.s[c] = s0
@@ -362,22 +399,28 @@ struct FA3RowKernel: Sendable {
       scale = exp2(mul(add(m, -current), sl2))
     }
     let ms = mNew == -.infinity ? 0 : multiplyAdd(mNew, sl2, -offset, fused: schedule.fusedExponentArgument)
-    for c in 0..<bn {
-      let x = multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument)
-      scratch.p[c] = schedule.exp2Polynomial.map { SoftwareExp2.ex2(x, degree: $0) } ?? exp2(x)
+    if vectorExp2 {
+      for c in 0..<bn { scratch.p[c] = multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument) }
+      scratch.p.withUnsafeMutableBufferPointer { p in MUFU.ex2(UnsafeBufferPointer(p), into: p) }
+    } else {
+      for c in 0..<bn {
+        let x = multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument)
+        scratch.p[c] = schedule.exp2Polynomial.map { SoftwareExp2.ex2(x, degree: $0) } ?? exp2(x)
+      }
     }
     // 3. Row sum of the unrounded P, in lanes.
     for q in 0..<lanes {
       var sum = scratch.laneSums[r * lanes + q]
       var firstInLane = true
-      for c in 0..<bn where (c % (2 * lanes)) / 2 == q {
+      // Lane q takes the column pairs 2q, 2q + 1 of every 2·lanes columns, in order.
+      for pair in stride(from: 2 * q, to: bn, by: 2 * lanes) { for c in pair..<min(pair + 2, bn) {
         if firstInLane && !first {
           sum = multiplyAdd(scale, sum, scratch.p[c], fused: schedule.blocks.fusedRowSumRescale)
         } else {
           sum = firstInLane ? scratch.p[c] : add(sum, scratch.p[c])
         }
         firstInLane = false
-      }
+      } }
       if firstInLane && !first { sum = mul(scale, sum) }  // a lane with no column (bn < 2·lanes)
       scratch.laneSums[r * lanes + q] = sum
     }
@@ -386,7 +429,7 @@ struct FA3RowKernel: Sendable {
       for c in 0..<d { scratch.o[r * d + c] = mul(Float(bitPattern: scratch.o[r * d + c]), scale).bitPattern }
     }
     roundProbabilities(&scratch)
-    c = 0
+    c = laneSteps ? accumulateLanes(&scratch, row: r, head: head, key0: key0) : 0
     while c + 1 < d {
       let (o0, o1) = accumulateValuesPair(&scratch, vHead + c * paddedKeys + key0, vHead + (c + 1) * paddedKeys + key0,
                                           scratch.o[r * d + c], scratch.o[r * d + c + 1])
@@ -451,6 +494,52 @@ struct FA3RowKernel: Sendable {
     return (Float(bitPattern: acc0), Float(bitPattern: acc1))
   }
 
+  /// The AVX2 path's scores: S for the block's keys `key0 + c`, eight keys' chains at a time, for
+  /// every group of eight that holds an unmasked key (c < `valid`). Returns `valid`.
+  func scoreLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int, valid: Int) -> Int {
+    let steps = paddedDim / kk
+    let n = inputs.seqLenK, hk = inputs.kvHeads, d = inputs.headDim
+    let q = scratch.qLanes.pointer(r * paddedDim)
+    for group in stride(from: 0, to: valid, by: 8) {
+      var acc = SIMD8<UInt32>(repeating: 0)
+      step.laneChains(q, kLanes.pointer((head * paddedKeys + key0 + group) * paddedDim), steps: steps, acc: &acc) { j, lane, c in
+        let key = key0 + group + lane
+        guard key < n else { return 0 }
+        let dims = (j * kk)..<((j + 1) * kk)
+        let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
+        let a = dims.map { UInt32(scratch.qCodes[r * paddedDim + $0]) }
+        let b = dims.map { $0 < d ? UInt32(inputs.k[((bi * n + key) * hk + h) * d + $0]) : 0 }
+        return step.instruction.step(a[...], b[...], c: c)
+      }
+      for lane in 0..<min(8, valid - group) { scratch.s[group + lane] = Float(bitPattern: acc[lane]) }
+    }
+    return valid
+  }
+
+  /// The AVX2 path's O += round(P)·V for row `r`: eight channels' chains at a time over the
+  /// block's keys from `key0`, C = O. Returns O's channel count.
+  func accumulateLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int) -> Int {
+    let (dv, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)
+    let n = inputs.seqLenK, hk = inputs.kvHeads
+    let p = scratch.pLanes.pointer(0)
+    for group in 0..<channelGroups {
+      let width = min(8, dv - 8 * group)
+      var acc = SIMD8<UInt32>(repeating: 0)
+      for lane in 0..<width { acc[lane] = scratch.o[r * dv + 8 * group + lane] }
+      pvStep.laneChains(p, vLanes.pointer(((head * channelGroups + group) * paddedKeys + key0) * 8), steps: bn / kk, acc: &acc) { j, lane, c in
+        let channel = 8 * group + lane
+        guard channel < dv else { return 0 }
+        let keys = (j * kk)..<((j + 1) * kk)
+        let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
+        let a = keys.map { fp8 ? UInt32(scratch.pCodes8[$0]) : UInt32(scratch.pCodes16[$0]) }
+        let b = keys.map { key0 + $0 < n ? UInt32(inputs.v[((bi * n + key0 + $0) * hk + h) * dv + channel]) : 0 }
+        return pvStep.instruction.step(a[...], b[...], c: c)
+      }
+      for lane in 0..<width { scratch.o[r * dv + 8 * group + lane] = acc[lane] }
+    }
+    return dv
+  }
+
   /// Rounds the block's P to the P format (RNE; e4m3fn saturating unless switched off).
   func roundProbabilities(_ scratch: inout Scratch) {
     let n = schedule.blocks.blockColumns
@@ -460,16 +549,24 @@ struct FA3RowKernel: Sendable {
         scratch.pCodes8.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, rounding) }
       }
       for c in 0..<n {
-        scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: pTable)
-        scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c])))
+        if laneSteps {
+          scratch.pLanes.set(c, code: Int(scratch.pCodes8[c]), table: pTable)
+        } else {
+          scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: pTable)
+        }
+        if schedule.tensorCore == .fp32FMA { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c]))) }
       }
     } else {
       scratch.p.withUnsafeBufferPointer { p in
         scratch.pCodes16.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, Rounding(.nearestEven, overflow: .infinity)) }
       }
       for c in 0..<n {
-        scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: pTable)
-        scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c])))
+        if laneSteps {
+          scratch.pLanes.set(c, code: Int(scratch.pCodes16[c]), table: pTable)
+        } else {
+          scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: pTable)
+        }
+        if schedule.tensorCore == .fp32FMA { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c]))) }
       }
     }
   }

@@ -42,7 +42,12 @@ public enum HopperInstruction: String, CaseIterable, Sendable {
     return TensorCoreBlock(aFormat: fa, bFormat: fb, alignedFractionBits: bits.aligned, outputFractionBits: bits.output)
   }
 
-  var isFP8MMASync: Bool { [.mmaE4M3K32, .mmaE5M2K32, .mmaE4M3K16, .mmaE5M2K16].contains(self) }
+  var isFP8MMASync: Bool {
+    switch self {
+    case .mmaE4M3K32, .mmaE5M2K32, .mmaE4M3K16, .mmaE5M2K16: true
+    default: false
+    }
+  }
 
   var isFP8: Bool {
     switch self {

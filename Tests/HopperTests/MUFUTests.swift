@@ -113,6 +113,39 @@ final class MUFUTests: XCTestCase {
     try checkChunkHashes("mufu-h100-hashes.bin", MUFU.Operation.h100Fixtures)
   }
 
+  /// The AVX2 ex2 (``MUFU/ex2(_:into:vector:)``) against the H100's outputs in the fixture and the
+  /// scalar model on 2^24 inputs spread over every exponent and sign (all 2^32 with
+  /// `FLASHNUM_EXHAUSTIVE=1`, about 2 minutes on 2 cores).
+  func testVectorEx2EqualsScalarModel() throws {
+    try XCTSkipUnless(HopperStepPath.fastest == .avx2, "this CPU has no AVX2: the vector ex2 is never taken")
+    let a = try NPYFile.read(Self.fixtures.appendingPathComponent("mufu-h100.npy").path)
+    let rows = try XCTUnwrap(a.uint32), width = 1 + MUFU.Operation.h100Fixtures.count
+    let column = try XCTUnwrap(MUFU.Operation.h100Fixtures.firstIndex(of: .ex2)) + 1
+    let x = stride(from: 0, to: rows.count, by: width).map { Float(bitPattern: rows[$0]) }
+    var y = [Float](repeating: 0, count: x.count)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { MUFU.ex2(xs, into: $0) } }
+    let h100 = stride(from: column, to: rows.count, by: width).map { rows[$0] }
+    XCTAssertEqual(zip(y, h100).filter { $0.bitPattern != $1 }.count, 0, "vector ex2 against the H100")
+    let exhaustive = ProcessInfo.processInfo.environment["FLASHNUM_EXHAUSTIVE"] == "1"
+    let chunks = 256, perChunk = exhaustive ? (1 << 24) : (1 << 16)
+    let mismatches = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+    defer { mismatches.deallocate() }
+    nonisolated(unsafe) let out = mismatches
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+      // Chunk c covers the inputs with top byte c: all of them, or 2^16 spread by a stride of 257.
+      let inputs = (0..<perChunk).map { Float(bitPattern: UInt32(chunk) << 24 | UInt32(truncatingIfNeeded: exhaustive ? $0 : $0 &* 257) & 0xFF_FFFF) }
+      var results = [Float](repeating: 0, count: perChunk)
+      inputs.withUnsafeBufferPointer { xs in results.withUnsafeMutableBufferPointer { MUFU.ex2(xs, into: $0) } }
+      out[chunk] = zip(inputs, results).filter { MUFU.ex2($0).bitPattern != $1.bitPattern }.count
+    }
+    XCTAssertEqual(mismatches.reduce(0, +), 0, "vector ex2 against the scalar model")
+    // The tail of a call that is not a multiple of eight goes through the same lanes.
+    let odd: [Float] = [-.infinity, .infinity, .nan, 0, -0.0, 127.99, -126.5, -300, 0x1p-130, -3.25, 1.5]
+    var oddOut = [Float](repeating: 0, count: odd.count)
+    odd.withUnsafeBufferPointer { xs in oddOut.withUnsafeMutableBufferPointer { MUFU.ex2(xs, into: $0) } }
+    XCTAssertEqual(oddOut.map(\.bitPattern), odd.map { MUFU.ex2($0).bitPattern })
+  }
+
   func testTanhReplaysH200Outputs() throws {
     try replay("tanh-h200.npy", [.tanh], gpu: "H200", atLeast: 20_000)
   }

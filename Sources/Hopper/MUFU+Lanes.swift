@@ -1,0 +1,22 @@
+import CVectorShims
+
+extension MUFU {
+  /// ``ex2(_:)`` of every element of `x` into `y` (same count): eight at a time in AVX2 lanes
+  /// when the CPU has it (CVectorShims' MUFULanes.c, the same operations lane by lane), else one
+  /// by one. The same bits either way; `vector: false` forces the scalar loop.
+  public static func ex2(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, vector: Bool = true) {
+    precondition(x.count == y.count, "ex2: \(x.count) arguments, \(y.count) results")
+    guard vector && HopperStepPath.fastest == .avx2, let xs = x.baseAddress, let ys = y.baseAddress else {
+      for i in x.indices { y[i] = ex2(x[i]) }
+      return
+    }
+    fn_mufu_ex2(xs, ys, x.count, ex2TablePointer)
+  }
+
+  /// ``ex2Table`` at a fixed address, for the vector kernel (written once, then only read).
+  nonisolated(unsafe) static let ex2TablePointer: UnsafePointer<UInt32> = {
+    let p = UnsafeMutablePointer<UInt32>.allocate(capacity: ex2Table.count)
+    p.initialize(from: ex2Table, count: ex2Table.count)
+    return UnsafePointer(p)
+  }()
+}
