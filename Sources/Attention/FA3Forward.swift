@@ -400,8 +400,11 @@ struct FA3RowKernel: Sendable {
     }
     let ms = mNew == -.infinity ? 0 : multiplyAdd(mNew, sl2, -offset, fused: schedule.fusedExponentArgument)
     if vectorExp2 {
-      for c in 0..<bn { scratch.p[c] = multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument) }
-      scratch.p.withUnsafeMutableBufferPointer { p in MUFU.ex2(UnsafeBufferPointer(p), into: p) }
+      scratch.s.withUnsafeBufferPointer { s in
+        scratch.p.withUnsafeMutableBufferPointer { p in
+          MUFU.ex2(multiplyAdd: s, sl2, -ms, fused: schedule.fusedExponentArgument, flushSubnormals: schedule.flushSubnormals, into: p)
+        }
+      }
     } else {
       for c in 0..<bn {
         let x = multiplyAdd(scratch.s[c], sl2, -ms, fused: schedule.fusedExponentArgument)

@@ -116,10 +116,44 @@ FN_AVX2 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table
   }
 }
 
+// The exponent argument of eight lanes: fma(x, a, b) rounded once, or fl(fl(x·a) + b), with
+// every operand and result flushed when `ftz`.
+FN_AVX2 static inline __m256 fn_ex2_argument(__m256 x, __m256 a, __m256 b, int fused, int ftz) {
+  if (ftz) x = fn_flushed(x);
+  if (fused) {
+    __m256 r = _mm256_fmadd_ps(x, a, b);
+    return ftz ? fn_flushed(r) : r;
+  }
+  __m256 product = _mm256_mul_ps(x, a);
+  if (ftz) product = fn_flushed(product);
+  __m256 r = _mm256_add_ps(product, b);
+  return ftz ? fn_flushed(r) : r;
+}
+
+FN_AVX2 void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a, float b, int fused, int ftz, const uint32_t *table) {
+  __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+  if (ftz) {
+    va = fn_flushed(va);
+    vb = fn_flushed(vb);
+  }
+  long i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fn_ex2_lanes(fn_ex2_argument(_mm256_loadu_ps(x + i), va, vb, fused, ftz), table));
+  if (i < n) {
+    float in[8] = {0}, out[8];
+    memcpy(in, x + i, (size_t)(n - i) * sizeof(float));
+    _mm256_storeu_ps(out, fn_ex2_lanes(fn_ex2_argument(_mm256_loadu_ps(in), va, vb, fused, ftz), table));
+    memcpy(y + i, out, (size_t)(n - i) * sizeof(float));
+  }
+}
+
 #else
 
 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table) {
   (void)x; (void)y; (void)n; (void)table;
+}
+
+void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a, float b, int fused, int ftz, const uint32_t *table) {
+  (void)x; (void)y; (void)n; (void)a; (void)b; (void)fused; (void)ftz; (void)table;
 }
 
 #endif

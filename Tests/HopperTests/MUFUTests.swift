@@ -146,6 +146,34 @@ final class MUFUTests: XCTestCase {
     XCTAssertEqual(oddOut.map(\.bitPattern), odd.map { MUFU.ex2($0).bitPattern })
   }
 
+  /// The AVX2 ex2 of a multiply-add (the FA3 softmax's exponent argument) against the scalar
+  /// FlushToZero operations and ex2, fused or not, flushed or not, on arguments that include
+  /// subnormal operands, products and sums, specials and the ends of ex2's range.
+  func testVectorEx2OfMultiplyAddEqualsScalar() throws {
+    try XCTSkipUnless(HopperStepPath.fastest == .avx2, "this CPU has no AVX2: the vector ex2 is never taken")
+    var rng = SplitMix64(seed: 41)
+    let specials: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 0x1p-127, -0x1p-130, 0x1p-126, 127, 128, -126, -150, -300]
+    for trial in 0..<400 {
+      let n = 1 + trial % 37
+      let x = (0..<n).map { _ in rng.next() % 6 == 0 ? specials[Int(rng.next() % UInt64(specials.count))]
+                                                    : Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+      let scales: [Float] = [0.18033688, 1, 0x1p-100, 0x1p-127, -3.5]
+      let a = scales[trial % scales.count], b = [Float(-12.25), 0, -0x1p-140, 0x1p-126, 100][trial / 5 % 5]
+      for (fused, flush) in [(true, true), (true, false), (false, true), (false, false)] {
+        var vector = [Float](repeating: 0, count: n), scalar = vector
+        x.withUnsafeBufferPointer { xs in
+          vector.withUnsafeMutableBufferPointer { MUFU.ex2(multiplyAdd: xs, a, b, fused: fused, flushSubnormals: flush, into: $0) }
+          scalar.withUnsafeMutableBufferPointer { MUFU.ex2(multiplyAdd: xs, a, b, fused: fused, flushSubnormals: flush, into: $0, vector: false) }
+        }
+        XCTAssertEqual(vector.map(\.bitPattern), scalar.map(\.bitPattern), "trial \(trial), fused \(fused), flushed \(flush)")
+      }
+    }
+    // The scalar path is the model: an FMA argument of 0.5·2 + 0.25 gives ex2(1.25).
+    var y: [Float] = [0]
+    [Float(0.5)].withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { MUFU.ex2(multiplyAdd: xs, 2, 0.25, fused: true, flushSubnormals: true, into: $0) } }
+    XCTAssertEqual(y[0].bitPattern, MUFU.ex2(1.25).bitPattern)
+  }
+
   func testTanhReplaysH200Outputs() throws {
     try replay("tanh-h200.npy", [.tanh], gpu: "H200", atLeast: 20_000)
   }

@@ -103,6 +103,9 @@ long fn_hopper_lane_steps(const float *av, const int32_t *ae, const float *bv, c
 /// `MUFU.ex2` is the definition), `table` its 64 (c0, c1, c2) rows. Only when
 /// `fn_hardware_avx2()` is nonzero.
 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table);
+/// `y[i]` = ex2 of `fma(x[i], a, b)` (`fused`) or of `fl(fl(x[i]·a) + b)`, with every operand
+/// and result of the FP32 operations flushed when `ftz` (`FFMA.FTZ`, `FMUL.FTZ`, `FADD.FTZ`).
+void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a, float b, int fused, int ftz, const uint32_t *table);
 
 /// The float32 → small-float encoder in every rounding mode (Encode.c), eight lanes with AVX2.
 /// A format is described by the fields below (filled from `FloatFormat` and one `Rounding`; the
