@@ -96,9 +96,10 @@ struct FA3RowKernel: Sendable {
   /// Eight chains at a time in AVX2 lanes (``HopperStep/laneChains(_:_:steps:acc:general:)``),
   /// or one chain at a time on the SSE2 rows below; only for the Hopper tensor core.
   let laneSteps: Bool
-  /// AVX2 path: MUFU ex2 of a whole block at once (``MUFU/ex2(_:into:vector:)``) when the schedule
-  /// uses it.
-  let vectorExp2: Bool
+  /// AVX2 path: the softmax's FP32 operations on vectors (O's rescale, the four row-sum lanes),
+  /// and MUFU ex2 of a whole block at once (``MUFU/ex2(multiplyAdd:_:_:fused:flushSubnormals:into:vector:)``)
+  /// when the schedule uses it.
+  let vectorSoftmax: Bool, vectorExp2: Bool
   /// SSE2 path: split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead,
   /// channel, paddedKeys); empty on the AVX2 path.
   let kSplit: HopperOperandRows, vSplit: HopperOperandRows
@@ -184,6 +185,7 @@ struct FA3RowKernel: Sendable {
     let (b, n, hk, d, dv) = (inputs.batch, inputs.seqLenK, inputs.kvHeads, inputs.headDim, inputs.valueHeadDim)
     let avx2 = steps == .avx2 && HopperStepPath.fastest == .avx2
     laneSteps = avx2 && schedule.tensorCore == .hopper
+    vectorSoftmax = avx2
     vectorExp2 = avx2 && schedule.exp2 == .mufu && schedule.exp2Polynomial == nil
     channelGroups = (dv + 7) / 8
     let split = !laneSteps
@@ -412,7 +414,9 @@ struct FA3RowKernel: Sendable {
       }
     }
     // 3. Row sum of the unrounded P, in lanes.
-    for q in 0..<lanes {
+    if vectorSoftmax && lanes == 4 && bn % 8 == 0 && schedule.flushSubnormals {
+      laneSumsOfFour(&scratch, row: r, first: first, scale: scale)
+    } else { for q in 0..<lanes {
       var sum = scratch.laneSums[r * lanes + q]
       var firstInLane = true
       // Lane q takes the column pairs 2q, 2q + 1 of every 2·lanes columns, in order.
@@ -426,11 +430,9 @@ struct FA3RowKernel: Sendable {
       } }
       if firstInLane && !first { sum = mul(scale, sum) }  // a lane with no column (bn < 2·lanes)
       scratch.laneSums[r * lanes + q] = sum
-    }
+    } }
     // 4. O ← O ⊗ scale, then O += round(P)·V.
-    if !first {
-      for c in 0..<d { scratch.o[r * d + c] = mul(Float(bitPattern: scratch.o[r * d + c]), scale).bitPattern }
-    }
+    if !first { scaleO(&scratch, row: r, by: scale) }
     roundProbabilities(&scratch)
     c = laneSteps ? accumulateLanes(&scratch, row: r, head: head, key0: key0) : 0
     while c + 1 < d {
@@ -442,6 +444,39 @@ struct FA3RowKernel: Sendable {
     }
     if c < d { scratch.o[r * d + c] = accumulateValues(&scratch, vHead + c * paddedKeys + key0, scratch.o[r * d + c]) }
     scratch.m[r] = mNew
+  }
+
+  /// Step 3 of ``visit`` for four lanes, `.ftz`, and a block of whole groups of eight columns:
+  /// lane q takes columns 8j + 2q and 8j + 2q + 1, in order, so the four lanes advance together.
+  func laneSumsOfFour(_ scratch: inout Scratch, row r: Int, first: Bool, scale: Float) {
+    let bn = schedule.blocks.blockColumns
+    var sums = SIMD4<Float>(scratch.laneSums[(4 * r)..<(4 * r + 4)])
+    scratch.p.withUnsafeBufferPointer { p in
+      for j in 0..<(bn / 8) {
+        let even = SIMD4(p[8 * j], p[8 * j + 2], p[8 * j + 4], p[8 * j + 6])
+        let odd = SIMD4(p[8 * j + 1], p[8 * j + 3], p[8 * j + 5], p[8 * j + 7])
+        if j > 0 {
+          sums = FlushToZero.add(sums, even)
+        } else if first {
+          sums = even
+        } else {
+          for q in 0..<4 { sums[q] = multiplyAdd(scale, sums[q], even[q], fused: schedule.blocks.fusedRowSumRescale) }
+        }
+        sums = FlushToZero.add(sums, odd)
+      }
+    }
+    for q in 0..<4 { scratch.laneSums[4 * r + q] = sums[q] }
+  }
+
+  /// O ← O ⊗ `scale` for row `r` (FP32 bits; on vectors on the AVX2 path).
+  func scaleO(_ scratch: inout Scratch, row r: Int, by scale: Float) {
+    let d = inputs.valueHeadDim
+    scratch.o.withUnsafeMutableBufferPointer { o in
+      o.baseAddress!.withMemoryRebound(to: Float.self, capacity: o.count) { base in
+        FlushToZero.multiply(UnsafeMutableBufferPointer(start: base + r * d, count: d), by: scale,
+                             flushSubnormals: schedule.flushSubnormals, vector: vectorSoftmax)
+      }
+    }
   }
 
   /// Row `r`'s epilogue: the factor O is multiplied by (1/l, times the V descale for FP8) and
@@ -551,24 +586,18 @@ struct FA3RowKernel: Sendable {
       scratch.p.withUnsafeBufferPointer { p in
         scratch.pCodes8.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, rounding) }
       }
+      if laneSteps { scratch.pCodes8.withUnsafeBufferPointer { scratch.pLanes.set(from: 0, codes: $0, table: pTable) } }
       for c in 0..<n {
-        if laneSteps {
-          scratch.pLanes.set(c, code: Int(scratch.pCodes8[c]), table: pTable)
-        } else {
-          scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: pTable)
-        }
+        if !laneSteps { scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: pTable) }
         if schedule.tensorCore == .fp32FMA { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c]))) }
       }
     } else {
       scratch.p.withUnsafeBufferPointer { p in
         scratch.pCodes16.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, Rounding(.nearestEven, overflow: .infinity)) }
       }
+      if laneSteps { scratch.pCodes16.withUnsafeBufferPointer { scratch.pLanes.set(from: 0, codes: $0, table: pTable) } }
       for c in 0..<n {
-        if laneSteps {
-          scratch.pLanes.set(c, code: Int(scratch.pCodes16[c]), table: pTable)
-        } else {
-          scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: pTable)
-        }
+        if !laneSteps { scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: pTable) }
         if schedule.tensorCore == .fp32FMA { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c]))) }
       }
     }

@@ -33,6 +33,28 @@ public final class HopperLaneOperands: @unchecked Sendable {
     exponents[i] = t.exponent
   }
 
+  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
+  public func set(from start: Int, codes: UnsafeBufferPointer<UInt8>, table: [HopperOperand]) {
+    precondition(start >= 0 && start + codes.count <= count)
+    table.withUnsafeBufferPointer { t in
+      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
+    }
+  }
+
+  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
+  public func set(from start: Int, codes: UnsafeBufferPointer<UInt16>, table: [HopperOperand]) {
+    precondition(start >= 0 && start + codes.count <= count)
+    table.withUnsafeBufferPointer { t in
+      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
+    }
+  }
+
+  @inline(__always)
+  func store(_ i: Int, _ split: HopperOperand) {
+    values[i] = split.value
+    exponents[i] = split.exponent
+  }
+
   /// The position of element `i`.
   @inlinable @inline(__always)
   public func pointer(_ i: Int) -> HopperLanePointer {

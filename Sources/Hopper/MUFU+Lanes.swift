@@ -2,7 +2,7 @@ import CVectorShims
 
 extension MUFU {
   /// ``ex2(_:)`` of every element of `x` into `y` (same count): eight at a time in AVX2 lanes
-  /// when the CPU has it (CVectorShims' MUFULanes.c, the same operations lane by lane), else one
+  /// when the CPU has it (CVectorShims' SoftmaxLanes.c, the same operations lane by lane), else one
   /// by one. The same bits either way; `vector: false` forces the scalar loop.
   public static func ex2(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, vector: Bool = true) {
     precondition(x.count == y.count, "ex2: \(x.count) arguments, \(y.count) results")

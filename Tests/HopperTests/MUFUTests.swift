@@ -174,6 +174,26 @@ final class MUFUTests: XCTestCase {
     XCTAssertEqual(y[0].bitPattern, MUFU.ex2(1.25).bitPattern)
   }
 
+  /// The AVX2 FMUL over a buffer against the scalar ``FlushToZero/multiply(_:_:)`` and IEEE `*`,
+  /// on values and factors that make subnormal operands and products, and lengths with tails.
+  func testVectorMultiplyEqualsScalar() throws {
+    try XCTSkipUnless(HopperStepPath.fastest == .avx2, "this CPU has no AVX2: the vector multiply is never taken")
+    var rng = SplitMix64(seed: 43)
+    for trial in 0..<300 {
+      let n = trial % 29
+      let x = (0..<n).map { _ in rng.next() % 4 == 0 ? [Float(0x1p-127), -0x1p-149, 0x1p-120, .nan, -.infinity][Int(rng.next() % 5)]
+                                                    : Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+      let s: Float = [0.5, 0x1p-10, 0x1p-130, 3, -0.0][trial % 5]
+      for flush in [true, false] {
+        var vector = x, scalar = x
+        vector.withUnsafeMutableBufferPointer { FlushToZero.multiply($0, by: s, flushSubnormals: flush) }
+        scalar.withUnsafeMutableBufferPointer { FlushToZero.multiply($0, by: s, flushSubnormals: flush, vector: false) }
+        XCTAssertEqual(vector.map(\.bitPattern), scalar.map(\.bitPattern), "trial \(trial), flushed \(flush)")
+        if flush { XCTAssertEqual(scalar.map(\.bitPattern), x.map { FlushToZero.multiply($0, s).bitPattern }) }
+      }
+    }
+  }
+
   func testTanhReplaysH200Outputs() throws {
     try replay("tanh-h200.npy", [.tanh], gpu: "H200", atLeast: 20_000)
   }

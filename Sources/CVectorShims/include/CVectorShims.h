@@ -99,13 +99,15 @@ void fn_dw_scaled_differences_baseline(const double *s, long n, double m, double
 long fn_hopper_lane_steps(const float *av, const int32_t *ae, const float *bv, const int32_t *be, long steps, int k,
                           uint32_t *acc, int *outside);
 
-/// `y[i]` = the H100's `ex2.approx.ftz.f32` of `x[i]` for i < n (MUFULanes.c; the Hopper module's
+/// `y[i]` = the H100's `ex2.approx.ftz.f32` of `x[i]` for i < n (SoftmaxLanes.c; the Hopper module's
 /// `MUFU.ex2` is the definition), `table` its 64 (c0, c1, c2) rows. Only when
 /// `fn_hardware_avx2()` is nonzero.
 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table);
 /// `y[i]` = ex2 of `fma(x[i], a, b)` (`fused`) or of `fl(fl(x[i]·a) + b)`, with every operand
 /// and result of the FP32 operations flushed when `ftz` (`FFMA.FTZ`, `FMUL.FTZ`, `FADD.FTZ`).
 void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a, float b, int fused, int ftz, const uint32_t *table);
+/// `x[i] ← x[i] ⊗ s` for i < n, flushed as `FMUL.FTZ` when `ftz`.
+void fn_multiply_lanes(float *x, long n, float s, int ftz);
 
 /// The float32 → small-float encoder in every rounding mode (Encode.c), eight lanes with AVX2.
 /// A format is described by the fields below (filled from `FloatFormat` and one `Rounding`; the

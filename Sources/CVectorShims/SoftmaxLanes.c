@@ -1,6 +1,7 @@
-// The H100's ex2.approx.ftz.f32 for eight arguments at once with AVX2 (declared in
-// include/CVectorShims.h). MUFU.ex2 in the Hopper module is the definition, and this kernel is
-// its operations lane by lane; the tests compare the two on every float32 input.
+// The FA3 softmax's GPU operations on eight lanes with AVX2 (declared in include/CVectorShims.h):
+// the H100's ex2.approx.ftz.f32, its argument (FFMA.FTZ or FMUL.FTZ + FADD.FTZ), and FMUL.FTZ.
+// MUFU.ex2 and FlushToZero in the Hopper module are the definitions, and these kernels are their
+// operations lane by lane; the tests compare ex2 on every float32 input.
 //
 // Per lane: a subnormal argument reads as a zero of its sign; NaN gives 0x7FFFFFFF, ±∞ gives
 // +∞ / +0, ±0 gives 1. Otherwise y = x (or x/2 below −126, squared at the end), i = trunc(y),
@@ -146,7 +147,25 @@ FN_AVX2 void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a,
   }
 }
 
+FN_AVX2 void fn_multiply_lanes(float *x, long n, float s, int ftz) {
+  __m256 vs = _mm256_set1_ps(s);
+  if (ftz) vs = fn_flushed(vs);
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(x + i, ftz ? fn_flushed(_mm256_mul_ps(fn_flushed(v), vs)) : _mm256_mul_ps(v, vs));
+  }
+  for (; i < n; i++) {
+    __m256 v = _mm256_set1_ps(x[i]);
+    x[i] = _mm256_cvtss_f32(ftz ? fn_flushed(_mm256_mul_ps(fn_flushed(v), vs)) : _mm256_mul_ps(v, vs));
+  }
+}
+
 #else
+
+void fn_multiply_lanes(float *x, long n, float s, int ftz) {
+  (void)x; (void)n; (void)s; (void)ftz;
+}
 
 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table) {
   (void)x; (void)y; (void)n; (void)table;
