@@ -93,7 +93,7 @@ struct FA3RowKernel: Sendable {
   let kk: Int, paddedDim: Int, paddedKeys: Int, blockCount: Int
   /// The Q·Kᵀ instruction, and the P·V one (the same but for an e5m2 P, ``FA3Schedule/fp8ProbabilityFormat``).
   let step: HopperStep, pvStep: HopperStep
-  /// Eight chains at a time in AVX2 lanes (``HopperStep/laneChains(_:_:steps:acc:general:)``),
+  /// Sixteen chains at a time in AVX2 lanes (``HopperStep/laneChains(_:_:steps:acc:general:)``),
   /// or one chain at a time on the SSE2 rows below; only for the Hopper tensor core.
   let laneSteps: Bool
   /// AVX2 path: the softmax's FP32 operations on vectors (O's rescale, the four row-sum lanes),
@@ -103,11 +103,12 @@ struct FA3RowKernel: Sendable {
   /// SSE2 path: split K rows (batch, kvHead, key, paddedDim) and transposed V (batch, kvHead,
   /// channel, paddedKeys); empty on the AVX2 path.
   let kSplit: HopperOperandRows, vSplit: HopperOperandRows
-  /// AVX2 path: K by groups of eight keys, interleaved (batch, kvHead, key / 8, paddedDim, key % 8),
-  /// and V by groups of eight channels (batch, kvHead, channel / 8, paddedKeys, channel % 8), padded
+  /// AVX2 path: K by groups of L = ``HopperStep/laneCount`` keys, interleaved (batch, kvHead,
+  /// key / L, paddedDim, key % L), and V by groups of L channels (batch, kvHead, channel / L,
+  /// paddedKeys, channel % L), padded
   /// with code 0; empty on the SSE2 path.
   let kLanes: HopperLaneOperands, vLanes: HopperLaneOperands
-  /// Groups of eight channels of O.
+  /// Groups of ``HopperStep/laneCount`` channels of O.
   let channelGroups: Int
   /// The same values as Floats, for the IEEE tensor-core variant.
   let kValues: [Float], vValues: [Float]
@@ -187,12 +188,13 @@ struct FA3RowKernel: Sendable {
     laneSteps = avx2 && schedule.tensorCore == .hopper
     vectorSoftmax = avx2
     vectorExp2 = avx2 && schedule.exp2 == .mufu && schedule.exp2Polynomial == nil
-    channelGroups = (dv + 7) / 8
+    let L = HopperStep.laneCount
+    channelGroups = (dv + L - 1) / L
     let split = !laneSteps
     let ks = HopperOperandRows(zeros: split ? b * hk * n * paddedDim : 0, table: hopper.bTable)
     let vs = HopperOperandRows(zeros: split ? b * hk * dv * paddedKeys : 0, table: hopper.bTable)
     let kl = HopperLaneOperands(zeros: laneSteps ? b * hk * paddedKeys * paddedDim : 0, table: hopper.bTable)
-    let vl = HopperLaneOperands(zeros: laneSteps ? b * hk * channelGroups * 8 * paddedKeys : 0, table: hopper.bTable)
+    let vl = HopperLaneOperands(zeros: laneSteps ? b * hk * channelGroups * L * paddedKeys : 0, table: hopper.bTable)
     var kv = [Float](repeating: 0, count: b * hk * n * paddedDim), vv = [Float](repeating: 0, count: b * hk * dv * paddedKeys)
     let format = inputs.element.format
     for bi in 0..<b { for h in 0..<hk { for key in 0..<n {
@@ -200,14 +202,14 @@ struct FA3RowKernel: Sendable {
         let source = ((bi * n + key) * hk + h) * d + c
         let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
         if split { ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable) }
-        if laneSteps { kl.set((((bi * hk + h) * paddedKeys + key - key % 8) * paddedDim + c * 8) + key % 8, code: Int(inputs.k[source]), table: hopper.bTable) }
+        if laneSteps { kl.set((((bi * hk + h) * paddedKeys + key - key % L) * paddedDim + c * L) + key % L, code: Int(inputs.k[source]), table: hopper.bTable) }
         kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
       }
       for c in 0..<dv {
         let source = ((bi * n + key) * hk + h) * dv + c
         let vIndex = ((bi * hk + h) * dv + c) * paddedKeys + key
         if split { vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable) }
-        if laneSteps { vl.set((((bi * hk + h) * channelGroups + c / 8) * paddedKeys + key) * 8 + c % 8, code: Int(inputs.v[source]), table: hopper.bTable) }
+        if laneSteps { vl.set((((bi * hk + h) * channelGroups + c / L) * paddedKeys + key) * L + c % L, code: Int(inputs.v[source]), table: hopper.bTable) }
         vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
       }
     } } }
@@ -532,14 +534,15 @@ struct FA3RowKernel: Sendable {
     return (Float(bitPattern: acc0), Float(bitPattern: acc1))
   }
 
-  /// The AVX2 path's scores: S for the block's keys `key0 + c`, eight keys' chains at a time, for
-  /// every group of eight that holds an unmasked key (c < `valid`). Returns `valid`.
+  /// The AVX2 path's scores: S for the block's keys `key0 + c`, ``HopperStep/laneCount`` keys'
+  /// chains at a time, for every such group that holds an unmasked key (c < `valid`). Returns `valid`.
   func scoreLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int, valid: Int) -> Int {
     let steps = paddedDim / kk
     let n = inputs.seqLenK, hk = inputs.kvHeads, d = inputs.headDim
     let q = scratch.qLanes.pointer(r * paddedDim)
-    for group in stride(from: 0, to: valid, by: 8) {
-      var acc = SIMD8<UInt32>(repeating: 0)
+    let L = HopperStep.laneCount
+    for group in stride(from: 0, to: valid, by: L) {
+      var acc = SIMD16<UInt32>(repeating: 0)
       step.laneChains(q, kLanes.pointer((head * paddedKeys + key0 + group) * paddedDim), steps: steps, acc: &acc) { j, lane, c in
         let key = key0 + group + lane
         guard key < n else { return 0 }
@@ -549,23 +552,24 @@ struct FA3RowKernel: Sendable {
         let b = dims.map { $0 < d ? UInt32(inputs.k[((bi * n + key) * hk + h) * d + $0]) : 0 }
         return step.instruction.step(a[...], b[...], c: c)
       }
-      for lane in 0..<min(8, valid - group) { scratch.s[group + lane] = Float(bitPattern: acc[lane]) }
+      for lane in 0..<min(L, valid - group) { scratch.s[group + lane] = Float(bitPattern: acc[lane]) }
     }
     return valid
   }
 
-  /// The AVX2 path's O += round(P)·V for row `r`: eight channels' chains at a time over the
+  /// The AVX2 path's O += round(P)·V for row `r`: ``HopperStep/laneCount`` channels' chains at a time over the
   /// block's keys from `key0`, C = O. Returns O's channel count.
   func accumulateLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int) -> Int {
     let (dv, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)
     let n = inputs.seqLenK, hk = inputs.kvHeads
     let p = scratch.pLanes.pointer(0)
+    let L = HopperStep.laneCount
     for group in 0..<channelGroups {
-      let width = min(8, dv - 8 * group)
-      var acc = SIMD8<UInt32>(repeating: 0)
-      for lane in 0..<width { acc[lane] = scratch.o[r * dv + 8 * group + lane] }
-      pvStep.laneChains(p, vLanes.pointer(((head * channelGroups + group) * paddedKeys + key0) * 8), steps: bn / kk, acc: &acc) { j, lane, c in
-        let channel = 8 * group + lane
+      let width = min(L, dv - L * group)
+      var acc = SIMD16<UInt32>(repeating: 0)
+      for lane in 0..<width { acc[lane] = scratch.o[r * dv + L * group + lane] }
+      pvStep.laneChains(p, vLanes.pointer(((head * channelGroups + group) * paddedKeys + key0) * L), steps: bn / kk, acc: &acc) { j, lane, c in
+        let channel = L * group + lane
         guard channel < dv else { return 0 }
         let keys = (j * kk)..<((j + 1) * kk)
         let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
@@ -573,7 +577,7 @@ struct FA3RowKernel: Sendable {
         let b = keys.map { key0 + $0 < n ? UInt32(inputs.v[((bi * n + key0 + $0) * hk + h) * dv + channel]) : 0 }
         return pvStep.instruction.step(a[...], b[...], c: c)
       }
-      for lane in 0..<width { scratch.o[r * dv + 8 * group + lane] = acc[lane] }
+      for lane in 0..<width { scratch.o[r * dv + L * group + lane] = acc[lane] }
     }
     return dv
   }

@@ -2,7 +2,7 @@ import Attention
 import Hopper
 import XCTest
 
-/// The FA3 schedule's two implementations — eight tensor-core chains per AVX2 vector and MUFU ex2
+/// The FA3 schedule's two implementations — sixteen tensor-core chains in AVX2 lanes and MUFU ex2
 /// eight lanes at a time (``HopperStepPath/avx2``), and one chain at a time in SSE2 with the
 /// scalar ex2 (``HopperStepPath/sse2``, the reference) — give the same O and LSE bits on cases that reach every branch of the kernel:
 /// each element type, unequal and unpadded head dims, GQA, causal masks, splits, KV-cache

@@ -2,7 +2,7 @@ import LowPrecision
 import Hopper
 import XCTest
 
-/// The eight-lane chains (AVX2) against the general model chained step by step
+/// The lane chains (AVX2, ``HopperStep/laneCount`` at once) against the general model chained step by step
 /// (``HopperInstruction/dot(_:_:c:)``), on chains whose steps mix ordinary blocks, zeros and
 /// subnormals, specials, and products or C at the edges of the vector window.
 final class HopperLaneTests: XCTestCase {
@@ -31,35 +31,36 @@ final class HopperLaneTests: XCTestCase {
       for trial in 0..<3_000 {
         let steps = 1 + trial % 4
         // A shared by the lanes; each step's block has one style for A and one per lane for B.
-        var a = [UInt32](), b = [[UInt32]](repeating: [], count: 8)
+        let L = HopperStep.laneCount
+        var a = [UInt32](), b = [[UInt32]](repeating: [], count: L)
         for _ in 0..<steps {
           // Ordinary blocks are the common case: most steps stay in the window.
           let style = rng.next() % 8 < 5 ? 2 : rng.next() % 4
           let edge = edges[Int(rng.next() % UInt64(edges.count))]
           a += (0..<k).map { _ in code(fa, style, edge: edge / 2) }
-          for lane in 0..<8 {
+          for lane in 0..<L {
             let laneStyle = rng.next() % 16 == 0 ? rng.next() % 4 : style
             b[lane] += (0..<k).map { _ in code(fb, laneStyle, edge: edge - edge / 2) }
           }
         }
         let cChoices: [UInt32] = [0, 0x8000_0000, UInt32(truncatingIfNeeded: rng.next()), Float(Double.random(in: -8...8, using: &rng)).bitPattern,
                                   0x7F80_0000, 0x0000_0001, UInt32(127 + edges[Int(rng.next() % UInt64(edges.count))]) << 23]
-        let c = (0..<8).map { _ in rng.next() % 4 == 0 ? cChoices[Int(rng.next() % UInt64(cChoices.count))] : 0 }
-        let expected = (0..<8).map { instruction.dot(a, b[$0], c: c[$0]) }
+        let c = (0..<L).map { _ in rng.next() % 4 == 0 ? cChoices[Int(rng.next() % UInt64(cChoices.count))] : 0 }
+        let expected = (0..<L).map { instruction.dot(a, b[$0], c: c[$0]) }
         let aLanes = HopperLaneOperands(zeros: a.count, table: step.aTable)
-        let bLanes = HopperLaneOperands(zeros: 8 * a.count, table: step.bTable)
+        let bLanes = HopperLaneOperands(zeros: L * a.count, table: step.bTable)
         for i in 0..<a.count {
           aLanes.set(i, code: Int(a[i]), table: step.aTable)
-          for lane in 0..<8 { bLanes.set(8 * i + lane, code: Int(b[lane][i]), table: step.bTable) }
+          for lane in 0..<L { bLanes.set(L * i + lane, code: Int(b[lane][i]), table: step.bTable) }
         }
-        var acc = SIMD8<UInt32>(c)
+        var acc = SIMD16<UInt32>(c)
         let before = fallbacks
         step.laneChains(aLanes.pointer(0), bLanes.pointer(0), steps: steps, acc: &acc) { j, lane, c in
           fallbacks += 1
           return instruction.step(a[(j * k)..<((j + 1) * k)], b[lane][(j * k)..<((j + 1) * k)], c: c)
         }
         if fallbacks == before { pureLaneTrials += 1 }
-        for lane in 0..<8 where acc[lane] != expected[lane] {
+        for lane in 0..<L where acc[lane] != expected[lane] {
           XCTFail(String(format: "%@ trial %d lane %d: lanes 0x%08x, general 0x%08x", instruction.rawValue, trial, lane, acc[lane], expected[lane]))
           return
         }

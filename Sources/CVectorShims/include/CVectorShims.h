@@ -89,14 +89,14 @@ void fn_dw_exps_baseline(const double *x, long n, const double *constants, doubl
 void fn_dw_scaled_differences_fma(const double *s, long n, double m, double sh, double sl, double *out);
 void fn_dw_scaled_differences_baseline(const double *s, long n, double m, double sh, double sl, double *out);
 
-/// Eight chains of wgmma steps (HopperLanes.c), one per lane, sharing their A operand: for step
+/// Sixteen chains of wgmma steps (HopperLanes.c), one per lane, sharing their A operand: for step
 /// j < `steps`, lane l computes `acc[l] ← step(A[j·k ..< (j+1)·k], B_l[same], C = acc[l])` with
 /// A's values `av` and exponents `ae` (HopperOperand's split) contiguous and B interleaved by lane
-/// (element i of lane l at `8·i + l`). k is 32 (FP8, F = 13) or 16 (BF16/FP16, F = 25). Returns the
+/// (element i of lane l at `16·i + l`). k is 32 (FP8, F = 13) or 16 (BF16/FP16, F = 25). Returns the
 /// steps done; when fewer than `steps`, `acc` holds the state before the next step and `*outside`
 /// the lanes whose alignment point leaves [−99, 100] (that step needs the general model). Only
 /// when `fn_hardware_avx2()` is nonzero.
-long fn_hopper_lane_steps(const float *av, const int32_t *ae, const float *bv, const int32_t *be, long steps, int k,
+long fn_hopper_lane_steps(const float *av, const int16_t *ae, const float *bv, const int16_t *be, long steps, int k,
                           uint32_t *acc, int *outside);
 
 /// `y[i]` = the H100's `ex2.approx.ftz.f32` of `x[i]` for i < n (SoftmaxLanes.c; the Hopper module's
