@@ -111,7 +111,7 @@ struct FA3RowKernel: Sendable {
   /// Groups of ``HopperStep/laneCount`` channels of O.
   let channelGroups: Int
   /// The same values as Floats, for the IEEE tensor-core variant.
-  let kValues: [Float], vValues: [Float]
+  let kValues: [Float], vValues: [Float]  // empty unless the tensor core is .fp32FMA
   /// Split P codes (the P format's table), P's format and the inputs' (Q's) format.
   let pTable: [HopperOperand]
   let pFormat: FloatFormat, qFormat: FloatFormat
@@ -195,7 +195,8 @@ struct FA3RowKernel: Sendable {
     let vs = HopperOperandRows(zeros: split ? b * hk * dv * paddedKeys : 0, table: hopper.bTable)
     let kl = HopperLaneOperands(zeros: laneSteps ? b * hk * paddedKeys * paddedDim : 0, table: hopper.bTable)
     let vl = HopperLaneOperands(zeros: laneSteps ? b * hk * channelGroups * L * paddedKeys : 0, table: hopper.bTable)
-    var kv = [Float](repeating: 0, count: b * hk * n * paddedDim), vv = [Float](repeating: 0, count: b * hk * dv * paddedKeys)
+    let floats = schedule.tensorCore == .fp32FMA
+    var kv = [Float](repeating: 0, count: floats ? b * hk * n * paddedDim : 0), vv = [Float](repeating: 0, count: floats ? b * hk * dv * paddedKeys : 0)
     let format = inputs.element.format
     for bi in 0..<b { for h in 0..<hk { for key in 0..<n {
       for c in 0..<d {
@@ -203,14 +204,14 @@ struct FA3RowKernel: Sendable {
         let kIndex = ((bi * hk + h) * n + key) * paddedDim + c
         if split { ks.set(kIndex, code: Int(inputs.k[source]), table: hopper.bTable) }
         if laneSteps { kl.set((((bi * hk + h) * paddedKeys + key - key % L) * paddedDim + c * L) + key % L, code: Int(inputs.k[source]), table: hopper.bTable) }
-        kv[kIndex] = Float(format.decode(UInt32(inputs.k[source])))
+        if floats { kv[kIndex] = Float(format.decode(UInt32(inputs.k[source]))) }
       }
       for c in 0..<dv {
         let source = ((bi * n + key) * hk + h) * dv + c
         let vIndex = ((bi * hk + h) * dv + c) * paddedKeys + key
         if split { vs.set(vIndex, code: Int(inputs.v[source]), table: hopper.bTable) }
         if laneSteps { vl.set((((bi * hk + h) * channelGroups + c / L) * paddedKeys + key) * L + c % L, code: Int(inputs.v[source]), table: hopper.bTable) }
-        vv[vIndex] = Float(format.decode(UInt32(inputs.v[source])))
+        if floats { vv[vIndex] = Float(format.decode(UInt32(inputs.v[source]))) }
       }
     } } }
     kSplit = ks

@@ -20,8 +20,10 @@ struct BenchScaling: ParsableCommand {
       the bit-exact FA3 schedule on e4m3fn codes with per-head descales (FA3 outlier \
       distribution, one head, not causal); reference = the double-word certified reference of \
       the same distribution (one head). 'inputs' is the memory of the inputs themselves; \
-      'working' is the peak less that of a child that builds the same inputs and runs nothing \
-      (the engine's own memory, outputs included). The fitted exponents are the least-squares \
+      'working' is the engine's own memory, outputs included: the peak resident memory during \
+      the run (its high-water mark reset once the inputs are built, /proc/self/clear_refs) less \
+      the resident memory when it starts; where the reset is not available, the peak less that \
+      of a child that builds the same inputs and runs nothing. The fitted exponents are the least-squares \
       slopes of log(seconds) and log(working) against log N over the lengths run for one \
       (engine, d). Attention costs N² in time and, for every engine but the naive one, O(N·d) in \
       memory. The default grid takes minutes; N up \
@@ -63,7 +65,7 @@ struct BenchScaling: ParsableCommand {
     out.line("flashnum bench scaling: one head, \(threads) threads, one run per point in its own process")
     out.line("| engine | d | N | seconds | peak memory (MiB) | working memory (MiB) | inputs (MiB) |")
     out.line("|---|---|---|---|---|---|---|")
-    struct Measured { var seconds: Double, peak: Double, inputs: Double }
+    struct Measured { var seconds: Double, peak: Double, inputs: Double, working: Double? }
     func child(_ spec: String) throws -> Measured {
       switch Subprocess.run(exe, ["bench", "scaling", "--point", spec, "--threads", "\(threads)"], standardError: .pass) {
       case .failure(let e): throw ValidationError("point \(spec): \(e.description)")
@@ -73,7 +75,7 @@ struct BenchScaling: ParsableCommand {
               let s = o["seconds"], let p = o["peak_rss_mib"], let i = o["input_mib"] else {
           throw ValidationError("point \(spec) failed (exit \(r.status)): \(last)")
         }
-        return Measured(seconds: s, peak: p, inputs: i)
+        return Measured(seconds: s, peak: p, inputs: i, working: o["working_mib"])
       }
     }
     var fits: [(Engine, Int, Double, Double)] = []
@@ -82,9 +84,8 @@ struct BenchScaling: ParsableCommand {
         var points: [(n: Double, seconds: Double, working: Double)] = []
         for n in seqLens.sorted() {
           if json { note("bench scaling: \(engine.rawValue) d=\(d) N=\(n)") }
-          let baseline = try child("\(engine.rawValue):\(n):\(d):none")
           let m = try child("\(engine.rawValue):\(n):\(d):run")
-          let working = max(m.peak - baseline.peak, 0)
+          let working = try m.working ?? max(m.peak - child("\(engine.rawValue):\(n):\(d):none").peak, 0)
           points.append((Double(n), m.seconds, working))
           out.line(String(format: "| %@ | %d | %d | %.3f | %.1f | %.1f | %.1f |", engine.rawValue, d, n, m.seconds, m.peak, working, m.inputs))
           out.row([("engine", .string(engine.rawValue)), ("seq_len", .int(n)), ("head_dim", .int(d)), ("threads", .int(threads)),
@@ -124,23 +125,47 @@ struct BenchScaling: ParsableCommand {
     }
     let run = parts[3] == "run"
     var seconds = 0.0, inputBytes = 0
+    var start: (resident: Double, reset: Bool) = (0, false)
     switch engine {
     case .fa3:
       let inputs = try FA3Case(element: .e4m3fn, headDim: d, seqLenQ: n, heads: 1, seed: 0).inputs()
       inputBytes = (inputs.q.count + inputs.k.count + inputs.v.count) * MemoryLayout<UInt16>.stride
       if run {
         let schedule = FA3Schedule.fa3(element: .e4m3fn, headDim: d, causal: false, seqLenQ: n)
+        start = Self.resetPeak()
         seconds = try medianNanoseconds(1) { _ = try FA3Forward.run(inputs, schedule: schedule, threads: threads) } * 1e-9
       }
     case .reference:
       let x = AttentionInputs.generate(AttentionShape(seqLenQ: n, headDim: d), .fa3, seed: 0)
       inputBytes = 3 * x.q.values.count * MemoryLayout<Double>.stride
-      if run { seconds = try medianNanoseconds(1) { _ = try ReferenceAttention.doubleWord(x, threads: threads) } * 1e-9 }
+      if run {
+        start = Self.resetPeak()
+        seconds = try medianNanoseconds(1) { _ = try ReferenceAttention.doubleWord(x, threads: threads) } * 1e-9
+      }
     }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let peak = Double(usage.ru_maxrss) / 1024   // KiB on Linux
-    print(JSONText.object([("seconds", .double(seconds)), ("peak_rss_mib", .double(peak)),
-                           ("input_mib", .double(Double(inputBytes) / 1048576))]).document, terminator: "")
+    var fields: [(String, JSONText)] = [("seconds", .double(seconds)), ("peak_rss_mib", .double(peak)),
+                                        ("input_mib", .double(Double(inputBytes) / 1048576))]
+    if start.reset, let highWater = Self.statusMiB("VmHWM") { fields.append(("working_mib", .double(max(highWater - start.resident, 0)))) }
+    print(JSONText.object(fields).document, terminator: "")
+  }
+
+  /// Resets this process's resident high-water mark (Linux `/proc/self/clear_refs`, value 5) and
+  /// returns the resident memory now (MiB) and whether the reset took effect.
+  static func resetPeak() -> (resident: Double, reset: Bool) {
+    let done = (try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)) != nil
+    return (statusMiB("VmRSS") ?? 0, done && statusMiB("VmHWM") != nil)
+  }
+
+  /// A `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`) in MiB, or `nil`.
+  static func statusMiB(_ field: String) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+      let kB = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) }
+      return kB.map { $0 / 1024 }
+    }
+    return nil
   }
 }
