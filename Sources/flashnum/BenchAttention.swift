@@ -90,6 +90,7 @@ struct BenchAttention: ParsableCommand {
     }
     var fp32Seconds = Double.nan
     var fp8Seconds: [Double] = []
+    var fa3Seconds: [Double]?
     for (label, name, algorithm) in !only.contains(.blocked) ? [] : [
       ("FP32 blocked (fp32, 128×128)", "fp32", AttentionAlgorithm.blocked(.flash2)),
       ("FP8 blocked (fa3-fp8-per-head, FA3 tiles)", "fa3-fp8-per-head",
@@ -122,6 +123,7 @@ struct BenchAttention: ParsableCommand {
         times.append(try median { outputs.append(try FA3Forward.run(inputs, schedule: schedule, threads: threads)) })
       }
       guard outputs.allSatisfy({ $0 == outputs[0] }) else { throw ValidationError("FA3 outputs differ between thread counts") }
+      if element == .e4m3fn { fa3Seconds = times }
       row("FA3 schedule \(element.rawValue) (--algorithm fa3, kBlockN \(schedule.blocks.blockColumns))", times, fp32Seconds)
       emit("fa3-\(element.rawValue)", times, n: seqLen)
     }
@@ -169,12 +171,12 @@ struct BenchAttention: ParsableCommand {
     out.line(String(format: "Double-word reference: %.1f× faster than the MPFR certified reference on 1 thread, %.1f× on 2.", certified[0] / dw[0], certified[1] / dw[1]))
     emit("reference-double-word", dw, n: referenceSeqLen, extra: [("certified_bits", .int(dwRun.bound.certifiedBits)), ("fallback_rows", .int(dwRun.fallbackRows))])
     if noPeers || !only.contains(.peers) || !only.contains(.blocked) { out.finish(); return }
-    try peers(out, fp8: fp8Seconds, reference: certified, doubleWord: dw, precision: precision, referenceInputs: r, attentionInputs: x)
+    try peers(out, fp8: fp8Seconds, fa3: fa3Seconds, reference: certified, doubleWord: dw, precision: precision, referenceInputs: r, attentionInputs: x)
     out.finish()
   }
 
   /// Runs the Python peers on the same inputs (written as float64 .npy) and prints the ratios.
-  func peers(_ out: BenchOutput, fp8: [Double], reference: [Double], doubleWord: [Double], precision: Int,
+  func peers(_ out: BenchOutput, fp8: [Double], fa3: [Double]?, reference: [Double], doubleWord: [Double], precision: Int,
              referenceInputs r: AttentionInputs, attentionInputs x: AttentionInputs) throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flashnum-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -193,7 +195,10 @@ struct BenchAttention: ParsableCommand {
     switch runPythonPeer(scripts + "/numpy_attention.py", numpyArgs) {
     case .success(let o):
       let s = o["seconds"] as? Double ?? .nan
-      out.line("| NumPy \(o["numpy"] ?? "?") + ml_dtypes \(o["ml_dtypes"] ?? "?") fake-quantized FP8 attention, N=\(seqLen) (BLAS) | \(f(s)) | \(f(fp8[1])) (FP8 blocked, 2 threads) | FlashNumerics \(String(format: "%.1f×", fp8[1] / s)) slower |")
+      // Ours ÷ the peer's seconds, in words.
+      func versus(_ ours: Double) -> String { ours >= s ? String(format: "%.1f× slower", ours / s) : String(format: "%.1f× faster", s / ours) }
+      let fa3Text = fa3.map { " / \(f($0[1])) (FA3 schedule e4m3fn)" } ?? "", fa3Ratio = fa3.map { " / FA3 schedule \(versus($0[1]))" } ?? ""
+      out.line("| NumPy \(o["numpy"] ?? "?") + ml_dtypes \(o["ml_dtypes"] ?? "?") fake-quantized FP8 attention, N=\(seqLen) (BLAS) | \(f(s)) | \(f(fp8[1])) (FP8 blocked)\(fa3Text), 2 threads | FP8 blocked \(versus(fp8[1]))\(fa3Ratio) |")
       out.row([("computation", .string("peer-numpy")), ("threads", .null), ("seq_len", .int(seqLen)), ("head_dim", .int(headDim)), ("seconds", .double(s))])
     case .failure(let why):
       out.line("| NumPy + ml_dtypes: skipped: \(why) | — | — | — |")
