@@ -107,7 +107,7 @@ struct FA3RowKernel: Sendable {
   /// key / L, paddedDim, key % L), and V by groups of L channels (batch, kvHead, channel / L,
   /// paddedKeys, channel % L), padded
   /// with code 0; empty on the SSE2 path.
-  let kLanes: HopperLaneOperands, vLanes: HopperLaneOperands
+  let kLanes: HopperOperandRows, vLanes: HopperOperandRows
   /// Groups of ``HopperStep/laneCount`` channels of O.
   let channelGroups: Int
   /// The same values as Floats, for the IEEE tensor-core variant.
@@ -125,7 +125,7 @@ struct FA3RowKernel: Sendable {
   struct Scratch {
     let q: HopperOperandRows, pSplit: HopperOperandRows  // reference types: filled in place
     /// The AVX2 path's Q rows and P, and the Q codes (its general steps read them).
-    let qLanes: HopperLaneOperands, pLanes: HopperLaneOperands
+    let qLanes: HopperOperandRows, pLanes: HopperOperandRows
     var qCodes: [UInt16]
     var qValues: [Float]
     var s: [Float], p: [Float]
@@ -148,14 +148,14 @@ struct FA3RowKernel: Sendable {
     init(_ k: FA3RowKernel) {
       let rows = FA3RowKernel.rowsPerTask
       q = HopperOperandRows(zeros: k.laneSteps ? 0 : rows * k.paddedDim, table: k.step.aTable)
-      qLanes = HopperLaneOperands(zeros: k.laneSteps ? rows * k.paddedDim : 0, table: k.step.aTable)
+      qLanes = HopperOperandRows(zeros: k.laneSteps ? rows * k.paddedDim : 0, table: k.step.aTable, codes: false)
       qCodes = Array(repeating: 0, count: rows * k.paddedDim)
       qValues = Array(repeating: 0, count: rows * k.paddedDim)
       let n = k.schedule.blocks.blockColumns
       s = Array(repeating: 0, count: n)
       p = Array(repeating: 0, count: n)
       pSplit = HopperOperandRows(zeros: k.laneSteps ? 0 : n, table: k.pTable)
-      pLanes = HopperLaneOperands(zeros: k.laneSteps ? n : 0, table: k.pTable)
+      pLanes = HopperOperandRows(zeros: k.laneSteps ? n : 0, table: k.pTable, codes: false)
       pValues = Array(repeating: 0, count: n)
       o = Array(repeating: 0, count: rows * k.inputs.valueHeadDim)
       m = Array(repeating: 0, count: rows)
@@ -193,8 +193,8 @@ struct FA3RowKernel: Sendable {
     let split = !laneSteps
     let ks = HopperOperandRows(zeros: split ? b * hk * n * paddedDim : 0, table: hopper.bTable)
     let vs = HopperOperandRows(zeros: split ? b * hk * dv * paddedKeys : 0, table: hopper.bTable)
-    let kl = HopperLaneOperands(zeros: laneSteps ? b * hk * paddedKeys * paddedDim : 0, table: hopper.bTable)
-    let vl = HopperLaneOperands(zeros: laneSteps ? b * hk * channelGroups * L * paddedKeys : 0, table: hopper.bTable)
+    let kl = HopperOperandRows(zeros: laneSteps ? b * hk * paddedKeys * paddedDim : 0, table: hopper.bTable, codes: false)
+    let vl = HopperOperandRows(zeros: laneSteps ? b * hk * channelGroups * L * paddedKeys : 0, table: hopper.bTable, codes: false)
     let floats = schedule.tensorCore == .fp32FMA
     var kv = [Float](repeating: 0, count: floats ? b * hk * n * paddedDim : 0), vv = [Float](repeating: 0, count: floats ? b * hk * dv * paddedKeys : 0)
     let format = inputs.element.format
@@ -540,11 +540,11 @@ struct FA3RowKernel: Sendable {
   func scoreLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int, valid: Int) -> Int {
     let steps = paddedDim / kk
     let n = inputs.seqLenK, hk = inputs.kvHeads, d = inputs.headDim
-    let q = scratch.qLanes.pointer(r * paddedDim)
+    let q = scratch.qLanes.lanePointer(r * paddedDim)
     let L = HopperStep.laneCount
     for group in stride(from: 0, to: valid, by: L) {
       var acc = SIMD16<UInt32>(repeating: 0)
-      step.laneChains(q, kLanes.pointer((head * paddedKeys + key0 + group) * paddedDim), steps: steps, acc: &acc) { j, lane, c in
+      step.laneChains(q, kLanes.lanePointer((head * paddedKeys + key0 + group) * paddedDim), steps: steps, acc: &acc) { j, lane, c in
         let key = key0 + group + lane
         guard key < n else { return 0 }
         let dims = (j * kk)..<((j + 1) * kk)
@@ -563,13 +563,13 @@ struct FA3RowKernel: Sendable {
   func accumulateLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int) -> Int {
     let (dv, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)
     let n = inputs.seqLenK, hk = inputs.kvHeads
-    let p = scratch.pLanes.pointer(0)
+    let p = scratch.pLanes.lanePointer(0)
     let L = HopperStep.laneCount
     for group in 0..<channelGroups {
       let width = min(L, dv - L * group)
       var acc = SIMD16<UInt32>(repeating: 0)
       for lane in 0..<width { acc[lane] = scratch.o[r * dv + L * group + lane] }
-      pvStep.laneChains(p, vLanes.pointer(((head * channelGroups + group) * paddedKeys + key0) * L), steps: bn / kk, acc: &acc) { j, lane, c in
+      pvStep.laneChains(p, vLanes.lanePointer(((head * channelGroups + group) * paddedKeys + key0) * L), steps: bn / kk, acc: &acc) { j, lane, c in
         let channel = L * group + lane
         guard channel < dv else { return 0 }
         let keys = (j * kk)..<((j + 1) * kk)

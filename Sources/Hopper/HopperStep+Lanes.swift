@@ -1,68 +1,7 @@
 import LowPrecision
 import CVectorShims
 
-/// Split operands for ``HopperStep``'s lane chains: values (as `Float`) and unnormalised
-/// exponents (as `Int16`, as in ``HopperOperandRows``) in separate buffers. The caller chooses the
-/// layout: a shared A operand is stored contiguously, the B operands of ``HopperStep/laneCount``
-/// chains interleaved by lane (element i of lane l at `laneCount·i + l`). A reference type with fixed storage; shared read-only between threads once filled.
-public final class HopperLaneOperands: @unchecked Sendable {
-  public let count: Int
-  @usableFromInline let values: UnsafeMutablePointer<Float>
-  @usableFromInline let exponents: UnsafeMutablePointer<Int16>
-
-  /// `count` zero operands (code 0 of the table's format).
-  public init(zeros count: Int, table: [HopperOperand]) {
-    self.count = count
-    values = .allocate(capacity: max(count, 1))
-    exponents = .allocate(capacity: max(count, 1))
-    values.initialize(repeating: table[0].value, count: max(count, 1))
-    exponents.initialize(repeating: Int16(table[0].exponent), count: max(count, 1))
-  }
-
-  deinit {
-    values.deallocate()
-    exponents.deallocate()
-  }
-
-  /// Element `i` set to the split of `code` (`table` indexed by code, as ``HopperStep/aTable``).
-  @inline(__always)
-  public func set(_ i: Int, code: Int, table: [HopperOperand]) {
-    precondition(i >= 0 && i < count)
-    let t = table[code]
-    values[i] = t.value
-    exponents[i] = Int16(t.exponent)
-  }
-
-  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
-  public func set(from start: Int, codes: UnsafeBufferPointer<UInt8>, table: [HopperOperand]) {
-    precondition(start >= 0 && start + codes.count <= count)
-    table.withUnsafeBufferPointer { t in
-      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
-    }
-  }
-
-  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
-  public func set(from start: Int, codes: UnsafeBufferPointer<UInt16>, table: [HopperOperand]) {
-    precondition(start >= 0 && start + codes.count <= count)
-    table.withUnsafeBufferPointer { t in
-      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
-    }
-  }
-
-  @inline(__always)
-  func store(_ i: Int, _ split: HopperOperand) {
-    values[i] = split.value
-    exponents[i] = Int16(truncatingIfNeeded: split.exponent)
-  }
-
-  /// The position of element `i`.
-  @inlinable @inline(__always)
-  public func pointer(_ i: Int) -> HopperLanePointer {
-    HopperLanePointer(values: values + i, exponents: exponents + i)
-  }
-}
-
-/// A position in ``HopperLaneOperands``.
+/// A position in ``HopperOperandRows`` for the lane chains (``HopperOperandRows/lanePointer(_:)``).
 public struct HopperLanePointer {
   public var values: UnsafePointer<Float>
   public var exponents: UnsafePointer<Int16>

@@ -1,25 +1,34 @@
 import LowPrecision
 import CVectorShims
 
-/// Operands split for the vector path of ``HopperStep``: values (as `Float`), unnormalised
+/// Operands split for the vector paths of ``HopperStep``: values (as `Float`), unnormalised
 /// exponents (as `Int16`) and codes in separate buffers (structure of arrays), so that one
-/// instruction's `k` operands load as vectors. A reference type with fixed storage, so that
-/// positions in it are plain pointers; shared read-only between threads once filled.
+/// instruction's `k` operands load as vectors. The four-lane step reads them contiguously
+/// (``pointer(_:)``); the lane chains (``HopperStep/laneChains(_:_:steps:acc:general:)``,
+/// ``lanePointer(_:)``) read a shared A operand contiguously and the B operands of
+/// ``HopperStep/laneCount`` chains interleaved by lane (element i of lane l at `laneCount·i + l`),
+/// and need no codes. A reference type with fixed storage, so that positions in it are plain
+/// pointers; shared read-only between threads once filled.
 public final class HopperOperandRows: @unchecked Sendable {
   public let count: Int
+  /// Whether the codes are stored (the four-lane step's general fallback reads them).
+  public let keepsCodes: Bool
   @usableFromInline let values: UnsafeMutablePointer<Float>
   @usableFromInline let exponents: UnsafeMutablePointer<Int16>
   @usableFromInline let codes: UnsafeMutablePointer<UInt16>
 
-  /// `count` zero operands (code 0 of the table's format).
-  public init(zeros count: Int, table: [HopperOperand]) {
+  /// `count` zero operands (code 0 of the table's format); without `codes`, values and
+  /// exponents only.
+  public init(zeros count: Int, table: [HopperOperand], codes keepsCodes: Bool = true) {
     self.count = count
+    self.keepsCodes = keepsCodes
     values = .allocate(capacity: max(count, 1))
     exponents = .allocate(capacity: max(count, 1))
-    codes = .allocate(capacity: max(count, 1))
+    let codeCount = keepsCodes ? max(count, 1) : 1
+    codes = .allocate(capacity: codeCount)
     values.initialize(repeating: table[0].value, count: max(count, 1))
     exponents.initialize(repeating: Int16(table[0].exponent), count: max(count, 1))
-    codes.initialize(repeating: table[0].code, count: max(count, 1))
+    codes.initialize(repeating: table[0].code, count: codeCount)
   }
 
   deinit {
@@ -32,16 +41,42 @@ public final class HopperOperandRows: @unchecked Sendable {
   @inline(__always)
   public func set(_ i: Int, code: Int, table: [HopperOperand]) {
     precondition(i >= 0 && i < count)
-    let t = table[code]
-    values[i] = t.value
-    exponents[i] = Int16(t.exponent)
-    codes[i] = t.code
+    store(i, table[code])
   }
 
-  /// The position of element `i`.
+  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
+  public func set(from start: Int, codes: UnsafeBufferPointer<UInt8>, table: [HopperOperand]) {
+    precondition(start >= 0 && start + codes.count <= count)
+    table.withUnsafeBufferPointer { t in
+      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
+    }
+  }
+
+  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
+  public func set(from start: Int, codes: UnsafeBufferPointer<UInt16>, table: [HopperOperand]) {
+    precondition(start >= 0 && start + codes.count <= count)
+    table.withUnsafeBufferPointer { t in
+      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
+    }
+  }
+
+  @inline(__always)
+  func store(_ i: Int, _ split: HopperOperand) {
+    values[i] = split.value
+    exponents[i] = Int16(truncatingIfNeeded: split.exponent)
+    if keepsCodes { codes[i] = split.code }
+  }
+
+  /// The position of element `i` for the four-lane step (only when ``keepsCodes``).
   @inlinable @inline(__always)
   public func pointer(_ i: Int) -> HopperOperandPointer {
     HopperOperandPointer(values + i, exponents + i, codes + i)
+  }
+
+  /// The position of element `i` for the lane chains.
+  @inlinable @inline(__always)
+  public func lanePointer(_ i: Int) -> HopperLanePointer {
+    HopperLanePointer(values: values + i, exponents: exponents + i)
   }
 }
 

@@ -96,8 +96,8 @@ struct BenchMMA: ParsableCommand {
     guard HopperStepPath.fastest == .avx2 else { return nil }
     let (k, L, S) = (step.instruction.k, HopperStep.laneCount, 8)
     let groups = rows / (L * S)
-    let aLanes = HopperLaneOperands(zeros: groups * S * k, table: step.aTable)
-    let bLanes = HopperLaneOperands(zeros: groups * L * S * k, table: step.bTable)
+    let aLanes = HopperOperandRows(zeros: groups * S * k, table: step.aTable, codes: false)
+    let bLanes = HopperOperandRows(zeros: groups * L * S * k, table: step.bTable, codes: false)
     func bRow(_ g: Int, _ l: Int, _ j: Int) -> Int { partner[((g * L + l) * S + j) % rows] }
     for g in 0..<groups {
       for i in 0..<(S * k) {
@@ -109,7 +109,7 @@ struct BenchMMA: ParsableCommand {
     let ns = medianNanoseconds(repeats) {
       for g in 0..<groups {
         var acc = SIMD16<UInt32>(repeating: 0)
-        step.laneChains(aLanes.pointer(g * S * k), bLanes.pointer(g * S * k * L), steps: S, acc: &acc) { j, l, c in
+        step.laneChains(aLanes.lanePointer(g * S * k), bLanes.lanePointer(g * S * k * L), steps: S, acc: &acc) { j, l, c in
           step.instruction.step(a[((g * S + j) * k)..<((g * S + j + 1) * k)], b[(bRow(g, l, j) * k)..<((bRow(g, l, j) + 1) * k)], c: c)
         }
         results[g] = acc

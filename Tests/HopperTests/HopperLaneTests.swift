@@ -47,15 +47,15 @@ final class HopperLaneTests: XCTestCase {
                                   0x7F80_0000, 0x0000_0001, UInt32(127 + edges[Int(rng.next() % UInt64(edges.count))]) << 23]
         let c = (0..<L).map { _ in rng.next() % 4 == 0 ? cChoices[Int(rng.next() % UInt64(cChoices.count))] : 0 }
         let expected = (0..<L).map { instruction.dot(a, b[$0], c: c[$0]) }
-        let aLanes = HopperLaneOperands(zeros: a.count, table: step.aTable)
-        let bLanes = HopperLaneOperands(zeros: L * a.count, table: step.bTable)
+        let aLanes = HopperOperandRows(zeros: a.count, table: step.aTable, codes: false)
+        let bLanes = HopperOperandRows(zeros: L * a.count, table: step.bTable, codes: false)
         for i in 0..<a.count {
           aLanes.set(i, code: Int(a[i]), table: step.aTable)
           for lane in 0..<L { bLanes.set(L * i + lane, code: Int(b[lane][i]), table: step.bTable) }
         }
         var acc = SIMD16<UInt32>(c)
         let before = fallbacks
-        step.laneChains(aLanes.pointer(0), bLanes.pointer(0), steps: steps, acc: &acc) { j, lane, c in
+        step.laneChains(aLanes.lanePointer(0), bLanes.lanePointer(0), steps: steps, acc: &acc) { j, lane, c in
           fallbacks += 1
           return instruction.step(a[(j * k)..<((j + 1) * k)], b[lane][(j * k)..<((j + 1) * k)], c: c)
         }
