@@ -95,7 +95,7 @@ struct BenchMMA: ParsableCommand {
   func laneSteps(_ step: HopperStep, _ a: [UInt32], _ b: [UInt32], _ partner: [Int]) throws -> Double? {
     guard HopperStepPath.fastest == .avx2 else { return nil }
     let (k, L, S) = (step.instruction.k, HopperStep.laneCount, 8)
-    let groups = rows / (L * S)
+    let groups = max(1, rows / (L * S))  // B rows wrap around (partner indices mod rows)
     let aLanes = HopperOperandRows(zeros: groups * S * k, table: step.aTable, codes: false)
     let bLanes = HopperOperandRows(zeros: groups * L * S * k, table: step.bTable, codes: false)
     func bRow(_ g: Int, _ l: Int, _ j: Int) -> Int { partner[((g * L + l) * S + j) % rows] }

@@ -5,7 +5,7 @@ import XCTest
 /// The FA3 schedule's two implementations — sixteen tensor-core chains in AVX2 lanes and MUFU ex2
 /// eight lanes at a time (``HopperStepPath/avx2``), and one chain at a time in SSE2 with the
 /// scalar ex2 (``HopperStepPath/sse2``, the reference) — give the same O and LSE bits on cases that reach every branch of the kernel:
-/// each element type, unequal and unpadded head dims, GQA, causal masks, splits, KV-cache
+/// each element type, unequal head dims and dims that fill no whole lane group, GQA, causal masks, splits, KV-cache
 /// lengths, softcap, e5m2 P, the FP32 tensor-core and IEEE-exp2 variants, NaN codes and codes whose steps
 /// leave the vector window (huge and tiny values).
 final class FA3StepPathTests: XCTestCase {
@@ -26,6 +26,8 @@ final class FA3StepPathTests: XCTestCase {
     cases.append((FA3Case(element: .fp16, headDim: 64, seqLenQ: 20, seqLenK: 90, seed: 11), { _ in }))
     cases.append((FA3Case(element: .e4m3fn, headDim: 64, seqLenQ: 20, seqLenK: 150, seed: 12), { $0.tensorCore = .fp32FMA }))
     cases.append((FA3Case(element: .bf16, headDim: 64, seqLenQ: 20, seqLenK: 150, seed: 13), { $0.exp2 = .ieee; $0.rowSumLanes = 2 }))
+    // Head dims that fill no whole group of sixteen lanes (Q/K 24, padded to 32; V 40).
+    cases.append((FA3Case(element: .bf16, headDim: 24, seqLenQ: 20, seqLenK: 70, seed: 14, valueHeadDim: 40), { _ in }))
     var checked = 0
     for (c, adjust) in cases {
       var inputs = try c.inputs()
