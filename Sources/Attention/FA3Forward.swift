@@ -123,10 +123,8 @@ struct FA3RowKernel: Sendable {
   /// One task's state: split Q rows, per-row max, lane sums and O accumulators (FP32 bits), and
   /// one block's scores and probabilities (reused row after row).
   struct Scratch {
+    /// Split Q rows and P, read by both paths (contiguous; their codes feed the general steps).
     let q: HopperOperandRows, pSplit: HopperOperandRows  // reference types: filled in place
-    /// The AVX2 path's Q rows and P, and the Q codes (its general steps read them).
-    let qLanes: HopperOperandRows, pLanes: HopperOperandRows
-    var qCodes: [UInt16]
     var qValues: [Float]
     var s: [Float], p: [Float]
     var pValues: [Float]
@@ -147,15 +145,12 @@ struct FA3RowKernel: Sendable {
 
     init(_ k: FA3RowKernel) {
       let rows = FA3RowKernel.rowsPerTask
-      q = HopperOperandRows(zeros: k.laneSteps ? 0 : rows * k.paddedDim, table: k.step.aTable)
-      qLanes = HopperOperandRows(zeros: k.laneSteps ? rows * k.paddedDim : 0, table: k.step.aTable, codes: false)
-      qCodes = Array(repeating: 0, count: rows * k.paddedDim)
+      q = HopperOperandRows(zeros: rows * k.paddedDim, table: k.step.aTable)
       qValues = Array(repeating: 0, count: rows * k.paddedDim)
       let n = k.schedule.blocks.blockColumns
       s = Array(repeating: 0, count: n)
       p = Array(repeating: 0, count: n)
-      pSplit = HopperOperandRows(zeros: k.laneSteps ? 0 : n, table: k.pTable)
-      pLanes = HopperOperandRows(zeros: k.laneSteps ? n : 0, table: k.pTable, codes: false)
+      pSplit = HopperOperandRows(zeros: n, table: k.pTable)
       pValues = Array(repeating: 0, count: n)
       o = Array(repeating: 0, count: rows * k.inputs.valueHeadDim)
       m = Array(repeating: 0, count: rows)
@@ -286,12 +281,7 @@ struct FA3RowKernel: Sendable {
       let qBase = ((b * inputs.seqLenQ + i) * inputs.heads + h) * d
       for c in 0..<paddedDim {
         let code = c < d ? Int(inputs.q[qBase + c]) : 0
-        scratch.qCodes[r * paddedDim + c] = UInt16(code)
-        if laneSteps {
-          scratch.qLanes.set(r * paddedDim + c, code: code, table: step.aTable)
-        } else {
-          scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
-        }
+        scratch.q.set(r * paddedDim + c, code: code, table: step.aTable)
         scratch.qValues[r * paddedDim + c] = c < d ? Float(qFormat.decode(UInt32(code))) : 0
       }
     }
@@ -540,7 +530,7 @@ struct FA3RowKernel: Sendable {
   func scoreLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int, valid: Int) -> Int {
     let steps = paddedDim / kk
     let n = inputs.seqLenK, hk = inputs.kvHeads, d = inputs.headDim
-    let q = scratch.qLanes.lanePointer(r * paddedDim)
+    let q = scratch.q.lanePointer(r * paddedDim)
     let L = HopperStep.laneCount
     for group in stride(from: 0, to: valid, by: L) {
       var acc = SIMD16<UInt32>(repeating: 0)
@@ -549,7 +539,7 @@ struct FA3RowKernel: Sendable {
         guard key < n else { return 0 }
         let dims = (j * kk)..<((j + 1) * kk)
         let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
-        let a = dims.map { UInt32(scratch.qCodes[r * paddedDim + $0]) }
+        let a = dims.map { UInt32(scratch.q.pointer(r * paddedDim).codes[$0]) }
         let b = dims.map { $0 < d ? UInt32(inputs.k[((bi * n + key) * hk + h) * d + $0]) : 0 }
         return step.instruction.step(a[...], b[...], c: c)
       }
@@ -563,7 +553,7 @@ struct FA3RowKernel: Sendable {
   func accumulateLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int) -> Int {
     let (dv, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)
     let n = inputs.seqLenK, hk = inputs.kvHeads
-    let p = scratch.pLanes.lanePointer(0)
+    let p = scratch.pSplit.lanePointer(0)
     let L = HopperStep.laneCount
     for group in 0..<channelGroups {
       let width = min(L, dv - L * group)
@@ -574,7 +564,7 @@ struct FA3RowKernel: Sendable {
         guard channel < dv else { return 0 }
         let keys = (j * kk)..<((j + 1) * kk)
         let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
-        let a = keys.map { fp8 ? UInt32(scratch.pCodes8[$0]) : UInt32(scratch.pCodes16[$0]) }
+        let a = keys.map { UInt32(scratch.pSplit.pointer(0).codes[$0]) }
         let b = keys.map { key0 + $0 < n ? UInt32(inputs.v[((bi * n + key0 + $0) * hk + h) * dv + channel]) : 0 }
         return pvStep.instruction.step(a[...], b[...], c: c)
       }
@@ -591,19 +581,17 @@ struct FA3RowKernel: Sendable {
       scratch.p.withUnsafeBufferPointer { p in
         scratch.pCodes8.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, rounding) }
       }
-      if laneSteps { scratch.pCodes8.withUnsafeBufferPointer { scratch.pLanes.set(from: 0, codes: $0, table: pTable) } }
-      for c in 0..<n {
-        if !laneSteps { scratch.pSplit.set(c, code: Int(scratch.pCodes8[c]), table: pTable) }
-        if schedule.tensorCore == .fp32FMA { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c]))) }
+      scratch.pCodes8.withUnsafeBufferPointer { scratch.pSplit.set(from: 0, codes: $0, table: pTable) }
+      if schedule.tensorCore == .fp32FMA {
+        for c in 0..<n { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes8[c]))) }
       }
     } else {
       scratch.p.withUnsafeBufferPointer { p in
         scratch.pCodes16.withUnsafeMutableBufferPointer { pFormat.encode(p, into: $0, Rounding(.nearestEven, overflow: .infinity)) }
       }
-      if laneSteps { scratch.pCodes16.withUnsafeBufferPointer { scratch.pLanes.set(from: 0, codes: $0, table: pTable) } }
-      for c in 0..<n {
-        if !laneSteps { scratch.pSplit.set(c, code: Int(scratch.pCodes16[c]), table: pTable) }
-        if schedule.tensorCore == .fp32FMA { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c]))) }
+      scratch.pCodes16.withUnsafeBufferPointer { scratch.pSplit.set(from: 0, codes: $0, table: pTable) }
+      if schedule.tensorCore == .fp32FMA {
+        for c in 0..<n { scratch.pValues[c] = Float(pFormat.decode(UInt32(scratch.pCodes16[c]))) }
       }
     }
   }
