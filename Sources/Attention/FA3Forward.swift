@@ -553,22 +553,34 @@ struct FA3RowKernel: Sendable {
   func accumulateLanes(_ scratch: inout Scratch, row r: Int, head: Int, key0: Int) -> Int {
     let (dv, bn) = (inputs.valueHeadDim, schedule.blocks.blockColumns)
     let n = inputs.seqLenK, hk = inputs.kvHeads
-    let p = scratch.pSplit.lanePointer(0)
+    let pRows = scratch.pSplit, p = pRows.lanePointer(0)
     let L = HopperStep.laneCount
-    for group in 0..<channelGroups {
-      let width = min(L, dv - L * group)
-      var acc = SIMD16<UInt32>(repeating: 0)
-      for lane in 0..<width { acc[lane] = scratch.o[r * dv + L * group + lane] }
-      pvStep.laneChains(p, vLanes.lanePointer(((head * channelGroups + group) * paddedKeys + key0) * L), steps: bn / kk, acc: &acc) { j, lane, c in
-        let channel = L * group + lane
-        guard channel < dv else { return 0 }
-        let keys = (j * kk)..<((j + 1) * kk)
-        let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
-        let a = keys.map { UInt32(scratch.pSplit.pointer(0).codes[$0]) }
-        let b = keys.map { key0 + $0 < n ? UInt32(inputs.v[((bi * n + key0 + $0) * hk + h) * dv + channel]) : 0 }
-        return pvStep.instruction.step(a[...], b[...], c: c)
+    scratch.o.withUnsafeMutableBufferPointer { oBuffer in
+      let o = oBuffer.baseAddress! + r * dv
+      for group in 0..<channelGroups {
+        // O's channels of the group as one vector (a partial last group lane by lane).
+        let width = min(L, dv - L * group), channels = o + L * group
+        var acc = SIMD16<UInt32>(repeating: 0)
+        if width == L {
+          acc = UnsafeRawPointer(channels).loadUnaligned(as: SIMD16<UInt32>.self)
+        } else {
+          for lane in 0..<width { acc[lane] = channels[lane] }
+        }
+        pvStep.laneChains(p, vLanes.lanePointer(((head * channelGroups + group) * paddedKeys + key0) * L), steps: bn / kk, acc: &acc) { j, lane, c in
+          let channel = L * group + lane
+          guard channel < dv else { return 0 }
+          let keys = (j * kk)..<((j + 1) * kk)
+          let (bi, h) = head.quotientAndRemainder(dividingBy: hk)
+          let a = keys.map { UInt32(pRows.pointer(0).codes[$0]) }
+          let b = keys.map { key0 + $0 < n ? UInt32(inputs.v[((bi * n + key0 + $0) * hk + h) * dv + channel]) : 0 }
+          return pvStep.instruction.step(a[...], b[...], c: c)
+        }
+        if width == L {
+          UnsafeMutableRawPointer(channels).storeBytes(of: acc, as: SIMD16<UInt32>.self)
+        } else {
+          for lane in 0..<width { channels[lane] = acc[lane] }
+        }
       }
-      for lane in 0..<width { scratch.o[r * dv + L * group + lane] = acc[lane] }
     }
     return dv
   }

@@ -35,7 +35,7 @@ extension HopperStep {
   public static let laneCount = 16
 
   /// `acc[l] ← step(A_j, B_l,j, C = acc[l])` for the steps j < `steps` in order, A_j the `k`
-  /// operands at `a + j·k` and B_l,j at `b + 16·(j·k + i) + l`, i < k. `general(j, l, c)` returns
+  /// operands at `a + j·k` and B_l,j at `b + laneCount·(j·k + i) + l`, i < k. `general(j, l, c)` returns
   /// step j of lane l from C = `c` by the general model. Only when ``HopperStepPath/fastest`` is
   /// `.avx2`.
   @inlinable
@@ -47,12 +47,12 @@ extension HopperStep {
       var outside: Int32 = 0
       let at = done * k
       let n = withUnsafeMutableBytes(of: &acc) { bytes in
-        fn_hopper_lane_steps(a.values + at, a.exponents + at, b.values + 16 * at, b.exponents + 16 * at, steps - done, Int32(k),
+        fn_hopper_lane_steps(a.values + at, a.exponents + at, b.values + Self.laneCount * at, b.exponents + Self.laneCount * at, steps - done, Int32(k),
                              bytes.baseAddress!.assumingMemoryBound(to: UInt32.self), &outside)
       }
       done += n
       if done == steps { break }
-      for lane in 0..<16 { acc[lane] = general(done, lane, acc[lane]) }
+      for lane in 0..<Self.laneCount { acc[lane] = general(done, lane, acc[lane]) }
       done += 1
     }
   }

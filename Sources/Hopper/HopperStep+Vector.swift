@@ -44,23 +44,17 @@ public final class HopperOperandRows: @unchecked Sendable {
     store(i, table[code])
   }
 
-  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
-  public func set(from start: Int, codes: UnsafeBufferPointer<UInt8>, table: [HopperOperand]) {
+  /// Elements `start ..< start + codes.count` set to the splits of `codes` (8- or 16-bit codes;
+  /// inlinable, so that each caller gets the loop for its code type).
+  @inlinable
+  public func set<Code: FixedWidthInteger>(from start: Int, codes: UnsafeBufferPointer<Code>, table: [HopperOperand]) {
     precondition(start >= 0 && start + codes.count <= count)
     table.withUnsafeBufferPointer { t in
       for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
     }
   }
 
-  /// Elements `start ..< start + codes.count` set to the splits of `codes`.
-  public func set(from start: Int, codes: UnsafeBufferPointer<UInt16>, table: [HopperOperand]) {
-    precondition(start >= 0 && start + codes.count <= count)
-    table.withUnsafeBufferPointer { t in
-      for i in 0..<codes.count { store(start + i, t[Int(codes[i])]) }
-    }
-  }
-
-  @inline(__always)
+  @inlinable @inline(__always)
   func store(_ i: Int, _ split: HopperOperand) {
     values[i] = split.value
     exponents[i] = Int16(truncatingIfNeeded: split.exponent)
