@@ -106,17 +106,6 @@ FN_AVX2 static inline __m256 fn_ex2_lanes(__m256 argument, const uint32_t *table
   return _mm256_blendv_ps(result, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), _mm256_castsi256_ps(nan));
 }
 
-FN_AVX2 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table) {
-  long i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fn_ex2_lanes(_mm256_loadu_ps(x + i), table));
-  if (i < n) {
-    float in[8] = {0}, out[8];
-    memcpy(in, x + i, (size_t)(n - i) * sizeof(float));
-    _mm256_storeu_ps(out, fn_ex2_lanes(_mm256_loadu_ps(in), table));
-    memcpy(y + i, out, (size_t)(n - i) * sizeof(float));
-  }
-}
-
 // The exponent argument of eight lanes: fma(x, a, b) rounded once, or fl(fl(x·a) + b), with
 // every operand and result flushed when `ftz`.
 FN_AVX2 static inline __m256 fn_ex2_argument(__m256 x, __m256 a, __m256 b, int fused, int ftz) {
@@ -131,34 +120,46 @@ FN_AVX2 static inline __m256 fn_ex2_argument(__m256 x, __m256 a, __m256 b, int f
   return ftz ? fn_flushed(r) : r;
 }
 
-FN_AVX2 void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a, float b, int fused, int ftz, const uint32_t *table) {
+// What the exported loops compute per lane.
+enum { FN_EX2, FN_EX2_OF_ARGUMENT, FN_MULTIPLY };
+
+// One operation on eight lanes; `a`, `b` already flushed when `ftz`.
+FN_AVX2 static inline __m256 fn_softmax_lanes(__m256 x, const int op, __m256 a, __m256 b, int fused, int ftz, const uint32_t *table) {
+  switch (op) {
+  case FN_EX2: return fn_ex2_lanes(x, table);
+  case FN_EX2_OF_ARGUMENT: return fn_ex2_lanes(fn_ex2_argument(x, a, b, fused, ftz), table);
+  default: return ftz ? fn_flushed(_mm256_mul_ps(fn_flushed(x), a)) : _mm256_mul_ps(x, a);
+  }
+}
+
+// y[i] = op(x[i]) for i < n, eight at a time; the tail through the same lanes, padded with zeros.
+FN_AVX2 static inline void fn_softmax_loop(const float *x, float *y, long n, const int op, float a, float b, int fused, int ftz,
+                                           const uint32_t *table) {
   __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
   if (ftz) {
     va = fn_flushed(va);
     vb = fn_flushed(vb);
   }
   long i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fn_ex2_lanes(fn_ex2_argument(_mm256_loadu_ps(x + i), va, vb, fused, ftz), table));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fn_softmax_lanes(_mm256_loadu_ps(x + i), op, va, vb, fused, ftz, table));
   if (i < n) {
     float in[8] = {0}, out[8];
     memcpy(in, x + i, (size_t)(n - i) * sizeof(float));
-    _mm256_storeu_ps(out, fn_ex2_lanes(fn_ex2_argument(_mm256_loadu_ps(in), va, vb, fused, ftz), table));
+    _mm256_storeu_ps(out, fn_softmax_lanes(_mm256_loadu_ps(in), op, va, vb, fused, ftz, table));
     memcpy(y + i, out, (size_t)(n - i) * sizeof(float));
   }
 }
 
+FN_AVX2 void fn_mufu_ex2(const float *x, float *y, long n, const uint32_t *table) {
+  fn_softmax_loop(x, y, n, FN_EX2, 0, 0, 0, 0, table);
+}
+
+FN_AVX2 void fn_mufu_ex2_multiply_add(const float *x, float *y, long n, float a, float b, int fused, int ftz, const uint32_t *table) {
+  fn_softmax_loop(x, y, n, FN_EX2_OF_ARGUMENT, a, b, fused, ftz, table);
+}
+
 FN_AVX2 void fn_multiply_lanes(float *x, long n, float s, int ftz) {
-  __m256 vs = _mm256_set1_ps(s);
-  if (ftz) vs = fn_flushed(vs);
-  long i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(x + i, ftz ? fn_flushed(_mm256_mul_ps(fn_flushed(v), vs)) : _mm256_mul_ps(v, vs));
-  }
-  for (; i < n; i++) {
-    __m256 v = _mm256_set1_ps(x[i]);
-    x[i] = _mm256_cvtss_f32(ftz ? fn_flushed(_mm256_mul_ps(fn_flushed(v), vs)) : _mm256_mul_ps(v, vs));
-  }
+  fn_softmax_loop(x, x, n, FN_MULTIPLY, s, 0, 0, ftz, 0);
 }
 
 #else
