@@ -68,7 +68,7 @@ let package = Package(
                 exclude: ["Fixtures"]),
     .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Attention"]),
     .testTarget(name: "MeasurementTests", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision"]),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision"]),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision", "NPY"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments"]),
     .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation"]),
     // Mutation fuzzing of every parser of user files (bounded in cases and seconds).

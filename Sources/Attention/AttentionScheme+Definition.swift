@@ -5,13 +5,11 @@ import LowPrecision
 /// same inputs and algorithm, whatever their names; a scheme file that changes any choice changes
 /// the fingerprint (so results of the old definition are never taken for the new one).
 extension AttentionScheme {
-  /// E.g. `q=e4m3fn:nearest-even:saturate/per-head/amax k=… v=… rotation=none plan=S fp32-sequential→fp32 …`.
+  /// E.g. `q=e4m3fn:nearest-even:saturate/per-head/amax k=… v=… rotation=none plan=S fp32-sequential→fp32 …`
+  /// (the rotation as ``Rotation/definition``).
   public var definition: String {
-    "q=\(q.definition) k=\(k.definition) v=\(v.definition) rotation=\(rotationDefinition) plan=\(plan.definition)"
+    "q=\(q.definition) k=\(k.definition) v=\(v.definition) rotation=\(rotation.definition) plan=\(plan.definition)"
   }
-
-  /// `none`, or `hadamard/B` (B the block size; `auto`: the largest power of two dividing the head dim).
-  var rotationDefinition: String { incoherentProcessing ? "hadamard/\(rotationBlock.map(String.init) ?? "auto")" : "none" }
 
   /// FNV-1a (64-bit) of ``definition``, as 16 hex digits.
   public var definitionFingerprint: String {

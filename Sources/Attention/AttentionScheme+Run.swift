@@ -13,12 +13,14 @@ public struct EmulatedOutput: Sendable {
 }
 
 extension AttentionScheme {
-  /// The one run path from input values: Q and K rotated when the scheme says so, with Hadamard
-  /// signs drawn from `seed` (the same seed as the inputs' in every command: the rotation's
-  /// random stream is independent of the input streams), then quantized and run by `algorithm`.
-  public func run(_ inputs: AttentionInputs, seed: UInt64, algorithm: AttentionAlgorithm,
+  /// The one run path from input values: rotated by the scheme's rotation (drawn with
+  /// `rotationSeed` when random; its streams are independent of the input streams), quantized,
+  /// run by `algorithm`, and the output rotated back when the rotation includes V.
+  public func run(_ inputs: AttentionInputs, rotationSeed: UInt64, algorithm: AttentionAlgorithm,
                   options: AttentionOptions) throws(AttentionError) -> EmulatedOutput {
-    try run(try prepare(inputs, seed: seed), algorithm: algorithm, options: options)
+    var out = try run(try prepare(inputs, rotationSeed: rotationSeed), algorithm: algorithm, options: options)
+    out.o = rotation.restore(out.o, seed: rotationSeed, format: out.format)
+    return out
   }
 
   /// The run path from prepared operands (quantized values and their row scales): the blocked

@@ -1,7 +1,7 @@
 import LowPrecision
 
-/// A named way of computing attention in low precision: how Q, K and V are quantized, whether
-/// Q and K are rotated first (incoherent processing), and the precision plan.
+/// A named way of computing attention in low precision: how Q, K and V are quantized, how they
+/// are rotated first (incoherent processing, ``Rotation``), and the precision plan.
 public struct AttentionScheme: Hashable, Sendable {
   public var name: String
   /// One line saying what the scheme is.
@@ -11,23 +11,24 @@ public struct AttentionScheme: Hashable, Sendable {
   public var q: QuantizationScheme
   public var k: QuantizationScheme
   public var v: QuantizationScheme
-  public var incoherentProcessing: Bool
-  /// The Hadamard block size of the rotation (`nil`: the largest power of two dividing the head
-  /// dim); read only with ``incoherentProcessing``.
-  public var rotationBlock: Int? = nil
+  /// The rotation applied before quantization (``Rotation/none`` for none).
+  public var rotation: Rotation
   public var plan: PrecisionPlan
 
   public init(name: String, summary: String, precision: String, q: QuantizationScheme, k: QuantizationScheme,
-              v: QuantizationScheme, incoherentProcessing: Bool = false, plan: PrecisionPlan) {
+              v: QuantizationScheme, rotation: Rotation = .none, plan: PrecisionPlan) {
     self.name = name
     self.summary = summary
     self.precision = precision
     self.q = q
     self.k = k
     self.v = v
-    self.incoherentProcessing = incoherentProcessing
+    self.rotation = rotation
     self.plan = plan
   }
+
+  /// Whether the scheme rotates its inputs (incoherent processing).
+  public var incoherentProcessing: Bool { !rotation.isIdentity }
 
   /// Whether the scheme scales Q, K and V per block of rows.
   public var blockQuantization: Bool {
@@ -39,28 +40,28 @@ public struct AttentionScheme: Hashable, Sendable {
   /// rotation's block).
   public func validate(headDim: Int) throws(AttentionError) {
     for t in [q, k, v] { try t.validate(headDim: headDim) }
-    if incoherentProcessing { try rotation(seed: 0).validate(headDim: headDim) }
+    try rotation.validate(headDim: headDim)
   }
 
-  /// Rotates (when the scheme says so, with `seed`) and quantizes `inputs`.
-  public func prepare(_ inputs: AttentionInputs, seed: UInt64) throws(AttentionError) -> AttentionOperands {
+  /// Rotates `inputs` (by the scheme's rotation, drawn with `rotationSeed` when it is random) and
+  /// quantizes them.
+  public func prepare(_ inputs: AttentionInputs, rotationSeed: UInt64) throws(AttentionError) -> AttentionOperands {
     _ = try inputs.shape()
-    if incoherentProcessing { try rotation(seed: seed).validate(headDim: inputs.q.headDim) }
-    let x = incoherentProcessing ? rotation(seed: seed).apply(inputs) : inputs
+    try rotation.validate(headDim: inputs.q.headDim)
+    if rotation.target == .qkv { try rotation.validate(headDim: inputs.v.headDim) }
+    let x = rotation.apply(inputs, seed: rotationSeed)
     // Stochastic rounding: Q, K and V draw from streams of their own (tags 1, 2, 3) of their seed.
     return AttentionOperands(q: try q.quantize(x.q, stream: 1), k: try k.quantize(x.k, stream: 2), v: try v.quantize(x.v, stream: 3))
   }
 
-  /// The rotation of Q and K for inputs drawn with `seed` (one seed draws inputs and signs).
-  public func rotation(seed: UInt64) -> IncoherentProcessing { IncoherentProcessing(seed: seed, block: rotationBlock) }
-
-  /// The same scheme with incoherent processing switched on or off (name suffixed `-hadamard`).
+  /// The same scheme with the random Hadamard rotation of Q and K (name suffixed `-hadamard`),
+  /// or with no rotation (the suffix dropped).
   public func withIncoherentProcessing(_ on: Bool) -> AttentionScheme {
     var s = self
-    s.incoherentProcessing = on
+    s.rotation = on ? Rotation(.randomHadamard) : .none
     let base = name.hasSuffix("-hadamard") ? String(name.dropLast(9)) : name
     s.name = on ? base + "-hadamard" : base
-    s.summary = on ? summary + "; Q and K rotated by a random Hadamard matrix first" : summary
+    s.summary = on ? summary + "; " + s.rotation.summary + " first" : summary
     return s
   }
 

@@ -5,7 +5,7 @@ import LowPrecision
 /// ``FA3Forward`` receive.
 ///
 /// Values are drawn from ``InputDistribution`` (seeded), Q and K optionally rotated by
-/// ``IncoherentProcessing`` (seed `seed`), then quantized: bf16/fp16 by RNE; e4m3fn per
+/// ``Rotation/Kind/randomHadamard`` (drawn with `seed`), then quantized: bf16/fp16 by RNE; e4m3fn per
 /// (batch, kv head) with descale `fl32(amax / 448)` (Q's amax over the query heads of the group)
 /// and codes `RNE_sat(x / descale)`.
 public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
@@ -151,9 +151,9 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
       values.v = AttentionInputs.generate(vShape, dist, seed: seed ^ 0x5641_4C55_4544).v
     }
     if hadamard {
-      let rotation = IncoherentProcessing(seed: seed)
-      values.q = rotation.rotate(values.q)
-      values.k = rotation.rotate(values.k)
+      let rotation = Rotation(.randomHadamard)
+      values.q = rotation.rotate(values.q, seed: seed)
+      values.k = rotation.rotate(values.k, seed: seed)
     }
     let format = element.format
     func quantize(_ t: AttentionTensor) -> ([UInt16], [Float]?) {

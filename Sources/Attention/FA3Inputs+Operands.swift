@@ -31,7 +31,7 @@ extension FA3Inputs.Element {
 }
 
 extension FA3Inputs {
-  /// The kernel's inputs for quantized operands (as ``AttentionScheme/prepare(_:seed:)`` makes
+  /// The kernel's inputs for quantized operands (as ``AttentionScheme/prepare(_:rotationSeed:)`` makes
   /// them): codes of the stored values (exact: they are values of `element`'s format) and, for
   /// e4m3fn, the per-(batch, KV head) descales read off the row scales. Throws when a value is
   /// not a value of the format or the scales are not constant per head (Q heads sharing a KV

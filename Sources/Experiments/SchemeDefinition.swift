@@ -22,8 +22,8 @@ import MatrixMultiply
 /// | `scale_block` | head-dim elements per e4m3 scale for `nvfp4` | 16 |
 /// | `scale_rule` | `amax` (FP32 scale) or `amax-pow2`; per-channel scales are always `amax-pow2`; not for `mx`, `nvfp4` | `amax` |
 /// | `q`, `k`, `v` | a mapping of `format`, `rounding`, `random_bits`, `seed`, `overflow`, `scaling`, `block_rows`, `mx_block`, `mx_rule`, `scale_block`, `scale_rule` for that tensor | the top level's |
-/// | `rotation` | `none`, `hadamard`, or `{kind: hadamard, block: B}` (B a power of two dividing the head dim) | base's, or `none` |
-/// | `incoherent_processing` | `true` is `rotation: hadamard` | — |
+/// | `rotation` | `none`, `hadamard`, `random-hadamard`, `random-orthogonal`, a matrix file (`R.npy`), or `{kind, block, rotate: qk \| qkv, file, tolerance}` (``parseRotation(_:)``; ``Rotation``) | base's, or `none` |
+/// | `incoherent_processing` | `true` is `rotation: random-hadamard` | — |
 /// | `plan` | a preset (`fa3-fp8`, `baseline-fp8`, `flash-fp16`, `flash-bf16`, `standard-fp16`, `standard-bf16`, `fp32`, `fp64`) or a mapping (``parsePlan(_:base:)``) | base's |
 /// | `probability_format`, `output_format` | a stage format (as in the plan mapping) | the plan's |
 ///
@@ -77,27 +77,12 @@ enum SchemeDefinition {
       tensors.append(q)
     }
 
-    var incoherent = base?.incoherentProcessing ?? false
-    var rotationBlock = base?.rotationBlock
+    var rotation = base?.rotation ?? .none
     if let v = m["incoherent_processing"] {
       if m["rotation"] != nil { throw v.error("give either 'rotation' or 'incoherent_processing'") }
-      incoherent = try v.bool()
+      rotation = try v.bool() ? Rotation(.randomHadamard) : .none
     }
-    if let r = m["rotation"] {
-      if r.node.scalar != nil {
-        incoherent = try r.choice(["none", "hadamard"]) == "hadamard"
-        rotationBlock = nil
-      } else {
-        let rm = try r.mapping(allowed: ["kind", "block"])
-        guard let kind = rm["kind"] else { throw r.error("missing key 'kind' (none or hadamard)") }
-        incoherent = try kind.choice(["none", "hadamard"]) == "hadamard"
-        rotationBlock = try rm["block"].map { (b) throws(AttentionError) -> Int in
-          let n = try b.int(1...4096)
-          guard n & (n - 1) == 0 else { throw b.error("a Hadamard block is a power of two, got \(n)") }
-          return n
-        }
-      }
-    }
+    if let r = m["rotation"] { rotation = try parseRotation(r) }
 
     var plan: PrecisionPlan
     if let p = m["plan"] {
@@ -119,11 +104,79 @@ enum SchemeDefinition {
     let storage = Set(tensors.map(describe)).count == 1 ? "\(describe(tensors[0])) Q/K/V"
       : "Q \(describe(tensors[0])), K \(describe(tensors[1])), V \(describe(tensors[2]))"
     let summary = try m["summary"]?.string()
-      ?? "defined as data: \(storage)\(incoherent ? ", Hadamard-rotated Q and K" : ""); \(plan.summary)"
-    var scheme = AttentionScheme(name: name, summary: summary, precision: precision, q: tensors[0], k: tensors[1], v: tensors[2],
-                                 incoherentProcessing: incoherent, plan: plan)
-    scheme.rotationBlock = incoherent ? rotationBlock : nil
-    return scheme
+      ?? "defined as data: \(storage)\(rotation.isIdentity ? "" : ", " + rotation.summary); \(plan.summary)"
+    return AttentionScheme(name: name, summary: summary, precision: precision, q: tensors[0], k: tensors[1], v: tensors[2],
+                           rotation: rotation, plan: plan)
+  }
+
+  static let rotationKeys = ["kind", "block", "rotate", "file", "tolerance"]
+
+  /// A rotation: a kind's name (`none`, `hadamard`, `random-hadamard`, `random-orthogonal`), the
+  /// path of a `d × d` orthogonal matrix (a tensor file, relative to this file's folder), or a
+  /// mapping `{kind, block, rotate: qk | qkv, file, tolerance}` (`kind: matrix` with `file`;
+  /// `tolerance` bounds every entry of `M·Mᵀ − I`, default 1e-6).
+  static func parseRotation(_ r: ConfigurationValue) throws(AttentionError) -> Rotation {
+    let kinds = Rotation.Kind.named.map(\.name)
+    if r.node.scalar != nil {
+      let text = try r.string()
+      if let kind = Rotation.Kind.named.first(where: { $0.name == text }) { return Rotation(kind) }
+      guard looksLikeFile(text) else {
+        throw r.error("unknown rotation '\(text)' (allowed: \(kinds.joined(separator: ", ")), or the path of a d×d orthogonal matrix, e.g. R.npy)")
+      }
+      return Rotation(.matrix(try matrix(r, path: text, tolerance: defaultTolerance)))
+    }
+    let m = try r.mapping(allowed: rotationKeys)
+    guard let kindValue = m["kind"] else { throw r.error("missing key 'kind' (allowed: \(kinds.joined(separator: ", ")), matrix)") }
+    let kindName = try kindValue.choice(kinds + ["matrix"])
+    var rotation = Rotation(Rotation.Kind.named.first { $0.name == kindName } ?? .none)
+    if let t = m["rotate"] { rotation.target = Rotation.Target(rawValue: try t.choice(Rotation.Target.allCases.map(\.rawValue)))! }
+    if kindName == "matrix" {
+      guard let f = m["file"] else { throw r.error("kind matrix needs key 'file' (a d×d orthogonal matrix)") }
+      if let b = m["block"] { throw b.error("a matrix rotation has no block (the matrix is the whole head dim)") }
+      let tolerance = try m["tolerance"].map { (t) throws(AttentionError) -> Double in
+        let x = try t.double()
+        guard x.isFinite, x >= 0, x < 1 else { throw t.error("must be in [0, 1), got \(x)") }
+        return x
+      } ?? defaultTolerance
+      rotation.kind = .matrix(try matrix(f, path: try f.string(), tolerance: tolerance))
+    } else {
+      for key in ["file", "tolerance"] where m[key] != nil { throw m[key]!.error("applies to kind matrix only") }
+      if let b = m["block"] {
+        guard rotation.kind != .none else { throw b.error("kind none has no block") }
+        let n = try b.int(1...4096)
+        if rotation.kind != .randomOrthogonal, n & (n - 1) != 0 { throw b.error("a Hadamard block is a power of two, got \(n)") }
+        rotation.block = n
+      }
+      if rotation.kind == .none { rotation.target = .qk }
+    }
+    return rotation
+  }
+
+  /// Orthogonality tolerance of a matrix rotation unless the file gives one: float32 storage of
+  /// an orthogonal matrix stays well within it, bf16 storage does not.
+  static let defaultTolerance = 1e-6
+
+  static func looksLikeFile(_ text: String) -> Bool {
+    let path = TensorFile.split(text).0
+    return path.hasSuffix(".npy") || path.hasSuffix(".npz") || path.hasSuffix(".safetensors")
+  }
+
+  /// The orthogonal matrix in the tensor file `path` (relative to the folder of the file `v` is in).
+  static func matrix(_ v: ConfigurationValue, path: String, tolerance: Double) throws(AttentionError) -> OrthogonalMatrix {
+    let (file, key) = TensorFile.split(path)
+    let resolved = file.hasPrefix("/") ? file : ((v.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file)
+    let tensor: TensorFile
+    do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error("rotation: \(error.description)") }
+    let a = tensor.array
+    guard a.shape.count == 2, a.shape[0] == a.shape[1], a.shape[0] >= 1 else {
+      throw v.error("rotation: \(path) must be a square d×d matrix, got shape (\(a.shape.map(String.init).joined(separator: ", ")))")
+    }
+    guard tensor.format == nil, let values = a.float64 ?? a.float32?.map(Double.init) else {
+      throw v.error("rotation: \(path) must hold float64 or float32 values, got \(a.dtype.rawValue)")
+    }
+    do { return try OrthogonalMatrix(size: a.shape[0], values: values, source: path, tolerance: tolerance) } catch {
+      throw v.error("rotation: \(error.description)")
+    }
   }
 
   /// One tensor's quantization from the merged keys, starting from `start` (a base scheme's).

@@ -8,7 +8,7 @@ extension SchemeFile {
   public static func text(for s: AttentionScheme) -> String {
     var lines = ["name: \(s.name)", "summary: \(quoted(s.summary))"]
     for (name, t) in [("q", s.q), ("k", s.k), ("v", s.v)] { lines.append("\(name): {\(tensor(t))}") }
-    lines.append(s.incoherentProcessing ? (s.rotationBlock.map { "rotation: {kind: hadamard, block: \($0)}" } ?? "rotation: hadamard") : "rotation: none")
+    lines.append("rotation: \(rotation(s.rotation))")
     let p = s.plan
     lines += [
       "plan:",
@@ -24,6 +24,14 @@ extension SchemeFile {
       "  output_format: \(stage(p.outputFormat))",
     ]
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// `none`, a kind's name, or `{kind: …, block: …, rotate: …}` when a block or V is given. A
+  /// matrix rotation is written with its source path (relative to the file it came from).
+  static func rotation(_ r: Rotation) -> String {
+    if case .matrix(let m) = r.kind { return "{kind: matrix, file: \(quoted(m.source)), rotate: \(r.target.rawValue)}" }
+    guard r.block != nil || r.target != .qk else { return r.kind.name }
+    return "{kind: \(r.kind.name)" + (r.block.map { ", block: \($0)" } ?? "") + ", rotate: \(r.target.rawValue)}"
   }
 
   static func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }

@@ -192,7 +192,7 @@ public func fn_attention(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePoi
     let r = try SchemeRun(scheme, algorithm, Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim), q, k, v,
                           try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads))
     guard let out else { throw CallError("null array") }
-    let result = try r.scheme.run(r.inputs, seed: seed, algorithm: r.algorithm, options: r.options)
+    let result = try r.scheme.run(r.inputs, rotationSeed: seed, algorithm: r.algorithm, options: r.options)
     result.o.values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
   }
 }
@@ -273,7 +273,7 @@ public func fn_attribute_json(_ scheme: UnsafePointer<CChar>?, _ algorithm: Unsa
     }
     let reference = try ReferenceAttention.compute(r.inputs, options: r.options, precision: Int(precisionBits), threads: Int(threads))
     let (total, entries) = try ErrorAttribution.run(r.inputs, scheme: r.scheme, algorithm: r.algorithm, options: r.options,
-                                                    reference: reference, seed: seed)
+                                                    reference: reference, rotationSeed: seed)
     let stages = entries.map { e in
       "{\"stage\": \"\(e.stage.rawValue)\", \"rmse_with_stage_exact\": \(jsonNumber(e.rmseWithStageExact)), \"contribution\": \(jsonNumber(e.contribution))}"
     }

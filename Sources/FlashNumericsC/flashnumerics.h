@@ -58,14 +58,14 @@ int32_t fn_flash_attn_varlen(const char *element, int64_t batch, int64_t total_q
                              uint16_t *out, float *lse);
 int32_t fn_attention(const char *scheme, const char *algorithm, int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int64_t heads,
                      int64_t kv_heads, int64_t head_dim, const double *q, const double *k, const double *v, int32_t causal,
-                     int64_t window_left, int64_t window_right, double softmax_scale, uint64_t seed, int32_t threads, double *out);
+                     int64_t window_left, int64_t window_right, double softmax_scale, uint64_t rotation_seed, int32_t threads, double *out);
 int32_t fn_reference(int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int64_t heads, int64_t kv_heads, int64_t head_dim,
                      const double *q, const double *k, const double *v, int32_t causal, int64_t window_left, int64_t window_right,
                      double softmax_scale, int32_t precision_bits, int32_t threads, double *out, int32_t *certified_bits);
 char *fn_metrics_json(int64_t n, const double *output, const double *reference, const char *format);
 char *fn_attribute_json(const char *scheme, const char *algorithm, int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int64_t heads,
                         int64_t kv_heads, int64_t head_dim, const double *q, const double *k, const double *v, int32_t causal,
-                        int64_t window_left, int64_t window_right, double softmax_scale, uint64_t seed, int32_t precision_bits,
+                        int64_t window_left, int64_t window_right, double softmax_scale, uint64_t rotation_seed, int32_t precision_bits,
                         int32_t threads);
 int32_t fn_fa3_case_inputs(const char *element, int64_t head_dim, int64_t head_dim_v, int64_t seqlen_q, int64_t seqlen_k,
                            int64_t batch, int64_t heads, int64_t kv_heads, int32_t causal, const char *distribution, int32_t hadamard,

@@ -23,15 +23,17 @@ public enum ErrorAttribution {
   }
 
   /// The total metrics and one entry per stage, for `scheme` run with `algorithm` on `inputs`
-  /// (unquantized values), against `reference` (the exact attention of `inputs`).
+  /// (unquantized values), against `reference` (the exact attention of `inputs`); a random
+  /// rotation is drawn with `rotationSeed`, and an output computed on rotated V is rotated back.
   public static func run(
     _ inputs: AttentionInputs, scheme: AttentionScheme, algorithm: AttentionAlgorithm, options: AttentionOptions,
-    reference: AttentionTensor, seed: UInt64
+    reference: AttentionTensor, rotationSeed: UInt64
   ) throws(AttentionError) -> (total: ErrorMetrics, entries: [Entry]) {
-    let operands = try scheme.prepare(inputs, seed: seed)
+    let operands = try scheme.prepare(inputs, rotationSeed: rotationSeed)
     func rmse(_ x: AttentionOperands, _ plan: PrecisionPlan) throws(AttentionError) -> ErrorMetrics {
       let out = try EmulatedAttention.run(x, plan: plan, algorithm: algorithm, options: options)
-      return ErrorMetrics(output: out.values, reference: reference.values)
+      let o = scheme.rotation.restore(out, seed: rotationSeed, format: plan.outputFormat)
+      return ErrorMetrics(output: o.values, reference: reference.values)
     }
     let total = try rmse(operands, scheme.plan)
     var entries: [Entry] = []
@@ -40,7 +42,7 @@ public enum ErrorAttribution {
       var x = operands
       switch stage {
       case .inputQuantization:
-        x = AttentionOperands(scheme.incoherentProcessing ? scheme.rotation(seed: seed).apply(inputs) : inputs)
+        x = AttentionOperands(scheme.rotation.apply(inputs, seed: rotationSeed))
         // FP32 accumulation models still round these exact operands to FP32 (2^-24 relative).
       case .scores:
         plan.scoreAccumulation = .fp64

@@ -4,8 +4,8 @@ import Attention
 /// these fields (the same spec gives the same bits in every command and on any thread count).
 ///
 /// Queries and keys have the same length and Q and K/V the same number of heads; the mask is
-/// none or causal. The seed also draws the Hadamard signs of rotating schemes
-/// (``AttentionScheme/run(_:seed:algorithm:options:)``): one seed rule everywhere.
+/// none or causal. The seed also draws a scheme's random rotation unless the point gives a
+/// rotation seed of its own (``MeasuredPoint/rotationSeed``).
 public struct InputSpec: Hashable, Sendable, CustomStringConvertible {
   /// Tokens (queries = keys).
   public var seqLen: Int

@@ -13,28 +13,41 @@ public struct MeasuredPoint: Hashable, Sendable {
   public var scheme: AttentionScheme
   public var algorithm: AlgorithmChoice
   public var reference: ReferenceSpec
+  /// The seed of a random rotation (`nil`: the inputs' seed). Its stream is independent of the
+  /// input streams, so varying it apart from the inputs' seed separates the spread due to the
+  /// rotation from the spread due to the inputs.
+  public var rotationSeed: UInt64?
 
-  public init(inputs: InputSpec, scheme: AttentionScheme, algorithm: AlgorithmChoice, reference: ReferenceSpec) {
+  public init(inputs: InputSpec, scheme: AttentionScheme, algorithm: AlgorithmChoice, reference: ReferenceSpec,
+              rotationSeed: UInt64? = nil) {
     self.inputs = inputs
     self.scheme = scheme
     self.algorithm = algorithm
     self.reference = reference
+    self.rotationSeed = rotationSeed
   }
+
+  /// The seed the scheme's rotation is drawn with.
+  public var effectiveRotationSeed: UInt64 { rotationSeed ?? inputs.seed }
 
   /// What the reference depends on: the inputs and the reference kind.
   public var inputKey: String { "\(inputs) ref=\(reference.name)" }
 
   /// What identifies the point's result: the scheme's name and definition fingerprint
   /// (``AttentionScheme/definitionFingerprint``), the algorithm, the inputs and the reference,
-  /// e.g. `fa3-fp8-per-head#3f2a… blocked-fa3 N=256 d=64 … ref=mpfr-64`. Everything that changes
-  /// the point's numbers is in it, and nothing else (not the rest of the grid).
-  public var key: String { "\(scheme.name)#\(scheme.definitionFingerprint) \(algorithm) \(inputKey)" }
+  /// e.g. `fa3-fp8-per-head#3f2a… blocked-fa3 N=256 d=64 … ref=mpfr-64`, and ` rotation-seed=S`
+  /// when the scheme's rotation is random and its seed is given apart from the inputs'.
+  /// Everything that changes the point's numbers is in it, and nothing else (not the rest of the grid).
+  public var key: String {
+    let rotation = scheme.rotation.isRandom ? rotationSeed.map { " rotation-seed=\($0)" } ?? "" : ""
+    return "\(scheme.name)#\(scheme.definitionFingerprint) \(algorithm) \(inputKey)\(rotation)"
+  }
 
   /// The emulated output on `values` (the point's inputs, as ``InputSpec/generate()`` draws them).
   public func output(_ values: AttentionInputs, threads: Int) throws(AttentionError) -> EmulatedOutput {
     let algorithm = try self.algorithm.resolve(for: scheme, headDim: inputs.headDim, causal: inputs.causal,
                                                seqLenQ: inputs.seqLen)
-    return try scheme.run(values, seed: inputs.seed, algorithm: algorithm, options: inputs.options(threads: threads))
+    return try scheme.run(values, rotationSeed: effectiveRotationSeed, algorithm: algorithm, options: inputs.options(threads: threads))
   }
 
   /// The point's output measured against `reference` (this point's reference of `values`):

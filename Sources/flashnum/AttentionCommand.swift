@@ -32,7 +32,7 @@ struct AttentionCommand: ParsableCommand {
   @Option(name: .customLong("block-rows"), help: "blocked: query rows per block (Br).") var blockRows: Int?
   @Option(name: .customLong("block-columns"), help: "blocked: keys per block (Bc).") var blockColumns: Int?
   @Flag(name: .customLong("reverse-blocks"), help: "blocked: visit key blocks last to first (as FA3).") var reverseBlocks = false
-  @Option(help: "Seed of the Hadamard signs (schemes with incoherent processing); a sweep point's seed gives its rotation.")
+  @Option(help: "Seed of the scheme's random rotation (random-hadamard, random-orthogonal); other schemes do not depend on it.")
   var seed: UInt64 = 0
   @Option(help: "Output .npy file.") var out: String
   @Flag(name: .customLong("out-bits"), help: "Write the output format's bit patterns instead of float32 values.")
@@ -116,7 +116,7 @@ struct AttentionCommand: ParsableCommand {
     var algorithm = try choice.resolve(for: chosen, headDim: operands.q.headDim, causal: inputs.causal, seqLenQ: operands.q.seqLen)
     if case .fa3Kernel(let s) = algorithm { algorithm = .fa3Kernel(try adjusted(s)) }
     let output = codes ? try chosen.run(operands, algorithm: algorithm, options: inputs.options())
-      : try chosen.run(operands.dequantized(), seed: seed, algorithm: algorithm, options: inputs.options())
+      : try chosen.run(operands.dequantized(), rotationSeed: seed, algorithm: algorithm, options: inputs.options())
     var report: [(String, JSONText)] = [("scheme", .string(chosen.name)), ("algorithm", .string(algorithm.name)),
                                         ("shape", .array(output.o.shape.map { .int($0) })), ("output", .string(out)),
                                         ("output_format", .string(output.format.description))]
@@ -125,7 +125,7 @@ struct AttentionCommand: ParsableCommand {
       let exact = operands.dequantized()
       let reference = try ReferenceAttention.compute(exact, options: inputs.options(), precision: 128, threads: max(1, inputs.threads))
       let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algorithm, options: inputs.options(),
-                                                      reference: reference, seed: seed)
+                                                      reference: reference, rotationSeed: seed)
       if json {
         report.append(("reference", .string("mpfr-128")))
         report.append(("metrics", total.json))

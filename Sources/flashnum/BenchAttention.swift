@@ -97,7 +97,7 @@ struct BenchAttention: ParsableCommand {
        AttentionAlgorithm.blocked(.flash3(headDim: headDim, fp8: true, causal: false))),
     ] {
       let scheme = AttentionScheme.named(name)!
-      let operands = try scheme.prepare(x, seed: 0)
+      let operands = try scheme.prepare(x, rotationSeed: 0)
       var outputs: [[Double]] = []
       var times: [Double] = []
       for threads in [1, 2] {

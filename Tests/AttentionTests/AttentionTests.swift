@@ -97,7 +97,7 @@ final class AttentionTests: XCTestCase {
     exactAccumulation.valueAccumulation = .fp32Exact
     for scheme in ["fp16", "bf16", "fa3-fp8-per-head", "fa3-fp8-per-block-hadamard", "mx-e4m3"] {
       let s = AttentionScheme.named(scheme)!
-      let operands = try s.prepare(x, seed: 1)
+      let operands = try s.prepare(x, rotationSeed: 1)
       for plan in [s.plan, exactAccumulation] {
         let naive = try EmulatedAttention.run(operands, plan: plan, algorithm: .naive(normalizeBeforePV: false))
         let blocked = try EmulatedAttention.run(operands, plan: plan, algorithm: .blocked(BlockSchedule(blockColumns: 128)))
@@ -109,7 +109,7 @@ final class AttentionTests: XCTestCase {
   func testBlockingChangesBitsButNotTheError() throws {
     let x = AttentionInputs.generate(AttentionShape(seqLenQ: 64, seqLenK: 256, headDim: 64), .gaussian(std: 1), seed: 7)
     let s = AttentionScheme.named("fp16")!
-    let operands = try s.prepare(x, seed: 0)
+    let operands = try s.prepare(x, rotationSeed: 0)
     let one = try EmulatedAttention.run(operands, plan: s.plan, algorithm: .blocked(BlockSchedule(blockColumns: 256))).values
     let many = try EmulatedAttention.run(operands, plan: s.plan, algorithm: .blocked(BlockSchedule(blockColumns: 32))).values
     let reverse = try EmulatedAttention.run(operands, plan: s.plan,
@@ -124,7 +124,7 @@ final class AttentionTests: XCTestCase {
   func testOutputsDoNotDependOnThreadCount() throws {
     let x = AttentionInputs.generate(AttentionShape(batch: 2, seqLenQ: 50, headsQ: 4, headsKV: 2, headDim: 32), .fa3, seed: 8)
     let s = AttentionScheme.named("fa3-fp8-per-block-hadamard")!
-    let operands = try s.prepare(x, seed: 3)
+    let operands = try s.prepare(x, rotationSeed: 3)
     let algorithm = AttentionAlgorithm.blocked(BlockSchedule(blockRows: 16, blockColumns: 24, reverseOrder: true))
     let one = try EmulatedAttention.run(operands, plan: s.plan, algorithm: algorithm, options: AttentionOptions(threads: 1))
     for t in [2, 3, 7] {

@@ -95,7 +95,7 @@ final class ExperimentTests: XCTestCase {
       let element = try FA3Inputs.Element(scheme: scheme)
       // Q's scales must be shared by the heads of a group: quantize Q per KV head as FA3 does by
       // giving every Q head of a group its group's scale.
-      var operands = try scheme.prepare(inputs, seed: 0)
+      var operands = try scheme.prepare(inputs, rotationSeed: 0)
       if var qs = operands.qScales {
         let t = operands.q
         for b in 0..<t.batch { for i in 0..<t.seqLen { for h in 0..<t.heads {
@@ -156,7 +156,7 @@ final class SweepTests: XCTestCase {
       let reference = try ReferenceAttention.compute(inputs, options: options, precision: 64).values
       let values: [Double]
       // One seed rule: the inputs' seed also draws the Hadamard signs.
-      let operands = try p.scheme.prepare(inputs, seed: p.seed)
+      let operands = try p.scheme.prepare(inputs, rotationSeed: p.seed)
       if p.algorithm == .fa3Kernel {
         let element = try FA3Inputs.Element(scheme: p.scheme)
         let out = try FA3Forward.run(try FA3Inputs(operands: operands, element: element, causal: p.causal),

@@ -3,6 +3,7 @@ import Experiments
 import Foundation
 import LowPrecision
 import Measurement
+import NPY
 import XCTest
 
 /// Scheme files: the shipped schemes written as files read back to the same definitions (and
@@ -41,21 +42,20 @@ final class SchemeFileTests: XCTestCase {
       name: "x", summary: "", precision: "bf16", q: QuantizationScheme(format: .rne(.bf16)),
       k: QuantizationScheme(format: .rne(.e4m3fn, overflow: .saturate), granularity: .perHead),
       v: QuantizationScheme(format: .low(.e4m3fn, Rounding(.towardZero, overflow: .saturate)), granularity: .perToken),
-      incoherentProcessing: true, plan: .flashFP8)
-    manual.rotationBlock = 16
+      rotation: Rotation(.hadamard, block: 16), plan: .flashFP8)
     XCTAssertEqual(s.definition, manual.definition)
     let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 40, headsQ: 2, headDim: 32), .fa3, seed: 3)
     let options = AttentionOptions()
-    let a = try s.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options)
-    let b = try manual.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options)
+    let a = try s.run(inputs, rotationSeed: 3, algorithm: .blocked(.flash2), options: options)
+    let b = try manual.run(inputs, rotationSeed: 3, algorithm: .blocked(.flash2), options: options)
     XCTAssertEqual(a.o.values, b.o.values)
     // The rotation block matters, and Q is really bf16 (not e4m3): changing either changes the output.
     var wholeBlock = manual
-    wholeBlock.rotationBlock = nil
-    XCTAssertNotEqual(try wholeBlock.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options).o.values, a.o.values)
+    wholeBlock.rotation.block = nil
+    XCTAssertNotEqual(try wholeBlock.run(inputs, rotationSeed: 3, algorithm: .blocked(.flash2), options: options).o.values, a.o.values)
     var q8 = manual
     q8.q = manual.k
-    XCTAssertNotEqual(try q8.run(inputs, seed: 3, algorithm: .blocked(.flash2), options: options).o.values, a.o.values)
+    XCTAssertNotEqual(try q8.run(inputs, rotationSeed: 3, algorithm: .blocked(.flash2), options: options).o.values, a.o.values)
     XCTAssertNotEqual(s.definitionFingerprint, wholeBlock.definitionFingerprint)
   }
 
@@ -85,6 +85,72 @@ final class SchemeFileTests: XCTestCase {
     }
   }
 
+  /// Rotations as data: every kind by name, blocks, V rotated too, and a matrix file read
+  /// relative to the scheme file, checked orthogonal; each survives the round trip through text.
+  func testRotationsAsData() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rotations-\(getpid())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    // A 32×32 orthogonal matrix with no Hadamard structure: a random orthogonal block, stored as float64.
+    let d = 32
+    let r = Rotation(.randomOrthogonal).matrix(headDim: d, seed: 77)
+    try NPYFile.write(NPYArray(shape: [d, d], float64: r), to: folder.appendingPathComponent("r.npy").path)
+    try NPYFile.write(NPYArray(shape: [d, d], float32: r.map(Float.init)), to: folder.appendingPathComponent("r32.npy").path)
+    var bad = r
+    bad[5] += 1e-3
+    try NPYFile.write(NPYArray(shape: [d, d], float64: bad), to: folder.appendingPathComponent("bad.npy").path)
+    try NPYFile.write(NPYArray(shape: [d, 2 * d], float64: r + r), to: folder.appendingPathComponent("wide.npy").path)
+    var nan = r
+    nan[7] = .nan
+    try NPYFile.write(NPYArray(shape: [d, d], float64: nan), to: folder.appendingPathComponent("nan.npy").path)
+    let file = folder.appendingPathComponent("s.yaml").path
+    func parse(_ rotation: String) throws -> AttentionScheme {
+      try SchemeFile.parse("name: a\nbase: fa3-fp8-per-head\nrotation: \(rotation)\n", file: file)[0]
+    }
+    XCTAssertEqual(try parse("none").rotation, .none)
+    XCTAssertEqual(try parse("hadamard").rotation, Rotation(.hadamard))
+    XCTAssertEqual(try parse("random-hadamard").rotation, Rotation(.randomHadamard))
+    XCTAssertEqual(try parse("random-orthogonal").rotation, Rotation(.randomOrthogonal))
+    XCTAssertEqual(try parse("{kind: random-hadamard, block: 16, rotate: qkv}").rotation, Rotation(.randomHadamard, block: 16, target: .qkv))
+    XCTAssertEqual(try parse("{kind: random-orthogonal, block: 24}").rotation, Rotation(.randomOrthogonal, block: 24))
+    let fromFile = try parse("r.npy")
+    guard case .matrix(let m) = fromFile.rotation.kind else { return XCTFail("not a matrix rotation") }
+    XCTAssertEqual(m.values, r)
+    XCTAssertEqual(try parse("{kind: matrix, file: r32.npy, rotate: qkv}").rotation.target, .qkv)
+    // The matrix rotation runs as the same rotation in code, and different matrices are different definitions.
+    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 24, headDim: d), .fa3, seed: 1)
+    var manual = AttentionScheme.named("fa3-fp8-per-head")!
+    manual.rotation = Rotation(.randomOrthogonal)
+    XCTAssertEqual(try fromFile.run(inputs, rotationSeed: 5, algorithm: .naive, options: AttentionOptions()).o.values,
+                   try manual.run(inputs, rotationSeed: 77, algorithm: .naive, options: AttentionOptions()).o.values)
+    XCTAssertNotEqual(try parse("r32.npy").definition, fromFile.definition)
+    for s in [try parse("{kind: random-hadamard, block: 16, rotate: qkv}"), fromFile] {
+      let back = try SchemeFile.parse(SchemeFile.text(for: s), file: file)[0]
+      XCTAssertEqual(back.definition, s.definition)
+    }
+    // Bad rotations: one line naming the file and the problem.
+    let cases: [(String, String)] = [
+      ("bad.npy", "not orthogonal"), ("nan.npy", "non-finite"), ("wide.npy", "square d×d matrix"), ("missing.npy", "missing.npy"),
+      ("{kind: matrix, file: bad.npy, tolerance: 1e-2}", ""), ("{kind: matrix, file: r.npy, tolerance: -1}", "must be in [0, 1)"),
+      ("sideways", "unknown rotation 'sideways'"), ("{kind: hadamard, block: 24}", "a Hadamard block is a power of two"),
+      ("{kind: matrix}", "needs key 'file'"), ("{kind: hadamard, rotate: qv}", "'qv' is not allowed"),
+      ("{kind: random-hadamard, file: r.npy}", "applies to kind matrix only"),
+    ]
+    for (text, says) in cases {
+      if says.isEmpty { XCTAssertNoThrow(try parse(text), text); continue }
+      XCTAssertThrowsError(try parse(text), text) { error in
+        XCTAssertTrue("\(error)".contains(says), "\(error) does not say \(says)")
+        XCTAssertTrue("\(error)".hasPrefix(file), "\(error) names the scheme file")
+        XCTAssertFalse("\(error)".contains("\n"), "one line")
+      }
+    }
+    // A matrix of another size than the head dim: refused when the scheme meets the inputs.
+    XCTAssertThrowsError(try fromFile.run(AttentionInputs.generate(AttentionShape(seqLenQ: 4, headDim: 64), .fa3, seed: 1),
+                                          rotationSeed: 0, algorithm: .naive, options: AttentionOptions())) {
+      XCTAssertTrue("\($0)".contains("32×32 but the head dim is 64"), "\($0)")
+    }
+  }
+
   /// P rounded stochastically: the same bits for any thread count, other bits for another seed,
   /// and unbiased — the mean over seeds is much closer to P in FP32 than one seed is.
   func testStochasticProbabilities() throws {
@@ -100,7 +166,7 @@ final class SchemeFileTests: XCTestCase {
     XCTAssertTrue(s.definition.contains("P seed 1"))
     let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 48, headsQ: 2, headDim: 32), .gaussian(std: 1), seed: 9)
     func run(_ s: AttentionScheme, threads: Int) throws -> [Double] {
-      try s.run(inputs, seed: 0, algorithm: .blocked(.flash2), options: AttentionOptions(threads: threads)).o.values
+      try s.run(inputs, rotationSeed: 0, algorithm: .blocked(.flash2), options: AttentionOptions(threads: threads)).o.values
     }
     let one = try run(s, threads: 1)
     XCTAssertEqual(try run(s, threads: 3), one)

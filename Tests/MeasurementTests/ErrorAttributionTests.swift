@@ -13,7 +13,7 @@ final class ErrorAttributionTests: XCTestCase {
     s.plan = .fp64
     s.plan.outputFormat = .rne(.bf16)
     let (total, entries) = try ErrorAttribution.run(x, scheme: s, algorithm: .naive, options: AttentionOptions(),
-                                                    reference: reference, seed: 0)
+                                                    reference: reference, rotationSeed: 0)
     let by = Dictionary(uniqueKeysWithValues: entries.map { ($0.stage, $0) })
     XCTAssertGreaterThan(total.rmse, 1e-4)
     XCTAssertGreaterThan(by[.inputQuantization]!.contribution, 0.1 * total.rmse)
@@ -23,7 +23,7 @@ final class ErrorAttributionTests: XCTestCase {
     }
     // The all-Double scheme has nothing to attribute.
     let (exact, _) = try ErrorAttribution.run(x, scheme: AttentionScheme.named("fp64")!, algorithm: .naive,
-                                              options: AttentionOptions(), reference: reference, seed: 0)
+                                              options: AttentionOptions(), reference: reference, rotationSeed: 0)
     XCTAssertLessThan(exact.rmse, 1e-14)
   }
 }

@@ -152,7 +152,7 @@ final class AttentionCLITests: CLITestCase {
     let scheme = AttentionScheme(name: "q16", summary: "", precision: "bf16", q: QuantizationScheme(format: .rne(.bf16)), k: fp8, v: fp8,
                                  plan: .flashFP8)
     let values = try AttentionTensor(batch: 1, seqLen: 24, heads: 2, headDim: 32, values: try XCTUnwrap(NPYFile.read(q).values))
-    let expected = try scheme.run(AttentionInputs(q: values, k: values, v: values), seed: 2, algorithm: .blocked(.flash2),
+    let expected = try scheme.run(AttentionInputs(q: values, k: values, v: values), rotationSeed: 2, algorithm: .blocked(.flash2),
                                   options: AttentionOptions())
     XCTAssertEqual(try NPYFile.read(path("o.npy")).values, expected.o.values.map { Double(Float($0)) })
     try assertBadInput(base + ["--out", path("o.npy")], "defines 2 schemes (q16, nv); choose one with --scheme")
