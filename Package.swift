@@ -29,7 +29,7 @@ let package = Package(
       name: "CMPFR",
       pkgConfig: "mpfr",
       providers: [.apt(["libmpfr-dev", "libgmp-dev"])]),
-    // OpenSSL's libcrypto, used by the tests only (SHA-256 fingerprints of exhaustive tables).
+    // OpenSSL's libcrypto: SHA-256 of input files in provenance, and of exhaustive tables in tests.
     .systemLibrary(
       name: "CLibCrypto",
       pkgConfig: "libcrypto",
@@ -37,7 +37,10 @@ let package = Package(
     // Lane-wise conversions and maxima that Swift's SIMD types do not lower to one instruction,
     // and FMA3 loops chosen at run time (the package itself is built for baseline x86-64).
     .target(name: "CVectorShims"),
+    // Writes the commit being built into ToolIdentity before every build.
+    .plugin(name: "ToolCommit", capability: .buildTool()),
     // The data flow, bottom to top (each module depends only on modules above it in this list).
+    .target(name: "ToolIdentity", exclude: ["README.md"], plugins: ["ToolCommit"]),
     .target(name: "NPY", exclude: ["README.md"]),
     .target(name: "LowPrecision", dependencies: ["CVectorShims"], exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
@@ -46,7 +49,8 @@ let package = Package(
     .target(name: "Attention", dependencies: ["LowPrecision", "Hopper", "MatrixMultiply"], exclude: ["README.md"]),
     .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "Measurement", dependencies: ["Attention", "Reference", "LowPrecision"], exclude: ["README.md"]),
-    .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "Yams", "ZIPFoundation"],
+    .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "ToolIdentity", "CLibCrypto", "Yams",
+                                          "ZIPFoundation"],
             exclude: ["README.md"]),
     .target(name: "Reporting", dependencies: ["Experiments", "Measurement"], exclude: ["README.md"]),
     .target(name: "FlashNumericsC", dependencies: ["LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
@@ -55,7 +59,7 @@ let package = Package(
       name: "flashnum",
       dependencies: [
         "NPY", "LowPrecision", "Precise", "Hopper", "MatrixMultiply", "Attention", "Reference", "Measurement",
-        "Experiments", "Reporting",
+        "Experiments", "Reporting", "ToolIdentity",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       exclude: ["README.md"]),

@@ -20,7 +20,8 @@ import LowPrecision
 /// distributions:
 ///   - {kind: gaussian, std: 1}
 ///   - {kind: fa3-outliers, probability: 0.001, outlier_std: [10, 100]}   # lists expand the grid
-/// seeds: [0, 1]
+/// seeds: [0, 1]                       # input seeds
+/// rotation_seeds: [0, 1, 2, 3]         # seeds of random rotations, each run on every input seed
 /// metrics: [rmse, relative_frobenius, max_abs, sqnr_db]                  # default: all
 /// reference: {kind: mpfr, bits: 64}                                     # or {kind: fp64}
 /// define_schemes:
@@ -48,16 +49,21 @@ public struct Experiment: Sendable {
   public var causal: [Bool]
   public var distributions: [InputDistribution]
   public var seeds: [UInt64]
+  /// Seeds of random rotations (`nil`: a point's rotation is drawn with its input seed). A scheme
+  /// with a random rotation runs once per rotation seed; other schemes once.
+  public var rotationSeeds: [UInt64]?
   public var metrics: [String]
   public var reference: ReferenceSpec
   /// The file's text, kept in every result's provenance.
   public var source: String
   /// FNV-1a (64-bit, hex) of `source`: results of another file are never mixed with these.
   public var fingerprint: String
+  /// The scheme files the experiment read (`scheme_files`, resolved relative to its file).
+  public var schemeFiles: [String] = []
 
   public static var metricNames: [String] { ErrorMetrics.names }
   public static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
-                        "distributions", "seeds", "metrics", "reference", "define_schemes", "scheme_files"]
+                        "distributions", "seeds", "rotation_seeds", "metrics", "reference", "define_schemes", "scheme_files"]
 
   /// Reads an experiment file (YAML, or JSON). Every problem is one line naming the file, the
   /// key and what is allowed.
@@ -88,6 +94,7 @@ public struct Experiment: Sendable {
       throw try required("name").error("'\(name)' must be letters, digits, '-', '_' or '.' (it names the result files)")
     }
     var defined: [AttentionScheme] = []
+    var schemeFiles: [String] = []
     if let list = top["define_schemes"] {
       for item in try list.list() {
         let scheme = try SchemeDefinition.parse(item)
@@ -102,6 +109,7 @@ public struct Experiment: Sendable {
         let path = try item.string()
         let schemes: [AttentionScheme]
         do { schemes = try SchemeFile.load(path, relativeTo: file) } catch { throw item.error(error.description) }
+        schemeFiles.append(SchemeFile.resolve(path, relativeTo: file))
         for scheme in schemes {
           if defined.contains(where: { $0.name == scheme.name }) {
             throw item.error("scheme '\(scheme.name)' is already defined (in define_schemes or another scheme file)")
@@ -136,6 +144,12 @@ public struct Experiment: Sendable {
     for item in try required("distributions").list() { distributions += try parseDistribution(item) }
     var seeds: [UInt64] = []
     for item in try (top["seeds"] ?? ConfigurationValue(node: "0", file: file, path: "seeds")).list() { seeds.append(try item.uint64()) }
+    var rotationSeeds: [UInt64]? = nil
+    if let v = top["rotation_seeds"] {
+      rotationSeeds = []
+      for item in try v.list() { rotationSeeds!.append(try item.uint64()) }
+      guard !rotationSeeds!.isEmpty else { throw v.error("give at least one rotation seed (or leave the key out)") }
+    }
     var metrics = metricNames
     if let v = top["metrics"] {
       metrics = []
@@ -169,11 +183,13 @@ public struct Experiment: Sendable {
     try distinct("mask", causal) { $0 ? "causal" : "none" }
     try distinct("distributions", distributions.map(\.name)) { $0 }
     try distinct("seeds", seeds) { "\($0)" }
+    try distinct("rotation_seeds", rotationSeeds ?? []) { "\($0)" }
     try distinct("metrics", metrics) { $0 }
-    let experiment = Experiment(
+    var experiment = Experiment(
       name: name, description: try top["description"]?.string() ?? "", schemes: schemes, algorithms: algorithms,
       seqLens: seqLens, headDims: headDims, batches: batches, heads: heads, causal: causal, distributions: distributions,
-      seeds: seeds, metrics: metrics, reference: reference, source: text, fingerprint: fnv1aHex(Data(text.utf8)))
+      seeds: seeds, rotationSeeds: rotationSeeds, metrics: metrics, reference: reference, source: text, fingerprint: fnv1aHex(Data(text.utf8)))
+    experiment.schemeFiles = schemeFiles
     try experiment.checkCombinations(file)
     return experiment
   }
@@ -234,7 +250,8 @@ public struct Experiment: Sendable {
   /// Rejects grid combinations that cannot run (checked for every point before anything runs).
   func checkCombinations(_ file: String) throws(AttentionError) {
     guard let count = pointCount, count <= ResourceLimits.gridPoints else {
-      let factors = [seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count, seeds.count, schemes.count, algorithms.count]
+      let factors = [seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count, seeds.count,
+                     schemes.count, rotationSeeds?.count ?? 1, algorithms.count]
       throw AttentionError("\(file): the grid has \(factors.map(String.init).joined(separator: " × ")) points, more than the limit of "
                            + "\(ResourceLimits.gridPoints) (\(ResourceLimits.gridPointsVariable)); split it into several experiments")
     }
@@ -261,21 +278,30 @@ public struct Experiment: Sendable {
 
   /// The number of grid points (`nil` when it overflows `Int`), known before ``points`` builds them.
   public var pointCount: Int? {
-    ResourceLimits.product([seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count,
-                            seeds.count, schemes.count, algorithms.count])
+    let random = schemes.filter(\.rotation.isRandom).count
+    guard let perInput = ResourceLimits.product([schemes.count - random + random * (rotationSeeds?.count ?? 1), algorithms.count]) else { return nil }
+    return ResourceLimits.product([seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count,
+                                   seeds.count, perInput])
+  }
+
+  /// The rotation seeds a scheme runs with: ``rotationSeeds`` for a random rotation, else one
+  /// run with none.
+  func rotationSeeds(for scheme: AttentionScheme) -> [UInt64?] {
+    guard scheme.rotation.isRandom, let r = rotationSeeds else { return [nil] }
+    return r
   }
 
   /// Every point of the grid, in a fixed order: inputs (sizes, mask, distribution, seed)
-  /// outermost, then schemes, then algorithms, so points that share inputs (and their
-  /// reference) are adjacent.
+  /// outermost, then schemes, their rotation seeds, then algorithms, so points that share
+  /// inputs (and their reference) are adjacent.
   public var points: [ExperimentPoint] {
     var out: [ExperimentPoint] = []
     for n in seqLens { for d in headDims { for b in batches { for h in heads { for c in causal {
-      for dist in distributions { for seed in seeds { for s in schemes { for a in algorithms {
+      for dist in distributions { for seed in seeds { for s in schemes { for r in rotationSeeds(for: s) { for a in algorithms {
         let inputs = InputSpec(seqLen: n, headDim: d, batch: b, heads: h, causal: c, distribution: dist, seed: seed)
         out.append(ExperimentPoint(index: out.count,
-                                   point: MeasuredPoint(inputs: inputs, scheme: s, algorithm: a, reference: reference)))
-      } } } }
+                                   point: MeasuredPoint(inputs: inputs, scheme: s, algorithm: a, reference: reference, rotationSeed: r)))
+      } } } } }
     } } } } }
     return out
   }

@@ -21,11 +21,24 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   /// folder.
   public var schemeFiles: [String]?
   public var entries: [Entry]
+  /// Who pinned the values: the tool's version and commit and the scheme files' SHA-256
+  /// (``Provenance``), written by `flashnum regress --update`.
+  public var provenance: [String: String]?
   /// The schemes of ``schemeFiles``, by name (filled by ``load(_:)``).
   public var definedSchemes: [String: AttentionScheme] = [:]
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case description, tolerance, absoluteTolerance = "absolute_tolerance", schemeFiles = "scheme_files", entries
+    case description, tolerance, absoluteTolerance = "absolute_tolerance", schemeFiles = "scheme_files", provenance, entries
+  }
+
+  /// The provenance of values pinned now from the baseline file at `path`: ``Provenance/tool``
+  /// and each scheme file with its SHA-256.
+  public func provenanceNow(path: String) -> [String: String] {
+    var p = Dictionary(uniqueKeysWithValues: Provenance.tool)
+    for (i, f) in (schemeFiles ?? []).enumerated() {
+      p["scheme_file_\(i + 1)"] = "\(f) sha256:\(Provenance.sha256(ofFile: SchemeFile.resolve(f, relativeTo: path)))"
+    }
+    return p
   }
 
   /// The scheme called `name`: shipped, or from the baseline's scheme files.
@@ -208,7 +221,9 @@ public enum RegressionGate {
     let document = JSONText.object([
       ("description", .string(baseline.description)), ("tolerance", .double(baseline.tolerance)),
       ("absolute_tolerance", .double(baseline.absoluteTolerance)),
-    ] + (baseline.schemeFiles.map { [("scheme_files", .array($0.map(JSONText.string)))] } ?? []) + [("entries", .array(entries))])
+    ] + (baseline.schemeFiles.map { [("scheme_files", .array($0.map(JSONText.string)))] } ?? [])
+      + (baseline.provenance.map { [("provenance", .object($0.sorted { $0.key < $1.key }.map { ($0.key, JSONText.string($0.value)) }))] } ?? [])
+      + [("entries", .array(entries))])
     return Data(document.document.utf8)
   }
 }

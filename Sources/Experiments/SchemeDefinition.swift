@@ -164,7 +164,7 @@ enum SchemeDefinition {
   /// The orthogonal matrix in the tensor file `path` (relative to the folder of the file `v` is in).
   static func matrix(_ v: ConfigurationValue, path: String, tolerance: Double) throws(AttentionError) -> OrthogonalMatrix {
     let (file, key) = TensorFile.split(path)
-    let resolved = file.hasPrefix("/") ? file : ((v.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file)
+    let resolved = SchemeFile.resolve(file, relativeTo: v.file)
     let tensor: TensorFile
     do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error("rotation: \(error.description)") }
     let a = tensor.array
@@ -341,7 +341,12 @@ public enum SchemeFile {
   /// The schemes of the scheme file at `path`, relative to the folder of `file` (an experiment or
   /// a baseline) unless absolute.
   public static func load(_ path: String, relativeTo file: String) throws(AttentionError) -> [AttentionScheme] {
-    try load(path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path))
+    try load(resolve(path, relativeTo: file))
+  }
+
+  /// `path` relative to the folder of `file` unless absolute.
+  public static func resolve(_ path: String, relativeTo file: String) -> String {
+    path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
   }
 
   /// The schemes of `text`, the contents of `file`; `shippedNames` allows the names of shipped

@@ -25,6 +25,10 @@ public struct SweepRow: Hashable, Sendable {
   public var distributionKind: String
   public var outlierMagnitude: Double
   public var seed: UInt64
+  /// The rotation (``Rotation/definition``: `none`, `random-hadamard/auto/qk`, …).
+  public var rotation: String
+  /// The seed of a random rotation given apart from the input seed (`nil`: the input seed's).
+  public var rotationSeed: UInt64?
   public var reference: String
   /// Metric name (``Experiment/metricNames``) → value.
   public var metrics: [String: Double]
@@ -47,6 +51,8 @@ public struct SweepRow: Hashable, Sendable {
     distributionKind = p.distribution.kind
     outlierMagnitude = p.distribution.outlierMagnitude
     seed = p.seed
+    rotation = p.scheme.rotation.definition
+    rotationSeed = p.rotationSeed
     reference = p.reference.name
     self.metrics = metrics
     self.seconds = seconds
@@ -55,7 +61,7 @@ public struct SweepRow: Hashable, Sendable {
   /// The columns before the metrics, in file order.
   public static let leadingColumns = ["index", "key", "scheme", "algorithm", "precision", "incoherent_processing",
                                       "block_quantization", "batch", "heads", "seq_len", "head_dim", "mask", "distribution",
-                                      "distribution_kind", "outlier_magnitude", "seed", "reference"]
+                                      "distribution_kind", "outlier_magnitude", "seed", "rotation", "rotation_seed", "reference"]
 
   /// The file columns for rows with `metrics`.
   public static func columns(metrics: [String]) -> [String] { leadingColumns + metrics + ["seconds"] }
@@ -80,6 +86,8 @@ public struct SweepRow: Hashable, Sendable {
     case "distribution_kind": distributionKind
     case "outlier_magnitude": "\(outlierMagnitude)"
     case "seed": "\(seed)"
+    case "rotation": rotation
+    case "rotation_seed": rotationSeed.map(String.init) ?? ""
     case "reference": reference
     case "seconds": "\(seconds)"
     default: metrics[column].map { $0.isFinite ? "\($0)" : ($0 > 0 ? "inf" : ($0 < 0 ? "-inf" : "nan")) } ?? ""
@@ -146,6 +154,15 @@ public struct SweepRow: Hashable, Sendable {
     }
     guard let s = UInt64(try text("seed")) else { throw AttentionError("\(at): seed: expected an integer, got '\(f["seed"]!)'") }
     seed = s
+    // Results written before rotations were data have neither column: the old shipped schemes'
+    // rotation was named by incoherent_processing, and its seed was the input seed.
+    rotation = f["rotation"] ?? (incoherentProcessing ? "hadamard" : "none")
+    switch f["rotation_seed"] {
+    case nil, "": rotationSeed = nil
+    case let t?:
+      guard let r = UInt64(t) else { throw AttentionError("\(at): rotation_seed: expected an integer or nothing, got '\(t)'") }
+      rotationSeed = r
+    }
     reference = try text("reference")
     seconds = try double("seconds")
     guard seconds.isFinite && seconds >= 0 else { throw AttentionError("\(at): seconds: expected a finite number ≥ 0, got '\(f["seconds"]!)'") }
@@ -161,6 +178,7 @@ public struct SweepRow: Hashable, Sendable {
     .object(columns.map { c -> (String, JSONText) in
       switch c {
       case "index", "batch", "heads", "seq_len", "head_dim", "seed", "outlier_magnitude", "seconds": return (c, .number(field(c)))
+      case "rotation_seed": return (c, rotationSeed.map { .int($0) } ?? .null)
       case "incoherent_processing", "block_quantization": return (c, .number(field(c)))
       case _ where Experiment.metricNames.contains(c):
         if let v = metrics[c], v.isFinite { return (c, .number("\(v)")) }

@@ -325,7 +325,7 @@ public func fn_table_fa3_json(_ batch: Int64, _ seqLen: Int64, _ heads: Int64, _
       throw CallError("reference_bits must be 0 (FP64 reference), -1 (double-word reference) or in 24...8192, got \(referenceBits)")
     }
     var c = FA3Table.Configuration()
-    (c.batch, c.seqLen, c.heads, c.headDim, c.seed, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, seed, Int(threads))
+    (c.batch, c.seqLen, c.heads, c.headDim, c.seeds, c.rotationSeeds, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, [seed], [seed], Int(threads))
     if referenceBits == 0 { c.fp64Reference = true } else if referenceBits > 0 { c.referencePrecision = Int(referenceBits) }
     json = try FA3Table.run(c).json()
   }

@@ -37,7 +37,9 @@ struct Regress: ParsableCommand {
       result = try RegressionGate.run(pinned, referenceBits: referenceBits, threads: max(1, threads)) { note("regress: \($0)") }
     }
     if update {
-      try RegressionGate.encode(result.measured).write(to: URL(fileURLWithPath: baseline))
+      var measured = result.measured
+      measured.provenance = pinned.provenanceNow(path: baseline)
+      try SweepResults.writeAtomically(RegressionGate.encode(measured), to: baseline)
       print("regress: \(baseline) rewritten with the measured values of \(pinned.entries.count) entries; review the diff before committing")
       return
     }

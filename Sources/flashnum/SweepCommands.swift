@@ -41,7 +41,7 @@ struct SweepCommand: ParsableCommand {
     let experiment: Experiment
     experiment = try Experiment.load(file)
     let sweep = Sweep(experiment: experiment, directory: directory, shard: try parsedShard(), threads: max(1, threads),
-                      provenance: provenanceOfThisRun(experimentFile: file))
+                      provenance: provenanceOfThisRun(experimentFile: file, schemeFiles: experiment.schemeFiles))
     let total = sweep.points.count
     let results: SweepResults
     do {
@@ -128,32 +128,33 @@ struct ReportCommand: ParsableCommand {
       for f in figures {
         let svg = base.appendingPathComponent(f.fileName)
         try SweepResults.writeAtomically(Data(f.svg.utf8), to: svg)
-        if pngs >= 0 { pngs = try png(svg, pngs) }
+        if pngs >= 0 { pngs = try renderPNG(of: svg) ? pngs + 1 : -1 }
       }
       try SweepResults.writeAtomically(Data(text.utf8), to: base.appendingPathComponent(reportName + ".md"))
     }
     print("report: \(base.appendingPathComponent(reportName + ".md")) with \(figures.count) figures"
           + (pngs > 0 ? " (SVG and PNG)" : ""))
   }
+}
 
-  /// Renders `svg` to a PNG beside it (144 dpi, through a temporary and a rename); returns the
-  /// count so far, or −1 once rsvg-convert is missing (noted once).
-  func png(_ svg: String, _ count: Int) throws -> Int {
-    let target = String(svg.dropLast(4)) + ".png", temporary = target + ".tmp-\(getpid())"
-    switch Subprocess.run("rsvg-convert", ["--dpi-x", "144", "--dpi-y", "144", "--zoom", "1.5", "--format", "png", "--output", temporary, svg]) {
-    case .success(let r) where r.status == 0:
-      guard rename(temporary, target) == 0 else { throw InputError("\(target): cannot write") }
-      return count + 1
-    case .success(let r) where r.status == 127:
-      note("report: PNG figures skipped: rsvg-convert not found (Debian package librsvg2-bin)")
-      return -1
-    case .success(let r):
-      try? FileManager.default.removeItem(atPath: temporary)
-      throw InputError("rsvg-convert failed on \(svg): \(r.output.split(separator: "\n").first ?? "")")
-    case .failure:
-      note("report: PNG figures skipped: rsvg-convert could not start")
-      return -1
-    }
+/// Renders `svg` to a PNG beside it (144 dpi, through a temporary and a rename); false, with a
+/// note, when rsvg-convert (Debian's librsvg2-bin) is missing or cannot start.
+@discardableResult
+func renderPNG(of svg: String) throws -> Bool {
+  let target = String(svg.dropLast(4)) + ".png", temporary = target + ".tmp-\(getpid())"
+  switch Subprocess.run("rsvg-convert", ["--dpi-x", "144", "--dpi-y", "144", "--zoom", "1.5", "--format", "png", "--output", temporary, svg]) {
+  case .success(let r) where r.status == 0:
+    guard rename(temporary, target) == 0 else { throw InputError("\(target): cannot write") }
+    return true
+  case .success(let r) where r.status == 127:
+    note("PNG figures skipped: rsvg-convert not found (Debian package librsvg2-bin)")
+    return false
+  case .success(let r):
+    try? FileManager.default.removeItem(atPath: temporary)
+    throw InputError("rsvg-convert failed on \(svg): \(r.output.split(separator: "\n").first ?? "")")
+  case .failure:
+    note("PNG figures skipped: rsvg-convert could not start")
+    return false
   }
 }
 
@@ -177,21 +178,15 @@ func duration(_ seconds: Double) -> String {
   return String(format: "%.1fs", seconds)
 }
 
-/// Tool version, git commit (when run inside a clone) and the command line.
-func provenanceOfThisRun(experimentFile: String) -> [(String, String)] {
-  func git(_ args: [String]) -> String? {
-    guard case .success(let r) = Subprocess.run("git", args, standardError: .discard), r.status == 0 else { return nil }
-    return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-  }
-  let commit = git(["rev-parse", "HEAD"]) ?? "none (not a git checkout)"
-  let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { $0.isEmpty ? "false" : "true" } ?? "unknown"
+/// The tool's identity (version and the commit it was built from), the experiment file and the
+/// scheme files it reads with their SHA-256, and the command line.
+func provenanceOfThisRun(experimentFile: String, schemeFiles: [String] = []) -> [(String, String)] {
   let env = ProcessInfo.processInfo.environment
   // Under Slurm: the job (the array's job id for array tasks) and the array task.
   let slurm = [("slurm_job_id", env["SLURM_ARRAY_JOB_ID"] ?? env["SLURM_JOB_ID"]), ("slurm_array_task_id", env["SLURM_ARRAY_TASK_ID"]),
                ("slurm_restart_count", env["SLURM_RESTART_COUNT"])].compactMap { k, v in v.map { (k, $0) } }
-  return [
-    ("tool", "flashnum (FlashNumerics)"), ("tool_version", Flashnum.configuration.version),
-    ("git_commit", commit), ("git_dirty", dirty),
-    ("experiment_file", experimentFile), ("command", CommandLine.arguments.joined(separator: " ")),
-  ] + slurm
+  return Provenance.tool + [
+    ("experiment_file", experimentFile), ("experiment_file_sha256", Provenance.sha256(ofFile: experimentFile)),
+  ] + schemeFiles.enumerated().map { i, f in ("scheme_file_\(i + 1)", "\(f) sha256:\(Provenance.sha256(ofFile: f))") }
+    + [("command", CommandLine.arguments.joined(separator: " "))] + slurm
 }

@@ -4,6 +4,8 @@ import Reference
 import Experiments
 import ArgumentParser
 import Foundation
+import Reporting
+import ToolIdentity
 
 /// `flashnum table fa3`: the FA3 paper's Table 3 on the emulator.
 struct Table: ParsableCommand {
@@ -13,23 +15,44 @@ struct Table: ParsableCommand {
 
   enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
 
+  /// Seeds from `A-B` (inclusive, at most 4096 of them) or a comma-separated list, none repeated.
+  static func seedList(_ text: String, _ option: String) throws -> [UInt64] {
+    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+    if parts.count == 2, let a = UInt64(parts[0]), let b = UInt64(parts[1]) {
+      guard a <= b, b - a < 4096 else { throw ValidationError("\(option): a range A-B needs A ≤ B and at most 4096 seeds, got '\(text)'") }
+      return Array(a...b)
+    }
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+    guard !items.isEmpty, items.allSatisfy({ $0 != nil }) else {
+      throw ValidationError("\(option): expected seeds as a comma-separated list or a range A-B, got '\(text)'")
+    }
+    let seeds = items.map { $0! }
+    guard Set(seeds).count == seeds.count else { throw ValidationError("\(option): a seed is listed twice in '\(text)'") }
+    return seeds
+  }
+
   struct FA3: ParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "fa3",
-      abstract: "The FlashAttention-3 paper's numerical error table (Table 3): RMSE against a certified reference.",
+      abstract: "The FlashAttention-3 paper's numerical error table (Table 3): RMSE against a certified reference, over seeds.",
       discussion: """
-        Inputs follow the paper's outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001). The table is \
-        printed on stdout and written to Reports/fa3-table.md and notebooks-data/fa3-table.{csv,json} \
-        (see --no-write). Progress goes to stderr: each stage, repeated every 4 s while it runs. The \
-        reference is the double-word one, certified to float64 precision by its error bound (MPFR \
-        where the bound falls short); --reference-bits N uses MPFR at N bits instead.
+        Inputs follow the paper's outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001). Every method runs on \
+        each input seed (--seeds); the methods with a random rotation run each input seed with each rotation \
+        seed (--rotation-seeds), drawn apart from the inputs. The table (median and range of the RMSE, the \
+        paper's RMSE, paired ratios, the rotation-seed spread) is printed on stdout; with --out DIR it is also \
+        written to DIR/fa3-table.md, .csv (one line per sample), .json and the figure DIR/fa3-table-rmse.svg \
+        (and .png). Without --out nothing is written. Progress goes to stderr. The reference is the \
+        double-word one, certified to float64 precision by its error bound (MPFR where the bound falls \
+        short); --reference-bits N uses MPFR at N bits instead.
         """)
 
     @Option(name: .customLong("seq-len"), help: "Sequence length (queries = keys).") var seqLen = 1024
     @Option(name: .customLong("head-dim"), help: "Head dimension.") var headDim = 128
     @Option(help: "Batch size.") var batch = 1
     @Option(help: "Number of heads.") var heads = 2
-    @Option(help: "Seed of the inputs and of the Hadamard signs.") var seed: UInt64 = 0
+    @Option(help: "Input seeds: a comma-separated list or a range A-B (inclusive).") var seeds = "0-7"
+    @Option(name: .customLong("rotation-seeds"), help: "Seeds of the random rotation (list or range), each run on every input seed.")
+    var rotationSeeds = "0-7"
     @Option(name: .customLong("reference-bits"),
             help: "Use the MPFR reference at this working precision in bits (certified by a rigorous error bound, one run) instead of the double-word one.")
     var referenceBits: Int?
@@ -46,18 +69,21 @@ struct Table: ParsableCommand {
       do { try AttentionShape(batch: batch, seqLenQ: seqLen, headsQ: heads, headDim: headDim).validate() } catch {
         throw ValidationError("--seq-len, --head-dim, --batch, --heads: \(error.description)")
       }
+      _ = try seedList(seeds, "--seeds")
+      _ = try seedList(rotationSeeds, "--rotation-seeds")
     }
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
     @Flag(help: "JSON on stdout (the same as --format json, as attention, reference and regress take it).") var json = false
-    @Flag(name: .customLong("no-write"), help: "Do not write Reports/ and notebooks-data/.") var noWrite = false
-    @Option(name: .customLong("root"), help: "Directory holding Reports/ and notebooks-data/.") var root = "."
+    @Option(name: .customLong("out"), help: "Folder to write fa3-table.md, .csv, .json and the figure into (default: write nothing).")
+    var out: String?
 
     func run() throws {
       var c = FA3Table.Configuration()
-      c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads; c.seed = seed
+      c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads
+      c.seeds = try seedList(seeds, "--seeds"); c.rotationSeeds = try seedList(rotationSeeds, "--rotation-seeds")
       c.referencePrecision = referenceBits; c.threads = max(1, threads); c.fp64Reference = fp64Reference
-      // The output folders first: a --root that cannot hold them fails before the work.
-      if !noWrite { for folder in ["Reports", "notebooks-data"] { try makeOutputFolder((root as NSString).appendingPathComponent(folder), option: "--root") } }
+      // The output folder first: one that cannot be made fails before the work.
+      if let out { try makeOutputFolder(out) }
       let table: FA3Table
       do {
         let ticker = ProgressTicker("fa3 table")
@@ -70,23 +96,26 @@ struct Table: ParsableCommand {
       case .json: print(table.json(), terminator: "")
       }
       note(String(format: "reference %.1f s, emulation %.1f s", table.referenceSeconds, table.emulationSeconds))
-      if noWrite { return }
+      guard let out else { return }
       let reference = fp64Reference ? " --fp64-reference" : referenceBits.map { " --reference-bits \($0)" } ?? ""
-      let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) --seed \(seed)\(reference)"
-      let report = "# FlashAttention-3 Table 3, reproduced\n\nMade by `\(command)`.\n\n" + table.markdown()
-      try write(report, "Reports/fa3-table.md")
-      try write(table.csv(), "notebooks-data/fa3-table.csv")
-      try write(table.json(), "notebooks-data/fa3-table.json")
+      let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) "
+        + "--seeds \(seeds) --rotation-seeds \(rotationSeeds)\(reference) --out DIR"
+      let figure = "fa3-table-rmse.svg"
+      var report = "# FlashAttention-3 Table 3, reproduced\n\nMade by `\(command)` (\(ToolIdentity.description)).\n\n" + table.markdown()
+      report += "\n![RMSE per method: median and range over seeds, and the paper's RMSE](\(figure))\n"
+      try write(table.figure().svg(), out, figure)
+      try renderPNG(of: (out as NSString).appendingPathComponent(figure))
+      try write(report, out, "fa3-table.md")
+      try write(table.csv(), out, "fa3-table.csv")
+      try write(table.json(), out, "fa3-table.json")
     }
+  }
 
-    func write(_ text: String, _ relative: String) throws {
-      let url = URL(fileURLWithPath: root).appendingPathComponent(relative)
-      do {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-      } catch { throw InputError("cannot write \(url.path): \(error.localizedDescription)") }
-      note("wrote \(url.path)")
-    }
+  /// Writes `text` to `folder/name` (through a temporary and a rename).
+  static func write(_ text: String, _ folder: String, _ name: String) throws {
+    let path = (folder as NSString).appendingPathComponent(name)
+    try SweepResults.writeAtomically(Data(text.utf8), to: path)
+    note("wrote \(path)")
   }
 
   /// `flashnum table p-overflow`: FlashAttention-4's FP8 constants on the emulator.
@@ -97,8 +126,8 @@ struct Table: ParsableCommand {
       discussion: """
         Runs the bit-exact FA3 schedule on e4m3fn Gaussian inputs with P's offset and a stale-maximum threshold \
         (--fa3-set probabilityOffset, rescaleThreshold) for four variants, P in e4m3fn and e5m2, over sequence \
-        lengths and logit standard deviations; prints the Markdown report and writes Reports/fp8-p-overflow.md \
-        (see --no-write). Progress goes to stderr.
+        lengths and logit standard deviations; prints the Markdown report, and with --out DIR writes it to \
+        DIR/fp8-p-overflow.md (without --out nothing is written). Progress goes to stderr.
         """)
 
     @Option(name: .customLong("seq-lens"), help: "Comma-separated sequence lengths (queries = keys).") var seqLens = "512,1024,2048,4096"
@@ -107,8 +136,7 @@ struct Table: ParsableCommand {
     @Option(name: .customLong("head-dim"), help: "Head dimension (16...256, a multiple of 16).") var headDim = 128
     @Option(help: "Number of heads.") var heads = 2
     @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Flag(name: .customLong("no-write"), help: "Do not write Reports/fp8-p-overflow.md.") var noWrite = false
-    @Option(name: .customLong("root"), help: "Directory holding Reports/.") var root = "."
+    @Option(name: .customLong("out"), help: "Folder to write fp8-p-overflow.md into (default: write nothing).") var out: String?
 
     func list<T: LosslessStringConvertible>(_ text: String, _ option: String, _ valid: (T) -> Bool) throws -> [T] {
       let items = text.split(separator: ",", omittingEmptySubsequences: false).map { T(String($0).trimmingCharacters(in: .whitespaces)) }
@@ -132,16 +160,14 @@ struct Table: ParsableCommand {
     func validate() throws { _ = try configuration() }
 
     func run() throws {
-      if !noWrite { try makeOutputFolder((root as NSString).appendingPathComponent("Reports"), option: "--root") }
+      if let out { try makeOutputFolder(out) }
       let table: POverflowTable
       do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
       let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --head-dim \(headDim) --heads \(heads)"
       let text = table.markdown(command: command)
       print(text, terminator: "")
-      if noWrite { return }
-      let path = (root as NSString).appendingPathComponent("Reports/fp8-p-overflow.md")
-      do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw InputError("cannot write \(path): \(error.localizedDescription)") }
-      note("wrote \(path)")
+      guard let out else { return }
+      try Table.write(text, out, "fp8-p-overflow.md")
     }
   }
 }

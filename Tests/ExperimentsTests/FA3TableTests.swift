@@ -8,7 +8,7 @@ import XCTest
 final class FA3TableTests: XCTestCase {
   func testTableHasThePaperRowsAndItsShape() throws {
     var c = FA3Table.Configuration()
-    c.seqLen = 512; c.heads = 1; c.headDim = 128; c.seed = 1; c.threads = 2; c.fp64Reference = true
+    c.seqLen = 512; c.heads = 1; c.headDim = 128; c.seeds = [1, 2]; c.rotationSeeds = [7, 8, 9]; c.threads = 2; c.fp64Reference = true
     let t = try FA3Table.run(c)
     XCTAssertEqual(t.rows.map(\.method), FA3Table.methods.map(\.method))
     let rmse = Dictionary(uniqueKeysWithValues: t.rows.map { ($0.method, $0.rmse) })
@@ -28,7 +28,20 @@ final class FA3TableTests: XCTestCase {
       XCTAssertNotNil(row["rmse"] as? Double)
       XCTAssertTrue(row["paper_rmse"] is Double || row["paper_rmse"] is NSNull)
     }
-    XCTAssertTrue(t.markdown().contains("| FlashAttention-3 FP8 | fp8 | blocked-fa3 | yes | yes |"))
-    XCTAssertEqual(t.csv().split(separator: "\n").count, 8)
+    XCTAssertTrue(t.markdown().contains("| 5 | FlashAttention-3 FP8 | fp8 | blocked-fa3 | yes | random Hadamard |"))
+    // One CSV line per sample: 5 methods × 2 input seeds, 2 rotating methods × 2 × 3 rotation seeds.
+    XCTAssertEqual(t.csv().split(separator: "\n").count, 1 + 10 + 12)
+    // Summaries from the samples: the median of each row lies in its range, the rotation seed
+    // moves the rotating rows' RMSE and nothing else, and the paired ratio of the compared row is 1.
+    for r in t.rows {
+      XCTAssertLessThanOrEqual(r.rmseRange.min, r.rmse)
+      XCTAssertLessThanOrEqual(r.rmse, r.rmseRange.max)
+      XCTAssertEqual(r.samples.count, r.incoherentProcessing ? 6 : 2)
+      if r.incoherentProcessing { XCTAssertGreaterThan(r.rotationSeedSpread!, 0) } else { XCTAssertNil(r.rotationSeedSpread) }
+    }
+    let base = t.rows.first { $0.method == FA3Table.comparedWith }!
+    XCTAssertEqual(t.pairedRatio(base)?.median, 1)
+    XCTAssertEqual(FA3Table.Row.median([3, 1, 2]), 2)
+    XCTAssertEqual(FA3Table.Row.median([4, 1, 2, 3]), 2.5)
   }
 }

@@ -126,7 +126,7 @@ final class AttentionCLITests: CLITestCase {
     let bad = try self.run(["lint-schedule", "--fa3-set", "rescaleThreshold=-2"])
     XCTAssertEqual(bad.status, 2)
     let table = try self.run(["table", "p-overflow", "--seq-lens", "256", "--logit-stds", "2", "--seeds", "0", "--head-dim", "64",
-                              "--threads", "2", "--no-write"])
+                              "--threads", "2"])
     XCTAssertEqual(table.status, 0, table.stderr)
     let lines = table.stdout.split(separator: "\n").filter { $0.hasPrefix("- ") }
     XCTAssertEqual(lines.count, 4, table.stdout)
@@ -222,18 +222,33 @@ final class AttentionCLITests: CLITestCase {
     try assertBadInput(["reference", "--q", q, "--k", k, "--v", path("missing.npy"), "--out", path("r.npy")], "missing.npy")
   }
 
-  func testTableFA3WritesJSON() throws {
-    let r = try self.run(["table", "fa3", "--seq-len", "128", "--head-dim", "64", "--heads", "1", "--format", "json",
-                         "--root", directory.path, "--threads", "2"])
+  /// `table fa3` writes only into `--out`: run in an empty folder without it, the folder stays
+  /// empty; with it, the report, CSV (a line per sample), JSON and figure are there.
+  func testTableFA3WritesOnlyWhereOutSays() throws {
+    let empty = directory.appendingPathComponent("empty")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    let small = ["table", "fa3", "--seq-len", "64", "--head-dim", "64", "--heads", "1", "--seeds", "0-1", "--rotation-seeds", "3,4",
+                 "--fp64-reference", "--threads", "2"]
+    let quiet = try self.run(small, in: empty)
+    XCTAssertEqual(quiet.status, 0, quiet.stderr)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty.path), [])
+    let r = try self.run(small + ["--format", "json", "--out", path("table")], in: empty)
     XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty.path), [])
     let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
     XCTAssertEqual(rows.count, 7)
     XCTAssertEqual(rows[4]["method"] as? String, "FlashAttention-3 FP8")
     XCTAssertEqual(rows[4]["paper_rmse"] as? Double, 9.1e-3)
-    for file in ["Reports/fa3-table.md", "notebooks-data/fa3-table.csv", "notebooks-data/fa3-table.json"] {
-      XCTAssertTrue(FileManager.default.fileExists(atPath: path(file)), file)
+    // Rotating rows: 2 input seeds × 2 rotation seeds; the others one sample per input seed.
+    XCTAssertEqual((rows[4]["samples"] as? [Any])?.count, 4)
+    XCTAssertEqual((rows[3]["samples"] as? [Any])?.count, 2)
+    for file in ["fa3-table.md", "fa3-table.csv", "fa3-table.json", "fa3-table-rmse.svg"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: path("table/" + file)), file)
     }
+    XCTAssertEqual(try String(contentsOfFile: path("table/fa3-table.csv"), encoding: .utf8).split(separator: "\n").count, 1 + 5 * 2 + 2 * 4)
     try assertBadInput(["table", "fa3", "--seq-len", "0"], "at least 1")
+    try assertBadInput(["table", "fa3", "--seeds", "3-1"], "--seeds")
+    try assertBadInput(["table", "fa3", "--rotation-seeds", "1,1"], "listed twice")
   }
 }
 
@@ -442,7 +457,7 @@ final class RegressCLITests: CLITestCase {
     for t in ["0", "-3", "5000"] {
       try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", path("o.npy"), "--threads=\(t)"], "--threads must be in 1...4096")
       try assertBadInput(["regress", "--threads=\(t)"], "--threads must be in 1...4096")
-      try assertBadInput(["table", "fa3", "--threads=\(t)", "--no-write"], "--threads must be in 1...4096")
+      try assertBadInput(["table", "fa3", "--threads=\(t)"], "--threads must be in 1...4096")
     }
     // An output that is an input, by another spelling or through a symbolic link, is refused.
     try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", directory.path + "/./q.npy"], "is also an input")

@@ -23,9 +23,10 @@ class CLITestCase: XCTestCase {
 
   func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-  func run(_ arguments: [String]) throws -> Result {
+  func run(_ arguments: [String], in folder: URL? = nil) throws -> Result {
     let p = Process()
     p.executableURL = Self.binary
+    if let folder { p.currentDirectoryURL = folder }
     p.arguments = arguments
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

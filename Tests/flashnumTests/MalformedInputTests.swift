@@ -222,9 +222,9 @@ final class MalformedInputTests: CLITestCase {
     bad(["lint-schedule", "--fa3-set", "rescaleThreshold=x"], "rescaleThreshold")
     bad(["lint-schedule", "--fa3-set", "fp8ProbabilityFormat=e3m4"], "fp8ProbabilityFormat")
     bad(["lint-schedule", "--head-dim", "20"], "head dim")
-    for list in ["", "0", "x", "1,,2"] { bad(["table", "p-overflow", "--seq-lens", list, "--no-write"], "--seq-lens") }
-    bad(["table", "p-overflow", "--logit-stds", "-1", "--no-write"], "--logit-stds")
-    bad(["table", "p-overflow", "--head-dim", "24", "--no-write"], "--head-dim")
+    for list in ["", "0", "x", "1,,2"] { bad(["table", "p-overflow", "--seq-lens", list], "--seq-lens") }
+    bad(["table", "p-overflow", "--logit-stds", "-1"], "--logit-stds")
+    bad(["table", "p-overflow", "--head-dim", "24"], "--head-dim")
     bad(att + ["--lse-out", out, "--out", out], "outputs")
     bad(["attention"] + qkv + ["--algoritm", "naive", "--out", out], "Did you mean '--algorithm'")
 
@@ -240,9 +240,9 @@ final class MalformedInputTests: CLITestCase {
     for (option, value) in [("--seq-len", "0"), ("--seq-len", "-1"), ("--head-dim", "0"), ("--batch", "0"), ("--heads", "-2"),
                             ("--seq-len", "9223372036854775807"), ("--heads", "100000000"), ("--reference-bits", "1"), ("--threads", "0"),
                             ("--format", "xml")] {
-      bad(["table", "fa3", "--no-write", option, value], String(option.dropFirst(2)))
+      bad(["table", "fa3", option, value], String(option.dropFirst(2)))
     }
-    bad(["table", "fa3", "--seq-len", "16", "--head-dim", "16", "--fp64-reference", "--root", x + "/sub"], "x.npy")
+    bad(["table", "fa3", "--seq-len", "16", "--head-dim", "16", "--fp64-reference", "--out", x + "/sub"], "x.npy")
     bad(["table", "fa4"], "fa4")
 
     // --- experiment files (sweep) ---

@@ -54,8 +54,8 @@ final class OnePointCLITests: CLITestCase {
     let sweep = try number("rmse", in: results), sweepMaxAbs = try number("max_abs", in: results)
 
     // table fa3: the row "FA3 FP8, no block quantization" is the same scheme and algorithm.
-    let t = try run(["table", "fa3", "--seq-len", "\(n)", "--head-dim", "\(d)", "--heads", "1", "--seed", "\(seed)",
-                     "--reference-bits", "64", "--format", "json", "--no-write"])
+    let t = try run(["table", "fa3", "--seq-len", "\(n)", "--head-dim", "\(d)", "--heads", "1", "--seeds", "\(seed)",
+                     "--rotation-seeds", "\(seed)", "--reference-bits", "64", "--format", "json"])
     XCTAssertEqual(t.status, 0, t.stderr)
     let rows = t.stdout.components(separatedBy: "\"method\"")
     let tableRow = try XCTUnwrap(rows.first { $0.contains("\"scheme\": \"fa3-fp8-per-head-hadamard\"") })

@@ -42,8 +42,8 @@ def test_rmse_equals_the_cli_json(flashnum, tmp_path):
 
 def test_table_fa3_equals_the_cli_json(flashnum):
     for extra, bits in [([], "double-word"), (["--reference-bits", "96"], 96), (["--fp64-reference"], None)]:
-        cli = subprocess.run([flashnum, "table", "fa3", "--seq-len", "96", "--head-dim", "64", "--heads", "1", "--seed", "5",
-                              "--threads", "1", "--json", "--no-write", *extra], check=True, capture_output=True, text=True)
+        cli = subprocess.run([flashnum, "table", "fa3", "--seq-len", "96", "--head-dim", "64", "--heads", "1", "--seeds", "5",
+                              "--rotation-seeds", "5", "--threads", "1", "--json", *extra], check=True, capture_output=True, text=True)
         rows = fn.table_fa3(seq_len=96, head_dim=64, heads=1, seed=5, reference_bits=bits, threads=2)
         assert rows == json.loads(cli.stdout)
         assert [r["method"] for r in rows][:3] == ["Baseline FP16", "FlashAttention-2 FP16", "FlashAttention-3 FP16"]
