@@ -74,7 +74,7 @@ let package = Package(
     .testTarget(name: "MeasurementTests", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision", "NPY"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments"]),
-    .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation"]),
+    .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation", "ToolIdentity"]),
     // Mutation fuzzing of every parser of user files (bounded in cases and seconds).
     .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision", "ZIPFoundation"], exclude: ["Seeds"]),
   ],

@@ -166,16 +166,16 @@ enum SchemeDefinition {
     let (file, key) = TensorFile.split(path)
     let resolved = SchemeFile.resolve(file, relativeTo: v.file)
     let tensor: TensorFile
-    do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error("rotation: \(error.description)") }
+    do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error(error.description) }
     let a = tensor.array
     guard a.shape.count == 2, a.shape[0] == a.shape[1], a.shape[0] >= 1 else {
-      throw v.error("rotation: \(path) must be a square d×d matrix, got shape (\(a.shape.map(String.init).joined(separator: ", ")))")
+      throw v.error("\(path) must be a square d×d matrix, got shape (\(a.shape.map(String.init).joined(separator: ", ")))")
     }
     guard tensor.format == nil, let values = a.float64 ?? a.float32?.map(Double.init) else {
-      throw v.error("rotation: \(path) must hold float64 or float32 values, got \(a.dtype.rawValue)")
+      throw v.error("\(path) must hold float64 or float32 values, got \(a.dtype.rawValue)")
     }
     do { return try OrthogonalMatrix(size: a.shape[0], values: values, source: path, tolerance: tolerance) } catch {
-      throw v.error("rotation: \(error.description)")
+      throw v.error(error.description)
     }
   }
 

@@ -254,10 +254,12 @@ public struct SweepReport: Sendable {
     s += "ULP in units in the last place of the scheme's output format.\n\n"
 
     // Summary.
-    s += "## Summary per scheme\n\n"
+    s += "## Summary per scheme and distribution\n\n"
+    s += "Medians and worst cases over each scheme's points of one distribution (distributions, and so outlier magnitudes, are "
+    s += "never pooled: their effects can point opposite ways).\n\n"
     let m = results.metrics
-    var header = "| scheme | algorithm | points |"
-    var rule = "|---|---|---|"
+    var header = "| scheme | algorithm | distribution | points |"
+    var rule = "|---|---|---|---|"
     let summaryColumns: [(String, String, ([Double]) -> Double)] = [
       ("rmse", "RMSE median", Self.median), ("rmse", "RMSE max", { $0.max() ?? .nan }),
       ("relative_frobenius", "rel. Frobenius median", Self.median), ("max_abs", "max abs (worst)", { $0.max() ?? .nan }),
@@ -266,16 +268,17 @@ public struct SweepReport: Sendable {
     ].filter { m.contains($0.0) }
     for c in summaryColumns { header += " \(c.1) |"; rule += "---|" }
     s += header + "\n" + rule + "\n"
-    for (scheme, algorithm) in orderedPairs() {
-      let mine = rows.filter { $0.scheme == scheme && $0.algorithm == algorithm }
-      var line = "| \(scheme) | \(algorithm) | \(mine.count) |"
+    for (scheme, algorithm) in orderedPairs() { for distribution in orderedUnique(rows.map(\.distribution)) {
+      let mine = rows.filter { $0.scheme == scheme && $0.algorithm == algorithm && $0.distribution == distribution }
+      guard !mine.isEmpty else { continue }
+      var line = "| \(scheme) | \(algorithm) | \(distribution) | \(mine.count) |"
       for c in summaryColumns {
         let v = c.2(mine.compactMap { $0.metrics[c.0] })
         line += " " + (c.0 == "sqnr_db" ? (v.isFinite ? String(format: "%.1f", v) : Self.sci(v))
                       : c.0 == "cosine" ? String(format: "%.6f", v) : Self.sci(v)) + " |"
       }
       s += line + "\n"
-    }
+    } }
 
     if m.contains("rmse") { s += pairedComparison() }
 
@@ -308,41 +311,63 @@ public struct SweepReport: Sendable {
     return s
   }
 
-  /// For each algorithm and each pair of its schemes (A, B): the points that differ only in the
-  /// scheme, the share where A's RMSE is below B's, how many seeds A wins on its geometric mean
-  /// over the seed's points, and the median and spread of RMSE_A / RMSE_B.
+  /// Paired comparisons on the points that differ only in the scheme (for each algorithm and
+  /// each pair of its schemes — every pair with at most 10 schemes, else each against the
+  /// first) or only in the algorithm (for each scheme run by several, each algorithm against
+  /// the first): per distribution (outlier magnitudes are never pooled: their effects can point
+  /// opposite ways) the median and range of RMSE_A / RMSE_B, and on how many seeds A's
+  /// geometric-mean RMSE is lower. Points of one series with several rotation seeds enter as
+  /// their geometric mean.
   func pairedComparison() -> String {
+    let distributions = orderedUnique(rows.map(\.distribution))
+    func config(_ r: SweepRow) -> String { "\(r.seqLen) \(r.headDim) \(r.batch) \(r.heads) \(r.causal) \(r.distribution) \(r.seed) \(r.reference)" }
+    // (scheme, algorithm) → configuration → (a row, geometric-mean RMSE over its rotation seeds)
+    var series: [String: [String: (row: SweepRow, rmse: Double)]] = [:]
+    for (key, group) in Dictionary(grouping: rows, by: { "\($0.scheme)|\($0.algorithm)" }) {
+      for (c, points) in Dictionary(grouping: group, by: config) {
+        series[key, default: [:]][c] = (points[0], Self.geometricMean(points.compactMap { $0.metrics["rmse"] }))
+      }
+    }
+    func line(_ a: String, _ aAlgorithm: String, _ b: String, _ bAlgorithm: String) -> String? {
+      var ratios: [(seed: UInt64, distribution: String, a: Double, b: Double)] = []
+      for (c, ra) in series["\(a)|\(aAlgorithm)"] ?? [:] {
+        guard let rb = series["\(b)|\(bAlgorithm)"]?[c], ra.rmse > 0, rb.rmse > 0, ra.rmse.isFinite, rb.rmse.isFinite else { continue }
+        ratios.append((ra.row.seed, ra.row.distribution, ra.rmse, rb.rmse))
+      }
+      guard !ratios.isEmpty else { return nil }
+      let seeds = orderedUnique(ratios.map { "\($0.seed)" })
+      let wins = seeds.filter { s in
+        let mine = ratios.filter { "\($0.seed)" == s }
+        return Self.geometricMean(mine.map(\.a)) < Self.geometricMean(mine.map(\.b))
+      }.count
+      var text = "| \(a) (\(aAlgorithm)) | \(b) (\(bAlgorithm)) | \(ratios.count) | \(wins) of \(seeds.count) |"
+      for d in distributions {
+        let r = ratios.filter { $0.distribution == d }.map { $0.a / $0.b }.sorted()
+        text += r.isEmpty ? " — |" : " \(String(format: "%.3f", Self.median(r))) [\(String(format: "%.3f", r.first!)), \(String(format: "%.3f", r.last!))] |"
+      }
+      return text
+    }
     var lines: [String] = []
-    for algorithm in orderedUnique(rows.map(\.algorithm)) {
-      let mine = rows.filter { $0.algorithm == algorithm }
-      let schemes = orderedUnique(mine.map(\.scheme))
-      func config(_ r: SweepRow) -> String { "\(r.seqLen) \(r.headDim) \(r.batch) \(r.heads) \(r.causal) \(r.distribution) \(r.seed) \(r.reference)" }
-      var byScheme: [String: [String: SweepRow]] = [:]
-      for r in mine { byScheme[r.scheme, default: [:]][config(r)] = r }
-      for (i, a) in schemes.enumerated() { for b in schemes[(i + 1)...] {
-        var ratios: [(seed: UInt64, a: Double, b: Double)] = []
-        for (key, ra) in byScheme[a] ?? [:] {
-          guard let rb = byScheme[b]?[key], let x = ra.metrics["rmse"], let y = rb.metrics["rmse"], x > 0, y > 0, x.isFinite, y.isFinite else { continue }
-          ratios.append((ra.seed, x, y))
-        }
-        guard !ratios.isEmpty else { continue }
-        let r = ratios.map { $0.a / $0.b }.sorted()
-        let seeds = orderedUnique(ratios.map { "\($0.seed)" })
-        let wins = seeds.filter { s in
-          let mineS = ratios.filter { "\($0.seed)" == s }
-          return Self.geometricMean(mineS.map(\.a)) < Self.geometricMean(mineS.map(\.b))
-        }.count
-        let share = Double(r.filter { $0 < 1 }.count) / Double(r.count)
-        lines.append("| \(a) | \(b) | \(algorithm) | \(r.count) | \(String(format: "%.0f %%", 100 * share)) | \(wins) of \(seeds.count) | "
-                     + "\(String(format: "%.3f", Self.median(r))) | \(String(format: "%.3f", r.first!)) … \(String(format: "%.3f", r.last!)) |")
-      } }
+    let algorithms = orderedUnique(rows.map(\.algorithm))
+    for algorithm in algorithms {
+      let schemes = orderedUnique(rows.filter { $0.algorithm == algorithm }.map(\.scheme))
+      var pairs: [(String, String)] = []
+      if schemes.count <= 10 {
+        for (i, a) in schemes.enumerated() { for b in schemes[(i + 1)...] { pairs.append((a, b)) } }
+      } else { for a in schemes.dropFirst() { pairs.append((a, schemes[0])) } }
+      lines += pairs.compactMap { line($0.0, algorithm, $0.1, algorithm) }
+    }
+    for scheme in orderedUnique(rows.map(\.scheme)) {
+      let mine = algorithms.filter { a in rows.contains { $0.scheme == scheme && $0.algorithm == a } }
+      for other in mine.dropFirst() { if let l = line(scheme, other, scheme, mine[0]) { lines.append(l) } }
     }
     guard !lines.isEmpty else { return "" }
     return "\n## Paired comparison across seeds\n\n"
-      + "Each pair of schemes on the points where only the scheme differs (same inputs, seed and algorithm): how often A's RMSE "
-      + "is lower, on how many seeds A's geometric-mean RMSE is lower, and RMSE_A / RMSE_B (median, smallest … largest). "
-      + "A ratio below 1 favours A.\n\n"
-      + "| A | B | algorithm | points | A lower | seeds A lower | median A/B | range A/B |\n|---|---|---|---|---|---|---|---|\n"
+      + "Pairs of series on the points where only the scheme, or only the algorithm, differs (same inputs and seed): on how many "
+      + "seeds A's geometric-mean RMSE is lower, and per distribution RMSE_A / RMSE_B, median [smallest, largest] over the "
+      + "points. A ratio below 1 favours A.\n\n"
+      + "| A | B | points | seeds A lower |" + distributions.map { " A/B, \($0) |" }.joined() + "\n"
+      + "|---|---|---|---|" + String(repeating: "---|", count: distributions.count) + "\n"
       + lines.joined(separator: "\n") + "\n"
   }
 

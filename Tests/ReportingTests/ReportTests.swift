@@ -49,7 +49,10 @@ final class ReportTests: XCTestCase {
     XCTAssertTrue(figures[0].svg.contains("sequence length N (tokens, log scale)"))
     XCTAssertTrue(figures[2].svg.contains("outlier standard deviation"))
     let md = report.markdown(figures: figures)
-    XCTAssertTrue(md.contains("| fa3-fp8-per-head-hadamard | fa3 | 8 |"), md)
+    // The summary never pools distributions: 2 lengths × 2 masks per (scheme, algorithm, distribution).
+    XCTAssertTrue(md.contains("| fa3-fp8-per-head-hadamard | fa3 | \(results.rows[0].distribution) | 4 |"), md)
+    // The kernel schedule against the tiled model, paired per point, beside the scheme pairs.
+    XCTAssertTrue(md.contains("| fa3-fp8-per-head (fa3) | fa3-fp8-per-head (blocked) | 8 |"), md)
     XCTAssertTrue(md.contains("| scheme | algorithm | N=16 | N=32 |"), md)
     XCTAssertTrue(md.contains("![RMSE against sequence length"), md)
     // A table cell is the geometric mean of its points.
@@ -93,7 +96,70 @@ final class ReportTests: XCTestCase {
     // Paired comparison: bf16 beats FP8 per head on every point and seed.
     let md = report.markdown(figures: figures)
     XCTAssertTrue(md.contains("## Paired comparison across seeds"), md)
-    XCTAssertTrue(md.contains("| bf16 | fa3-fp8-per-head | blocked | 24 | 100 % | 3 of 3 |"), md)
+    XCTAssertTrue(md.contains("| bf16 (blocked) | fa3-fp8-per-head (blocked) | 24 | 3 of 3 |"), md)
+    // Per distribution: the median of RMSE_bf16 / RMSE_fp8 over that distribution's 12 points, computed here from the rows.
+    for d in Set(results.rows.map(\.distribution)) {
+      func rmse(_ scheme: String) -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: results.rows.filter { $0.scheme == scheme && $0.distribution == d }
+          .map { ("\($0.seqLen) \($0.causal) \($0.seed)", $0.metrics["rmse"]!) })
+      }
+      let a = rmse("bf16"), b = rmse("fa3-fp8-per-head")
+      let r = a.keys.map { a[$0]! / b[$0]! }.sorted()
+      XCTAssertEqual(r.count, 12)
+      let median = (r[5] + r[6]) / 2
+      XCTAssertLessThan(median, 1)
+      XCTAssertTrue(md.contains(String(format: "%.3f [%.3f, %.3f]", median, r.first!, r.last!)), "\(d): \(md)")
+    }
+  }
+
+  /// The rotation layout: panels from `BASE+ROTATION` names, paired ratios to `none` per input
+  /// seed computed from the rows, cells where rotation hurts listed, the rotation-seed spread.
+  func testRotationReport() throws {
+    let text = """
+      name: rot
+      seeds: [0, 1, 2]
+      rotation_seeds: [5, 6]
+      reference: {kind: fp64}
+      distributions: [{kind: fa3-outliers, outlier_std: [10, 100], probability: 0.01}]
+      head_dim: 32
+      seq_len: [24]
+      algorithms: [blocked]
+      schemes: [h+none, h+rh, t+none, t+rh]
+      define_schemes:
+        - {name: h+none, format: e4m3fn, scaling: per-head, plan: fa3-fp8}
+        - {name: h+rh, format: e4m3fn, scaling: per-head, rotation: random-hadamard, plan: fa3-fp8}
+        - {name: t+none, format: e5m2, scaling: per-tensor, plan: fa3-fp8}
+        - {name: t+rh, format: e5m2, scaling: per-tensor, rotation: {kind: random-hadamard, rotate: qkv}, plan: fa3-fp8}
+      """
+    let e = try Experiment.parse(text, file: "rot.yaml")
+    // Random rotations run once per rotation seed: 2 distributions × 3 seeds × (1 + 2 + 1 + 2).
+    XCTAssertEqual(e.points.count, 36)
+    XCTAssertEqual(e.pointCount, 36)
+    let results = try Sweep(experiment: e, directory: directory, threads: 2).run()
+    XCTAssertEqual(Set(results.rows.map(\.key)).count, 36)
+    let report = try RotationReport(results: results, name: "rot")
+    let md = report.markdown(figures: report.figures())
+    XCTAssertEqual(report.figures().count, 2)  // one per panel for the one kind with two magnitudes
+    for d in Set(results.rows.map(\.distribution)) {
+      // Per input seed: the geometric mean over the two rotation seeds, divided by no rotation's value.
+      var ratios: [Double] = []
+      for seed in UInt64(0)...2 {
+        let rotated = results.rows.filter { $0.scheme == "h+rh" && $0.distribution == d && $0.seed == seed }.map { $0.metrics["rmse"]! }
+        let plain = results.rows.first { $0.scheme == "h+none" && $0.distribution == d && $0.seed == seed }!.metrics["rmse"]!
+        XCTAssertEqual(rotated.count, 2)
+        ratios.append((rotated[0] * rotated[1]).squareRoot() / plain)
+      }
+      ratios.sort()
+      let cell = String(format: "%.3g [%.3g, %.3g]", ratios[1], ratios[0], ratios[2])
+      XCTAssertTrue(md.contains("| h | rh |") && md.contains(cell), "\(d): \(cell) not in \(md)")
+      XCTAssertEqual(md.contains("- h + rh, \(d): \(cell)"), ratios[1] > 1, "listed under where rotation hurts exactly when above 1")
+    }
+    XCTAssertTrue(md.contains("| rh | "), md)
+    XCTAssertTrue(md.contains("| none | — (not random) |"), md)
+    // Names that do not follow BASE+ROTATION, or a panel without `none`, are refused.
+    var bad = results
+    bad.rows = bad.rows.filter { $0.scheme != "t+none" }
+    XCTAssertThrowsError(try RotationReport(results: bad, name: "x")) { XCTAssertTrue("\($0)".contains("panel 't'"), "\($0)") }
   }
 
   func testLogAxisTicksArePowersOfTen() {

@@ -222,6 +222,35 @@ final class AttentionCLITests: CLITestCase {
     try assertBadInput(["reference", "--q", q, "--k", k, "--v", path("missing.npy"), "--out", path("r.npy")], "missing.npy")
   }
 
+  /// A scheme file whose rotation is bad (not orthogonal, of the wrong size, NaN, unknown) exits
+  /// 2 with one line naming the file; a good matrix file runs.
+  func testBadRotationInputsExitTwoWithOneLine() throws {
+    let d = 16
+    var identityish = [Double](repeating: 0, count: d * d)
+    for i in 0..<d { identityish[i * d + (i + 3) % d] = 1 }   // a permutation: orthogonal
+    _ = try write(NPYArray(shape: [d, d], float64: identityish), "perm.npy")
+    var skew = identityish
+    skew[1] = 0.5
+    _ = try write(NPYArray(shape: [d, d], float64: skew), "skew.npy")
+    var nan = identityish
+    nan[2] = .nan
+    _ = try write(NPYArray(shape: [d, d], float64: nan), "nan.npy")
+    _ = try write(NPYArray(shape: [8, 8], float64: (0..<64).map { $0 % 9 == 0 ? 1 : 0 }), "small.npy")
+    let q = try write(NPYArray(shape: [1, 8, 1, d], float32: (0..<(8 * d)).map { Float($0 % 7) - 3 }), "q.npy")
+    let io = ["--q", q, "--k", q, "--v", q, "--algorithm", "blocked", "--out", path("o.npy")]
+    func scheme(_ rotation: String) throws -> String {
+      try "name: r\nbase: fa3-fp8-per-head\nrotation: \(rotation)\n".write(toFile: path("r.yaml"), atomically: true, encoding: .utf8)
+      return path("r.yaml")
+    }
+    let good = try self.run(["attention"] + io + ["--scheme-file", try scheme("perm.npy")])
+    XCTAssertEqual(good.status, 0, good.stderr)
+    for (rotation, says) in [("skew.npy", "not orthogonal"), ("nan.npy", "non-finite"), ("small.npy", "8×8 but the head dim is 16"),
+                             ("{kind: random-orthogonal, block: 5}", "must divide the head dim 16"), ("spin.npy", "spin.npy"),
+                             ("sideways", "unknown rotation")] {
+      try assertBadInput(["attention"] + io + ["--scheme-file", try scheme(rotation)], says)
+    }
+  }
+
   /// `table fa3` writes only into `--out`: run in an empty folder without it, the folder stays
   /// empty; with it, the report, CSV (a line per sample), JSON and figure are there.
   func testTableFA3WritesOnlyWhereOutSays() throws {

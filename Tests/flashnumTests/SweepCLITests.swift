@@ -1,4 +1,5 @@
 import Foundation
+import ToolIdentity
 import XCTest
 
 /// `flashnum sweep`, `merge` and `report` as a user runs them.
@@ -16,6 +17,60 @@ final class SweepCLITests: CLITestCase {
   func experimentFile(_ text: String = experiment, _ name: String = "cli.yaml") throws -> String {
     try text.write(toFile: path(name), atomically: true, encoding: .utf8)
     return path(name)
+  }
+
+  /// Run from inside an unrelated git repository, a sweep records the commit the tool was built
+  /// from (never that repository's), the experiment file's SHA-256, and the scheme files'.
+  func testProvenanceIsTheToolsOwnCommitWhereverItRuns() throws {
+    let repo = directory.appendingPathComponent("other-repo")
+    try FileManager.default.createDirectory(at: repo, withIntermediateDirectories: true)
+    func git(_ args: [String]) throws -> String {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      p.arguments = ["git", "-C", repo.path, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"] + args
+      let out = Pipe()
+      p.standardOutput = out
+      p.standardError = Pipe()
+      try p.run()
+      let data = out.fileHandleForReading.readDataToEndOfFile()
+      p.waitUntilExit()
+      return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    _ = try git(["init", "-q"])
+    try "schemes: [{name: mine, base: fp16}]\n".write(to: repo.appendingPathComponent("s.yaml"), atomically: true, encoding: .utf8)
+    try (Self.experiment.replacingOccurrences(of: "schemes: [fp16,", with: "scheme_files: [s.yaml]\nschemes: [mine,"))
+      .write(to: repo.appendingPathComponent("e.yaml"), atomically: true, encoding: .utf8)
+    _ = try git(["add", "."])
+    _ = try git(["commit", "-q", "-m", "x"])
+    let theirs = try git(["rev-parse", "HEAD"])
+    XCTAssertEqual(theirs.count, 40)
+    let r = try run(["sweep", "e.yaml", "--out", "results", "--quiet"], in: repo)
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let csv = try String(contentsOfFile: repo.appendingPathComponent("results/cli.csv").path, encoding: .utf8)
+    XCTAssertFalse(csv.contains(theirs), "the results name the other repository's commit")
+    XCTAssertTrue(csv.contains("# git_commit: \(ToolIdentity.commit)\n"), csv)
+    XCTAssertTrue(csv.contains("# git_dirty: \(ToolIdentity.dirty)\n"), csv)
+    XCTAssertTrue(ToolIdentity.commit == "unknown" || ToolIdentity.commit.count == 40)
+    // SHA-256 of the inputs, checked against the digest of the same bytes computed here.
+    for (key, file) in [("experiment_file_sha256", "e.yaml")] {
+      XCTAssertTrue(csv.contains("# \(key): "), key)
+      let digest = try sha256(repo.appendingPathComponent(file).path)
+      XCTAssertTrue(csv.contains("# \(key): \(digest)\n"), "\(key) ≠ \(digest)")
+    }
+    XCTAssertTrue(csv.contains("# scheme_file_1: s.yaml sha256:\(try sha256(repo.appendingPathComponent("s.yaml").path))\n"), csv)
+  }
+
+  /// SHA-256 of a file by the system's `sha256sum` (an oracle apart from the tool's libcrypto call).
+  func sha256(_ path: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["sha256sum", path]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(String(decoding: data, as: UTF8.self).prefix(64))
   }
 
   func testNamesFromResultsFilesNeverLeaveTheOutputFolder() throws {
@@ -63,7 +118,7 @@ final class SweepCLITests: CLITestCase {
     let rep = try run(["report", results + "/cli.json", "--out", path("Reports")])
     XCTAssertEqual(rep.status, 0, rep.stderr)
     let md = try String(contentsOfFile: path("Reports/cli.md"), encoding: .utf8)
-    XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | 4 |"), md)
+    XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | fa3-outliers"), md)
     XCTAssertTrue(FileManager.default.fileExists(atPath: path("Reports/cli-rmse-vs-outliers-fa3-outliers.svg")))
     let svgs = try FileManager.default.contentsOfDirectory(atPath: path("Reports")).filter { $0.hasSuffix(".svg") }
     XCTAssertFalse(svgs.isEmpty)
