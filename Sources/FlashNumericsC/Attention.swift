@@ -181,7 +181,8 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
 }
 
 /// Emulated attention of value inputs with a named scheme and algorithm (as `flashnum attention`):
-/// `out` holds O's values (each a value of the scheme's output format).
+/// `out` holds O's values (each a value of the scheme's output format). `rotation_seed` draws the
+/// scheme's rotation when it is random (the `-hadamard` schemes); other schemes ignore it.
 @_cdecl("fn_attention")
 public func fn_attention(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64,
                          _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<Double>?,
@@ -310,8 +311,9 @@ public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int6
   }
 }
 
-/// The FA3 paper's Table 3 on the emulator (as `flashnum table fa3 --json --no-write`): the JSON
-/// array of rows the command prints, one per method, each with its metrics and the paper's RMSE.
+/// The FA3 paper's Table 3 on the emulator for one input seed and one rotation seed, both `seed`
+/// (as `flashnum table fa3 --seeds S --rotation-seeds S --json`): the JSON array of rows the
+/// command prints, one per method, each with its metrics and the paper's RMSE.
 /// `reference_bits` 0 uses the FP64 pipeline as reference (uncertified). NULL on error. The
 /// caller frees it (`fn_free`).
 @_cdecl("fn_table_fa3_json")

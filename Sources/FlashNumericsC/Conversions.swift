@@ -10,7 +10,7 @@ import LowPrecision
 /// The library's version (a static string).
 @_cdecl("fn_version")
 public func fn_version() -> UnsafePointer<CChar> {
-  let s: StaticString = "0.1.0"
+  let s: StaticString = "0.2.0"
   return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 

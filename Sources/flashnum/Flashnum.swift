@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attention
 import Foundation
+import ToolIdentity
 
 /// `flashnum`: the command-line face of FlashNumerics. Thin: parses, calls the modules, prints.
 ///
@@ -18,7 +19,7 @@ struct Flashnum: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "flashnum",
     abstract: "Numerical accuracy of attention in low precision.",
-    version: "0.1.0",
+    version: ToolIdentity.description,
     subcommands: [Convert.self, Formats.self, MMA.self, MUFUCommand.self, AttentionCommand.self, ReferenceCommand.self, Table.self, Crosscheck.self, InvarianceCommand.self, LintScheduleCommand.self, Regress.self, SchemesCommand.self, SweepCommand.self, MergeCommand.self, ReportCommand.self, SlurmCommand.self, Bench.self])
 
   static func main() {

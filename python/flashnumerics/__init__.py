@@ -407,8 +407,9 @@ def _like(x, a):
 
 
 def attention(q, k, v, scheme="fp32", algorithm="blocked", causal=False, window=(None, None), softmax_scale=None, seed=0, threads=None):
-    """Emulated attention of value inputs (as `flashnum attention`): the scheme's quantization,
-    incoherent processing (Hadamard signs from `seed`) and precision plan, run by `algorithm`
+    """Emulated attention of value inputs (as `flashnum attention`): the scheme's rotation (a random
+    one, such as the `-hadamard` schemes' diag(s)·H/√d, drawn from `seed`; other schemes do not
+    depend on it), quantization and precision plan, run by `algorithm`
     (naive, blocked, blocked(BRxBC[,reverse]), blocked-fa3, fa3). Returns O as float64 (each a value
     of the scheme's output format). `window` = (left, right) key distances, None for unbounded."""
     qa, ka, va, sizes = _attention_inputs(q, k, v)
@@ -463,11 +464,12 @@ def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, 
 
 
 def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bits="double-word", threads=None):
-    """The FlashAttention-3 paper's Table 3 on the emulator (as `flashnum table fa3 --json`): one
-    dict per method, in table order, with `method`, `scheme`, `precision`, `algorithm`,
+    """The FlashAttention-3 paper's Table 3 on the emulator for one input seed and one rotation
+    seed, both `seed` (as `flashnum table fa3 --seeds S --rotation-seeds S --json`): one dict per
+    method, in table order, with `method`, `scheme`, `precision`, `algorithm`,
     `block_quantization`, `incoherent_processing`, the metrics against the reference
-    (`rmse`, `max_abs`, ... in output units; None where not finite), `paper_rmse` and
-    `reference_certified_bits`. The reference is the certified double-word one by default
+    (`rmse`, `max_abs`, ... in output units; None where not finite), `paper_rmse`, `samples`
+    and `reference_certified_bits`. The reference is the certified double-word one by default
     (`reference_bits="double-word"`), MPFR at `reference_bits` bits (24...8192) when it is an
     integer, or the FP64 pipeline (uncertified) when it is None."""
     if isinstance(reference_bits, str):

@@ -71,3 +71,22 @@ def test_file_kinds_give_identical_cli_bytes(flashnum, tmp_path):
     assert len(set(outputs)) == 1
     twin = fn.flash_attn_func(bf16["q"], bf16["k"], bf16["v"])
     assert np.array_equal(np.load(tmp_path / "o0.npy"), twin.view(np.uint16))
+
+
+def test_the_package_and_the_command_line_are_one_version(flashnum):
+    out = subprocess.run([flashnum, "--version"], check=True, capture_output=True, text=True).stdout
+    assert out.startswith(f"flashnum {fn.__version__} ("), out
+
+
+def test_the_seed_changes_rotating_schemes_only():
+    # Through the C ABI: a random rotation depends on its seed, nothing else does.
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((1, 64, 2, 64)) + 30 * rng.standard_normal((1, 64, 2, 64)) * (rng.random((1, 64, 2, 64)) < 0.01)
+               for _ in range(3))
+    def run(scheme, seed):
+        return fn.attention(q, k, v, algorithm="blocked", scheme=scheme, seed=seed)
+    for scheme in ["fa3-fp8-per-head-hadamard", "fp8-per-tensor-hadamard", "fa3-fp8-per-block-hadamard"]:
+        assert np.array_equal(run(scheme, 1), run(scheme, 1)), scheme
+        assert not np.array_equal(run(scheme, 1), run(scheme, 2)), scheme
+    for scheme in ["fa3-fp8-per-head", "bf16", "fp8-per-tensor"]:
+        assert np.array_equal(run(scheme, 1), run(scheme, 2)), scheme
