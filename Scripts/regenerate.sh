@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every committed result, report, figure and baseline that the CPU can make, in one
-# run on a clean checkout (about 35 minutes on 2 cores):
+# run on a clean checkout (about 25 minutes on 2 cores):
 #
 #   bash Scripts/regenerate.sh                 # all steps
 #   STEPS="sweeps table" bash Scripts/regenerate.sh

@@ -65,6 +65,30 @@ public struct RotationReport: Sendable {
 
   static func fmt(_ x: Double) -> String { x.isFinite ? String(format: "%.3g", x) : "—" }
 
+  /// A median paired ratio above this counts as the rotation hurting (below 1/this, helping):
+  /// cells within 5 % of 1 are within the seed-to-seed noise of the smallest outliers.
+  static let hurtThreshold = 1.05
+
+  /// Per rotation and distribution: the median, smallest and largest of the panels' median
+  /// paired ratios, and how many panels it helps and hurts.
+  func overview() -> String {
+    let kinds = Self.unique(rows.map(\.distributionKind))
+    let names: [String] = kinds.flatMap { (k: String) -> [String] in self.distributions(kind: k).map { $0.name } }
+    var s = "| rotation |" + names.map { " \($0) |" }.joined()
+    s += "\n|---|" + String(repeating: "---|", count: names.count) + "\n"
+    for v in variants where v != Self.baseline {
+      s += "| \(v) |"
+      for d in names {
+        let medians = panels.map { Self.summary(ratios($0, v, d)).median }.filter { !$0.isNaN }
+        let sum = Self.summary(medians)
+        let helps = medians.filter { $0 < 1 / Self.hurtThreshold }.count, hurts = medians.filter { $0 > Self.hurtThreshold }.count
+        s += " \(Self.fmt(sum.median)) [\(Self.fmt(sum.min)), \(Self.fmt(sum.max))]; helps \(helps), hurts \(hurts) of \(medians.count) |"
+      }
+      s += "\n"
+    }
+    return s
+  }
+
   /// Distributions of one kind, by magnitude.
   func distributions(kind: String) -> [(name: String, magnitude: Double)] {
     var seen: [(String, Double)] = []
@@ -133,6 +157,9 @@ public struct RotationReport: Sendable {
     s += "geometric-mean RMSE (over rotation seeds and any other axis), with the range over input seeds in brackets. Paired "
     s += "ratios divide, per input seed, a rotation's RMSE by `\(Self.baseline)`'s on the same inputs: below 1 the rotation helps, above 1 it hurts.\n\n"
 
+    s += "## Overview\n\nPer rotation and distribution, over the \(panels.count) panels (formats and scalings): the median "
+    s += "[smallest, largest] of the panels' median paired ratios to no rotation, and in how many panels the rotation helps "
+    s += "(median below \(Self.fmt(1 / Self.hurtThreshold))) or hurts (above \(Self.hurtThreshold)).\n\n" + overview() + "\n"
     s += "## Paired ratio to no rotation\n\n"
     var hurts: [String] = []
     for kind in Self.unique(rows.map(\.distributionKind)) {
@@ -144,13 +171,13 @@ public struct RotationReport: Sendable {
         for d in ds {
           let r = ratios(panel, v, d.name), sum = Self.summary(r)
           s += " \(Self.fmt(sum.median)) [\(Self.fmt(sum.min)), \(Self.fmt(sum.max))] |"
-          if sum.median > 1 { hurts.append("\(panel) + \(v), \(d.name): \(Self.fmt(sum.median)) [\(Self.fmt(sum.min)), \(Self.fmt(sum.max))], worse on \(r.filter { $0 > 1 }.count) of \(r.count) input seeds") }
+          if sum.median > Self.hurtThreshold { hurts.append("\(panel) + \(v), \(d.name): \(Self.fmt(sum.median)) [\(Self.fmt(sum.min)), \(Self.fmt(sum.max))], worse on \(r.filter { $0 > 1 }.count) of \(r.count) input seeds") }
         }
         s += "\n"
       } }
       s += "\n"
     }
-    s += "## Where rotation hurts\n\nEvery cell above with a median paired ratio above 1 (\(hurts.count) of them):\n\n"
+    s += "## Where rotation hurts\n\nEvery cell above whose median paired ratio exceeds \(Self.hurtThreshold) (\(hurts.count) of them):\n\n"
     s += hurts.isEmpty ? "None.\n\n" : hurts.map { "- \($0)" }.joined(separator: "\n") + "\n\n"
 
     s += "## RMSE\n\n"

@@ -130,9 +130,10 @@ struct Table: ParsableCommand {
         DIR/fp8-p-overflow.md (without --out nothing is written). Progress goes to stderr.
         """)
 
-    @Option(name: .customLong("seq-lens"), help: "Comma-separated sequence lengths (queries = keys).") var seqLens = "512,1024,2048,4096"
-    @Option(name: .customLong("logit-stds"), help: "Comma-separated standard deviations of the logits.") var logitStds = "0.25,0.5,1,2"
-    @Option(help: "Comma-separated seeds (errors are averaged over them).") var seeds = "0,1"
+    @Option(name: .customLong("seq-lens"), help: "Comma-separated sequence lengths (queries = keys).") var seqLens = "1024,4096"
+    @Option(name: .customLong("logit-stds"), help: "Comma-separated standard deviations of the logits.") var logitStds = "0.5,1,2"
+    @Option(help: "Seeds: a comma-separated list or a range A-B (the spread is over them).") var seeds = "0-7"
+    @Option(help: "Comma-separated keys in the first key block visited (N mod Bc), each at N = 1024 + r, σ = 1.") var residues = "0,1,64,128,192"
     @Option(name: .customLong("head-dim"), help: "Head dimension (16...256, a multiple of 16).") var headDim = 128
     @Option(help: "Number of heads.") var heads = 2
     @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -148,7 +149,8 @@ struct Table: ParsableCommand {
       var c = POverflowTable.Configuration()
       c.seqLens = try list(seqLens, "--seq-lens") { (n: Int) in (1...65_536).contains(n) }
       c.logitStds = try list(logitStds, "--logit-stds") { (x: Double) in x.isFinite && x > 0 && x <= 64 }
-      c.seeds = try list(seeds, "--seeds") { (_: UInt64) in true }
+      c.seeds = try Table.seedList(seeds, "--seeds")
+      c.residues = try list(residues, "--residues") { (r: Int) in (0...65_536).contains(r) }
       try checkCount(headDim, 16...256, "--head-dim")
       guard headDim % 16 == 0 else { throw ValidationError("--head-dim must be a multiple of 16 (e4m3fn), got \(headDim)") }
       try checkCount(heads, 1...1024, "--heads")
@@ -163,7 +165,8 @@ struct Table: ParsableCommand {
       if let out { try makeOutputFolder(out) }
       let table: POverflowTable
       do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
-      let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --head-dim \(headDim) --heads \(heads)"
+      let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --residues \(residues) "
+        + "--head-dim \(headDim) --heads \(heads)" + (out == nil ? "" : " --out DIR")
       let text = table.markdown(command: command)
       print(text, terminator: "")
       guard let out else { return }

@@ -125,13 +125,17 @@ final class AttentionCLITests: CLITestCase {
     }
     let bad = try self.run(["lint-schedule", "--fa3-set", "rescaleThreshold=-2"])
     XCTAssertEqual(bad.status, 2)
-    let table = try self.run(["table", "p-overflow", "--seq-lens", "256", "--logit-stds", "2", "--seeds", "0", "--head-dim", "64",
-                              "--threads", "2"])
+    let table = try self.run(["table", "p-overflow", "--seq-lens", "256", "--logit-stds", "2", "--seeds", "0-1", "--residues", "0,1",
+                              "--head-dim", "64", "--threads", "2"])
     XCTAssertEqual(table.status, 0, table.stderr)
     let lines = table.stdout.split(separator: "\n").filter { $0.hasPrefix("- ") }
     XCTAssertEqual(lines.count, 4, table.stdout)
-    XCTAssertTrue(lines[0].contains("worse than e5m2 P in 1 of 1"), String(lines[0]))
-    for line in lines.dropFirst() { XCTAssertTrue(line.contains("in 0 of 1"), String(line)) }
+    // Cells: one size, two residues (N = 1024 and 1025), causal and outlier inputs.
+    XCTAssertTrue(lines[0].contains("P up to 2^12") && lines[0].contains("of 5 cells"), String(lines[0]))
+    XCTAssertFalse(lines[0].contains("in 0 of 5"), String(lines[0]))
+    for line in lines.dropFirst() { XCTAssertTrue(line.contains("in 0 of 5"), String(line)) }
+    XCTAssertTrue(table.stdout.contains("| 1025 | 1 |"), table.stdout)
+    XCTAssertTrue(table.stdout.contains("docs/fp8-p-overflow.md"), table.stdout)
   }
 
   /// `--scheme-file`: a file's scheme runs as the library runs it; several need `--scheme`;
