@@ -2,6 +2,7 @@ import Attention
 import Foundation
 import LowPrecision
 import Measurement
+import ToolIdentity
 
 /// A kernel-design what-if on the emulator: FP8 attention whose P can exceed e4m3's range.
 ///
@@ -132,7 +133,7 @@ public struct POverflowTable: Sendable {
   public func markdown(command: String) -> String {
     let c = configuration
     var s = "# FP8 P overflow: a stale maximum and P's offset on the emulator\n\n"
-    s += "Made by `\(command)`.\n\n"
+    s += "Made by `\(command)` (\(ToolIdentity.description)).\n\n"
     s += "FP8 (e4m3fn) attention with the FA3 kernel's bit-exact schedule, changed in two constants: P's offset "
     s += "(P = 2^(s·sl2 − m·sl2 + offset)) and a threshold below which a row keeps its stale maximum (no rescale while a new block "
     s += "raises it by less than that many log2 units), so that P can reach 2^(offset + threshold). FlashAttention-4's Blackwell "
