@@ -3,7 +3,8 @@ import PackagePlugin
 
 /// Records, before every build, the commit of the FlashNumerics checkout being built and whether
 /// its tracked files differ from that commit, as the Swift constants `buildCommit` and
-/// `buildDirty` of the target it is applied to (``ToolIdentity``).
+/// `buildDirty` of the target it is applied to (``ToolIdentity``), and the package's folder as
+/// `buildSourceRoot`.
 ///
 /// The commit is read from the package's own directory, and only when that directory is the top
 /// of a git work tree: a copy of the sources inside some other repository, or without `.git`,
@@ -23,8 +24,9 @@ struct ToolCommit: BuildToolPlugin {
           if [ -z "$changes" ]; then dirty=false; else dirty=true; fi
         fi
       fi
-      printf '// Written by the ToolCommit build plugin before each build.\nlet buildCommit = "%s"\nlet buildDirty = "%s"\n' \
-        "$commit" "$dirty" > "$out/BuildCommit.swift.new"
+      escaped=$(printf '%s' "$root" | sed 's/\\/\\\\/g; s/"/\\"/g')
+      printf '// Written by the ToolCommit build plugin before each build.\nlet buildCommit = "%s"\nlet buildDirty = "%s"\nlet buildSourceRoot = "%s"\n' \
+        "$commit" "$dirty" "$escaped" > "$out/BuildCommit.swift.new"
       if cmp -s "$out/BuildCommit.swift.new" "$out/BuildCommit.swift"; then rm "$out/BuildCommit.swift.new"
       else mv "$out/BuildCommit.swift.new" "$out/BuildCommit.swift"; fi
       """#

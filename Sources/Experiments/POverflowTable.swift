@@ -117,7 +117,7 @@ public struct POverflowTable: Sendable {
     return POverflowTable(configuration: c, blockColumns: blockColumns, rows: rows)
   }
 
-  static func median(_ v: [Double]) -> Double {
+  public static func median(_ v: [Double]) -> Double {
     let s = v.sorted()
     return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
   }

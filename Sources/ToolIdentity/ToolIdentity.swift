@@ -10,6 +10,10 @@ public enum ToolIdentity {
   /// `false` when the tracked files were those of ``commit`` at build time, `true` when they
   /// differed, `unknown` when that could not be known.
   public static let dirty: String = buildDirty
+  /// The folder of the checkout this program was built from (absolute). Files the tool ships
+  /// with, such as the regression baseline, are looked up there, so they are found from any
+  /// working folder while that checkout exists.
+  public static let sourceRoot: String = buildSourceRoot
   /// E.g. `flashnum 0.2.0 (3f2a…, clean)`.
   public static var description: String {
     let state = dirty == "false" ? "clean" : dirty == "true" ? "modified" : "state unknown"

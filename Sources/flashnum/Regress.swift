@@ -4,6 +4,7 @@ import Experiments
 import ArgumentParser
 import Attention
 import Foundation
+import ToolIdentity
 
 /// `flashnum regress`: the regression gate for quantization schemes.
 struct Regress: ParsableCommand {
@@ -18,7 +19,8 @@ struct Regress: ParsableCommand {
       values with today's (after a deliberate change; review the diff).
       """)
 
-  @Option(help: "Baseline JSON file.") var baseline = "Reports/baselines/shipped-schemes.json"
+  @Option(help: "Baseline JSON file (default: the shipped baseline, Reports/baselines/shipped-schemes.json of the checkout the tool was built from).")
+  var baseline: String?
   @Flag(help: "Rewrite the baseline's pinned values with the measured ones.") var update = false
   @Option(name: .customLong("reference-bits"), help: "MPFR precision of the reference.") var referenceBits = 64
   @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -29,7 +31,15 @@ struct Regress: ParsableCommand {
     try checkCount(referenceBits, ReferenceAttention.precisions, "--reference-bits")
   }
 
+  /// The shipped baseline of the checkout this binary was built from, or, where that checkout is
+  /// gone, the same path under the working folder.
+  static var shippedBaseline: String {
+    let shipped = (ToolIdentity.sourceRoot as NSString).appendingPathComponent("Reports/baselines/shipped-schemes.json")
+    return FileManager.default.fileExists(atPath: shipped) ? shipped : "Reports/baselines/shipped-schemes.json"
+  }
+
   func run() throws {
+    let baseline = self.baseline ?? Self.shippedBaseline
     let pinned: RegressionBaseline
     pinned = try RegressionBaseline.load(baseline)
     let result: (rows: [RegressionGate.Row], measured: RegressionBaseline)

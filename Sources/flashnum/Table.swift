@@ -167,9 +167,16 @@ struct Table: ParsableCommand {
       do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
       let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --residues \(residues) "
         + "--head-dim \(headDim) --heads \(heads)" + (out == nil ? "" : " --out DIR")
-      let text = table.markdown(command: command)
+      var text = table.markdown(command: command)
       print(text, terminator: "")
       guard let out else { return }
+      let figures = table.figures()
+      if !figures.isEmpty { text += "\n## Figures\n\n" }
+      for f in figures {
+        try Table.write(f.svg, out, f.fileName)
+        try renderPNG(of: (out as NSString).appendingPathComponent(f.fileName))
+        text += "![\(f.caption)](\(f.fileName))\n\n*\(f.caption)*\n\n"
+      }
       try Table.write(text, out, "fp8-p-overflow.md")
     }
   }
