@@ -138,6 +138,25 @@ public struct RotationReport: Sendable {
           fileName: "\(name)-\(SweepReport.slug(panel))-\(SweepReport.slug(kind)).svg", svg: chart.svg(),
           caption: "\(panel), \(kind) inputs: RMSE against the outlier magnitude per rotation (dashed: V rotated too); marker: the "
             + "median over input seeds of each seed's geometric mean; band: the smallest to the largest seed."))
+        // The same comparison paired per input seed: the inputs' spread cancels.
+        let paired = variants.enumerated().map { i, v in
+          var points: [(x: Double, y: Double)] = [], band: [(x: Double, lo: Double, hi: Double)] = []
+          for d in ds {
+            let r = v == Self.baseline ? [1.0] : ratios(panel, v, d.name)
+            let sum = Self.summary(r)
+            points.append((d.magnitude, sum.median))
+            band.append((d.magnitude, sum.min, sum.max))
+          }
+          return SVGLineChart.Series(label: v == Self.baseline ? "\(v) (= 1)" : v, points: points, dashed: v.hasSuffix("-qkv"),
+                                     color: i, marker: i, band: v == Self.baseline ? [] : band)
+        }
+        let ratioChart = SVGLineChart(title: "\(panel): RMSE ÷ no rotation's, paired — \(kind)", xLabel: unit[kind] ?? "magnitude",
+                                      yLabel: "RMSE ÷ RMSE without rotation (same inputs)", xScale: SVGLineChart.scale(for: xs),
+                                      yScale: .log10, series: paired)
+        out.append(SweepReport.Figure(
+          fileName: "\(name)-ratio-\(SweepReport.slug(panel))-\(SweepReport.slug(kind)).svg", svg: ratioChart.svg(),
+          caption: "\(panel), \(kind) inputs: each rotation's RMSE divided by no rotation's on the same inputs (below 1 the rotation "
+            + "helps); marker: the median over input seeds; band: the smallest to the largest seed."))
       }
     }
     return out

@@ -139,7 +139,9 @@ final class ReportTests: XCTestCase {
     XCTAssertEqual(Set(results.rows.map(\.key)).count, 36)
     let report = try RotationReport(results: results, name: "rot")
     let md = report.markdown(figures: report.figures())
-    XCTAssertEqual(report.figures().count, 2)  // one per panel for the one kind with two magnitudes
+    // Per panel, for the one kind with two magnitudes: the RMSE and the paired ratio to no rotation.
+    XCTAssertEqual(report.figures().map(\.fileName), ["rot-h-fa3-outliers.svg", "rot-ratio-h-fa3-outliers.svg",
+                                                       "rot-t-fa3-outliers.svg", "rot-ratio-t-fa3-outliers.svg"])
     for d in Set(results.rows.map(\.distribution)) {
       // Per input seed: the geometric mean over the two rotation seeds, divided by no rotation's value.
       var ratios: [Double] = []
