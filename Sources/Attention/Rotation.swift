@@ -201,12 +201,11 @@ public struct Rotation: Hashable, Sendable {
       let b = blockSize(headDim: d), s = signs(headDim: d, seed: seed)
       let norm = 1 / Double(b).squareRoot()
       // x·M = ((x ∘ s) · H) / √b; x·Mᵀ = ((x · H) / √b) ∘ s (H is symmetric).
-      let before = transposed ? [Double](repeating: 1, count: d) : s
       let after = transposed ? s.map { $0 * norm } : [Double](repeating: norm, count: d)
       out.values.withUnsafeMutableBufferPointer { p in
         for row in 0..<t.rowCount {
           let base = p.baseAddress! + row * d
-          for j in 0..<d { base[j] *= before[j] }
+          if !transposed { for j in 0..<d { base[j] *= s[j] } }
           var start = 0
           while start < d {
             Hadamard.transform(base + start, count: b)

@@ -25,8 +25,9 @@ public enum Provenance {
     return digest.map { String(format: "%02x", $0) }.joined()
   }
 
-  /// One `(key, "PATH sha256:HEX")` entry per input file, keyed `input_file`, `input_file_2`, …
-  public static func inputFiles(_ paths: [String]) -> [(String, String)] {
-    paths.enumerated().map { i, path in (i == 0 ? "input_file" : "input_file_\(i + 1)", "\(path) sha256:\(sha256(ofFile: path))") }
+  /// One `("scheme_file_N", "NAME sha256:HEX")` entry per scheme file: `name` as the file that
+  /// cites it spells it, `path` where it is read (N counts from 1).
+  public static func schemeFiles(_ files: [(name: String, path: String)]) -> [(String, String)] {
+    files.enumerated().map { i, f in ("scheme_file_\(i + 1)", "\(f.name) sha256:\(sha256(ofFile: f.path))") }
   }
 }

@@ -34,11 +34,8 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   /// The provenance of values pinned now from the baseline file at `path`: ``Provenance/tool``
   /// and each scheme file with its SHA-256.
   public func provenanceNow(path: String) -> [String: String] {
-    var p = Dictionary(uniqueKeysWithValues: Provenance.tool)
-    for (i, f) in (schemeFiles ?? []).enumerated() {
-      p["scheme_file_\(i + 1)"] = "\(f) sha256:\(Provenance.sha256(ofFile: SchemeFile.resolve(f, relativeTo: path)))"
-    }
-    return p
+    let files = (schemeFiles ?? []).map { (name: $0, path: SchemeFile.resolve($0, relativeTo: path)) }
+    return Dictionary(uniqueKeysWithValues: Provenance.tool + Provenance.schemeFiles(files))
   }
 
   /// The scheme called `name`: shipped, or from the baseline's scheme files.

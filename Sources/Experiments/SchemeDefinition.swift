@@ -147,10 +147,13 @@ enum SchemeDefinition {
         if rotation.kind != .randomOrthogonal, n & (n - 1) != 0 { throw b.error("a Hadamard block is a power of two, got \(n)") }
         rotation.block = n
       }
-      if rotation.kind == .none { rotation.target = .qk }
+      if rotation.kind == .none, let t = m["rotate"] { throw t.error("kind none rotates nothing") }
     }
     return rotation
   }
+
+  /// The largest matrix rotation, `d × d` (its orthogonality check takes d³ multiply-adds).
+  static let largestMatrix = 1024
 
   /// Orthogonality tolerance of a matrix rotation unless the file gives one: float32 storage of
   /// an orthogonal matrix stays well within it, bf16 storage does not.
@@ -164,12 +167,22 @@ enum SchemeDefinition {
   /// The orthogonal matrix in the tensor file `path` (relative to the folder of the file `v` is in).
   static func matrix(_ v: ConfigurationValue, path: String, tolerance: Double) throws(AttentionError) -> OrthogonalMatrix {
     let (file, key) = TensorFile.split(path)
+    guard !file.isEmpty else { throw v.error("give the path of a d×d orthogonal matrix file") }
     let resolved = SchemeFile.resolve(file, relativeTo: v.file)
+    // Checking orthogonality costs d³ operations: a file too large for the largest matrix is
+    // refused before it is read.
+    let largestBytes = largestMatrix * largestMatrix * 8 + (1 << 20)
+    if let size = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.size] as? Int, size > largestBytes {
+      throw v.error("\(path): \(size) bytes, more than a rotation matrix of at most \(largestMatrix)×\(largestMatrix) float64 values takes")
+    }
     let tensor: TensorFile
     do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error(error.description) }
     let a = tensor.array
     guard a.shape.count == 2, a.shape[0] == a.shape[1], a.shape[0] >= 1 else {
       throw v.error("\(path) must be a square d×d matrix, got shape (\(a.shape.map(String.init).joined(separator: ", ")))")
+    }
+    guard a.shape[0] <= largestMatrix else {
+      throw v.error("\(path) is \(a.shape[0])×\(a.shape[0]); a rotation matrix is at most \(largestMatrix)×\(largestMatrix)")
     }
     guard tensor.format == nil, let values = a.float64 ?? a.float32?.map(Double.init) else {
       throw v.error("\(path) must hold float64 or float32 values, got \(a.dtype.rawValue)")

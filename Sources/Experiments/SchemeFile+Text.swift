@@ -34,7 +34,22 @@ extension SchemeFile {
     return "{kind: \(r.kind.name)" + (r.block.map { ", block: \($0)" } ?? "") + ", rotate: \(r.target.rawValue)}"
   }
 
-  static func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+  /// A YAML double-quoted scalar: backslash, quote and line breaks escaped, so the text reads
+  /// back unchanged.
+  static func quoted(_ s: String) -> String {
+    var out = "\""
+    for c in s.unicodeScalars {
+      switch c {
+      case "\\": out += "\\\\"
+      case "\"": out += "\\\""
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      default: out.unicodeScalars.append(c)
+      }
+    }
+    return out + "\""
+  }
 
   /// `format: …, rounding: …, overflow: …, scaling: …` and the scaling's parameters.
   static func tensor(_ t: QuantizationScheme) -> String {

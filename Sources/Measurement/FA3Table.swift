@@ -153,6 +153,14 @@ public struct FA3Table: Sendable {
     guard Set(c.seeds).count == c.seeds.count, Set(c.rotationSeeds).count == c.rotationSeeds.count else {
       throw AttentionError("the FA3 table's seeds must not repeat")
     }
+    // Every method on every input seed, the random rotations once per rotation seed: counted like
+    // an experiment's grid, before anything runs.
+    let random = methods.filter(\.scheme.rotation.isRandom).count
+    guard let perSeed = ResourceLimits.product([random, c.rotationSeeds.count]).map({ $0 + methods.count - random }),
+          let runs = ResourceLimits.product([c.seeds.count, perSeed]), runs <= ResourceLimits.gridPoints else {
+      throw AttentionError("the FA3 table would run \(c.seeds.count) input seeds × \(c.rotationSeeds.count) rotation seeds, more than the "
+                           + "limit of \(ResourceLimits.gridPoints) runs (\(ResourceLimits.gridPointsVariable)); give fewer seeds")
+    }
     var samples = [[Sample]](repeating: [], count: methods.count)
     var certified: Int? = nil
     var referenceSeconds = 0.0, emulationSeconds = 0.0

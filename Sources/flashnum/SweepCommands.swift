@@ -203,6 +203,6 @@ func provenanceOfThisRun(experimentFile: String, schemeFiles: [String] = []) -> 
                ("slurm_restart_count", env["SLURM_RESTART_COUNT"])].compactMap { k, v in v.map { (k, $0) } }
   return Provenance.tool + [
     ("experiment_file", experimentFile), ("experiment_file_sha256", Provenance.sha256(ofFile: experimentFile)),
-  ] + schemeFiles.enumerated().map { i, f in ("scheme_file_\(i + 1)", "\(f) sha256:\(Provenance.sha256(ofFile: f))") }
+  ] + Provenance.schemeFiles(schemeFiles.map { (name: $0, path: $0) })
     + [("command", CommandLine.arguments.joined(separator: " "))] + slurm
 }

@@ -20,6 +20,10 @@ final class SchemeFileTests: XCTestCase {
       XCTAssertEqual(back[0].definition, s.definition, s.name)
       XCTAssertEqual(back[0].name, s.name)
       XCTAssertEqual(back[0].summary, s.summary)
+      // Summaries with line breaks, tabs, quotes and backslashes read back unchanged too.
+      var odd = s
+      odd.summary = "two\nlines\r\twith \"quotes\" and \\ backslash"
+      XCTAssertEqual(try SchemeFile.parse(SchemeFile.text(for: odd), file: "odd.yaml", shippedNames: true)[0].summary, odd.summary)
       let committed = try String(contentsOf: Self.repository.appendingPathComponent("schemes/\(s.name).yaml"), encoding: .utf8)
       XCTAssertEqual(committed, text, "schemes/\(s.name).yaml is stale: flashnum schemes --export schemes")
     }
@@ -100,6 +104,11 @@ final class SchemeFileTests: XCTestCase {
     bad[5] += 1e-3
     try NPYFile.write(NPYArray(shape: [d, d], float64: bad), to: folder.appendingPathComponent("bad.npy").path)
     try NPYFile.write(NPYArray(shape: [d, 2 * d], float64: r + r), to: folder.appendingPathComponent("wide.npy").path)
+    try NPYFile.write(NPYArray(shape: [1025, 1025], float32: [Float](repeating: 0, count: 1025 * 1025)), to: folder.appendingPathComponent("wide1025.npy").path)
+    FileManager.default.createFile(atPath: folder.appendingPathComponent("huge.npy").path, contents: nil)
+    let huge = try FileHandle(forWritingTo: folder.appendingPathComponent("huge.npy"))
+    try huge.truncate(atOffset: 16 << 20)   // larger than any 1024×1024 float64 matrix, never read
+    try huge.close()
     var nan = r
     nan[7] = .nan
     try NPYFile.write(NPYArray(shape: [d, d], float64: nan), to: folder.appendingPathComponent("nan.npy").path)
@@ -135,6 +144,8 @@ final class SchemeFileTests: XCTestCase {
       ("sideways", "unknown rotation 'sideways'"), ("{kind: hadamard, block: 24}", "a Hadamard block is a power of two"),
       ("{kind: matrix}", "needs key 'file'"), ("{kind: hadamard, rotate: qv}", "'qv' is not allowed"),
       ("{kind: random-hadamard, file: r.npy}", "applies to kind matrix only"),
+      ("{kind: none, rotate: qkv}", "kind none rotates nothing"), ("{kind: matrix, file: ''}", "give the path"),
+      ("wide1025.npy", "at most 1024×1024"), ("huge.npy", "more than a rotation matrix"),
     ]
     for (text, says) in cases {
       if says.isEmpty { XCTAssertNoThrow(try parse(text), text); continue }

@@ -282,6 +282,7 @@ final class AttentionCLITests: CLITestCase {
     try assertBadInput(["table", "fa3", "--seq-len", "0"], "at least 1")
     try assertBadInput(["table", "fa3", "--seeds", "3-1"], "--seeds")
     try assertBadInput(["table", "fa3", "--rotation-seeds", "1,1"], "listed twice")
+    try assertBadInput(["table", "fa3", "--seeds", "0-4095", "--rotation-seeds", "0-4095"], "more than the limit")
   }
 }
 

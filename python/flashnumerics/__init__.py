@@ -88,6 +88,15 @@ def _threads(threads):
     return int(t)
 
 
+def _seed(seed, name="seed"):
+    """A seed as the C ABI takes it: an integer in 0...2^64 − 1 (never wrapped or truncated)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in 0...2^64-1, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 1 << 64:
+        raise ValueError(f"{name} must be in 0...2^64-1, got {seed}")
+    return int(seed)
+
+
 def _bytes(s):
     return None if s is None else str(s).encode()
 
@@ -125,7 +134,7 @@ def convert(x, format, rounding="nearest-even", overflow=None, seed=None, random
     `seed` and `random_bits` (1...32) and uses random word i for element i."""
     if (rounding == "stochastic") != (seed is not None and random_bits is not None) or (rounding != "stochastic" and (seed is not None or random_bits is not None)):
         raise ValueError("rounding 'stochastic' needs seed and random_bits, which apply to it only")
-    args = (_bytes(format), _bytes(rounding), _bytes(overflow), int(seed or 0), int(random_bits or 0))
+    args = (_bytes(format), _bytes(rounding), _bytes(overflow), _seed(seed) if seed is not None else 0, int(random_bits or 0))
     source = x.detach().cpu().numpy() if _is_torch(x) else np.asarray(x)
     if source.dtype == np.float32:
         # float32 values straight into codes of the format's width (the vectorized kernels).
@@ -417,7 +426,7 @@ def attention(q, k, v, scheme="fp32", algorithm="blocked", causal=False, window=
     d = _native._c.c_double
     left, right = _window(window)
     check(lib.fn_attention(_bytes(scheme), _bytes(algorithm), *sizes, _ptr(qa, d), _ptr(ka, d), _ptr(va, d),
-                           1 if causal else 0, left, right, _scale(softmax_scale), int(seed), _threads(threads), _ptr(out, d)))
+                           1 if causal else 0, left, right, _scale(softmax_scale), _seed(seed), _threads(threads), _ptr(out, d)))
     return _like(q, out)
 
 
@@ -456,7 +465,7 @@ def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, 
     d = _native._c.c_double
     left, right = _window(window)
     result = json.loads(take_string(lib.fn_attribute_json(_bytes(scheme), _bytes(algorithm), *sizes, _ptr(qa, d), _ptr(ka, d), _ptr(va, d),
-                                                          1 if causal else 0, left, right, _scale(softmax_scale), int(seed),
+                                                          1 if causal else 0, left, right, _scale(softmax_scale), _seed(seed),
                                                           int(precision_bits), _threads(threads))))
     def numbers(entry):
         return {key: float(value) if isinstance(value, str) and key != "stage" else value for key, value in entry.items()}
@@ -480,7 +489,7 @@ def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bi
         bits = 0 if reference_bits is None else int(reference_bits)
         if reference_bits is not None and not 24 <= bits <= 8192:
             raise ValueError(f"reference_bits must be 'double-word', None or in 24...8192, got {reference_bits}")
-    return json.loads(take_string(lib.fn_table_fa3_json(int(batch), int(seq_len), int(heads), int(head_dim), int(seed), bits,
+    return json.loads(take_string(lib.fn_table_fa3_json(int(batch), int(seq_len), int(heads), int(head_dim), _seed(seed), bits,
                                                         _threads(threads))))
 
 
@@ -540,7 +549,7 @@ def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads
     ds = [np.ones((b, hk), dtype=np.float32) for _ in range(3)]
     u, f = _native._c.c_uint16, _native._c.c_float
     check(lib.fn_fa3_case_inputs(_bytes(element), d, dv, sq, sk, b, h, hk, 1 if causal else 0, _bytes(distribution),
-                                 1 if hadamard else 0, int(seed), int(nan_codes), _ptr(q, u), _ptr(k, u), _ptr(v, u),
+                                 1 if hadamard else 0, _seed(seed), int(nan_codes), _ptr(q, u), _ptr(k, u), _ptr(v, u),
                                  *[_ptr(x, f) for x in ds]))
     dtype = _dtype_of(element)
     narrow = (lambda a: a.astype(np.uint8)) if dtype.itemsize == 1 else (lambda a: a)
