@@ -117,14 +117,9 @@ public struct POverflowTable: Sendable {
     return POverflowTable(configuration: c, blockColumns: blockColumns, rows: rows)
   }
 
-  public static func median(_ v: [Double]) -> Double {
-    let s = v.sorted()
-    return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-  }
-
   /// `median [min, max]` of the ratios.
   static func spread(_ v: [Double]) -> String {
-    String(format: "%.2f [%.2f, %.2f]", median(v), v.min() ?? .nan, v.max() ?? .nan)
+    String(format: "%.2f [%.2f, %.2f]", v.median, v.min() ?? .nan, v.max() ?? .nan)
   }
 
   /// A Markdown report: the setup and where its constants come from, then per variant its lint
@@ -152,7 +147,7 @@ public struct POverflowTable: Sendable {
       let lint = schedule.lint(element: .e4m3fn)
       s += "## \(v.name)\n\n"
       s += lint.isEmpty ? "Lint: P stays within e4m3fn's range.\n\n" : "Lint: " + lint.joined(separator: " ") + "\n\n"
-      func cell(_ r: Row) -> String { String(format: "%.2e / %.2e, ", Self.median(r.e4m3), Self.median(r.e5m2)) + Self.spread(r.ratios) }
+      func cell(_ r: Row) -> String { String(format: "%.2e / %.2e, ", r.e4m3.median, r.e5m2.median) + Self.spread(r.ratios) }
       let mine = rows.filter { $0.variant == v }
       s += "Over σ and N (Gaussian, not causal):\n\n| σ \\ N | " + c.seqLens.map(String.init).joined(separator: " | ") + " |\n"
       s += "|---|" + String(repeating: "---|", count: c.seqLens.count) + "\n"
@@ -170,15 +165,15 @@ public struct POverflowTable: Sendable {
     s += "## What the numbers say\n\n"
     for v in c.variants {
       let mine = rows.filter { $0.variant == v }
-      let worse = mine.filter { Self.median($0.ratios) > 1 }.count
-      let largest = mine.max { Self.median($0.ratios) < Self.median($1.ratios) }!
+      let worse = mine.filter { $0.ratios.median > 1 }.count
+      let largest = mine.max { $0.ratios.median < $1.ratios.median }!
       s += "- \(v.name): e4m3 P is worse than e5m2 P (median over seeds) in \(worse) of \(mine.count) cells; the largest median ratio is "
       s += "\(Self.spread(largest.ratios)) (\(largest.cell.label)\(largest.cell.section == .residue ? ", N mod Bc = \(largest.cell.seqLen % blockColumns)" : "")).\n"
     }
     let residue = rows.filter { $0.cell.section == .residue && $0.variant == c.variants[0] }
     if residue.count > 1 {
       s += "\nAt σ = 1 with \(c.variants[0].name), the median ratio over N mod Bc runs from "
-      s += String(format: "%.2f to %.2f", residue.map { Self.median($0.ratios) }.min()!, residue.map { Self.median($0.ratios) }.max()!)
+      s += String(format: "%.2f to %.2f", residue.map { $0.ratios.median }.min()!, residue.map { $0.ratios.median }.max()!)
       s += ": the first key block visited sets the first maximum, and how many keys it holds decides how far later blocks can "
       s += "raise the maximum without a rescale.\n"
     }

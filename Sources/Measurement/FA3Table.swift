@@ -66,20 +66,20 @@ public struct FA3Table: Sendable {
     public var samples: [Sample]
 
     /// The median RMSE over all samples (every input seed × every rotation seed).
-    public var rmse: Double { Self.median(samples.map(\.metrics.rmse)) }
+    public var rmse: Double { samples.map(\.metrics.rmse).median }
     /// The smallest and largest RMSE over all samples.
     public var rmseRange: (min: Double, max: Double) {
       let r = samples.map(\.metrics.rmse)
       return (r.min() ?? .nan, r.max() ?? .nan)
     }
     /// The median of another metric over all samples.
-    public func median(_ metric: (ErrorMetrics) -> Double) -> Double { Self.median(samples.map { metric($0.metrics) }) }
+    public func median(_ metric: (ErrorMetrics) -> Double) -> Double { samples.map { metric($0.metrics) }.median }
 
     /// The RMSE of each input seed (the median over its rotation seeds), in input-seed order.
     public var rmsePerInputSeed: [(seed: UInt64, rmse: Double)] {
       var seeds: [UInt64] = []
       for s in samples where !seeds.contains(s.inputSeed) { seeds.append(s.inputSeed) }
-      return seeds.map { seed in (seed, Self.median(samples.filter { $0.inputSeed == seed }.map(\.metrics.rmse))) }
+      return seeds.map { seed in (seed, samples.filter { $0.inputSeed == seed }.map(\.metrics.rmse).median) }
     }
 
     /// How much the rotation seed alone moves the RMSE: per input seed the range over rotation
@@ -87,17 +87,10 @@ public struct FA3Table: Sendable {
     /// a random rotation.
     public var rotationSeedSpread: Double? {
       guard samples.contains(where: { $0.rotationSeed != nil }) else { return nil }
-      return Self.median(rmsePerInputSeed.map { seed, median in
+      return rmsePerInputSeed.map { seed, median in
         let r = samples.filter { $0.inputSeed == seed }.map(\.metrics.rmse)
         return (r.max()! - r.min()!) / median
-      })
-    }
-
-    /// The median (the mean of the two middle values for an even count; NaN when empty).
-    public static func median(_ values: [Double]) -> Double {
-      let v = values.sorted()
-      guard !v.isEmpty else { return .nan }
-      return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+      }.median
     }
   }
 
@@ -126,7 +119,7 @@ public struct FA3Table: Sendable {
     let mine = Dictionary(uniqueKeysWithValues: row.rmsePerInputSeed.map { ($0.seed, $0.rmse) })
     let ratios = base.rmsePerInputSeed.compactMap { b in mine[b.seed].map { $0 / b.rmse } }
     guard !ratios.isEmpty else { return nil }
-    return PairedRatio(median: Row.median(ratios), min: ratios.min()!, max: ratios.max()!)
+    return PairedRatio(median: ratios.median, min: ratios.min()!, max: ratios.max()!)
   }
 
   /// The seven methods of Table 3, with the paper's numbers: FP16 standard (naive), FlashAttention-2

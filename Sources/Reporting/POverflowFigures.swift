@@ -1,4 +1,5 @@
 import Experiments
+import Measurement
 
 extension POverflowTable {
   /// The report's figures: the ratio e4m3 / e5m2 (median over seeds, band from the smallest to
@@ -9,7 +10,7 @@ extension POverflowTable {
       configuration.variants.enumerated().map { i, v in
         let mine = rows.filter { $0.variant == v }.sorted { x($0) < x($1) }
         return SVGLineChart.Series(
-          label: v.name, points: mine.map { (x($0), Self.median($0.ratios)) }, color: i, marker: i,
+          label: v.name, points: mine.map { (x($0), $0.ratios.median) }, color: i, marker: i,
           band: mine.map { (x($0), $0.ratios.min() ?? .nan, $0.ratios.max() ?? .nan) })
       }
     }

@@ -1,4 +1,5 @@
 import Experiments
+import Measurement
 import Foundation
 
 /// A report on incoherent processing from a sweep whose schemes are named `BASE+ROTATION`
@@ -54,7 +55,7 @@ public struct RotationReport: Sendable {
   static func summary(_ values: [Double]) -> (median: Double, min: Double, max: Double) {
     let v = values.filter { !$0.isNaN }
     guard !v.isEmpty else { return (.nan, .nan, .nan) }
-    return (SweepReport.median(v), v.min()!, v.max()!)
+    return (v.median, v.min()!, v.max()!)
   }
 
   /// The paired ratios of `variant` to ``baseline`` per input seed on `distribution`.
@@ -106,9 +107,9 @@ public struct RotationReport: Sendable {
     let spreads = groups.values.compactMap { g -> Double? in
       let v = g.compactMap { $0.metrics["rmse"] }
       guard v.count > 1 else { return nil }
-      return (v.max()! - v.min()!) / SweepReport.median(v)
+      return (v.max()! - v.min()!) / v.median
     }
-    return spreads.isEmpty ? nil : SweepReport.median(spreads)
+    return spreads.isEmpty ? nil : spreads.median
   }
 
   /// Figures: per distribution kind with several magnitudes and per panel, RMSE against the

@@ -1,4 +1,5 @@
 import Experiments
+import Measurement
 import Foundation
 
 /// A Markdown report of sweep results: a summary table per scheme, a paired comparison of the
@@ -49,11 +50,6 @@ public struct SweepReport: Sendable {
     return Foundation.exp(positive.reduce(0) { $0 + Foundation.log($1) } / Double(positive.count))
   }
 
-  static func median(_ v: [Double]) -> Double {
-    let s = v.sorted()
-    guard !s.isEmpty else { return .nan }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-  }
 
   static func sci(_ x: Double) -> String { x.isFinite ? String(format: "%.3e", x) : (x.isNaN ? "—" : "∞") }
 
@@ -261,10 +257,10 @@ public struct SweepReport: Sendable {
     var header = "| scheme | algorithm | distribution | points |"
     var rule = "|---|---|---|---|"
     let summaryColumns: [(String, String, ([Double]) -> Double)] = [
-      ("rmse", "RMSE median", Self.median), ("rmse", "RMSE max", { $0.max() ?? .nan }),
-      ("relative_frobenius", "rel. Frobenius median", Self.median), ("max_abs", "max abs (worst)", { $0.max() ?? .nan }),
-      ("sqnr_db", "SQNR median (dB)", Self.median), ("cosine", "cosine (worst)", { $0.min() ?? .nan }),
-      ("max_ulp", "max ULP (worst)", { $0.max() ?? .nan }), ("mean_ulp", "mean ULP median", Self.median),
+      ("rmse", "RMSE median", { $0.median }), ("rmse", "RMSE max", { $0.max() ?? .nan }),
+      ("relative_frobenius", "rel. Frobenius median", { $0.median }), ("max_abs", "max abs (worst)", { $0.max() ?? .nan }),
+      ("sqnr_db", "SQNR median (dB)", { $0.median }), ("cosine", "cosine (worst)", { $0.min() ?? .nan }),
+      ("max_ulp", "max ULP (worst)", { $0.max() ?? .nan }), ("mean_ulp", "mean ULP median", { $0.median }),
     ].filter { m.contains($0.0) }
     for c in summaryColumns { header += " \(c.1) |"; rule += "---|" }
     s += header + "\n" + rule + "\n"
@@ -343,7 +339,7 @@ public struct SweepReport: Sendable {
       var text = "| \(a) (\(aAlgorithm)) | \(b) (\(bAlgorithm)) | \(ratios.count) | \(wins) of \(seeds.count) |"
       for d in distributions {
         let r = ratios.filter { $0.distribution == d }.map { $0.a / $0.b }.sorted()
-        text += r.isEmpty ? " — |" : " \(String(format: "%.3f", Self.median(r))) [\(String(format: "%.3f", r.first!)), \(String(format: "%.3f", r.last!))] |"
+        text += r.isEmpty ? " — |" : " \(String(format: "%.3f", r.median)) [\(String(format: "%.3f", r.first!)), \(String(format: "%.3f", r.last!))] |"
       }
       return text
     }

@@ -41,7 +41,8 @@ final class FA3TableTests: XCTestCase {
     }
     let base = t.rows.first { $0.method == FA3Table.comparedWith }!
     XCTAssertEqual(t.pairedRatio(base)?.median, 1)
-    XCTAssertEqual(FA3Table.Row.median([3, 1, 2]), 2)
-    XCTAssertEqual(FA3Table.Row.median([4, 1, 2, 3]), 2.5)
+    XCTAssertEqual([3.0, 1, 2].median, 2)
+    XCTAssertEqual([4.0, 1, 2, 3].median, 2.5)
+    XCTAssertTrue([Double]().median.isNaN)
   }
 }
