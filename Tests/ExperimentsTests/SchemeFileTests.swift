@@ -42,7 +42,7 @@ final class SchemeFileTests: XCTestCase {
       rotation: {kind: hadamard, block: 16}
       """
     let s = try XCTUnwrap(SchemeFile.parse(yaml, file: "q16.yaml").first)
-    var manual = AttentionScheme(
+    let manual = AttentionScheme(
       name: "x", summary: "", precision: "bf16", q: QuantizationScheme(format: .rne(.bf16)),
       k: QuantizationScheme(format: .rne(.e4m3fn, overflow: .saturate), granularity: .perHead),
       v: QuantizationScheme(format: .low(.e4m3fn, Rounding(.towardZero, overflow: .saturate)), granularity: .perToken),
@@ -105,7 +105,7 @@ final class SchemeFileTests: XCTestCase {
     try NPYFile.write(NPYArray(shape: [d, d], float64: bad), to: folder.appendingPathComponent("bad.npy").path)
     try NPYFile.write(NPYArray(shape: [d, 2 * d], float64: r + r), to: folder.appendingPathComponent("wide.npy").path)
     try NPYFile.write(NPYArray(shape: [1025, 1025], float32: [Float](repeating: 0, count: 1025 * 1025)), to: folder.appendingPathComponent("wide1025.npy").path)
-    FileManager.default.createFile(atPath: folder.appendingPathComponent("huge.npy").path, contents: nil)
+    XCTAssertTrue(FileManager.default.createFile(atPath: folder.appendingPathComponent("huge.npy").path, contents: nil))
     let huge = try FileHandle(forWritingTo: folder.appendingPathComponent("huge.npy"))
     try huge.truncate(atOffset: 16 << 20)   // larger than any 1024×1024 float64 matrix, never read
     try huge.close()
