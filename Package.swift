@@ -37,6 +37,9 @@ let package = Package(
     // Lane-wise conversions and maxima that Swift's SIMD types do not lower to one instruction,
     // and FMA3 loops chosen at run time (the package itself is built for baseline x86-64).
     .target(name: "CVectorShims"),
+    // The C ABI's declarations (flashnumerics.h): the structs the library's functions take, seen
+    // by the Swift implementation and read by the Python binding.
+    .systemLibrary(name: "CFlashNumericsABI"),
     // Writes the commit being built into ToolIdentity before every build.
     .plugin(name: "ToolCommit", capability: .buildTool()),
     // The data flow, bottom to top (each module depends only on modules above it in this list).
@@ -53,8 +56,8 @@ let package = Package(
                                           "ZIPFoundation"],
             exclude: ["README.md"]),
     .target(name: "Reporting", dependencies: ["Experiments", "Measurement"], exclude: ["README.md"]),
-    .target(name: "FlashNumericsC", dependencies: ["LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
-            exclude: ["flashnumerics.h", "README.md"]),
+    .target(name: "FlashNumericsC", dependencies: ["CFlashNumericsABI", "LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
+            exclude: ["README.md"]),
     .executableTarget(
       name: "flashnum",
       dependencies: [

@@ -34,7 +34,7 @@ class BuildWithLibrary(build_py):
                 shutil.copy2(f, lib / f.name)
         else:
             subprocess.check_call(["bash", str(HERE.parent / "Scripts" / "build_python_library.sh"), str(lib)])
-        shutil.copy2(HERE.parent / "Sources" / "FlashNumericsC" / "flashnumerics.h", HERE / "flashnumerics" / "flashnumerics.h")
+        shutil.copy2(HERE.parent / "Sources" / "CFlashNumericsABI" / "flashnumerics.h", HERE / "flashnumerics" / "flashnumerics.h")
         super().run()
 
 

@@ -129,9 +129,12 @@ public struct FA3Inputs: Sendable {
     }
   }
 
-  /// A softcap is finite and ≥ 0 (0: off).
+  /// A softcap is finite and ≥ 0 (0: off), and finite in float32 too (the kernel stores it as
+  /// float32; an infinite one would turn every score into NaN).
   public static func checkSoftcap(_ softcap: Double) throws(AttentionError) {
-    guard softcap.isFinite && softcap >= 0 else { throw AttentionError("FA3: softcap must be finite and ≥ 0 (0: off), got \(softcap)") }
+    guard softcap.isFinite && softcap >= 0 && Float(softcap).isFinite else {
+      throw AttentionError("FA3: softcap must be finite and ≥ 0 (0: off), also as float32 (at most \(Float.greatestFiniteMagnitude)), got \(softcap)")
+    }
   }
 
   /// Checks what the kernel checks (`flash_api.cpp`), with one line per problem.

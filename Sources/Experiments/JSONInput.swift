@@ -17,3 +17,69 @@ public func decodeJSONFile<T: Decodable>(_ type: T.Type, from data: Data, path: 
     throw AttentionError("\(path): \(place(c.codingPath)): \(c.debugDescription)")
   } catch { throw AttentionError("\(path): not \(expected) (\(error.localizedDescription))") }
 }
+
+/// The first key that one JSON object of `data` holds more than once (compared after decoding
+/// escapes, so `"a"` and `"\u0061"` are one key), or `nil`. JSON parsers keep either the first or
+/// the last of such keys without a word; inputs that name a tensor, a column or a setting twice
+/// are refused instead. `data` is expected to be valid JSON (parse it first); on anything else the
+/// scan stops and reports nothing.
+public func duplicateJSONKey(in data: Data) -> String? {
+  let bytes = [UInt8](data)
+  var i = 0
+  // One entry per open container: the keys seen so far for an object, nil for an array.
+  var stack: [Set<String>?] = []
+  var expectingKey = false
+
+  func readString() -> String? {
+    // At an opening quote; returns the decoded text and leaves i after the closing quote.
+    var units: [UInt16] = []
+    var raw: [UInt8] = []
+    func flush() { units += String(decoding: raw, as: UTF8.self).utf16; raw.removeAll() }
+    i += 1
+    while i < bytes.count {
+      let c = bytes[i]
+      if c == UInt8(ascii: "\"") { i += 1; flush(); return String(decoding: units, as: UTF16.self) }
+      if c == UInt8(ascii: "\\") {
+        guard i + 1 < bytes.count else { return nil }
+        let e = bytes[i + 1]
+        i += 2
+        flush()
+        switch e {
+        case UInt8(ascii: "u"):
+          guard i + 4 <= bytes.count, let u = UInt16(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else { return nil }
+          units.append(u)
+          i += 4
+        case UInt8(ascii: "n"): units.append(10)
+        case UInt8(ascii: "t"): units.append(9)
+        case UInt8(ascii: "r"): units.append(13)
+        case UInt8(ascii: "b"): units.append(8)
+        case UInt8(ascii: "f"): units.append(12)
+        default: units.append(UInt16(e))
+        }
+        continue
+      }
+      raw.append(c)
+      i += 1
+    }
+    return nil
+  }
+
+  while i < bytes.count {
+    let c = bytes[i]
+    switch c {
+    case UInt8(ascii: "{"): stack.append([]); expectingKey = true; i += 1
+    case UInt8(ascii: "["): stack.append(nil); expectingKey = false; i += 1
+    case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = stack.popLast(); expectingKey = false; i += 1
+    case UInt8(ascii: ","): expectingKey = stack.last.map { $0 != nil } ?? false; i += 1
+    case UInt8(ascii: "\""):
+      guard let s = readString() else { return nil }
+      if expectingKey, let top = stack.last, var keys = top {
+        if !keys.insert(s).inserted { return s }
+        stack[stack.count - 1] = keys
+        expectingKey = false
+      }
+    default: i += 1
+    }
+  }
+  return nil
+}

@@ -4,9 +4,12 @@ import NPY
 
 /// `.npy` reads and writes of the experiment layer: the `NPY` module's message (file and
 /// problem, one line) carried unchanged in this layer's error type.
-enum NPYFiles {
-  static func read(_ path: String) throws(AttentionError) -> NPYArray {
-    do { return try NPYFile.read(path) } catch { throw AttentionError(error.description) }
+public enum NPYFiles {
+  /// Reads `path`, refusing a header of more elements than the tensor limit before the data.
+  public static func read(_ path: String) throws(AttentionError) -> NPYArray {
+    do { return try NPYFile.read(path, maxElements: ResourceLimits.tensorElements) } catch {
+      throw AttentionError(error.description + (error.isOverLimit ? " (\(ResourceLimits.tensorElementsVariable))" : ""))
+    }
   }
 
   static func write(_ array: NPYArray, to path: String) throws(AttentionError) {

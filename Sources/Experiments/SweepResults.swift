@@ -65,7 +65,9 @@ public struct SweepResults: Sendable {
       if line.hasPrefix("# ") && header == nil {
         let body = line.dropFirst(2)
         guard let colon = body.range(of: ": ") else { continue }
-        provenance.append((String(body[..<colon.lowerBound]), String(body[colon.upperBound...])))
+        let key = String(body[..<colon.lowerBound])
+        guard !provenance.contains(where: { $0.0 == key }) else { throw AttentionError("\(path): line \(n + 1): provenance '\(key)' appears twice") }
+        provenance.append((key, String(body[colon.upperBound...])))
         continue
       }
       if line.isEmpty { continue }
@@ -153,6 +155,7 @@ public struct SweepResults: Sendable {
       var text: String { switch self { case .text(let t): t } }
     }
     let file = try decodeJSONFile(File.self, from: data, path: path, expected: "a sweep results file")
+    if let twice = duplicateJSONKey(in: data) { throw AttentionError("\(path): the key '\(twice)' appears twice in one object") }
     guard file.format == format else { throw AttentionError("\(path): format '\(file.format)' is not \(format)") }
     if let twice = file.columns.enumerated().first(where: { file.columns[..<$0.offset].contains($0.element) })?.element {
       throw AttentionError("\(path): columns: '\(twice)' appears twice")
@@ -172,7 +175,33 @@ public struct SweepResults: Sendable {
 
   /// Reads a `.csv` or `.json` results file.
   public static func read(_ path: String) throws(AttentionError) -> SweepResults {
-    path.hasSuffix(".json") ? try readJSON(path) : try readCSV(path)
+    let results = path.hasSuffix(".json") ? try readJSON(path) : try readCSV(path)
+    try results.checkProvenance(path)
+    return results
+  }
+
+  /// Throws unless the provenance a merge relies on is well formed: `shard` is `all`, `I/N`
+  /// (1 ≤ I ≤ N, decimal) or a merge's note, and `grid_points` and `shard_points` are decimal
+  /// counts within the grid limit (``ResourceLimits/gridPoints``), a shard's no more than its grid.
+  func checkProvenance(_ path: String) throws(AttentionError) {
+    func count(_ key: String) throws(AttentionError) -> Int? {
+      guard let text = provenance(key) else { return nil }
+      guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text), n <= ResourceLimits.gridPoints else {
+        throw AttentionError("\(path): provenance \(key) '\(text)' is not a count in 0...\(ResourceLimits.gridPoints) (\(ResourceLimits.gridPointsVariable))")
+      }
+      return n
+    }
+    let grid = try count("grid_points"), points = try count("shard_points")
+    if let shard = provenance("shard"), shard != "all", !shard.hasPrefix("merged from ") {
+      let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
+      guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+            let i = Int(parts[0]), let n = Int(parts[1]), 1 <= i, i <= n, n <= max(grid ?? ResourceLimits.gridPoints, 1) else {
+        throw AttentionError("\(path): provenance shard '\(shard)' is not I/N with 1 ≤ I ≤ N ≤ the grid's points")
+      }
+    }
+    if let grid, let points, points > grid {
+      throw AttentionError("\(path): provenance shard_points \(points) is more than grid_points \(grid)")
+    }
   }
 
   /// Writes `data` to `path` through a temporary file of its own (`PATH.tmp-PID-N`) and a rename:

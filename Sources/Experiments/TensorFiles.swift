@@ -34,8 +34,9 @@ public struct TensorFile: Sendable {
     return path.hasSuffix(".npz") || path.hasSuffix(".safetensors") ? (path, String(spec[spec.index(after: colon)...])) : (spec, nil)
   }
 
-  /// The most bytes one tensor's data may take (the tensor limit at 8 bytes per element).
-  static var largestBytes: Int { ResourceLimits.tensorElements * 8 }
+  /// The most bytes one tensor's data may take (the tensor limit at 8 bytes per element; the
+  /// largest `Int` when that product overflows, as with the limit at its largest valid value).
+  static var largestBytes: Int { ResourceLimits.product([ResourceLimits.tensorElements, 8]) ?? Int.max }
 
   static func pick(_ names: [String], _ key: String?, _ path: String, _ what: String) throws(AttentionError) -> String {
     if let key {
@@ -54,24 +55,40 @@ public struct TensorFile: Sendable {
       throw AttentionError("\(path): cannot read the .npz archive (\(FileManager.default.fileExists(atPath: path) ? "not a zip file" : "no such file"))")
     }
     let entries = archive.filter { $0.type == .file && $0.path.hasSuffix(".npy") }
+    var seen = Set<String>()
+    for e in entries where !seen.insert(e.path).inserted {
+      throw AttentionError("\(path): the archive holds the member '\(e.path)' more than once")
+    }
     let name = try pick(entries.map { String($0.path.dropLast(4)) }, key, path, "array")
     let entry = entries.first { $0.path == name + ".npy" }!
     guard entry.uncompressedSize <= UInt64(largestBytes) + 65_536 else {
       throw AttentionError("\(path):\(name): \(entry.uncompressedSize) bytes, more than the tensor limit allows (\(ResourceLimits.tensorElementsVariable))")
     }
+    guard entry.uncompressedSize <= UInt64(Int.max) else {
+      throw AttentionError("\(path):\(name): records \(entry.uncompressedSize) bytes, more than this machine can address")
+    }
     var data = Data()
     let most = Int(entry.uncompressedSize)
+    let checksum: CRC32
     do {
       // A member that inflates beyond its recorded size (a crafted archive) is cut off, not followed.
-      _ = try archive.extract(entry, skipCRC32: false) { chunk in
+      checksum = try archive.extract(entry, skipCRC32: false) { chunk in
         guard data.count + chunk.count <= most else { throw CocoaError(.fileReadCorruptFile) }
         data.append(chunk)
       }
     } catch {
       throw AttentionError("\(path):\(name): cannot extract (\(error.localizedDescription))")
     }
+    guard data.count == most else {
+      throw AttentionError("\(path):\(name): holds \(data.count) bytes, its entry records \(most)")
+    }
+    guard checksum == entry.checksum else {
+      throw AttentionError("\(path):\(name): CRC-32 \(String(checksum, radix: 16)) does not match the recorded \(String(entry.checksum, radix: 16)) (a corrupted archive)")
+    }
     let array: NPYArray
-    do { array = try NPYFile.parse(Array(data)) } catch { throw AttentionError("\(path):\(name): \(error.description)") }
+    do { array = try NPYFile.parse(Array(data), maxElements: ResourceLimits.tensorElements) } catch {
+      throw AttentionError("\(path):\(name): \(error.description)" + (error.isOverLimit ? " (\(ResourceLimits.tensorElementsVariable))" : ""))
+    }
     return TensorFile(array: array, format: array.dtype == .float8e5m2 ? .e5m2 : nil)
   }
 
@@ -97,6 +114,9 @@ public struct TensorFile: Sendable {
           let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
       throw AttentionError("\(path): the header is not a JSON object")
     }
+    if let duplicate = duplicateJSONKey(in: headerData) {
+      throw AttentionError("\(path): the header names '\(duplicate)' more than once")
+    }
     let names = header.keys.filter { $0 != "__metadata__" }
     let name = try pick(Array(names), key, path, "tensor")
     guard let info = header[name] as? [String: Any], let typeName = info["dtype"] as? String,
@@ -106,15 +126,16 @@ public struct TensorFile: Sendable {
     guard let (dtype, format) = safetensorsTypes[typeName] else {
       throw AttentionError("\(path):\(name): unsupported dtype \(typeName) (supported: \(safetensorsTypes.keys.sorted().joined(separator: ", ")))")
     }
-    guard shape.allSatisfy({ $0 >= 0 }), let count = ResourceLimits.product(shape), count <= ResourceLimits.tensorElements else {
+    guard shape.allSatisfy({ $0 >= 0 }), let count = ResourceLimits.product(shape), count <= ResourceLimits.tensorElements,
+          let byteCount = ResourceLimits.product([count, dtype.size]) else {
       throw AttentionError("\(path):\(name): shape \(shape) is negative or above the tensor limit (\(ResourceLimits.tensorElementsVariable))")
     }
     let data = UInt64(size) - 8 - headerSize
-    guard offsets[0] >= 0, offsets[1] >= offsets[0], UInt64(offsets[1]) <= data, offsets[1] - offsets[0] == count * dtype.size else {
-      throw AttentionError("\(path):\(name): data_offsets \(offsets) do not hold \(shape) of \(typeName) (\(count * dtype.size) bytes) within the \(data) data bytes")
+    guard offsets[0] >= 0, offsets[1] >= offsets[0], UInt64(offsets[1]) <= data, offsets[1] - offsets[0] == byteCount else {
+      throw AttentionError("\(path):\(name): data_offsets \(offsets) do not hold \(shape) of \(typeName) (\(byteCount) bytes) within the \(data) data bytes")
     }
     try? handle.seek(toOffset: 8 + headerSize + UInt64(offsets[0]))
-    guard let bytes = try? handle.read(upToCount: count * dtype.size), bytes.count == count * dtype.size || count == 0 else {
+    guard let bytes = try? handle.read(upToCount: byteCount), bytes.count == byteCount || count == 0 else {
       throw AttentionError("\(path):\(name): the data is cut short")
     }
     return TensorFile(array: NPYArray(shape: shape, dtype: dtype, bytes: Array(bytes ?? Data())), format: format)

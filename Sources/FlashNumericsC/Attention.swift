@@ -1,4 +1,5 @@
 import Attention
+import CFlashNumericsABI
 import LowPrecision
 import Measurement
 import Reference
@@ -6,11 +7,19 @@ import Reference
 // Attention through the C ABI: the FA3 kernel's twin, the emulated schemes, the MPFR reference,
 // error metrics, and the inputs of a crosscheck case. Tensors are C-order arrays: Q (batch,
 // seqlen_q, heads, head_dim), K and V (batch, seqlen_k, kv_heads, head_dim), O like Q, LSE (batch,
-// heads, seqlen_q). A softmax scale of NaN means the default 1/√head_dim; a window side < 0
-// means unbounded.
+// heads, seqlen_q). A softmax scale of 0 means the default 1/√head_dim; a window side < 0
+// means unbounded. Inputs arrive in the structs of flashnumerics.h.
 
 struct Sizes {
   var batch: Int, seqLenQ: Int, seqLenK: Int, heads: Int, kvHeads: Int, headDim: Int
+
+  /// The sizes of `shape`, whose `head_dim_v` must be `head_dim` or ≤ 0 (value attention).
+  init(_ shape: fn_shape) throws {
+    guard shape.head_dim_v <= 0 || shape.head_dim_v == shape.head_dim else {
+      throw CallError("head_dim_v \(shape.head_dim_v) must equal head_dim \(shape.head_dim) (or be 0) here")
+    }
+    try self.init(shape.batch, shape.seqlen_q, shape.seqlen_k, shape.heads, shape.kv_heads, shape.head_dim)
+  }
 
   init(_ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64) throws {
     for (v, s) in [(batch, "batch"), (seqLenQ, "seqlen_q"), (seqLenK, "seqlen_k"), (heads, "heads"), (kvHeads, "kv_heads"), (headDim, "head_dim")] {
@@ -35,10 +44,22 @@ struct Sizes {
   }
 }
 
-func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale: Double, threads: Int32) throws -> AttentionOptions {
+/// A softmax scale from the caller: 0 is the default (`nil`), anything else must pass
+/// ``AttentionOptions/checkSoftmaxScale(_:)`` (NaN included).
+func softmaxScale(_ s: Double) throws -> Double? {
+  if s == 0 { return nil }
+  try AttentionOptions.checkSoftmaxScale(s)
+  return s
+}
+
+/// The options of `args` (mask, scale, threads), each checked.
+func attentionOptions(_ a: fn_attention_args) throws -> AttentionOptions {
+  try options(causal: a.causal, windowLeft: a.window_left, windowRight: a.window_right, softmaxScale: a.softmax_scale, threads: a.threads)
+}
+
+func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale scaleArgument: Double, threads: Int32) throws -> AttentionOptions {
   try checkThreads(threads)
-  let scale: Double? = softmaxScale.isNaN ? nil : softmaxScale
-  if let scale { try AttentionOptions.checkSoftmaxScale(scale) }
+  let scale = try softmaxScale(scaleArgument)
   let mask = AttentionMask(causal: causal != 0, windowLeft: windowLeft < 0 ? nil : Int(windowLeft),
                            windowRight: windowRight < 0 ? nil : Int(windowRight))
   return AttentionOptions(mask: mask, softmaxScale: scale, threads: Int(threads))
@@ -67,62 +88,81 @@ extension String {
 struct SchemeRun {
   var scheme: AttentionScheme, algorithm: AttentionAlgorithm, inputs: AttentionInputs, options: AttentionOptions
 
-  init(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ s: Sizes, _ q: UnsafePointer<Double>?,
-       _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ options: AttentionOptions) throws {
-    let name = text(scheme) ?? ""
+  init(_ a: fn_attention_args) throws {
+    let s = try Sizes(a.shape)
+    let options = try attentionOptions(a)
+    let name = text(a.scheme) ?? ""
     guard let chosen = AttentionScheme.named(name) else {
       throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
     }
-    let choice = try AlgorithmChoice(text(algorithm) ?? "blocked")
+    let choice = try AlgorithmChoice(text(a.algorithm) ?? "blocked")
     try options.mask.validate()
     self.scheme = chosen
     self.options = options
-    self.inputs = try s.inputs(q, k, v)
+    self.inputs = try s.inputs(a.q, a.k, a.v)
     self.algorithm = try choice.resolve(for: chosen, headDim: s.headDim, causal: options.mask.causal, seqLenQ: s.seqLenQ)
   }
 }
 
-/// The FlashAttention-3 forward kernel, bit for bit: bf16/fp16 bit patterns or e4m3fn bytes (in
-/// uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse` (natural log, float32)
-/// out. V and O have head dim `head_dim_v` (≤ 0: `head_dim`; unequal pairs as the kernel builds them).
-/// Descales (float32, batch × kv_heads) apply to e4m3fn and may be NULL (1). `softcap` > 0 caps
-/// the scores (softcap·tanh(score·scale/softcap), MUFU.TANH), 0 is off. `num_splits`
-/// is the kernel's (1: none, 0: its heuristic); `cache_seqlens` (int32, batch; NULL: all keys)
-/// makes K and V caches of which entry b uses its first `cache_seqlens[b]` keys, as
-/// `flash_attn_with_kvcache`; `sm_count` is the GPU's SM count the split heuristics read;
-/// `schedule` (NULL or "": the kernel's) changes schedule parameters, "NAME=VALUE;NAME=VALUE"
-/// (`FA3Schedule.parameterNames`, as `--fa3-set`).
+/// The element type a kernel call names.
+func element(_ name: UnsafePointer<CChar>?) throws -> FA3Inputs.Element {
+  let n = text(name) ?? ""
+  guard let e = FA3Inputs.Element(rawValue: n) else { throw CallError("unknown element '\(n)' (known: bf16, fp16, e4m3fn)") }
+  return e
+}
+
+/// V's head dim of a kernel call: `head_dim_v`, or `head_dim` when it is ≤ 0; at most 512.
+func valueHeadDim(_ shape: fn_shape) throws -> Int {
+  let dv = shape.head_dim_v <= 0 ? shape.head_dim : shape.head_dim_v
+  try checkCount(dv, "head_dim_v", limit: 512)
+  return Int(dv)
+}
+
+/// `count` elements from `p` (a checked count), or a "null array" error.
+func elements<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> [T] {
+  guard let p else { throw CallError("\(name): null array") }
+  return Array(UnsafeBufferPointer(start: p, count: count))
+}
+
+/// Writes `values` to `out` (the caller's array of at least that many elements).
+func store<T>(_ values: [T], _ out: UnsafeMutablePointer<T>) {
+  values.withUnsafeBufferPointer { if let base = $0.baseAddress { out.update(from: base, count: $0.count) } }
+}
+
+/// The FlashAttention-3 forward kernel, bit for bit (``fn_kernel_args``): bf16/fp16 bit patterns
+/// or e4m3fn bytes (in uint16s) in, `out` as bf16 (fp16 for fp16 inputs) bit patterns and `lse`
+/// (natural log, float32) out. `cache_seqlens` makes K and V caches of which entry b uses its first
+/// `cache_seqlens[b]` keys, as `flash_attn_with_kvcache`; `cu_seqlens_*` belong to
+/// `fn_flash_attn_varlen` and are refused here.
 @_cdecl("fn_flash_attn")
-public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64,
-                          _ kvHeads: Int64, _ headDim: Int64, _ headDimV: Int64, _ q: UnsafePointer<UInt16>?,
-                          _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?, _ qDescale: UnsafePointer<Float>?,
-                          _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?, _ causal: Int32,
-                          _ softmaxScale: Double, _ softcap: Double, _ numSplits: Int32,
-                          _ cacheSeqLens: UnsafePointer<Int32>?, _ smCount: Int32, _ schedule: UnsafePointer<CChar>?, _ threads: Int32,
-                          _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
+public func fn_flash_attn(_ args: UnsafePointer<fn_kernel_args>?, _ out: UnsafeMutablePointer<UInt16>?,
+                          _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
-    let name = text(element) ?? ""
-    guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
-    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
-    let dv = headDimV <= 0 ? s.headDim : Int(headDimV)
-    try checkCount(Int64(dv), "head_dim_v", limit: 512)
-    try checkThreads(threads)
-    guard let q, let k, let v, let out, let lse else { throw CallError("null array") }
-    let vCount = s.batch * s.seqLenK * s.kvHeads * dv
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    guard a.cu_seqlens_q == nil && a.cu_seqlens_k == nil && a.max_seqlen_q == 0 && a.max_seqlen_k == 0 else {
+      throw CallError("cu_seqlens and max_seqlen belong to fn_flash_attn_varlen")
+    }
+    let e = try element(a.element)
+    let s = try Sizes(a.shape.batch, a.shape.seqlen_q, a.shape.seqlen_k, a.shape.heads, a.shape.kv_heads, a.shape.head_dim)
+    let dv = try valueHeadDim(a.shape)
+    try checkThreads(a.threads)
+    try ResourceLimits.checkTensor("V", [("batch", s.batch), ("seqlen_k", s.seqLenK), ("kv_heads", s.kvHeads), ("head_dim_v", dv)])
+    try ResourceLimits.checkTensor("O", [("batch", s.batch), ("seqlen_q", s.seqLenQ), ("heads", s.heads), ("head_dim_v", dv)])
+    guard let out, let lse else { throw CallError("null array") }
     let descales = s.batch * s.kvHeads
-    func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
     let inputs = FA3Inputs(element: e, batch: s.batch, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, heads: s.heads, kvHeads: s.kvHeads,
-                           headDim: s.headDim, q: Array(UnsafeBufferPointer(start: q, count: s.qCount)),
-                           k: Array(UnsafeBufferPointer(start: k, count: s.kCount)), v: Array(UnsafeBufferPointer(start: v, count: vCount)),
-                           qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
-                           causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
-                           cacheSeqLens: cacheSeqLens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv,
-                           softcap: softcap)
-    if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
-    let o = try FA3Forward.run(inputs, schedule: try adjusted(FA3Schedule.fa3(for: inputs), smCount: smCount, settings: schedule),
-                               threads: Int(threads))
-    o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
-    o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }
+                           headDim: s.headDim, q: try elements(a.q, s.qCount, "q"), k: try elements(a.k, s.kCount, "k"),
+                           v: try elements(a.v, s.batch * s.seqLenK * s.kvHeads * dv, "v"),
+                           qDescale: a.q_descale.map { Array(UnsafeBufferPointer(start: $0, count: descales)) },
+                           kDescale: a.k_descale.map { Array(UnsafeBufferPointer(start: $0, count: descales)) },
+                           vDescale: a.v_descale.map { Array(UnsafeBufferPointer(start: $0, count: descales)) },
+                           causal: a.causal != 0, softmaxScale: try softmaxScale(a.softmax_scale), numSplits: Int(a.num_splits),
+                           cacheSeqLens: a.cache_seqlens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv,
+                           softcap: a.softcap)
+    let o = try FA3Forward.run(inputs, schedule: try adjusted(FA3Schedule.fa3(for: inputs), smCount: a.sm_count, settings: a.schedule),
+                               threads: Int(a.threads))
+    store(o.o, out)
+    store(o.lse, lse)
   }
 }
 
@@ -131,52 +171,45 @@ public func fn_flash_attn(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ se
 /// `cu_seqlens_q`/`cu_seqlens_k` (int32, batch + 1); `max_seqlen_q`/`max_seqlen_k` 0 mean the
 /// longest sequence. `out` (total_q, heads, head_dim_v) bits, `lse` (heads, total_q).
 @_cdecl("fn_flash_attn_varlen")
-public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int64, _ totalQ: Int64, _ totalK: Int64, _ heads: Int64,
-                                 _ kvHeads: Int64, _ headDim: Int64, _ headDimV: Int64, _ cuSeqLensQ: UnsafePointer<Int32>?,
-                                 _ cuSeqLensK: UnsafePointer<Int32>?, _ maxSeqLenQ: Int64, _ maxSeqLenK: Int64,
-                                 _ q: UnsafePointer<UInt16>?, _ k: UnsafePointer<UInt16>?, _ v: UnsafePointer<UInt16>?,
-                                 _ qDescale: UnsafePointer<Float>?, _ kDescale: UnsafePointer<Float>?, _ vDescale: UnsafePointer<Float>?,
-                                 _ causal: Int32, _ softmaxScale: Double, _ softcap: Double, _ numSplits: Int32, _ smCount: Int32,
-                                 _ schedule: UnsafePointer<CChar>?, _ threads: Int32,
-                                 _ out: UnsafeMutablePointer<UInt16>?, _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
+public func fn_flash_attn_varlen(_ args: UnsafePointer<fn_kernel_args>?, _ out: UnsafeMutablePointer<UInt16>?,
+                                 _ lse: UnsafeMutablePointer<Float>?) -> Int32 {
   CError.status {
-    let name = text(element) ?? ""
-    guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    guard a.cache_seqlens == nil else { throw CallError("cache_seqlens belongs to fn_flash_attn") }
+    let e = try element(a.element)
     let limit = Int64(ResourceLimits.tensorElements)
-    for (v, s) in [(batch, "batch"), (totalQ, "total_q"), (totalK, "total_k"), (heads, "heads"), (kvHeads, "kv_heads"),
-                   (maxSeqLenQ, "max_seqlen_q"), (maxSeqLenK, "max_seqlen_k")] {
+    for (v, s) in [(a.shape.batch, "batch"), (a.shape.seqlen_q, "total_q"), (a.shape.seqlen_k, "total_k"), (a.shape.heads, "heads"),
+                   (a.shape.kv_heads, "kv_heads"), (a.max_seqlen_q, "max_seqlen_q"), (a.max_seqlen_k, "max_seqlen_k")] {
       try checkCount(v, s, limit: limit)
     }
-    try checkCount(headDim, "head_dim", limit: 256)
-    let dv = headDimV <= 0 ? Int(headDim) : Int(headDimV)
-    try checkCount(Int64(dv), "head_dim_v", limit: 512)
-    try checkThreads(threads)
-    let (b, tq, tk, h, hk, d) = (Int(batch), Int(totalQ), Int(totalK), Int(heads), Int(kvHeads), Int(headDim))
-    for (count, what) in [(tq * h * max(d, dv), "Q and O"), (tk * hk * max(d, dv), "K and V")] {
-      try checkCount(Int64(count), what, limit: limit)
-    }
-    guard let cuSeqLensQ, let cuSeqLensK, let q, let k, let v, let out, let lse else { throw CallError("null array") }
+    try checkCount(a.shape.head_dim, "head_dim", limit: 256)
+    let dv = try valueHeadDim(a.shape)
+    try checkThreads(a.threads)
+    let (b, tq, tk, h, hk, d) = (Int(a.shape.batch), Int(a.shape.seqlen_q), Int(a.shape.seqlen_k), Int(a.shape.heads),
+                                 Int(a.shape.kv_heads), Int(a.shape.head_dim))
+    try ResourceLimits.checkTensor("Q and O", [("total_q", tq), ("heads", h), ("head dim", max(d, dv))])
+    try ResourceLimits.checkTensor("K and V", [("total_k", tk), ("kv_heads", hk), ("head dim", max(d, dv))])
+    guard let out, let lse else { throw CallError("null array") }
     let descales = b * hk
     func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
-    let cuQ = UnsafeBufferPointer(start: cuSeqLensQ, count: b + 1).map(Int.init)
-    let cuK = UnsafeBufferPointer(start: cuSeqLensK, count: b + 1).map(Int.init)
+    let cuQ = try elements(a.cu_seqlens_q, b + 1, "cu_seqlens_q").map(Int.init)
+    let cuK = try elements(a.cu_seqlens_k, b + 1, "cu_seqlens_k").map(Int.init)
     guard cuQ.last == tq, cuK.last == tk else {
       throw CallError("cu_seqlens_q[-1] and cu_seqlens_k[-1] must be total_q (\(tq)) and total_k (\(tk)), got \(cuQ.last ?? 0) and \(cuK.last ?? 0)")
     }
-    let inputs = FA3VarlenInputs(element: e, cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : nil,
-                                 maxSeqLenK: maxSeqLenK > 0 ? Int(maxSeqLenK) : nil, heads: h, kvHeads: hk, headDim: d, valueHeadDim: dv,
-                                 q: Array(UnsafeBufferPointer(start: q, count: tq * h * d)),
-                                 k: Array(UnsafeBufferPointer(start: k, count: tk * hk * d)),
-                                 v: Array(UnsafeBufferPointer(start: v, count: tk * hk * dv)),
-                                 qDescale: descale(qDescale), kDescale: descale(kDescale), vDescale: descale(vDescale),
-                                 causal: causal != 0, softmaxScale: softmaxScale.isNaN ? nil : softmaxScale, numSplits: Int(numSplits),
-                                 softcap: softcap)
-    if let scale = inputs.softmaxScale { try AttentionOptions.checkSoftmaxScale(scale) }
-    let base = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: causal != 0,
-                               seqLenQ: maxSeqLenQ > 0 ? Int(maxSeqLenQ) : (0..<b).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 0)
-    let o = try FA3Forward.run(inputs, schedule: try adjusted(base, smCount: smCount, settings: schedule), threads: Int(threads))
-    o.o.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
-    o.lse.withUnsafeBufferPointer { lse.update(from: $0.baseAddress!, count: $0.count) }
+    let (maxQ, maxK) = (a.max_seqlen_q, a.max_seqlen_k)
+    let inputs = FA3VarlenInputs(element: e, cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxQ > 0 ? Int(maxQ) : nil,
+                                 maxSeqLenK: maxK > 0 ? Int(maxK) : nil, heads: h, kvHeads: hk, headDim: d, valueHeadDim: dv,
+                                 q: try elements(a.q, tq * h * d, "q"), k: try elements(a.k, tk * hk * d, "k"),
+                                 v: try elements(a.v, tk * hk * dv, "v"),
+                                 qDescale: descale(a.q_descale), kDescale: descale(a.k_descale), vDescale: descale(a.v_descale),
+                                 causal: a.causal != 0, softmaxScale: try softmaxScale(a.softmax_scale), numSplits: Int(a.num_splits),
+                                 softcap: a.softcap)
+    let base = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: a.causal != 0,
+                               seqLenQ: maxQ > 0 ? Int(maxQ) : (0..<b).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 0)
+    let o = try FA3Forward.run(inputs, schedule: try adjusted(base, smCount: a.sm_count, settings: a.schedule), threads: Int(a.threads))
+    store(o.o, out)
+    store(o.lse, lse)
   }
 }
 
@@ -184,17 +217,13 @@ public func fn_flash_attn_varlen(_ element: UnsafePointer<CChar>?, _ batch: Int6
 /// `out` holds O's values (each a value of the scheme's output format). `rotation_seed` draws the
 /// scheme's rotation when it is random (the `-hadamard` schemes); other schemes ignore it.
 @_cdecl("fn_attention")
-public func fn_attention(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64,
-                         _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<Double>?,
-                         _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ causal: Int32, _ windowLeft: Int64,
-                         _ windowRight: Int64, _ softmaxScale: Double, _ seed: UInt64, _ threads: Int32,
-                         _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+public func fn_attention(_ args: UnsafePointer<fn_attention_args>?, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
   CError.status {
-    let r = try SchemeRun(scheme, algorithm, Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim), q, k, v,
-                          try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads))
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    let r = try SchemeRun(a)
     guard let out else { throw CallError("null array") }
-    let result = try r.scheme.run(r.inputs, rotationSeed: seed, algorithm: r.algorithm, options: r.options)
-    result.o.values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    let result = try r.scheme.run(r.inputs, rotationSeed: a.rotation_seed, algorithm: r.algorithm, options: r.options)
+    store(result.o.values, out)
   }
 }
 
@@ -202,22 +231,25 @@ public func fn_attention(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePoi
 /// --certify bound`): `out` holds the doubles nearest the working-precision outputs and
 /// `certified_bits` the least number of correct leading bits over all outputs.
 @_cdecl("fn_reference")
-public func fn_reference(_ batch: Int64, _ seqLenQ: Int64, _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64,
-                         _ q: UnsafePointer<Double>?, _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ causal: Int32,
-                         _ windowLeft: Int64, _ windowRight: Int64, _ softmaxScale: Double, _ precisionBits: Int32, _ threads: Int32,
-                         _ out: UnsafeMutablePointer<Double>?, _ certifiedBits: UnsafeMutablePointer<Int32>?) -> Int32 {
+public func fn_reference(_ args: UnsafePointer<fn_attention_args>?, _ out: UnsafeMutablePointer<Double>?,
+                         _ certifiedBits: UnsafeMutablePointer<Int32>?) -> Int32 {
   CError.status {
-    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
-    let o = try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads)
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    let s = try Sizes(a.shape)
+    let o = try attentionOptions(a)
     try o.mask.validate()
-    guard ReferenceAttention.precisions.contains(Int(precisionBits)) else {
-      throw CallError("precision_bits must be in 24...8192, got \(precisionBits)")
-    }
+    try checkPrecision(a.precision_bits)
     guard let out else { throw CallError("null array") }
-    let (output, bound) = try ReferenceAttention.bounded(try s.inputs(q, k, v), options: o, precision: Int(precisionBits), threads: Int(threads))
-    output.values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    let (output, bound) = try ReferenceAttention.bounded(try s.inputs(a.q, a.k, a.v), options: o, precision: Int(a.precision_bits),
+                                                         threads: Int(a.threads))
+    store(output.values, out)
     certifiedBits?.pointee = Int32(bound.certifiedBits)
   }
+}
+
+/// Throws unless `bits` is an MPFR precision the reference offers (24...8192).
+func checkPrecision(_ bits: Int32) throws {
+  guard ReferenceAttention.precisions.contains(Int(bits)) else { throw CallError("precision_bits must be in 24...8192, got \(bits)") }
 }
 
 /// Error metrics of `n` outputs against a reference, as a JSON object (`rmse`,
@@ -229,7 +261,7 @@ public func fn_metrics_json(_ n: Int64, _ output: UnsafePointer<Double>?, _ refe
                             _ formatName: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
   var json: String? = nil
   let status = CError.status {
-    try checkCount(n, "n", limit: Int64(ResourceLimits.tensorElements))
+    try checkCount(n, "count", limit: Int64(ResourceLimits.tensorElements))
     guard n == 0 || (output != nil && reference != nil) else { throw CallError("null array") }
     var f: NumberFormat? = nil
     if let name = text(formatName) {
@@ -260,21 +292,15 @@ func metricsJSON(_ m: ErrorMetrics) -> String {
 /// `{"metrics": {…}, "attribution": [{"stage", "rmse_with_stage_exact", "contribution"}, …]}`.
 /// NULL on error. The caller frees it (`fn_free`).
 @_cdecl("fn_attribute_json")
-public func fn_attribute_json(_ scheme: UnsafePointer<CChar>?, _ algorithm: UnsafePointer<CChar>?, _ batch: Int64, _ seqLenQ: Int64,
-                              _ seqLenK: Int64, _ heads: Int64, _ kvHeads: Int64, _ headDim: Int64, _ q: UnsafePointer<Double>?,
-                              _ k: UnsafePointer<Double>?, _ v: UnsafePointer<Double>?, _ causal: Int32, _ windowLeft: Int64,
-                              _ windowRight: Int64, _ softmaxScale: Double, _ seed: UInt64, _ precisionBits: Int32,
-                              _ threads: Int32) -> UnsafeMutablePointer<CChar>? {
+public func fn_attribute_json(_ args: UnsafePointer<fn_attention_args>?) -> UnsafeMutablePointer<CChar>? {
   var json: String? = nil
   let status = CError.status {
-    let r = try SchemeRun(scheme, algorithm, Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim), q, k, v,
-                          try options(causal: causal, windowLeft: windowLeft, windowRight: windowRight, softmaxScale: softmaxScale, threads: threads))
-    guard ReferenceAttention.precisions.contains(Int(precisionBits)) else {
-      throw CallError("precision_bits must be in 24...8192, got \(precisionBits)")
-    }
-    let reference = try ReferenceAttention.compute(r.inputs, options: r.options, precision: Int(precisionBits), threads: Int(threads))
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    let r = try SchemeRun(a)
+    try checkPrecision(a.precision_bits)
+    let reference = try ReferenceAttention.compute(r.inputs, options: r.options, precision: Int(a.precision_bits), threads: Int(a.threads))
     let (total, entries) = try ErrorAttribution.run(r.inputs, scheme: r.scheme, algorithm: r.algorithm, options: r.options,
-                                                    reference: reference, rotationSeed: seed)
+                                                    reference: reference, rotationSeed: a.rotation_seed)
     let stages = entries.map { e in
       "{\"stage\": \"\(e.stage.rawValue)\", \"rmse_with_stage_exact\": \(jsonNumber(e.rmseWithStageExact)), \"contribution\": \(jsonNumber(e.contribution))}"
     }
@@ -284,29 +310,26 @@ public func fn_attribute_json(_ scheme: UnsafePointer<CChar>?, _ algorithm: Unsa
 }
 
 /// The inputs of a crosscheck case (as `flashnum crosscheck --cases`): the codes (uint16 each)
-/// and, for e4m3fn, the descales (batch × kv_heads; left untouched for bf16/fp16). V has head dim
-/// `head_dim_v` (≤ 0: `head_dim`); `nan_codes` codes are set to NaN as the case's key says.
+/// and, for e4m3fn, the descales (batch × kv_heads; left untouched for bf16/fp16 and where NULL).
+/// V has head dim `head_dim_v` (≤ 0: `head_dim`); `nan_codes` codes are set to NaN as the
+/// case's key says.
 @_cdecl("fn_fa3_case_inputs")
-public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int64, _ headDimV: Int64, _ seqLenQ: Int64, _ seqLenK: Int64,
-                               _ batch: Int64, _ heads: Int64, _ kvHeads: Int64, _ causal: Int32, _ distribution: UnsafePointer<CChar>?,
-                               _ hadamard: Int32, _ seed: UInt64, _ nanCodes: Int64, _ q: UnsafeMutablePointer<UInt16>?,
-                               _ k: UnsafeMutablePointer<UInt16>?, _ v: UnsafeMutablePointer<UInt16>?,
-                               _ qDescale: UnsafeMutablePointer<Float>?, _ kDescale: UnsafeMutablePointer<Float>?,
-                               _ vDescale: UnsafeMutablePointer<Float>?) -> Int32 {
+public func fn_fa3_case_inputs(_ args: UnsafePointer<fn_case_args>?, _ outputs: UnsafePointer<fn_case_outputs>?) -> Int32 {
   CError.status {
-    let name = text(element) ?? ""
-    guard let e = FA3Inputs.Element(rawValue: name) else { throw CallError("unknown element '\(name)' (known: bf16, fp16, e4m3fn)") }
-    let s = try Sizes(batch, seqLenQ, seqLenK, heads, kvHeads, headDim)
-    try checkCount(max(headDimV, 0), "head_dim_v", limit: 512)
-    try checkCount(nanCodes, "nan_codes", limit: 1_000_000)
+    guard let a = args?.pointee, let o = outputs?.pointee else { throw CallError("null arguments") }
+    let e = try element(a.element)
+    let s = try Sizes(a.shape.batch, a.shape.seqlen_q, a.shape.seqlen_k, a.shape.heads, a.shape.kv_heads, a.shape.head_dim)
+    let dv = try valueHeadDim(a.shape)
+    try ResourceLimits.checkTensor("V", [("batch", s.batch), ("seqlen_k", s.seqLenK), ("kv_heads", s.kvHeads), ("head_dim_v", dv)])
+    try checkCount(a.nan_codes, "nan_codes", limit: 1_000_000)
     let c = FA3Case(element: e, headDim: s.headDim, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, batch: s.batch, heads: s.heads,
-                    kvHeads: s.kvHeads, causal: causal != 0, distribution: text(distribution) ?? "fa3", hadamard: hadamard != 0, seed: seed,
-                    nanCodes: Int(nanCodes), valueHeadDim: headDimV > 0 ? Int(headDimV) : nil)
-    guard let q, let k, let v else { throw CallError("null array") }
+                    kvHeads: s.kvHeads, causal: a.causal != 0, distribution: text(a.distribution) ?? "fa3", hadamard: a.hadamard != 0,
+                    seed: a.seed, nanCodes: Int(a.nan_codes), valueHeadDim: a.shape.head_dim_v > 0 ? dv : nil)
+    guard let q = o.q, let k = o.k, let v = o.v else { throw CallError("null array") }
     let inputs = try c.inputs()
-    for (src, dst) in [(inputs.q, q), (inputs.k, k), (inputs.v, v)] { src.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) } }
-    for (src, dst) in [(inputs.qDescale, qDescale), (inputs.kDescale, kDescale), (inputs.vDescale, vDescale)] {
-      if let src, let dst { src.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) } }
+    for (src, dst) in [(inputs.q, q), (inputs.k, k), (inputs.v, v)] { store(src, dst) }
+    for (src, dst) in [(inputs.qDescale, o.q_descale), (inputs.kDescale, o.k_descale), (inputs.vDescale, o.v_descale)] {
+      if let src, let dst { store(src, dst) }
     }
   }
 }
@@ -314,21 +337,21 @@ public func fn_fa3_case_inputs(_ element: UnsafePointer<CChar>?, _ headDim: Int6
 /// The FA3 paper's Table 3 on the emulator for one input seed and one rotation seed, both `seed`
 /// (as `flashnum table fa3 --seeds S --rotation-seeds S --json`): the JSON array of rows the
 /// command prints, one per method, each with its metrics and the paper's RMSE.
-/// `reference_bits` 0 uses the FP64 pipeline as reference (uncertified). NULL on error. The
-/// caller frees it (`fn_free`).
+/// `reference_bits` 0 uses the FP64 pipeline as reference (uncertified), −1 the double-word one.
+/// NULL on error. The caller frees it (`fn_free`).
 @_cdecl("fn_table_fa3_json")
-public func fn_table_fa3_json(_ batch: Int64, _ seqLen: Int64, _ heads: Int64, _ headDim: Int64, _ seed: UInt64,
-                              _ referenceBits: Int32, _ threads: Int32) -> UnsafeMutablePointer<CChar>? {
+public func fn_table_fa3_json(_ args: UnsafePointer<fn_table_args>?) -> UnsafeMutablePointer<CChar>? {
   var json: String? = nil
   let status = CError.status {
-    let s = try Sizes(batch, seqLen, seqLen, heads, heads, headDim)
-    try checkThreads(threads)
-    guard referenceBits == 0 || referenceBits == -1 || ReferenceAttention.precisions.contains(Int(referenceBits)) else {
-      throw CallError("reference_bits must be 0 (FP64 reference), -1 (double-word reference) or in 24...8192, got \(referenceBits)")
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    let s = try Sizes(a.batch, a.seq_len, a.seq_len, a.heads, a.heads, a.head_dim)
+    try checkThreads(a.threads)
+    guard a.reference_bits == 0 || a.reference_bits == -1 || ReferenceAttention.precisions.contains(Int(a.reference_bits)) else {
+      throw CallError("reference_bits must be 0 (FP64 reference), -1 (double-word reference) or in 24...8192, got \(a.reference_bits)")
     }
     var c = FA3Table.Configuration()
-    (c.batch, c.seqLen, c.heads, c.headDim, c.seeds, c.rotationSeeds, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, [seed], [seed], Int(threads))
-    if referenceBits == 0 { c.fp64Reference = true } else if referenceBits > 0 { c.referencePrecision = Int(referenceBits) }
+    (c.batch, c.seqLen, c.heads, c.headDim, c.seeds, c.rotationSeeds, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, [a.seed], [a.seed], Int(a.threads))
+    if a.reference_bits == 0 { c.fp64Reference = true } else if a.reference_bits > 0 { c.referencePrecision = Int(a.reference_bits) }
     json = try FA3Table.run(c).json()
   }
   return status == 0 ? owned(json!) : nil

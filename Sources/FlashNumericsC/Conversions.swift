@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Attention
+import CFlashNumericsABI
 import Hopper
 import LowPrecision
 
@@ -24,9 +25,14 @@ public func fn_last_error() -> UnsafePointer<CChar>? {
 @_cdecl("fn_free")
 public func fn_free(_ p: UnsafeMutablePointer<CChar>?) { free(p) }
 
-/// The most elements one tensor may hold (``ResourceLimits/tensorElements``).
-@_cdecl("fn_tensor_limit")
-public func fn_tensor_limit() -> Int64 { Int64(ResourceLimits.tensorElements) }
+/// The limits in force (``ResourceLimits``); 2 when a limit variable is set but malformed.
+@_cdecl("fn_get_limits")
+public func fn_get_limits(_ out: UnsafeMutablePointer<fn_limits>?) -> Int32 {
+  CError.status {
+    guard let out else { throw CallError("null pointer") }
+    out.pointee = fn_limits(tensor_elements: Int64(ResourceLimits.tensorElements), grid_points: Int64(ResourceLimits.gridPoints))
+  }
+}
 
 /// The named formats as a JSON list of objects: name, bits, exponent_bits, fraction_bits, bias,
 /// signed, subnormals, infinity, nan, max_finite, min_normal. The caller frees it (`fn_free`).
@@ -48,43 +54,31 @@ func format(_ name: UnsafePointer<CChar>?) throws -> FloatFormat {
   return f
 }
 
-/// Encodes `n` doubles into `codes` (one code per value, in the low bits of a uint32).
-/// `rounding`: nearest-even, nearest-away, toward-zero, up, down, odd or stochastic (then
-/// `random_bits` in 1...32 and `seed` pick the random words: element i uses word i, so the codes
-/// do not depend on `threads`); `overflow`: nan, infinity, saturate, or NULL for the format's own.
+/// Rounds values to a format once (``fn_encode_args``): doubles into uint32 codes, or floats into
+/// codes of the format's width through the vectorized kernels. Stochastic rounding uses random
+/// word i of `seed` for element i, so the codes do not depend on `threads`.
 @_cdecl("fn_encode")
-public func fn_encode(_ name: UnsafePointer<CChar>?, _ roundingName: UnsafePointer<CChar>?, _ overflowName: UnsafePointer<CChar>?,
-                      _ seed: UInt64, _ randomBits: Int32, _ x: UnsafePointer<Double>?, _ n: Int64,
-                      _ codes: UnsafeMutablePointer<UInt32>?, _ threads: Int32) -> Int32 {
+public func fn_encode(_ args: UnsafePointer<fn_encode_args>?, _ codes: UnsafeMutableRawPointer?) -> Int32 {
   CError.status {
-    let (f, rounding) = try encoding(name, roundingName, overflowName, randomBits)
-    try checkCount(n, "n")
-    guard n == 0 || (x != nil && codes != nil) else { throw CallError("null array") }
-    try checkThreads(threads)
-    try f.encode(UnsafeBufferPointer(start: x, count: Int(n)), rounding, seed: seed, threads: Int(threads),
-                 into: UnsafeMutableBufferPointer(start: codes, count: Int(n)))
-  }
-}
-
-/// As `fn_encode` from float32 values, writing codes of the format's width: uint8 for formats
-/// of ≤ 8 bits, uint16 up to 16 bits (through the vectorized kernels where one exists).
-@_cdecl("fn_encode_f32")
-public func fn_encode_f32(_ name: UnsafePointer<CChar>?, _ roundingName: UnsafePointer<CChar>?, _ overflowName: UnsafePointer<CChar>?,
-                          _ seed: UInt64, _ randomBits: Int32, _ x: UnsafePointer<Float>?, _ n: Int64,
-                          _ codes: UnsafeMutableRawPointer?, _ threads: Int32) -> Int32 {
-  CError.status {
-    let (f, rounding) = try encoding(name, roundingName, overflowName, randomBits)
-    try checkCount(n, "n")
-    guard n == 0 || (x != nil && codes != nil) else { throw CallError("null array") }
-    try checkThreads(threads)
-    guard f.bitWidth <= 16 else { throw CallError("format \(f.name) is wider than 16 bits") }
-    let values = UnsafeBufferPointer(start: x, count: Int(n))
-    if f.bitWidth <= 8 {
-      try f.encode(values, rounding, seed: seed, threads: Int(threads),
-                   into: UnsafeMutableBufferPointer(start: codes?.assumingMemoryBound(to: UInt8.self), count: Int(n)))
-    } else {
-      try f.encode(values, rounding, seed: seed, threads: Int(threads),
-                   into: UnsafeMutableBufferPointer(start: codes?.assumingMemoryBound(to: UInt16.self), count: Int(n)))
+    guard let a = args?.pointee else { throw CallError("null arguments") }
+    let (f, rounding) = try encoding(a.format, a.rounding, a.overflow, a.random_bits)
+    try checkCount(a.count, "count", limit: Int64(ResourceLimits.tensorElements))
+    try checkThreads(a.threads)
+    let n = Int(a.count)
+    guard n == 0 || (a.values != nil && codes != nil) else { throw CallError("null array") }
+    switch (a.value_bits, a.code_bits) {
+    case (64, 32):
+      try f.encode(UnsafeBufferPointer(start: a.values?.assumingMemoryBound(to: Double.self), count: n), rounding, seed: a.seed,
+                   threads: Int(a.threads), into: UnsafeMutableBufferPointer(start: codes?.assumingMemoryBound(to: UInt32.self), count: n))
+    case (32, 8) where f.bitWidth <= 8:
+      try f.encode(UnsafeBufferPointer(start: a.values?.assumingMemoryBound(to: Float.self), count: n), rounding, seed: a.seed,
+                   threads: Int(a.threads), into: UnsafeMutableBufferPointer(start: codes?.assumingMemoryBound(to: UInt8.self), count: n))
+    case (32, 16) where f.bitWidth > 8 && f.bitWidth <= 16:
+      try f.encode(UnsafeBufferPointer(start: a.values?.assumingMemoryBound(to: Float.self), count: n), rounding, seed: a.seed,
+                   threads: Int(a.threads), into: UnsafeMutableBufferPointer(start: codes?.assumingMemoryBound(to: UInt16.self), count: n))
+    default:
+      throw CallError("value_bits \(a.value_bits) with code_bits \(a.code_bits) for \(f.name): expected 64 with 32, or 32 with \(f.bitWidth <= 8 ? 8 : 16)"
+                      + (f.bitWidth > 16 ? " (none: \(f.name) is wider than 16 bits)" : ""))
     }
   }
 }
@@ -111,7 +105,7 @@ func encoding(_ name: UnsafePointer<CChar>?, _ roundingName: UnsafePointer<CChar
 public func fn_decode(_ name: UnsafePointer<CChar>?, _ codes: UnsafePointer<UInt32>?, _ n: Int64, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
   CError.status {
     let f = try format(name)
-    try checkCount(n, "n")
+    try checkCount(n, "count", limit: Int64(ResourceLimits.tensorElements))
     guard n == 0 || (codes != nil && out != nil) else { throw CallError("null array") }
     for i in 0..<Int(n) {
       guard codes![i] < UInt32(f.codeCount) else { throw CallError("code \(codes![i]) at flat index \(i) has more than the \(f.bitWidth) bits of \(f.name)") }
@@ -120,25 +114,25 @@ public func fn_decode(_ name: UnsafePointer<CChar>?, _ codes: UnsafePointer<UInt
   }
 }
 
-/// One emulated H100 MMA per tile: A (t, m, k), B (t, n, k) codes of the instruction's input
-/// formats, C and D (t, m, n) FP32 bit patterns.
+/// One emulated H100 MMA per tile (``fn_mma_args``): A (tiles, m, k), B (tiles, n, k) codes of
+/// the instruction's input formats, C and D (tiles, m, n) FP32 bit patterns.
 @_cdecl("fn_mma")
-public func fn_mma(_ instruction: UnsafePointer<CChar>?, _ t: Int64, _ m: Int64, _ n: Int64, _ k: Int64,
-                   _ a: UnsafePointer<UInt32>?, _ b: UnsafePointer<UInt32>?, _ c: UnsafePointer<UInt32>?,
-                   _ d: UnsafeMutablePointer<UInt32>?) -> Int32 {
+public func fn_mma(_ args: UnsafePointer<fn_mma_args>?, _ d: UnsafeMutablePointer<UInt32>?) -> Int32 {
   CError.status {
-    let name = text(instruction) ?? ""
+    guard let x = args?.pointee else { throw CallError("null arguments") }
+    let name = text(x.instruction) ?? ""
     guard let op = HopperInstruction(rawValue: name) else {
       throw CallError("unknown instruction '\(name)' (known: \(HopperInstruction.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
-    for (v, s) in [(t, "t"), (m, "m"), (n, "n"), (k, "k")] { try checkCount(v, s, limit: 1 << 28) }
+    let (t, m, n, k) = (x.tiles, x.m, x.n, x.k)
+    for (v, s) in [(t, "tiles"), (m, "m"), (n, "n"), (k, "k")] { try checkCount(v, s, limit: 1 << 28) }
     guard k > 0 && k % Int64(op.k) == 0 else { throw CallError("K = \(k) is not a positive multiple of \(op.rawValue)'s k = \(op.k)") }
     guard let aCount = ResourceLimits.product([Int(t), Int(m), Int(k)]), let bCount = ResourceLimits.product([Int(t), Int(n), Int(k)]),
           let cCount = ResourceLimits.product([Int(t), Int(m), Int(n)]), max(aCount, bCount, cCount) <= ResourceLimits.tensorElements else {
-      throw CallError("sizes (t \(t), m \(m), n \(n), k \(k)): an operand would hold more than the limit of \(ResourceLimits.tensorElements) elements")
+      throw CallError("sizes (tiles \(t), m \(m), n \(n), k \(k)): an operand would hold more than the limit of \(ResourceLimits.tensorElements) elements")
     }
     if cCount == 0 { return }
-    guard let a, let b, let c, let d else { throw CallError("null array") }
+    guard let a = x.a, let b = x.b, let c = x.c, let d else { throw CallError("null array") }
     let (fa, fb) = op.inputFormats
     let av = Array(UnsafeBufferPointer(start: a, count: aCount)), bv = Array(UnsafeBufferPointer(start: b, count: bCount))
     if let bad = av.firstIndex(where: { $0 >= UInt32(fa.codeCount) }) { throw CallError("A: code \(av[bad]) at flat index \(bad) is wider than \(fa.name)") }
@@ -154,7 +148,7 @@ public func fn_mufu(_ function: UnsafePointer<CChar>?, _ x: UnsafePointer<Float>
   CError.status {
     let name = text(function) ?? ""
     guard let op = MUFU.Operation(rawValue: name) else { throw CallError("unknown function '\(name)' (known: \(MUFU.Operation.allCases.map(\.rawValue).joined(separator: ", ")))") }
-    try checkCount(n, "n")
+    try checkCount(n, "count", limit: Int64(ResourceLimits.tensorElements))
     guard n == 0 || (x != nil && out != nil) else { throw CallError("null array") }
     for i in 0..<Int(n) { out![i] = op(x![i]) }
   }

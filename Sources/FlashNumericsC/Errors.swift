@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Attention
 
 /// The C ABI's error channel: a failing call returns a non-zero status and leaves its one-line
 /// message (the same text the command line prints after `flashnum: error:`) for the calling
@@ -26,10 +27,12 @@ enum CError {
     pthread_setspecific(key, nil)
   }
 
-  /// Runs `body`; 0 when it returns, ``badInput`` with the message set when it throws.
+  /// Runs `body` after checking the limit variables (a malformed one fails every call, as it
+  /// fails every command); 0 when it returns, ``badInput`` with the message set when it throws.
   static func status(_ body: () throws -> Void) -> Int32 {
     clear()
     do {
+      try ResourceLimits.checkEnvironment()
       try body()
       return 0
     } catch {

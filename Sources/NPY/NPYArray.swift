@@ -114,5 +114,14 @@ public struct NPYArray: Sendable, Equatable {
 /// A `.npy` file that cannot be read, with one line saying what is wrong.
 public struct NPYError: Error, CustomStringConvertible, Sendable, Equatable {
   public let description: String
-  public init(_ description: String) { self.description = description }
+  /// Whether the file was refused for holding more elements than the caller's limit.
+  public let isOverLimit: Bool
+  public init(_ description: String, isOverLimit: Bool = false) { (self.description, self.isOverLimit) = (description, isOverLimit) }
+
+  /// A shape of more than `limit` elements (or more than an `Int` can count).
+  static func tooManyElements(shape: [Int], limit: Int) -> NPYError {
+    let count = shape.reduce(into: Optional(1)) { p, d in p = p.flatMap { let (q, o) = $0.multipliedReportingOverflow(by: d); return o ? nil : q } }
+    return NPYError("shape \(shape) holds \(count.map(String.init) ?? "more than 2^63") elements, more than the limit of \(limit) per tensor",
+                    isOverLimit: true)
+  }
 }

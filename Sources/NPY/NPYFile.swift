@@ -11,15 +11,28 @@ import Foundation
 public enum NPYFile {
   static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
-  /// Reads the file at `path`.
-  public static func read(_ path: String) throws(NPYError) -> NPYArray {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw NPYError("\(path): cannot read the file")
-    }
+  /// Reads the file at `path`. A header whose shape holds more than `maxElements` elements is
+  /// refused before the data is read (``NPYError/tooManyElements``), as is a file whose size does
+  /// not match its header.
+  public static func read(_ path: String, maxElements: Int = .max) throws(NPYError) -> NPYArray {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw NPYError("\(path): cannot read the file") }
+    defer { try? handle.close() }
     do throws(NPYError) {
-      return try parse([UInt8](data))
+      let size = Int((try? handle.seekToEnd()) ?? 0)
+      try? handle.seek(toOffset: 0)
+      let prefix = [UInt8]((try? handle.read(upToCount: 12)) ?? Data())
+      let headerEnd = try headerLength(prefix).end
+      guard size >= headerEnd else { throw NPYError("truncated header") }
+      try? handle.seek(toOffset: 0)
+      let head = [UInt8]((try? handle.read(upToCount: headerEnd)) ?? Data())
+      let layout = try Layout(head, maxElements: maxElements)
+      guard size - headerEnd == layout.byteCount else {
+        throw NPYError("data has \(size - headerEnd) bytes, shape \(layout.fields.shape) of \(layout.fields.descr) needs \(layout.byteCount)")
+      }
+      let body = [UInt8]((try? handle.read(upToCount: layout.byteCount)) ?? Data())
+      return try layout.array(body)
     } catch {
-      throw NPYError("\(path): \(error.description)")
+      throw NPYError("\(path): \(error.description)", isOverLimit: error.isOverLimit)
     }
   }
 
@@ -56,51 +69,74 @@ public enum NPYFile {
     return out
   }
 
-  /// Parses the bytes of a `.npy` file.
-  public static func parse(_ file: [UInt8]) throws(NPYError) -> NPYArray {
-    guard file.count >= 10, Array(file[0..<6]) == magic else {
+  /// Parses the bytes of a `.npy` file (a shape of more than `maxElements` elements is refused).
+  public static func parse(_ file: [UInt8], maxElements: Int = .max) throws(NPYError) -> NPYArray {
+    let end = try headerLength(file).end
+    guard file.count >= end else { throw NPYError("truncated header") }
+    let layout = try Layout(Array(file[..<end]), maxElements: maxElements)
+    let body = Array(file[end...])
+    guard body.count == layout.byteCount else {
+      throw NPYError("data has \(body.count) bytes, shape \(layout.fields.shape) of \(layout.fields.descr) needs \(layout.byteCount)")
+    }
+    return try layout.array(body)
+  }
+
+  /// Where the header text starts and where it (and so the data) ends, from the first 10 or 12
+  /// bytes of a file.
+  static func headerLength(_ prefix: [UInt8]) throws(NPYError) -> (start: Int, end: Int) {
+    guard prefix.count >= 10, Array(prefix[0..<6]) == magic else {
       throw NPYError("not a .npy file (bad magic string)")
     }
-    let major = file[6]
-    let headerLength: Int
-    let headerStart: Int
-    switch major {
+    switch prefix[6] {
     case 1:
-      headerLength = Int(file[8]) | Int(file[9]) << 8
-      headerStart = 10
+      return (10, 10 + (Int(prefix[8]) | Int(prefix[9]) << 8))
     case 2, 3:
-      guard file.count >= 12 else { throw NPYError("truncated header") }
-      headerLength = Int(file[8]) | Int(file[9]) << 8 | Int(file[10]) << 16 | Int(file[11]) << 24
-      headerStart = 12
+      guard prefix.count >= 12 else { throw NPYError("truncated header") }
+      return (12, 12 + (Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24))
     default:
-      throw NPYError("unsupported .npy format version \(major).\(file[7])")
+      throw NPYError("unsupported .npy format version \(prefix[6]).\(prefix[7])")
     }
-    guard file.count >= headerStart + headerLength else { throw NPYError("truncated header") }
-    guard let header = String(bytes: file[headerStart..<headerStart + headerLength], encoding: major == 3 ? .utf8 : .isoLatin1) else {
-      throw NPYError("header is not text")
+  }
+
+  /// A parsed header: its fields, dtype, element count and data size, every size checked.
+  struct Layout {
+    var fields: NPYHeader, dtype: NPYDType, bigEndian: Bool, count: Int, byteCount: Int
+
+    /// From the file's bytes up to the end of its header.
+    init(_ head: [UInt8], maxElements: Int) throws(NPYError) {
+      let (start, end) = try headerLength(head)
+      guard head.count >= end else { throw NPYError("truncated header") }
+      guard let header = String(bytes: head[start..<end], encoding: head[6] == 3 ? .utf8 : .isoLatin1) else {
+        throw NPYError("header is not text")
+      }
+      fields = try NPYHeader.parse(header)
+      (dtype, bigEndian) = try dtypeOf(fields.descr)
+      var n = 1
+      for d in fields.shape {
+        let (product, overflow) = n.multipliedReportingOverflow(by: d)
+        guard !overflow else { throw NPYError.tooManyElements(shape: fields.shape, limit: maxElements) }
+        n = product
+      }
+      guard n <= maxElements else { throw NPYError.tooManyElements(shape: fields.shape, limit: maxElements) }
+      let (bytes, overflow) = n.multipliedReportingOverflow(by: dtype.size)
+      guard !overflow, bytes <= 1 << 48 else { throw NPYError("shape \(fields.shape) is too large") }
+      (count, byteCount) = (n, bytes)
     }
-    let fields = try NPYHeader.parse(header)
-    let (dtype, bigEndian) = try dtypeOf(fields.descr)
-    var count = 1
-    for n in fields.shape + [dtype.size] {
-      let (product, overflow) = count.multipliedReportingOverflow(by: n)
-      guard !overflow, product <= 1 << 48 else { throw NPYError("shape \(fields.shape) is too large") }
-      count = product
+
+    /// The array of `body` (exactly ``byteCount`` bytes), in little-endian C order.
+    func array(_ body: [UInt8]) throws(NPYError) -> NPYArray {
+      guard body.count == byteCount else {
+        throw NPYError("data has \(body.count) bytes, shape \(fields.shape) of \(fields.descr) needs \(byteCount)")
+      }
+      var bytes = body
+      if bigEndian && dtype.size > 1 {
+        for i in 0..<count { bytes[i * dtype.size..<(i + 1) * dtype.size].reverse() }
+      }
+      if fields.fortranOrder && fields.shape.count > 1 {
+        bytes = fortranToC(bytes, shape: fields.shape, size: dtype.size)
+      }
+      return NPYArray(shape: fields.shape, dtype: dtype, bytes: bytes)
     }
-    count /= dtype.size
-    let expected = count * dtype.size
-    let body = Array(file[(headerStart + headerLength)...])
-    guard body.count == expected else {
-      throw NPYError("data has \(body.count) bytes, shape \(fields.shape) of \(fields.descr) needs \(expected)")
-    }
-    var bytes = body
-    if bigEndian && dtype.size > 1 {
-      for i in 0..<count { bytes[i * dtype.size..<(i + 1) * dtype.size].reverse() }
-    }
-    if fields.fortranOrder && fields.shape.count > 1 {
-      bytes = fortranToC(bytes, shape: fields.shape, size: dtype.size)
-    }
-    return NPYArray(shape: fields.shape, dtype: dtype, bytes: bytes)
   }
 
   static func dtypeOf(_ descr: String) throws(NPYError) -> (NPYDType, bigEndian: Bool) {

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import NPY
+import Experiments
 import LowPrecision
 
 extension FloatFormat: ExpressibleByArgument {
@@ -47,9 +48,10 @@ struct RoundingOptions: ParsableArguments {
   }
 }
 
-/// Reads a `.npy` file; a file that cannot be read is a bad input.
+/// Reads a `.npy` file; a file that cannot be read, or whose header holds more elements than
+/// the tensor limit, is a bad input.
 func readNPY(_ path: String) throws -> NPYArray {
-  return try NPYFile.read(path)
+  return try NPYFiles.read(path)
 }
 
 /// Writes a `.npy` file; a file that cannot be written is a bad input.

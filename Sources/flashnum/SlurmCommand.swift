@@ -33,62 +33,22 @@ struct SlurmCommand: ParsableCommand {
     try checkCount(tasks, 1...100_000, "--tasks")
     try checkCount(cpusPerTask, 1...4096, "--cpus-per-task")
     if let throttle { try checkCount(throttle, 1...100_000, "--throttle") }
-    for line in sbatchLines where line.contains("\n") { throw ValidationError("--sbatch-line: one line each, got '\(line)'") }
   }
-
-  /// `text` quoted for a POSIX shell.
-  static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
   func run() throws {
     let experiment = try Experiment.load(file)
     guard let points = experiment.pointCount, tasks <= points else {
       throw InputError("--tasks \(tasks) is more than the grid's \(experiment.pointCount ?? 0) points")
     }
-    try makeOutputFolder(directory)
     let out = URL(fileURLWithPath: directory).standardizedFileURL.path
     let experimentPath = URL(fileURLWithPath: file).standardizedFileURL.path
     let binary = flashnum ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath().path
     let name = experiment.name
+    let scripts = SlurmScripts(experimentFile: experimentPath, out: out, binary: binary, name: name, tasks: tasks, cpusPerTask: cpusPerTask,
+                               throttle: throttle, partition: partition, time: time, mem: mem, sbatchLines: sbatchLines)
+    let (array, merge) = (try scripts.arrayScript(), try scripts.mergeScript())
+    try makeOutputFolder(directory)
     try makeOutputFolder(out + "/logs")
-    var header = ["#SBATCH --job-name=flashnum-\(name)", "#SBATCH --cpus-per-task=\(cpusPerTask)", "#SBATCH --open-mode=append"]
-    if let partition { header.append("#SBATCH --partition=\(partition)") }
-    if let time { header.append("#SBATCH --time=\(time)") }
-    if let mem { header.append("#SBATCH --mem=\(mem)") }
-    header += sbatchLines.map { "#SBATCH " + $0 }
-    let q = Self.quoted
-    let array = """
-      #!/bin/bash
-      # flashnum sweep \(file) as a Slurm job array: task I of \(tasks) runs shard I/\(tasks) into \(out).
-      # A task that is preempted, cancelled and requeued, or rerun by hand, resumes its shard file
-      # (NAME.shard-I-of-\(tasks).csv): finished points are kept, none is run twice.
-      #SBATCH --array=1-\(tasks)\(throttle.map { "%\($0)" } ?? "")
-      #SBATCH --requeue
-      #SBATCH --output=\(out)/logs/\(name)-%A_%a.out
-      \(header.joined(separator: "\n"))
-      set -euo pipefail
-      exec \(q(binary)) sweep \(q(experimentPath)) --out \(q(out)) --shard "$SLURM_ARRAY_TASK_ID/\(tasks)" --threads "${SLURM_CPUS_PER_TASK:-1}"
-
-      """
-    let merge = """
-      #!/bin/bash
-      # After the \(tasks) tasks of the array have ended: merge their shards into \(out)/\(name).csv and
-      # .json, report in \(out)/report, and exit 1 naming every shard that is missing or short.
-      #SBATCH --output=\(out)/logs/\(name)-merge-%j.out
-      \(header.joined(separator: "\n"))
-      set -uo pipefail
-      status=0
-      present=()
-      for i in $(seq 1 \(tasks)); do
-        f=\(q(out))/\(q(name)).shard-$i-of-\(tasks).csv
-        if [ -f "$f" ]; then present+=("$f"); else echo "merge: shard $i of \(tasks) has no results (its task never ran or failed before its first point)"; status=1; fi
-      done
-      if [ ${#present[@]} -gt 0 ]; then
-        \(q(binary)) merge "${present[@]}" --out \(q(out)) --require-complete || status=1
-        \(q(binary)) report \(q(out))/\(q(name)).csv --out \(q(out))/report || status=1
-      fi
-      exit $status
-
-      """
     let arrayPath = "\(out)/\(name).array.sbatch", mergePath = "\(out)/\(name).merge.sbatch"
     for (path, text) in [(arrayPath, array), (mergePath, merge)] {
       do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw InputError("cannot write \(path): \(error.localizedDescription)") }

@@ -32,8 +32,8 @@ def bf16(shape):
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 20)), bf16((1, 4, 1, 20)), bf16((1, 4, 1, 20))), ValueError, "head dim"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 3, 64)), bf16((1, 4, 2, 64)), bf16((1, 4, 2, 64))), ValueError, "multiple"),
     (lambda: fn.flash_attn_func(bf16((4, 64)), bf16((4, 64)), bf16((4, 64))), ValueError, "4-D"),
-    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softmax_scale=0.0), ValueError, "softmax scale"),
-    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap=-30.0), ValueError, "softcap must be finite"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softmax_scale=0.0), ValueError, "softmax_scale must be > 0"),
+    (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap=-30.0), ValueError, "softcap must be in [0.0, inf]"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap="x"), TypeError, "softcap must be a number"),
     (lambda: fn.flash_attn_func(bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), bf16((1, 4, 1, 64)), softcap="3"), TypeError, "softcap must be a number"),
     (lambda: fn.flash_attn_varlen_func(bf16((4, 1, 64)), bf16((4, 1, 64)), bf16((4, 1, 64)), [0, 4], [0, 4], softcap=float("nan")), ValueError, "softcap"),
@@ -52,8 +52,8 @@ def bf16(shape):
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), window=(-5, None)), ValueError, "window"),
     (lambda: fn.attention(np.zeros((1, 0, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16))), ValueError, "at least 1"),
     (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), precision_bits=8), ValueError, "24...8192"),
-    (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), softmax_scale=float("inf")), ValueError, "softmax scale"),
-    (lambda: fn.table_fa3(seq_len=0), ValueError, "sequence lengths"),
+    (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), softmax_scale=float("inf")), ValueError, "softmax_scale must be finite"),
+    (lambda: fn.table_fa3(seq_len=0), ValueError, "seq_len must be in 1..."),
     # Seeds reach the C ABI as uint64: never wrapped, rounded or parsed from text.
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed=-1), ValueError, "seed must be in 0...2^64-1"),
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed=2**64), ValueError, "seed"),
@@ -91,9 +91,45 @@ def test_bad_input_raises_one_line(call, kind, says):
 
 def test_header_lists_exactly_the_exported_functions(repository):
     import re
+    import shutil
+    import subprocess
     from flashnumerics import _native
-    header = (repository / "Sources" / "FlashNumericsC" / "flashnumerics.h").read_text()
+    header = (repository / "Sources" / "CFlashNumericsABI" / "flashnumerics.h").read_text()
+    assert header == _native.HEADER.read_text(), "the installed header is not the repository's"
     declared = set(re.findall(r"\b(fn_[a-z0-9_]+)\(", header))
-    assert declared == set(_native._SIGNATURES)
-    for name in declared:
-        assert hasattr(_native.lib, name)
+    assert declared == set(_native.FUNCTIONS)
+    implemented = set()
+    for source in (repository / "Sources" / "FlashNumericsC").glob("*.swift"):
+        implemented |= set(re.findall(r'@_cdecl\("(fn_[a-z0-9_]+)"\)', source.read_text()))
+    assert implemented == declared
+    assert shutil.which("nm"), "nm (binutils) is needed to list the library's symbols"
+    symbols = subprocess.run(["nm", "-D", "--defined-only", _native.lib._name], capture_output=True, text=True, check=True).stdout
+    exported = set(re.findall(r"\b(fn_[a-z0-9_]+)$", symbols, flags=re.M))
+    assert declared <= exported
+
+
+def test_binding_layout_equals_the_compiled_structs():
+    """The structs Python reads from the header have the sizes and field offsets the Swift
+    library was compiled with; a header with two fields swapped would not."""
+    import ctypes
+    import json
+    from flashnumerics import _native
+    reported = json.loads(_native.take_string(_native.lib.fn_abi_layout_json()))
+    assert set(reported) == set(_native.STRUCTS) and len(reported) >= 9
+    for name, structure in _native.STRUCTS.items():
+        assert _native.layout(structure) == reported[name], name
+    swapped = _native.HEADER.read_text().replace("  int32_t causal;\n  double softmax_scale;", "  double softmax_scale;\n  int32_t causal;", 1)
+    assert swapped != _native.HEADER.read_text()
+    structs, _ = _native.parse_header(swapped)
+    assert _native.layout(structs["fn_kernel_args"]) != reported["fn_kernel_args"]
+    assert ctypes.sizeof(structs["fn_shape"]) == 7 * 8
+
+
+def test_struct_fields_are_all_named():
+    from flashnumerics import _native
+    with pytest.raises(TypeError, match="missing fields"):
+        _native.make("fn_table_args", batch=1, seq_len=1, heads=1, head_dim=1, seed=0, reference_bits=0)
+    with pytest.raises(TypeError, match="unknown fields"):
+        _native.make("fn_table_args", batch=1, seq_len=1, heads=1, head_dim=1, seed=0, reference_bits=0, threads=1, thread=1)
+    with pytest.raises(ValueError, match="threads"):
+        _native.make("fn_table_args", batch=1, seq_len=1, heads=1, head_dim=1, seed=0, reference_bits=0, threads=2**31)

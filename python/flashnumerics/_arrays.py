@@ -1,0 +1,116 @@
+"""Arrays in and out of the C ABI: NumPy arrays (ml_dtypes' types included) and PyTorch tensors.
+
+Every intake checks the element count against the tensor limit on the array's own metadata
+(`size`, `numel()`) before any copy, conversion or transfer from a device, so a huge or broadcast
+input is refused without growing the process.
+"""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from . import _validate
+
+# Formats that NumPy or ml_dtypes has as a dtype (codes are their bit patterns).
+DTYPE_NAMES = {"e4m3fn": "float8_e4m3fn", "e5m2": "float8_e5m2", "e4m3fnuz": "float8_e4m3fnuz",
+               "e5m2fnuz": "float8_e5m2fnuz", "bf16": "bfloat16", "e8m0": "float8_e8m0fnu"}
+TORCH_ELEMENTS = {"bfloat16": "bf16", "float16": "fp16", "float8_e4m3fn": "e4m3fn"}
+
+
+def dtype_of(format_name: str):
+    """The NumPy/ml_dtypes dtype whose elements are `format_name`'s codes, or None."""
+    if format_name == "fp16":
+        return np.dtype(np.float16)
+    name = DTYPE_NAMES.get(format_name)
+    return np.dtype(getattr(ml_dtypes, name)) if name and hasattr(ml_dtypes, name) else None
+
+
+def format_of(dtype):
+    """The format whose codes `dtype`'s elements are, or None."""
+    for f in list(DTYPE_NAMES) + ["fp16"]:
+        if dtype_of(f) == dtype:
+            return f
+    return None
+
+
+def is_torch(x) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def torch():
+    import torch as t
+    return t
+
+
+def checked(function: str, name: str, x):
+    """x as a NumPy array view or torch tensor, its size checked first (no copy made)."""
+    if is_torch(x):
+        _validate.elements(function, name, tuple(x.shape))
+        return x
+    if isinstance(x, np.ndarray):
+        _validate.elements(function, name, x.shape)
+        return x
+    if isinstance(x, (str, bytes, dict)) or x is None:
+        raise TypeError(f"{function}: {name} must be an array or tensor, got {type(x).__name__}")
+    a = np.asarray(x)
+    _validate.elements(function, name, a.shape)
+    return a
+
+
+def codes(function: str, name: str, x):
+    """(C-order NumPy array of bit patterns or plain values, format name or None) of x."""
+    x = checked(function, name, x)
+    if is_torch(x):
+        t = x.detach().cpu().contiguous()
+        dname = str(t.dtype).replace("torch.", "")
+        if dname in TORCH_ELEMENTS:
+            width = torch().int16 if t.element_size() == 2 else torch().uint8
+            c = t.view(width).numpy()
+            return c.view(np.uint16 if t.element_size() == 2 else np.uint8), TORCH_ELEMENTS[dname]
+        return t.numpy(), None
+    f = format_of(x.dtype)
+    if f is not None:
+        return np.ascontiguousarray(x).view(np.uint16 if x.dtype.itemsize == 2 else np.uint8), f
+    return x, None
+
+
+def values(function: str, name: str, x) -> np.ndarray:
+    """x as a C-order float64 array (values of any real dtype; torch tensors from the CPU)."""
+    x = checked(function, name, x)
+    if is_torch(x):
+        if x.is_complex():
+            raise TypeError(f"{function}: {name}: expected numbers, got {x.dtype}")
+        x = x.detach().cpu().double().numpy()
+    if x.dtype.kind not in "fiu" and format_of(x.dtype) is None:
+        raise TypeError(f"{function}: {name}: expected numbers, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def integers(function: str, name: str, x, shape, lo: int, hi: int, what: str, shape_text: str = "(batch,)") -> np.ndarray:
+    """An int32 array of `shape` (`shape_text` names it) from a sequence, NumPy array or torch
+    tensor, with every value in lo...hi (`what` says why)."""
+    x = checked(function, name, x)
+    a = x.detach().cpu().numpy() if is_torch(x) else np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{function}: {name} must be integers, got {a.dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{function}: {name} must have shape {shape_text} = {tuple(shape)}, got {a.shape}")
+    if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+        raise ValueError(f"{function}: {name} must be in {lo}...{hi} ({what}), got {a.min()}...{a.max()}")
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def float32s(function: str, name: str, x, shape, shape_text: str = "(batch, kv_heads)") -> np.ndarray:
+    """A float32 array of `shape` (descales; any float32 value, as the kernel takes them)."""
+    x = checked(function, name, x)
+    a = x.detach().cpu().float().numpy() if is_torch(x) else np.asarray(x)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{function}: {name} must be real numbers, got {a.dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{function}: {name} must be float32 {shape_text} = {tuple(shape)}, got shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def like(x, a: np.ndarray):
+    """`a` as x came in: a torch tensor (CPU) for torch input, else the NumPy array."""
+    return torch().from_numpy(a) if is_torch(x) else a
