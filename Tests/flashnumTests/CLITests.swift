@@ -23,10 +23,11 @@ class CLITestCase: XCTestCase {
 
   func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-  func run(_ arguments: [String], in folder: URL? = nil) throws -> Result {
+  func run(_ arguments: [String], in folder: URL? = nil, environment: [String: String] = [:]) throws -> Result {
     let p = Process()
     p.executableURL = Self.binary
     if let folder { p.currentDirectoryURL = folder }
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     p.arguments = arguments
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
@@ -43,8 +44,9 @@ class CLITestCase: XCTestCase {
   }
 
   /// Exit 2 with exactly one line on stderr that contains `fragment`.
-  func assertBadInput(_ arguments: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
-    let r = try run(arguments)
+  func assertBadInput(_ arguments: [String], _ fragment: String, environment: [String: String] = [:], file: StaticString = #filePath,
+                      line: UInt = #line) throws {
+    let r = try run(arguments, environment: environment)
     XCTAssertEqual(r.status, 2, r.stderr, file: file, line: line)
     XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
     XCTAssertTrue(r.stderr.contains(fragment), "\(r.stderr) lacks \(fragment)", file: file, line: line)
