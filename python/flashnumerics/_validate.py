@@ -14,11 +14,17 @@ from . import _native
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def shown(value) -> str:
+    """`value` for a one-line message: its repr on one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def integer(function: str, name: str, value, lo: int, hi: int, why: str = "") -> int:
     """An integer (Python or NumPy, not bool) in lo...hi, never wrapped or truncated; `why`
     names the bound in the message (e.g. "the tensor limit")."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{function}: {name} must be an integer, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{function}: {name} must be an integer, got {type(value).__name__} {shown(value)}")
     v = int(value)
     if not lo <= v <= hi:
         bound = "2^64-1" if hi == (1 << 64) - 1 else str(hi)
@@ -40,7 +46,7 @@ def real(function: str, name: str, value, *, lo: float | None = None, hi: float 
     """A finite real number (Python, NumPy or anything with __float__ but str/bytes/bool), within
     [lo, hi] when given, and finite in float32 too when `float32`."""
     if isinstance(value, (str, bytes, bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{function}: {name} must be a number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{function}: {name} must be a number, got {type(value).__name__} {shown(value)}")
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"{function}: {name} must be finite, got {v}")
@@ -57,7 +63,7 @@ def flag(function: str, name: str, value) -> bool:
         return bool(value)
     if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
         return bool(value)
-    raise TypeError(f"{function}: {name} must be a bool, got {type(value).__name__} {value!r}")
+    raise TypeError(f"{function}: {name} must be a bool, got {type(value).__name__} {shown(value)}")
 
 
 def text(function: str, name: str, value, *, optional: bool = False) -> str | None:
@@ -65,9 +71,9 @@ def text(function: str, name: str, value, *, optional: bool = False) -> str | No
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"{function}: {name} must be a string, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{function}: {name} must be a string, got {type(value).__name__} {shown(value)}")
     if "\0" in value:
-        raise ValueError(f"{function}: {name} must not contain NUL, got {value!r}")
+        raise ValueError(f"{function}: {name} must not contain NUL, got {shown(value)}")
     return value
 
 
@@ -95,7 +101,7 @@ def window(function: str, value) -> tuple[int, int]:
     """A (left, right) window of key distances, each None (unbounded) or an integer ≥ 0 within
     int64; returned as the C ABI's pair (-1 for unbounded)."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{function}: window must be a pair (left, right), got {value!r}")
+        raise TypeError(f"{function}: window must be a pair (left, right), got {shown(value)}")
     return tuple(-1 if side is None else integer(function, f"window[{i}]", side, 0, (1 << 63) - 1) for i, side in enumerate(value))
 
 

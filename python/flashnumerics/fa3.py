@@ -49,10 +49,10 @@ def _schedule(function, schedule):
     items = []
     for name, value in schedule.items():
         if not isinstance(name, str) or not name:
-            raise TypeError(f"{function}: schedule parameter names must be non-empty strings, got {name!r}")
+            raise TypeError(f"{function}: schedule parameter names must be non-empty strings, got {_validate.shown(name)}")
         text = ("true" if value else "false") if isinstance(value, bool) else ("none" if value is None else str(value))
         if any(c in f"{name}{text}" for c in ";=\0"):
-            raise ValueError(f"{function}: schedule parameter {name!r}={value!r} cannot contain ';', '=' or NUL")
+            raise ValueError(f"{function}: schedule parameter {_validate.shown(name)}={_validate.shown(value)} cannot contain ';', '=' or NUL")
         items.append(f"{name}={text}")
     return ";".join(items)
 
@@ -61,7 +61,7 @@ def _unsupported(function, window_size, attention_chunk, **given):
     """ValueError naming what the twin does not emulate yet, when any of it is given."""
     named = [name for name, value in given.items() if value is not None]
     if not isinstance(window_size, (tuple, list)) or len(window_size) != 2:
-        raise TypeError(f"{function}: window_size must be a pair, got {window_size!r}")
+        raise TypeError(f"{function}: window_size must be a pair, got {_validate.shown(window_size)}")
     if tuple(window_size) != (-1, -1):
         named.append("window_size")
     if attention_chunk != 0:
@@ -228,7 +228,7 @@ def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads
     call's, not the inputs') are returned as given."""
     function = "fa3_case_inputs"
     if element not in _ELEMENTS:
-        raise ValueError(f"{function}: element must be one of {', '.join(_ELEMENTS)}, got {element!r}")
+        raise ValueError(f"{function}: element must be one of {', '.join(_ELEMENTS)}, got {_validate.shown(element)}")
     size = lambda name, value: _validate.size(function, name, value)
     sq = size("seq_len_q", seq_len_q)
     sk = sq if seq_len_k is None else size("seq_len_k", seq_len_k)

@@ -66,7 +66,7 @@ def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bi
     function = "table_fa3"
     if isinstance(reference_bits, str):
         if reference_bits != "double-word":
-            raise ValueError(f"{function}: reference_bits must be 'double-word', None or in 24...8192, got {reference_bits!r}")
+            raise ValueError(f"{function}: reference_bits must be 'double-word', None or in 24...8192, got {_validate.shown(reference_bits)}")
         bits = -1
     else:
         bits = 0 if reference_bits is None else _validate.integer(function, "reference_bits", reference_bits, 24, 8192)
