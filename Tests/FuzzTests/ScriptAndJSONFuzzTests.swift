@@ -1,0 +1,93 @@
+import Attention
+import Experiments
+import Foundation
+import LowPrecision
+import XCTest
+
+/// Random values thrown at the Slurm script generator, and random JSON objects at the duplicate
+/// key scan, each against an oracle built alongside the input.
+final class ScriptAndJSONFuzzTests: XCTestCase {
+  /// Strings from an alphabet of what a shell or sbatch would read specially.
+  func hostile(_ rng: inout SplitMix64) -> String {
+    let alphabet: [String] = ["a", "/", " ", "\n", "\r", "\t", "\0", "'", "\"", "\\", "$(", ")", "`", ";", "&", "|", "#", "=", "-", "\u{2028}",
+                              "\u{85}", "\u{7F}", "é", "*", "~", "{", "}"]
+    return (0..<Int(rng.next() % 12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+  }
+
+  /// A line of a script with its single-quoted words (and `'\''` escapes) reduced to `Q`.
+  func shape(_ script: String) -> [String] {
+    script.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+      if line.hasPrefix("#SBATCH") { return "#SBATCH" }
+      if line.hasPrefix("#") { return "#" }
+      var out = "", quoted = false
+      for c in line.replacingOccurrences(of: "'\\''", with: "") {
+        if c == "'" { quoted.toggle(); if quoted { out += "Q" } } else if !quoted { out.append(c) }
+      }
+      return out
+    }
+  }
+
+  func testSlurmScriptsKeepTheirLines() throws {
+    let plain = SlurmScripts(experimentFile: "/e.yaml", out: "/res", binary: "/bin/flashnum", name: "e", tasks: 4, cpusPerTask: 1,
+                             partition: "p", time: "1:00", mem: "1G", sbatchLines: ["--account=a"])
+    let template = (shape(try plain.arrayScript()), shape(try plain.mergeScript()))
+    var rng = SplitMix64(seed: 27)
+    var accepted = 0
+    for _ in 0..<4000 {
+      var s = plain
+      let v = hostile(&rng)
+      switch rng.next() % 8 {
+      case 0: s.experimentFile = "/" + v
+      case 1: s.out = "/" + v
+      case 2: s.binary = "/" + v
+      case 3: s.name = v
+      case 4: s.partition = v
+      case 5: s.time = v
+      case 6: s.mem = v
+      default: s.sbatchLines = ["--" + v]
+      }
+      guard let array = try? s.arrayScript(), let merge = try? s.mergeScript() else { continue }
+      accepted += 1
+      XCTAssertEqual(shape(array), template.0, v.debugDescription)
+      XCTAssertEqual(shape(merge), template.1, v.debugDescription)
+    }
+    XCTAssertGreaterThan(accepted, 100)
+  }
+
+  func testDuplicateKeyScanAgreesWithConstruction() throws {
+    var rng = SplitMix64(seed: 28)
+    let names = ["a", "b", "key", "é", "x y"]
+    /// The key as JSON text, sometimes through escapes (`\u` for every character, or `\/`).
+    func spelled(_ key: String) -> String {
+      switch rng.next() % 3 {
+      case 0: return "\"" + key.unicodeScalars.map { String(format: "\\u%04x", $0.value) }.joined() + "\""
+      default: return "\"" + key + "\""
+      }
+    }
+    func value(_ depth: Int, _ duplicate: inout Bool) -> String {
+      switch depth > 2 ? 0 : rng.next() % 4 {
+      case 0: return ["1", "\"s\"", "null", "[1, \"a\"]", "\"a\\\"b\""][Int(rng.next() % 5)]
+      case 1: return "[" + (0..<Int(rng.next() % 3)).map { _ in value(depth + 1, &duplicate) }.joined(separator: ", ") + "]"
+      default:
+        var keys: [String] = []
+        var parts: [String] = []
+        for _ in 0..<Int(rng.next() % 4) {
+          let k = names[Int(rng.next() % UInt64(names.count))]
+          if keys.contains(k) { duplicate = true }
+          keys.append(k)
+          parts.append(spelled(k) + ": " + value(depth + 1, &duplicate))
+        }
+        return "{" + parts.joined(separator: ", ") + "}"
+      }
+    }
+    var found = 0
+    for _ in 0..<3000 {
+      var duplicate = false
+      let text = "{\"top\": " + value(0, &duplicate) + "}"
+      XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(text.utf8)), text)
+      XCTAssertEqual(duplicateJSONKey(in: Data(text.utf8)) != nil, duplicate, text)
+      if duplicate { found += 1 }
+    }
+    XCTAssertGreaterThan(found, 100)
+  }
+}
