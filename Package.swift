@@ -48,12 +48,12 @@ let package = Package(
     .target(name: "LowPrecision", dependencies: ["CVectorShims"], exclude: ["README.md"]),
     .target(name: "Precise", dependencies: ["CMPFR"], exclude: ["README.md"]),
     .target(name: "Hopper", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),
-    .target(name: "MatrixMultiply", dependencies: ["LowPrecision", "CVectorShims"], exclude: ["README.md"]),
+    .target(name: "MatrixMultiply", dependencies: ["CVectorShims"], exclude: ["README.md"]),
     .target(name: "Attention", dependencies: ["LowPrecision", "Hopper", "MatrixMultiply"], exclude: ["README.md"]),
     .target(name: "Reference", dependencies: ["Attention", "MatrixMultiply", "Precise", "CVectorShims"], exclude: ["README.md"]),
     .target(name: "Measurement", dependencies: ["Attention", "Reference", "LowPrecision"], exclude: ["README.md"]),
-    .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision", "NPY", "ToolIdentity", "CLibCrypto", "Yams",
-                                          "ZIPFoundation"],
+    .target(name: "Experiments", dependencies: ["Measurement", "Attention", "Reference", "MatrixMultiply", "LowPrecision", "NPY", "ToolIdentity",
+                                          "CLibCrypto", "Yams", "ZIPFoundation"],
             exclude: ["README.md"]),
     .target(name: "Reporting", dependencies: ["Experiments", "Measurement"], exclude: ["README.md"]),
     .target(name: "FlashNumericsC", dependencies: ["CFlashNumericsABI", "LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
@@ -61,8 +61,8 @@ let package = Package(
     .executableTarget(
       name: "flashnum",
       dependencies: [
-        "NPY", "LowPrecision", "Precise", "Hopper", "MatrixMultiply", "Attention", "Reference", "Measurement",
-        "Experiments", "Reporting", "ToolIdentity",
+        "NPY", "LowPrecision", "Hopper", "Attention", "Reference", "Measurement", "Experiments", "Reporting", "ToolIdentity",
+        "CVectorShims",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       exclude: ["README.md"]),
@@ -71,15 +71,19 @@ let package = Package(
     .testTarget(name: "PreciseTests", dependencies: ["Precise"]),
     .testTarget(name: "HopperTests", dependencies: ["Hopper", "LowPrecision", "NPY"], exclude: ["Fixtures"]),
     .testTarget(name: "MatrixMultiplyTests", dependencies: ["MatrixMultiply", "LowPrecision", "Precise"]),
-    .testTarget(name: "AttentionTests", dependencies: ["Attention", "LowPrecision", "MatrixMultiply", "Precise", "NPY"],
+    .testTarget(name: "AttentionTests", dependencies: ["Attention", "LowPrecision", "Hopper", "MatrixMultiply", "Precise", "NPY"],
                 exclude: ["Fixtures"]),
     .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Attention"]),
     .testTarget(name: "MeasurementTests", dependencies: ["Measurement", "Attention", "Reference", "LowPrecision"]),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision", "NPY"]),
-    .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments"]),
-    .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation", "ToolIdentity"]),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Measurement", "Attention", "Reference", "LowPrecision", "NPY", "TestSupport"]),
+    .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Experiments", "TestSupport"]),
+    .testTarget(name: "flashnumTests", dependencies: ["NPY", "LowPrecision", "Attention", "ZIPFoundation", "ToolIdentity", "TestSupport"]),
+    // What the tests share: the repository's root, found one way.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // The package itself: declared target dependencies equal the imports.
+    .testTarget(name: "PackageTests", dependencies: ["TestSupport"]),
     // Mutation fuzzing of every parser of user files (bounded in cases and seconds).
-    .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision", "ZIPFoundation"], exclude: ["Seeds"]),
+    .testTarget(name: "FuzzTests", dependencies: ["NPY", "Experiments", "Attention", "LowPrecision", "ZIPFoundation", "TestSupport"], exclude: ["Seeds"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,8 @@ import Attention
 /// before anything is written:
 /// - in an `#SBATCH` line or a comment, which `sbatch` and the shell read up to the end of the
 ///   line: such values may hold no control character (a newline would start a line the shell
-///   runs) and, for `#SBATCH` option values, no space or quote either (sbatch would split them);
+///   runs) and, for `#SBATCH` option values, no space or quote either (sbatch would split them),
+///   nor `%` in the `--output` path (sbatch expands it);
 /// - in a command, always inside single quotes (``quoted(_:)``), where the shell expands nothing.
 /// So a script holds only the lines the templates below write, whatever the values.
 public struct SlurmScripts: Sendable {
@@ -56,6 +57,10 @@ public struct SlurmScripts: Sendable {
     }
     try Self.check(out, "--out", sbatchValue: true)
     try Self.check(name, "the experiment's name", sbatchValue: true)
+    // Both make up `#SBATCH --output=…`, where sbatch reads `%` as the start of a pattern (%j, %A).
+    for (value, option) in [(out, "--out"), (name, "the experiment's name")] where value.contains("%") {
+      throw AttentionError("\(option): '%' cannot go into an #SBATCH --output path (sbatch reads it as a pattern such as %j)")
+    }
     for (value, option) in [(partition, "--partition"), (time, "--time"), (mem, "--mem")] {
       if let value { try Self.check(value, option, sbatchValue: true) }
     }

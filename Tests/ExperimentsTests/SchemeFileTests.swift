@@ -4,13 +4,14 @@ import Foundation
 import LowPrecision
 import Measurement
 import NPY
+import TestSupport
 import XCTest
 
 /// Scheme files: the shipped schemes written as files read back to the same definitions (and
 /// the committed `schemes/` files are those texts), a mixed-precision scheme equals the same
 /// scheme built in code, and every mistake is one line naming the file, line and key.
 final class SchemeFileTests: XCTestCase {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let repository = Repository.root
 
   func testShippedSchemesRoundTripAndTheCommittedFilesAreTheirs() throws {
     for s in AttentionScheme.shipped {

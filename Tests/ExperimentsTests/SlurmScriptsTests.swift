@@ -27,7 +27,7 @@ final class SlurmScriptsTests: XCTestCase {
 
   func testHostileValuesNeverAddALine() throws {
     let template = (array: kinds(try plain.arrayScript()), merge: kinds(try plain.mergeScript()))
-    let hostile = ["a\nrm -rf ~", "a\r\nid", "x'; id; echo '", "$(id)", "`id`", "a\0b", "a\u{2028}b", "a\u{85}b", "\"quoted\"", "a b", "\\", "--x=1\nid", "it's"]
+    let hostile = ["a\nrm -rf ~", "a\r\nid", "x'; id; echo '", "$(id)", "`id`", "a\0b", "a\u{2028}b", "a\u{85}b", "\"quoted\"", "a b", "\\", "--x=1\nid", "it's", "res%j"]
     var refused = 0, accepted = 0
     for value in hostile {
       for field in 0..<9 {

@@ -2,6 +2,7 @@ import Attention
 import Experiments
 import Foundation
 import NPY
+import TestSupport
 import XCTest
 import ZIPFoundation
 
@@ -10,7 +11,7 @@ import ZIPFoundation
 /// invariants (sizes within ``ResourceLimits``, a value that writes and reads back the same).
 final class ParserFuzzTests: XCTestCase {
   static let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Seeds")
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+  static let repository = Repository.root
 
   var directory: URL!
 

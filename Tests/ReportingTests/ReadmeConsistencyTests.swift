@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The README quotes numbers and commands from the committed reports inside marked blocks:
@@ -12,7 +13,7 @@ import XCTest
 /// there verbatim; so a regenerated report that moves a number fails this test until the README
 /// says the same.
 final class ReadmeConsistencyTests: XCTestCase {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let repository = Repository.root
 
   struct Block { var reports: [String]; var text: String }
 

@@ -2,6 +2,7 @@ import Attention
 import Foundation
 import NPY
 import LowPrecision
+import TestSupport
 import XCTest
 
 /// `flashnum attention`, `reference` and `table fa3`, run as a user would.
@@ -288,8 +289,7 @@ final class AttentionCLITests: CLITestCase {
 
 /// `flashnum crosscheck` and `attention --algorithm fa3`, against the committed H100 kernel outputs.
 final class CrosscheckCLITests: CLITestCase {
-  static let kernelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("AttentionTests/Fixtures/fa3-kernel").path
+  static let kernelFixtures = Repository.path("Tests/AttentionTests/Fixtures/fa3-kernel")
 
   func testReplaysSavedKernelOutputs() throws {
     // Three small standard cases (bf16 causal, bf16 GQA with seqlen_q ≠ seqlen_k, e4m3fn d256 causal),
@@ -366,8 +366,7 @@ final class CrosscheckCLITests: CLITestCase {
 
 /// `flashnum regress`: the shipped baseline passes, a scheme made worse on purpose fails.
 final class RegressCLITests: CLITestCase {
-  static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Reports/baselines/shipped-schemes.json").path
+  static let shipped = Repository.path("Reports/baselines/shipped-schemes.json")
 
   /// The shipped baseline, its scheme files made absolute (the copies are written elsewhere).
   func baseline() throws -> [String: Any] {

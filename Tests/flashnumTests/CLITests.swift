@@ -1,6 +1,7 @@
 import Foundation
 import NPY
 import LowPrecision
+import TestSupport
 import XCTest
 
 /// Runs the `flashnum` executable as a user would: exit status, stderr, output files.
@@ -143,8 +144,7 @@ final class CLITests: CLITestCase {
 
   /// `flashnum mma` on the committed H100 random tiles reproduces the H100's D.
   func testMMAReproducesH100Tiles() throws {
-    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("../HopperTests/Fixtures/h100-mma").standardized
+    let fixtures = Repository.url("Tests/HopperTests/Fixtures/h100-mma")
     let f = { (name: String) in fixtures.appendingPathComponent("rand.rs_sd1.\(name).npy").path }
     let r = try run(["mma", "--instruction", "wgmma-e4m3-e4m3-k32", "--a", f("A"), "--b", f("B"), "--c", f("C"), "--out", path("d.npy")])
     XCTAssertEqual(r.status, 0, r.stderr)

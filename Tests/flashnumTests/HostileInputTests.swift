@@ -44,7 +44,8 @@ final class HostileInputTests: CLITestCase {
     let largest = String(Int.max)
     for limit in ["1", "63", "64", "4611686018427387904", String(Int.max - 1), largest] {
       for spec in specs {
-        for arguments in [attention(spec), ["convert", "--format", "e4m3fn", spec, path("c.npy")]] {
+        let mufu = spec == npy ? [["mufu", "--function", "ex2", spec, path("m.npy")]] : []
+        for arguments in [attention(spec), ["convert", "--format", "e4m3fn", spec, path("c.npy")]] + mufu {
           let r = try run(arguments, environment: ["FLASHNUM_MAX_TENSOR_ELEMENTS": limit])
           XCTAssertTrue(r.status == 0 || r.status == 2, "\(limit) \(arguments): status \(r.status) \(r.stderr)")
           XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)

@@ -196,7 +196,9 @@ final class MalformedInputTests: CLITestCase {
     bad(kernel + ["--cache-batch-idx", try write(NPYArray(shape: [2], int32: [0, 0]), "idx2.npy"), "--out", out], "shape (batch,)")
     good(kernel + ["--cache-batch-idx", try write(NPYArray(shape: [1], int32: [0]), "idx0.npy"), "--out", out])
     good(kernel + ["--softcap", "0", "--out", out])
-    good(kernel + ["--softcap", "1e300", "--out", out])
+    // Finite as a double but infinite as the float32 the kernel keeps: every score would be NaN.
+    for c in ["1e300", "3.5e38"] { bad(kernel + ["--softcap", c, "--out", out], "also as float32") }
+    good(kernel + ["--softcap", "3.4e38", "--out", out])
     bad(att + ["--softcap", "30", "--out", out], "apply to --algorithm fa3 only")
     bad(att + ["--num-splits", "2", "--out", out], "apply to --algorithm fa3 only")
     bad(["attention"] + qkv + ["--algorithm", "fa3", "--scheme", "bf16", "--num-splits", "2", "--out", out], "need code inputs")

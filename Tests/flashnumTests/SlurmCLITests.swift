@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `flashnum slurm`: the scripts it writes, and a real single-node Slurm cluster (Debian's
@@ -15,7 +16,7 @@ final class SlurmCLITests: CLITestCase {
     reference: {kind: mpfr, bits: 64}
     """
 
-  static var repository: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized }
+  static var repository: URL { Repository.root }
 
   /// Runs `program` with `arguments` and `environment` added; status and output (stdout + stderr).
   /// The output goes through a file, not a pipe: daemons the program starts may inherit its
@@ -57,7 +58,7 @@ final class SlurmCLITests: CLITestCase {
     XCTAssertTrue(merge.contains("merge \"${present[@]}\"") && merge.contains("--require-complete") && merge.contains(" report "), merge)
     try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "0"], "--tasks must be in 1...100000")
     try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "49"], "more than the grid's 48 points")
-    try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "2", "--sbatch-line", "a\nb"], "one line each")
+    try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "2", "--sbatch-line", "a\nb"], "control character U+A cannot go into a batch script")
   }
 
   func testJobArrayWithACancelledAndRequeuedTaskEqualsOneMachine() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import ToolIdentity
+import TestSupport
 import XCTest
 
 /// `flashnum sweep`, `merge` and `report` as a user runs them.
@@ -183,7 +184,7 @@ final class SweepCLITests: CLITestCase {
 /// The notebooks in notebooks-data/ run headless on their shipped results (when Jupyter is installed).
 final class NotebookTests: XCTestCase {
   func testNotebooksExecute() throws {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = Repository.root
     let check = Process()
     check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     check.arguments = ["python3", "-c", "import nbconvert, nbclient, ipykernel, pandas, matplotlib"]
