@@ -44,8 +44,9 @@ typedef struct fn_limits {
 } fn_limits;
 int32_t fn_get_limits(fn_limits *out);
 
-/* The layout of every struct below as JSON ({"NAME": {"size": S, "fields": {"FIELD": OFFSET,
- * ...}}, ...}), as the library was compiled: a binding checks its own layout against it. */
+/* The layout of every struct below as JSON ({"NAME": {"size": S, "fields": {"FIELD": {"offset": O,
+ * "type": T}, ...}}, ...}; T is the type Swift imported the field as), as the library was
+ * compiled: a binding checks its own layout and field types against it. */
 char *fn_abi_layout_json(void);
 
 /* ---- Formats and conversions ---- */

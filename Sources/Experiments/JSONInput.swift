@@ -26,19 +26,22 @@ public func decodeJSONFile<T: Decodable>(_ type: T.Type, from data: Data, path: 
 public func duplicateJSONKey(in data: Data) -> String? {
   let bytes = [UInt8](data)
   var i = 0
-  // One entry per open container: the keys seen so far for an object, nil for an array.
-  var stack: [Set<String>?] = []
+  // One entry per open container, true for an object; and for each open object the keys seen
+  // so far (as UTF-16 code units: JSON compares keys by code units, not by Unicode canonical
+  // equivalence), each set held only here so that inserting never copies it.
+  var isObject: [Bool] = []
+  var keys: [Set<[UInt16]>] = []
   var expectingKey = false
 
-  func readString() -> String? {
-    // At an opening quote; returns the decoded text and leaves i after the closing quote.
+  func readString() -> [UInt16]? {
+    // At an opening quote; returns the decoded code units and leaves i after the closing quote.
     var units: [UInt16] = []
     var raw: [UInt8] = []
     func flush() { units += String(decoding: raw, as: UTF8.self).utf16; raw.removeAll() }
     i += 1
     while i < bytes.count {
       let c = bytes[i]
-      if c == UInt8(ascii: "\"") { i += 1; flush(); return String(decoding: units, as: UTF16.self) }
+      if c == UInt8(ascii: "\"") { i += 1; flush(); return units }
       if c == UInt8(ascii: "\\") {
         guard i + 1 < bytes.count else { return nil }
         let e = bytes[i + 1]
@@ -67,15 +70,17 @@ public func duplicateJSONKey(in data: Data) -> String? {
   while i < bytes.count {
     let c = bytes[i]
     switch c {
-    case UInt8(ascii: "{"): stack.append([]); expectingKey = true; i += 1
-    case UInt8(ascii: "["): stack.append(nil); expectingKey = false; i += 1
-    case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = stack.popLast(); expectingKey = false; i += 1
-    case UInt8(ascii: ","): expectingKey = stack.last.map { $0 != nil } ?? false; i += 1
+    case UInt8(ascii: "{"): isObject.append(true); keys.append([]); expectingKey = true; i += 1
+    case UInt8(ascii: "["): isObject.append(false); expectingKey = false; i += 1
+    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+      if isObject.popLast() == true { keys.removeLast() }
+      expectingKey = false
+      i += 1
+    case UInt8(ascii: ","): expectingKey = isObject.last ?? false; i += 1
     case UInt8(ascii: "\""):
       guard let s = readString() else { return nil }
-      if expectingKey, let top = stack.last, var keys = top {
-        if !keys.insert(s).inserted { return s }
-        stack[stack.count - 1] = keys
+      if expectingKey {
+        if !keys[keys.count - 1].insert(s).inserted { return String(decoding: s, as: UTF16.self) }
         expectingKey = false
       }
     default: i += 1

@@ -207,7 +207,8 @@ public struct Sweep {
       metrics = part.metrics
     }
     var provenance = parts[0].1.provenance.filter {
-      !["shard", "shard_points", "started", "resumed", "machine_host", "slurm_job_id", "slurm_array_task_id", "slurm_restart_count"].contains($0.0)
+      !["shard", "shard_points", "started", "resumed", "machine_host", "slurm_job_id", "slurm_array_task_id", "slurm_restart_count",
+        "merged_hosts", "merged_tasks", "merged"].contains($0.0)
     }
     provenance.append(("shard", "merged from \(parts.count) files"))
     let hosts = Set(parts.compactMap { $0.1.provenance("machine_host") }).sorted()

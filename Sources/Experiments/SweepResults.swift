@@ -182,12 +182,12 @@ public struct SweepResults: Sendable {
 
   /// Throws unless the provenance a merge relies on is well formed: `shard` is `all`, `I/N`
   /// (1 ≤ I ≤ N, decimal) or a merge's note, and `grid_points` and `shard_points` are decimal
-  /// counts within the grid limit (``ResourceLimits/gridPoints``), a shard's no more than its grid.
+  /// counts that an `Int` holds, a shard's no more than its grid.
   func checkProvenance(_ path: String) throws(AttentionError) {
     func count(_ key: String) throws(AttentionError) -> Int? {
       guard let text = provenance(key) else { return nil }
-      guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text), n <= ResourceLimits.gridPoints else {
-        throw AttentionError("\(path): provenance \(key) '\(text)' is not a count in 0...\(ResourceLimits.gridPoints) (\(ResourceLimits.gridPointsVariable))")
+      guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text) else {
+        throw AttentionError("\(path): provenance \(key) '\(text)' is not a count (decimal digits, at most \(Int.max))")
       }
       return n
     }
@@ -195,8 +195,8 @@ public struct SweepResults: Sendable {
     if let shard = provenance("shard"), shard != "all", !shard.hasPrefix("merged from ") {
       let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
       guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-            let i = Int(parts[0]), let n = Int(parts[1]), 1 <= i, i <= n, n <= max(grid ?? ResourceLimits.gridPoints, 1) else {
-        throw AttentionError("\(path): provenance shard '\(shard)' is not I/N with 1 ≤ I ≤ N ≤ the grid's points")
+            let i = Int(parts[0]), let n = Int(parts[1]), 1 <= i, i <= n else {
+        throw AttentionError("\(path): provenance shard '\(shard)' is not I/N with 1 ≤ I ≤ N")
       }
     }
     if let grid, let points, points > grid {

@@ -182,6 +182,8 @@ public func fn_flash_attn_varlen(_ args: UnsafePointer<fn_kernel_args>?, _ out: 
                    (a.shape.kv_heads, "kv_heads"), (a.max_seqlen_q, "max_seqlen_q"), (a.max_seqlen_k, "max_seqlen_k")] {
       try checkCount(v, s, limit: limit)
     }
+    // cu_seqlens hold batch + 1 int32 offsets.
+    try checkCount(a.shape.batch, "batch", limit: Int64(Int32.max) - 1)
     try checkCount(a.shape.head_dim, "head_dim", limit: 256)
     let dv = try valueHeadDim(a.shape)
     try checkThreads(a.threads)
@@ -190,6 +192,7 @@ public func fn_flash_attn_varlen(_ args: UnsafePointer<fn_kernel_args>?, _ out: 
     try ResourceLimits.checkTensor("Q and O", [("total_q", tq), ("heads", h), ("head dim", max(d, dv))])
     try ResourceLimits.checkTensor("K and V", [("total_k", tk), ("kv_heads", hk), ("head dim", max(d, dv))])
     guard let out, let lse else { throw CallError("null array") }
+    try ResourceLimits.checkTensor("each descale", [("batch", b), ("kv_heads", hk)])
     let descales = b * hk
     func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
     let cuQ = try elements(a.cu_seqlens_q, b + 1, "cu_seqlens_q").map(Int.init)

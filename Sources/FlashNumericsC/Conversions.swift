@@ -34,17 +34,10 @@ public func fn_get_limits(_ out: UnsafeMutablePointer<fn_limits>?) -> Int32 {
   }
 }
 
-/// The named formats as a JSON list of objects: name, bits, exponent_bits, fraction_bits, bias,
-/// signed, subnormals, infinity, nan, max_finite, min_normal. The caller frees it (`fn_free`).
+/// The named formats as a JSON list of objects (``FloatFormat/presetsJSON``, as `flashnum
+/// formats --json` prints it). The caller frees it (`fn_free`).
 @_cdecl("fn_formats_json")
-public func fn_formats_json() -> UnsafeMutablePointer<CChar> {
-  let items = FloatFormat.presets.map { f in
-    "{\"name\": \"\(f.name)\", \"bits\": \(f.bitWidth), \"exponent_bits\": \(f.exponentBits), \"fraction_bits\": \(f.fractionBits), "
-      + "\"bias\": \(f.bias), \"signed\": \(f.isSigned), \"subnormals\": \(f.hasSubnormals), \"infinity\": \(f.hasInfinity), "
-      + "\"nan\": \(f.hasNaN), \"max_finite\": \(f.maxFinite), \"min_normal\": \(f.minNormal)}"
-  }
-  return owned("[" + items.joined(separator: ", ") + "]")
-}
+public func fn_formats_json() -> UnsafeMutablePointer<CChar> { owned(FloatFormat.presetsJSON) }
 
 func format(_ name: UnsafePointer<CChar>?) throws -> FloatFormat {
   guard let name = text(name) else { throw CallError("format: a name is required") }

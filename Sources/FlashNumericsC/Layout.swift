@@ -3,18 +3,20 @@ import CFlashNumericsABI
 // The layout of the C ABI's structs as this library was compiled from flashnumerics.h: a binding
 // that builds its own view of the structs (Python reads the header) checks it against this.
 
-/// One struct: its name, size and `(field, offset)` pairs, offsets from the compiler.
+/// One struct: its name, size and, per field, the offset (from the compiler) and the Swift type
+/// the field was imported as (`Int32`, `Optional<UnsafePointer<UInt16>>`, `fn_shape`, …).
 struct StructLayout {
-  var name: String, size: Int, fields: [(String, Int)]
+  var name: String, size: Int, fields: [(name: String, offset: Int, type: String)]
 
   init<T>(_ name: String, _ type: T.Type, _ fields: [(String, PartialKeyPath<T>)]) {
     self.name = name
     size = MemoryLayout<T>.size
-    self.fields = fields.map { ($0.0, MemoryLayout<T>.offset(of: $0.1)!) }
+    self.fields = fields.map { ($0.0, MemoryLayout<T>.offset(of: $0.1)!, String(describing: Swift.type(of: $0.1).valueType)) }
   }
 
   var json: String {
-    "\"\(name)\": {\"size\": \(size), \"fields\": {" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}}"
+    let f = fields.map { "\"\($0.name)\": {\"offset\": \($0.offset), \"type\": \"\($0.type)\"}" }
+    return "\"\(name)\": {\"size\": \(size), \"fields\": {" + f.joined(separator: ", ") + "}}"
   }
 }
 
@@ -57,7 +59,7 @@ let abiLayouts: [StructLayout] = [
 ]
 
 /// The layout of every struct of flashnumerics.h as JSON: `{"NAME": {"size": S, "fields":
-/// {"FIELD": OFFSET, …}}, …}`. The caller frees it (`fn_free`).
+/// {"FIELD": {"offset": O, "type": "SWIFT TYPE"}, …}}, …}`. The caller frees it (`fn_free`).
 @_cdecl("fn_abi_layout_json")
 public func fn_abi_layout_json() -> UnsafeMutablePointer<CChar> {
   owned("{" + abiLayouts.map(\.json).joined(separator: ", ") + "}")

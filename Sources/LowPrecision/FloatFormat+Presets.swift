@@ -58,8 +58,39 @@ extension FloatFormat {
     .e4m3fn, .e5m2, .e4m3fnuz, .e5m2fnuz, .e4m3, .fp16, .bf16, .e8m0, .e2m1,
   ]
 
-  /// The preset with this name (`nil` if none).
+  /// The name ml_dtypes (and NumPy, for fp16) gives this format's dtype, or `nil` where it has
+  /// none: accepted wherever a format is named.
+  public var mlDtypesName: String? {
+    switch name {
+    case "e4m3fn": "float8_e4m3fn"
+    case "e5m2": "float8_e5m2"
+    case "e4m3fnuz": "float8_e4m3fnuz"
+    case "e5m2fnuz": "float8_e5m2fnuz"
+    case "e4m3": "float8_e4m3"
+    case "fp16": "float16"
+    case "bf16": "bfloat16"
+    case "e8m0": "float8_e8m0fnu"
+    case "e2m1": "float4_e2m1fn"
+    default: nil
+    }
+  }
+
+  /// The preset with this name, or with this ml_dtypes name (`float8_e4m3fn`, `bfloat16`, …);
+  /// `nil` if none.
   public static func named(_ name: String) -> FloatFormat? {
-    presets.first { $0.name == name }
+    presets.first { $0.name == name || $0.mlDtypesName == name }
+  }
+
+  /// The presets as a JSON list of objects: name, ml_dtypes (the ml_dtypes dtype's name, also
+  /// accepted as the format's name, or null), bits, exponent_bits, fraction_bits, bias, signed,
+  /// subnormals, infinity, nan, max_finite, min_normal (numbers in shortest round-trip form).
+  public static var presetsJSON: String {
+    let items = presets.map { f in
+      "{\"name\": \"\(f.name)\", \"ml_dtypes\": \(f.mlDtypesName.map { "\"\($0)\"" } ?? "null"), \"bits\": \(f.bitWidth), "
+        + "\"exponent_bits\": \(f.exponentBits), \"fraction_bits\": \(f.fractionBits), \"bias\": \(f.bias), \"signed\": \(f.isSigned), "
+        + "\"subnormals\": \(f.hasSubnormals), \"infinity\": \(f.hasInfinity), \"nan\": \(f.hasNaN), \"max_finite\": \(f.maxFinite), "
+        + "\"min_normal\": \(f.minNormal)}"
+    }
+    return "[" + items.joined(separator: ", ") + "]"
   }
 }

@@ -87,16 +87,23 @@ public enum NPYFile {
     guard prefix.count >= 10, Array(prefix[0..<6]) == magic else {
       throw NPYError("not a .npy file (bad magic string)")
     }
+    let start: Int, length: Int
     switch prefix[6] {
     case 1:
-      return (10, 10 + (Int(prefix[8]) | Int(prefix[9]) << 8))
+      (start, length) = (10, Int(prefix[8]) | Int(prefix[9]) << 8)
     case 2, 3:
       guard prefix.count >= 12 else { throw NPYError("truncated header") }
-      return (12, 12 + (Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24))
+      (start, length) = (12, Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24)
     default:
       throw NPYError("unsupported .npy format version \(prefix[6]).\(prefix[7])")
     }
+    // A header is a short dict; NumPy itself refuses to read one over 10 000 bytes by default.
+    guard length <= largestHeader else { throw NPYError("header of \(length) bytes is longer than \(largestHeader)") }
+    return (start, start + length)
   }
+
+  /// The longest header read (bytes): far above any shape NumPy writes.
+  static let largestHeader = 1 << 20
 
   /// A parsed header: its fields, dtype, element count and data size, every size checked.
   struct Layout {

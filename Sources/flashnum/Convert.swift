@@ -8,11 +8,13 @@ import LowPrecision
 /// `flashnum convert`: values → codes, or codes → values with `--decode`.
 struct Convert: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Round float32/float64 values to a format's codes, or decode codes to float32.",
+    abstract: "Round values (or another format's codes) to a format's codes, or decode codes to float32.",
     discussion: """
-      Encoding reads a float32 or float64 .npy and writes uint8 codes (formats of 8 bits or \
-      fewer) or uint16 codes, same shape. Every value is rounded once from its exact value \
-      (float64 inputs are not rounded to float32 first). NaN and infinite inputs are encoded \
+      Encoding reads float16, float32 or float64 values, or the codes of another format (an \
+      ml_dtypes array such as bfloat16 or float8_e5m2, safetensors BF16/F8, or uint8/uint16 codes \
+      with --input-format), and writes uint8 codes (formats of 8 bits or fewer) or uint16 codes, \
+      same shape. Every value is rounded once from its exact value (float64 inputs are not \
+      rounded to float32 first; codes are decoded exactly). NaN and infinite inputs are encoded \
       per the overflow policy and counted in a note on stderr. --decode reads uint8/uint16 \
       codes and writes their exact float32 values.
       """)
@@ -21,6 +23,8 @@ struct Convert: ParsableCommand {
   var format: FloatFormat
   @Flag(help: "Decode codes to float32 instead of encoding.")
   var decode = false
+  @Option(name: .customLong("input-format"), help: "The format of the input's codes when it holds codes the file does not name (ml_dtypes V1/V2 arrays, uint8/uint16): decoded exactly, then rounded to --format.")
+  var inputFormat: FloatFormat?
   @OptionGroup var roundingOptions: RoundingOptions
   @Argument(help: "Input tensor: a .npy file, FILE.npz:KEY or FILE.safetensors:NAME.") var input: String
   @Argument(help: "Output .npy file.") var output: String
@@ -28,15 +32,32 @@ struct Convert: ParsableCommand {
   func validate() throws { try checkOutputs([output], notAmong: [input]) }
 
   func run() throws {
-    let array = try TensorFile.read(input).array
-    try writeNPY(decode ? decodeCodes(array) : encodeValues(array), output)
+    let file = try TensorFile.read(input)
+    if decode && inputFormat != nil { throw InputError("--input-format applies to encoding; --decode reads codes of --format") }
+    try writeNPY(decode ? decodeCodes(file.array) : encodeValues(file), output)
   }
 
-  func encodeValues(_ array: NPYArray) throws -> NPYArray {
-    let rounding = try roundingOptions.resolve(for: format)
-    guard let values = array.values else {
-      throw InputError("\(input): expected float32 or float64 values, got \(array.dtype) (use --decode for codes)")
+  /// The exact values of the input: its values, or its codes decoded in the format the file
+  /// names or --input-format gives (the two must agree).
+  func inputValues(_ file: TensorFile) throws -> [Double] {
+    let array = file.array
+    if let values = array.values, file.format == nil {
+      if let inputFormat { throw InputError("\(input): holds \(array.dtype) values, not codes; --input-format \(inputFormat.name) applies to codes") }
+      return values
     }
+    if let named = file.format, let inputFormat, named != inputFormat {
+      throw InputError("\(input): holds \(named.name) codes, not \(inputFormat.name)")
+    }
+    guard let source = file.format ?? inputFormat else {
+      throw InputError("\(input): holds \(array.dtype) codes; name their format with --input-format (e.g. bf16 for an ml_dtypes bfloat16 array)")
+    }
+    return try array.codes(of: source, path: input).map { source.decode($0) }
+  }
+
+  func encodeValues(_ file: TensorFile) throws -> NPYArray {
+    let array = file.array
+    let rounding = try roundingOptions.resolve(for: format)
+    let values = try inputValues(file)
     let nans = values.lazy.filter(\.isNaN).count
     let infinities = values.lazy.filter(\.isInfinite).count
     var codes = [UInt32](repeating: 0, count: values.count)

@@ -90,4 +90,16 @@ final class ScriptAndJSONFuzzTests: XCTestCase {
     }
     XCTAssertGreaterThan(found, 100)
   }
+
+  /// Keys are compared as JSON compares them (code units): "é" precomposed and decomposed are
+  /// two keys; and an object of 200 000 keys is scanned in linear time.
+  func testDuplicateKeyScanCodeUnitsAndScale() throws {
+    XCTAssertNil(duplicateJSONKey(in: Data("{\"\u{E9}\": 1, \"e\u{301}\": 2}".utf8)))
+    XCTAssertEqual(duplicateJSONKey(in: Data("{\"\u{E9}\": 1, \"\\u00e9\": 2}".utf8)), "\u{E9}")
+    let big = "{" + (0..<200_000).map { "\"k\($0)\": \($0)" }.joined(separator: ", ") + "}"
+    let start = Date()
+    XCTAssertNil(duplicateJSONKey(in: Data(big.utf8)))
+    XCTAssertEqual(duplicateJSONKey(in: Data((big.dropLast() + ", \"k7\": 0}").utf8)), "k7")
+    XCTAssertLessThan(Date().timeIntervalSince(start), 20, "linear, not quadratic, in the number of keys")
+  }
 }

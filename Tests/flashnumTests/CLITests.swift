@@ -120,13 +120,44 @@ final class CLITests: CLITestCase {
     XCTAssertEqual(out.dtype, .uint16)
   }
 
+  /// Codes of one format convert straight to another (decoded exactly, rounded once), and the
+  /// ml_dtypes names of formats are accepted wherever a format is named.
+  func testConvertFromCodesAndMLDtypesNames() throws {
+    var rng = SplitMix64(seed: 32)
+    let bf16 = (0..<4096).map { _ in UInt16(truncatingIfNeeded: rng.next()) }
+    // ml_dtypes writes bfloat16 arrays as '<V2' (raw 16-bit codes).
+    let raw = try write(NPYArray(shape: [64, 64], dtype: .raw16, bytes: bf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }), "bf16.npy")
+    let r = try run(["convert", "--format", "float8_e4m3fn", "--input-format", "bfloat16", "--overflow", "saturate", raw, path("fp8.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    // Oracle: a bf16 code's value is its bits shifted into a float32's top half.
+    let rounding = Rounding(.nearestEven, overflow: .saturate)
+    let expected = bf16.map { UInt8(FloatFormat.e4m3fn.encode(Double(Float(bitPattern: UInt32($0) << 16)), rounding)) }
+    XCTAssertEqual(try NPYFile.read(path("fp8.npy")).uint8, expected)
+    XCTAssertEqual(try NPYFile.read(path("fp8.npy")).shape, [64, 64])
+    // The canonical names give the same bytes.
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--input-format", "bf16", "--overflow", "saturate", raw, path("fp8b.npy")]).status, 0)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("fp8.npy"))), try Data(contentsOf: URL(fileURLWithPath: path("fp8b.npy"))))
+    let values = try write(NPYArray(shape: [2], float32: [1, 2]), "v.npy")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--input-format", "bf16", values, path("o.npy")], "holds float32 values, not codes")
+    try assertBadInput(["convert", "--format", "e4m3fn", raw, path("o.npy")], "name their format with --input-format")
+    try assertBadInput(["convert", "--format", "float8_e9m9", values, path("o.npy")], "float8_e9m9")
+    try assertBadInput(["convert", "--decode", "--format", "e4m3fn", "--input-format", "bf16", raw, path("o.npy")], "--input-format applies to encoding")
+    // `formats --json`: every preset with its ml_dtypes name.
+    let f = try run(["formats", "--json"])
+    XCTAssertEqual(f.status, 0, f.stderr)
+    let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(f.stdout.utf8)) as? [[String: Any]])
+    XCTAssertEqual(list.map { $0["name"] as? String }, FloatFormat.presets.map(\.name))
+    XCTAssertEqual(list.first { $0["name"] as? String == "bf16" }?["ml_dtypes"] as? String, "bfloat16")
+    XCTAssertEqual(list.first { $0["name"] as? String == "e4m3fn" }?["max_finite"] as? Double, 448)
+  }
+
   func testBadInputs() throws {
     let good = try write(NPYArray(shape: [2], float32: [1, 2]), "g.npy")
     let codes = try write(NPYArray(shape: [2], uint8: [1, 2]), "c.npy")
     try "not numpy".write(toFile: path("bad.npy"), atomically: true, encoding: .utf8)
     try assertBadInput(["convert", "--format", "e4m3fn", path("bad.npy"), path("o.npy")], "not a .npy file")
     try assertBadInput(["convert", "--format", "e4m3fn", path("missing.npy"), path("o.npy")], "cannot read")
-    try assertBadInput(["convert", "--format", "e4m3fn", codes, path("o.npy")], "expected float32 or float64")
+    try assertBadInput(["convert", "--format", "e4m3fn", codes, path("o.npy")], "name their format with --input-format")
     try assertBadInput(["convert", "--decode", "--format", "bf16", codes, path("o.npy")], "must be uint16")
     try assertBadInput(["convert", "--decode", "--format", "e4m3fn", good, path("o.npy")], "must be uint8")
     let wide = try write(NPYArray(shape: [1], uint8: [0x1F]), "w.npy")

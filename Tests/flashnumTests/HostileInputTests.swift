@@ -89,6 +89,15 @@ final class HostileInputTests: CLITestCase {
     // The same member twice.
     let twice = try npz([("q", array), ("q", array)], "twice.npz")
     try assertBadInput(attention(twice + ":q"), "holds the member 'q.npy' more than once")
+    // Names with line breaks stay inside one line of message.
+    let crlf = try npz([("a\r\nb", array), ("a\r\nb", array)], "crlf.npz")
+    try assertBadInput(attention(crlf + ":q"), "more than once")
+    try assertBadInput(attention(try npz([("x\u{2028}y", array), ("z", array)], "ls.npz") + ":q"), "no array 'q'")
+    // A header longer than any .npy writes is refused before it is read.
+    var long = [0x93] + Array("NUMPY".utf8) + [2, 0, 0, 0, 0x40, 0]  // version 2, 4 MiB header
+    long += [UInt8](repeating: 0x20, count: 64)
+    _ = FileManager.default.createFile(atPath: path("long.npy"), contents: Data(long))
+    try assertBadInput(attention(path("long.npy")), "header of 4194304 bytes is longer than")
     // A safetensors header naming one tensor twice, also through an escape.
     let data = array.bytes
     let entry = "{\"dtype\": \"F32\", \"shape\": [1, 4, 1, 16], \"data_offsets\": [0, \(data.count)]}"
@@ -115,12 +124,20 @@ final class HostileInputTests: CLITestCase {
     let csv = try String(contentsOfFile: path("r/forged.shard-1-of-2.csv"), encoding: .utf8)
     let json = try String(contentsOfFile: path("r/forged.shard-2-of-2.json"), encoding: .utf8)
     XCTAssertEqual(try run(["merge", path("r/forged.shard-1-of-2.csv"), path("r/forged.shard-2-of-2.json"), "--out", path("ok")]).status, 0)
+    // What the tool writes, it reads: a merged file merged again and reported, and shards of a
+    // split finer than the grid (5/8 of 2 points).
+    let again = try run(["merge", path("ok/forged.csv"), path("r/forged.shard-2-of-2.csv"), "--out", path("ok2")])
+    XCTAssertEqual(again.status, 0, again.stderr)
+    XCTAssertEqual(try run(["report", path("ok2/forged.csv"), "--out", path("ok2/report")]).status, 0)
+    XCTAssertEqual(try run(["sweep", path("e.yaml"), "--out", path("fine"), "--shard", "5/8", "--quiet"]).status, 0)
+    let fine = try run(["merge", path("fine/forged.shard-5-of-8.csv"), path("ok/forged.csv"), "--out", path("fine-merged")])
+    XCTAssertEqual(fine.status, 0, fine.stderr)
     func forged(_ text: String, _ name: String) throws -> String {
       try text.write(toFile: path(name), atomically: true, encoding: .utf8)
       return path(name)
     }
     for (from, to, says) in [("# shard: 1/2", "# shard: 3/2", "shard '3/2'"), ("# shard: 1/2", "# shard: 0/2", "shard '0/2'"),
-                             ("# shard: 1/2", "# shard: 1/x", "shard '1/x'"),
+                             ("# shard: 1/2", "# shard: 1/x", "shard '1/x'"), ("# shard: 1/2", "# shard: 1/-2", "shard '1/-2'"),
                              ("# grid_points: 2", "# grid_points: 18446744073709551617", "grid_points '18446744073709551617'"),
                              ("# grid_points: 2", "# grid_points: -2", "grid_points '-2'"),
                              ("# shard_points: 1", "# shard_points: 9", "shard_points 9 is more than grid_points 2")] {

@@ -114,3 +114,12 @@ def float32s(function: str, name: str, x, shape, shape_text: str = "(batch, kv_h
 def like(x, a: np.ndarray):
     """`a` as x came in: a torch tensor (CPU) for torch input, else the NumPy array."""
     return torch().from_numpy(a) if is_torch(x) else a
+
+
+def uint32_codes(function: str, name: str, c: np.ndarray) -> np.ndarray:
+    """Unsigned codes as C-order uint32, refusing any too wide for 32 bits (never wrapped)."""
+    if c.dtype.kind != "u":
+        raise TypeError(f"{function}: {name} must be unsigned integer codes, got dtype {c.dtype}")
+    if c.dtype.itemsize > 4 and c.size and int(c.max()) > 0xFFFF_FFFF:
+        raise ValueError(f"{function}: {name} holds a code of {int(c.max())}, wider than 32 bits")
+    return np.ascontiguousarray(c, dtype=np.uint32)

@@ -40,7 +40,7 @@ _SCALARS = {"int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint64_t": ct
 
 
 def _strip_comments(text):
-    return re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return re.sub(r"//[^\n]*", " ", re.sub(r"/\*.*?\*/", " ", text, flags=re.S))
 
 
 def _ctype(declaration, structs):
@@ -48,6 +48,8 @@ def _ctype(declaration, structs):
     t = " ".join(declaration.replace("*", " * ").split())
     pointer = t.count("*")
     base = t.replace("*", "").replace("const", "").strip()
+    if base not in structs and base not in _SCALARS and base not in ("char", "void"):
+        raise ImportError(f"flashnumerics.h: unknown type '{declaration.strip()}'")
     if pointer == 0:
         if base == "void":
             return None
@@ -103,7 +105,9 @@ def parse_header(text):
 
 
 lib = _load()
-STRUCTS, FUNCTIONS = parse_header(HEADER.read_text())
+if not HEADER.exists():
+    raise ImportError(f"flashnumerics: {HEADER} is missing; install with `pip install ./python` from a clone")
+STRUCTS, FUNCTIONS = parse_header(HEADER.read_text(encoding="utf-8"))
 for _name, (_restype, _argtypes) in FUNCTIONS.items():
     _f = getattr(lib, _name)
     _f.restype = _restype
@@ -127,14 +131,43 @@ def take_string(pointer):
         lib.fn_free(pointer)
 
 
+_SWIFT_SCALARS = {ctypes.c_int32: "Int32", ctypes.c_int64: "Int64", ctypes.c_uint64: "UInt64", ctypes.c_uint32: "UInt32",
+                  ctypes.c_uint16: "UInt16", ctypes.c_double: "Double", ctypes.c_float: "Float"}
+
+
+def _swift_types(ctype):
+    """The Swift types a field of this ctypes type may have been imported as."""
+    if ctype in _SWIFT_SCALARS:
+        return {_SWIFT_SCALARS[ctype]}
+    if ctype is ctypes.c_char_p:
+        return {"Optional<UnsafePointer<Int8>>"}
+    if ctype is ctypes.c_void_p:
+        return {"Optional<UnsafeRawPointer>", "Optional<UnsafeMutableRawPointer>", "Optional<UnsafeMutablePointer<Int8>>"}
+    if hasattr(ctype, "_type_") and ctype.__name__.startswith("LP_"):
+        inner = _SWIFT_SCALARS.get(ctype._type_, ctype._type_.__name__)
+        return {f"Optional<UnsafePointer<{inner}>>", f"Optional<UnsafeMutablePointer<{inner}>>"}
+    return {ctype.__name__}
+
+
 def layout(structure):
     """The size and field offsets of a ctypes Structure, as `fn_abi_layout_json` reports them."""
     return {"size": ctypes.sizeof(structure), "fields": {name: getattr(structure, name).offset for name, _ in structure._fields_}}
 
 
-def _check_layouts():
+def _reported_layouts():
+    """The library's struct layouts: size and field offsets, and each field's imported type."""
     reported = json.loads(take_string(lib.fn_abi_layout_json()))
+    types = {name: {f: entry["type"] for f, entry in r["fields"].items()} for name, r in reported.items()}
+    return {name: {"size": r["size"], "fields": {f: entry["offset"] for f, entry in r["fields"].items()}} for name, r in reported.items()}, types
+
+
+def _check_layouts():
+    reported, types = _reported_layouts()
     ours = {name: layout(s) for name, s in STRUCTS.items()}
+    mistyped = [f"{name}.{field}" for name, s in STRUCTS.items() for field, ctype in s._fields_
+                if name in types and types[name].get(field) not in _swift_types(ctype)]
+    if mistyped:
+        raise ImportError(f"flashnumerics: the binding reads flashnumerics.h's {', '.join(mistyped)} as other types than the library; reinstall the package")
     if reported != ours:
         differing = sorted(n for n in set(reported) | set(ours) if reported.get(n) != ours.get(n))
         raise ImportError(f"flashnumerics: the library and flashnumerics.h disagree on {', '.join(differing)}; reinstall the package")

@@ -43,11 +43,17 @@ def size(function: str, name: str, value, lo: int = 1) -> int:
 
 
 def real(function: str, name: str, value, *, lo: float | None = None, hi: float | None = None, float32: bool = False) -> float:
-    """A finite real number (Python, NumPy or anything with __float__ but str/bytes/bool), within
-    [lo, hi] when given, and finite in float32 too when `float32`."""
-    if isinstance(value, (str, bytes, bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+    """A finite real number (Python or NumPy numbers, 0-d arrays, anything numbers.Real; not
+    str, bytes, bool or complex), within [lo, hi] when given, and finite in float32 too when
+    `float32`."""
+    zero_d = getattr(value, "ndim", None) == 0 and getattr(getattr(value, "dtype", None), "kind", "x") in "fiu"
+    if (isinstance(value, (str, bytes, bool, np.bool_, complex)) or
+            not (isinstance(value, (numbers.Real, np.floating, np.integer)) or zero_d)):
         raise TypeError(f"{function}: {name} must be a number, got {type(value).__name__} {shown(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"{function}: {name} must be finite, got {shown(value)}") from None
     if not math.isfinite(v):
         raise ValueError(f"{function}: {name} must be finite, got {v}")
     if float32 and abs(v) > FLOAT32_MAX:
@@ -100,7 +106,7 @@ def threads(function: str, value) -> int:
 def window(function: str, value) -> tuple[int, int]:
     """A (left, right) window of key distances, each None (unbounded) or an integer ≥ 0 within
     int64; returned as the C ABI's pair (-1 for unbounded)."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
+    if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
         raise TypeError(f"{function}: window must be a pair (left, right), got {shown(value)}")
     return tuple(-1 if side is None else integer(function, f"window[{i}]", side, 0, (1 << 63) - 1) for i, side in enumerate(value))
 

@@ -14,18 +14,24 @@ _ROUNDINGS = ("nearest-even", "nearest-away", "toward-zero", "up", "down", "odd"
 
 
 def formats() -> list[dict]:
-    """The named formats: a list of dicts (name, bits, exponent_bits, fraction_bits, bias, signed,
+    """The named formats: a list of dicts (name, ml_dtypes — the ml_dtypes dtype's name, also
+    accepted as the format's name, or None —, bits, exponent_bits, fraction_bits, bias, signed,
     subnormals, infinity, nan, max_finite, min_normal)."""
     return json.loads(take_string(lib.fn_formats_json()))
 
 
-def bits(function: str, format) -> int:
-    """The width of `format`'s codes (ValueError naming the formats for an unknown one)."""
+def resolve(function: str, format) -> tuple[str, int]:
+    """`format` (a name or an ml_dtypes name such as "float8_e4m3fn") as (its name, its code
+    width); ValueError naming the formats for an unknown one."""
     global _FORMATS
-    _FORMATS = _FORMATS or {f["name"]: f["bits"] for f in formats()}
+    if _FORMATS is None:
+        table = formats()
+        _FORMATS = {f["name"]: (f["name"], f["bits"]) for f in table}
+        _FORMATS.update({f["ml_dtypes"]: (f["name"], f["bits"]) for f in table if f["ml_dtypes"]})
     _validate.text(function, "format", format)
     if format not in _FORMATS:
-        raise ValueError(f"{function}: unknown format '{format}' (known: {', '.join(_FORMATS)})")
+        known = sorted({name for name, _ in _FORMATS.values()})
+        raise ValueError(f"{function}: unknown format {_validate.shown(format)} (known: {', '.join(known)}, or their ml_dtypes names)")
     return _FORMATS[format]
 
 
@@ -36,8 +42,8 @@ def convert(x, format: str, rounding: str = "nearest-even", overflow: str | None
     `overflow`: nan, infinity, saturate, or None for the format's own; stochastic rounding needs
     `seed` and `random_bits` (1...32) and uses random word i for element i."""
     function = "convert"
-    width = bits(function, format)
-    _validate.text(function, "rounding", rounding)
+    format, width = resolve(function, format)
+    rounding = "nearest-even" if rounding is None else _validate.text(function, "rounding", rounding)
     _validate.text(function, "overflow", overflow, optional=True)
     codes = _validate.flag(function, "codes", codes)
     stochastic = rounding == "stochastic"
@@ -76,12 +82,13 @@ def decode(x, format: str | None = None) -> np.ndarray:
     unsigned integer codes with `format`."""
     function = "decode"
     c, f = _arrays.codes(function, "x", x)
-    f = _validate.text(function, "format", format, optional=True) or f
+    if format is not None:
+        f = resolve(function, format)[0]
     if f is None:
         raise TypeError(f"{function}: give `format` for integer codes")
     if c.dtype.kind != "u":
         raise TypeError(f"{function}: expected codes (unsigned integers or an ml_dtypes array), got dtype {c.dtype}")
-    c32 = np.ascontiguousarray(c, dtype=np.uint32)
+    c32 = _arrays.uint32_codes(function, "x", c)
     out = np.empty(c32.shape, dtype=np.float64)
     check(lib.fn_decode(f.encode(), c32.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), c32.size,
                         out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))

@@ -27,7 +27,7 @@ def arguments(function, q, k, v, *, scheme, algorithm, causal, window, softmax_s
     qa, ka, va, shape = inputs(function, q, k, v)
     left, right = _validate.window(function, window)
     args = make("fn_attention_args", scheme=_validate.text(function, "scheme", scheme),
-                algorithm=_validate.text(function, "algorithm", algorithm), shape=shape, q=qa, k=ka, v=va,
+                algorithm="blocked" if algorithm is None else _validate.text(function, "algorithm", algorithm), shape=shape, q=qa, k=ka, v=va,
                 causal=int(_validate.flag(function, "causal", causal)), window_left=left, window_right=right,
                 softmax_scale=_validate.softmax_scale(function, softmax_scale), rotation_seed=_validate.seed(function, "seed", seed),
                 precision_bits=_validate.integer(function, "precision_bits", precision_bits, 24, 8192),

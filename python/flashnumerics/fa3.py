@@ -251,7 +251,8 @@ def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads
     narrow = (lambda a: a.astype(np.uint8)) if dtype.itemsize == 1 else (lambda a: a)
     result = {"q": narrow(q).view(dtype), "k": narrow(k).view(dtype), "v": narrow(v).view(dtype), "causal": bool(causal),
               "num_splits": _validate.integer(function, "num_splits", num_splits, 0, 256),
-              "cache_seqlens": None if cache_seqlens is None else np.asarray(cache_seqlens, np.int32),
+              "cache_seqlens": None if cache_seqlens is None else _arrays.integers(function, "cache_seqlens", cache_seqlens, (b,), 0, sk,
+                                                                                  "the cache length"),
               "softcap": _validate.softcap(function, softcap)}
     if element == "e4m3fn":
         result.update(q_descale=ds[0], k_descale=ds[1], v_descale=ds[2])

@@ -24,7 +24,7 @@ def mma(instruction, a, b, c):
     t, m, kk = ac.shape
     if bc.shape[0] != t or bc.shape[2] != kk or cc.shape != (t, m, bc.shape[1]):
         raise ValueError(f"{function}: shapes do not match: A {ac.shape}, B {bc.shape}, C {cc.shape}")
-    a32, b32, c32 = (np.ascontiguousarray(x, dtype=np.uint32) for x in (ac, bc, cc))
+    a32, b32, c32 = (_arrays.uint32_codes(function, name, x) for name, x in (("a", ac), ("b", bc), ("c", cc)))
     d = np.empty(cc.shape, dtype=np.uint32)
     args = make("fn_mma_args", instruction=instruction, tiles=t, m=m, n=bc.shape[1], k=kk, a=a32, b=b32, c=c32)
     check(lib.fn_mma(ctypes.byref(args), d.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32))))
@@ -33,9 +33,15 @@ def mma(instruction, a, b, c):
 
 def mufu(function, x):
     """The Hopper MUFU model of `function` on float32 values: ex2, rcp, lg2 (`.approx.ftz.f32`) or
-    tanh (`tanh.approx.f32`, softcap's tanh)."""
+    tanh (`tanh.approx.f32`, softcap's tanh). Other real inputs are rounded to float32 first, as
+    NumPy rounds them (beyond its range: ±inf)."""
     _validate.text("mufu", "function", function)
-    xa = np.ascontiguousarray(np.asarray(_arrays.checked("mufu", "x", x), dtype=np.float32))
+    x = _arrays.checked("mufu", "x", x)
+    if isinstance(x, np.ndarray) and x.dtype == np.float32:
+        xa = np.ascontiguousarray(x)  # bit for bit, NaN payloads included
+    else:
+        with np.errstate(over="ignore"):
+            xa = np.ascontiguousarray(_arrays.values("mufu", "x", x).astype(np.float32))
     out = np.empty(xa.shape, dtype=np.float32)
     f = ctypes.POINTER(ctypes.c_float)
     check(lib.fn_mufu(function.encode(), xa.ctypes.data_as(f), xa.size, out.ctypes.data_as(f)))

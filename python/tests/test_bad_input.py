@@ -114,10 +114,15 @@ def test_binding_layout_equals_the_compiled_structs():
     import ctypes
     import json
     from flashnumerics import _native
-    reported = json.loads(_native.take_string(_native.lib.fn_abi_layout_json()))
+    reported, types = _native._reported_layouts()
     assert set(reported) == set(_native.STRUCTS) and len(reported) >= 9
     for name, structure in _native.STRUCTS.items():
         assert _native.layout(structure) == reported[name], name
+        for field, ctype in structure._fields_:
+            assert types[name][field] in _native._swift_types(ctype), (name, field, types[name][field])
+    # A field read as another type of the same size (uint64 for int64) is caught by its type.
+    assert types["fn_attention_args"]["rotation_seed"] == "UInt64"
+    assert "UInt64" not in _native._swift_types(ctypes.c_int64)
     swapped = _native.HEADER.read_text().replace("  int32_t causal;\n  double softmax_scale;", "  double softmax_scale;\n  int32_t causal;", 1)
     assert swapped != _native.HEADER.read_text()
     structs, _ = _native.parse_header(swapped)

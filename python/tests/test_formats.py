@@ -68,3 +68,22 @@ def test_float32_kernels_equal_the_float64_path(name, rounding):
     a = fn.convert(x, name, rounding=rounding, overflow="saturate", codes=True, threads=2)
     b = fn.convert(x.astype(np.float64), name, rounding=rounding, overflow="saturate", codes=True, threads=1)
     assert np.array_equal(a, b)
+
+
+def test_ml_dtypes_names_name_the_formats():
+    """Every format with an ml_dtypes dtype can be named by that dtype's name, with the same
+    result; the table lists the names."""
+    import numpy as np
+    import flashnumerics as fn
+    x = np.concatenate([np.linspace(-500, 500, 1001), [1e-30, -1e-30]])
+    named = [f for f in fn.formats() if f["ml_dtypes"]]
+    assert {(f["name"], f["ml_dtypes"]) for f in named} >= {("e4m3fn", "float8_e4m3fn"), ("e5m2", "float8_e5m2"), ("bf16", "bfloat16"),
+                                                           ("fp16", "float16"), ("e2m1", "float4_e2m1fn")}
+    for f in named:
+        overflow = "saturate" if not f["nan"] else None
+        a = fn.convert(x, f["name"], overflow=overflow, codes=True)
+        b = fn.convert(x, f["ml_dtypes"], overflow=overflow, codes=True)
+        assert np.array_equal(a, b), f["name"]
+        assert np.array_equal(fn.decode(a, format=f["ml_dtypes"]), fn.decode(a, format=f["name"]), equal_nan=True), f["name"]
+    with pytest.raises(ValueError, match="or their ml_dtypes names"):
+        fn.convert(x, "float8_e9m9")

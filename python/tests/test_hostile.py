@@ -130,9 +130,28 @@ def test_limits_follow_the_variables():
     assert "more than the limit of 16" in r.stdout, r.stdout + r.stderr
 
 
+def test_codes_and_names_are_never_wrapped_or_split():
+    with pytest.raises(ValueError, match="wider than 32 bits"):
+        fn.decode(np.array([2**32 + 1], np.uint64), "bf16")
+    with pytest.raises(ValueError, match="wider than 32 bits"):
+        fn.mma("wgmma-e4m3-e4m3-k32", np.full((1, 64, 32), 2**32 + 1, np.uint64), np.zeros((1, 8, 32), np.uint8), np.zeros((1, 64, 8), np.uint32))
+    for call in (lambda: fn.convert([1.0], "bf16", rounding="a\nb"), lambda: fn.attention(Q, Q, Q, scheme="a\nb"),
+                 lambda: fn.flash_attn_func(B, B, B, schedule={"rescaleThreshold": "4\n5"}), lambda: fn.mufu("a\r\nb", [1.0]),
+                 lambda: fn.fa3_case_inputs("bf16", 64, 4, distribution="a\u2028b")):
+        with pytest.raises(ValueError) as excinfo:
+            call()
+        assert "\n" not in str(excinfo.value) and "\r" not in str(excinfo.value) and "\u2028" not in str(excinfo.value), str(excinfo.value)
+    # Defaults given as None keep meaning the default.
+    assert np.array_equal(fn.convert([1.5], "e4m3fn", rounding=None, codes=True), fn.convert([1.5], "e4m3fn", codes=True))
+    assert np.array_equal(fn.attention(Q, Q, Q, algorithm=None), fn.attention(Q, Q, Q))
+    with pytest.raises(ValueError, match="softcap must be finite"):
+        fn.flash_attn_func(B, B, B, softcap=10**400)
+
+
 # A bounded fuzz over every entry point: hostile values for one argument at a time, from a fixed
 # seed; only TypeError and ValueError (or a normal return) may come out.
-HOSTILE = [None, True, -1, 0, 2**31, 2**63, 2**64, -2**63 - 1, float("nan"), float("inf"), -0.0, 1e39, 1e-320, "x", "", "\0", b"1",
+HOSTILE = [None, True, -1, 0, 2**31, 2**63, 2**64, -2**63 - 1, 10**400, float("nan"), float("inf"), -0.0, 1e39, 1e-320, "x", "", "\0", b"1",
+           "a\nb", "a\r\nb", "x\u2028y", np.array([2**33 + 3], np.uint64),
            (1,), [1, 2, 3], {"a": 1}, object(), np.int64(-5), np.float32("nan"), np.zeros((0,)), np.zeros((2, 2)),
            np.broadcast_to(np.float64(0), (2**30,))]
 
@@ -172,6 +191,7 @@ def test_fuzz_entry_point(name):
         try:
             function(**dict(good, **{argument: value}))
         except (TypeError, ValueError) as e:
-            assert str(e) and "\n" not in str(e), (argument, value, str(e))
+            text = str(e)
+            assert text and not any(c in text for c in "\n\r\u2028\u2029"), (argument, value, text)
         tried += 1
     assert tried >= min(len(cases), 100), f"only {tried} of {len(cases)} cases ran within the time bound"
