@@ -3,7 +3,8 @@ import Foundation
 import LowPrecision
 import NPY
 
-/// Q, K and V read from tensor files (``TensorFile``: `.npy`, `.npz:KEY`, `.safetensors:NAME`) in FlashAttention's (batch, seqlen, heads, headdim) layout:
+/// Q, K and V read from tensor files (``TensorFile``: `.npy`, `.npz:KEY`, `.safetensors:NAME`) in FlashAttention's (batch, seqlen, heads, headdim) layout
+/// (or SDPA's (batch, heads, seqlen, headdim), ``TensorLayout``, reordered on reading):
 /// float32/float64 values, or codes of one format with optional FA3-style descales. The one
 /// loader of every command that reads attention inputs (`attention`, `reference`, the kernel
 /// bridge's case directories), with one set of checks:
@@ -34,12 +35,14 @@ public struct AttentionInputFiles: Sendable {
   /// Reads the three tensors (codes of `format` when their dtype is an integer) and the descales.
   /// With `packedBatch` (the varlen form) the tensors are (total_tokens, heads, headdim), read as
   /// one batch entry, and descales have `packedBatch` rows.
+  /// `layout` is the files' axis order (``TensorLayout``); packed tensors have no such choice.
   public static func load(q: String, k: String, v: String, format: FloatFormat?,
                           descales: (q: String?, k: String?, v: String?) = (nil, nil, nil),
-                          packedBatch: Int? = nil) throws(AttentionError) -> AttentionInputFiles {
+                          packedBatch: Int? = nil, layout: TensorLayout = .bshd) throws(AttentionError) -> AttentionInputFiles {
     let packed = packedBatch != nil
-    let qt = try tensor(q, "Q", format, packed: packed), kt = try tensor(k, "K", format, packed: packed),
-        vt = try tensor(v, "V", format, packed: packed)
+    if packed && layout != .bshd { throw AttentionError("--layout \(layout.rawValue) applies to 4-D tensors, not to packed (varlen) ones") }
+    let qt = try tensor(q, "Q", format, packed: packed, layout: layout), kt = try tensor(k, "K", format, packed: packed, layout: layout),
+        vt = try tensor(v, "V", format, packed: packed, layout: layout)
     let kinds = [qt, kt, vt].map { $0.codes == nil ? "values" : "codes" }
     guard Set(kinds).count == 1 else {
       throw AttentionError("Q, K and V must all be values or all be codes (got \(kinds.joined(separator: ", ")))")
@@ -71,7 +74,7 @@ public struct AttentionInputFiles: Sendable {
     return files
   }
 
-  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?, packed: Bool) throws(AttentionError) -> Tensor {
+  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?, packed: Bool, layout: TensorLayout) throws(AttentionError) -> Tensor {
     let file = try TensorFile.read(path)
     var a = file.array
     if packed {
@@ -81,8 +84,10 @@ public struct AttentionInputFiles: Sendable {
       a.shape = [1] + a.shape
     }
     guard a.shape.count == 4 else {
-      throw AttentionError("\(path): \(name) must have 4 dimensions (batch, seqlen, heads, headdim), got shape \(a.shape)")
+      let axes = layout == .bshd ? "(batch, seqlen, heads, headdim)" : "(batch, heads, seqlen, headdim)"
+      throw AttentionError("\(path): \(name) must have 4 dimensions \(axes), got shape \(a.shape)")
     }
+    a = layout.inward(a)
     if let values = a.values { return Tensor(shape: a.shape, values: values, codes: nil, format: nil) }
     if let given, let own = file.format, given != own {
       throw AttentionError("\(path): \(name) holds \(own.name) codes, not \(given.name) (--input-format)")

@@ -140,8 +140,8 @@ struct AttentionCommand: ParsableCommand {
       }
     }
     if json { print(JSONText.object(report).document, terminator: "") }
-    try writeNPY(outBits ? try bits(output.o.values, output.format, output.o.shape)
-                 : NPYArray(shape: output.o.shape, float32: output.o.values.map { Float($0) }), out)
+    try writeNPY(inputs.layout.outward(outBits ? try bits(output.o.values, output.format, output.o.shape)
+                 : NPYArray(shape: output.o.shape, float32: output.o.values.map { Float($0) })), out)
   }
 
   /// --scheme, or the default for the inputs; code inputs must be the scheme's stored format and
@@ -207,7 +207,8 @@ struct AttentionCommand: ParsableCommand {
 
   /// O (bits with --out-bits, else float32 values) to --out, and the LSE to --lse-out if given.
   func writeKernelOutputs(_ o: [UInt16], shape: [Int], format: FloatFormat, lse: [Float], lseShape: [Int]) throws {
-    try writeNPY(outBits ? NPYArray(shape: shape, uint16: o) : NPYArray(shape: shape, float32: o.map { Float(format.decode(UInt32($0))) }), out)
+    try writeNPY(inputs.layout.outward(outBits ? NPYArray(shape: shape, uint16: o)
+                                                : NPYArray(shape: shape, float32: o.map { Float(format.decode(UInt32($0))) })), out)
     if let lseOut { try writeNPY(NPYArray(shape: lseShape, float32: lse), lseOut) }
   }
 

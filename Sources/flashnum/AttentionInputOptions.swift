@@ -4,9 +4,11 @@ import Foundation
 import Experiments
 import LowPrecision
 
+extension TensorLayout: ExpressibleByArgument {}
+
 /// The inputs shared by `flashnum attention` and `flashnum reference`.
 struct AttentionInputOptions: ParsableArguments {
-  @Option(help: "Q, (batch, seqlen_q, heads, headdim): a .npy file (float16/32/64 values, uint8/uint16 or ml_dtypes codes), FILE.npz:KEY or FILE.safetensors:NAME.")
+  @Option(help: "Q, (batch, seqlen_q, heads, headdim) (or (batch, heads, seqlen_q, headdim) with --layout bhsd): a .npy file (float16/32/64 values, uint8/uint16 or ml_dtypes codes), FILE.npz:KEY or FILE.safetensors:NAME.")
   var q: String
   @Option(help: "K, (batch, seqlen_k, kv_heads, headdim), as Q.") var k: String
   @Option(help: "V, (batch, seqlen_k, kv_heads, headdim), as Q.") var v: String
@@ -22,6 +24,8 @@ struct AttentionInputOptions: ParsableArguments {
   @Option(name: .customLong("descale-q"), help: "float32 (batch, kv_heads) descales of Q codes.") var descaleQ: String?
   @Option(name: .customLong("descale-k"), help: "float32 (batch, kv_heads) descales of K codes.") var descaleK: String?
   @Option(name: .customLong("descale-v"), help: "float32 (batch, kv_heads) descales of V codes.") var descaleV: String?
+  @Option(help: "Axis order of Q, K, V and O: bshd (batch, seqlen, heads, headdim; FlashAttention's) or bhsd (batch, heads, seqlen, headdim; PyTorch SDPA's).")
+  var layout: TensorLayout = .bshd
   @Option(help: "Worker threads (results do not depend on it).")
   var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -47,6 +51,7 @@ struct AttentionInputOptions: ParsableArguments {
 
   /// Q, K, V and the descales, read and checked by the one loader (``AttentionInputFiles``).
   func load(packedBatch: Int? = nil) throws -> AttentionInputFiles {
-    try AttentionInputFiles.load(q: q, k: k, v: v, format: try codeFormat(), descales: (descaleQ, descaleK, descaleV), packedBatch: packedBatch)
+    try AttentionInputFiles.load(q: q, k: k, v: v, format: try codeFormat(), descales: (descaleQ, descaleK, descaleV), packedBatch: packedBatch,
+                                 layout: layout)
   }
 }

@@ -58,7 +58,7 @@ struct ReferenceCommand: ParsableCommand {
                                                                  threads: max(1, inputs.threads))
       }
     }
-    try writeNPY(NPYArray(shape: output.shape, float64: output.values), out)
+    try writeNPY(inputs.layout.outward(NPYArray(shape: output.shape, float64: output.values)), out)
     if json {
       var report: [(String, JSONText)] = [("precision_bits", .int(bound?.precision ?? precisionBits)), ("shape", .array(output.shape.map { .int($0) })),
                                           ("output", .string(out))]

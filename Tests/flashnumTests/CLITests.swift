@@ -188,8 +188,8 @@ final class CLITests: CLITestCase {
   func testFormatsTable() throws {
     let r = try run(["formats"])
     XCTAssertEqual(r.status, 0)
-    XCTAssertTrue(r.stdout.contains("| e4m3fn | 1.4.3 | 7 | 448.0 |"), r.stdout)
-    XCTAssertTrue(r.stdout.contains("| e5m2 | 1.5.2 | 15 | 57344.0 |"))
+    XCTAssertTrue(r.stdout.contains("| e4m3fn | float8_e4m3fn | 1.4.3 | 7 | 448.0 |"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("| e5m2 | float8_e5m2 | 1.5.2 | 15 | 57344.0 |"))
     XCTAssertEqual(r.stdout.split(separator: "\n").count, 2 + FloatFormat.presets.count)
   }
 }

@@ -33,6 +33,48 @@ final class TensorFileCLITests: CLITestCase {
     return path(name)
   }
 
+  /// Tensors in SDPA's (batch, heads, seqlen, headdim) order with `--layout bhsd` give the same
+  /// output bits as the same tensors in (batch, seqlen, heads, headdim), in the same order as they
+  /// came; without the flag such a tensor is read as (batch, seqlen, heads, headdim).
+  func testBHSDLayoutGivesTheSameBits() throws {
+    var rng = SplitMix64(seed: 9)
+    let (b, n, m, h, hk, d) = (2, 7, 11, 4, 2, 16)
+    func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float(Double.random(in: -2...2, using: &rng)) } }
+    let q = random(b * n * h * d), k = random(b * m * hk * d), v = random(b * m * hk * d)
+    // (b, s, h, d) → (b, h, s, d) by explicit indices (not the code under test).
+    func toBHSD(_ x: [Float], _ s: Int, _ heads: Int) -> [Float] {
+      var out = [Float](repeating: 0, count: x.count)
+      for i in 0..<b { for t in 0..<s { for j in 0..<heads { for e in 0..<d {
+        out[((i * heads + j) * s + t) * d + e] = x[((i * s + t) * heads + j) * d + e]
+      } } } }
+      return out
+    }
+    let bshd = try [(q, [b, n, h, d]), (k, [b, m, hk, d]), (v, [b, m, hk, d])].enumerated().map { i, t in
+      try write(NPYArray(shape: t.1, float32: t.0), "s\(i).npy")
+    }
+    let bhsd = try [(toBHSD(q, n, h), [b, h, n, d]), (toBHSD(k, m, hk), [b, hk, m, d]), (toBHSD(v, m, hk), [b, hk, m, d])].enumerated().map { i, t in
+      try write(NPYArray(shape: t.1, float32: t.0), "h\(i).npy")
+    }
+    for (scheme, algorithm) in [("fa3-fp8-per-head", "blocked"), ("bf16", "naive")] {
+      let a = try run(["attention", "--q", bshd[0], "--k", bshd[1], "--v", bshd[2], "--scheme", scheme, "--algorithm", algorithm, "--causal",
+                       "--out", path("a.npy")])
+      XCTAssertEqual(a.status, 0, a.stderr)
+      let c = try run(["attention", "--q", bhsd[0], "--k", bhsd[1], "--v", bhsd[2], "--scheme", scheme, "--algorithm", algorithm, "--causal",
+                       "--layout", "bhsd", "--out", path("c.npy")])
+      XCTAssertEqual(c.status, 0, c.stderr)
+      let o = try NPYFile.read(path("a.npy")), oh = try NPYFile.read(path("c.npy"))
+      XCTAssertEqual(oh.shape, [b, h, n, d])
+      XCTAssertEqual(oh.float32!, toBHSD(o.float32!, n, h), "\(scheme): the same bits, in SDPA's order")
+    }
+    let r = try run(["reference", "--q", bhsd[0], "--k", bhsd[1], "--v", bhsd[2], "--layout", "bhsd", "--out", path("r.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(try NPYFile.read(path("r.npy")).shape, [b, h, n, d])
+    try assertBadInput(["attention", "--q", bhsd[0], "--k", bhsd[1], "--v", bhsd[2], "--algorithm", "naive", "--layout", "sbhd", "--out", path("x.npy")], "sbhd")
+    let flat = try write(NPYArray(shape: [n, h, d], float32: random(n * h * d)), "flat.npy")
+    try assertBadInput(["attention", "--q", flat, "--k", flat, "--v", flat, "--algorithm", "naive", "--layout", "bhsd", "--out", path("x.npy")],
+                       "(batch, heads, seqlen, headdim)")
+  }
+
   func testEveryFileKindGivesTheSameBits() throws {
     var rng = SplitMix64(seed: 4)
     let shapes = [("q", [1, 40, 2, 64]), ("k", [1, 56, 1, 64]), ("v", [1, 56, 1, 64])]

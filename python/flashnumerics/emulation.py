@@ -35,7 +35,9 @@ def arguments(function, q, k, v, *, scheme, algorithm, causal, window, softmax_s
     return args, (qa, ka, va)
 
 
-def attention(q, k, v, scheme="fp32", algorithm="blocked", causal=False, window=(None, None), softmax_scale=None, seed=0, threads=None):
+def attention(q, k, v, scheme: str = "fp32", algorithm: str | None = "blocked", causal: bool = False,
+              window: tuple[int | None, int | None] = (None, None), softmax_scale: float | None = None, seed: int = 0,
+              threads: int | None = None):
     """Emulated attention of value inputs (as `flashnum attention`): the scheme's rotation (a random
     one, such as the `-hadamard` schemes' diag(s)·H/√d, drawn from `seed`; other schemes do not
     depend on it), quantization and precision plan, run by `algorithm`

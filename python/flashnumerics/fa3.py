@@ -218,9 +218,10 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=Non
     return (o, l) if wanted else o
 
 
-def fa3_case_inputs(element, head_dim, seq_len_q, seq_len_k=None, batch=1, heads=2, kv_heads=None, causal=False,
-                    distribution="fa3", hadamard=False, seed=0, num_splits=1, cache_seqlens=None, nan_codes=0, head_dim_v=None,
-                    softcap=0.0):
+def fa3_case_inputs(element: str, head_dim: int, seq_len_q: int, seq_len_k: int | None = None, batch: int = 1, heads: int = 2,
+                    kv_heads: int | None = None, causal: bool = False, distribution: str = "fa3", hadamard: bool = False, seed: int = 0,
+                    num_splits: int = 1, cache_seqlens=None, nan_codes: int = 0, head_dim_v: int | None = None,
+                    softcap: float = 0.0) -> dict:
     """The inputs of a crosscheck case (the keys of a case.json file): a dict with q, k, v as
     ml_dtypes arrays of `element` (bf16, fp16, e4m3fn; v of head dim `head_dim_v`, default
     `head_dim`; `nan_codes` codes set to NaN) and, for e4m3fn, q_descale, k_descale, v_descale

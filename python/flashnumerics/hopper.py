@@ -9,7 +9,7 @@ from . import _arrays, _validate
 from ._native import check, lib, make
 
 
-def mma(instruction, a, b, c):
+def mma(instruction: str, a, b, c) -> np.ndarray:
     """One emulated H100 MMA per tile, bit for bit: D[t,i,j] = Σ_k A[t,i,k]·B[t,j,k] + C[t,i,j] with
     A (T,M,K), B (T,N,K) codes (unsigned integers or ml_dtypes arrays), C FP32 bit patterns (uint32,
     or float32 values) (T,M,N). Returns D's FP32 bit patterns (uint32)."""
@@ -31,7 +31,7 @@ def mma(instruction, a, b, c):
     return d
 
 
-def mufu(function, x):
+def mufu(function: str, x) -> np.ndarray:
     """The Hopper MUFU model of `function` on float32 values: ex2, rcp, lg2 (`.approx.ftz.f32`) or
     tanh (`tanh.approx.f32`, softcap's tanh). Other real inputs are rounded to float32 first, as
     NumPy rounds them (beyond its range: ±inf)."""

@@ -12,7 +12,8 @@ from ._native import check, lib, make, take_string
 from .emulation import arguments
 
 
-def reference(q, k, v, precision_bits=128, causal=False, window=(None, None), softmax_scale=None, threads=None):
+def reference(q, k, v, precision_bits: int = 128, causal: bool = False, window: tuple[int | None, int | None] = (None, None),
+              softmax_scale: float | None = None, threads: int | None = None) -> tuple[object, int]:
     """The MPFR reference of the exact input values at `precision_bits` (24...8192) with its
     rigorous error bound: returns (O as the nearest float64s, certified_bits), where every output
     has at least certified_bits correct leading bits (≥ 53: within about an ulp of float64)."""
@@ -28,7 +29,7 @@ def _numbers(entry):
     return {key: float(value) if isinstance(value, str) and key != "stage" else value for key, value in entry.items()}
 
 
-def metrics(out, ref, format=None):
+def metrics(out, ref, format: str | None = None) -> dict:
     """Error metrics of `out` against `ref` (same shape) as a dict: count, rmse, relative_frobenius,
     max_abs, cosine, sqnr_db (dB), and with `format` (the output's format name, e.g. bf16, or fp32)
     max_ulp and mean_ulp in units in the last place of that format."""
@@ -43,8 +44,9 @@ def metrics(out, ref, format=None):
     return _numbers(result)
 
 
-def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, None), softmax_scale=None, seed=0,
-              precision_bits=128, threads=None):
+def attribute(q, k, v, scheme: str, algorithm: str | None = "blocked", causal: bool = False,
+              window: tuple[int | None, int | None] = (None, None), softmax_scale: float | None = None, seed: int = 0,
+              precision_bits: int = 128, threads: int | None = None) -> dict:
     """Where a scheme's error comes from (as `flashnum attention --attribute`): a dict with the
     metrics of its output against the MPFR reference at `precision_bits`, and `attribution`, one
     dict per rounding stage of its plan (stage, rmse_with_stage_exact, contribution)."""
@@ -54,7 +56,8 @@ def attribute(q, k, v, scheme, algorithm="blocked", causal=False, window=(None, 
     return {"metrics": _numbers(result["metrics"]), "attribution": [_numbers(e) for e in result["attribution"]]}
 
 
-def table_fa3(seq_len=1024, head_dim=128, batch=1, heads=2, seed=0, reference_bits="double-word", threads=None):
+def table_fa3(seq_len: int = 1024, head_dim: int = 128, batch: int = 1, heads: int = 2, seed: int = 0,
+              reference_bits: int | str | None = "double-word", threads: int | None = None) -> list[dict]:
     """The FlashAttention-3 paper's Table 3 on the emulator for one input seed and one rotation
     seed, both `seed` (as `flashnum table fa3 --seeds S --rotation-seeds S --json`): one dict per
     method, in table order, with `method`, `scheme`, `precision`, `algorithm`,
