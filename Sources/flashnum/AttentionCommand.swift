@@ -39,6 +39,8 @@ struct AttentionCommand: ParsableCommand {
   var outBits = false
   @Flag(help: "Also print the RMSE against the MPFR reference and its per-stage attribution (value inputs only).")
   var attribute = false
+  @Option(name: .customLong("progress-seconds"), help: "Seconds between progress lines on stderr while it runs (default 4; none before the first).")
+  var progressSeconds: Double?
   @Option(name: .customLong("fa3-set"), help: "fa3: change one schedule parameter, NAME=VALUE (repeatable); names: \(FA3Schedule.parameterNames.joined(separator: ", ")).")
   var fa3Set: [String] = []
   @Flag(help: "Print a JSON object on stdout (scheme, algorithm, shape, output; with --attribute the metrics and the attribution).")
@@ -91,7 +93,10 @@ struct AttentionCommand: ParsableCommand {
     return schedule
   }
 
-  func validate() throws { try checkOutputs([out, lseOut], notAmong: inputs.paths + [cacheSeqLens, cacheBatchIdx, cuSeqLensQ, cuSeqLensK]) }
+  func validate() throws {
+    try checkOutputs([out, lseOut], notAmong: inputs.paths + [cacheSeqLens, cacheBatchIdx, cuSeqLensQ, cuSeqLensK])
+    if let progressSeconds { try checkProgressSeconds(progressSeconds) }
+  }
 
   /// Whether a kernel-launch option (splits, caches, varlen, softcap) was given.
   var kernelOnly: Bool {
@@ -101,6 +106,10 @@ struct AttentionCommand: ParsableCommand {
 
   func run() throws {
     let choice = try choice()
+    // Progress on stderr for runs longer than a few seconds (nothing for quick ones).
+    let ticker = ProgressTicker("attention", interval: progressSeconds ?? 4, announce: false)
+    defer { ticker.stop() }
+    ticker.stage(attribute ? "running \(algorithm), then the MPFR reference and one run per rounding stage" : "running \(algorithm)")
     if cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil { return try runVarlen() }
     let files = try inputs.load()
     let codes = files.format != nil

@@ -27,6 +27,8 @@ struct ReferenceCommand: ParsableCommand {
   @OptionGroup var inputs: AttentionInputOptions
   @Option(name: .customLong("precision-bits"), help: "MPFR working precision in bits (≥ 24).") var precisionBits = 128
   @Flag(name: .customLong("no-certify"), help: "No certificate: one run, no bound.") var noCertify = false
+  @Option(name: .customLong("progress-seconds"), help: "Seconds between progress lines on stderr while it runs (default 4; none before the first).")
+  var progressSeconds: Double?
   enum Method: String, ExpressibleByArgument, CaseIterable { case rerun, bound, doubleWord = "double-word" }
   @Option(help: "How to certify: rerun (at twice the precision), bound (a-priori error bound, one run) or double-word (double-word arithmetic with its bound).")
   var certify: Method = .rerun
@@ -36,10 +38,21 @@ struct ReferenceCommand: ParsableCommand {
   func validate() throws {
     try checkOutputs([out], notAmong: inputs.paths)
     try checkCount(precisionBits, ReferenceAttention.precisions, "--precision-bits")
+    let most = ReferenceAttention.precisions.upperBound / 2
+    if !noCertify && certify == .rerun && precisionBits > most {
+      throw ValidationError("--precision-bits \(precisionBits): --certify rerun runs again at twice the precision, so at most \(most) (or --certify bound)")
+    }
+    if let progressSeconds { try checkProgressSeconds(progressSeconds) }
   }
 
   func run() throws {
     let exact = try inputs.load().operands().dequantized()
+    // Progress on stderr for runs longer than a few seconds (nothing for quick ones).
+    let ticker = ProgressTicker("reference", interval: progressSeconds ?? 4, announce: false)
+    defer { ticker.stop() }
+    let method = noCertify ? "MPFR at \(precisionBits) bits" : certify == .doubleWord ? "double-word reference"
+      : certify == .bound ? "MPFR at \(precisionBits) bits with its error bound" : "MPFR at \(precisionBits) and \(2 * precisionBits) bits"
+    ticker.stage("\(method), \(exact.q.batch * exact.q.heads * exact.q.seqLen) query rows")
     let output: AttentionTensor
     var certificate: Certificate? = nil
     var bound: ErrorBound? = nil

@@ -7,6 +7,32 @@ import XCTest
 
 /// `flashnum attention`, `reference` and `table fa3`, run as a user would.
 final class AttentionCLITests: CLITestCase {
+  /// Long runs say they are running (on stderr, every --progress-seconds, none before the first);
+  /// stdout and the result stay as they are.
+  func testLongRunsShowProgress() throws {
+    var rng = SplitMix64(seed: 77)
+    let t = { (n: String) in
+      try self.write(NPYArray(shape: [1, 64, 2, 32], float32: (0..<(64 * 2 * 32)).map { _ in Float(Double.random(in: -2...2, using: &rng)) }), n)
+    }
+    let q = try t("q.npy"), k = try t("k.npy"), v = try t("v.npy")
+    let r = try run(["reference", "--q", q, "--k", k, "--v", v, "--precision-bits", "2048", "--progress-seconds", "0.05", "--json",
+                     "--out", path("r.npy")])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("flashnum: note: reference: MPFR at 2048 and 4096 bits, 128 query rows ("), r.stderr)
+    XCTAssertTrue(r.stderr.contains("certificate: "), r.stderr)
+    XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)), "stdout holds only the JSON")
+    let quiet = try run(["reference", "--q", q, "--k", k, "--v", v, "--precision-bits", "2048", "--progress-seconds", "3600", "--out", path("r2.npy")])
+    XCTAssertFalse(quiet.stderr.contains("reference: MPFR"), "no progress line before the first interval")
+    XCTAssertEqual(try NPYFile.read(path("r.npy")), try NPYFile.read(path("r2.npy")))
+    let a = try run(["attention", "--q", q, "--k", k, "--v", v, "--scheme", "fa3-fp8-per-head", "--algorithm", "blocked", "--attribute",
+                     "--progress-seconds", "0.05", "--out", path("o.npy")])
+    XCTAssertEqual(a.status, 0, a.stderr)
+    XCTAssertTrue(a.stderr.contains("attention: running blocked, then the MPFR reference"), a.stderr)
+    try assertBadInput(["reference", "--q", q, "--k", k, "--v", v, "--precision-bits", "8192", "--out", path("r3.npy")], "at most 4096")
+    try assertBadInput(["attention", "--q", q, "--k", k, "--v", v, "--algorithm", "naive", "--progress-seconds", "0", "--out", path("o3.npy")],
+                       "--progress-seconds must be in 0.01...3600")
+  }
+
   func tensor(_ name: String, _ shape: [Int], seed: UInt64, scale: Float = 1) throws -> String {
     var rng = SplitMix64(seed: seed)
     let values = (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &rng) * scale }

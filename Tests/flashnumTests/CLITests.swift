@@ -34,7 +34,13 @@ class CLITestCase: XCTestCase {
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    // stderr is drained on its own thread: a command that writes much to it (progress lines)
+    // must not block on a full pipe while stdout is read.
+    nonisolated(unsafe) var e = Data()
+    let drained = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
     p.waitUntilExit()
     return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
   }
