@@ -24,8 +24,13 @@ final class AttentionCLITests: CLITestCase {
     let quiet = try run(["reference", "--q", q, "--k", k, "--v", v, "--precision-bits", "2048", "--progress-seconds", "3600", "--out", path("r2.npy")])
     XCTAssertFalse(quiet.stderr.contains("reference: MPFR"), "no progress line before the first interval")
     XCTAssertEqual(try NPYFile.read(path("r.npy")), try NPYFile.read(path("r2.npy")))
-    let a = try run(["attention", "--q", q, "--k", k, "--v", v, "--scheme", "fa3-fp8-per-head", "--algorithm", "blocked", "--attribute",
-                     "--progress-seconds", "0.05", "--out", path("o.npy")])
+    // Larger inputs for attention, whose attribution runs the MPFR reference and one run per stage.
+    let big = { (n: String) in
+      try self.write(NPYArray(shape: [1, 512, 2, 64], float32: (0..<(512 * 2 * 64)).map { _ in Float(Double.random(in: -2...2, using: &rng)) }), n)
+    }
+    let bq = try big("bq.npy"), bk = try big("bk.npy"), bv = try big("bv.npy")
+    let a = try run(["attention", "--q", bq, "--k", bk, "--v", bv, "--scheme", "fa3-fp8-per-head", "--algorithm", "blocked", "--attribute",
+                     "--progress-seconds", "0.01", "--threads", "1", "--out", path("o.npy")])
     XCTAssertEqual(a.status, 0, a.stderr)
     XCTAssertTrue(a.stderr.contains("attention: running blocked, then the MPFR reference"), a.stderr)
     try assertBadInput(["reference", "--q", q, "--k", k, "--v", v, "--precision-bits", "8192", "--out", path("r3.npy")], "at most 4096")
