@@ -1,5 +1,6 @@
 import Attention
 import LowPrecision
+import Measurement
 
 /// A scheme written back as a scheme file (YAML): every choice spelled out, so that reading the
 /// text gives the same ``AttentionScheme/definition``. `flashnum schemes --export DIR` writes the
@@ -34,22 +35,9 @@ extension SchemeFile {
     return "{kind: \(r.kind.name)" + (r.block.map { ", block: \($0)" } ?? "") + ", rotate: \(r.target.rawValue)}"
   }
 
-  /// A YAML double-quoted scalar: backslash, quote and line breaks escaped, so the text reads
-  /// back unchanged.
-  static func quoted(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-      switch c {
-      case "\\": out += "\\\\"
-      case "\"": out += "\\\""
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default: out.unicodeScalars.append(c)
-      }
-    }
-    return out + "\""
-  }
+  /// A YAML double-quoted scalar (a JSON string is one): backslash, quote and control
+  /// characters escaped, so the text reads back unchanged.
+  static func quoted(_ s: String) -> String { JSONText.quote(s) }
 
   /// `format: …, rounding: …, overflow: …, scaling: …` and the scaling's parameters.
   static func tensor(_ t: QuantizationScheme) -> String {

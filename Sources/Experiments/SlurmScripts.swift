@@ -32,16 +32,10 @@ public struct SlurmScripts: Sendable {
   /// `text` quoted for a POSIX shell: inside single quotes, each `'` written as `'\''`.
   public static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-  /// Whether `c` would end or split a line: C0 and C1 controls, DEL, and the Unicode line and
-  /// paragraph separators.
-  static func isControl(_ c: Unicode.Scalar) -> Bool {
-    c.value < 0x20 || (0x7F...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029
-  }
-
   /// Throws unless `value` (option `option`) can stand in a line of its own kind: no control
   /// character anywhere; in an `#SBATCH` option value also no space, quote or backslash.
   static func check(_ value: String, _ option: String, sbatchValue: Bool) throws(AttentionError) {
-    if let c = value.unicodeScalars.first(where: isControl) {
+    if let c = value.unicodeScalars.first(where: \.isLineControl) {
       throw AttentionError("\(option): control character U+\(String(c.value, radix: 16, uppercase: true)) cannot go into a batch script")
     }
     if value.isEmpty && sbatchValue { throw AttentionError("\(option): empty") }

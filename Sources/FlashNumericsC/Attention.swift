@@ -124,6 +124,9 @@ func elements<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws ->
   return Array(UnsafeBufferPointer(start: p, count: count))
 }
 
+/// A descale array of `count` floats from `p`, or `nil` (1) for a null pointer.
+func descale(_ p: UnsafePointer<Float>?, _ count: Int) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: count)) } }
+
 /// Writes `values` to `out` (the caller's array of at least that many elements).
 func store<T>(_ values: [T], _ out: UnsafeMutablePointer<T>) {
   values.withUnsafeBufferPointer { if let base = $0.baseAddress { out.update(from: base, count: $0.count) } }
@@ -153,9 +156,8 @@ public func fn_flash_attn(_ args: UnsafePointer<fn_kernel_args>?, _ out: UnsafeM
     let inputs = FA3Inputs(element: e, batch: s.batch, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, heads: s.heads, kvHeads: s.kvHeads,
                            headDim: s.headDim, q: try elements(a.q, s.qCount, "q"), k: try elements(a.k, s.kCount, "k"),
                            v: try elements(a.v, s.batch * s.seqLenK * s.kvHeads * dv, "v"),
-                           qDescale: a.q_descale.map { Array(UnsafeBufferPointer(start: $0, count: descales)) },
-                           kDescale: a.k_descale.map { Array(UnsafeBufferPointer(start: $0, count: descales)) },
-                           vDescale: a.v_descale.map { Array(UnsafeBufferPointer(start: $0, count: descales)) },
+                           qDescale: descale(a.q_descale, descales), kDescale: descale(a.k_descale, descales),
+                           vDescale: descale(a.v_descale, descales),
                            causal: a.causal != 0, softmaxScale: try softmaxScale(a.softmax_scale), numSplits: Int(a.num_splits),
                            cacheSeqLens: a.cache_seqlens.map { UnsafeBufferPointer(start: $0, count: s.batch).map(Int.init) }, valueHeadDim: dv,
                            softcap: a.softcap)
@@ -194,7 +196,6 @@ public func fn_flash_attn_varlen(_ args: UnsafePointer<fn_kernel_args>?, _ out: 
     guard let out, let lse else { throw CallError("null array") }
     try ResourceLimits.checkTensor("each descale", [("batch", b), ("kv_heads", hk)])
     let descales = b * hk
-    func descale(_ p: UnsafePointer<Float>?) -> [Float]? { p.map { Array(UnsafeBufferPointer(start: $0, count: descales)) } }
     let cuQ = try elements(a.cu_seqlens_q, b + 1, "cu_seqlens_q").map(Int.init)
     let cuK = try elements(a.cu_seqlens_k, b + 1, "cu_seqlens_k").map(Int.init)
     guard cuQ.last == tq, cuK.last == tk else {
@@ -205,7 +206,8 @@ public func fn_flash_attn_varlen(_ args: UnsafePointer<fn_kernel_args>?, _ out: 
                                  maxSeqLenK: maxK > 0 ? Int(maxK) : nil, heads: h, kvHeads: hk, headDim: d, valueHeadDim: dv,
                                  q: try elements(a.q, tq * h * d, "q"), k: try elements(a.k, tk * hk * d, "k"),
                                  v: try elements(a.v, tk * hk * dv, "v"),
-                                 qDescale: descale(a.q_descale), kDescale: descale(a.k_descale), vDescale: descale(a.v_descale),
+                                 qDescale: descale(a.q_descale, descales), kDescale: descale(a.k_descale, descales),
+                                 vDescale: descale(a.v_descale, descales),
                                  causal: a.causal != 0, softmaxScale: try softmaxScale(a.softmax_scale), numSplits: Int(a.num_splits),
                                  softcap: a.softcap)
     let base = FA3Schedule.fa3(element: e, headDim: d, valueHeadDim: dv, causal: a.causal != 0,

@@ -20,10 +20,7 @@ enum CError {
   /// Keeps `message` for the calling thread, on one line: control characters and line
   /// separators (from quoted input) are shown escaped, as `\u{A}`.
   static func set(_ message: String) {
-    let flat = String(String.UnicodeScalarView(message.unicodeScalars.flatMap { c -> [Unicode.Scalar] in
-      !(c.value < 0x20 || (0x7F...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029)
-        ? [c] : Array("\\u{\(String(c.value, radix: 16, uppercase: true))}".unicodeScalars)
-    }))
+    let flat = message.escapingLineControls()
     free(pthread_getspecific(key))
     pthread_setspecific(key, strdup(flat))
   }

@@ -18,7 +18,9 @@ public enum JSONText {
   /// The document, indented by two spaces, with a final newline.
   public var document: String { text(indent: "") + "\n" }
 
-  static func quote(_ s: String) -> String {
+  /// `s` as a JSON string (also a YAML double-quoted scalar): quote, backslash and every control
+  /// character escaped.
+  public static func quote(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
       switch u {

@@ -23,12 +23,14 @@ public enum NPYFile {
       let prefix = [UInt8]((try? handle.read(upToCount: 12)) ?? Data())
       let headerEnd = try headerLength(prefix).end
       guard size >= headerEnd else { throw NPYError("truncated header") }
-      try? handle.seek(toOffset: 0)
-      let head = [UInt8]((try? handle.read(upToCount: headerEnd)) ?? Data())
+      // The rest of the header after the bytes already read (a version 1 prefix is 10 bytes).
+      let head = prefix.count >= headerEnd ? Array(prefix[..<headerEnd])
+        : prefix + [UInt8]((try? handle.read(upToCount: headerEnd - prefix.count)) ?? Data())
       let layout = try Layout(head, maxElements: maxElements)
       guard size - headerEnd == layout.byteCount else {
         throw NPYError("data has \(size - headerEnd) bytes, shape \(layout.fields.shape) of \(layout.fields.descr) needs \(layout.byteCount)")
       }
+      try? handle.seek(toOffset: UInt64(headerEnd))
       let body = [UInt8]((try? handle.read(upToCount: layout.byteCount)) ?? Data())
       return try layout.array(body)
     } catch {

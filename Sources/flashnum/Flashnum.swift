@@ -106,10 +106,7 @@ extension Flashnum {
   static func oneLine(_ message: String) -> String {
     // Any other line break (CR, CRLF as one Character, VT, FF, NEL, U+2028/9) and control
     // character from quoted input is shown escaped, so the message stays one line.
-    let flat = String(String.UnicodeScalarView(message.unicodeScalars.flatMap { c -> [Unicode.Scalar] in
-      c == "\n" || !(c.value < 0x20 || (0x7F...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029)
-        ? [c] : Array("\\u{\(String(c.value, radix: 16, uppercase: true))}".unicodeScalars)
-    }))
+    let flat = message.escapingLineControls(keeping: ["\n"])
     let lines = flat.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard lines.count > 1 else { return lines.first ?? message }
     let first = lines[0].replacingOccurrences(of: " Please provide one of the following:", with: " Use one of:")

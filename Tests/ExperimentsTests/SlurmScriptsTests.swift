@@ -1,5 +1,6 @@
 import Attention
 import Experiments
+import TestSupport
 import XCTest
 
 /// The batch scripts hold only the lines their templates write: hostile values (newlines,
@@ -9,24 +10,8 @@ final class SlurmScriptsTests: XCTestCase {
   let plain = SlurmScripts(experimentFile: "/data/e.yaml", out: "/data/res", binary: "/opt/flashnum", name: "e", tasks: 3, cpusPerTask: 2,
                            throttle: 2, partition: "short", time: "01:00:00", mem: "2G", sbatchLines: ["--account=lab"])
 
-  /// What each line of a script is: a shebang, a comment, an #SBATCH line, or the command the
-  /// template wrote with every single-quoted word (and `\'` between them) read as one `Q`.
-  func kinds(_ script: String) -> [String] {
-    script.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-      let t = line.drop { $0 == " " }
-      if t.hasPrefix("#!") { return "shebang" }
-      if t.hasPrefix("#SBATCH") { return "sbatch" }
-      if t.hasPrefix("#") { return "comment" }
-      var out = "", quoted = false
-      for c in t.replacingOccurrences(of: "'\\''", with: "") {
-        if c == "'" { quoted.toggle(); if quoted { out += "Q" } } else if !quoted { out.append(c) }
-      }
-      return out
-    }
-  }
-
   func testHostileValuesNeverAddALine() throws {
-    let template = (array: kinds(try plain.arrayScript()), merge: kinds(try plain.mergeScript()))
+    let template = (array: ScriptLines.shapes(try plain.arrayScript()), merge: ScriptLines.shapes(try plain.mergeScript()))
     let hostile = ["a\nrm -rf ~", "a\r\nid", "x'; id; echo '", "$(id)", "`id`", "a\0b", "a\u{2028}b", "a\u{85}b", "\"quoted\"", "a b", "\\", "--x=1\nid", "it's", "res%j"]
     var refused = 0, accepted = 0
     for value in hostile {
@@ -46,8 +31,8 @@ final class SlurmScriptsTests: XCTestCase {
         do {
           let (array, merge) = (try s.arrayScript(), try s.mergeScript())
           accepted += 1
-          XCTAssertEqual(kinds(array), template.array, "field \(field) = \(value.debugDescription)")
-          XCTAssertEqual(kinds(merge), template.merge, "field \(field) = \(value.debugDescription)")
+          XCTAssertEqual(ScriptLines.shapes(array), template.array, "field \(field) = \(value.debugDescription)")
+          XCTAssertEqual(ScriptLines.shapes(merge), template.merge, "field \(field) = \(value.debugDescription)")
           XCTAssertFalse(array.contains("\0") || merge.contains("\0"))
           // In commands, the value only ever appears quoted.
           for line in (array + merge).split(separator: "\n") where !line.hasPrefix("#") && line.contains(value) {

@@ -2,6 +2,7 @@ import Attention
 import Experiments
 import Foundation
 import LowPrecision
+import TestSupport
 import XCTest
 
 /// Random values thrown at the Slurm script generator, and random JSON objects at the duplicate
@@ -14,23 +15,10 @@ final class ScriptAndJSONFuzzTests: XCTestCase {
     return (0..<Int(rng.next() % 12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
   }
 
-  /// A line of a script with its single-quoted words (and `'\''` escapes) reduced to `Q`.
-  func shape(_ script: String) -> [String] {
-    script.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-      if line.hasPrefix("#SBATCH") { return "#SBATCH" }
-      if line.hasPrefix("#") { return "#" }
-      var out = "", quoted = false
-      for c in line.replacingOccurrences(of: "'\\''", with: "") {
-        if c == "'" { quoted.toggle(); if quoted { out += "Q" } } else if !quoted { out.append(c) }
-      }
-      return out
-    }
-  }
-
   func testSlurmScriptsKeepTheirLines() throws {
     let plain = SlurmScripts(experimentFile: "/e.yaml", out: "/res", binary: "/bin/flashnum", name: "e", tasks: 4, cpusPerTask: 1,
                              partition: "p", time: "1:00", mem: "1G", sbatchLines: ["--account=a"])
-    let template = (shape(try plain.arrayScript()), shape(try plain.mergeScript()))
+    let template = (ScriptLines.shapes(try plain.arrayScript()), ScriptLines.shapes(try plain.mergeScript()))
     var rng = SplitMix64(seed: 27)
     var accepted = 0
     for _ in 0..<4000 {
@@ -48,8 +36,8 @@ final class ScriptAndJSONFuzzTests: XCTestCase {
       }
       guard let array = try? s.arrayScript(), let merge = try? s.mergeScript() else { continue }
       accepted += 1
-      XCTAssertEqual(shape(array), template.0, v.debugDescription)
-      XCTAssertEqual(shape(merge), template.1, v.debugDescription)
+      XCTAssertEqual(ScriptLines.shapes(array), template.0, v.debugDescription)
+      XCTAssertEqual(ScriptLines.shapes(merge), template.1, v.debugDescription)
     }
     XCTAssertGreaterThan(accepted, 100)
   }

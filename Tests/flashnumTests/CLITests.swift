@@ -3,6 +3,7 @@ import NPY
 import LowPrecision
 import TestSupport
 import XCTest
+import ZIPFoundation
 
 /// Runs the `flashnum` executable as a user would: exit status, stderr, output files.
 class CLITestCase: XCTestCase {
@@ -47,6 +48,28 @@ class CLITestCase: XCTestCase {
 
   func write(_ array: NPYArray, _ name: String) throws -> String {
     try NPYFile.write(array, to: path(name))
+    return path(name)
+  }
+
+  /// A NumPy `.npz` archive of `members` (each saved as NAME.npy), stored or deflated; a name may
+  /// repeat (the archive then holds it twice).
+  func npz(_ members: [(String, NPYArray)], _ name: String, compression: CompressionMethod = .none) throws -> String {
+    let archive = try Archive(url: URL(fileURLWithPath: path(name)), accessMode: .create)
+    for (key, array) in members {
+      let bytes = Data(NPYFile.serialize(array))
+      try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: compression) { position, size in
+        bytes.subdata(in: Int(position)..<Int(position) + size)
+      }
+    }
+    return path(name)
+  }
+
+  /// A safetensors file of a given header text: its 8-byte little-endian size, the header, `data`.
+  func safetensors(header: String, data: [UInt8], _ name: String) -> String {
+    let h = Array(header.utf8)
+    var file = withUnsafeBytes(of: UInt64(h.count).littleEndian) { Array($0) }
+    file += h + data
+    _ = FileManager.default.createFile(atPath: path(name), contents: Data(file))
     return path(name)
   }
 

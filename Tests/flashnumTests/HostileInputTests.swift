@@ -9,25 +9,6 @@ import ZIPFoundation
 final class HostileInputTests: CLITestCase {
   let array = NPYArray(shape: [1, 4, 1, 16], float32: (0..<64).map { Float($0) / 8 })
 
-  func npz(_ members: [(String, NPYArray)], _ name: String, compression: CompressionMethod = .none) throws -> String {
-    let archive = try Archive(url: URL(fileURLWithPath: path(name)), accessMode: .create)
-    for (key, a) in members {
-      let bytes = Data(NPYFile.serialize(a))
-      try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: compression) { position, size in
-        bytes.subdata(in: Int(position)..<Int(position) + size)
-      }
-    }
-    return path(name)
-  }
-
-  func safetensors(_ header: String, data: [UInt8], _ name: String) -> String {
-    let h = Array(header.utf8)
-    var file = withUnsafeBytes(of: UInt64(h.count).littleEndian) { Array($0) }
-    file += h + data
-    _ = FileManager.default.createFile(atPath: path(name), contents: Data(file))
-    return path(name)
-  }
-
   func attention(_ spec: String) -> [String] {
     ["attention", "--q", spec, "--k", spec, "--v", spec, "--algorithm", "naive", "--out", path("o-\(UUID().uuidString).npy")]
   }
@@ -39,7 +20,7 @@ final class HostileInputTests: CLITestCase {
     let npy = try write(array, "q.npy")
     let stored = try npz([("q", array)], "s.npz"), deflated = try npz([("q", array)], "d.npz", compression: .deflate)
     let bytes = array.bytes
-    let st = safetensors("{\"q\": {\"dtype\": \"F32\", \"shape\": [1, 4, 1, 16], \"data_offsets\": [0, \(bytes.count)]}}", data: bytes, "t.safetensors")
+    let st = safetensors(header: "{\"q\": {\"dtype\": \"F32\", \"shape\": [1, 4, 1, 16], \"data_offsets\": [0, \(bytes.count)]}}", data: bytes, "t.safetensors")
     let specs = [npy, stored + ":q", deflated + ":q", st + ":q"]
     let largest = String(Int.max)
     for limit in ["1", "63", "64", "4611686018427387904", String(Int.max - 1), largest] {
@@ -101,10 +82,10 @@ final class HostileInputTests: CLITestCase {
     // A safetensors header naming one tensor twice, also through an escape.
     let data = array.bytes
     let entry = "{\"dtype\": \"F32\", \"shape\": [1, 4, 1, 16], \"data_offsets\": [0, \(data.count)]}"
-    try assertBadInput(attention(safetensors("{\"q\": \(entry), \"q\": \(entry)}", data: data, "a.safetensors") + ":q"), "names 'q' more than once")
-    try assertBadInput(attention(safetensors("{\"q\": \(entry), \"\\u0071\": \(entry)}", data: data, "b.safetensors") + ":q"),
+    try assertBadInput(attention(safetensors(header: "{\"q\": \(entry), \"q\": \(entry)}", data: data, "a.safetensors") + ":q"), "names 'q' more than once")
+    try assertBadInput(attention(safetensors(header: "{\"q\": \(entry), \"\\u0071\": \(entry)}", data: data, "b.safetensors") + ":q"),
                        "names 'q' more than once")
-    try assertBadInput(attention(safetensors("{\"q\": {\"dtype\": \"F32\", \"dtype\": \"F64\", \"shape\": [1, 4, 1, 16], \"data_offsets\": [0, \(data.count)]}}",
+    try assertBadInput(attention(safetensors(header: "{\"q\": {\"dtype\": \"F32\", \"dtype\": \"F64\", \"shape\": [1, 4, 1, 16], \"data_offsets\": [0, \(data.count)]}}",
                                              data: data, "c.safetensors") + ":q"), "names 'dtype' more than once")
   }
 

@@ -7,7 +7,8 @@ import ZIPFoundation
 /// The same tensors from `.npy` (values, float16, uint codes, ml_dtypes codes), `.npz` (stored
 /// and deflated) and `.safetensors` files give identical output bytes; `--json` reports.
 final class TensorFileCLITests: CLITestCase {
-  /// A safetensors file: an 8-byte little-endian header size, the JSON header, the data.
+  /// A safetensors file of `tensors` (name, dtype, shape, bytes), laid out one after another;
+  /// `edit` changes the header text.
   func safetensors(_ tensors: [(String, String, [Int], [UInt8])], _ name: String, header edit: (String) -> String = { $0 }) throws -> String {
     var entries: [String] = []
     var data: [UInt8] = []
@@ -15,22 +16,7 @@ final class TensorFileCLITests: CLITestCase {
       entries.append("\"\(key)\": {\"dtype\": \"\(dtype)\", \"shape\": \(shape), \"data_offsets\": [\(data.count), \(data.count + bytes.count)]}")
       data += bytes
     }
-    let header = Array(edit("{" + entries.joined(separator: ", ") + "}").utf8)
-    var file = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
-    file += header + data
-    FileManager.default.createFile(atPath: path(name), contents: Data(file))
-    return path(name)
-  }
-
-  func npz(_ arrays: [(String, NPYArray)], _ name: String, compression: CompressionMethod) throws -> String {
-    let archive = try Archive(url: URL(fileURLWithPath: path(name)), accessMode: .create)
-    for (key, array) in arrays {
-      let bytes = Data(NPYFile.serialize(array))
-      try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: compression) { position, size in
-        bytes.subdata(in: Int(position)..<Int(position) + size)
-      }
-    }
-    return path(name)
+    return safetensors(header: edit("{" + entries.joined(separator: ", ") + "}"), data: data, name)
   }
 
   /// Tensors in SDPA's (batch, heads, seqlen, headdim) order with `--layout bhsd` give the same
