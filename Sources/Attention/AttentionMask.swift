@@ -1,5 +1,7 @@
-/// Which keys a query may attend to. Masks are bottom-right aligned as in FlashAttention:
-/// with `o = seqLenK − seqLenQ`, query `i` sits at key position `i + o`.
+/// Which keys a query may attend to. Masks are bottom-right aligned by default, as in
+/// FlashAttention: with `o = seqLenK − seqLenQ`, query `i` sits at key position `i + o`.
+/// Top-left alignment (PyTorch SDPA's `is_causal`) puts query `i` at key position `i` (`o = 0`);
+/// the two agree when seqLenQ = seqLenK.
 ///
 /// - causal: key `j` is allowed when `j ≤ i + o`;
 /// - window (`left`, `right`): allowed when `i + o − left ≤ j ≤ i + o + right` (a `nil` side is
@@ -7,15 +9,28 @@
 ///
 /// The allowed keys of a row are always one contiguous range; a row with none gets output 0.
 public struct AttentionMask: Hashable, Sendable {
+  /// Where query 0 sits among the keys.
+  public enum Alignment: String, Hashable, Sendable, CaseIterable {
+    /// Query `i` at key `i + seqLenK − seqLenQ` (FlashAttention).
+    case bottomRight = "bottom-right"
+    /// Query `i` at key `i` (PyTorch's `scaled_dot_product_attention(is_causal=True)`).
+    case topLeft = "top-left"
+  }
+
   public var causal: Bool
   public var windowLeft: Int?
   public var windowRight: Int?
+  public var alignment: Alignment
 
-  public init(causal: Bool = false, windowLeft: Int? = nil, windowRight: Int? = nil) {
+  public init(causal: Bool = false, windowLeft: Int? = nil, windowRight: Int? = nil, alignment: Alignment = .bottomRight) {
     self.causal = causal
     self.windowLeft = windowLeft
     self.windowRight = windowRight
+    self.alignment = alignment
   }
+
+  /// Whether the mask bounds any key (causal or a window side).
+  public var bounds: Bool { causal || windowLeft != nil || windowRight != nil }
 
   public static let none = AttentionMask()
 
@@ -27,7 +42,7 @@ public struct AttentionMask: Hashable, Sendable {
   /// The allowed keys of query `i` (possibly empty).
   @inlinable
   public func keys(query i: Int, seqLenQ: Int, seqLenK: Int) -> Range<Int> {
-    let center = i + seqLenK - seqLenQ
+    let center = alignment == .topLeft ? i : i + seqLenK - seqLenQ
     var lo = 0, hi = seqLenK
     if causal { hi = min(hi, center + 1) }
     // Sides wider than the sequence bound nothing (and never overflow, up to Int.max).
@@ -42,6 +57,7 @@ public struct AttentionMask: Hashable, Sendable {
     if windowLeft != nil || windowRight != nil {
       parts.append("window(\(windowLeft.map(String.init) ?? "∞"),\(windowRight.map(String.init) ?? "∞"))")
     }
+    if !parts.isEmpty && alignment == .topLeft { parts.append("top-left") }
     return parts.isEmpty ? "none" : parts.joined(separator: "+")
   }
 }

@@ -66,11 +66,35 @@ public struct AttentionOptions: Hashable, Sendable {
   public var softmaxScale: Double?
   /// Worker threads (≥ 1). Outputs are bitwise the same for any count.
   public var threads: Int
+  /// An additive score bias (PyTorch's float or boolean `attn_mask`), `nil` for none.
+  public var bias: AttentionBias?
 
-  public init(mask: AttentionMask = .none, softmaxScale: Double? = nil, threads: Int = 1) {
+  public init(mask: AttentionMask = .none, softmaxScale: Double? = nil, threads: Int = 1, bias: AttentionBias? = nil) {
     self.mask = mask
     self.softmaxScale = softmaxScale
     self.threads = threads
+    self.bias = bias
+  }
+
+  /// Checks the mask, and the bias against `shape`.
+  public func validate(_ shape: AttentionShape) throws(AttentionError) {
+    try mask.validate()
+    try bias?.check(shape)
+  }
+
+  /// The keys query `i` of (batch `b`, query head `h`) attends to, for engines that take a
+  /// boolean mask only (the certified references): the mask's range without the keys whose
+  /// bias is −∞. Any other bias is refused by ``requireBooleanBias(_:)`` first.
+  public func keys(_ b: Int, _ h: Int, _ i: Int, _ shape: AttentionShape) -> [Int] {
+    let range = mask.keys(query: i, seqLenQ: shape.seqLenQ, seqLenK: shape.seqLenK)
+    return bias?.kept(b, h, i, range) ?? Array(range)
+  }
+
+  /// Refuses a bias other than 0 / −∞ for `engine`.
+  public func requireBooleanBias(_ engine: String) throws(AttentionError) {
+    if let bias, !bias.isBoolean {
+      throw AttentionError("\(engine) takes boolean masks only (bias 0 or -inf); this bias has other values")
+    }
   }
 
   /// The softmax scale for head dim `d`.

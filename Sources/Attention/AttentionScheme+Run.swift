@@ -35,6 +35,11 @@ extension AttentionScheme {
     guard options.mask.windowLeft == nil && options.mask.windowRight == nil else {
       throw AttentionError("the fa3 kernel schedule supports no sliding window (the kernel's local variants use other tiles)")
     }
+    guard options.bias == nil else { throw AttentionError("the fa3 kernel schedule takes no attention mask or bias") }
+    let shape = try operands.shape()
+    if options.mask.causal && options.mask.alignment == .topLeft && shape.seqLenQ != shape.seqLenK {
+      throw AttentionError("the fa3 kernel aligns its causal mask bottom-right; top-left differs when seqlen_q ≠ seqlen_k")
+    }
     let element = try FA3Inputs.Element(scheme: self)
     let inputs = try FA3Inputs(operands: operands, element: element, causal: options.mask.causal,
                                softmaxScale: options.softmaxScale)

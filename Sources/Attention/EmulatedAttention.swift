@@ -18,7 +18,7 @@ public enum EmulatedAttention {
   ) throws(AttentionError) -> AttentionTensor {
     let shape = try operands.shape()
     try plan.validate()
-    try options.mask.validate()
+    try options.validate(shape)
     guard options.threads >= 1 else { throw AttentionError("threads must be at least 1, got \(options.threads)") }
     let rowsPerTask: Int
     switch algorithm {
@@ -31,7 +31,7 @@ public enum EmulatedAttention {
     }
     let scale = options.scale(headDim: shape.headDim)
     try AttentionOptions.checkSoftmaxScale(scale)
-    let kernel = RowKernel(operands, shape, plan, algorithm, options.mask, scale)
+    let kernel = RowKernel(operands, shape, plan, algorithm, options.mask, scale, bias: options.bias)
     var out = AttentionTensor(zerosBatch: shape.batch, seqLen: shape.seqLenQ, heads: shape.headsQ, headDim: shape.headDim)
     out.values.withUnsafeMutableBufferPointer { buffer in
       nonisolated(unsafe) let o = buffer.baseAddress!

@@ -8,6 +8,8 @@ struct RowKernel: Sendable {
   let plan: PrecisionPlan
   let algorithm: AttentionAlgorithm
   let mask: AttentionMask
+  /// The additive score bias (``AttentionBias``), `nil` for none.
+  let bias: AttentionBias?
   let d: Int, nq: Int, nk: Int, headsQ: Int, headsKV: Int, group: Int
   let fp32Scores: Bool, fp32Values: Bool
   let qF: [Float], qD: [Double]
@@ -22,23 +24,26 @@ struct RowKernel: Sendable {
   let vHeadScales: [Double]?   // per (b, hk)
   let arith: SoftmaxArithmetic
   let scale: Double
+  /// The factor folded into exp2: scale·log₂e, or log₂e alone with a bias (the scale is then
+  /// applied to the scores, before the bias).
   let sl2: Double
   let offset: Double           // 2^probabilityOffset
   /// The stream of stochastic P rounding (``PrecisionPlan/stochasticSeed``), `nil` otherwise.
   let pStream: StochasticStream?
 
   init(_ x: AttentionOperands, _ shape: AttentionShape, _ plan: PrecisionPlan, _ algorithm: AttentionAlgorithm,
-       _ mask: AttentionMask, _ scale: Double) {
+       _ mask: AttentionMask, _ scale: Double, bias: AttentionBias? = nil) {
     self.plan = plan
     self.algorithm = algorithm
     self.mask = mask
+    self.bias = bias
     d = shape.headDim; nq = shape.seqLenQ; nk = shape.seqLenK
     headsQ = shape.headsQ; headsKV = shape.headsKV; group = shape.headsQ / shape.headsKV
     fp32Scores = plan.scoreAccumulation.isFP32
     fp32Values = plan.valueAccumulation.isFP32
     arith = SoftmaxArithmetic(plan.softmaxArithmetic)
     self.scale = scale
-    sl2 = arith.round(arith.round(scale) * 1.4426950408889634)   // log₂e
+    sl2 = bias == nil ? arith.round(arith.round(scale) * 1.4426950408889634) : arith.round(1.4426950408889634)   // log₂e
     offset = Double(sign: .plus, exponent: plan.probabilityOffset, significand: 1)
     pStream = plan.stochasticProbabilities ? StochasticStream(seed: streamSeed(plan.stochasticSeed, 4)) : nil
     let (b, hk, n, d) = (shape.batch, shape.headsKV, shape.seqLenK, shape.headDim)
@@ -133,12 +138,14 @@ struct RowKernel: Sendable {
                                 rowStride: d, into: out.baseAddress! + range.lowerBound)
       } } }
     }
+    let biasRow = bias.map { ($0.offset(b, h, i), $0.strides[3]) }
     for j in range {
       var raw = fp32Scores ? Double(x.sF[j]) : x.s[j]
       if sq != nil || kScales != nil {
         raw = arith.mul(raw, arith.mul(sq ?? 1, kScales?[kvBase + j] ?? 1))
       }
-      if plan.softmaxScaling == .appliedToScores { raw = arith.mul(raw, scale) }
+      if plan.softmaxScaling == .appliedToScores || biasRow != nil { raw = arith.mul(raw, scale) }
+      if let row = biasRow, let bias { raw = arith.add(raw, bias.values[row.0 + j * row.1]) }
       x.s[j] = plan.scoreFormat.round(raw)
     }
   }

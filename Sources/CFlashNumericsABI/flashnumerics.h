@@ -144,6 +144,13 @@ typedef struct fn_attention_args {
   int32_t causal;
   int64_t window_left;
   int64_t window_right;
+  int32_t top_left;                /* 0: causal/window aligned bottom-right (FlashAttention); 1: top-left (PyTorch SDPA) */
+  const double *bias;              /* NULL, or an additive score bias (0 / -inf for a boolean mask) */
+  int64_t bias_count;              /* elements readable at bias */
+  int64_t bias_stride_batch;       /* element strides of the bias over (batch, heads, seqlen_q, seqlen_k); */
+  int64_t bias_stride_head;        /* each >= 0, 0 broadcasts the axis */
+  int64_t bias_stride_query;
+  int64_t bias_stride_key;
   double softmax_scale;
   uint64_t rotation_seed;          /* draws a random rotation (the -hadamard schemes); others ignore it */
   int32_t precision_bits;          /* MPFR precision of the reference: 24...8192 */

@@ -54,7 +54,19 @@ func softmaxScale(_ s: Double) throws -> Double? {
 
 /// The options of `args` (mask, scale, threads), each checked.
 func attentionOptions(_ a: fn_attention_args) throws -> AttentionOptions {
-  try options(causal: a.causal, windowLeft: a.window_left, windowRight: a.window_right, softmaxScale: a.softmax_scale, threads: a.threads)
+  var o = try options(causal: a.causal, windowLeft: a.window_left, windowRight: a.window_right, softmaxScale: a.softmax_scale, threads: a.threads)
+  guard a.top_left == 0 || a.top_left == 1 else { throw CallError("top_left must be 0 or 1, got \(a.top_left)") }
+  o.mask.alignment = a.top_left == 1 ? .topLeft : .bottomRight
+  if let p = a.bias {
+    try checkCount(a.bias_count, "bias_count", limit: Int64(ResourceLimits.tensorElements))
+    let strides = [a.bias_stride_batch, a.bias_stride_head, a.bias_stride_query, a.bias_stride_key]
+    for (s, name) in zip(strides, ["batch", "head", "query", "key"]) {
+      guard s >= 0 && s <= Int64(ResourceLimits.tensorElements) else { throw CallError("bias_stride_\(name) must be in 0...\(ResourceLimits.tensorElements), got \(s)") }
+    }
+    o.bias = try AttentionBias(values: Array(UnsafeBufferPointer(start: p, count: Int(a.bias_count))), strides: strides.map { Int($0) })
+    try o.bias?.check(try Sizes(a.shape).shape)
+  }
+  return o
 }
 
 func options(causal: Int32, windowLeft: Int64, windowRight: Int64, softmaxScale scaleArgument: Double, threads: Int32) throws -> AttentionOptions {
@@ -96,7 +108,7 @@ struct SchemeRun {
       throw CallError("unknown scheme '\(name)' (known: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")))")
     }
     let choice = try AlgorithmChoice(text(a.algorithm) ?? "blocked")
-    try options.mask.validate()
+    try options.validate(s.shape)
     self.scheme = chosen
     self.options = options
     self.inputs = try s.inputs(a.q, a.k, a.v)
@@ -242,7 +254,7 @@ public func fn_reference(_ args: UnsafePointer<fn_attention_args>?, _ out: Unsaf
     guard let a = args?.pointee else { throw CallError("null arguments") }
     let s = try Sizes(a.shape)
     let o = try attentionOptions(a)
-    try o.mask.validate()
+    try o.validate(s.shape)
     try checkPrecision(a.precision_bits)
     guard let out else { throw CallError("null array") }
     let (output, bound) = try ReferenceAttention.bounded(try s.inputs(a.q, a.k, a.v), options: o, precision: Int(a.precision_bits),

@@ -42,7 +42,9 @@ let abiLayouts: [StructLayout] = [
   ]),
   StructLayout("fn_attention_args", fn_attention_args.self, [
     ("scheme", \.scheme), ("algorithm", \.algorithm), ("shape", \.shape), ("q", \.q), ("k", \.k), ("v", \.v), ("causal", \.causal),
-    ("window_left", \.window_left), ("window_right", \.window_right), ("softmax_scale", \.softmax_scale),
+    ("window_left", \.window_left), ("window_right", \.window_right), ("top_left", \.top_left), ("bias", \.bias),
+    ("bias_count", \.bias_count), ("bias_stride_batch", \.bias_stride_batch), ("bias_stride_head", \.bias_stride_head),
+    ("bias_stride_query", \.bias_stride_query), ("bias_stride_key", \.bias_stride_key), ("softmax_scale", \.softmax_scale),
     ("rotation_seed", \.rotation_seed), ("precision_bits", \.precision_bits), ("threads", \.threads),
   ]),
   StructLayout("fn_case_args", fn_case_args.self, [

@@ -56,7 +56,8 @@ extension ReferenceAttention {
     kernels: DoubleWordKernels = .native
   ) throws(AttentionError) -> (output: AttentionTensor, bound: ErrorBound, fallbackRows: Int) {
     let shape = try inputs.shape()
-    try options.mask.validate()
+    try options.validate(shape)
+    try options.requireBooleanBias("the certified reference")
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
     try checkRange(inputs)
     let d = shape.headDim
@@ -78,7 +79,7 @@ extension ReferenceAttention {
           RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: 1, threads: threads,
                        scratch: { DoubleWordScratch(headDim: d, keys: shape.seqLenK) }) { b, h, i, scratch in
             let flat = (b * shape.seqLenQ + i) * shape.headsQ + h
-            let ok = doubleWordRow(inputs, shape, b, i, h, h / group, options.mask, scale, constants,
+            let ok = doubleWordRow(inputs, shape, b, i, h, h / group, options.keys(b, h, i, shape), scale, constants,
                                    vMax[b * shape.headsKV + h / group], kernels, &scratch,
                                    out: out + flat * d, bound: err + flat * d)
             redo[flat] = !ok
@@ -94,7 +95,7 @@ extension ReferenceAttention {
       for flat in redoRows {
         let h = flat % shape.headsQ, i = (flat / shape.headsQ) % shape.seqLenQ, b = flat / (shape.headsQ * shape.seqLenQ)
         errors.withUnsafeMutableBufferPointer { eb in
-          let row = row(inputs, split, shape, b, i, h, h / group, options.mask, mpfrScale, fallbackPrecision, &scratch,
+          let row = row(inputs, split, shape, b, i, h, h / group, options.keys(b, h, i, shape), mpfrScale, fallbackPrecision, &scratch,
                         bounds: UnsafeMutableBufferPointer(start: eb.baseAddress! + flat * d, count: d))
           for c in 0..<d { values[flat * d + c] = row[c].double() }
         }
@@ -169,12 +170,11 @@ extension ReferenceAttention {
   /// the row must be redone in MPFR (the bound does not certify ``fallbackBits`` bits, or the
   /// row leaves the envelope of the analysis).
   static func doubleWordRow(
-    _ x: AttentionInputs, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int, _ mask: AttentionMask,
+    _ x: AttentionInputs, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int, _ keys: [Int],
     _ scale: (hi: Double, lo: Double), _ constants: [Double], _ vMax: Double, _ kernels: DoubleWordKernels,
     _ s: inout DoubleWordScratch, out: UnsafeMutablePointer<Double>, bound: UnsafeMutablePointer<Double>
   ) -> Bool {
     let d = shape.headDim
-    let keys = mask.keys(query: i, seqLenQ: shape.seqLenQ, seqLenK: shape.seqLenK)
     for c in 0..<d { out[c] = 0; bound[c] = 0 }
     if keys.isEmpty { return true }
     let u = 0x1p-53, u2 = 0x1p-106

@@ -104,7 +104,8 @@ public enum ReferenceAttention {
     throws(AttentionError) -> [[BigFloat]]
   {
     let shape = try inputs.shape()
-    try options.mask.validate()
+    try options.validate(shape)
+    try options.requireBooleanBias("the certified reference")
     guard precisions.contains(precision) else { throw AttentionError("reference precision must be in 24...8192 bits, got \(precision)") }
     guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
     try checkRange(inputs)
@@ -121,7 +122,7 @@ public enum ReferenceAttention {
       RowTasks.run(batch: shape.batch, heads: shape.headsQ, seqLen: shape.seqLenQ, rowsPerTask: 1, threads: threads,
                    scratch: { RowScratch(headDim: d) }) { b, h, i, scratch in
         let flat = (b * shape.seqLenQ + i) * shape.headsQ + h
-        out[flat] = row(inputs, split, shape, b, i, h, h / group, options.mask, scale, precision, &scratch,
+        out[flat] = row(inputs, split, shape, b, i, h, h / group, options.keys(b, h, i, shape), scale, precision, &scratch,
                         bounds: bounds.map { UnsafeMutableBufferPointer(start: $0 + flat * d, count: d) })
       }
     }
@@ -131,11 +132,10 @@ public enum ReferenceAttention {
   /// One output row at `p` bits. With `bounds` (d entries, overwritten), also a rigorous bound on
   /// each output's absolute error against the exact attention (see ``bounded(_:options:precision:threads:)``).
   static func row(_ x: AttentionInputs, _ split: SplitOperands, _ shape: AttentionShape, _ b: Int, _ i: Int, _ h: Int, _ hk: Int,
-                  _ mask: AttentionMask, _ scale: BigFloat, _ p: Int, _ scratch: inout RowScratch,
+                  _ keys: [Int], _ scale: BigFloat, _ p: Int, _ scratch: inout RowScratch,
                   bounds: UnsafeMutableBufferPointer<Double>? = nil) -> [BigFloat] {
     let d = shape.headDim
     let zero = BigFloat(0.0)
-    let keys = mask.keys(query: i, seqLenQ: shape.seqLenQ, seqLenK: shape.seqLenK)
     if let bounds { for c in 0..<d { bounds[c] = 0 } }
     if keys.isEmpty { return Array(repeating: zero, count: d) }
     let u = LibM.exp2(-Double(p))   // unit roundoff of the working precision

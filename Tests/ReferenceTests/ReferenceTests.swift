@@ -101,3 +101,23 @@ final class ReferenceBoundTests: XCTestCase {
     XCTAssertLessThanOrEqual(bound.certifiedBits, certificate.agreedBits + 1)
   }
 }
+
+final class ReferenceMaskTests: XCTestCase {
+  /// A boolean bias drops the same keys as the equivalent mask: the MPFR and double-word
+  /// references give the same bits both ways; any other bias is refused.
+  func testBooleanBiasEqualsTheMaskAndOtherBiasesAreRefused() throws {
+    let shape = AttentionShape(batch: 1, seqLenQ: 6, seqLenK: 11, headsQ: 2, headsKV: 1, headDim: 8)
+    let x = AttentionInputs.generate(shape, .gaussian(std: 1), seed: 21)
+    let causal = AttentionOptions(mask: AttentionMask(causal: true, alignment: .topLeft))
+    var values = [Double](repeating: 0, count: 6 * 11)
+    for i in 0..<6 { for j in 0..<11 where j > i { values[i * 11 + j] = -.infinity } }
+    let biased = AttentionOptions(bias: try AttentionBias(matrix: values, seqLenK: 11))
+    XCTAssertEqual(try ReferenceAttention.compute(x, options: causal).values, try ReferenceAttention.compute(x, options: biased).values)
+    XCTAssertEqual(try ReferenceAttention.doubleWord(x, options: causal).output.values,
+                   try ReferenceAttention.doubleWord(x, options: biased).output.values)
+    values[3] = 0.5
+    let additive = AttentionOptions(bias: try AttentionBias(matrix: values, seqLenK: 11))
+    XCTAssertThrowsError(try ReferenceAttention.compute(x, options: additive))
+    XCTAssertThrowsError(try ReferenceAttention.doubleWord(x, options: additive))
+  }
+}

@@ -13,12 +13,16 @@ from .emulation import arguments
 
 
 def reference(q, k, v, precision_bits: int = 128, causal: bool = False, window: tuple[int | None, int | None] = (None, None),
-              softmax_scale: float | None = None, threads: int | None = None) -> tuple[object, int]:
+              softmax_scale: float | None = None, threads: int | None = None, mask=None,
+              alignment: str = "bottom-right") -> tuple[object, int]:
     """The MPFR reference of the exact input values at `precision_bits` (24...8192) with its
     rigorous error bound: returns (O as the nearest float64s, certified_bits), where every output
-    has at least certified_bits correct leading bits (≥ 53: within about an ulp of float64)."""
+    has at least certified_bits correct leading bits (≥ 53: within about an ulp of float64).
+    `mask` and `alignment` as in `attention`; the reference takes boolean masks only (an additive
+    mask of 0 / -inf values is one)."""
     args, arrays = arguments("reference", q, k, v, scheme="fp64", algorithm="naive", causal=causal, window=window,
-                             softmax_scale=softmax_scale, seed=0, precision_bits=precision_bits, threads=threads)
+                             softmax_scale=softmax_scale, seed=0, precision_bits=precision_bits, threads=threads,
+                             mask=mask, alignment=alignment)
     out = np.empty(arrays[0].shape, dtype=np.float64)
     bits = ctypes.c_int32(0)
     check(lib.fn_reference(ctypes.byref(args), out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), ctypes.byref(bits)))
