@@ -14,7 +14,9 @@ from . import _validate
 # Formats that NumPy or ml_dtypes has as a dtype (codes are their bit patterns).
 DTYPE_NAMES = {"e4m3fn": "float8_e4m3fn", "e5m2": "float8_e5m2", "e4m3fnuz": "float8_e4m3fnuz",
                "e5m2fnuz": "float8_e5m2fnuz", "bf16": "bfloat16", "e8m0": "float8_e8m0fnu"}
-TORCH_ELEMENTS = {"bfloat16": "bf16", "float16": "fp16", "float8_e4m3fn": "e4m3fn"}
+# torch dtypes whose elements are a format's codes (those this torch has).
+TORCH_ELEMENTS = {"bfloat16": "bf16", "float16": "fp16", "float8_e4m3fn": "e4m3fn", "float8_e5m2": "e5m2",
+                  "float8_e4m3fnuz": "e4m3fnuz", "float8_e5m2fnuz": "e5m2fnuz", "float8_e8m0fnu": "e8m0"}
 
 
 def dtype_of(format_name: str):
@@ -67,6 +69,8 @@ def codes(function: str, name: str, x):
             width = torch().int16 if t.element_size() == 2 else torch().uint8
             c = t.view(width).numpy()
             return c.view(np.uint16 if t.element_size() == 2 else np.uint8), TORCH_ELEMENTS[dname]
+        if dname == "int16":   # torch's bit patterns of 16-bit codes (like_codes gives them so)
+            return t.numpy().view(np.uint16), None
         return t.numpy(), None
     f = format_of(x.dtype)
     if f is not None:
@@ -112,8 +116,30 @@ def float32s(function: str, name: str, x, shape, shape_text: str = "(batch, kv_h
 
 
 def like(x, a: np.ndarray):
-    """`a` as x came in: a torch tensor (CPU) for torch input, else the NumPy array."""
-    return torch().from_numpy(a) if is_torch(x) else a
+    """`a` as x came in: for torch input a tensor on x's device (float64 values; codes in the
+    format's torch dtype where torch has one, see `like_codes`), else the NumPy array."""
+    if not is_torch(x):
+        return a
+    t = torch()
+    if a.dtype.kind == "V" or a.dtype.name in ml_dtypes_names():
+        return like_codes(x, a.view(np.uint8 if a.dtype.itemsize == 1 else np.uint16), format_of(a.dtype))
+    return t.from_numpy(np.ascontiguousarray(a)).to(x.device)
+
+
+def ml_dtypes_names():
+    return {np.dtype(getattr(ml_dtypes, n)).name for n in DTYPE_NAMES.values() if hasattr(ml_dtypes, n)}
+
+
+def like_codes(x, codes: np.ndarray, format_name: str | None):
+    """Codes `codes` (uint8/uint16) of `format_name` as a tensor on x's device: the format's torch
+    dtype when torch has one (bfloat16, float16, float8_*), else uint8/int16 bit patterns."""
+    t = torch()
+    raw = t.from_numpy(np.ascontiguousarray(codes).view(np.uint8 if codes.dtype.itemsize == 1 else np.int16))
+    for name, f in TORCH_ELEMENTS.items():
+        if f == format_name and hasattr(t, name) and getattr(t, name).itemsize == codes.dtype.itemsize:
+            raw = raw.view(getattr(t, name))
+            break
+    return raw.to(x.device)
 
 
 def uint32_codes(function: str, name: str, c: np.ndarray) -> np.ndarray:

@@ -38,7 +38,9 @@ def resolve(function: str, format) -> tuple[str, int]:
 def convert(x, format: str, rounding: str = "nearest-even", overflow: str | None = None, seed: int | None = None,
             random_bits: int | None = None, threads: int | None = None, codes: bool = False) -> np.ndarray:
     """Rounds values to `format` once (exactly, from their float64 values). Returns an array of the
-    format's ml_dtypes/NumPy dtype when one exists (else, or with codes=True, uint8/uint16 codes).
+    format's ml_dtypes/NumPy dtype when one exists (else, or with codes=True, uint8/uint16 codes);
+    for a torch tensor, a tensor on its device: the format's torch dtype (bfloat16, float16,
+    float8_*) where torch has it, else uint8 or int16 bit patterns.
     `overflow`: nan, infinity, saturate, or None for the format's own; stochastic rounding needs
     `seed` and `random_bits` (1...32) and uses random word i for element i."""
     function = "convert"
@@ -73,13 +75,16 @@ def convert(x, format: str, rounding: str = "nearest-even", overflow: str | None
                 value_bits=value_bits, values=values, count=values.size, code_bits=code_bits, threads=n_threads)
     check(lib.fn_encode(ctypes.byref(args), out.ctypes.data))
     narrow = out if code_bits != 32 else out.astype(np.uint8 if width <= 8 else np.uint16)
+    if _arrays.is_torch(x):
+        return _arrays.like_codes(x, narrow, None if codes else format)
     dtype = _arrays.dtype_of(format)
     return narrow if codes or dtype is None or dtype.itemsize != narrow.itemsize else narrow.view(dtype)
 
 
 def decode(x, format: str | None = None) -> np.ndarray:
-    """The exact values (float64) of codes: an ml_dtypes/float16 array (format from its dtype) or
-    unsigned integer codes with `format`."""
+    """The exact values (float64) of codes: an ml_dtypes/float16 array or a bfloat16/float16/float8
+    torch tensor (format from its dtype), or unsigned integer codes with `format`. A torch input
+    gives a float64 tensor on its device."""
     function = "decode"
     c, f = _arrays.codes(function, "x", x)
     if format is not None:
@@ -92,4 +97,4 @@ def decode(x, format: str | None = None) -> np.ndarray:
     out = np.empty(c32.shape, dtype=np.float64)
     check(lib.fn_decode(f.encode(), c32.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), c32.size,
                         out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
-    return out
+    return _arrays.like(x, out)

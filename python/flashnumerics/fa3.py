@@ -84,9 +84,7 @@ def _outputs(q, element, out, lse):
     """O bits and LSE as q came in: torch tensors on q's device, or ml_dtypes arrays."""
     out_format = "fp16" if element == "fp16" else "bf16"
     if _arrays.is_torch(q):
-        torch = _arrays.torch()
-        o = torch.from_numpy(out.view(np.int16)).view(torch.float16 if out_format == "fp16" else torch.bfloat16).to(q.device)
-        return o, torch.from_numpy(lse).to(q.device)
+        return _arrays.like_codes(q, out, out_format), _arrays.like(q, lse)
     return out.view(_arrays.dtype_of(out_format)), lse
 
 

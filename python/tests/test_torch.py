@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="flashnumerics.torch needs PyTorch (CI installs it)")
 F = torch.nn.functional
 
+import flashnumerics as fn  # noqa: E402
 import flashnumerics.torch as ft  # noqa: E402
 from flashnumerics.torch.example import TinyGQATransformer, example_tokens  # noqa: E402
 
@@ -230,3 +231,30 @@ def test_hugging_face_attention_implementation():
     assert (emulated - own)[1, 4:].abs().max().item() < 1e-5
     with pytest.raises(ValueError, match="reserves"):
         ft.register_transformers(name="flashy")
+
+
+@pytest.mark.parametrize("dtype, format", [(torch.bfloat16, "bf16"), (torch.float16, "fp16"), (torch.float8_e4m3fn, "e4m3fn"),
+                                           (torch.float8_e5m2, "e5m2")])
+def test_torch_tensors_in_and_out_of_convert_and_decode(dtype, format):
+    x = torch.randn(5, 7, generator=torch.Generator().manual_seed(1)) * 3
+    codes = fn.convert(x, format)
+    assert isinstance(codes, torch.Tensor) and codes.dtype == dtype and codes.device == x.device
+    assert torch.equal(codes.view(torch.uint8 if dtype.itemsize == 1 else torch.int16),
+                       x.to(dtype).view(torch.uint8 if dtype.itemsize == 1 else torch.int16))  # torch's own cast (RNE)
+    values = fn.decode(codes)
+    assert isinstance(values, torch.Tensor) and values.dtype == torch.float64
+    assert torch.equal(values, x.to(dtype).double())
+    # From one low-precision tensor to another, and back from bit patterns.
+    again = fn.convert(x.to(torch.bfloat16), format)
+    assert torch.equal(fn.decode(again), x.to(torch.bfloat16).double().to(dtype).double())
+    bits = fn.convert(x, format, codes=True)
+    assert torch.equal(fn.decode(bits, format), values)
+
+
+def test_torch_tensors_through_attention_and_the_fa3_twin():
+    q = torch.randn(1, 40, 2, 64, generator=torch.Generator().manual_seed(2)).bfloat16()
+    out = fn.attention(q, q, q, scheme="bf16")
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64 and out.shape == q.shape
+    o, lse = fn.flash_attn_func(q, q, q, return_attn_probs=True)
+    assert o.dtype == torch.bfloat16 and o.shape == q.shape and lse.dtype == torch.float32 and lse.shape == (1, 2, 40)
+    assert (o.double() - out).abs().max().item() < 0.05
