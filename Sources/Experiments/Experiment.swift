@@ -29,6 +29,15 @@ import LowPrecision
 /// scheme_files: [../schemes-extra/bf16q-fp8kv.yaml]                     # relative to this file
 /// ```
 ///
+/// Instead of the synthetic grid (`seq_len`, `head_dim`, `batch`, `heads`, `mask`,
+/// `distributions`, `seeds`), `captured` takes the inputs from a file of a model's attention
+/// calls (``CapturedFile``, written by `flashnumerics.torch.capture`), each call with its own
+/// shape, mask and scale; the reference is computed from the captured values:
+///
+/// ```yaml
+/// captured: {file: model.safetensors, layers: [0, 3], entries: [call0, call3]}   # both optional
+/// ```
+///
 /// Schemes are shipped names, `define_schemes` entries, or the schemes of `scheme_files`
 /// (``SchemeFile``; both use ``SchemeDefinition``'s keys).
 ///
@@ -49,6 +58,10 @@ public struct Experiment: Sendable {
   public var causal: [Bool]
   public var distributions: [InputDistribution]
   public var seeds: [UInt64]
+  /// Recorded inputs (the `captured` key); when not empty they replace the synthetic grid.
+  public var captured: [CapturedInput] = []
+  /// The capture file (resolved relative to the experiment file), kept in the provenance.
+  public var capturedFile: String?
   /// Seeds of random rotations (`nil`: a point's rotation is drawn with its input seed). A scheme
   /// with a random rotation runs once per rotation seed; other schemes once.
   public var rotationSeeds: [UInt64]?
@@ -63,7 +76,10 @@ public struct Experiment: Sendable {
 
   public static var metricNames: [String] { ErrorMetrics.names }
   public static let topKeys = ["name", "description", "schemes", "algorithms", "seq_len", "head_dim", "batch", "heads", "mask",
-                        "distributions", "seeds", "rotation_seeds", "metrics", "reference", "define_schemes", "scheme_files"]
+                        "distributions", "seeds", "rotation_seeds", "metrics", "reference", "define_schemes", "scheme_files",
+                        "captured"]
+  /// The keys of the synthetic grid, which `captured` replaces.
+  static let gridKeys = ["seq_len", "head_dim", "batch", "heads", "mask", "distributions", "seeds"]
 
   /// Reads an experiment file (YAML, or JSON). Every problem is one line naming the file, the
   /// key and what is allowed.
@@ -133,18 +149,25 @@ public struct Experiment: Sendable {
       let name = try item.string()
       do { algorithms.append(try AlgorithmChoice(name)) } catch { throw item.error(error.description) }
     }
-    let seqLens = try ints("seq_len", nil, 1...1_048_576)
-    let headDims = try ints("head_dim", nil, 1...4096)
-    let batches = try ints("batch", [1], 1...4096)
-    let heads = try ints("heads", [1], 1...4096)
-    var causal: [Bool] = []
-    for item in try (top["mask"] ?? ConfigurationValue(node: "none", file: file, path: "mask")).list() {
-      causal.append(try item.choice(["none", "causal"]) == "causal")
+    let (captured, capturedFile) = try parseCaptured(top["captured"], file)
+    if !captured.isEmpty, let key = gridKeys.first(where: { top[$0] != nil }) {
+      throw AttentionError("\(file): '\(key)' does not apply with 'captured' (the captured calls give the inputs)")
     }
+    let synthetic = captured.isEmpty
+    let seqLens = synthetic ? try ints("seq_len", nil, 1...1_048_576) : []
+    let headDims = synthetic ? try ints("head_dim", nil, 1...4096) : Array(Set(captured.map(\.shape.headDim))).sorted()
+    let batches = synthetic ? try ints("batch", [1], 1...4096) : []
+    let heads = synthetic ? try ints("heads", [1], 1...4096) : []
+    var causal: [Bool] = []
     var distributions: [InputDistribution] = []
-    for item in try required("distributions").list() { distributions += try parseDistribution(item) }
     var seeds: [UInt64] = []
-    for item in try (top["seeds"] ?? ConfigurationValue(node: "0", file: file, path: "seeds")).list() { seeds.append(try item.uint64()) }
+    if synthetic {
+      for item in try (top["mask"] ?? ConfigurationValue(node: "none", file: file, path: "mask")).list() {
+        causal.append(try item.choice(["none", "causal"]) == "causal")
+      }
+      for item in try required("distributions").list() { distributions += try parseDistribution(item) }
+      for item in try (top["seeds"] ?? ConfigurationValue(node: "0", file: file, path: "seeds")).list() { seeds.append(try item.uint64()) }
+    }
     var rotationSeeds: [UInt64]? = nil
     if let v = top["rotation_seeds"] {
       rotationSeeds = []
@@ -190,8 +213,30 @@ public struct Experiment: Sendable {
       seqLens: seqLens, headDims: headDims, batches: batches, heads: heads, causal: causal, distributions: distributions,
       seeds: seeds, rotationSeeds: rotationSeeds, metrics: metrics, reference: reference, source: text, fingerprint: fnv1aHex(Data(text.utf8)))
     experiment.schemeFiles = schemeFiles
+    experiment.captured = captured
+    experiment.capturedFile = capturedFile
     try experiment.checkCombinations(file)
     return experiment
+  }
+
+  /// The inputs of a `captured` mapping (`file`, optional `entries` and `layers`), read now; none
+  /// without the key.
+  static func parseCaptured(_ value: ConfigurationValue?, _ file: String) throws(AttentionError) -> ([CapturedInput], String?) {
+    guard let value else { return ([], nil) }
+    let m = try value.mapping(allowed: ["file", "entries", "layers"])
+    guard let f = m["file"] else { throw value.error("missing key 'file' (a capture written by flashnumerics.torch.capture)") }
+    let given = try f.string()
+    let path = SchemeFile.resolve(given, relativeTo: file)
+    var names: [String]? = nil
+    if let e = m["entries"] { names = []; for item in try e.list() { names!.append(try item.string()) } }
+    var layers: [Int]? = nil
+    if let l = m["layers"] { layers = []; for item in try l.list() { layers!.append(try item.int(0...1 << 31)) } }
+    do {
+      let capture = try CapturedFile.read(path)
+      var inputs: [CapturedInput] = []
+      for entry in try capture.select(names: names, layers: layers) { inputs.append(try capture.input(entry, named: given)) }
+      return (inputs, path)
+    } catch { throw f.error(error.description) }
   }
 
   /// The distributions of one `distributions` entry: a name (`gaussian`, `fa3`) or a mapping with
@@ -256,8 +301,10 @@ public struct Experiment: Sendable {
                            + "\(ResourceLimits.gridPoints) (\(ResourceLimits.gridPointsVariable)); split it into several experiments")
     }
     // Tensor sizes grow with every size: the largest of each gives the largest tensor.
-    let largest = AttentionShape(batch: batches.max()!, seqLenQ: seqLens.max()!, headsQ: heads.max()!, headDim: headDims.max()!)
-    do { try largest.validate() } catch { throw AttentionError("\(file): sizes: \(error.description)") }
+    if captured.isEmpty {
+      let largest = AttentionShape(batch: batches.max()!, seqLenQ: seqLens.max()!, headsQ: heads.max()!, headDim: headDims.max()!)
+      do { try largest.validate() } catch { throw AttentionError("\(file): sizes: \(error.description)") }
+    }
     for scheme in schemes {
       for d in headDims {
         do { try scheme.validate(headDim: d) } catch {
@@ -280,6 +327,7 @@ public struct Experiment: Sendable {
   public var pointCount: Int? {
     let random = schemes.filter(\.rotation.isRandom).count
     guard let perInput = ResourceLimits.product([schemes.count - random + random * (rotationSeeds?.count ?? 1), algorithms.count]) else { return nil }
+    if !captured.isEmpty { return ResourceLimits.product([captured.count, perInput]) }
     return ResourceLimits.product([seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count,
                                    seeds.count, perInput])
   }
@@ -296,6 +344,10 @@ public struct Experiment: Sendable {
   /// inputs (and their reference) are adjacent.
   public var points: [ExperimentPoint] {
     var out: [ExperimentPoint] = []
+    for c in captured { for s in schemes { for r in rotationSeeds(for: s) { for a in algorithms {
+      out.append(ExperimentPoint(index: out.count, point: MeasuredPoint(inputs: InputSpec(captured: c), scheme: s, algorithm: a,
+                                                                        reference: reference, rotationSeed: r)))
+    } } } }
     for n in seqLens { for d in headDims { for b in batches { for h in heads { for c in causal {
       for dist in distributions { for seed in seeds { for s in schemes { for r in rotationSeeds(for: s) { for a in algorithms {
         let inputs = InputSpec(seqLen: n, headDim: d, batch: b, heads: h, causal: c, distribution: dist, seed: seed)

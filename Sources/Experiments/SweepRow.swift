@@ -47,9 +47,9 @@ public struct SweepRow: Hashable, Sendable {
     seqLen = p.seqLen
     headDim = p.headDim
     causal = p.causal
-    distribution = p.distribution.name
-    distributionKind = p.distribution.kind
-    outlierMagnitude = p.distribution.outlierMagnitude
+    distribution = p.point.inputs.sourceName
+    distributionKind = p.captured == nil ? p.distribution.kind : "captured"
+    outlierMagnitude = p.captured == nil ? p.distribution.outlierMagnitude : 0
     seed = p.seed
     rotation = p.scheme.rotation.definition
     rotationSeed = p.rotationSeed

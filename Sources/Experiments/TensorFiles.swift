@@ -10,7 +10,7 @@ import ZIPFoundation
 /// |---|---|
 /// | `PATH` (any name but the two below) | a `.npy` file: float16/32/64 values, uint8/uint16 codes, ml_dtypes arrays (`V1`/`V2` codes, `f1` e5m2 codes) |
 /// | `PATH.npz:KEY` (`:KEY` may be left out when the archive holds one array) | the array `KEY` of a NumPy `.npz` archive (`np.savez`, stored or deflated) |
-/// | `PATH.safetensors:NAME` (likewise) | the tensor `NAME` of a safetensors file: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, U8, U16, U32, I32 |
+/// | `PATH.safetensors:NAME` (likewise) | the tensor `NAME` of a safetensors file: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, U8, U16, U32, I32, I64, BOOL (as U8) |
 ///
 /// ``format`` is the format the file itself gives the codes (safetensors' BF16, F8_E4M3,
 /// F8_E5M2; ml_dtypes' `f1`), `nil` otherwise. Every size is checked against the tensor limit
@@ -95,12 +95,33 @@ public struct TensorFile: Sendable {
   static let safetensorsTypes: [String: (NPYDType, FloatFormat?)] = [
     "F64": (.float64, nil), "F32": (.float32, nil), "F16": (.float16, nil), "BF16": (.raw16, .bf16),
     "F8_E4M3": (.raw8, .e4m3fn), "F8_E5M2": (.float8e5m2, .e5m2), "U8": (.uint8, nil), "U16": (.uint16, nil),
-    "U32": (.uint32, nil), "I32": (.int32, nil), "I64": (.int64, nil),
+    "U32": (.uint32, nil), "I32": (.int32, nil), "I64": (.int64, nil), "BOOL": (.uint8, nil),
   ]
 
-  static func safetensors(_ path: String, _ key: String?) throws(AttentionError) -> TensorFile {
+  /// The string metadata (`__metadata__`) of a safetensors file (empty when it has none) and
+  /// the names of its tensors; refuses a file whose data is cut short of any tensor's end.
+  public static func safetensorsIndex(_ path: String) throws(AttentionError) -> (metadata: [String: String], tensors: Set<String>) {
     guard let handle = FileHandle(forReadingAtPath: path) else { throw AttentionError("\(path): cannot read the file") }
     defer { try? handle.close() }
+    let (header, headerSize, size) = try safetensorsHeader(handle, path)
+    var names = Set<String>()
+    let data = size - 8 - headerSize
+    for (name, info) in header where name != "__metadata__" {
+      guard let offsets = (info as? [String: Any])?["data_offsets"] as? [Int], offsets.count == 2, offsets[0] >= 0, offsets[1] >= offsets[0] else {
+        throw AttentionError("\(path):\(name): expected data_offsets [begin, end]")
+      }
+      guard UInt64(offsets[1]) <= data else {
+        throw AttentionError("\(path):\(name): the data is cut short (ends at \(offsets[1]) of \(data) data bytes)")
+      }
+      names.insert(name)
+    }
+    guard let meta = header["__metadata__"] else { return ([:], names) }
+    guard let strings = meta as? [String: String] else { throw AttentionError("\(path): __metadata__ must map strings to strings") }
+    return (strings, names)
+  }
+
+  /// The header object, its size and the file's size, checked (JSON object, no key twice).
+  static func safetensorsHeader(_ handle: FileHandle, _ path: String) throws(AttentionError) -> ([String: Any], UInt64, UInt64) {
     let size = (try? handle.seekToEnd()) ?? 0
     try? handle.seek(toOffset: 0)
     guard size >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
@@ -117,6 +138,13 @@ public struct TensorFile: Sendable {
     if let duplicate = duplicateJSONKey(in: headerData) {
       throw AttentionError("\(path): the header names '\(duplicate)' more than once")
     }
+    return (header, headerSize, size)
+  }
+
+  static func safetensors(_ path: String, _ key: String?) throws(AttentionError) -> TensorFile {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw AttentionError("\(path): cannot read the file") }
+    defer { try? handle.close() }
+    let (header, headerSize, size) = try safetensorsHeader(handle, path)
     let names = header.keys.filter { $0 != "__metadata__" }
     let name = try pick(Array(names), key, path, "tensor")
     guard let info = header[name] as? [String: Any], let typeName = info["dtype"] as? String,

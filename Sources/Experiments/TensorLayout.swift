@@ -12,4 +12,7 @@ public enum TensorLayout: String, Sendable, CaseIterable {
 
   /// A 4-D output in (batch, seqlen, heads, headdim) order, in this layout; other ranks as they are.
   public func outward(_ array: NPYArray) -> NPYArray { self == .bhsd && array.shape.count == 4 ? array.swappingAxes12() : array }
+
+  /// A 4-D shape (batch, seqlen, heads, headdim) in this layout's axis order.
+  public func outward(_ shape: [Int]) -> [Int] { self == .bhsd && shape.count == 4 ? [shape[0], shape[2], shape[1], shape[3]] : shape }
 }

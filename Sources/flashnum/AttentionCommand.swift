@@ -112,7 +112,11 @@ struct AttentionCommand: ParsableCommand {
     ticker.stage(attribute ? "running \(algorithm), then the MPFR reference and one run per rounding stage" : "running \(algorithm)")
     if cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil { return try runVarlen() }
     let files = try inputs.load()
-    let codes = files.format != nil
+    if inputs.capture != nil && choice == .fa3Kernel {
+      throw InputError("--capture: the fa3 kernel takes no mask and aligns causal bottom-right; run a captured call with naive, blocked or blocked-fa3")
+    }
+    // A captured call's bf16/fp16 tensors are values, quantized by the scheme like any other.
+    let codes = files.format != nil && inputs.capture == nil
     if choice == .fa3Kernel && codes { return try runKernel(files) }
     if choice == .fa3Kernel && scheme == nil && schemeFile == nil {
       throw InputError("--algorithm fa3 needs code inputs (--input-format bf16, fp16 or e4m3fn), or value inputs with a --scheme the kernel takes (bf16, fp16, fa3-fp8-per-head, fp8-per-tensor)")
@@ -120,20 +124,20 @@ struct AttentionCommand: ParsableCommand {
     if lseOut != nil || kernelOnly {
       throw InputError("--lse-out, --num-splits, --cache-seqlens, --cache-batch-idx, --cu-seqlens-q/k, --max-seqlen-q/k and --softcap need code inputs (the kernel's own inputs)")
     }
-    let chosen = try scheme(codes: codes, format: files.format)
+    let chosen = try scheme(codes: codes, format: codes ? files.format : nil)
     let operands = try files.operands()
     var algorithm = try choice.resolve(for: chosen, headDim: operands.q.headDim, causal: inputs.causal, seqLenQ: operands.q.seqLen)
     if case .fa3Kernel(let s) = algorithm { algorithm = .fa3Kernel(try adjusted(s)) }
-    let output = codes ? try chosen.run(operands, algorithm: algorithm, options: inputs.options())
-      : try chosen.run(operands.dequantized(), rotationSeed: seed, algorithm: algorithm, options: inputs.options())
+    let output = codes ? try chosen.run(operands, algorithm: algorithm, options: try inputs.options())
+      : try chosen.run(operands.dequantized(), rotationSeed: seed, algorithm: algorithm, options: try inputs.options())
     var report: [(String, JSONText)] = [("scheme", .string(chosen.name)), ("algorithm", .string(algorithm.name)),
-                                        ("shape", .array(output.o.shape.map { .int($0) })), ("output", .string(out)),
+                                        ("shape", .array(inputs.axes.outward(output.o.shape).map { .int($0) })), ("output", .string(out)),
                                         ("output_format", .string(output.format.description))]
     if attribute {
       guard !codes else { throw InputError("--attribute needs value inputs (the reference is that of the unquantized values)") }
       let exact = operands.dequantized()
-      let reference = try ReferenceAttention.compute(exact, options: inputs.options(), precision: 128, threads: max(1, inputs.threads))
-      let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algorithm, options: inputs.options(),
+      let reference = try ReferenceAttention.compute(exact, options: try inputs.options(), precision: 128, threads: max(1, inputs.threads))
+      let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algorithm, options: try inputs.options(),
                                                       reference: reference, rotationSeed: seed)
       if json {
         report.append(("reference", .string("mpfr-128")))
@@ -149,7 +153,7 @@ struct AttentionCommand: ParsableCommand {
       }
     }
     if json { print(JSONText.object(report).document, terminator: "") }
-    try writeNPY(inputs.layout.outward(outBits ? try bits(output.o.values, output.format, output.o.shape)
+    try writeNPY(inputs.axes.outward(outBits ? try bits(output.o.values, output.format, output.o.shape)
                  : NPYArray(shape: output.o.shape, float32: output.o.values.map { Float($0) })), out)
   }
 
@@ -216,7 +220,7 @@ struct AttentionCommand: ParsableCommand {
 
   /// O (bits with --out-bits, else float32 values) to --out, and the LSE to --lse-out if given.
   func writeKernelOutputs(_ o: [UInt16], shape: [Int], format: FloatFormat, lse: [Float], lseShape: [Int]) throws {
-    try writeNPY(inputs.layout.outward(outBits ? NPYArray(shape: shape, uint16: o)
+    try writeNPY(inputs.axes.outward(outBits ? NPYArray(shape: shape, uint16: o)
                                                 : NPYArray(shape: shape, float32: o.map { Float(format.decode(UInt32($0))) })), out)
     if let lseOut { try writeNPY(NPYArray(shape: lseShape, float32: lse), lseOut) }
   }

@@ -59,19 +59,19 @@ struct ReferenceCommand: ParsableCommand {
     var redone: Int? = nil
     do {
       if noCertify {
-        output = try ReferenceAttention.compute(exact, options: inputs.options(), precision: precisionBits, threads: max(1, inputs.threads))
+        output = try ReferenceAttention.compute(exact, options: try inputs.options(), precision: precisionBits, threads: max(1, inputs.threads))
       } else if certify == .doubleWord {
-        let r = try ReferenceAttention.doubleWord(exact, options: inputs.options(), threads: max(1, inputs.threads))
+        let r = try ReferenceAttention.doubleWord(exact, options: try inputs.options(), threads: max(1, inputs.threads))
         (output, bound, redone) = (r.output, r.bound, r.fallbackRows)
       } else if certify == .bound {
-        (output, bound) = try ReferenceAttention.bounded(exact, options: inputs.options(), precision: precisionBits,
+        (output, bound) = try ReferenceAttention.bounded(exact, options: try inputs.options(), precision: precisionBits,
                                                          threads: max(1, inputs.threads))
       } else {
-        (output, certificate) = try ReferenceAttention.certified(exact, options: inputs.options(), precision: precisionBits,
+        (output, certificate) = try ReferenceAttention.certified(exact, options: try inputs.options(), precision: precisionBits,
                                                                  threads: max(1, inputs.threads))
       }
     }
-    try writeNPY(inputs.layout.outward(NPYArray(shape: output.shape, float64: output.values)), out)
+    try writeNPY(inputs.axes.outward(NPYArray(shape: output.shape, float64: output.values)), out)
     if json {
       var report: [(String, JSONText)] = [("precision_bits", .int(bound?.precision ?? precisionBits)), ("shape", .array(output.shape.map { .int($0) })),
                                           ("output", .string(out))]

@@ -130,7 +130,7 @@ def capture(path, model: torch.nn.Module | None = None, layers=None, heads=None)
                 m = m[..., keep_heads, :, :]
             tensors["mask"] = m
         for part, t in tensors.items():
-            record.tensors[f"{name}.{part}"] = t.to("cpu").contiguous()
+            record.tensors[f"{name}.{part}"] = t.to("cpu", copy=True).contiguous()  # a copy: the model may reuse its buffers
         record.entries.append(dict(name=name, call=call, layer=layer, forward=max(state["forward"], 0),
                                    shape={"q": list(q.shape), "k": list(k.shape), "v": list(v.shape)},
                                    dtype=str(q.dtype).replace("torch.", ""), is_causal=bool(is_causal),
