@@ -258,3 +258,13 @@ def test_torch_tensors_through_attention_and_the_fa3_twin():
     o, lse = fn.flash_attn_func(q, q, q, return_attn_probs=True)
     assert o.dtype == torch.bfloat16 and o.shape == q.shape and lse.dtype == torch.float32 and lse.shape == (1, 2, 40)
     assert (o.double() - out).abs().max().item() < 0.05
+
+
+def test_benchmark_script_prints_rows(repository):
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, str(repository / "python" / "benchmarks" / "model_forward.py"), "--seqlen", "32", "--repeats", "1",
+                          "--schemes", "fp32", "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = json.loads(run.stdout.splitlines()[0])
+    assert row["scheme"] == "fp32" and row["seqlen"] == 32 and row["emulated_ms"] > 0 and row["torch_ms"] > 0
