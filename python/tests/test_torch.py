@@ -173,6 +173,20 @@ def test_capture_records_every_call_and_reads_back(tmp_path):
     assert torch.equal(F.scaled_dot_product_attention(q, k, v, is_causal=True), out)
 
 
+def test_capture_of_3d_calls_and_masks(tmp_path):
+    q, k, v = (x[0] for x in qkv(hq=2, hkv=2))
+    mask = torch.rand(7, 11, generator=torch.Generator().manual_seed(3)) > 0.4
+    path = tmp_path / "m.safetensors"
+    with ft.capture(path):
+        own = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    info, tensors = ft.read_capture(path)
+    e = info["entries"][0]
+    assert e["mask"] and e["shape"]["q"] == [1, 2, 7, 16]
+    assert torch.equal(tensors["call0.mask"], mask) and torch.equal(tensors["call0.out"][0], own)
+    replay = ft.scaled_dot_product_attention(tensors["call0.q"], tensors["call0.k"], tensors["call0.v"], attn_mask=tensors["call0.mask"])
+    assert (replay[0] - own).abs().max().item() < 1e-5
+
+
 def test_capture_writes_whole_files_only(tmp_path):
     model, tokens = model_and_tokens(seqlen=16)
     path = tmp_path / "c.safetensors"

@@ -80,7 +80,7 @@ def capture(path, model: torch.nn.Module | None = None, layers=None, heads=None)
     status "interrupted" and the exception goes on).
 
     Entries are named `call{N}.q`, `.k`, `.v`, `.out` (and `.mask`), in the (batch, heads,
-    seqlen, head_dim) layout and dtype torch saw; the file's metadata key "flashnumerics" holds
+    seqlen, head_dim) layout (3-D calls get a batch axis of 1) and dtype torch saw; the file's metadata key "flashnumerics" holds
     JSON: {"format", "status", "entries": [{"name", "call", "layer", "forward", "shape",
     "dtype", "is_causal", "scale", "enable_gqa", "heads", "mask"}]}. `layer` is the call's index
     within one forward of `model` (given: counted per forward; else equal to `call`). `layers`
@@ -113,6 +113,8 @@ def capture(path, model: torch.nn.Module | None = None, layers=None, heads=None)
         if keep_layers is not None and layer not in keep_layers:
             return out
         q, k, v, o = (x.detach() for x in (query, key, value, out))
+        if q.dim() == 3:   # (heads, seqlen, head_dim): stored with a batch axis of 1
+            q, k, v, o = (x.unsqueeze(0) for x in (q, k, v, o))
         gqa = bool(enable_gqa) and q.shape[-3] != k.shape[-3]
         if keep_heads is not None:
             hq = q.shape[-3]
