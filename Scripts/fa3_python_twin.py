@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """flashnumerics.flash_attn_func against the real FA3 kernel (fa3_fwd_interface.flash_attn_func) on
 the same torch tensors: O and LSE bits, bf16 and float8_e4m3fn, several sizes, masks, GQA and
-descales. Prints a Markdown table (and writes it, with JSON, to --out when given). Without CUDA,
+descales. Prints a Markdown table (and writes it, with JSON, into --out-dir when given). Without CUDA,
 PyTorch or the fa3_fwd module it says so and exits 0 (nothing to compare).
 
-Usage: python3 Scripts/fa3_python_twin.py [--out DIR] [--threads N]
+Usage: python3 Scripts/fa3_python_twin.py [--out-dir DIR] [--threads N]
 """
 import argparse
 import json
@@ -15,7 +15,7 @@ import time
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out")
+    parser.add_argument("--out-dir", dest="out")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     try:

@@ -17,12 +17,12 @@ Paths (each `--cases N` random cases from `--seed`):
   kvcache-batch-idx flash_attn_with_kvcache(cache_batch_idx=...): caches of their own batch size,
                    entries picked (and repeated) per batch entry, with cache_seqlens or without
 
-Prints one JSON line per case and a Markdown summary; with --out DIR writes the summary
+Prints one JSON line per case and a Markdown summary; with --out-dir DIR writes the summary
 (fa3-surface.md, fa3-surface.json) and, with --fixtures N, the inputs and kernel outputs of the
 first N small cases of each path as .npz files (for replay without a GPU). Without CUDA, PyTorch
 or the fa3_fwd module it says so and exits 0. Exit 1 when any case differs.
 
-Usage: python3 Scripts/fa3_surface_twin.py [--cases 100] [--seed 0] [--out DIR] [--fixtures 3] [--threads N]
+Usage: python3 Scripts/fa3_surface_twin.py [--cases 100] [--seed 0] [--out-dir DIR] [--fixtures 3] [--threads N]
 """
 import argparse
 import json
@@ -183,7 +183,7 @@ def main():
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paths", default=",".join(PATHS))
-    parser.add_argument("--out")
+    parser.add_argument("--out-dir", dest="out")
     parser.add_argument("--fixtures", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()

@@ -28,6 +28,6 @@ python3 Scripts/mufu_fixture.py /tmp/mufu_probe "$OUT/mufu-h100.npy"
 echo "== FA3 kernel vs emulator"
 rm -rf "$WORK" "$WORK-fixture"
 time "$FLASHNUM" crosscheck --work-dir "$WORK" --reference-bits "$REFERENCE_BITS" --ablation \
-  --report "$OUT/crosscheck.md" --json "$OUT/crosscheck.json" --save-fixture "$WORK-fixture"
+  --out "$OUT/crosscheck.md" --save-fixture "$WORK-fixture" --json > "$OUT/crosscheck.json"
 tar cf - -C "$(dirname "$WORK")" "$(basename "$WORK")" "$(basename "$WORK")-fixture" | xz -T0 -3 | split -b 15M - "$OUT/crosscheck-cases.tar.xz."
 ls -la "$OUT"

@@ -13,8 +13,8 @@ echo "== FlashAttention-3 Table 3, reproduced (flashnum table fa3 --seq-len 2048
 "$bin" table fa3 --seq-len 2048 --head-dim 128 --seeds 0-1 --rotation-seeds 0-1
 echo "== Formats and a conversion"
 "$bin" formats
-"$bin" convert --format e4m3fn --overflow saturate notebooks-data/examples/outliers.npy out/outliers.e4m3fn.npy
-"$bin" convert --decode --format e4m3fn out/outliers.e4m3fn.npy out/outliers.e4m3fn.decoded.npy
+"$bin" convert --format e4m3fn --overflow saturate notebooks-data/examples/outliers.npy --out out/outliers.e4m3fn.npy
+"$bin" convert --decode --format e4m3fn out/outliers.e4m3fn.npy --out out/outliers.e4m3fn.decoded.npy
 echo "wrote out/outliers.e4m3fn.npy (codes) and out/outliers.e4m3fn.decoded.npy (their float32 values)"
 if python3 -c "import numpy" 2>/dev/null; then
   python3 - <<'PY'

@@ -13,7 +13,7 @@
 #
 # It refuses to run when tracked files differ from the commit, so that the tool it builds, and so
 # every file it writes, records that commit with git_dirty: false. Then `swift test --filter
-# ReadmeConsistencyTests` checks that the README's numbers and commands match the reports.
+# ReadmeConsistencyTests` checks that the numbers and commands the README and docs/ quote match the reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-"sweeps table regress p-overflow mechanism"}
@@ -29,23 +29,23 @@ timed() { local start=$SECONDS; "$@"; echo "regenerate: $* ($((SECONDS - start))
 
 if step sweeps; then
   for e in quick-fp8.yaml kernel-vs-model.json bf16q-fp8kv.yaml rotation.yaml; do
-    timed "$bin" sweep "notebooks-data/experiments/$e" --out "$results" --fresh --quiet
+    timed "$bin" sweep "notebooks-data/experiments/$e" --out-dir "$results" --fresh --quiet
   done
   for n in quick-fp8 kernel-vs-model bf16q-fp8kv; do
     rm -f Reports/"$n"-*.svg Reports/"$n"-*.png
-    timed "$bin" report "$results/$n.csv" --out Reports
+    timed "$bin" report "$results/$n.csv" --out-dir Reports
   done
   rm -f Reports/rotation-*.svg Reports/rotation-*.png
-  timed "$bin" report "$results/rotation.csv" --layout rotation --out Reports
+  timed "$bin" report "$results/rotation.csv" --layout rotation --out-dir Reports
 fi
 if step table; then
-  timed "$bin" table fa3 --seq-len 4096 --head-dim 128 --heads 1 --seeds 0-7 --rotation-seeds 0-7 --out Reports >/dev/null
+  timed "$bin" table fa3 --seq-len 4096 --head-dim 128 --heads 1 --seeds 0-7 --rotation-seeds 0-7 --out-dir Reports >/dev/null
 fi
 if step regress; then
   timed "$bin" regress --update
 fi
 if step p-overflow; then
-  timed "$bin" table p-overflow --out Reports >/dev/null
+  timed "$bin" table p-overflow --out-dir Reports >/dev/null
 fi
 if step mechanism; then
   python3 Scripts/rotation_mechanism.py > Reports/rotation-mechanism.md

@@ -89,7 +89,7 @@ public struct SlurmScripts: Sendable {
       #SBATCH --output=\(out)/logs/\(name)-%A_%a.out
       \(header.joined(separator: "\n"))
       set -euo pipefail
-      exec \(q(binary)) sweep \(q(experimentFile)) --out \(q(out)) --shard "$SLURM_ARRAY_TASK_ID/\(tasks)" --threads "${SLURM_CPUS_PER_TASK:-1}"
+      exec \(q(binary)) sweep \(q(experimentFile)) --out-dir \(q(out)) --shard "$SLURM_ARRAY_TASK_ID/\(tasks)" --threads "${SLURM_CPUS_PER_TASK:-1}"
 
       """
   }
@@ -113,8 +113,8 @@ public struct SlurmScripts: Sendable {
         if [ -f "$f" ]; then present+=("$f"); else echo "merge: shard $i of \(tasks) has no results (its task never ran or failed before its first point)"; status=1; fi
       done
       if [ ${#present[@]} -gt 0 ]; then
-        \(q(binary)) merge "${present[@]}" --out \(q(out)) --require-complete || status=1
-        \(q(binary)) report \(q(out))/\(q(name)).csv --out \(q(out))/report || status=1
+        \(q(binary)) merge "${present[@]}" --out-dir \(q(out)) --require-complete || status=1
+        \(q(binary)) report \(q(out))/\(q(name)).csv --out-dir \(q(out))/report || status=1
       fi
       exit $status
 

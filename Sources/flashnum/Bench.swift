@@ -38,8 +38,15 @@ final class BenchOutput {
   /// A Markdown line (not printed with --json).
   func line(_ text: String = "") { if !json { print(text) } }
 
-  /// A row of the JSON array (collected with --json).
-  func row(_ fields: [(String, JSONText)]) { rows.append(.object(fields)) }
+  /// A row of the JSON array (collected with --json; its text fields go to stderr as progress,
+  /// since stdout stays empty until the end).
+  func row(_ fields: [(String, JSONText)]) {
+    rows.append(.object(fields))
+    if json {
+      let label = fields.compactMap { if case .string(let s) = $0.1 { return s } else { return nil } }.joined(separator: " ")
+      note("bench: [\(rows.count)] \(label)")
+    }
+  }
 
   /// Prints the JSON array (with --json).
   func finish() { if json { print(JSONText.array(rows).document, terminator: "") } }

@@ -38,9 +38,10 @@ struct BenchAttention: ParsableCommand {
   @Flag(name: .customLong("no-peers"), help: "Skip the Python peers (NumPy + ml_dtypes, mpmath).") var noPeers = false
   @Option(name: .customLong("mpmath-rows"), help: "Query rows the mpmath peer computes (its time is per row × N).") var mpmathRows = 2
   @Option(help: "Folder of the peer scripts.") var scripts = "Scripts"
-  @Option(parsing: .upToNextOption,
-          help: "Parts to run (default: all): blocked (FP32 and FP8 blocked), fa3 (the FA3 schedule), reference, peers. Peers need blocked and reference.")
-  var only: [Part] = Part.allCases
+  @Option(name: .customLong("only"), parsing: .upToNextOption,
+          help: "Comma-separated parts to run (default: all): blocked (FP32 and FP8 blocked), fa3 (the FA3 schedule), reference, peers. Peers need blocked and reference.")
+  var onlyText: [String] = []
+  var only: [Part] { (try? commaList(onlyText, "--only", { Part(rawValue: $0) })).flatMap { $0.isEmpty ? nil : $0 } ?? Part.allCases }
   @Flag(help: "Print one JSON array of rows instead of the tables.") var json = false
 
   enum Part: String, CaseIterable, ExpressibleByArgument {
@@ -48,6 +49,7 @@ struct BenchAttention: ParsableCommand {
   }
 
   func validate() throws {
+    _ = try commaList(onlyText, "--only", { Part(rawValue: $0) })
     for (option, n) in [("--seq-len", seqLen), ("--reference-seq-len", referenceSeqLen)] {
       do { try AttentionShape(seqLenQ: n, headDim: headDim).validate() } catch { throw ValidationError("\(option) \(n), --head-dim \(headDim): \(error.description)") }
     }

@@ -32,11 +32,15 @@ struct BenchScaling: ParsableCommand {
       (and rows with engine, head_dim, time_exponent, memory_exponent).
       """)
 
-  @Option(name: .customLong("seq-lens"), parsing: .upToNextOption, help: "Sequence lengths (queries = keys).")
-  var seqLens: [Int] = [1024, 2048, 4096]
-  @Option(name: .customLong("head-dims"), parsing: .upToNextOption, help: "Head dims (64, 128, 256 for the FA3 schedule).")
-  var headDims: [Int] = [64, 128, 256]
-  @Option(parsing: .upToNextOption, help: "Engines: fa3, reference.") var engines: [Engine] = Engine.allCases
+  @Option(name: .customLong("seq-lens"), parsing: .upToNextOption, help: "Comma-separated sequence lengths (queries = keys). (default: 1024,2048,4096)")
+  var seqLensText: [String] = []
+  @Option(name: .customLong("head-dims"), parsing: .upToNextOption, help: "Comma-separated head dims (64, 128, 256 for the FA3 schedule). (default: 64,128,256)")
+  var headDimsText: [String] = []
+  @Option(name: .customLong("engines"), parsing: .upToNextOption, help: "Comma-separated engines: fa3, reference. (default: both)")
+  var enginesText: [String] = []
+  var seqLens: [Int] { (try? commaList(seqLensText, "--seq-lens", { Int($0) })).flatMap { $0.isEmpty ? nil : $0 } ?? [1024, 2048, 4096] }
+  var headDims: [Int] { (try? commaList(headDimsText, "--head-dims", { Int($0) })).flatMap { $0.isEmpty ? nil : $0 } ?? [64, 128, 256] }
+  var engines: [Engine] { (try? commaList(enginesText, "--engines", { Engine(rawValue: $0) })).flatMap { $0.isEmpty ? nil : $0 } ?? Engine.allCases }
   @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
   @Flag(help: "Print one JSON array of rows instead of the tables.") var json = false
   @Option(help: .hidden) var point: String?
@@ -45,7 +49,9 @@ struct BenchScaling: ParsableCommand {
 
   func validate() throws {
     try checkThreads(threads)
-    guard !seqLens.isEmpty, !headDims.isEmpty else { throw ValidationError("--seq-lens and --head-dims need at least one value") }
+    _ = try commaList(seqLensText, "--seq-lens", { Int($0) })
+    _ = try commaList(headDimsText, "--head-dims", { Int($0) })
+    _ = try commaList(enginesText, "--engines", { Engine(rawValue: $0) })
     for n in seqLens { try checkCount(n, 1...(1 << 20), "--seq-lens") }
     for d in headDims {
       guard [64, 96, 128, 192, 256].contains(d) else { throw ValidationError("--head-dims: \(d) is not a head dim of the FA3 schedule (64, 96, 128, 192, 256)") }

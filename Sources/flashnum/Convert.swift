@@ -26,15 +26,29 @@ struct Convert: ParsableCommand {
   @Option(name: .customLong("input-format"), help: "The format of the input's codes when it holds codes the file does not name (ml_dtypes V1/V2 arrays, uint8/uint16): decoded exactly, then rounded to --format.")
   var inputFormat: FloatFormat?
   @OptionGroup var roundingOptions: RoundingOptions
-  @Argument(help: "Input tensor: a .npy file, FILE.npz:KEY or FILE.safetensors:NAME.") var input: String
-  @Argument(help: "Output .npy file.") var output: String
+  @Argument(help: "Input tensor: a .npy file, FILE.npz:KEY or FILE.safetensors:NAME.") var inputs: [String] = []
+  @Option(name: .customLong("out"), help: "Output .npy file.") var outFile: String?
+  @OptionGroup var output: JSONFlag
 
-  func validate() throws { try checkOutputs([output], notAmong: [input]) }
+  var input: String { inputs.first ?? "" }
+  var out: String { outFile ?? "" }
+
+  func validate() throws {
+    if inputs.count == 2 && outFile == nil {
+      throw ValidationError("the output file goes after --out: flashnum convert \(inputs[0]) --out \(inputs[1])")
+    }
+    guard inputs.count == 1 else { throw ValidationError("give one input tensor (and the output with --out), got \(inputs.count) arguments") }
+    guard outFile != nil else { throw ValidationError("give the output file: --out FILE") }
+    try checkOutputs([out], notAmong: [input])
+  }
 
   func run() throws {
     let file = try TensorFile.read(input)
     if decode && inputFormat != nil { throw InputError("--input-format applies to encoding; --decode reads codes of --format") }
-    try writeNPY(decode ? decodeCodes(file.array) : encodeValues(file), output)
+    let result = try decode ? decodeCodes(file.array) : encodeValues(file)
+    try writeNPY(result, out)
+    output.emit(nil, json: .object([("input", .string(input)), ("output", .string(out)), ("format", .string(format.name)),
+                                    ("decode", .bool(decode)), ("shape", .array(result.shape.map { .int($0) })), ("dtype", .string("\(result.dtype)"))]))
   }
 
   /// The exact values of the input: its values, or its codes decoded in the format the file

@@ -45,9 +45,16 @@ struct Crosscheck: ParsableCommand {
   func validate() throws {
     try checkThreads(threads)
     if referenceBits != 0 { try checkCount(referenceBits, ReferenceAttention.precisions, "--reference-bits") }
+    if let oldReport { throw ValidationError("--report is now --out (the Markdown report's file): --out \(oldReport)") }
+    if let first = stray.first {
+      throw ValidationError("unexpected argument '\(first)'" + (output.json ? "; --json is a flag (JSON on stdout): --json > \(first)" : ""))
+    }
+    if let report { try checkOutputs([report], notAmong: [cases]) }
   }
-  @Option(help: "Write the Markdown report to this file.") var report: String?
-  @Option(help: "Write the results as JSON to this file.") var json: String?
+  @Option(name: .customLong("out"), help: "Write the Markdown report to this file (it also goes to stdout unless --json).") var report: String?
+  @Option(name: .customLong("report"), help: .hidden) var oldReport: String?
+  @OptionGroup var output: JSONFlag
+  @Argument(help: .hidden) var stray: [String] = []
   @Option(name: .customLong("save-fixture"), help: "Copy each case with at most --fixture-limit outputs (case.json, o.npy, lse.npy) into this directory.")
   var saveFixture: String?
   @Option(name: .customLong("fixture-limit"), help: "Largest O (elements) saved by --save-fixture.") var fixtureLimit = 52_000
@@ -148,11 +155,8 @@ struct Crosscheck: ParsableCommand {
     if !ablationRows.isEmpty { notes.append(ablationTable(ablationRows)) }
     let command = "flashnum " + CommandLine.arguments.dropFirst().joined(separator: " ")
     let markdown = FA3CrosscheckReport.markdown(rows, command: command, device: device, notes: notes)
-    print(markdown, terminator: "")
     if let report { try write(markdown, report) }
-    if let json {
-      try write(JSONText.array(rows.map(\.json)).document, json)
-    }
+    if output.json { print(JSONText.array(rows.map(\.json)).document, terminator: "") } else { print(markdown, terminator: "") }
     if workDir == nil { try? FileManager.default.removeItem(atPath: work) }
     if mismatch {
       note("crosscheck: some output bits differ from the kernel's")

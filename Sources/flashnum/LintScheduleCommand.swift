@@ -1,4 +1,5 @@
 import ArgumentParser
+import Measurement
 import Attention
 
 /// `flashnum lint-schedule`: whether an FA3-style schedule can push P past its format's range.
@@ -17,6 +18,7 @@ struct LintScheduleCommand: ParsableCommand {
   @Option(name: .customLong("head-dim"), help: "Head dimension (picks the kernel's tiles).") var headDim = 128
   @Option(name: .customLong("fa3-set"), help: "Change one schedule parameter, NAME=VALUE (repeatable); names: \(FA3Schedule.parameterNames.joined(separator: ", ")).")
   var fa3Set: [String] = []
+  @OptionGroup var output: JSONFlag
 
   func run() throws {
     guard let e = FA3Inputs.Element(rawValue: element) else { throw ValidationError("--element must be bf16, fp16 or e4m3fn, got '\(element)'") }
@@ -29,11 +31,9 @@ struct LintScheduleCommand: ParsableCommand {
     }
     let problems = schedule.lint(element: e)
     let (largest, limit) = schedule.probabilityRange(element: e)
-    if problems.isEmpty {
-      print("ok: P ≤ \(largest), within its format's largest \(limit) (\(schedule))")
-      return
-    }
-    for p in problems { print(p) }
-    throw ExitCode(1)
+    output.emit(problems.isEmpty ? "ok: P ≤ \(largest), within its format's largest \(limit) (\(schedule))" : problems.joined(separator: "\n"),
+                json: .object([("ok", .bool(problems.isEmpty)), ("largest_p", .double(largest)), ("format_largest", .double(limit)),
+                               ("schedule", .string("\(schedule)")), ("problems", .array(problems.map { .string($0) }))]))
+    if !problems.isEmpty { throw ExitCode(1) }
   }
 }

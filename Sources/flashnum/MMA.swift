@@ -1,5 +1,6 @@
 import Hopper
 import ArgumentParser
+import Measurement
 import Experiments
 import NPY
 import LowPrecision
@@ -43,5 +44,8 @@ struct MMA: ParsableCommand {
     // An empty output needs no step (and T may be huge when M or N is 0).
     let d = t == 0 || m == 0 || n == 0 ? [] : op.tiles(a: ac, b: bc, c: cc, tiles: t, m: m, n: n, k: k)
     try writeNPY(NPYArray(shape: [t, m, n], uint32: d), outPath)
+    output.emit(nil, json: .object([("instruction", .string(op.rawValue)), ("output", .string(outPath)),
+                                    ("shape", .array([t, m, n].map { .int($0) }))]))
   }
+  @OptionGroup var output: JSONFlag
 }

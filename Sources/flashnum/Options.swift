@@ -3,6 +3,7 @@ import ArgumentParser
 import NPY
 import Experiments
 import LowPrecision
+import Measurement
 
 extension FloatFormat: ExpressibleByArgument {
   public init?(argument: String) {
@@ -95,4 +96,41 @@ func checkOutputs(_ outputs: [String?], notAmong inputs: [String?]) throws {
     }
     guard FileManager.default.isWritableFile(atPath: folder) else { throw ValidationError("cannot write \(out): the folder \(folder) is not writable") }
   }
+}
+
+// MARK: Conventions shared by every subcommand (docs/cli-conventions.md)
+
+/// `--out` names the one file a command writes; a command that writes several files takes
+/// `--out-dir`. This group sits in the folder-writing commands and refuses `--out` there with
+/// the spelling to use.
+struct FolderOutputConvention: ParsableArguments {
+  @Option(name: .customLong("out"), help: .hidden) var out: String?
+
+  func validate() throws {
+    if let out { throw ValidationError("--out names one output file; this command writes a folder: --out-dir \(out)") }
+  }
+}
+
+/// `--json`: the command's results as one JSON value on stdout, and nothing else there.
+struct JSONFlag: ParsableArguments {
+  @Flag(help: "Print the results as one JSON value on stdout (nothing else goes to stdout).") var json = false
+
+  /// Prints `object` as JSON with `--json`, else `text` (when given).
+  func emit(_ text: @autoclosure () -> String?, json object: @autoclosure () -> JSONText) {
+    if json { print(object().document, terminator: "") } else if let t = text() { print(t) }
+  }
+}
+
+/// One list syntax: comma-separated values in one argument (`--seq-lens 512,1024`). Options
+/// declared with `.upToNextOption` collect what follows; more than one argument is the old
+/// space-separated spelling, refused with the comma form.
+func commaList<T>(_ given: [String], _ option: String, _ parse: (String) -> T?) throws -> [T] {
+  if given.count > 1 { throw ValidationError("\(option) takes one comma-separated list: \(option) \(given.joined(separator: ","))") }
+  guard let text = given.first else { return [] }
+  var out: [T] = []
+  for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+    guard !item.isEmpty, let value = parse(item) else { throw ValidationError("\(option): '\(item)' is not a valid value (in '\(text)')") }
+    out.append(value)
+  }
+  return out
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Measurement
 import Experiments
 import Foundation
 
@@ -8,16 +9,18 @@ struct SlurmCommand: ParsableCommand {
     commandName: "slurm",
     abstract: "Write (and with --submit, submit) a Slurm job array that runs a sweep's shards, and a job that merges and reports them.",
     discussion: """
-      Writes OUT/NAME.array.sbatch (task I of N runs `flashnum sweep FILE --shard I/N --threads \
-      $SLURM_CPUS_PER_TASK` into OUT, resuming its own shard file when requeued) and \
-      OUT/NAME.merge.sbatch (after every task has ended, however: merges the shards that exist with \
+      Writes DIR/NAME.array.sbatch (task I of N runs `flashnum sweep FILE --shard I/N --threads \
+      $SLURM_CPUS_PER_TASK` into DIR (--out-dir), resuming its own shard file when requeued) and \
+      DIR/NAME.merge.sbatch (after every task has ended, however: merges the shards that exist with \
       --require-complete, names each shard that is missing or short, writes the report to \
-      OUT/report, and exits 1 when any is). Both are plain scripts to read and edit. With --submit, \
+      DIR/report, and exits 1 when any is). Both are plain scripts to read and edit. With --submit, \
       submits both (the merge with --dependency=afterany on the array) and prints the job ids.
       """)
 
   @Argument(help: "Experiment file (.yaml, .yml or .json).") var file: String
-  @Option(name: .customLong("out"), help: "Results directory (shared by the tasks).") var directory = "notebooks-data/results"
+  @Option(name: .customLong("out-dir"), help: "Results directory (shared by the tasks).") var directory = "notebooks-data/results"
+  @OptionGroup var folder: FolderOutputConvention
+  @OptionGroup var output: JSONFlag
   @Option(help: "Array tasks, one shard each.") var tasks: Int
   @Option(name: .customLong("cpus-per-task"), help: "CPUs per task (its sweep threads).") var cpusPerTask = 1
   @Option(help: "Partition (sbatch --partition).") var partition: String?
@@ -53,9 +56,12 @@ struct SlurmCommand: ParsableCommand {
     for (path, text) in [(arrayPath, array), (mergePath, merge)] {
       do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw InputError("cannot write \(path): \(error.localizedDescription)") }
     }
-    print("slurm: wrote \(arrayPath) (\(tasks) tasks over \(points) points) and \(mergePath)")
+    let written: [(String, JSONText)] = [("array_script", .string(arrayPath)), ("merge_script", .string(mergePath)), ("tasks", .int(tasks)),
+                                          ("points", .int(points))]
+    if !output.json { print("slurm: wrote \(arrayPath) (\(tasks) tasks over \(points) points) and \(mergePath)") }
     guard submit else {
-      print("slurm: submit with: id=$(sbatch --parsable \(arrayPath)) && sbatch --dependency=afterany:$id \(mergePath)")
+      output.emit("slurm: submit with: id=$(sbatch --parsable \(arrayPath)) && sbatch --dependency=afterany:$id \(mergePath)",
+                  json: .object(written + [("submitted", .bool(false))]))
       return
     }
     func sbatch(_ arguments: [String]) throws -> String {
@@ -67,6 +73,7 @@ struct SlurmCommand: ParsableCommand {
     }
     let arrayJob = try sbatch([arrayPath])
     let mergeJob = try sbatch(["--dependency=afterany:\(arrayJob)", mergePath])
-    print("slurm: submitted array job \(arrayJob) and merge job \(mergeJob)")
+    output.emit("slurm: submitted array job \(arrayJob) and merge job \(mergeJob)",
+                json: .object(written + [("submitted", .bool(true)), ("array_job", .string(arrayJob)), ("merge_job", .string(mergeJob))]))
   }
 }

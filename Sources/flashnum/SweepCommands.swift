@@ -1,6 +1,7 @@
 import Reporting
 import Experiments
 import ArgumentParser
+import Measurement
 import Attention
 import Foundation
 import NPY
@@ -13,14 +14,16 @@ struct SweepCommand: ParsableCommand {
     abstract: "Run an experiment file's grid; write CSV and JSON results with provenance.",
     discussion: """
       The experiment file (YAML or JSON) names schemes, algorithms, sizes, masks, distributions, seeds and \
-      metrics; see notebooks-data/experiments/ and the README. Results go to DIR/NAME.csv (a row appended \
+      metrics; see notebooks-data/experiments/ and docs/experiments.md. Results go to DIR/NAME.csv (a row appended \
       as each point completes) and DIR/NAME.json. Rerunning resumes: finished points are skipped. \
       --shard I/N runs every N-th input configuration (files NAME.shard-I-of-N.*); join shards with \
       `flashnum merge`. Progress (done/total, elapsed, time left) goes to stderr.
       """)
 
   @Argument(help: "Experiment file (.yaml, .yml or .json).") var file: String
-  @Option(name: .customLong("out"), help: "Results directory.") var directory = "notebooks-data/results"
+  @Option(name: .customLong("out-dir"), help: "Results directory.") var directory = "notebooks-data/results"
+  @OptionGroup var folder: FolderOutputConvention
+  @OptionGroup var output: JSONFlag
   @Option(help: "Run shard I of N (1 ≤ I ≤ N), e.g. 2/4.") var shard: String?
   @Option(help: "Worker threads per point (results do not depend on it).")
   var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -47,9 +50,9 @@ struct SweepCommand: ParsableCommand {
     let results: SweepResults
     do {
       results = try sweep.run(fresh: fresh, started: {
-        if !quiet { note("sweep: \(experiment.name): \(total) points\(shard.map { " (shard \($0) of a \(experiment.points.count)-point grid)" } ?? "") → \(sweep.paths.csv)") }
+        if !quiet && !output.json { note("sweep: \(experiment.name): \(total) points\(shard.map { " (shard \($0) of a \(experiment.points.count)-point grid)" } ?? "") → \(sweep.paths.csv)") }
       }, progress: { p in
-        guard !quiet else { return }
+        guard !quiet && !output.json else { return }
         let r = p.row
         let rmse = r.metrics["rmse"].map { String(format: " rmse %.3e", $0) } ?? ""
         let left = p.remaining.map { " left ~\(duration($0))" } ?? ""
@@ -57,7 +60,9 @@ struct SweepCommand: ParsableCommand {
           "sweep: [\(p.done)/\(p.total)] \(String(format: "%3.0f", 100 * Double(p.done) / Double(max(1, p.total))))% elapsed \(duration(p.elapsed))\(left) | \(r.scheme) \(r.algorithm) N=\(r.seqLen) d=\(r.headDim) \(r.causal ? "causal " : "")\(r.distribution) seed \(r.seed)\(rmse)\n".utf8))
       }, note: { note("sweep: \($0)") })
     }
-    print("sweep: \(results.rows.count)/\(total) points in \(sweep.paths.csv) and \(sweep.paths.json)")
+    output.emit("sweep: \(results.rows.count)/\(total) points in \(sweep.paths.csv) and \(sweep.paths.json)",
+                json: .object([("experiment", .string(experiment.name)), ("points", .int(results.rows.count)), ("total", .int(total)),
+                               ("csv", .string(sweep.paths.csv)), ("json", .string(sweep.paths.json))]))
   }
 }
 
@@ -69,7 +74,9 @@ struct MergeCommand: ParsableCommand {
     discussion: "Every file must come from the same experiment file (same fingerprint). Writes DIR/NAME.csv and DIR/NAME.json.")
 
   @Argument(help: "Shard result files (.csv or .json).") var files: [String]
-  @Option(name: .customLong("out"), help: "Output directory (default: the first file's).") var directory: String?
+  @Option(name: .customLong("out-dir"), help: "Output directory (default: the first file's).") var directory: String?
+  @OptionGroup var folder: FolderOutputConvention
+  @OptionGroup var output: JSONFlag
   @Option(help: "Output name (default: the experiment's name).") var name: String?
   @Flag(name: .customLong("require-complete"), help: "Exit 1 when grid points are missing.") var requireComplete = false
 
@@ -85,12 +92,14 @@ struct MergeCommand: ParsableCommand {
     let lock = try ResultsLock(directory: dir, name: outName)
     defer { withExtendedLifetime(lock) {} }
     let (csv, json) = SweepResults.paths(directory: dir, name: outName)
-    if files.contains(csv) || files.contains(json) { throw InputError("merge: the output \(csv) is one of the inputs; use --name or --out") }
+    if files.contains(csv) || files.contains(json) { throw InputError("merge: the output \(csv) is one of the inputs; use --name or --out-dir") }
     do {
       try SweepResults.writeAtomically(Data(merged.results.csv().utf8), to: csv)
       try SweepResults.writeAtomically(merged.results.json(), to: json)
     }
-    print("merge: \(merged.results.rows.count) points from \(files.count) files in \(csv) and \(json)")
+    output.emit("merge: \(merged.results.rows.count) points from \(files.count) files in \(csv) and \(json)",
+                json: .object([("points", .int(merged.results.rows.count)), ("files", .int(files.count)), ("missing", .int(merged.missing)),
+                               ("csv", .string(csv)), ("json", .string(json))]))
     if merged.missing > 0 {
       note("merge: \(merged.missing) grid points are in none of the files")
       if requireComplete { throw ExitCode(1) }
@@ -109,7 +118,9 @@ struct ReportCommand: ParsableCommand {
       """)
 
   @Argument(help: "Results file (.csv or .json) from sweep or merge.") var file: String
-  @Option(name: .customLong("out"), help: "Report directory.") var directory = "Reports"
+  @Option(name: .customLong("out-dir"), help: "Report directory.") var directory = "Reports"
+  @OptionGroup var folder: FolderOutputConvention
+  @OptionGroup var output: JSONFlag
   @Option(help: "Report name (default: the experiment's name): writes NAME.md and NAME-*.svg.") var name: String?
   @Option(help: "sweep (tables per scheme, paired comparisons, RMSE curves and heatmaps) or rotation (schemes named BASE+ROTATION: paired ratios to no rotation per format and scaling).")
   var layout: Layout = .sweep
@@ -148,8 +159,9 @@ struct ReportCommand: ParsableCommand {
       }
       try SweepResults.writeAtomically(Data(text.utf8), to: base.appendingPathComponent(reportName + ".md"))
     }
-    print("report: \(base.appendingPathComponent(reportName + ".md")) with \(figures.count) figures"
-          + (pngs > 0 ? " (SVG and PNG)" : ""))
+    output.emit("report: \(base.appendingPathComponent(reportName + ".md")) with \(figures.count) figures" + (pngs > 0 ? " (SVG and PNG)" : ""),
+                json: .object([("report", .string(base.appendingPathComponent(reportName + ".md"))), ("figures", .int(figures.count)),
+                               ("png", .bool(pngs > 0))]))
   }
 }
 
@@ -174,8 +186,8 @@ func renderPNG(of svg: String) throws -> Bool {
   }
 }
 
-/// Creates the folder `--out` names (and its parents), or says that it is a file.
-func makeOutputFolder(_ path: String, option: String = "--out") throws {
+/// Creates the folder `--out-dir` names (and its parents), or says that it is a file.
+func makeOutputFolder(_ path: String, option: String = "--out-dir") throws {
   var isFolder: ObjCBool = false
   if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
     throw InputError("\(option) \(path) is a file, not a folder")

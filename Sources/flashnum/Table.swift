@@ -74,8 +74,9 @@ struct Table: ParsableCommand {
     }
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
     @Flag(help: "JSON on stdout (the same as --format json, as attention, reference and regress take it).") var json = false
-    @Option(name: .customLong("out"), help: "Folder to write fa3-table.md, .csv, .json and the figure into (default: write nothing).")
+    @Option(name: .customLong("out-dir"), help: "Folder to write fa3-table.md, .csv, .json and the figure into (default: write nothing).")
     var out: String?
+    @OptionGroup var folder: FolderOutputConvention
 
     func run() throws {
       var c = FA3Table.Configuration()
@@ -99,7 +100,7 @@ struct Table: ParsableCommand {
       guard let out else { return }
       let reference = fp64Reference ? " --fp64-reference" : referenceBits.map { " --reference-bits \($0)" } ?? ""
       let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) "
-        + "--seeds \(seeds) --rotation-seeds \(rotationSeeds)\(reference) --out DIR"
+        + "--seeds \(seeds) --rotation-seeds \(rotationSeeds)\(reference) --out-dir DIR"
       let figure = "fa3-table-rmse.svg"
       var report = "# FlashAttention-3 Table 3, reproduced\n\nMade by `\(command)` (\(ToolIdentity.description)).\n\n" + table.markdown()
       report += "\n![RMSE per method: median and range over seeds, and the paper's RMSE](\(figure))\n"
@@ -126,8 +127,8 @@ struct Table: ParsableCommand {
       discussion: """
         Runs the bit-exact FA3 schedule on e4m3fn Gaussian inputs with P's offset and a stale-maximum threshold \
         (--fa3-set probabilityOffset, rescaleThreshold) for four variants, P in e4m3fn and e5m2, over sequence \
-        lengths and logit standard deviations; prints the Markdown report, and with --out DIR writes it to \
-        DIR/fp8-p-overflow.md (without --out nothing is written). Progress goes to stderr.
+        lengths and logit standard deviations; prints the Markdown report (--json: the rows as JSON), and with \
+        --out-dir DIR writes it to DIR/fp8-p-overflow.md (without it nothing is written). Progress goes to stderr.
         """)
 
     @Option(name: .customLong("seq-lens"), help: "Comma-separated sequence lengths (queries = keys).") var seqLens = "1024,4096"
@@ -137,7 +138,9 @@ struct Table: ParsableCommand {
     @Option(name: .customLong("head-dim"), help: "Head dimension (16...256, a multiple of 16).") var headDim = 128
     @Option(help: "Number of heads.") var heads = 2
     @Option(help: "Worker threads (results do not depend on it).") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(name: .customLong("out"), help: "Folder to write fp8-p-overflow.md into (default: write nothing).") var out: String?
+    @Option(name: .customLong("out-dir"), help: "Folder to write fp8-p-overflow.md into (default: write nothing).") var out: String?
+    @OptionGroup var folder: FolderOutputConvention
+    @OptionGroup var output: JSONFlag
 
     func list<T: LosslessStringConvertible>(_ text: String, _ option: String, _ valid: (T) -> Bool) throws -> [T] {
       let items = text.split(separator: ",", omittingEmptySubsequences: false).map { T(String($0).trimmingCharacters(in: .whitespaces)) }
@@ -166,9 +169,18 @@ struct Table: ParsableCommand {
       let table: POverflowTable
       do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
       let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --residues \(residues) "
-        + "--head-dim \(headDim) --heads \(heads)" + (out == nil ? "" : " --out DIR")
+        + "--head-dim \(headDim) --heads \(heads)" + (out == nil ? "" : " --out-dir DIR")
       var text = table.markdown(command: command)
-      print(text, terminator: "")
+      if output.json {
+        print(JSONText.array(table.rows.map { r in
+          .object([("variant", .string(r.variant.name)), ("offset", .int(r.variant.offset)),
+                   ("threshold", r.variant.threshold.map { .double(Double($0)) } ?? .null), ("cell", .string(r.cell.label)),
+                   ("seq_len", .int(r.cell.seqLen)), ("logit_std", .double(r.cell.logitStd)),
+                   ("rmse_e4m3", .array(r.e4m3.map { .double($0) })), ("rmse_e5m2", .array(r.e5m2.map { .double($0) }))])
+        }).document, terminator: "")
+      } else {
+        print(text, terminator: "")
+      }
       guard let out else { return }
       let figures = table.figures()
       if !figures.isEmpty { text += "\n## Figures\n\n" }

@@ -26,7 +26,7 @@ final class SchemeFileTests: XCTestCase {
       odd.summary = "two\nlines\r\twith \"quotes\" and \\ backslash"
       XCTAssertEqual(try SchemeFile.parse(SchemeFile.text(for: odd), file: "odd.yaml", shippedNames: true)[0].summary, odd.summary)
       let committed = try String(contentsOf: Self.repository.appendingPathComponent("schemes/\(s.name).yaml"), encoding: .utf8)
-      XCTAssertEqual(committed, text, "schemes/\(s.name).yaml is stale: flashnum schemes --export schemes")
+      XCTAssertEqual(committed, text, "schemes/\(s.name).yaml is stale: flashnum schemes --out-dir schemes")
     }
     let files = try FileManager.default.contentsOfDirectory(atPath: Self.repository.appendingPathComponent("schemes").path)
     XCTAssertEqual(Set(files.filter { $0.hasSuffix(".yaml") }), Set(AttentionScheme.shipped.map { "\($0.name).yaml" }))

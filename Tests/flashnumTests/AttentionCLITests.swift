@@ -91,7 +91,7 @@ final class AttentionCLITests: CLITestCase {
     XCTAssertTrue(fa3.allSatisfy { $0["seq_len"] as? Int == 128 && $0["seconds"] is Double })
     let mma = try rows(["mma", "--rows", "64", "--repeats", "1"])
     XCTAssertEqual(mma.count, 4)
-    let scaling = try rows(["scaling", "--seq-lens", "64", "128", "--head-dims", "64", "--engines", "reference", "--threads", "1"])
+    let scaling = try rows(["scaling", "--seq-lens", "64,128", "--head-dims", "64", "--engines", "reference", "--threads", "1"])
     let points = scaling.filter { $0["seq_len"] != nil }
     XCTAssertEqual(points.compactMap { $0["seq_len"] as? Int }, [64, 128])
     XCTAssertTrue(points.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && $0["seconds"] is Double })
@@ -200,8 +200,9 @@ final class AttentionCLITests: CLITestCase {
     let listed = try self.run(["schemes", file, "--definitions"])
     XCTAssertEqual(listed.status, 0, listed.stderr)
     XCTAssertTrue(listed.stdout.contains("nv  #") && listed.stdout.contains("e2m1:nearest-even:saturate/nvfp4(16)"), listed.stdout)
-    XCTAssertEqual(try self.run(["schemes", "--export", path("exported")]).status, 0)
-    try assertBadInput(["schemes", "--export", file], "--export \(file) is a file, not a folder")
+    XCTAssertEqual(try self.run(["schemes", "--out-dir", path("exported")]).status, 0)
+    try assertBadInput(["schemes", "--out-dir", file], "--out-dir \(file) is a file, not a folder")
+    try assertBadInput(["schemes", "--export", path("x")], "--export is now --out-dir")
     let check = try self.run(["schemes", path("exported/fa3-fp8-per-block-hadamard.yaml")])
     XCTAssertTrue(check.stdout.contains("(the shipped definition)"), check.stdout)
   }
@@ -287,7 +288,7 @@ final class AttentionCLITests: CLITestCase {
     }
   }
 
-  /// `table fa3` writes only into `--out`: run in an empty folder without it, the folder stays
+  /// `table fa3` writes only into `--out-dir`: run in an empty folder without it, the folder stays
   /// empty; with it, the report, CSV (a line per sample), JSON and figure are there.
   func testTableFA3WritesOnlyWhereOutSays() throws {
     let empty = directory.appendingPathComponent("empty")
@@ -297,7 +298,7 @@ final class AttentionCLITests: CLITestCase {
     let quiet = try self.run(small, in: empty)
     XCTAssertEqual(quiet.status, 0, quiet.stderr)
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty.path), [])
-    let r = try self.run(small + ["--format", "json", "--out", path("table")], in: empty)
+    let r = try self.run(small + ["--format", "json", "--out-dir", path("table")], in: empty)
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty.path), [])
     let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
@@ -330,11 +331,14 @@ final class CrosscheckCLITests: CLITestCase {
       try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.kernelFixtures + "/" + name + "/case.json")))
     }
     try JSONSerialization.data(withJSONObject: cases).write(to: URL(fileURLWithPath: path("cases.json")))
-    let r = try run(["crosscheck", "--cases", path("cases.json"), "--reference-bits", "0", "--kernel-outputs", Self.kernelFixtures,
-                     "--json", path("cc.json"), "--threads", "2"])
+    let common = ["crosscheck", "--cases", path("cases.json"), "--reference-bits", "0", "--kernel-outputs", Self.kernelFixtures, "--threads", "2"]
+    let r = try run(common + ["--out", path("cc.md")])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertEqual(r.stdout.components(separatedBy: "| 100.000 % | 100.000 % | 0 |").count - 1, 3, r.stdout)
-    let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("cc.json")))) as? [[String: Any]]
+    XCTAssertEqual(try String(contentsOfFile: path("cc.md"), encoding: .utf8), r.stdout)
+    let j = try run(common + ["--json"])
+    XCTAssertEqual(j.status, 0, j.stderr)
+    let rows = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [[String: Any]]
     XCTAssertEqual(rows?.count, 3)
   }
 
@@ -483,7 +487,7 @@ final class RegressCLITests: CLITestCase {
   }
 
   func testUsageErrorsAreWholeWithAllowedValuesAndSuggestions() throws {
-    let c = try run(["convert", "--format", "e3m4", path("a.npy"), path("b.npy")])
+    let c = try run(["convert", "--format", "e3m4", path("a.npy"), "--out", path("b.npy")])
     XCTAssertEqual(c.status, 2)
     for format in ["e4m3fn", "e5m2", "bf16", "fp16", "e2m1"] { XCTAssertTrue(c.stderr.contains(" \(format),") || c.stderr.hasSuffix(" \(format)\n"), c.stderr) }
     let a = try run(["attention", "--algoritm", "fa3"])
@@ -546,7 +550,7 @@ final class RegressCLITests: CLITestCase {
     // An output that is an input, by another spelling or through a symbolic link, is refused.
     try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", directory.path + "/./q.npy"], "is also an input")
     try FileManager.default.createSymbolicLink(atPath: path("link.npy"), withDestinationPath: q)
-    try assertBadInput(["convert", "--format", "e4m3fn", q, path("link.npy")], "is also an input")
+    try assertBadInput(["convert", "--format", "e4m3fn", q, "--out", path("link.npy")], "is also an input")
     try assertBadInput(["reference"] + io + ["--out", path("link.npy")], "is also an input")
     XCTAssertEqual(try NPYFile.read(q).float32, [Float](repeating: 0.5, count: 64), "the input is untouched")
   }

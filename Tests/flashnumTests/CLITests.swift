@@ -92,14 +92,14 @@ final class CLITests: CLITestCase {
     let values = (0..<5000).map { _ in Float.random(in: -600...600, using: &rng) } + [0, -0.0, 1e-5, 464, 465]
     let input = try write(NPYArray(shape: [values.count], float32: values), "x.npy")
     for format in [FloatFormat.e4m3fn, .e5m2, .bf16, .fp16, .e4m3fnuz, .e8m0] {
-      let r = try run(["convert", "--format", format.name, input, path("codes.npy")])
+      let r = try run(["convert", "--format", format.name, input, "--out", path("codes.npy")])
       XCTAssertEqual(r.status, 0, r.stderr)
       let codes = try NPYFile.read(path("codes.npy"))
       let rounding = Rounding(.nearestEven, overflow: format.naturalOverflow)
       let expected = values.map { format.encode($0, rounding) }
       let got = format.bitWidth <= 8 ? codes.uint8!.map(UInt32.init) : codes.uint16!.map(UInt32.init)
       XCTAssertEqual(got, expected, format.name)
-      XCTAssertEqual(try run(["convert", "--decode", "--format", format.name, path("codes.npy"), path("back.npy")]).status, 0)
+      XCTAssertEqual(try run(["convert", "--decode", "--format", format.name, path("codes.npy"), "--out", path("back.npy")]).status, 0)
       let back = try NPYFile.read(path("back.npy")).float32!
       for (c, v) in zip(expected, back) {
         let want = Float(format.decode(c))
@@ -110,17 +110,17 @@ final class CLITests: CLITestCase {
 
   func testFloat64InputIsRoundedOnce() throws {
     let input = try write(NPYArray(shape: [2], float64: [1.0625, 1.0625 + 0x1p-40]), "d.npy")
-    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", input, "--out", path("o.npy")]).status, 0)
     XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x38, 0x39])
   }
 
   func testRoundingOptions() throws {
     let input = try write(NPYArray(shape: [3], float32: [1.03, -1.03, 500]), "x.npy")
-    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--rounding", "up", "--overflow", "saturate", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--rounding", "up", "--overflow", "saturate", input, "--out", path("o.npy")]).status, 0)
     XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x39, 0xB8, 0x7E])
     let values = (0..<10_000).map { _ in Float(1.03) }
     let many = try write(NPYArray(shape: [100, 100], float32: values), "many.npy")
-    let args = ["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "7", "--random-bits", "8", many]
+    let args = ["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "7", "--random-bits", "8", many, "--out"]
     XCTAssertEqual(try run(args + [path("s1.npy")]).status, 0)
     XCTAssertEqual(try run(args + [path("s2.npy")]).status, 0)
     let s1 = try NPYFile.read(path("s1.npy")), s2 = try NPYFile.read(path("s2.npy"))
@@ -132,18 +132,18 @@ final class CLITests: CLITestCase {
 
   func testNaNAndInfinityInputsAreEncodedAndCounted() throws {
     let input = try write(NPYArray(shape: [3], float32: [.nan, .infinity, 1]), "x.npy")
-    let r = try run(["convert", "--format", "e4m3fn", input, path("o.npy")])
+    let r = try run(["convert", "--format", "e4m3fn", input, "--out", path("o.npy")])
     XCTAssertEqual(r.status, 0)
     XCTAssertTrue(r.stderr.contains("1 NaN and 1 infinite"), r.stderr)
     XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x7F, 0x7F, 0x38])
-    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--overflow", "saturate", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--overflow", "saturate", input, "--out", path("o.npy")]).status, 0)
     XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x7F, 0x7E, 0x38])
-    try assertBadInput(["convert", "--format", "e2m1", "--overflow", "saturate", input, path("o.npy")], "has no NaN")
+    try assertBadInput(["convert", "--format", "e2m1", "--overflow", "saturate", input, "--out", path("o.npy")], "has no NaN")
   }
 
   func testEmptyArrayGivesEmptyOutput() throws {
     let input = try write(NPYArray(shape: [0, 4], float32: []), "e.npy")
-    XCTAssertEqual(try run(["convert", "--format", "bf16", input, path("o.npy")]).status, 0)
+    XCTAssertEqual(try run(["convert", "--format", "bf16", input, "--out", path("o.npy")]).status, 0)
     let out = try NPYFile.read(path("o.npy"))
     XCTAssertEqual(out.shape, [0, 4])
     XCTAssertEqual(out.dtype, .uint16)
@@ -156,7 +156,7 @@ final class CLITests: CLITestCase {
     let bf16 = (0..<4096).map { _ in UInt16(truncatingIfNeeded: rng.next()) }
     // ml_dtypes writes bfloat16 arrays as '<V2' (raw 16-bit codes).
     let raw = try write(NPYArray(shape: [64, 64], dtype: .raw16, bytes: bf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }), "bf16.npy")
-    let r = try run(["convert", "--format", "float8_e4m3fn", "--input-format", "bfloat16", "--overflow", "saturate", raw, path("fp8.npy")])
+    let r = try run(["convert", "--format", "float8_e4m3fn", "--input-format", "bfloat16", "--overflow", "saturate", raw, "--out", path("fp8.npy")])
     XCTAssertEqual(r.status, 0, r.stderr)
     // Oracle: a bf16 code's value is its bits shifted into a float32's top half.
     let rounding = Rounding(.nearestEven, overflow: .saturate)
@@ -164,13 +164,13 @@ final class CLITests: CLITestCase {
     XCTAssertEqual(try NPYFile.read(path("fp8.npy")).uint8, expected)
     XCTAssertEqual(try NPYFile.read(path("fp8.npy")).shape, [64, 64])
     // The canonical names give the same bytes.
-    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--input-format", "bf16", "--overflow", "saturate", raw, path("fp8b.npy")]).status, 0)
+    XCTAssertEqual(try run(["convert", "--format", "e4m3fn", "--input-format", "bf16", "--overflow", "saturate", raw, "--out", path("fp8b.npy")]).status, 0)
     XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("fp8.npy"))), try Data(contentsOf: URL(fileURLWithPath: path("fp8b.npy"))))
     let values = try write(NPYArray(shape: [2], float32: [1, 2]), "v.npy")
-    try assertBadInput(["convert", "--format", "e4m3fn", "--input-format", "bf16", values, path("o.npy")], "holds float32 values, not codes")
-    try assertBadInput(["convert", "--format", "e4m3fn", raw, path("o.npy")], "name their format with --input-format")
-    try assertBadInput(["convert", "--format", "float8_e9m9", values, path("o.npy")], "float8_e9m9")
-    try assertBadInput(["convert", "--decode", "--format", "e4m3fn", "--input-format", "bf16", raw, path("o.npy")], "--input-format applies to encoding")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--input-format", "bf16", values, "--out", path("o.npy")], "holds float32 values, not codes")
+    try assertBadInput(["convert", "--format", "e4m3fn", raw, "--out", path("o.npy")], "name their format with --input-format")
+    try assertBadInput(["convert", "--format", "float8_e9m9", values, "--out", path("o.npy")], "float8_e9m9")
+    try assertBadInput(["convert", "--decode", "--format", "e4m3fn", "--input-format", "bf16", raw, "--out", path("o.npy")], "--input-format applies to encoding")
     // `formats --json`: every preset with its ml_dtypes name.
     let f = try run(["formats", "--json"])
     XCTAssertEqual(f.status, 0, f.stderr)
@@ -184,21 +184,21 @@ final class CLITests: CLITestCase {
     let good = try write(NPYArray(shape: [2], float32: [1, 2]), "g.npy")
     let codes = try write(NPYArray(shape: [2], uint8: [1, 2]), "c.npy")
     try "not numpy".write(toFile: path("bad.npy"), atomically: true, encoding: .utf8)
-    try assertBadInput(["convert", "--format", "e4m3fn", path("bad.npy"), path("o.npy")], "not a .npy file")
-    try assertBadInput(["convert", "--format", "e4m3fn", path("missing.npy"), path("o.npy")], "cannot read")
-    try assertBadInput(["convert", "--format", "e4m3fn", codes, path("o.npy")], "name their format with --input-format")
-    try assertBadInput(["convert", "--decode", "--format", "bf16", codes, path("o.npy")], "must be uint16")
-    try assertBadInput(["convert", "--decode", "--format", "e4m3fn", good, path("o.npy")], "must be uint8")
+    try assertBadInput(["convert", "--format", "e4m3fn", path("bad.npy"), "--out", path("o.npy")], "not a .npy file")
+    try assertBadInput(["convert", "--format", "e4m3fn", path("missing.npy"), "--out", path("o.npy")], "cannot read")
+    try assertBadInput(["convert", "--format", "e4m3fn", codes, "--out", path("o.npy")], "name their format with --input-format")
+    try assertBadInput(["convert", "--decode", "--format", "bf16", codes, "--out", path("o.npy")], "must be uint16")
+    try assertBadInput(["convert", "--decode", "--format", "e4m3fn", good, "--out", path("o.npy")], "must be uint8")
     let wide = try write(NPYArray(shape: [1], uint8: [0x1F]), "w.npy")
-    try assertBadInput(["convert", "--decode", "--format", "e2m1", wide, path("o.npy")], "more than the 4 bits")
-    let e9m9 = try run(["convert", "--format", "e9m9", good, path("o.npy")])
+    try assertBadInput(["convert", "--decode", "--format", "e2m1", wide, "--out", path("o.npy")], "more than the 4 bits")
+    let e9m9 = try run(["convert", "--format", "e9m9", good, "--out", path("o.npy")])
     XCTAssertEqual(e9m9.status, 2)
     XCTAssertTrue(e9m9.stderr.contains("'e9m9' is invalid") && e9m9.stderr.contains("Use one of: e4m3fn, e5m2"), e9m9.stderr)
-    try assertBadInput(["convert", "--format", "e4m3fn", "--overflow", "infinity", good, path("o.npy")], "has no infinity")
-    try assertBadInput(["convert", "--format", "e4m3fn", "--rounding", "stochastic", good, path("o.npy")], "--seed")
-    try assertBadInput(["convert", "--format", "e4m3fn", "--seed", "3", good, path("o.npy")], "stochastic only")
-    try assertBadInput(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "40", good, path("o.npy")], "1...32")
-    try assertBadInput(["convert", "--format", "e4m3fn", good, "/nonexistent/dir/o.npy"], "cannot write")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--overflow", "infinity", good, "--out", path("o.npy")], "has no infinity")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--rounding", "stochastic", good, "--out", path("o.npy")], "--seed")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--seed", "3", good, "--out", path("o.npy")], "stochastic only")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "40", good, "--out", path("o.npy")], "1...32")
+    try assertBadInput(["convert", "--format", "e4m3fn", good, "--out", "/nonexistent/dir/o.npy"], "cannot write")
     try assertBadInput(["nonsense"], "nonsense")
   }
 

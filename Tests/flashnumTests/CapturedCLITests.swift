@@ -104,7 +104,7 @@ final class CapturedCLITests: CLITestCase {
     captured: {file: cap.safetensors, entries: [call0, call1]}
     reference: {kind: double-word}
     """.write(toFile: experiment, atomically: true, encoding: .utf8)
-    let r = try run(["sweep", experiment, "--out", path("results"), "--quiet"])
+    let r = try run(["sweep", experiment, "--out-dir", path("results"), "--quiet"])
     XCTAssertEqual(r.status, 0, r.stderr)
     let rows = try String(contentsOfFile: path("results/captured.csv"), encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
     XCTAssertEqual(rows.count, 1 + 8)
@@ -133,6 +133,6 @@ final class CapturedCLITests: CLITestCase {
     try assertBadInput(["attention", "--capture", "\(twice):call0", "--algorithm", "blocked", "--out", path("o.npy")], "listed twice")
     let experiment = path("bad.yaml")
     try "name: x\nschemes: [fp32]\ncaptured: {file: cap.safetensors}\nseq_len: [64]\n".write(toFile: experiment, atomically: true, encoding: .utf8)
-    try assertBadInput(["sweep", experiment, "--out", path("r")], "'seq_len' does not apply with 'captured'")
+    try assertBadInput(["sweep", experiment, "--out-dir", path("r")], "'seq_len' does not apply with 'captured'")
   }
 }

@@ -25,8 +25,8 @@ final class HostileInputTests: CLITestCase {
     let largest = String(Int.max)
     for limit in ["1", "63", "64", "4611686018427387904", String(Int.max - 1), largest] {
       for spec in specs {
-        let mufu = spec == npy ? [["mufu", "--function", "ex2", spec, path("m.npy")]] : []
-        for arguments in [attention(spec), ["convert", "--format", "e4m3fn", spec, path("c.npy")]] + mufu {
+        let mufu = spec == npy ? [["mufu", "--function", "ex2", spec, "--out", path("m.npy")]] : []
+        for arguments in [attention(spec), ["convert", "--format", "e4m3fn", spec, "--out", path("c.npy")]] + mufu {
           let r = try run(arguments, environment: ["FLASHNUM_MAX_TENSOR_ELEMENTS": limit])
           XCTAssertTrue(r.status == 0 || r.status == 2, "\(limit) \(arguments): status \(r.status) \(r.stderr)")
           XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
@@ -52,9 +52,9 @@ final class HostileInputTests: CLITestCase {
     header += String(repeating: " ", count: 63 - (10 + header.utf8.count) % 64) + "\n"
     let file = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
     _ = FileManager.default.createFile(atPath: path("huge.npy"), contents: Data(file))
-    try assertBadInput(["convert", "--format", "e4m3fn", path("huge.npy"), path("c.npy")], "more than the limit of")
+    try assertBadInput(["convert", "--format", "e4m3fn", path("huge.npy"), "--out", path("c.npy")], "more than the limit of")
     try assertBadInput(attention(path("huge.npy")), "more than the limit of")
-    try assertBadInput(["mufu", "--function", "ex2", path("huge.npy"), path("m.npy")], "more than the limit of")
+    try assertBadInput(["mufu", "--function", "ex2", path("huge.npy"), "--out", path("m.npy")], "more than the limit of")
   }
 
   func testCorruptedAndAmbiguousContainers() throws {
@@ -66,7 +66,7 @@ final class HostileInputTests: CLITestCase {
     bytes[start + 128 + 100] ^= 0x40
     try Data(bytes).write(to: URL(fileURLWithPath: file))
     try assertBadInput(attention(file + ":q"), "CRC-32")
-    try assertBadInput(["convert", "--format", "bf16", file + ":q", path("c.npy")], "CRC-32")
+    try assertBadInput(["convert", "--format", "bf16", file + ":q", "--out", path("c.npy")], "CRC-32")
     // The same member twice.
     let twice = try npz([("q", array), ("q", array)], "twice.npz")
     try assertBadInput(attention(twice + ":q"), "holds the member 'q.npy' more than once")
@@ -101,17 +101,17 @@ final class HostileInputTests: CLITestCase {
       reference: {kind: mpfr, bits: 64}
       """
     try experiment.write(toFile: path("e.yaml"), atomically: true, encoding: .utf8)
-    for i in 1...2 { XCTAssertEqual(try run(["sweep", path("e.yaml"), "--out", path("r"), "--shard", "\(i)/2", "--quiet"]).status, 0) }
+    for i in 1...2 { XCTAssertEqual(try run(["sweep", path("e.yaml"), "--out-dir", path("r"), "--shard", "\(i)/2", "--quiet"]).status, 0) }
     let csv = try String(contentsOfFile: path("r/forged.shard-1-of-2.csv"), encoding: .utf8)
     let json = try String(contentsOfFile: path("r/forged.shard-2-of-2.json"), encoding: .utf8)
-    XCTAssertEqual(try run(["merge", path("r/forged.shard-1-of-2.csv"), path("r/forged.shard-2-of-2.json"), "--out", path("ok")]).status, 0)
+    XCTAssertEqual(try run(["merge", path("r/forged.shard-1-of-2.csv"), path("r/forged.shard-2-of-2.json"), "--out-dir", path("ok")]).status, 0)
     // What the tool writes, it reads: a merged file merged again and reported, and shards of a
     // split finer than the grid (5/8 of 2 points).
-    let again = try run(["merge", path("ok/forged.csv"), path("r/forged.shard-2-of-2.csv"), "--out", path("ok2")])
+    let again = try run(["merge", path("ok/forged.csv"), path("r/forged.shard-2-of-2.csv"), "--out-dir", path("ok2")])
     XCTAssertEqual(again.status, 0, again.stderr)
-    XCTAssertEqual(try run(["report", path("ok2/forged.csv"), "--out", path("ok2/report")]).status, 0)
-    XCTAssertEqual(try run(["sweep", path("e.yaml"), "--out", path("fine"), "--shard", "5/8", "--quiet"]).status, 0)
-    let fine = try run(["merge", path("fine/forged.shard-5-of-8.csv"), path("ok/forged.csv"), "--out", path("fine-merged")])
+    XCTAssertEqual(try run(["report", path("ok2/forged.csv"), "--out-dir", path("ok2/report")]).status, 0)
+    XCTAssertEqual(try run(["sweep", path("e.yaml"), "--out-dir", path("fine"), "--shard", "5/8", "--quiet"]).status, 0)
+    let fine = try run(["merge", path("fine/forged.shard-5-of-8.csv"), path("ok/forged.csv"), "--out-dir", path("fine-merged")])
     XCTAssertEqual(fine.status, 0, fine.stderr)
     func forged(_ text: String, _ name: String) throws -> String {
       try text.write(toFile: path(name), atomically: true, encoding: .utf8)
@@ -124,15 +124,15 @@ final class HostileInputTests: CLITestCase {
                              ("# shard_points: 1", "# shard_points: 9", "shard_points 9 is more than grid_points 2")] {
       XCTAssertTrue(csv.contains(from), "\(from) not in\n\(csv)")
       let bad = try forged(csv.replacingOccurrences(of: from, with: to), "bad-\(UUID().uuidString).csv")
-      try assertBadInput(["merge", bad, path("r/forged.shard-2-of-2.json"), "--out", path("m")], says)
+      try assertBadInput(["merge", bad, path("r/forged.shard-2-of-2.json"), "--out-dir", path("m")], says)
     }
     let twice = try forged(csv.replacingOccurrences(of: "# shard: 1/2", with: "# shard: 1/2\n# shard: 2/2"), "twice.csv")
-    try assertBadInput(["merge", twice, "--out", path("m")], "provenance 'shard' appears twice")
+    try assertBadInput(["merge", twice, "--out-dir", path("m")], "provenance 'shard' appears twice")
     // A JSON row naming a column twice (JSON parsers keep one of them without a word).
     let row = try XCTUnwrap(json.range(of: "\"key\": "))
     let duplicated = json.replacingCharacters(in: row, with: "\"index\": 0, \"key\": ")
     XCTAssertNotEqual(duplicated, json)
-    try assertBadInput(["merge", try forged(duplicated, "dup.json"), "--out", path("m")], "appears twice in one object")
+    try assertBadInput(["merge", try forged(duplicated, "dup.json"), "--out-dir", path("m")], "appears twice in one object")
   }
 
   /// Values that would start a line of their own in a batch script are refused before anything

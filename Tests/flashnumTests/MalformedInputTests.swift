@@ -97,30 +97,31 @@ final class MalformedInputTests: CLITestCase {
       (bytes([0x93] + Array("NUMPY".utf8) + [1, 0, 4, 0] + [0xFF, 0xFE, 0x00, 0x0A], "binaryheader.npy"), "binaryheader.npy"),
     ]
     for (file, says) in npys {
-      bad(["convert", "--format", "e4m3fn", file, out], says)
+      bad(["convert", "--format", "e4m3fn", file, "--out", out], says)
       bad(["attention", "--q", file, "--k", k, "--v", v, "--algorithm", "naive", "--out", out], says)
     }
-    bad(["convert", "--format", "e4m3fn", path("missing.npy"), out], "missing.npy")
+    bad(["convert", "--format", "e4m3fn", path("missing.npy"), "--out", out], "missing.npy")
     // Big-endian and Fortran-order arrays are read (converted to little-endian C order).
-    good(["convert", "--format", "e4m3fn", npy("bigendian.npy", descr: ">f4", shape: "(4,)", data: Array(repeating: 0x3F, count: 16)), out])
-    good(["convert", "--format", "e4m3fn", npy("fortran.npy", descr: "<f4", shape: "(2, 2)", fortran: true, data: Array(repeating: 0, count: 16)), out])
+    good(["convert", "--format", "e4m3fn", npy("bigendian.npy", descr: ">f4", shape: "(4,)", data: Array(repeating: 0x3F, count: 16)), "--out", out])
+    good(["convert", "--format", "e4m3fn", npy("fortran.npy", descr: "<f4", shape: "(2, 2)", fortran: true, data: Array(repeating: 0, count: 16)), "--out", out])
 
     // --- convert ---
-    bad(["convert", "--format", "e9m9", x, out], "e9m9")
-    bad(["convert", "--format", "", x, out], "format")
-    bad(["convert", "--format", "e4m3fn", x], "output")
-    bad(["convert", "--format", "e4m3fn", x, x], "also an input")
-    bad(["convert", "--format", "e4m3fn", x, directory.path], "is a folder")
-    bad(["convert", "--format", "e4m3fn", x, "/nonexistent/o.npy"], "/nonexistent")
-    bad(["convert", "--format", "e4m3fn", "--rounding", "sideways", x, out], "sideways")
-    bad(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "-1", "--random-bits", "8", x, out], "-1")
-    bad(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "0", x, out], "1...32")
-    bad(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "99999999999999999999", x, out], "random-bits")
-    bad(["convert", "--format", "e4m3fn", "--overflow", "wrap", x, out], "wrap")
-    bad(["convert", "--decode", "--format", "e4m3fn", x, out], "must be uint8")
-    bad(["convert", "--decode", "--format", "e2m1", try write(NPYArray(shape: [2], uint8: [0x0F, 0x10]), "wide.npy"), out], "4 bits")
+    bad(["convert", "--format", "e9m9", x, "--out", out], "e9m9")
+    bad(["convert", "--format", "", x, "--out", out], "format")
+    bad(["convert", "--format", "e4m3fn", x], "--out")
+    bad(["convert", "--format", "e4m3fn", x, out], "the output file goes after --out")
+    bad(["convert", "--format", "e4m3fn", x, "--out", x], "also an input")
+    bad(["convert", "--format", "e4m3fn", x, "--out", directory.path], "is a folder")
+    bad(["convert", "--format", "e4m3fn", x, "--out", "/nonexistent/o.npy"], "/nonexistent")
+    bad(["convert", "--format", "e4m3fn", "--rounding", "sideways", x, "--out", out], "sideways")
+    bad(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "-1", "--random-bits", "8", x, "--out", out], "-1")
+    bad(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "0", x, "--out", out], "1...32")
+    bad(["convert", "--format", "e4m3fn", "--rounding", "stochastic", "--seed", "1", "--random-bits", "99999999999999999999", x, "--out", out], "random-bits")
+    bad(["convert", "--format", "e4m3fn", "--overflow", "wrap", x, "--out", out], "wrap")
+    bad(["convert", "--decode", "--format", "e4m3fn", x, "--out", out], "must be uint8")
+    bad(["convert", "--decode", "--format", "e2m1", try write(NPYArray(shape: [2], uint8: [0x0F, 0x10]), "wide.npy"), "--out", out], "4 bits")
     try FileManager.default.createSymbolicLink(atPath: path("link.npy"), withDestinationPath: q)
-    bad(["convert", "--format", "e4m3fn", x, path("link.npy")], "symbolic link")
+    bad(["convert", "--format", "e4m3fn", x, "--out", path("link.npy")], "symbolic link")
 
     // --- mma ---
     let a8 = try write(NPYArray(shape: [1, 64, 32], uint8: Array(repeating: 0x38, count: 64 * 32)), "a8.npy")
@@ -145,9 +146,10 @@ final class MalformedInputTests: CLITestCase {
     bad(["mufu", "--hashes", "/nonexistent/h.bin"], "/nonexistent")
     bad(["mufu", "--hashes", directory.path], "is a folder")
     bad(["mufu"], "--function")
-    bad(["mufu", "--function", "sin", x, out], "sin")
-    bad(["mufu", "--function", "ex2", x], "input and an output")
-    bad(["mufu", "--function", "ex2", qc, out], "float32")
+    bad(["mufu", "--function", "sin", x, "--out", out], "sin")
+    bad(["mufu", "--function", "ex2", x], "--out FILE")
+    bad(["mufu", "--function", "ex2", x, out], "the output file goes after --out")
+    bad(["mufu", "--function", "ex2", qc, "--out", out], "float32")
     bad(["mufu", "--threads", "0", "--function", "ex2", x, out], "--threads")
 
     // --- attention: options ---
@@ -244,7 +246,7 @@ final class MalformedInputTests: CLITestCase {
                             ("--format", "xml")] {
       bad(["table", "fa3", option, value], String(option.dropFirst(2)))
     }
-    bad(["table", "fa3", "--seq-len", "16", "--head-dim", "16", "--fp64-reference", "--out", x + "/sub"], "x.npy")
+    bad(["table", "fa3", "--seq-len", "16", "--head-dim", "16", "--fp64-reference", "--out-dir", x + "/sub"], "x.npy")
     bad(["table", "fa4"], "fa4")
 
     // --- experiment files (sweep) ---
@@ -304,14 +306,14 @@ final class MalformedInputTests: CLITestCase {
     ]
     for (i, (body, says)) in experiments.enumerated() {
       let file = try text(body, "e\(i).yaml")
-      bad(["sweep", file, "--out", path("sweeps-\(i)")], says == "e.yaml" ? "e\(i).yaml" : says)
+      bad(["sweep", file, "--out-dir", path("sweeps-\(i)")], says == "e.yaml" ? "e\(i).yaml" : says)
     }
     let good1 = try text(experiment, "good.yaml")
-    bad(["sweep", good1, "--out", path("sweeps"), "--shard", "3/2"], "shard")
-    bad(["sweep", good1, "--out", path("sweeps"), "--shard", "0/0"], "shard")
-    bad(["sweep", good1, "--out", path("sweeps"), "--shard", "1/9223372036854775808"], "shard")
-    bad(["sweep", good1, "--out", path("sweeps"), "--threads", "-1"], "threads")
-    bad(["sweep", good1, "--out", x], "x.npy")
+    bad(["sweep", good1, "--out-dir", path("sweeps"), "--shard", "3/2"], "shard")
+    bad(["sweep", good1, "--out-dir", path("sweeps"), "--shard", "0/0"], "shard")
+    bad(["sweep", good1, "--out-dir", path("sweeps"), "--shard", "1/9223372036854775808"], "shard")
+    bad(["sweep", good1, "--out-dir", path("sweeps"), "--threads", "-1"], "threads")
+    bad(["sweep", good1, "--out-dir", x], "x.npy")
     bad(["sweep", path("missing.yaml")], "missing.yaml")
 
     // --- results files (merge, report) ---
@@ -342,23 +344,23 @@ final class MalformedInputTests: CLITestCase {
     ]
     for (i, (body, says)) in rows.enumerated() {
       let file = try text(body, "r\(i).csv")
-      bad(["report", file, "--out", path("reports")], says)
-      bad(["merge", file, "--out", path("merged")], says)
+      bad(["report", file, "--out-dir", path("reports")], says)
+      bad(["merge", file, "--out-dir", path("merged")], says)
     }
     let goodCSV = try text(csv, "good.csv")
     for (value, name) in [("1e308", "big"), ("-1e308", "negative"), ("1.0000000000000002", "ulp"), ("inf", "inf"), ("nan", "nan"), ("5e-324", "tiny")] {
       let second = csv.replacingOccurrences(of: "0,k0,", with: "1,k1,").replacingOccurrences(of: ",0.001,", with: ",\(value),")
       let file = try text(csv + second.split(separator: "\n").last! + "\n", "\(name).csv")
-      good(["report", file, "--out", path("reports-\(name)")])
+      good(["report", file, "--out-dir", path("reports-\(name)")])
     }
-    bad(["report", goodCSV, "--out", x], "is a file")
-    bad(["report", goodCSV, "--out", path("reports"), "--name", "../up"], "--name")
-    bad(["merge", goodCSV, "--out", path("merged"), "--name", ".hidden"], "--name")
+    bad(["report", goodCSV, "--out-dir", x], "is a file")
+    bad(["report", goodCSV, "--out-dir", path("reports"), "--name", "../up"], "--name")
+    bad(["merge", goodCSV, "--out-dir", path("merged"), "--name", ".hidden"], "--name")
     for json in ["{", "[]", "{\"format\": \"other/1\", \"provenance\": {}, \"columns\": [], \"rows\": []}",
                  "{\"format\": \"flashnumerics-sweep/1\", \"provenance\": {\"experiment_name\": [1]}, \"columns\": [], \"rows\": []}",
                  "{\"format\": \"flashnumerics-sweep/1\", \"provenance\": {}, \"columns\": [], \"rows\": [null]}",
                  String(repeating: "[", count: 100_000)] {
-      bad(["report", try text(json, "bad.json"), "--out", path("reports")], "bad.json")
+      bad(["report", try text(json, "bad.json"), "--out-dir", path("reports")], "bad.json")
     }
 
     // --- baselines (regress) ---
@@ -420,7 +422,8 @@ final class MalformedInputTests: CLITestCase {
     bad(["bench", "scaling", "--seq-lens", "0"], "--seq-lens")
     bad(["bench", "scaling", "--seq-lens", "9223372036854775807"], "--seq-lens")
     bad(["bench", "scaling", "--head-dims", "20"], "--head-dims")
-    bad(["bench", "scaling", "--seq-lens", "64", "64"], "twice")
+    bad(["bench", "scaling", "--seq-lens", "64,64"], "twice")
+    bad(["bench", "scaling", "--seq-lens", "64", "128"], "--seq-lens takes one comma-separated list: --seq-lens 64,128")
     bad(["bench", "scaling", "--threads", "0"], "threads")
     bad(["bench", "scaling", "--point", "fa3:64"], "--point")
     bad(["bench", "scaling", "--point", "fa3:-1:64:run"], "--point")
@@ -429,9 +432,9 @@ final class MalformedInputTests: CLITestCase {
     for value in ["abc", "0", "-5", "99999999999999999999"] {
       cases.append(Case(arguments: ["formats"], environment: ["FLASHNUM_MAX_GRID_POINTS": value], status: 2, says: "FLASHNUM_MAX_GRID_POINTS", line: #line))
     }
-    cases.append(Case(arguments: ["sweep", good1, "--out", path("sweeps")], environment: ["FLASHNUM_MAX_TENSOR_ELEMENTS": "100"],
+    cases.append(Case(arguments: ["sweep", good1, "--out-dir", path("sweeps")], environment: ["FLASHNUM_MAX_TENSOR_ELEMENTS": "100"],
                       status: 2, says: "FLASHNUM_MAX_TENSOR_ELEMENTS", line: #line))
-    cases.append(Case(arguments: ["sweep", good1, "--out", path("sweeps-limit"), "--quiet"], environment: ["FLASHNUM_MAX_GRID_POINTS": "1"],
+    cases.append(Case(arguments: ["sweep", good1, "--out-dir", path("sweeps-limit"), "--quiet"], environment: ["FLASHNUM_MAX_GRID_POINTS": "1"],
                       status: 0, says: "", line: #line))
 
     XCTAssertGreaterThanOrEqual(cases.count, 150)

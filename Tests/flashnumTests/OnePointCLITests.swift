@@ -48,7 +48,7 @@ final class OnePointCLITests: CLITestCase {
       reference: {kind: mpfr, bits: 64}
       """
     try experiment.write(toFile: path("one.yaml"), atomically: true, encoding: .utf8)
-    let s = try run(["sweep", path("one.yaml"), "--out", path("results"), "--quiet"])
+    let s = try run(["sweep", path("one.yaml"), "--out-dir", path("results"), "--quiet"])
     XCTAssertEqual(s.status, 0, s.stderr)
     let results = try String(contentsOfFile: path("results/one.json"), encoding: .utf8)
     let sweep = try number("rmse", in: results), sweepMaxAbs = try number("max_abs", in: results)

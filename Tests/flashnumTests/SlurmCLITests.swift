@@ -46,7 +46,7 @@ final class SlurmCLITests: CLITestCase {
   func testScriptsSayWhatTheyRun() throws {
     let file = path("e.yaml")
     try Self.experiment.write(toFile: file, atomically: true, encoding: .utf8)
-    let r = try run(["slurm", file, "--out", path("res"), "--tasks", "4", "--cpus-per-task", "2", "--partition", "short", "--time", "01:00:00",
+    let r = try run(["slurm", file, "--out-dir", path("res"), "--tasks", "4", "--cpus-per-task", "2", "--partition", "short", "--time", "01:00:00",
                      "--mem", "2G", "--throttle", "2", "--sbatch-line=--account=lab"])
     XCTAssertEqual(r.status, 0, r.stderr)
     let array = try String(contentsOfFile: path("res/slurmtest.array.sbatch"), encoding: .utf8)
@@ -56,9 +56,9 @@ final class SlurmCLITests: CLITestCase {
     }
     let merge = try String(contentsOfFile: path("res/slurmtest.merge.sbatch"), encoding: .utf8)
     XCTAssertTrue(merge.contains("merge \"${present[@]}\"") && merge.contains("--require-complete") && merge.contains(" report "), merge)
-    try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "0"], "--tasks must be in 1...100000")
-    try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "49"], "more than the grid's 48 points")
-    try assertBadInput(["slurm", file, "--out", path("res"), "--tasks", "2", "--sbatch-line", "a\nb"], "control character U+A cannot go into a batch script")
+    try assertBadInput(["slurm", file, "--out-dir", path("res"), "--tasks", "0"], "--tasks must be in 1...100000")
+    try assertBadInput(["slurm", file, "--out-dir", path("res"), "--tasks", "49"], "more than the grid's 48 points")
+    try assertBadInput(["slurm", file, "--out-dir", path("res"), "--tasks", "2", "--sbatch-line", "a\nb"], "control character U+A cannot go into a batch script")
   }
 
   func testJobArrayWithACancelledAndRequeuedTaskEqualsOneMachine() throws {
@@ -75,9 +75,9 @@ final class SlurmCLITests: CLITestCase {
     let env = ["SLURM_CONF": cluster + "/slurm.conf"]
     let file = path("e.yaml")
     try Self.experiment.write(toFile: file, atomically: true, encoding: .utf8)
-    XCTAssertEqual(try run(["sweep", file, "--out", path("single"), "--threads", "1", "--quiet"]).status, 0)
+    XCTAssertEqual(try run(["sweep", file, "--out-dir", path("single"), "--threads", "1", "--quiet"]).status, 0)
 
-    let submitted = try shell(Self.binary.path, ["slurm", file, "--out", path("res"), "--tasks", "3", "--submit"], env)
+    let submitted = try shell(Self.binary.path, ["slurm", file, "--out-dir", path("res"), "--tasks", "3", "--submit"], env)
     XCTAssertEqual(submitted.0, 0, submitted.1)
     let job = try XCTUnwrap(submitted.1.split(separator: "\n").last?.split(separator: " ").dropFirst(4).first.map(String.init), submitted.1)
     // Task 2 mid-run: cancelled once it has finished a few points, then requeued and released.

@@ -45,7 +45,7 @@ final class SweepCLITests: CLITestCase {
     _ = try git(["commit", "-q", "-m", "x"])
     let theirs = try git(["rev-parse", "HEAD"])
     XCTAssertEqual(theirs.count, 40)
-    let r = try run(["sweep", "e.yaml", "--out", "results", "--quiet"], in: repo)
+    let r = try run(["sweep", "e.yaml", "--out-dir", "results", "--quiet"], in: repo)
     XCTAssertEqual(r.status, 0, r.stderr)
     let csv = try String(contentsOfFile: repo.appendingPathComponent("results/cli.csv").path, encoding: .utf8)
     XCTAssertFalse(csv.contains(theirs), "the results name the other repository's commit")
@@ -76,18 +76,18 @@ final class SweepCLITests: CLITestCase {
 
   func testNamesFromResultsFilesNeverLeaveTheOutputFolder() throws {
     let file = try experimentFile()
-    XCTAssertEqual(try run(["sweep", file, "--out", path("results"), "--quiet"]).status, 0)
+    XCTAssertEqual(try run(["sweep", file, "--out-dir", path("results"), "--quiet"]).status, 0)
     let csv = try String(contentsOfFile: path("results/cli.csv"), encoding: .utf8)
     let crafted = path("results/crafted.csv")
     try csv.replacingOccurrences(of: "# experiment_name: cli", with: "# experiment_name: ../../escaped")
       .write(toFile: crafted, atomically: true, encoding: .utf8)
-    try assertBadInput(["merge", crafted, "--out", path("merged")], "'../../escaped' cannot name result files")
-    try assertBadInput(["report", crafted, "--out", path("report")], "'../../escaped' cannot name result files")
-    try assertBadInput(["report", path("results/cli.csv"), "--out", path("report"), "--name", "../x"], "--name: '../x'")
-    try assertBadInput(["report", path("results/cli.csv"), "--out", file], "is a file, not a folder")
-    try assertBadInput(["merge", path("results/cli.csv"), "--out", file], "is a file, not a folder")
+    try assertBadInput(["merge", crafted, "--out-dir", path("merged")], "'../../escaped' cannot name result files")
+    try assertBadInput(["report", crafted, "--out-dir", path("report")], "'../../escaped' cannot name result files")
+    try assertBadInput(["report", path("results/cli.csv"), "--out-dir", path("report"), "--name", "../x"], "--name: '../x'")
+    try assertBadInput(["report", path("results/cli.csv"), "--out-dir", file], "is a file, not a folder")
+    try assertBadInput(["merge", path("results/cli.csv"), "--out-dir", file], "is a file, not a folder")
     let big = try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: 4096\nheads: 4096"), "big.yaml")
-    try assertBadInput(["sweep", big, "--out", path("big")], "sizes: Q would hold")
+    try assertBadInput(["sweep", big, "--out-dir", path("big")], "sizes: Q would hold")
     XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.csv").path))
     XCTAssertFalse(FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent("escaped.md").path))
   }
@@ -95,7 +95,7 @@ final class SweepCLITests: CLITestCase {
   func testSweepMergeReportFromTheCommandLine() throws {
     let file = try experimentFile()
     let results = path("results")
-    let r = try run(["sweep", file, "--out", results, "--threads", "2"])
+    let r = try run(["sweep", file, "--out-dir", results, "--threads", "2"])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertTrue(r.stderr.contains("sweep: [8/8] 100% elapsed"), r.stderr)
     XCTAssertTrue(r.stderr.contains("left ~"), r.stderr)
@@ -104,11 +104,11 @@ final class SweepCLITests: CLITestCase {
     XCTAssertTrue(csv.contains("# experiment_fingerprint: "))
     XCTAssertEqual(csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.count, 9)
     // A rerun finds everything done.
-    let again = try run(["sweep", file, "--out", results])
+    let again = try run(["sweep", file, "--out-dir", results])
     XCTAssertEqual(again.status, 0)
     XCTAssertFalse(again.stderr.contains("sweep: ["), again.stderr)
     // Two shards, merged, give the same rows.
-    for i in 1...2 { XCTAssertEqual(try run(["sweep", file, "--out", path("shards"), "--shard", "\(i)/2", "--quiet"]).status, 0) }
+    for i in 1...2 { XCTAssertEqual(try run(["sweep", file, "--out-dir", path("shards"), "--shard", "\(i)/2", "--quiet"]).status, 0) }
     let m = try run(["merge", path("shards/cli.shard-1-of-2.csv"), path("shards/cli.shard-2-of-2.json"), "--require-complete"])
     XCTAssertEqual(m.status, 0, m.stderr)
     let merged = try String(contentsOfFile: path("shards/cli.csv"), encoding: .utf8)
@@ -116,7 +116,7 @@ final class SweepCLITests: CLITestCase {
     XCTAssertEqual(body(merged), body(csv), "merged rows (without timings) equal the whole sweep's")
     XCTAssertEqual(try run(["merge", path("shards/cli.shard-1-of-2.csv"), "--name", "half", "--require-complete"]).status, 1)
     // The report: Markdown, SVG figures and a PNG beside each (rsvg-convert, installed by Scripts/deps.sh).
-    let rep = try run(["report", results + "/cli.json", "--out", path("Reports")])
+    let rep = try run(["report", results + "/cli.json", "--out-dir", path("Reports")])
     XCTAssertEqual(rep.status, 0, rep.stderr)
     let md = try String(contentsOfFile: path("Reports/cli.md"), encoding: .utf8)
     XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | fa3-outliers"), md)
@@ -140,7 +140,7 @@ final class SweepCLITests: CLITestCase {
       let processes = (0..<2).map { _ in
         let p = Process()
         p.executableURL = Self.binary
-        p.arguments = ["sweep", file, "--out", results, "--quiet", "--threads", "1"]
+        p.arguments = ["sweep", file, "--out-dir", results, "--quiet", "--threads", "1"]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
@@ -152,7 +152,7 @@ final class SweepCLITests: CLITestCase {
         p.waitUntilExit()
         XCTAssertTrue(p.terminationStatus == 0 || (p.terminationStatus == 2 && text.contains("being written by another flashnum process")), text)
       }
-      XCTAssertEqual(try run(["sweep", file, "--out", results, "--quiet"]).status, 0)
+      XCTAssertEqual(try run(["sweep", file, "--out-dir", results, "--quiet"]).status, 0)
       let csv = try String(contentsOfFile: results + "/cli.csv", encoding: .utf8)
       let keys = csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.dropFirst().map { $0.split(separator: "\"")[1] }
       XCTAssertEqual(keys.count, 8, csv)
@@ -164,13 +164,13 @@ final class SweepCLITests: CLITestCase {
 
   func testBadExperimentsExitTwoWithOneLine() throws {
     let results = path("results")
-    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "fp16,", with: "fp61,"), "a.yaml"), "--out", results],
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "fp16,", with: "fp61,"), "a.yaml"), "--out-dir", results],
                        "a.yaml:2: schemes[0]: unknown scheme 'fp61' (allowed: fp32, fp64")
-    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "seeds:", with: "seed:"), "b.yaml"), "--out", results],
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "seeds:", with: "seed:"), "b.yaml"), "--out-dir", results],
                        "b.yaml:6: seed: unknown key 'seed' (allowed: ")
-    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: -16"), "c.yaml"), "--out", results],
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: -16"), "c.yaml"), "--out-dir", results],
                        "c.yaml:4: head_dim: -16 is out of range 1...4096")
-    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "{kind: fa3-outliers", with: "{kind: fa4-outliers"), "d.json"), "--out", results],
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "{kind: fa3-outliers", with: "{kind: fa4-outliers"), "d.json"), "--out-dir", results],
                        "distributions[0].kind: 'fa4-outliers' is not allowed (allowed: attention-sinks, channel-outliers, fa3-outliers, gaussian)")
     try assertBadInput(["sweep", path("missing.yaml")], "missing.yaml: cannot read")
     try assertBadInput(["sweep", try experimentFile(), "--shard", "3/2"], "--shard: expected I/N")

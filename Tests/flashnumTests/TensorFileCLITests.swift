@@ -102,10 +102,10 @@ final class TensorFileCLITests: CLITestCase {
   func testConvertTakesTheFormatTheFileNames() throws {
     let codes: [UInt16] = [0x3F80, 0x4000, 0xC040, 0x0000, 0x4380]  // 1, 2, -3, 0, 256
     let st = try safetensors([("x", "BF16", [5], codes.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })], "x.safetensors")
-    let r = try run(["convert", "--format", "e4m3fn", st + ":x", path("o.npy")])
+    let r = try run(["convert", "--format", "e4m3fn", st + ":x", "--out", path("o.npy")])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertEqual(try NPYFile.read(path("o.npy")).uint8, [0x38, 0x40, 0xC4, 0x00, 0x78])  // ml_dtypes gives the same bytes
-    try assertBadInput(["convert", "--format", "e4m3fn", "--input-format", "fp16", st + ":x", path("p.npy")], "holds bf16 codes, not fp16")
+    try assertBadInput(["convert", "--format", "e4m3fn", "--input-format", "fp16", st + ":x", "--out", path("p.npy")], "holds bf16 codes, not fp16")
   }
 
   func testBadTensorFilesExitTwo() throws {
