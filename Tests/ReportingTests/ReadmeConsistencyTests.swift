@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The README quotes numbers and commands from the committed reports inside marked blocks:
+/// The README and the documents in docs/ quote numbers and commands from the committed reports
+/// inside marked blocks:
 ///
 ///     <!-- numbers from Reports/fa3-table.md Reports/rotation.md -->
 ///     … text …
@@ -61,13 +62,21 @@ final class ReadmeConsistencyTests: XCTestCase {
   }
 
   func testReadmeQuotesMatchTheReports() throws {
-    let readme = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
-    let blocks = Self.blocks(readme)
-    XCTAssertGreaterThanOrEqual(blocks.count, 3, "the README's headline numbers stand in marked blocks")
-    for block in blocks {
-      let texts = try block.reports.map { try String(contentsOf: Self.repository.appendingPathComponent($0), encoding: .utf8) }
-      for p in Self.problems(block, reports: texts) { XCTFail("README: \(p)") }
+    // The README and every document under docs/.
+    let docs = Self.repository.appendingPathComponent("docs")
+    let pages = ["README.md"] + (try FileManager.default.contentsOfDirectory(atPath: docs.path)).filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+    var blocks: [Block] = []
+    for page in pages {
+      let text = try String(contentsOf: Self.repository.appendingPathComponent(page), encoding: .utf8)
+      let found = Self.blocks(text)
+      if page == "README.md" { XCTAssertGreaterThanOrEqual(found.count, 1, "the README's headline numbers stand in a marked block") }
+      for block in found {
+        let texts = try block.reports.map { try String(contentsOf: Self.repository.appendingPathComponent($0), encoding: .utf8) }
+        for p in Self.problems(block, reports: texts) { XCTFail("\(page): \(p)") }
+      }
+      blocks += found
     }
+    XCTAssertGreaterThanOrEqual(blocks.count, 4, "the documents' numbers stand in marked blocks")
     // Every report the README's blocks cite exists and says which command made it.
     for report in Set(blocks.flatMap(\.reports)) {
       let text = try String(contentsOf: Self.repository.appendingPathComponent(report), encoding: .utf8)
