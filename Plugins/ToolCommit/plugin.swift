@@ -3,8 +3,9 @@ import PackagePlugin
 
 /// Records, before every build, the commit of the FlashNumerics checkout being built and whether
 /// its tracked files differ from that commit, as the Swift constants `buildCommit` and
-/// `buildDirty` of the target it is applied to (``ToolIdentity``), and the package's folder as
-/// `buildSourceRoot`.
+/// `buildDirty` of the target it is applied to (``ToolIdentity``), the package's folder as
+/// `buildSourceRoot`, and the release version from the package's `VERSION` file (the one place
+/// it is written; the Python package reads it too) as `buildVersion`.
 ///
 /// The commit is read from the package's own directory, and only when that directory is the top
 /// of a git work tree: a copy of the sources inside some other repository, or without `.git`,
@@ -25,8 +26,9 @@ struct ToolCommit: BuildToolPlugin {
         fi
       fi
       escaped=$(printf '%s' "$root" | sed 's/\\/\\\\/g; s/"/\\"/g')
-      printf '// Written by the ToolCommit build plugin before each build.\nlet buildCommit = "%s"\nlet buildDirty = "%s"\nlet buildSourceRoot = "%s"\n' \
-        "$commit" "$dirty" "$escaped" > "$out/BuildCommit.swift.new"
+      version=$(tr -cd '0-9A-Za-z.+-' < "$root/VERSION" 2>/dev/null); [ -n "$version" ] || version=unknown
+      printf '// Written by the ToolCommit build plugin before each build.\nlet buildCommit = "%s"\nlet buildDirty = "%s"\nlet buildSourceRoot = "%s"\nlet buildVersion = "%s"\n' \
+        "$commit" "$dirty" "$escaped" "$version" > "$out/BuildCommit.swift.new"
       if cmp -s "$out/BuildCommit.swift.new" "$out/BuildCommit.swift"; then rm "$out/BuildCommit.swift.new"
       else mv "$out/BuildCommit.swift.new" "$out/BuildCommit.swift"; fi
       """#

@@ -5,15 +5,16 @@ import Attention
 import CFlashNumericsABI
 import Hopper
 import LowPrecision
+import ToolIdentity
 
 // Number formats through the C ABI: the formats table, encode, decode, MMA and MUFU.
 
-/// The library's version (a static string).
+/// The library's version (``ToolIdentity/version``, from the repository's `VERSION` file), as a
+/// C string that lives as long as the process.
 @_cdecl("fn_version")
-public func fn_version() -> UnsafePointer<CChar> {
-  let s: StaticString = "0.2.0"
-  return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
-}
+public func fn_version() -> UnsafePointer<CChar> { UnsafePointer(versionCString) }
+
+nonisolated(unsafe) private let versionCString: UnsafeMutablePointer<CChar> = strdup(ToolIdentity.version)!
 
 /// The calling thread's last error message, or NULL when its last call succeeded.
 @_cdecl("fn_last_error")

@@ -2,8 +2,8 @@
 /// built (by the `ToolCommit` build plugin). Every result, report and baseline records these, so
 /// a number can be traced to the code that made it whatever folder the tool ran in.
 public enum ToolIdentity {
-  /// The tool's release version.
-  public static let version = "0.2.0"
+  /// The tool's release version, from the repository's `VERSION` file (read at build time).
+  public static let version: String = buildVersion
   /// The full commit hash of the sources this program was built from, or `unknown` when it was
   /// built outside a git checkout of FlashNumerics.
   public static let commit: String = buildCommit

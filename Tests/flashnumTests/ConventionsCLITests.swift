@@ -136,4 +136,11 @@ final class ConventionsCLITests: CLITestCase {
     // --check's in their own tests (minutes each).
     XCTAssertEqual(Set(Self.commands.keys).subtracting(covered), ["crosscheck", "regress"])
   }
+
+  /// The version is written once, in VERSION: `flashnum --version` shows it.
+  func testVersionComesFromTheVersionFile() throws {
+    let version = try String(contentsOfFile: Repository.path("VERSION"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    let r = try run(["--version"])
+    XCTAssertTrue(r.stdout.hasPrefix("flashnum \(version) ("), r.stdout)
+  }
 }

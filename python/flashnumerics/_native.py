@@ -19,19 +19,8 @@ HEADER = _PACKAGE / "flashnumerics.h"
 def _load():
     if not (_LIB_DIR / _MAIN).exists():
         raise ImportError(f"flashnumerics: {_LIB_DIR / _MAIN} is missing; install with `pip install ./python` from a clone")
-    # The bundled runtime libraries first (each with its own dependencies before it, found by
-    # retrying), global, so that the main library's needs are met by soname without any search path.
-    pending = sorted(p for p in _LIB_DIR.iterdir() if p.name != _MAIN and ".so" in p.name)
-    while pending:
-        failed = []
-        for p in pending:
-            try:
-                ctypes.CDLL(str(p), mode=ctypes.RTLD_GLOBAL)
-            except OSError:
-                failed.append(p)
-        if len(failed) == len(pending):
-            break  # the rest come from the system, or fail below with the loader's message
-        pending = failed
+    # The bundled libraries carry the run path $ORIGIN: the loader finds the main library's
+    # dependencies beside it (the CLI's Foundation and ICU, also there, are never loaded here).
     return ctypes.CDLL(str(_LIB_DIR / _MAIN))
 
 

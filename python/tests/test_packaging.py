@@ -31,3 +31,29 @@ def test_libraries_come_from_the_package():
     loaded = {line.split()[-1] for line in open("/proc/self/maps") if line.split()[-1].endswith((".so", ".so.6", ".so.10"))}
     ours = [p for p in loaded if any(n in p for n in ("libswift", "libFlashNumericsC", "libmpfr", "libgmp", "libdispatch", "libBlocksRuntime"))]
     assert ours and all(Path(p).resolve().is_relative_to(package) for p in ours), ours
+
+
+def test_the_command_line_runs_from_the_package():
+    import json
+    import subprocess
+    import sys
+
+    installed()
+    run = subprocess.run([sys.executable, "-m", "flashnumerics", "formats", "--json"], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert any(f["name"] == "e4m3fn" for f in json.loads(run.stdout))
+    bad = subprocess.run([sys.executable, "-m", "flashnumerics", "convert", "--format", "e9m9", "x.npy", "--out", "y.npy"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "e9m9" in bad.stderr
+
+
+def test_one_version_everywhere(repository):
+    """The VERSION file is the version of the library (fn_version, from the Swift build) and of
+    the installed distribution."""
+    version = (repository / "VERSION").read_text(encoding="utf-8").strip()
+    assert flashnumerics.__version__ == version
+    try:
+        assert importlib.metadata.version("flashnumerics") == version
+    except importlib.metadata.PackageNotFoundError:
+        pass  # a checkout on PYTHONPATH: the library's version was checked above
