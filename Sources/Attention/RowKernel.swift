@@ -151,8 +151,12 @@ struct RowKernel: Sendable {
   }
 
   /// The shift subtracted inside the exponential for running max `m`.
+  /// With a bias the scores are already scaled and may be as large as the bias (PyTorch masks
+  /// use the float32 minimum, whose product with log₂e overflows): the row maximum is subtracted
+  /// before the multiplication by log₂e, never folded into an FMA.
   @inline(__always) func shift(_ m: Double) -> Double {
     switch plan.softmaxScaling {
+    case .foldedIntoExp2 where bias != nil: m
     case .foldedIntoExp2: plan.probabilityOffset != 0 ? arith.fma(m, sl2, -Double(plan.probabilityOffset)) : arith.mul(m, sl2)
     case .appliedToScores: m
     }
@@ -161,6 +165,9 @@ struct RowKernel: Sendable {
   /// Unnormalized P (times the offset) of score `x` for shift `ms`.
   @inline(__always) func probability(_ x: Double, _ ms: Double) -> Double {
     switch plan.softmaxScaling {
+    case .foldedIntoExp2 where bias != nil:
+      let t = arith.mul(arith.sub(x, ms), sl2)
+      return arith.exp2(plan.probabilityOffset != 0 ? arith.add(t, Double(plan.probabilityOffset)) : t)
     case .foldedIntoExp2: return arith.exp2(arith.fma(x, sl2, -ms))
     case .appliedToScores:
       let e = arith.exp(arith.sub(x, ms))

@@ -1,5 +1,6 @@
 import Attention
 import Foundation
+import LowPrecision
 import Measurement
 import NPY
 
@@ -96,7 +97,8 @@ public struct CapturedFile: Sendable {
   /// The mask of `entry` as a bias over (batch, heads, seqlen_q, seqlen_k), broadcast by strides.
   func mask(_ entry: Entry, _ shape: AttentionShape) throws(AttentionError) -> (AttentionBias, [Double]) {
     let spec = "\(path):\(entry.name).mask"
-    let a = try TensorFile.read(spec).array
+    let file = try TensorFile.read(spec)
+    let a = file.array
     let full = [shape.batch, shape.headsQ, shape.seqLenQ, shape.seqLenK]
     guard a.shape.count <= 4 else { throw AttentionError("\(spec): a mask has at most 4 dimensions, got shape \(a.shape)") }
     let dims = Array(repeating: 1, count: 4 - a.shape.count) + a.shape
@@ -110,9 +112,9 @@ public struct CapturedFile: Sendable {
       step *= dims[axis]
     }
     let values: [Double]
-    if a.dtype == .uint8 {
+    if a.dtype == .uint8 && file.format == nil {
       values = a.bytes.map { $0 != 0 ? 0 : -.infinity }
-    } else if let v = a.values {
+    } else if let v = try floatValues(a, file.format, spec) {
       guard v.allSatisfy({ !$0.isNaN && $0 != .infinity }) else { throw AttentionError("\(spec): an additive mask takes finite values or -inf") }
       values = v
     } else {
@@ -120,6 +122,13 @@ public struct CapturedFile: Sendable {
     }
     return (try AttentionBias(values: values, strides: strides), values)
   }
+}
+
+/// A float tensor's values: float16/32/64, or bf16/float8 codes decoded exactly; `nil` for others.
+func floatValues(_ a: NPYArray, _ format: FloatFormat?, _ spec: String) throws(AttentionError) -> [Double]? {
+  if let v = a.values { return v }
+  guard let format else { return nil }
+  return try a.codes(of: format, path: spec).map { format.decode($0) }
 }
 
 /// FNV-1a (64-bit) over the bit patterns of `Double`s.

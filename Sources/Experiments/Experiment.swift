@@ -190,6 +190,10 @@ public struct Experiment: Sendable {
         reference = choice == "fp64" ? .fp64 : .doubleWord
       }
     }
+    if reference != .fp64, let c = captured.first(where: { !($0.options.bias?.isBoolean ?? true) }) {
+      throw AttentionError("\(file): captured: \(c.name) has an additive (float) mask, which the certified \(reference.name) reference does not take; "
+                           + "use reference: {kind: fp64}")
+    }
     // A value listed twice would give grid points with one key (run twice, or mistaken for done).
     func distinct<T: Hashable>(_ key: String, _ values: [T], _ show: (T) -> String) throws(AttentionError) {
       var seen = Set<T>()

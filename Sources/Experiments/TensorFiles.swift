@@ -162,10 +162,11 @@ public struct TensorFile: Sendable {
     guard offsets[0] >= 0, offsets[1] >= offsets[0], UInt64(offsets[1]) <= data, offsets[1] - offsets[0] == byteCount else {
       throw AttentionError("\(path):\(name): data_offsets \(offsets) do not hold \(shape) of \(typeName) (\(byteCount) bytes) within the \(data) data bytes")
     }
+    if byteCount == 0 { return TensorFile(array: NPYArray(shape: shape, dtype: dtype, bytes: []), format: format) }
     try? handle.seek(toOffset: 8 + headerSize + UInt64(offsets[0]))
-    guard let bytes = try? handle.read(upToCount: byteCount), bytes.count == byteCount || count == 0 else {
+    guard let bytes = try? handle.read(upToCount: byteCount), bytes.count == byteCount else {
       throw AttentionError("\(path):\(name): the data is cut short")
     }
-    return TensorFile(array: NPYArray(shape: shape, dtype: dtype, bytes: Array(bytes ?? Data())), format: format)
+    return TensorFile(array: NPYArray(shape: shape, dtype: dtype, bytes: Array(bytes)), format: format)
   }
 }

@@ -223,6 +223,11 @@ struct AttentionCommand: ParsableCommand {
     try writeNPY(inputs.axes.outward(outBits ? NPYArray(shape: shape, uint16: o)
                                                 : NPYArray(shape: shape, float32: o.map { Float(format.decode(UInt32($0))) })), out)
     if let lseOut { try writeNPY(NPYArray(shape: lseShape, float32: lse), lseOut) }
+    if json {
+      print(JSONText.object([("algorithm", .string("fa3")), ("shape", .array(inputs.axes.outward(shape).map { .int($0) })),
+                             ("output", .string(out)), ("output_format", .string(outBits ? "\(format.name) bits" : format.name)),
+                             ("lse_output", lseOut.map { .string($0) } ?? .null)]).document, terminator: "")
+    }
   }
 
   /// The varlen kernel on packed code inputs (--cu-seqlens-q and --cu-seqlens-k).

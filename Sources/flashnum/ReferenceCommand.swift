@@ -73,7 +73,7 @@ struct ReferenceCommand: ParsableCommand {
     }
     try writeNPY(inputs.axes.outward(NPYArray(shape: output.shape, float64: output.values)), out)
     if json {
-      var report: [(String, JSONText)] = [("precision_bits", .int(bound?.precision ?? precisionBits)), ("shape", .array(output.shape.map { .int($0) })),
+      var report: [(String, JSONText)] = [("precision_bits", .int(bound?.precision ?? precisionBits)), ("shape", .array(inputs.axes.outward(output.shape).map { .int($0) })),
                                           ("output", .string(out))]
       if let b = bound { report += [("certify", .string(certify.rawValue)), ("certified_bits", .int(b.certifiedBits)), ("worst_output", .int(b.worstOutput))] }
       if let c = certificate { report += [("certify", .string("rerun")), ("certified_bits", .int(c.agreedBits)), ("worst_output", .int(c.worstOutput))] }

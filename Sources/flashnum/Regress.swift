@@ -50,7 +50,12 @@ struct Regress: ParsableCommand {
       var measured = result.measured
       measured.provenance = pinned.provenanceNow(path: baseline)
       try SweepResults.writeAtomically(RegressionGate.encode(measured), to: baseline)
-      print("regress: \(baseline) rewritten with the measured values of \(pinned.entries.count) entries; review the diff before committing")
+      if json {
+        print(JSONText.object([("baseline", .string(baseline)), ("updated", .bool(true)), ("entries", .int(pinned.entries.count))]).document,
+              terminator: "")
+      } else {
+        print("regress: \(baseline) rewritten with the measured values of \(pinned.entries.count) entries; review the diff before committing")
+      }
       return
     }
     if json {

@@ -64,5 +64,26 @@ final class AttentionBiasTests: XCTestCase {
     let huge = try AttentionBias(values: [0], strides: [0, 0, Int.max / 2, 1])
     XCTAssertThrowsError(try run(x, .fp32, .naive, AttentionOptions(bias: huge)))
   }
-}
 
+  /// PyTorch's "masked" value is the float32 minimum, not −∞: padding keys carry it, and a row of
+  /// only such keys attends to them evenly. No overflow, no NaN, in every plan and block size.
+  func testFloat32MinimumBiasesMaskWithoutOverflow() throws {
+    let shape = AttentionShape(batch: 1, seqLenQ: 4, seqLenK: 40, headsQ: 2, headsKV: 1, headDim: 16)
+    let x = randomInputs(shape, seed: 14)
+    let lowest = -Double(Float.greatestFiniteMagnitude)
+    let padded = (0..<(4 * 40)).map { $0 % 40 < 12 ? lowest : 0 }     // left padding: keys 0...11 masked
+    let expected = textbookAttention(x, bias: { _, _, _, j in j < 12 ? -.infinity : 0 })
+    let everything = Array(repeating: lowest, count: 4 * 40)            // every key masked: uniform weights
+    let sameScores = textbookAttention(x, scale: 1e-300)
+    for plan in [PrecisionPlan.fp64, .fp32, .flash16(.bf16)] {
+      for algorithm in [AttentionAlgorithm.naive, .blocked(BlockSchedule(blockColumns: 4)), .blocked(BlockSchedule(blockColumns: 64))] {
+        let o = try run(x, plan, algorithm, AttentionOptions(bias: try AttentionBias(matrix: padded, seqLenK: 40)))
+        XCTAssertFalse(o.contains(where: \.isNaN), "\(plan.summary) \(algorithm.name)")
+        XCTAssertLessThan(maxAbsDifference(o, expected), plan == .fp64 ? 1e-13 : 2e-2, "\(plan.summary) \(algorithm.name)")
+        let all = try run(x, plan, algorithm, AttentionOptions(bias: try AttentionBias(matrix: everything, seqLenK: 40)))
+        XCTAssertFalse(all.contains(where: \.isNaN), "\(plan.summary) \(algorithm.name)")
+        XCTAssertLessThan(maxAbsDifference(all, sameScores), plan == .fp64 ? 1e-13 : 2e-2, "\(plan.summary) \(algorithm.name)")
+      }
+    }
+  }
+}

@@ -38,7 +38,7 @@ final class CapturedCLITests: CLITestCase {
 
   /// A capture file as flashnumerics.torch.capture writes it: call0 causal, call1 a boolean
   /// mask, call2 an additive one (GQA in all three).
-  func captureFile(_ name: String = "cap.safetensors", extraEntry: String = "") -> String {
+  func captureFile(_ name: String = "cap.safetensors", extraEntry: String = "", bf16Mask: Bool = false) -> String {
     var header: [String] = []
     var data: [UInt8] = []
     func add(_ tensor: String, _ dtype: String, _ shape: [Int], _ bytes: [UInt8]) {
@@ -53,7 +53,14 @@ final class CapturedCLITests: CLITestCase {
       add("call\(call).out", "F64", [b, hq, nq, d], f64(Array(repeating: 0, count: b * hq * nq * d)))
     }
     add("call1.mask", "BOOL", [nq, nk], boolMask)
-    add("call2.mask", "F64", [1, 1, nq, nk], f64(additive))
+    if bf16Mask {
+      add("call2.mask", "BF16", [1, 1, nq, nk], additive.flatMap { v -> [UInt8] in
+        let b = UInt16(truncatingIfNeeded: Float(v).bitPattern >> 16)
+        return [UInt8(b & 0xFF), UInt8(b >> 8)]
+      })
+    } else {
+      add("call2.mask", "F64", [1, 1, nq, nk], f64(additive))
+    }
     func entry(_ call: Int, causal: Bool, mask: Bool) -> String {
       "{\"name\": \"call\(call)\", \"call\": \(call), \"layer\": \(call), \"forward\": 0, \"is_causal\": \(causal), \"scale\": null, \"enable_gqa\": true, \"heads\": null, \"mask\": \(mask)}"
     }
@@ -120,6 +127,15 @@ final class CapturedCLITests: CLITestCase {
     XCTAssertEqual(entries, ["captured:cap.safetensors:call0", "captured:cap.safetensors:call1"])
   }
 
+  /// A bf16 additive mask (torch's usual dtype for a bf16 model) is read exactly.
+  func testBF16MaskIsDecoded() throws {
+    let file = captureFile("bf16.safetensors", bf16Mask: true)
+    let truncated = additive.map { Double(Float(bitPattern: Float($0).bitPattern & 0xFFFF_0000)) }
+    let expected = textbook { i, j in truncated[i * self.nk + j] }
+    let o = try output(["attention", "--capture", "\(file):call2", "--scheme", "fp64", "--algorithm", "naive"])
+    XCTAssertLessThan(zip(o, expected).map { abs($0 - $1) }.max()!, 2e-7)
+  }
+
   func testBadCapturesAreOneLineErrors() throws {
     let file = captureFile()
     try assertBadInput(["attention", "--capture", "\(file):call9", "--algorithm", "blocked", "--out", path("o.npy")], "no entry 'call9'")
@@ -134,5 +150,7 @@ final class CapturedCLITests: CLITestCase {
     let experiment = path("bad.yaml")
     try "name: x\nschemes: [fp32]\ncaptured: {file: cap.safetensors}\nseq_len: [64]\n".write(toFile: experiment, atomically: true, encoding: .utf8)
     try assertBadInput(["sweep", experiment, "--out-dir", path("r")], "'seq_len' does not apply with 'captured'")
+    try "name: x\nschemes: [fp32]\ncaptured: {file: cap.safetensors, entries: [call2]}\n".write(toFile: experiment, atomically: true, encoding: .utf8)
+    try assertBadInput(["sweep", experiment, "--out-dir", path("r")], "has an additive (float) mask")
   }
 }

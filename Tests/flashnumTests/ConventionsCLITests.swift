@@ -101,6 +101,7 @@ final class ConventionsCLITests: CLITestCase {
     let b = try write(NPYArray(shape: [1, 8, 32], uint8: Array(repeating: 0x38, count: 8 * 32)), "b.npy")
     let c = try write(NPYArray(shape: [1, 64, 8], uint32: Array(repeating: 0, count: 64 * 8)), "c.npy")
     let q = try write(NPYArray(shape: [1, 8, 1, 16], float32: (0..<128).map { Float(sin(Double($0))) }), "q.npy")
+    let qb = try write(NPYArray(shape: [1, 8, 1, 64], uint16: (0..<512).map { UInt16(truncatingIfNeeded: Float(sin(Double($0))).bitPattern >> 16) }), "qb.npy")
     let experiment = path("e.yaml")
     try "name: e\nschemes: [fp32, bf16]\nseq_len: [16]\nhead_dim: [16]\ndistributions: [gaussian]\nreference: {kind: fp64}\n"
       .write(toFile: experiment, atomically: true, encoding: .utf8)
@@ -113,6 +114,7 @@ final class ConventionsCLITests: CLITestCase {
       ("mufu", ["mufu", "--function", "ex2", x, "--out", path("m.npy")]),
       ("attention", ["attention", "--q", q, "--k", q, "--v", q, "--scheme", "bf16", "--algorithm", "naive", "--out", path("o.npy")]),
       ("reference", ["reference", "--q", q, "--k", q, "--v", q, "--out", path("r.npy")]),
+      ("attention", ["attention", "--q", qb, "--k", qb, "--v", qb, "--input-format", "bf16", "--algorithm", "fa3", "--out", path("k.npy")]),
       ("table fa3", ["table", "fa3", "--seq-len", "32", "--head-dim", "32", "--heads", "1", "--seeds", "0", "--rotation-seeds", "0", "--fp64-reference"]),
       ("table p-overflow", ["table", "p-overflow", "--seq-lens", "128", "--logit-stds", "1", "--seeds", "0", "--residues", "0", "--head-dim", "16", "--heads", "1"]),
       ("invariance", ["invariance", "--heads", "2", "--kv-heads", "1", "--keys", "300", "--batch-sizes", "1,2", "--cache-lengths", "300"]),

@@ -35,15 +35,17 @@ def bias(function, mask, shape):
     m = _arrays.checked(function, "mask", mask)
     if _arrays.is_torch(m):
         m = m.detach().cpu()
+        if str(m.dtype) != "torch.bool" and not m.is_floating_point():
+            raise TypeError(f"{function}: mask must be boolean (True attends) or floating point (added to the scores), got {m.dtype}")
         m = m.numpy() if str(m.dtype) == "torch.bool" else m.double().numpy()
     if m.dtype == np.bool_:
         values = np.where(m, 0.0, -np.inf)
-    elif m.dtype.kind in "fiu" or _arrays.format_of(m.dtype) is not None:
+    elif m.dtype.kind == "f" or _arrays.format_of(m.dtype) is not None:
         values = np.asarray(m, dtype=np.float64)
         if np.isnan(values).any() or (values == np.inf).any():
             raise ValueError(f"{function}: mask holds NaN or +inf; an additive mask takes finite values or -inf")
     else:
-        raise TypeError(f"{function}: mask must be boolean or real numbers, got dtype {m.dtype}")
+        raise TypeError(f"{function}: mask must be boolean (True attends) or floating point (added to the scores), got dtype {m.dtype}")
     full = (shape["batch"], shape["heads"], shape["seqlen_q"], shape["seqlen_k"])
     if values.ndim > 4:
         raise ValueError(f"{function}: mask has {values.ndim} dimensions; it must broadcast to (batch, heads, seqlen_q, seqlen_k) = {full}")

@@ -282,3 +282,42 @@ def test_benchmark_script_prints_rows(repository):
     assert run.returncode == 0, run.stderr[-2000:]
     row = json.loads(run.stdout.splitlines()[0])
     assert row["scheme"] == "fp32" and row["seqlen"] == 32 and row["emulated_ms"] > 0 and row["torch_ms"] > 0
+
+
+def test_integer_masks_are_refused_not_added():
+    q, k, v = (np.asarray(x.transpose(1, 2)) for x in qkv(hq=2, hkv=2))
+    for mask in (np.ones((7, 11), dtype=np.int64), torch.ones(7, 11, dtype=torch.int32)):
+        with pytest.raises(TypeError, match="boolean .* or floating point"):
+            fn.attention(q, k, v, mask=mask)
+
+
+def test_pytorch_masked_value_gives_no_nan():
+    """HF-style padding: masked keys carry the float32 minimum, not -inf."""
+    q, k, v = qkv(lq=4, lk=40)
+    mask = torch.zeros(1, 1, 4, 40)
+    mask[..., :12] = torch.finfo(torch.float32).min
+    for scheme in ["fp32", "bf16", "fa3-fp8-per-head"]:
+        out = ft.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True, scheme=scheme)
+        assert torch.isfinite(out).all()
+    truth = float64_sdpa(q, k, v, attn_mask=mask, enable_gqa=True)
+    out = ft.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    assert (out.double() - truth).abs().max().item() < 2e-6
+
+
+def test_hostile_capture_metadata_is_a_value_error(tmp_path):
+    from safetensors.torch import save_file
+    for meta in ['{"format": "flashnumerics-capture-1", "entries": [{"call": 0}]}', '{"format": "flashnumerics-capture-1", "entries": 3}',
+                 '[1, 2]', '{"format": "other"}']:
+        path = tmp_path / "h.safetensors"
+        save_file({"x": torch.zeros(1)}, str(path), metadata={"flashnumerics": meta})
+        with pytest.raises(ValueError):
+            ft.read_capture(path)
+
+
+def test_capture_file_mode_follows_the_umask(tmp_path):
+    path = tmp_path / "m.safetensors"
+    with ft.capture(path):
+        F.scaled_dot_product_attention(*qkv(hq=2, hkv=2))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -161,6 +161,9 @@ def _write(path, record, status):
     os.close(handle)
     try:
         save_file(record.tensors, temporary, metadata=metadata)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)   # as a plain open() would have made it, not mkstemp's 0600
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -191,9 +194,13 @@ def read_capture(path) -> tuple[dict, dict[str, torch.Tensor]]:
         info = json.loads(meta)
     except json.JSONDecodeError:
         raise ValueError(f"{function}: {path!r}: its capture metadata is not JSON") from None
-    if info.get("format") != FORMAT:
-        raise ValueError(f"{function}: {path!r}: capture format {_validate.shown(info.get('format'))}, expected {FORMAT}")
-    for entry in info.get("entries", []):
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        shown = _validate.shown(info.get("format") if isinstance(info, dict) else info)
+        raise ValueError(f"{function}: {path!r}: capture format {shown}, expected {FORMAT}")
+    entries = info.get("entries")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries):
+        raise ValueError(f"{function}: {path!r}: the capture metadata's entries must be a list of objects with a name")
+    for entry in entries:
         for part in ("q", "k", "v", "out") + (("mask",) if entry.get("mask") else ()):
             if f"{entry['name']}.{part}" not in tensors:
                 raise ValueError(f"{function}: {path!r}: entry {entry['name']} lacks its tensor {part}")
