@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from generated_docs import write_or_check
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 TARGET = REPOSITORY / "docs" / "cli-reference.md"
 
@@ -64,14 +66,7 @@ def reference(binary):
 def main():
     args = [a for a in sys.argv[1:] if a != "--check"]
     binary = args[0] if args else str(REPOSITORY / ".build" / "release" / "flashnum")
-    text = reference(binary)
-    if "--check" in sys.argv:
-        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print("docs/cli-reference.md is stale: python3 Scripts/cli_reference.py", file=sys.stderr)
-            sys.exit(1)
-        return
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(REPOSITORY)}")
+    write_or_check(TARGET, reference(binary), "python3 Scripts/cli_reference.py", REPOSITORY)
 
 
 if __name__ == "__main__":

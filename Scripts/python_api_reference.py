@@ -8,8 +8,9 @@ module by module. With --check, compares with the committed file and exits 1 whe
 """
 import importlib
 import inspect
-import sys
 from pathlib import Path
+
+from generated_docs import write_or_check
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TARGET = REPOSITORY / "docs" / "python-api.md"
@@ -41,14 +42,7 @@ def reference():
 
 
 def main():
-    text = reference()
-    if "--check" in sys.argv:
-        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print("docs/python-api.md is stale: python3 Scripts/python_api_reference.py", file=sys.stderr)
-            sys.exit(1)
-        return
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(REPOSITORY)}")
+    write_or_check(TARGET, reference(), "python3 Scripts/python_api_reference.py", REPOSITORY)
 
 
 if __name__ == "__main__":

@@ -131,14 +131,3 @@ func floatValues(_ a: NPYArray, _ format: FloatFormat?, _ spec: String) throws(A
   return try a.codes(of: format, path: spec).map { format.decode($0) }
 }
 
-/// FNV-1a (64-bit) over the bit patterns of `Double`s.
-struct FNV1a {
-  var state: UInt64 = 0xCBF2_9CE4_8422_2325
-  mutating func add(_ values: [Double]) {
-    for v in values {
-      var bits = v.bitPattern
-      for _ in 0..<8 { state = (state ^ (bits & 0xFF)) &* 0x100_0000_01B3; bits >>= 8 }
-    }
-  }
-  var hex: String { String(format: "%016llx", state) }
-}

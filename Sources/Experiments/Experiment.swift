@@ -365,7 +365,20 @@ public struct Experiment: Sendable {
 
 /// FNV-1a (64-bit) of `data`, as 16 hex digits: a fingerprint, not a cryptographic hash.
 func fnv1aHex(_ data: Data) -> String {
-  var h: UInt64 = 0xCBF2_9CE4_8422_2325
-  for byte in data { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
-  return String(format: "%016llx", h)
+  var h = FNV1a()
+  h.add(bytes: data)
+  return h.hex
+}
+
+/// FNV-1a (64-bit), fed incrementally.
+struct FNV1a {
+  var state: UInt64 = 0xCBF2_9CE4_8422_2325
+  mutating func add<S: Sequence>(bytes: S) where S.Element == UInt8 {
+    for byte in bytes { state = (state ^ UInt64(byte)) &* 0x100_0000_01B3 }
+  }
+  /// The little-endian bytes of each value's bit pattern.
+  mutating func add(_ values: [Double]) {
+    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { add(bytes: $0) } }
+  }
+  var hex: String { String(format: "%016llx", state) }
 }

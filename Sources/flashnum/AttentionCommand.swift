@@ -128,16 +128,17 @@ struct AttentionCommand: ParsableCommand {
     let operands = try files.operands()
     var algorithm = try choice.resolve(for: chosen, headDim: operands.q.headDim, causal: inputs.causal, seqLenQ: operands.q.seqLen)
     if case .fa3Kernel(let s) = algorithm { algorithm = .fa3Kernel(try adjusted(s)) }
-    let output = codes ? try chosen.run(operands, algorithm: algorithm, options: try inputs.options())
-      : try chosen.run(operands.dequantized(), rotationSeed: seed, algorithm: algorithm, options: try inputs.options())
+    let options = try inputs.options()   // once: with --capture it reads the capture file
+    let output = codes ? try chosen.run(operands, algorithm: algorithm, options: options)
+      : try chosen.run(operands.dequantized(), rotationSeed: seed, algorithm: algorithm, options: options)
     var report: [(String, JSONText)] = [("scheme", .string(chosen.name)), ("algorithm", .string(algorithm.name)),
                                         ("shape", .array(inputs.axes.outward(output.o.shape).map { .int($0) })), ("output", .string(out)),
                                         ("output_format", .string(output.format.description))]
     if attribute {
       guard !codes else { throw InputError("--attribute needs value inputs (the reference is that of the unquantized values)") }
       let exact = operands.dequantized()
-      let reference = try ReferenceAttention.compute(exact, options: try inputs.options(), precision: 128, threads: max(1, inputs.threads))
-      let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algorithm, options: try inputs.options(),
+      let reference = try ReferenceAttention.compute(exact, options: options, precision: 128, threads: max(1, inputs.threads))
+      let (total, entries) = try ErrorAttribution.run(exact, scheme: chosen, algorithm: algorithm, options: options,
                                                       reference: reference, rotationSeed: seed)
       if json {
         report.append(("reference", .string("mpfr-128")))
