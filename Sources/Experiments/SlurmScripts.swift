@@ -49,10 +49,10 @@ public struct SlurmScripts: Sendable {
     for (value, option) in [(experimentFile, "experiment file"), (binary, "--flashnum"), (name, "the experiment's name")] {
       try Self.check(value, option, sbatchValue: false)
     }
-    try Self.check(out, "--out", sbatchValue: true)
+    try Self.check(out, "--out-dir", sbatchValue: true)
     try Self.check(name, "the experiment's name", sbatchValue: true)
     // Both make up `#SBATCH --output=…`, where sbatch reads `%` as the start of a pattern (%j, %A).
-    for (value, option) in [(out, "--out"), (name, "the experiment's name")] where value.contains("%") {
+    for (value, option) in [(out, "--out-dir"), (name, "the experiment's name")] where value.contains("%") {
       throw AttentionError("\(option): '%' cannot go into an #SBATCH --output path (sbatch reads it as a pattern such as %j)")
     }
     for (value, option) in [(partition, "--partition"), (time, "--time"), (mem, "--mem")] {

@@ -142,13 +142,14 @@ final class HostileInputTests: CLITestCase {
     try experiment.write(toFile: path("s.yaml"), atomically: true, encoding: .utf8)
     let base = ["slurm", path("s.yaml"), "--tasks", "2"]
     for (option, value) in [("--partition", "a\nrm -rf ~"), ("--time", "1:00\r\necho x"), ("--mem", "2G\u{2028}x"), ("--partition", "a b"),
-                            ("--out", path("x\ntouch pwned")), ("--flashnum", "/bin/flashnum\n id"), ("--sbatch-line", "--account=lab\nid"),
+                            ("--out-dir", path("x\ntouch pwned")), ("--flashnum", "/bin/flashnum\n id"), ("--sbatch-line", "--account=lab\nid"),
                             ("--sbatch-line", "--x=$(id)\u{7F}")] {
-      let r = try run(base + (option == "--out" ? [] : ["--out", path("res")]) + [option, value])
+      let r = try run(base + (option == "--out-dir" ? [] : ["--out-dir", path("res")]) + [option, value])
       XCTAssertEqual(r.status, 2, "\(option) \(value.debugDescription): \(r.stderr)")
       XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+      XCTAssertTrue(r.stderr.contains(option), "\(option): \(r.stderr)")
     }
-    XCTAssertFalse(FileManager.default.fileExists(atPath: path("x\ntouch pwned")), "a refused --out is not created")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("x\ntouch pwned")), "a refused --out-dir is not created")
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("res/s.array.sbatch")))
   }
 }

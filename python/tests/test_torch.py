@@ -205,6 +205,9 @@ def test_capture_writes_whole_files_only(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         with ft.capture(tmp_path / "no" / "x.safetensors"):
             pass
+    with pytest.raises(ValueError, match="is a folder"):
+        with ft.capture(tmp_path):
+            pass
 
 
 def test_compare_and_report(tmp_path):

@@ -93,6 +93,8 @@ def capture(path, model: torch.nn.Module | None = None, layers=None, heads=None)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{function}: the folder of {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{function}: {path!r} is a folder; give the capture file's path")
     keep_layers = None if layers is None else {_validate.integer(function, "layers", x, 0, 1 << 31) for x in layers}
     keep_heads = _heads(function, heads)
     record = Capture()
