@@ -1,3 +1,4 @@
+import Diagnostics
 /// A dense attention tensor in FlashAttention's (batch, seqlen, heads, headdim) layout, C order,
 /// holding real values as `Double` (every value of every supported format is a `Double`).
 public struct AttentionTensor: Hashable, Sendable {
@@ -68,7 +69,7 @@ public struct AttentionTensor: Hashable, Sendable {
 
 /// A problem with the inputs of an attention computation (shapes, values, parameters);
 /// `description` is one line naming what is wrong.
-public struct AttentionError: Error, CustomStringConvertible, Hashable, Sendable {
+public struct AttentionError: FlashNumericsError, Hashable {
   public let description: String
   public init(_ description: String) { self.description = description }
 }

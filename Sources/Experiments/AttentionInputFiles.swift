@@ -38,33 +38,33 @@ public struct AttentionInputFiles: Sendable {
   /// `layout` is the files' axis order (``TensorLayout``); packed tensors have no such choice.
   public static func load(q: String, k: String, v: String, format: FloatFormat?,
                           descales: (q: String?, k: String?, v: String?) = (nil, nil, nil),
-                          packedBatch: Int? = nil, layout: TensorLayout = .bshd) throws(AttentionError) -> AttentionInputFiles {
+                          packedBatch: Int? = nil, layout: TensorLayout = .bshd) throws -> AttentionInputFiles {
     let packed = packedBatch != nil
-    if packed && layout != .bshd { throw AttentionError("--layout \(layout.rawValue) applies to 4-D tensors, not to packed (varlen) ones") }
+    if packed && layout != .bshd { throw TensorFileError("--layout \(layout.rawValue) applies to 4-D tensors, not to packed (varlen) ones") }
     let qt = try tensor(q, "Q", format, packed: packed, layout: layout), kt = try tensor(k, "K", format, packed: packed, layout: layout),
         vt = try tensor(v, "V", format, packed: packed, layout: layout)
     let kinds = [qt, kt, vt].map { $0.codes == nil ? "values" : "codes" }
     guard Set(kinds).count == 1 else {
-      throw AttentionError("Q, K and V must all be values or all be codes (got \(kinds.joined(separator: ", ")))")
+      throw TensorFileError("Q, K and V must all be values or all be codes (got \(kinds.joined(separator: ", ")))")
     }
     let codes = qt.codes != nil
     guard Set([qt, kt, vt].map { $0.format?.name ?? "" }).count == 1 else {
-      throw AttentionError("Q, K and V must hold codes of one format (got \([qt, kt, vt].map { $0.format?.name ?? "values" }.joined(separator: ", ")))")
+      throw TensorFileError("Q, K and V must hold codes of one format (got \([qt, kt, vt].map { $0.format?.name ?? "values" }.joined(separator: ", ")))")
     }
     var files = AttentionInputFiles(q: qt, k: kt, v: vt, format: codes ? qt.format : nil)
     if !codes && (descales.q ?? descales.k ?? descales.v) != nil {
-      throw AttentionError("descales apply to code inputs (uint8/uint16 with an input format) only")
+      throw TensorFileError("descales apply to code inputs (uint8/uint16 with an input format) only")
     }
     let expected = [packedBatch ?? qt.shape[0], kt.shape[2]]
-    func descale(_ path: String?, _ name: String) throws(AttentionError) -> [Float]? {
+    func descale(_ path: String?, _ name: String) throws -> [Float]? {
       guard let path else { return nil }
       let a = try NPYFiles.read(path)
-      guard a.dtype == .float32, let values = a.float32 else { throw AttentionError("\(path): \(name) descales must be float32, got \(a.dtype)") }
+      guard a.dtype == .float32, let values = a.float32 else { throw TensorFileError("\(path): \(name) descales must be float32, got \(a.dtype)") }
       guard a.shape == expected else {
-        throw AttentionError("\(path): \(name) descales must have shape (batch, kv_heads) = \(expected), got \(a.shape)")
+        throw TensorFileError("\(path): \(name) descales must have shape (batch, kv_heads) = \(expected), got \(a.shape)")
       }
       if let bad = values.first(where: { !($0.isFinite && $0 > 0) }) {
-        throw AttentionError("\(path): \(name) descales must be finite and positive, got \(bad)")
+        throw TensorFileError("\(path): \(name) descales must be finite and positive, got \(bad)")
       }
       return values
     }
@@ -74,34 +74,34 @@ public struct AttentionInputFiles: Sendable {
     return files
   }
 
-  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?, packed: Bool, layout: TensorLayout) throws(AttentionError) -> Tensor {
+  static func tensor(_ path: String, _ name: String, _ given: FloatFormat?, packed: Bool, layout: TensorLayout) throws -> Tensor {
     let file = try TensorFile.read(path)
     var a = file.array
     if packed {
       guard a.shape.count == 3 else {
-        throw AttentionError("\(path): \(name) must have 3 dimensions (total_tokens, heads, headdim) with cu_seqlens, got shape \(a.shape)")
+        throw TensorFileError("\(path): \(name) must have 3 dimensions (total_tokens, heads, headdim) with cu_seqlens, got shape \(a.shape)")
       }
       a.shape = [1] + a.shape
     }
     guard a.shape.count == 4 else {
       let axes = layout == .bshd ? "(batch, seqlen, heads, headdim)" : "(batch, heads, seqlen, headdim)"
-      throw AttentionError("\(path): \(name) must have 4 dimensions \(axes), got shape \(a.shape)")
+      throw TensorFileError("\(path): \(name) must have 4 dimensions \(axes), got shape \(a.shape)")
     }
     a = layout.inward(a)
     if let values = a.values { return Tensor(shape: a.shape, values: values, codes: nil, format: nil) }
     if let given, let own = file.format, given != own {
-      throw AttentionError("\(path): \(name) holds \(own.name) codes, not \(given.name) (--input-format)")
+      throw TensorFileError("\(path): \(name) holds \(own.name) codes, not \(given.name) (--input-format)")
     }
     guard let format = given ?? file.format else {
-      throw AttentionError("\(path): \(name) holds \(a.dtype) codes; name their format (--input-format)")
+      throw TensorFileError("\(path): \(name) holds \(a.dtype) codes; name their format (--input-format)")
     }
     let codes = try a.codes(of: format, path: path)
     return Tensor(shape: a.shape, values: codes.map { format.decode($0) }, codes: codes.map { UInt16($0) }, format: format)
   }
 
   /// The operands: the values (codes decoded exactly) and the descales expanded to row scales.
-  public func operands() throws(AttentionError) -> AttentionOperands {
-    func t(_ x: Tensor) throws(AttentionError) -> AttentionTensor {
+  public func operands() throws -> AttentionOperands {
+    func t(_ x: Tensor) throws -> AttentionTensor {
       try AttentionTensor(batch: x.shape[0], seqLen: x.shape[1], heads: x.shape[2], headDim: x.shape[3], values: x.values)
     }
     var operands = AttentionOperands(q: try t(q), k: try t(k), v: try t(v))
@@ -123,15 +123,15 @@ public struct AttentionInputFiles: Sendable {
 
   /// The varlen kernel's inputs (tensors read with `packedBatch`), checked as the kernel checks them.
   public func fa3VarlenInputs(cuSeqLensQ: [Int], cuSeqLensK: [Int], maxSeqLenQ: Int?, maxSeqLenK: Int?, causal: Bool,
-                              softmaxScale: Double?, numSplits: Int, softcap: Double = 0) throws(AttentionError) -> FA3VarlenInputs {
+                              softmaxScale: Double?, numSplits: Int, softcap: Double = 0) throws -> FA3VarlenInputs {
     guard let format, let element = FA3Inputs.Element(rawValue: format.name),
           let qc = q.codes, let kc = k.codes, let vc = v.codes else {
-      throw AttentionError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
+      throw TensorFileError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
     }
     guard q.shape[1] == cuSeqLensQ.last, k.shape[1] == cuSeqLensK.last, v.shape[1] == k.shape[1], v.shape[2] == k.shape[2] else {
-      throw AttentionError("varlen: Q has \(q.shape[1]) tokens and K, V \(k.shape[1]), \(v.shape[1]); cu_seqlens_q and cu_seqlens_k end at \(cuSeqLensQ.last ?? 0) and \(cuSeqLensK.last ?? 0)")
+      throw TensorFileError("varlen: Q has \(q.shape[1]) tokens and K, V \(k.shape[1]), \(v.shape[1]); cu_seqlens_q and cu_seqlens_k end at \(cuSeqLensQ.last ?? 0) and \(cuSeqLensK.last ?? 0)")
     }
-    guard k.shape[3] == q.shape[3] else { throw AttentionError("varlen: K's head dim \(k.shape[3]) differs from Q's \(q.shape[3])") }
+    guard k.shape[3] == q.shape[3] else { throw TensorFileError("varlen: K's head dim \(k.shape[3]) differs from Q's \(q.shape[3])") }
     let inputs = FA3VarlenInputs(element: element, cuSeqLensQ: cuSeqLensQ, cuSeqLensK: cuSeqLensK, maxSeqLenQ: maxSeqLenQ,
                                  maxSeqLenK: maxSeqLenK, heads: q.shape[2], kvHeads: k.shape[2], headDim: q.shape[3],
                                  valueHeadDim: v.shape[3], q: qc, k: kc, v: vc, qDescale: qDescale, kDescale: kDescale,
@@ -144,10 +144,10 @@ public struct AttentionInputFiles: Sendable {
   /// The FA3 kernel's inputs (codes of bf16, fp16 or e4m3fn), checked as the kernel checks them
   /// (V's head dim is its own: the kernel's unequal pairs are allowed). With `cacheBatchIdx`, K
   /// and V are caches of their own batch size and entry b reads cache entry `cacheBatchIdx[b]`.
-  public func fa3Inputs(causal: Bool, softmaxScale: Double?, cacheBatchIdx: [Int]? = nil) throws(AttentionError) -> FA3Inputs {
+  public func fa3Inputs(causal: Bool, softmaxScale: Double?, cacheBatchIdx: [Int]? = nil) throws -> FA3Inputs {
     guard let format, let element = FA3Inputs.Element(rawValue: format.name),
           let qc = q.codes, let kc = k.codes, let vc = v.codes else {
-      throw AttentionError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
+      throw TensorFileError("the fa3 kernel schedule takes codes of bf16, fp16 or e4m3fn (its element types)")
     }
     let inputs = FA3Inputs(element: element, batch: q.shape[0], seqLenQ: q.shape[1], seqLenK: k.shape[1], heads: q.shape[2],
                            kvHeads: k.shape[2], headDim: q.shape[3], q: qc, k: kc, v: vc, qDescale: qDescale,

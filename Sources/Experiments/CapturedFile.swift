@@ -31,33 +31,33 @@ public struct CapturedFile: Sendable {
 
   /// Reads the file's metadata and checks that every entry's tensors are there, whole (their
   /// values are read per entry by ``input(_:named:)``).
-  public static func read(_ path: String) throws(AttentionError) -> CapturedFile {
+  public static func read(_ path: String) throws -> CapturedFile {
     let (meta, tensors) = try TensorFile.safetensorsIndex(path)
-    guard let text = meta["flashnumerics"] else { throw AttentionError("\(path): no flashnumerics capture metadata (write it with flashnumerics.torch.capture)") }
+    guard let text = meta["flashnumerics"] else { throw TensorFileError("\(path): no flashnumerics capture metadata (write it with flashnumerics.torch.capture)") }
     guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-      throw AttentionError("\(path): the capture metadata is not a JSON object")
+      throw TensorFileError("\(path): the capture metadata is not a JSON object")
     }
     guard let format = object["format"] as? String, format == Self.format else {
-      throw AttentionError("\(path): capture format \(String(describing: object["format"] ?? "none")), expected \(Self.format)")
+      throw TensorFileError("\(path): capture format \(String(describing: object["format"] ?? "none")), expected \(Self.format)")
     }
-    guard let list = object["entries"] as? [[String: Any]] else { throw AttentionError("\(path): the capture metadata has no entries list") }
+    guard let list = object["entries"] as? [[String: Any]] else { throw TensorFileError("\(path): the capture metadata has no entries list") }
     var entries: [Entry] = []
     var names = Set<String>()
     for (i, e) in list.enumerated() {
       guard let name = e["name"] as? String, !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }),
             let call = e["call"] as? Int, let layer = e["layer"] as? Int, let causal = e["is_causal"] as? Bool,
             let mask = e["mask"] as? Bool else {
-        throw AttentionError("\(path): entry \(i): expected name (letters, digits, _ -), call, layer, is_causal and mask")
+        throw TensorFileError("\(path): entry \(i): expected name (letters, digits, _ -), call, layer, is_causal and mask")
       }
-      guard names.insert(name).inserted else { throw AttentionError("\(path): entry '\(name)' is listed twice") }
+      guard names.insert(name).inserted else { throw TensorFileError("\(path): entry '\(name)' is listed twice") }
       var scale: Double? = nil
       if let s = e["scale"], !(s is NSNull) {
-        guard let value = s as? Double, value.isFinite, value > 0 else { throw AttentionError("\(path): entry \(name): scale must be null or a positive number") }
+        guard let value = s as? Double, value.isFinite, value > 0 else { throw TensorFileError("\(path): entry \(name): scale must be null or a positive number") }
         scale = value
       }
-      if causal && mask { throw AttentionError("\(path): entry \(name): is_causal together with a mask (torch refuses that call)") }
+      if causal && mask { throw TensorFileError("\(path): entry \(name): is_causal together with a mask (torch refuses that call)") }
       for part in ["q", "k", "v"] + (mask ? ["mask"] : []) where !tensors.contains("\(name).\(part)") {
-        throw AttentionError("\(path): entry \(name) lacks its tensor \(name).\(part)")
+        throw TensorFileError("\(path): entry \(name) lacks its tensor \(name).\(part)")
       }
       entries.append(Entry(name: name, call: call, layer: layer, isCausal: causal, scale: scale, hasMask: mask))
     }
@@ -65,19 +65,19 @@ public struct CapturedFile: Sendable {
   }
 
   /// The entries of `names` (all when `nil`; each must exist) of `layers` (all when `nil`).
-  public func select(names: [String]?, layers: [Int]?) throws(AttentionError) -> [Entry] {
+  public func select(names: [String]?, layers: [Int]?) throws -> [Entry] {
     if let names {
       for n in names where !entries.contains(where: { $0.name == n }) {
-        throw AttentionError("\(path): no entry '\(n)' (holds \(entries.count): \(entries.prefix(8).map(\.name).joined(separator: ", "))\(entries.count > 8 ? ", …" : ""))")
+        throw TensorFileError("\(path): no entry '\(n)' (holds \(entries.count): \(entries.prefix(8).map(\.name).joined(separator: ", "))\(entries.count > 8 ? ", …" : ""))")
       }
     }
     let chosen = entries.filter { e in (names?.contains(e.name) ?? true) && (layers?.contains(e.layer) ?? true) }
-    guard !chosen.isEmpty else { throw AttentionError("\(path): no entry matches the selection") }
+    guard !chosen.isEmpty else { throw TensorFileError("\(path): no entry matches the selection") }
     return chosen
   }
 
   /// The entry's values, mask and scale, named `file` in results (the path as given).
-  public func input(_ entry: Entry, named file: String? = nil) throws(AttentionError) -> CapturedInput {
+  public func input(_ entry: Entry, named file: String? = nil) throws -> CapturedInput {
     let tensors = try AttentionInputFiles.load(q: "\(path):\(entry.name).q", k: "\(path):\(entry.name).k", v: "\(path):\(entry.name).v",
                                                format: nil, layout: .bhsd)
     let operands = try tensors.operands()
@@ -95,18 +95,18 @@ public struct CapturedFile: Sendable {
   }
 
   /// The mask of `entry` as a bias over (batch, heads, seqlen_q, seqlen_k), broadcast by strides.
-  func mask(_ entry: Entry, _ shape: AttentionShape) throws(AttentionError) -> (AttentionBias, [Double]) {
+  func mask(_ entry: Entry, _ shape: AttentionShape) throws -> (AttentionBias, [Double]) {
     let spec = "\(path):\(entry.name).mask"
     let file = try TensorFile.read(spec)
     let a = file.array
     let full = [shape.batch, shape.headsQ, shape.seqLenQ, shape.seqLenK]
-    guard a.shape.count <= 4 else { throw AttentionError("\(spec): a mask has at most 4 dimensions, got shape \(a.shape)") }
+    guard a.shape.count <= 4 else { throw TensorFileError("\(spec): a mask has at most 4 dimensions, got shape \(a.shape)") }
     let dims = Array(repeating: 1, count: 4 - a.shape.count) + a.shape
     var strides = [Int](repeating: 0, count: 4)
     var step = 1
     for axis in (0..<4).reversed() {
       guard dims[axis] == full[axis] || dims[axis] == 1 else {
-        throw AttentionError("\(spec): shape \(a.shape) does not broadcast to (batch, heads, seqlen_q, seqlen_k) = \(full)")
+        throw TensorFileError("\(spec): shape \(a.shape) does not broadcast to (batch, heads, seqlen_q, seqlen_k) = \(full)")
       }
       strides[axis] = dims[axis] == 1 ? 0 : step
       step *= dims[axis]
@@ -115,17 +115,17 @@ public struct CapturedFile: Sendable {
     if a.dtype == .uint8 && file.format == nil {
       values = a.bytes.map { $0 != 0 ? 0 : -.infinity }
     } else if let v = try floatValues(a, file.format, spec) {
-      guard v.allSatisfy({ !$0.isNaN && $0 != .infinity }) else { throw AttentionError("\(spec): an additive mask takes finite values or -inf") }
+      guard v.allSatisfy({ !$0.isNaN && $0 != .infinity }) else { throw TensorFileError("\(spec): an additive mask takes finite values or -inf") }
       values = v
     } else {
-      throw AttentionError("\(spec): a mask must be boolean or floating point, got \(a.dtype)")
+      throw TensorFileError("\(spec): a mask must be boolean or floating point, got \(a.dtype)")
     }
     return (try AttentionBias(values: values, strides: strides), values)
   }
 }
 
 /// A float tensor's values: float16/32/64, or bf16/float8 codes decoded exactly; `nil` for others.
-func floatValues(_ a: NPYArray, _ format: FloatFormat?, _ spec: String) throws(AttentionError) -> [Double]? {
+func floatValues(_ a: NPYArray, _ format: FloatFormat?, _ spec: String) throws -> [Double]? {
   if let v = a.values { return v }
   guard let format else { return nil }
   return try a.codes(of: format, path: spec).map { format.decode($0) }

@@ -14,12 +14,12 @@ struct ConfigurationValue {
   let path: String
 
   /// Parses `text` (the contents of `file`).
-  static func parse(_ text: String, file: String) throws(AttentionError) -> ConfigurationValue {
+  static func parse(_ text: String, file: String) throws -> ConfigurationValue {
     let node: Node?
     do { node = try Yams.compose(yaml: text) } catch let error as YamlError {
-      throw AttentionError("\(file): not valid YAML or JSON: \(Self.describe(error))")
-    } catch { throw AttentionError("\(file): not valid YAML or JSON: \(error)") }
-    guard let node else { throw AttentionError("\(file): the file is empty") }
+      throw ExperimentFileError("\(file): not valid YAML or JSON: \(Self.describe(error))")
+    } catch { throw ExperimentFileError("\(file): not valid YAML or JSON: \(error)") }
+    guard let node else { throw ExperimentFileError("\(file): the file is empty") }
     return ConfigurationValue(node: node, file: file, path: "top level")
   }
 
@@ -33,9 +33,9 @@ struct ConfigurationValue {
   }
 
   /// An error at this value.
-  func error(_ message: String) -> AttentionError {
+  func error(_ message: String) -> ExperimentFileError {
     let line = node.mark.map { ":\($0.line)" } ?? ""
-    return AttentionError("\(file)\(line): \(path): \(message)")
+    return ExperimentFileError("\(file)\(line): \(path): \(message)")
   }
 
   func child(_ node: Node, _ component: String) -> ConfigurationValue {
@@ -43,14 +43,14 @@ struct ConfigurationValue {
   }
 
   /// The entries of a mapping, keyed by name; every key must be in `allowed`.
-  func mapping(allowed: [String]) throws(AttentionError) -> [String: ConfigurationValue] {
+  func mapping(allowed: [String]) throws -> [String: ConfigurationValue] {
     guard let mapping = node.mapping else { throw error("expected a mapping with keys \(allowed.joined(separator: ", "))") }
     var result: [String: ConfigurationValue] = [:]
     for (key, value) in mapping {
       guard let name = key.string, key.scalar != nil else { throw error("keys must be names") }
       let at = child(value, path == "top level" ? name : "." + name)
       guard allowed.contains(name) else {
-        throw AttentionError("\(file)\(key.mark.map { ":\($0.line)" } ?? ""): \(path == "top level" ? name : path + "." + name): "
+        throw ExperimentFileError("\(file)\(key.mark.map { ":\($0.line)" } ?? ""): \(path == "top level" ? name : path + "." + name): "
                              + "unknown key '\(name)' (allowed: \(allowed.joined(separator: ", ")))")
       }
       result[name] = at
@@ -59,7 +59,7 @@ struct ConfigurationValue {
   }
 
   /// The elements of a sequence; a single scalar or mapping counts as a one-element list.
-  func list() throws(AttentionError) -> [ConfigurationValue] {
+  func list() throws -> [ConfigurationValue] {
     if let sequence = node.sequence {
       let items = sequence.enumerated().map { child($0.element, "[\($0.offset)]") }
       guard !items.isEmpty else { throw error("the list is empty") }
@@ -68,12 +68,12 @@ struct ConfigurationValue {
     return [self]
   }
 
-  func string() throws(AttentionError) -> String {
+  func string() throws -> String {
     guard let scalar = node.scalar else { throw error("expected a single value") }
     return scalar.string
   }
 
-  func int(_ range: ClosedRange<Int> = Int.min...Int.max) throws(AttentionError) -> Int {
+  func int(_ range: ClosedRange<Int> = Int.min...Int.max) throws -> Int {
     guard let scalar = node.scalar, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")) else {
       throw error("expected an integer, got '\(node.scalar?.string ?? "a list or mapping")'")
     }
@@ -81,7 +81,7 @@ struct ConfigurationValue {
     return value
   }
 
-  func uint64() throws(AttentionError) -> UInt64 {
+  func uint64() throws -> UInt64 {
     guard let scalar = node.scalar, let value = UInt64(scalar.string.replacingOccurrences(of: "_", with: "")) else {
       throw error("expected a non-negative integer seed, got '\(node.scalar?.string ?? "a list or mapping")'")
     }
@@ -89,14 +89,14 @@ struct ConfigurationValue {
   }
 
   /// A finite number (`1e-3`, `0.001`, `10`).
-  func double() throws(AttentionError) -> Double {
+  func double() throws -> Double {
     guard let scalar = node.scalar, let value = Double(scalar.string), value.isFinite else {
       throw error("expected a finite number, got '\(node.scalar?.string ?? "a list or mapping")'")
     }
     return value
   }
 
-  func bool() throws(AttentionError) -> Bool {
+  func bool() throws -> Bool {
     guard let scalar = node.scalar else { throw error("expected true or false") }
     switch scalar.string.lowercased() {
     case "true", "yes", "on": return true
@@ -106,7 +106,7 @@ struct ConfigurationValue {
   }
 
   /// One of `allowed` (a name).
-  func choice(_ allowed: [String]) throws(AttentionError) -> String {
+  func choice(_ allowed: [String]) throws -> String {
     let value = try string()
     guard allowed.contains(value) else { throw error("'\(value)' is not allowed (allowed: \(allowed.joined(separator: ", ")))") }
     return value

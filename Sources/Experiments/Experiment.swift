@@ -83,23 +83,23 @@ public struct Experiment: Sendable {
 
   /// Reads an experiment file (YAML, or JSON). Every problem is one line naming the file, the
   /// key and what is allowed.
-  public static func load(_ path: String) throws(AttentionError) -> Experiment {
-    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the experiment file") }
-    guard let text = String(data: data, encoding: .utf8) else { throw AttentionError("\(path): not UTF-8 text") }
+  public static func load(_ path: String) throws -> Experiment {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ExperimentFileError("\(path): cannot read the experiment file") }
+    guard let text = String(data: data, encoding: .utf8) else { throw ExperimentFileError("\(path): not UTF-8 text") }
     return try parse(text, file: path)
   }
 
   /// Parses the text of an experiment file called `file`.
-  public static func parse(_ text: String, file: String) throws(AttentionError) -> Experiment {
+  public static func parse(_ text: String, file: String) throws -> Experiment {
     let top = try ConfigurationValue.parse(text, file: file).mapping(allowed: topKeys)
-    func required(_ key: String) throws(AttentionError) -> ConfigurationValue {
-      guard let v = top[key] else { throw AttentionError("\(file): missing key '\(key)'") }
+    func required(_ key: String) throws -> ConfigurationValue {
+      guard let v = top[key] else { throw ExperimentFileError("\(file): missing key '\(key)'") }
       return v
     }
-    func ints(_ key: String, _ fallback: [Int]?, _ range: ClosedRange<Int>) throws(AttentionError) -> [Int] {
+    func ints(_ key: String, _ fallback: [Int]?, _ range: ClosedRange<Int>) throws -> [Int] {
       guard let v = top[key] else {
         if let fallback { return fallback }
-        throw AttentionError("\(file): missing key '\(key)'")
+        throw ExperimentFileError("\(file): missing key '\(key)'")
       }
       var out: [Int] = []
       for item in try v.list() { out.append(try item.int(range)) }
@@ -125,7 +125,7 @@ public struct Experiment: Sendable {
         let path = try item.string()
         let schemes: [AttentionScheme]
         let resolved = SchemeFile.resolve(path, relativeTo: file)
-        do { schemes = try SchemeFile.load(resolved) } catch { throw item.error(error.description) }
+        do { schemes = try SchemeFile.load(resolved) } catch { throw item.error("\(error)") }
         schemeFiles.append(resolved)
         for scheme in schemes {
           if defined.contains(where: { $0.name == scheme.name }) {
@@ -147,11 +147,11 @@ public struct Experiment: Sendable {
     var algorithms: [AlgorithmChoice] = []
     for item in try (top["algorithms"] ?? ConfigurationValue(node: "blocked", file: file, path: "algorithms")).list() {
       let name = try item.string()
-      do { algorithms.append(try AlgorithmChoice(name)) } catch { throw item.error(error.description) }
+      do { algorithms.append(try AlgorithmChoice(name)) } catch { throw item.error("\(error)") }
     }
     let (captured, capturedFile) = try parseCaptured(top["captured"], file)
     if !captured.isEmpty, let key = gridKeys.first(where: { top[$0] != nil }) {
-      throw AttentionError("\(file): '\(key)' does not apply with 'captured' (the captured calls give the inputs)")
+      throw ExperimentFileError("\(file): '\(key)' does not apply with 'captured' (the captured calls give the inputs)")
     }
     let synthetic = captured.isEmpty
     let seqLens = synthetic ? try ints("seq_len", nil, 1...1_048_576) : []
@@ -191,14 +191,14 @@ public struct Experiment: Sendable {
       }
     }
     if reference != .fp64, let c = captured.first(where: { !($0.options.bias?.isBoolean ?? true) }) {
-      throw AttentionError("\(file): captured: \(c.name) has an additive (float) mask, which the certified \(reference.name) reference does not take; "
+      throw ExperimentFileError("\(file): captured: \(c.name) has an additive (float) mask, which the certified \(reference.name) reference does not take; "
                            + "use reference: {kind: fp64}")
     }
     // A value listed twice would give grid points with one key (run twice, or mistaken for done).
-    func distinct<T: Hashable>(_ key: String, _ values: [T], _ show: (T) -> String) throws(AttentionError) {
+    func distinct<T: Hashable>(_ key: String, _ values: [T], _ show: (T) -> String) throws {
       var seen = Set<T>()
       if let twice = values.first(where: { !seen.insert($0).inserted }) {
-        throw AttentionError("\(file): \(key): '\(show(twice))' is listed twice")
+        throw ExperimentFileError("\(file): \(key): '\(show(twice))' is listed twice")
       }
     }
     try distinct("schemes", schemes.map(\.name)) { $0 }
@@ -225,7 +225,7 @@ public struct Experiment: Sendable {
 
   /// The inputs of a `captured` mapping (`file`, optional `entries` and `layers`), read now; none
   /// without the key.
-  static func parseCaptured(_ value: ConfigurationValue?, _ file: String) throws(AttentionError) -> ([CapturedInput], String?) {
+  static func parseCaptured(_ value: ConfigurationValue?, _ file: String) throws -> ([CapturedInput], String?) {
     guard let value else { return ([], nil) }
     let m = try value.mapping(allowed: ["file", "entries", "layers"])
     guard let f = m["file"] else { throw value.error("missing key 'file' (a capture written by flashnumerics.torch.capture)") }
@@ -240,12 +240,12 @@ public struct Experiment: Sendable {
       var inputs: [CapturedInput] = []
       for entry in try capture.select(names: names, layers: layers) { inputs.append(try capture.input(entry, named: given)) }
       return (inputs, path)
-    } catch { throw f.error(error.description) }
+    } catch { throw f.error("\(error)") }
   }
 
   /// The distributions of one `distributions` entry: a name (`gaussian`, `fa3`) or a mapping with
   /// `kind` and parameters, any of which may be a list (each value a grid point).
-  static func parseDistribution(_ item: ConfigurationValue) throws(AttentionError) -> [InputDistribution] {
+  static func parseDistribution(_ item: ConfigurationValue) throws -> [InputDistribution] {
     if item.node.scalar != nil {
       switch try item.choice(["gaussian", "fa3", "fa3-outliers"]) {
       case "gaussian": return [.gaussian(std: 1)]
@@ -262,7 +262,7 @@ public struct Experiment: Sendable {
     if let bad = m.keys.sorted().first(where: { $0 != "kind" && !kinds[kind]!.contains($0) }) {
       throw m[bad]!.error("not a parameter of \(kind) (allowed: \(kinds[kind]!.joined(separator: ", ")))")
     }
-    func doubles(_ key: String, _ fallback: Double, _ ok: (Double) -> Bool, _ what: String) throws(AttentionError) -> [Double] {
+    func doubles(_ key: String, _ fallback: Double, _ ok: (Double) -> Bool, _ what: String) throws -> [Double] {
       guard let v = m[key] else { return [fallback] }
       var out: [Double] = []
       for x in try v.list() {
@@ -272,7 +272,7 @@ public struct Experiment: Sendable {
       }
       return out
     }
-    func counts(_ key: String, _ fallback: Int) throws(AttentionError) -> [Int] {
+    func counts(_ key: String, _ fallback: Int) throws -> [Int] {
       guard let v = m[key] else { return [fallback] }
       var out: [Int] = []
       for x in try v.list() { out.append(try x.int(0...1_048_576)) }
@@ -297,31 +297,31 @@ public struct Experiment: Sendable {
   }
 
   /// Rejects grid combinations that cannot run (checked for every point before anything runs).
-  func checkCombinations(_ file: String) throws(AttentionError) {
+  func checkCombinations(_ file: String) throws {
     guard let count = pointCount, count <= ResourceLimits.gridPoints else {
       let factors = [seqLens.count, headDims.count, batches.count, heads.count, causal.count, distributions.count, seeds.count,
                      schemes.count, rotationSeeds?.count ?? 1, algorithms.count]
-      throw AttentionError("\(file): the grid has \(factors.map(String.init).joined(separator: " × ")) points, more than the limit of "
+      throw ExperimentFileError("\(file): the grid has \(factors.map(String.init).joined(separator: " × ")) points, more than the limit of "
                            + "\(ResourceLimits.gridPoints) (\(ResourceLimits.gridPointsVariable)); split it into several experiments")
     }
     // Tensor sizes grow with every size: the largest of each gives the largest tensor.
     if captured.isEmpty {
       let largest = AttentionShape(batch: batches.max()!, seqLenQ: seqLens.max()!, headsQ: heads.max()!, headDim: headDims.max()!)
-      do { try largest.validate() } catch { throw AttentionError("\(file): sizes: \(error.description)") }
+      do { try largest.validate() } catch { throw ExperimentFileError("\(file): sizes: \(error.description)") }
     }
     for scheme in schemes {
       for d in headDims {
         do { try scheme.validate(headDim: d) } catch {
-          throw AttentionError("\(file): schemes: '\(scheme.name)' cannot run head_dim \(d): \(error.description)")
+          throw ExperimentFileError("\(file): schemes: '\(scheme.name)' cannot run head_dim \(d): \(error.description)")
         }
       }
       if algorithms.contains(.fa3Kernel) {
         do { _ = try FA3Inputs.Element(scheme: scheme) } catch {
-          throw AttentionError("\(file): algorithms: fa3 cannot run scheme '\(scheme.name)': \(error.description)")
+          throw ExperimentFileError("\(file): algorithms: fa3 cannot run scheme '\(scheme.name)': \(error.description)")
         }
         let element = try! FA3Inputs.Element(scheme: scheme)
         for d in headDims {
-          do { try FA3Inputs.checkHeadDim(d, element: element) } catch { throw AttentionError("\(file): head_dim: \(error.description)") }
+          do { try FA3Inputs.checkHeadDim(d, element: element) } catch { throw ExperimentFileError("\(file): head_dim: \(error.description)") }
         }
       }
     }

@@ -22,7 +22,7 @@ public struct ExperimentPoint: Sendable {
   /// Runs the point against a reference output and returns its result row with the metrics
   /// named in `names`.
   public func measure(_ inputs: AttentionInputs, reference: AttentionTensor, metrics names: [String],
-                      threads: Int) throws(AttentionError) -> SweepRow {
+                      threads: Int) throws -> SweepRow {
     let (m, seconds) = try point.measure(inputs, reference: reference, threads: threads)
     var metrics: [String: Double] = [:]
     for n in names { if let v = m[n] { metrics[n] = v } }

@@ -21,29 +21,29 @@ public struct FA3Bridge: Sendable {
   }
 
   /// Whether the kernel can run here: the device name, or why not (one line).
-  public func check() -> Result<String, AttentionError> {
-    guard FileManager.default.fileExists(atPath: script) else { return .failure(AttentionError("\(script) not found")) }
+  public func check() -> Result<String, KernelBridgeError> {
+    guard FileManager.default.fileExists(atPath: script) else { return .failure(KernelBridgeError("\(script) not found")) }
     switch Subprocess.run(python, [script, "--check"]) {
     case .success(let (status, output)):
       let line = output.split(separator: "\n").last.map(String.init) ?? ""
-      return status == 0 ? .success(line) : .failure(AttentionError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
+      return status == 0 ? .success(line) : .failure(KernelBridgeError(line.isEmpty ? "\(python) \(script) --check exited \(status)" : line))
     case .failure(let e): return .failure(e)
     }
   }
 
   /// Runs the kernel on every case directory (one Python process for all).
-  public func run(_ directories: [String]) throws(AttentionError) {
+  public func run(_ directories: [String]) throws {
     switch Subprocess.run(python, [script] + directories, standardError: .pass) {
     case .success(let (status, output)):
-      guard status == 0 else { throw AttentionError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
+      guard status == 0 else { throw KernelBridgeError("the FA3 bridge exited \(status): \(output.split(separator: "\n").last ?? "")") }
     case .failure(let e): throw e
     }
   }
 
   /// Writes one case's inputs.
-  public static func write(_ inputs: FA3Inputs, to directory: String) throws(AttentionError) {
+  public static func write(_ inputs: FA3Inputs, to directory: String) throws {
     do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-      throw AttentionError("\(directory): cannot create (\(error.localizedDescription))")
+      throw KernelBridgeError("\(directory): cannot create (\(error.localizedDescription))")
     }
     let (b, hq, hk, d) = (inputs.batch, inputs.heads, inputs.kvHeads, inputs.headDim)
     func codes(_ c: [UInt16], _ s: Int, _ h: Int, _ d: Int) -> NPYArray {
@@ -64,19 +64,19 @@ public struct FA3Bridge: Sendable {
       ("causal", .bool(inputs.causal)), ("element", .string(inputs.element.rawValue)), ("softmax_scale", .double(inputs.scale)),
       ("num_splits", .int(inputs.numSplits)),
     ] + (inputs.softcap != 0 ? [("softcap", .double(inputs.softcap))] : []))
-    do { try Data(meta.document.utf8).write(to: URL(fileURLWithPath: directory + "/meta.json")) } catch { throw AttentionError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
+    do { try Data(meta.document.utf8).write(to: URL(fileURLWithPath: directory + "/meta.json")) } catch { throw KernelBridgeError("\(directory)/meta.json: cannot write (\(error.localizedDescription))") }
   }
 
   /// The kernel's outputs in a case directory, checked against the inputs' shapes.
-  public static func read(_ directory: String, for inputs: FA3Inputs) throws(AttentionError) -> (output: FA3Output, deterministic: Bool?) {
+  public static func read(_ directory: String, for inputs: FA3Inputs) throws -> (output: FA3Output, deterministic: Bool?) {
     let o = try NPYFiles.read(directory + "/o.npy"), lse = try NPYFiles.read(directory + "/lse.npy")
     let oShape = [inputs.batch, inputs.seqLenQ, inputs.heads, inputs.valueHeadDim]
     let lseShape = [inputs.batch, inputs.heads, inputs.seqLenQ]
     guard o.shape == oShape, let oBits = o.uint16 else {
-      throw AttentionError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")
+      throw KernelBridgeError("\(directory)/o.npy: expected uint16 \(oShape), got \(o.dtype) \(o.shape)")
     }
     guard lse.shape == lseShape, let l = lse.float32 else {
-      throw AttentionError("\(directory)/lse.npy: expected float32 \(lseShape), got \(lse.dtype) \(lse.shape)")
+      throw KernelBridgeError("\(directory)/lse.npy: expected float32 \(lseShape), got \(lse.dtype) \(lse.shape)")
     }
     var deterministic: Bool?
     if let data = FileManager.default.contents(atPath: directory + "/kernel.json"),
@@ -93,14 +93,14 @@ extension FA3Bridge {
   /// `meta.json` (`element`: bf16, fp16 or e4m3fn; `causal`; optional `softmax_scale`; optional
   /// `num_splits`, default 1, or 0 with `cache_seqlens.npy`, as the kernel's two entry points;
   /// optional `softcap`, default 0).
-  public static func readInputs(_ directory: String) throws(AttentionError) -> FA3Inputs {
+  public static func readInputs(_ directory: String) throws -> FA3Inputs {
     guard let data = FileManager.default.contents(atPath: directory + "/meta.json"),
           let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-      throw AttentionError("\(directory)/meta.json: missing or not a JSON object")
+      throw KernelBridgeError("\(directory)/meta.json: missing or not a JSON object")
     }
     try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale", "num_splits", "softcap"], at: "\(directory)/meta.json")
     guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
-      throw AttentionError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
+      throw KernelBridgeError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
     }
     let causal = meta["causal"] as? Bool ?? false
     let scale = meta["softmax_scale"] as? Double
@@ -110,7 +110,7 @@ extension FA3Bridge {
     }
     let files = try AttentionInputFiles.load(q: directory + "/q.npy", k: directory + "/k.npy", v: directory + "/v.npy",
                                              format: element.format, descales: (optional("q"), optional("k"), optional("v")))
-    do throws(AttentionError) {
+    do throws {
       var inputs = try files.fa3Inputs(causal: causal, softmaxScale: scale)
       let lensPath = directory + "/cache_seqlens.npy"
       if FileManager.default.fileExists(atPath: lensPath) {
@@ -118,15 +118,15 @@ extension FA3Bridge {
         inputs.numSplits = 0
       }
       if let n = meta["num_splits"] {
-        guard let n = n as? Int else { throw AttentionError("meta.json: num_splits must be an integer") }
+        guard let n = n as? Int else { throw KernelBridgeError("meta.json: num_splits must be an integer") }
         inputs.numSplits = n
       }
       if let c = meta["softcap"] {
-        guard let c = c as? Double else { throw AttentionError("meta.json: softcap must be a number") }
+        guard let c = c as? Double else { throw KernelBridgeError("meta.json: softcap must be a number") }
         inputs.softcap = c
       }
       try inputs.validate()
       return inputs
-    } catch { throw AttentionError("\(directory): \(error.description)") }
+    } catch { throw KernelBridgeError("\(directory): \(error)") }
   }
 }

@@ -59,7 +59,7 @@ public struct FA3Comparison: Hashable, Sendable {
   /// kernel does). `nil` when an input value is not finite (NaN codes: there is no reference),
   /// V's head dim differs from Q's (the reference takes one head dim) or a softcap is set (the
   /// reference has none).
-  public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws(AttentionError) -> [Double]? {
+  public static func reference(_ inputs: FA3Inputs, precision: Int, threads: Int) throws -> [Double]? {
     let options = AttentionOptions(mask: AttentionMask(causal: inputs.causal), softmaxScale: inputs.scale, threads: threads)
     if inputs.valueHeadDim != inputs.headDim || inputs.kernelSoftcap != nil { return nil }
     let values = inputs.values()
@@ -71,7 +71,7 @@ public struct FA3Comparison: Hashable, Sendable {
     for b in 0..<inputs.batch {
       let qPart = Array(values.q.values[(b * sq * hq * d)..<((b + 1) * sq * hq * d)])
       guard lens[b] > 0 else { out += Array(repeating: 0, count: qPart.count); continue }
-      func keys(_ t: AttentionTensor) throws(AttentionError) -> AttentionTensor {
+      func keys(_ t: AttentionTensor) throws -> AttentionTensor {
         try AttentionTensor(batch: 1, seqLen: lens[b], heads: hk, headDim: d,
                             values: Array(t.values[(b * sk * hk * d)..<((b * sk + lens[b]) * hk * d)]))
       }

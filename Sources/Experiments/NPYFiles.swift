@@ -6,23 +6,23 @@ import NPY
 /// problem, one line) carried unchanged in this layer's error type.
 public enum NPYFiles {
   /// Reads `path`, refusing a header of more elements than the tensor limit before the data.
-  public static func read(_ path: String) throws(AttentionError) -> NPYArray {
+  public static func read(_ path: String) throws -> NPYArray {
     do { return try NPYFile.read(path, maxElements: ResourceLimits.tensorElements) } catch {
-      throw AttentionError(error.description + (error.isOverLimit ? " (\(ResourceLimits.tensorElementsVariable))" : ""))
+      throw TensorFileError(error.description + (error.isOverLimit ? " (\(ResourceLimits.tensorElementsVariable))" : ""))
     }
   }
 
-  static func write(_ array: NPYArray, to path: String) throws(AttentionError) {
-    do { try NPYFile.write(array, to: path) } catch { throw AttentionError(error.description) }
+  static func write(_ array: NPYArray, to path: String) throws {
+    do { try NPYFile.write(array, to: path) } catch { throw TensorFileError(error.description) }
   }
 }
 
 extension NPYArray {
   /// One integer per batch entry (`cache_seqlens`, `cache_batch_idx`): an int32 or int64 array of
   /// shape (batch,), read from `path`.
-  public func perEntry(_ name: String, batch: Int, path: String) throws(AttentionError) -> [Int] {
+  public func perEntry(_ name: String, batch: Int, path: String) throws -> [Int] {
     guard shape == [batch], let values = indices else {
-      throw AttentionError("\(path): \(name) must be int32 or int64 of shape (batch,) = (\(batch),), got \(dtype) \(shape)")
+      throw TensorFileError("\(path): \(name) must be int32 or int64 of shape (batch,) = (\(batch),), got \(dtype) \(shape)")
     }
     return values
   }
@@ -30,16 +30,16 @@ extension NPYArray {
   /// The raw codes of `format` held in this array (read from `path`): uint8 for formats of at
   /// most 8 bits, uint16 for wider ones, and no code wider than the format (a code of e2m1 above
   /// 0xF is an error, never masked).
-  public func codes(of format: FloatFormat, path: String) throws(AttentionError) -> [UInt32] {
+  public func codes(of format: FloatFormat, path: String) throws -> [UInt32] {
     let wide = format.bitWidth > 8
     guard let (width, codes) = codeBytes, width == (wide ? 16 : 8) else {
-      throw AttentionError("\(path): \(format.name) codes must be \(wide ? "uint16" : "uint8"), got \(dtype)")
+      throw TensorFileError("\(path): \(format.name) codes must be \(wide ? "uint16" : "uint8"), got \(dtype)")
     }
     if dtype == .float8e5m2 && format != .e5m2 {
-      throw AttentionError("\(path): holds ml_dtypes float8_e5m2 codes, not \(format.name)")
+      throw TensorFileError("\(path): holds ml_dtypes float8_e5m2 codes, not \(format.name)")
     }
     if let i = codes.firstIndex(where: { $0 >> UInt32(format.bitWidth) != 0 }) {
-      throw AttentionError("\(path): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")
+      throw TensorFileError("\(path): code \(codes[i]) at flat index \(i) has more than the \(format.bitWidth) bits of \(format.name)")
     }
     return codes
   }

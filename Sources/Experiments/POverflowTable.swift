@@ -86,7 +86,7 @@ public struct POverflowTable: Sendable {
     return out
   }
 
-  public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws(AttentionError) -> POverflowTable {
+  public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws -> POverflowTable {
     let blockColumns = FA3Schedule.fa3(element: .e4m3fn, headDim: c.headDim, causal: false, seqLenQ: 2).blocks.blockColumns
     var rows: [Row] = []
     for cell in cells(c, blockColumns: blockColumns) {

@@ -81,7 +81,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
 
     /// The entry as a measured point against an MPFR reference of `referenceBits` bits (the
     /// entry was validated: its scheme, algorithm and distribution exist).
-    func point(referenceBits: Int, scheme: AttentionScheme) throws(AttentionError) -> MeasuredPoint {
+    func point(referenceBits: Int, scheme: AttentionScheme) throws -> MeasuredPoint {
       let inputs = InputSpec(seqLen: seqLen, headDim: headDim, heads: heads, causal: causal,
                              distribution: distribution == "fa3" ? .fa3 : .gaussian(std: 1), seed: seed)
       return MeasuredPoint(inputs: inputs, scheme: scheme, algorithm: try AlgorithmChoice(algorithm),
@@ -99,13 +99,13 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   ]
 
   /// Reads a baseline file; every problem is one line naming the file, the entry and the key.
-  public static func load(_ path: String) throws(AttentionError) -> RegressionBaseline {
-    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read") }
+  public static func load(_ path: String) throws -> RegressionBaseline {
+    guard let data = FileManager.default.contents(atPath: path) else { throw BaselineError("\(path): cannot read") }
     try checkKeys(data, path)
     var baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
     for file in baseline.schemeFiles ?? [] {
       for s in try SchemeFile.load(file, relativeTo: path) {
-        guard baseline.definedSchemes[s.name] == nil else { throw AttentionError("\(path): scheme_files: '\(s.name)' is defined twice") }
+        guard baseline.definedSchemes[s.name] == nil else { throw BaselineError("\(path): scheme_files: '\(s.name)' is defined twice") }
         baseline.definedSchemes[s.name] = s
       }
     }
@@ -114,7 +114,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   }
 
   /// Rejects unknown keys and the renamed keys of an old baseline (``FileKeys``).
-  static func checkKeys(_ data: Data, _ path: String) throws(AttentionError) {
+  static func checkKeys(_ data: Data, _ path: String) throws {
     guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
     let entries = top["entries"] as? [[String: Any]] ?? []
     // An old baseline is named as a whole: every renamed key, wherever it stands.
@@ -127,29 +127,29 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     }
   }
 
-  func validate(_ path: String) throws(AttentionError) {
-    guard tolerance >= 0 && absoluteTolerance >= 0 else { throw AttentionError("\(path): tolerances must be ≥ 0") }
-    guard !entries.isEmpty else { throw AttentionError("\(path): entries: the baseline has no entries, so it would guard nothing") }
+  func validate(_ path: String) throws {
+    guard tolerance >= 0 && absoluteTolerance >= 0 else { throw BaselineError("\(path): tolerances must be ≥ 0") }
+    guard !entries.isEmpty else { throw BaselineError("\(path): entries: the baseline has no entries, so it would guard nothing") }
     for (i, e) in entries.enumerated() {
       let at = "\(path): entries[\(i)]"
       guard let scheme = scheme(named: e.scheme) else {
         let known = AttentionScheme.shipped.map(\.name) + definedSchemes.keys.sorted()
-        throw AttentionError("\(at).scheme: unknown scheme '\(e.scheme)' (known: \(known.joined(separator: ", ")); or add its file to scheme_files)")
+        throw BaselineError("\(at).scheme: unknown scheme '\(e.scheme)' (known: \(known.joined(separator: ", ")); or add its file to scheme_files)")
       }
-      do { try scheme.validate(headDim: e.headDim) } catch { throw AttentionError("\(at).scheme: \(error.description)") }
-      do { _ = try AlgorithmChoice(e.algorithm) } catch { throw AttentionError("\(at).algorithm: \(error.description)") }
+      do { try scheme.validate(headDim: e.headDim) } catch { throw BaselineError("\(at).scheme: \(error.description)") }
+      do { _ = try AlgorithmChoice(e.algorithm) } catch { throw BaselineError("\(at).algorithm: \(error.description)") }
       guard ["fa3", "gaussian"].contains(e.distribution) else {
-        throw AttentionError("\(at).distribution: '\(e.distribution)' is not fa3 or gaussian")
+        throw BaselineError("\(at).distribution: '\(e.distribution)' is not fa3 or gaussian")
       }
-      guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw AttentionError("\(at): seq_len, head_dim and heads must be positive") }
+      guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw BaselineError("\(at): seq_len, head_dim and heads must be positive") }
       do { try AttentionShape(seqLenQ: e.seqLen, headsQ: e.heads, headDim: e.headDim).validate() } catch {
-        throw AttentionError("\(at): \(error.description)")
+        throw BaselineError("\(at): \(error.description)")
       }
       if let bad = e.metrics.keys.sorted().first(where: { !Self.metricNames.contains($0) }) {
-        throw AttentionError("\(at).metrics: unknown metric '\(bad)' (known: \(Self.metricNames.joined(separator: ", ")))")
+        throw BaselineError("\(at).metrics: unknown metric '\(bad)' (known: \(Self.metricNames.joined(separator: ", ")))")
       }
       if let bad = e.metrics.first(where: { !($0.value.isFinite && $0.value >= 0) }) {
-        throw AttentionError("\(at).metrics.\(bad.key): must be a finite value ≥ 0, got \(bad.value)")
+        throw BaselineError("\(at).metrics.\(bad.key): must be a finite value ≥ 0, got \(bad.value)")
       }
     }
   }
@@ -172,7 +172,7 @@ public enum RegressionGate {
   /// Measures every entry (the MPFR reference, `referenceBits` bits, is shared by entries of the
   /// same configuration) and compares with the pinned values; `progress` gets one line per entry.
   public static func run(_ baseline: RegressionBaseline, referenceBits: Int = 64, threads: Int = 1,
-                         progress: (String) -> Void = { _ in }) throws(AttentionError) -> (rows: [Row], measured: RegressionBaseline) {
+                         progress: (String) -> Void = { _ in }) throws -> (rows: [Row], measured: RegressionBaseline) {
     var rows: [Row] = []
     var measured = baseline
     let cache = ReferenceCache()

@@ -16,13 +16,13 @@ public final class ResultsLock {
   public let path: String
 
   /// Takes the lock of `name` in `directory` (which must exist), or throws saying who holds it.
-  public init(directory: String, name: String) throws(AttentionError) {
+  public init(directory: String, name: String) throws {
     path = (directory as NSString).appendingPathComponent(name + ".lock")
     descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw AttentionError("\(path): cannot open the lock file (\(String(cString: strerror(errno))))") }
+    guard descriptor >= 0 else { throw ResultsError("\(path): cannot open the lock file (\(String(cString: strerror(errno))))") }
     guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
       close(descriptor)
-      throw AttentionError("\(directory): results '\(name)' are being written by another flashnum process (lock \(path)); wait for it or use another --out")
+      throw ResultsError("\(directory): results '\(name)' are being written by another flashnum process (lock \(path)); wait for it or use another --out")
     }
     let prefixes = [name + ".csv.tmp", name + ".json.tmp"]
     for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where prefixes.contains(where: file.hasPrefix) {

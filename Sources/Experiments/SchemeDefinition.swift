@@ -45,7 +45,7 @@ enum SchemeDefinition {
   static let scalings = ["none", "per-tensor", "per-head", "per-block", "per-token", "per-channel", "mx", "nvfp4"]
   static let modes: [String: RoundingMode] = Dictionary(uniqueKeysWithValues: RoundingMode.deterministic.map { ($0.name, $0) })
 
-  static func parse(_ item: ConfigurationValue) throws(AttentionError) -> AttentionScheme {
+  static func parse(_ item: ConfigurationValue) throws -> AttentionScheme {
     let m = try item.mapping(allowed: keys)
     guard let nameValue = m["name"] else { throw item.error("missing key 'name'") }
     let name = try nameValue.string()
@@ -115,7 +115,7 @@ enum SchemeDefinition {
   /// path of a `d × d` orthogonal matrix (a tensor file, relative to this file's folder), or a
   /// mapping `{kind, block, rotate: qk | qkv, file, tolerance}` (`kind: matrix` with `file`;
   /// `tolerance` bounds every entry of `M·Mᵀ − I`, default 1e-6).
-  static func parseRotation(_ r: ConfigurationValue) throws(AttentionError) -> Rotation {
+  static func parseRotation(_ r: ConfigurationValue) throws -> Rotation {
     let kinds = Rotation.Kind.named.map(\.name)
     if r.node.scalar != nil {
       let text = try r.string()
@@ -133,7 +133,7 @@ enum SchemeDefinition {
     if kindName == "matrix" {
       guard let f = m["file"] else { throw r.error("kind matrix needs key 'file' (a d×d orthogonal matrix)") }
       if let b = m["block"] { throw b.error("a matrix rotation has no block (the matrix is the whole head dim)") }
-      let tolerance = try m["tolerance"].map { (t) throws(AttentionError) -> Double in
+      let tolerance = try m["tolerance"].map { (t) throws -> Double in
         let x = try t.double()
         guard x.isFinite, x >= 0, x < 1 else { throw t.error("must be in [0, 1), got \(x)") }
         return x
@@ -165,7 +165,7 @@ enum SchemeDefinition {
   }
 
   /// The orthogonal matrix in the tensor file `path` (relative to the folder of the file `v` is in).
-  static func matrix(_ v: ConfigurationValue, path: String, tolerance: Double) throws(AttentionError) -> OrthogonalMatrix {
+  static func matrix(_ v: ConfigurationValue, path: String, tolerance: Double) throws -> OrthogonalMatrix {
     let (file, key) = TensorFile.split(path)
     guard !file.isEmpty else { throw v.error("give the path of a d×d orthogonal matrix file") }
     let resolved = SchemeFile.resolve(file, relativeTo: v.file)
@@ -176,7 +176,7 @@ enum SchemeDefinition {
       throw v.error("\(path): \(size) bytes, more than a rotation matrix of at most \(largestMatrix)×\(largestMatrix) float64 values takes")
     }
     let tensor: TensorFile
-    do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error(error.description) }
+    do { tensor = try TensorFile.read(resolved + (key.map { ":" + $0 } ?? "")) } catch { throw v.error("\(error)") }
     let a = tensor.array
     guard a.shape.count == 2, a.shape[0] == a.shape[1], a.shape[0] >= 1 else {
       throw v.error("\(path) must be a square d×d matrix, got shape (\(a.shape.map(String.init).joined(separator: ", ")))")
@@ -193,7 +193,7 @@ enum SchemeDefinition {
   }
 
   /// One tensor's quantization from the merged keys, starting from `start` (a base scheme's).
-  static func parseTensor(_ m: [String: ConfigurationValue], start: QuantizationScheme?) throws(AttentionError) -> QuantizationScheme {
+  static func parseTensor(_ m: [String: ConfigurationValue], start: QuantizationScheme?) throws -> QuantizationScheme {
     var format = start?.format ?? .fp32
     var granularity = start?.granularity ?? ScaleGranularity.none
     var rule = start?.scaleRule ?? .amax
@@ -242,7 +242,7 @@ enum SchemeDefinition {
   }
 
   /// A storage format with the rounding keys of its mapping (8-bit formats saturate by default).
-  static func storageFormat(_ v: ConfigurationValue, _ m: [String: ConfigurationValue]) throws(AttentionError) -> NumberFormat {
+  static func storageFormat(_ v: ConfigurationValue, _ m: [String: ConfigurationValue]) throws -> NumberFormat {
     switch try v.string() {
     case "fp32", "fp64":
       if let bad = ["rounding", "random_bits", "overflow"].first(where: { m[$0] != nil }) {
@@ -254,7 +254,7 @@ enum SchemeDefinition {
     }
   }
 
-  static func rounded(_ f: FloatFormat, _ m: [String: ConfigurationValue]) throws(AttentionError) -> NumberFormat {
+  static func rounded(_ f: FloatFormat, _ m: [String: ConfigurationValue]) throws -> NumberFormat {
     var mode = RoundingMode.nearestEven
     if let r = m["rounding"] {
       let name = try r.choice(RoundingMode.deterministic.map(\.name) + ["stochastic"])
@@ -270,7 +270,7 @@ enum SchemeDefinition {
     return .low(f, rounding)
   }
 
-  static func named(_ v: ConfigurationValue) throws(AttentionError) -> FloatFormat {
+  static func named(_ v: ConfigurationValue) throws -> FloatFormat {
     let n = try v.string()
     guard let f = FloatFormat.named(n) else {
       throw v.error("unknown format '\(n)' (allowed: \(FloatFormat.presets.map(\.name).joined(separator: ", ")), fp32, fp64)")
@@ -281,7 +281,7 @@ enum SchemeDefinition {
   /// A plan stage's format: a name (`fp32`, `fp64`, or a format rounded to nearest-even,
   /// saturating when it has no infinity) or a mapping `{format, rounding, overflow}`
   /// (deterministic modes only: of the plan's stages, only P rounds stochastically).
-  static func stageFormat(_ v: ConfigurationValue) throws(AttentionError) -> NumberFormat {
+  static func stageFormat(_ v: ConfigurationValue) throws -> NumberFormat {
     if v.node.scalar != nil {
       switch try v.string() {
       case "fp32": return .fp32
@@ -298,7 +298,7 @@ enum SchemeDefinition {
   }
 
   /// P's format: a stage format, or `{format, rounding: stochastic, random_bits, seed}`.
-  static func probabilityFormat(_ v: ConfigurationValue, into plan: inout PrecisionPlan) throws(AttentionError) {
+  static func probabilityFormat(_ v: ConfigurationValue, into plan: inout PrecisionPlan) throws {
     guard v.node.mapping != nil, let r = v.node.mapping?["rounding"]?.string, r == "stochastic" else {
       plan.probabilityFormat = try stageFormat(v)
       return
@@ -319,12 +319,12 @@ enum SchemeDefinition {
   /// `fp64`), `score_format`, `softmax_arithmetic`, `probability_format`, `output_format` (stage
   /// formats), `softmax_scaling` (`exp2-folded`, `scores`), `probability_offset` (−64…64),
   /// `row_sum_of_rounded_p` (bool), `normalization` (`reciprocal`, `divide`).
-  static func parsePlan(_ v: ConfigurationValue, base: PrecisionPlan?) throws(AttentionError) -> PrecisionPlan {
+  static func parsePlan(_ v: ConfigurationValue, base: PrecisionPlan?) throws -> PrecisionPlan {
     if v.node.scalar != nil { return plans[try v.choice(plans.keys.sorted())]! }
     let m = try v.mapping(allowed: planKeys)
-    var p = try m["base"].map { (b) throws(AttentionError) -> PrecisionPlan in plans[try b.choice(plans.keys.sorted())]! } ?? base ?? .fp32
-    func accumulation(_ key: String) throws(AttentionError) -> Accumulation? {
-      try m[key].map { (a) throws(AttentionError) -> Accumulation in Accumulation(rawValue: try a.choice(Accumulation.allCases.map(\.rawValue)))! }
+    var p = try m["base"].map { (b) throws -> PrecisionPlan in plans[try b.choice(plans.keys.sorted())]! } ?? base ?? .fp32
+    func accumulation(_ key: String) throws -> Accumulation? {
+      try m[key].map { (a) throws -> Accumulation in Accumulation(rawValue: try a.choice(Accumulation.allCases.map(\.rawValue)))! }
     }
     if let a = try accumulation("score_accumulation") { p.scoreAccumulation = a }
     if let a = try accumulation("value_accumulation") { p.valueAccumulation = a }
@@ -345,15 +345,15 @@ enum SchemeDefinition {
 /// the line and the key.
 public enum SchemeFile {
   /// The schemes of the file at `path`.
-  public static func load(_ path: String, shippedNames: Bool = false) throws(AttentionError) -> [AttentionScheme] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the scheme file") }
-    guard let text = String(data: data, encoding: .utf8) else { throw AttentionError("\(path): not UTF-8 text") }
+  public static func load(_ path: String, shippedNames: Bool = false) throws -> [AttentionScheme] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ExperimentFileError("\(path): cannot read the scheme file") }
+    guard let text = String(data: data, encoding: .utf8) else { throw ExperimentFileError("\(path): not UTF-8 text") }
     return try parse(text, file: path, shippedNames: shippedNames)
   }
 
   /// The schemes of the scheme file at `path`, relative to the folder of `file` (an experiment or
   /// a baseline) unless absolute.
-  public static func load(_ path: String, relativeTo file: String) throws(AttentionError) -> [AttentionScheme] {
+  public static func load(_ path: String, relativeTo file: String) throws -> [AttentionScheme] {
     try load(resolve(path, relativeTo: file))
   }
 
@@ -364,7 +364,7 @@ public enum SchemeFile {
 
   /// The schemes of `text`, the contents of `file`; `shippedNames` allows the names of shipped
   /// schemes (the files that define them, `schemes/`).
-  public static func parse(_ text: String, file: String, shippedNames: Bool = false) throws(AttentionError) -> [AttentionScheme] {
+  public static func parse(_ text: String, file: String, shippedNames: Bool = false) throws -> [AttentionScheme] {
     let top = try ConfigurationValue.parse(text, file: file)
     let items: [ConfigurationValue]
     if top.node.mapping?.keys.contains(where: { $0.string == "schemes" }) == true {

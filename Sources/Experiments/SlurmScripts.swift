@@ -1,3 +1,4 @@
+import Diagnostics
 import Attention
 
 /// The two batch scripts of `flashnum slurm`: a job array whose task I runs shard I/N of a sweep,
@@ -34,18 +35,18 @@ public struct SlurmScripts: Sendable {
 
   /// Throws unless `value` (option `option`) can stand in a line of its own kind: no control
   /// character anywhere; in an `#SBATCH` option value also no space, quote or backslash.
-  static func check(_ value: String, _ option: String, sbatchValue: Bool) throws(AttentionError) {
+  static func check(_ value: String, _ option: String, sbatchValue: Bool) throws {
     if let c = value.unicodeScalars.first(where: \.isLineControl) {
-      throw AttentionError("\(option): control character U+\(String(c.value, radix: 16, uppercase: true)) cannot go into a batch script")
+      throw SlurmScriptError("\(option): control character U+\(String(c.value, radix: 16, uppercase: true)) cannot go into a batch script")
     }
-    if value.isEmpty && sbatchValue { throw AttentionError("\(option): empty") }
+    if value.isEmpty && sbatchValue { throw SlurmScriptError("\(option): empty") }
     if sbatchValue, let c = value.unicodeScalars.first(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "\t" }) {
-      throw AttentionError("\(option): '\(c)' cannot go into an #SBATCH line (sbatch would split the value there)")
+      throw SlurmScriptError("\(option): '\(c)' cannot go into an #SBATCH line (sbatch would split the value there)")
     }
   }
 
   /// Throws for the first value that cannot go into the scripts as described above.
-  public func validate() throws(AttentionError) {
+  public func validate() throws {
     for (value, option) in [(experimentFile, "experiment file"), (binary, "--flashnum"), (name, "the experiment's name")] {
       try Self.check(value, option, sbatchValue: false)
     }
@@ -53,7 +54,7 @@ public struct SlurmScripts: Sendable {
     try Self.check(name, "the experiment's name", sbatchValue: true)
     // Both make up `#SBATCH --output=…`, where sbatch reads `%` as the start of a pattern (%j, %A).
     for (value, option) in [(out, "--out-dir"), (name, "the experiment's name")] where value.contains("%") {
-      throw AttentionError("\(option): '%' cannot go into an #SBATCH --output path (sbatch reads it as a pattern such as %j)")
+      throw SlurmScriptError("\(option): '%' cannot go into an #SBATCH --output path (sbatch reads it as a pattern such as %j)")
     }
     for (value, option) in [(partition, "--partition"), (time, "--time"), (mem, "--mem")] {
       if let value { try Self.check(value, option, sbatchValue: true) }
@@ -61,7 +62,7 @@ public struct SlurmScripts: Sendable {
     for line in sbatchLines {
       try Self.check(line, "--sbatch-line", sbatchValue: false)
       guard line.hasPrefix("-"), !line.contains(" ") else {
-        throw AttentionError("--sbatch-line: one sbatch option written with '=' (e.g. --sbatch-line=--account=lab), got '\(line)'")
+        throw SlurmScriptError("--sbatch-line: one sbatch option written with '=' (e.g. --sbatch-line=--account=lab), got '\(line)'")
       }
     }
   }
@@ -76,7 +77,7 @@ public struct SlurmScripts: Sendable {
   }
 
   /// The array script (task I of N runs shard I/N, resuming its own shard file when requeued).
-  public func arrayScript() throws(AttentionError) -> String {
+  public func arrayScript() throws -> String {
     try validate()
     let q = Self.quoted
     return """
@@ -96,7 +97,7 @@ public struct SlurmScripts: Sendable {
 
   /// The merge script (after every task has ended: merge the shards that exist with
   /// --require-complete, report, exit 1 naming each shard that is missing or short).
-  public func mergeScript() throws(AttentionError) -> String {
+  public func mergeScript() throws -> String {
     try validate()
     let q = Self.quoted
     return """

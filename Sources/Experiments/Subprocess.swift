@@ -17,7 +17,7 @@ public enum Subprocess {
   /// Runs `program` (looked up on `PATH`) with `arguments`; returns its exit status and
   /// standard output (with standard error when `.merge`), or why it could not start.
   public static func run(_ program: String, _ arguments: [String], standardError: ErrorStream = .merge)
-    -> Result<(status: Int32, output: String), AttentionError>
+    -> Result<(status: Int32, output: String), KernelBridgeError>
   {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -29,7 +29,7 @@ public enum Subprocess {
     case .pass: break
     case .discard: process.standardError = FileHandle.nullDevice
     }
-    do { try process.run() } catch { return .failure(AttentionError("cannot run \(program): \(error.localizedDescription)")) }
+    do { try process.run() } catch { return .failure(KernelBridgeError("cannot run \(program): \(error.localizedDescription)")) }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return .success((process.terminationStatus, String(decoding: data, as: UTF8.self)))

@@ -84,10 +84,10 @@ public struct Sweep {
   /// or edited by hand) keep their first occurrence, and `note` says how many were dropped.
   /// `started` is called once the results are checked and opened, before the first point.
   public func run(fresh: Bool = false, started: () -> Void = {}, progress: (Progress) -> Void = { _ in },
-                  note: (String) -> Void = { _ in }) throws(AttentionError) -> SweepResults {
+                  note: (String) -> Void = { _ in }) throws -> SweepResults {
     let (csvPath, jsonPath) = paths
     do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-      throw AttentionError("\(directory): cannot create the results directory (\(error.localizedDescription))")
+      throw ResultsError("\(directory): cannot create the results directory (\(error.localizedDescription))")
     }
     let lock = try ResultsLock(directory: directory, name: fileName)
     defer { withExtendedLifetime(lock) {} }
@@ -104,7 +104,7 @@ public struct Sweep {
       if let first = stale.first {
         let why = first.key.split(separator: " ").first?.contains("#") == true ? "a value removed or a scheme defined differently"
           : "written by an older flashnum, whose keys lack the scheme's definition fingerprint"
-        throw AttentionError("\(csvPath): holds \(stale.count) results for points this experiment does not have (e.g. '\(first.key)': "
+        throw ResultsError("\(csvPath): holds \(stale.count) results for points this experiment does not have (e.g. '\(first.key)': "
                              + "\(why)); put them back, move the results away, or pass --fresh")
       }
       var seen = Set<String>()
@@ -128,7 +128,7 @@ public struct Sweep {
     // Rewrite the CSV cleanly (drops a line cut short), then append row by row.
     try SweepResults.writeAtomically(Data(results.csv().utf8), to: csvPath)
     try SweepResults.writeAtomically(results.json(), to: jsonPath)
-    guard let csv = FileHandle(forWritingAtPath: csvPath) else { throw AttentionError("\(csvPath): cannot append") }
+    guard let csv = FileHandle(forWritingAtPath: csvPath) else { throw ResultsError("\(csvPath): cannot append") }
     defer { try? csv.close() }
     _ = try? csv.seekToEnd()
 
@@ -169,15 +169,15 @@ public struct Sweep {
   /// Joins shard results (CSV or JSON files) of one experiment into one: every input must carry
   /// the same experiment fingerprint; a point present twice must agree. Returns the merged
   /// results and the number of grid points still missing.
-  public static func merge(_ paths: [String]) throws(AttentionError) -> (results: SweepResults, missing: Int) {
+  public static func merge(_ paths: [String]) throws -> (results: SweepResults, missing: Int) {
     try mergeWithShards(paths).merged
   }
 
   /// ``merge(_:)``, and for each file of a shard that holds fewer rows than its shard's points,
   /// the file, its `shard` (`I/N`), rows and points (a task that failed or was cut short).
-  public static func mergeWithShards(_ paths: [String]) throws(AttentionError)
+  public static func mergeWithShards(_ paths: [String]) throws
     -> (merged: (results: SweepResults, missing: Int), incomplete: [(path: String, shard: String, rows: Int, points: Int)]) {
-    guard let first = paths.first else { throw AttentionError("merge: no result files given") }
+    guard let first = paths.first else { throw ResultsError("merge: no result files given") }
     var parts: [(String, SweepResults)] = []
     for p in paths { parts.append((p, try SweepResults.read(p))) }
     let incomplete = parts.compactMap { (p, part) -> (path: String, shard: String, rows: Int, points: Int)? in
@@ -189,18 +189,18 @@ public struct Sweep {
   }
 
   /// Merges results already read (`parts`, each with its path; `first` names the first file).
-  static func merge(_ parts: [(String, SweepResults)], first: String) throws(AttentionError) -> (results: SweepResults, missing: Int) {
+  static func merge(_ parts: [(String, SweepResults)], first: String) throws -> (results: SweepResults, missing: Int) {
     let fingerprint = parts[0].1.provenance("experiment_fingerprint")
     var byKey: [String: SweepRow] = [:]
     var metrics = parts[0].1.metrics
     for (path, part) in parts {
       guard part.provenance("experiment_fingerprint") == fingerprint else {
-        throw AttentionError("\(path): from a different experiment (fingerprint \(part.provenance("experiment_fingerprint") ?? "none"), \(first) has \(fingerprint ?? "none"))")
+        throw ResultsError("\(path): from a different experiment (fingerprint \(part.provenance("experiment_fingerprint") ?? "none"), \(first) has \(fingerprint ?? "none"))")
       }
-      guard part.metrics == metrics else { throw AttentionError("\(path): different metric columns from \(first)") }
+      guard part.metrics == metrics else { throw ResultsError("\(path): different metric columns from \(first)") }
       for row in part.rows {
         if let old = byKey[row.key], old.metrics != row.metrics {
-          throw AttentionError("\(path): point '\(row.key)' differs from another file's result for the same point")
+          throw ResultsError("\(path): point '\(row.key)' differs from another file's result for the same point")
         }
         byKey[row.key] = row
       }

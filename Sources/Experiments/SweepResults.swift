@@ -52,9 +52,9 @@ public struct SweepResults: Sendable {
   public func csv() -> String { csvHeader() + rows.map(csvLine).joined() }
 
   /// Reads a results CSV. A last line without its newline (a write cut short) is dropped.
-  public static func readCSV(_ path: String) throws(AttentionError) -> SweepResults {
+  public static func readCSV(_ path: String) throws -> SweepResults {
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-      throw AttentionError("\(path): cannot read the results file")
+      throw ResultsError("\(path): cannot read the results file")
     }
     var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     if lines.last == "" { lines.removeLast() } else if !lines.isEmpty { lines.removeLast() }   // partial last line
@@ -66,7 +66,7 @@ public struct SweepResults: Sendable {
         let body = line.dropFirst(2)
         guard let colon = body.range(of: ": ") else { continue }
         let key = String(body[..<colon.lowerBound])
-        guard !provenance.contains(where: { $0.0 == key }) else { throw AttentionError("\(path): line \(n + 1): provenance '\(key)' appears twice") }
+        guard !provenance.contains(where: { $0.0 == key }) else { throw ResultsError("\(path): line \(n + 1): provenance '\(key)' appears twice") }
         provenance.append((key, String(body[colon.upperBound...])))
         continue
       }
@@ -74,25 +74,25 @@ public struct SweepResults: Sendable {
       let fields = try splitCSV(line, "\(path): line \(n + 1)")
       guard let columns = header else {
         guard fields.contains("key") && fields.contains("scheme") else {
-          throw AttentionError("\(path): line \(n + 1): not a sweep results header (expected columns \(SweepRow.leadingColumns.prefix(4).joined(separator: ", ")), …)")
+          throw ResultsError("\(path): line \(n + 1): not a sweep results header (expected columns \(SweepRow.leadingColumns.prefix(4).joined(separator: ", ")), …)")
         }
         if let twice = fields.enumerated().first(where: { fields[..<$0.offset].contains($0.element) })?.element {
-          throw AttentionError("\(path): line \(n + 1): column '\(twice)' appears twice in the header")
+          throw ResultsError("\(path): line \(n + 1): column '\(twice)' appears twice in the header")
         }
         header = fields
         continue
       }
       guard fields.count == columns.count else {
-        throw AttentionError("\(path): line \(n + 1): \(fields.count) fields, the header has \(columns.count)")
+        throw ResultsError("\(path): line \(n + 1): \(fields.count) fields, the header has \(columns.count)")
       }
       rows.append(try SweepRow(fields: Dictionary(uniqueKeysWithValues: zip(columns, fields)), where: "\(path): line \(n + 1)"))
     }
-    guard let header else { throw AttentionError("\(path): no header row (not a sweep results CSV)") }
+    guard let header else { throw ResultsError("\(path): no header row (not a sweep results CSV)") }
     return SweepResults(provenance: provenance, experimentText: "",
                         metrics: header.filter { Experiment.metricNames.contains($0) }, rows: rows)
   }
 
-  static func splitCSV(_ line: String, _ at: String) throws(AttentionError) -> [String] {
+  static func splitCSV(_ line: String, _ at: String) throws -> [String] {
     var fields: [String] = []
     var current = ""
     var quoted = false
@@ -113,7 +113,7 @@ public struct SweepResults: Sendable {
         current = ""
       } else { current.append(c) }
     }
-    guard !quoted else { throw AttentionError("\(at): unterminated quoted field") }
+    guard !quoted else { throw ResultsError("\(at): unterminated quoted field") }
     fields.append(current)
     return fields
   }
@@ -133,8 +133,8 @@ public struct SweepResults: Sendable {
   }
 
   /// Reads a results JSON file (numbers parsed by `JSONDecoder`, correctly rounded).
-  public static func readJSON(_ path: String) throws(AttentionError) -> SweepResults {
-    guard let data = FileManager.default.contents(atPath: path) else { throw AttentionError("\(path): cannot read the results file") }
+  public static func readJSON(_ path: String) throws -> SweepResults {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ResultsError("\(path): cannot read the results file") }
     struct File: Decodable {
       var format: String
       var provenance: [String: String]
@@ -155,10 +155,10 @@ public struct SweepResults: Sendable {
       var text: String { switch self { case .text(let t): t } }
     }
     let file = try decodeJSONFile(File.self, from: data, path: path, expected: "a sweep results file")
-    if let twice = duplicateJSONKey(in: data) { throw AttentionError("\(path): the key '\(twice)' appears twice in one object") }
-    guard file.format == format else { throw AttentionError("\(path): format '\(file.format)' is not \(format)") }
+    if let twice = duplicateJSONKey(in: data) { throw ResultsError("\(path): the key '\(twice)' appears twice in one object") }
+    guard file.format == format else { throw ResultsError("\(path): format '\(file.format)' is not \(format)") }
     if let twice = file.columns.enumerated().first(where: { file.columns[..<$0.offset].contains($0.element) })?.element {
-      throw AttentionError("\(path): columns: '\(twice)' appears twice")
+      throw ResultsError("\(path): columns: '\(twice)' appears twice")
     }
     var provenance: [(String, String)] = []
     var text = ""
@@ -174,7 +174,7 @@ public struct SweepResults: Sendable {
   }
 
   /// Reads a `.csv` or `.json` results file.
-  public static func read(_ path: String) throws(AttentionError) -> SweepResults {
+  public static func read(_ path: String) throws -> SweepResults {
     let results = path.hasSuffix(".json") ? try readJSON(path) : try readCSV(path)
     try results.checkProvenance(path)
     return results
@@ -183,11 +183,11 @@ public struct SweepResults: Sendable {
   /// Throws unless the provenance a merge relies on is well formed: `shard` is `all`, `I/N`
   /// (1 ≤ I ≤ N, decimal) or a merge's note, and `grid_points` and `shard_points` are decimal
   /// counts that an `Int` holds, a shard's no more than its grid.
-  func checkProvenance(_ path: String) throws(AttentionError) {
-    func count(_ key: String) throws(AttentionError) -> Int? {
+  func checkProvenance(_ path: String) throws {
+    func count(_ key: String) throws -> Int? {
       guard let text = provenance(key) else { return nil }
       guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text) else {
-        throw AttentionError("\(path): provenance \(key) '\(text)' is not a count (decimal digits, at most \(Int.max))")
+        throw ResultsError("\(path): provenance \(key) '\(text)' is not a count (decimal digits, at most \(Int.max))")
       }
       return n
     }
@@ -196,22 +196,22 @@ public struct SweepResults: Sendable {
       let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
       guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
             let i = Int(parts[0]), let n = Int(parts[1]), 1 <= i, i <= n else {
-        throw AttentionError("\(path): provenance shard '\(shard)' is not I/N with 1 ≤ I ≤ N")
+        throw ResultsError("\(path): provenance shard '\(shard)' is not I/N with 1 ≤ I ≤ N")
       }
     }
     if let grid, let points, points > grid {
-      throw AttentionError("\(path): provenance shard_points \(points) is more than grid_points \(grid)")
+      throw ResultsError("\(path): provenance shard_points \(points) is more than grid_points \(grid)")
     }
   }
 
   /// Writes `data` to `path` through a temporary file of its own (`PATH.tmp-PID-N`) and a rename:
   /// readers never see a half-written file, and two writers never share a temporary.
-  public static func writeAtomically(_ data: Data, to path: String) throws(AttentionError) {
+  public static func writeAtomically(_ data: Data, to path: String) throws {
     let temporary = path + ".tmp-\(getpid())-\(temporaryCounter.next())"
-    guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw AttentionError("\(path): cannot write") }
+    guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw ResultsError("\(path): cannot write") }
     guard rename(temporary, path) == 0 else {
       try? FileManager.default.removeItem(atPath: temporary)
-      throw AttentionError("\(path): cannot write (rename failed)")
+      throw ResultsError("\(path): cannot write (rename failed)")
     }
   }
 
@@ -232,9 +232,9 @@ public struct SweepResults: Sendable {
 
   /// Throws unless `name` is a valid results name (``isValidName(_:)``); `origin` says where it
   /// came from.
-  public static func checkName(_ name: String, from origin: String) throws(AttentionError) {
+  public static func checkName(_ name: String, from origin: String) throws {
     guard isValidName(name) else {
-      throw AttentionError("\(origin): '\(name)' cannot name result files (letters, digits, '-', '_' or '.', not starting with '.')")
+      throw ResultsError("\(origin): '\(name)' cannot name result files (letters, digits, '-', '_' or '.', not starting with '.')")
     }
   }
 

@@ -102,32 +102,32 @@ public struct SweepRow: Hashable, Sendable {
   /// place for errors (`FILE: row 12`). Sizes must lie in ``sizes``, `index` be ≥ 0, `mask` be
   /// `none` or `causal`, `outlier_magnitude` and `seconds` be finite and ≥ 0; metrics may be any
   /// number, `inf`, `-inf` or `nan`.
-  public init(fields f: [String: String], where at: String) throws(AttentionError) {
-    func text(_ c: String) throws(AttentionError) -> String {
-      guard let v = f[c] else { throw AttentionError("\(at): missing column '\(c)'") }
+  public init(fields f: [String: String], where at: String) throws {
+    func text(_ c: String) throws -> String {
+      guard let v = f[c] else { throw ResultsError("\(at): missing column '\(c)'") }
       return v
     }
-    func int(_ c: String, _ range: ClosedRange<Int>) throws(AttentionError) -> Int {
-      guard let v = Int(try text(c)) else { throw AttentionError("\(at): \(c): expected an integer, got '\(f[c]!)'") }
-      guard range.contains(v) else { throw AttentionError("\(at): \(c): \(v) is outside \(range.lowerBound)...\(range.upperBound)") }
+    func int(_ c: String, _ range: ClosedRange<Int>) throws -> Int {
+      guard let v = Int(try text(c)) else { throw ResultsError("\(at): \(c): expected an integer, got '\(f[c]!)'") }
+      guard range.contains(v) else { throw ResultsError("\(at): \(c): \(v) is outside \(range.lowerBound)...\(range.upperBound)") }
       return v
     }
-    func double(_ c: String) throws(AttentionError) -> Double {
+    func double(_ c: String) throws -> Double {
       let t = try text(c)
       switch t {
       case "inf": return .infinity
       case "-inf": return -.infinity
       case "nan": return .nan
       default:
-        guard let v = Double(t) else { throw AttentionError("\(at): \(c): expected a number, got '\(t)'") }
+        guard let v = Double(t) else { throw ResultsError("\(at): \(c): expected a number, got '\(t)'") }
         return v
       }
     }
-    func bool(_ c: String) throws(AttentionError) -> Bool {
+    func bool(_ c: String) throws -> Bool {
       switch try text(c) {
       case "true": return true
       case "false": return false
-      default: throw AttentionError("\(at): \(c): expected true or false, got '\(f[c]!)'")
+      default: throw ResultsError("\(at): \(c): expected true or false, got '\(f[c]!)'")
       }
     }
     index = try int("index", 0...Int.max)
@@ -144,15 +144,15 @@ public struct SweepRow: Hashable, Sendable {
     switch try text("mask") {
     case "causal": causal = true
     case "none": causal = false
-    case let m: throw AttentionError("\(at): mask: expected none or causal, got '\(m)'")
+    case let m: throw ResultsError("\(at): mask: expected none or causal, got '\(m)'")
     }
     distribution = try text("distribution")
     distributionKind = try text("distribution_kind")
     outlierMagnitude = try double("outlier_magnitude")
     guard outlierMagnitude.isFinite && outlierMagnitude >= 0 else {
-      throw AttentionError("\(at): outlier_magnitude: expected a finite number ≥ 0, got '\(f["outlier_magnitude"]!)'")
+      throw ResultsError("\(at): outlier_magnitude: expected a finite number ≥ 0, got '\(f["outlier_magnitude"]!)'")
     }
-    guard let s = UInt64(try text("seed")) else { throw AttentionError("\(at): seed: expected an integer, got '\(f["seed"]!)'") }
+    guard let s = UInt64(try text("seed")) else { throw ResultsError("\(at): seed: expected an integer, got '\(f["seed"]!)'") }
     seed = s
     // Results written before rotations were data have neither column: the old shipped schemes'
     // rotation was named by incoherent_processing, and its seed was the input seed.
@@ -160,12 +160,12 @@ public struct SweepRow: Hashable, Sendable {
     switch f["rotation_seed"] {
     case nil, "": rotationSeed = nil
     case let t?:
-      guard let r = UInt64(t) else { throw AttentionError("\(at): rotation_seed: expected an integer or nothing, got '\(t)'") }
+      guard let r = UInt64(t) else { throw ResultsError("\(at): rotation_seed: expected an integer or nothing, got '\(t)'") }
       rotationSeed = r
     }
     reference = try text("reference")
     seconds = try double("seconds")
-    guard seconds.isFinite && seconds >= 0 else { throw AttentionError("\(at): seconds: expected a finite number ≥ 0, got '\(f["seconds"]!)'") }
+    guard seconds.isFinite && seconds >= 0 else { throw ResultsError("\(at): seconds: expected a finite number ≥ 0, got '\(f["seconds"]!)'") }
     metrics = [:]
     for name in Experiment.metricNames {
       guard let t = f[name], !t.isEmpty else { continue }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Attention
+import Diagnostics
 
 /// The C ABI's error channel: a failing call returns a non-zero status and leaves its one-line
 /// message (the same text the command line prints after `flashnum: error:`) for the calling
@@ -39,7 +40,7 @@ enum CError {
       try body()
       return 0
     } catch {
-      set("\(error)")
+      set(oneLineMessage(for: error))
       return badInput
     }
   }
@@ -52,7 +53,7 @@ func text(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0) }
 func owned(_ s: String) -> UnsafeMutablePointer<CChar> { strdup(s)! }
 
 /// An input error of the C ABI itself (a null pointer, an unknown name).
-struct CallError: Error, CustomStringConvertible {
+struct CallError: FlashNumericsError {
   let description: String
   init(_ description: String) { self.description = description }
 }

@@ -1,3 +1,4 @@
+import Diagnostics
 /// How a real value is rounded to a format's grid.
 ///
 /// Every mode rounds the *exact* value once. With an unbounded exponent range, the
@@ -77,7 +78,7 @@ public struct Rounding: Hashable, Sendable {
 }
 
 /// A configuration that a format cannot honour.
-public struct FormatError: Error, CustomStringConvertible, Hashable, Sendable {
+public struct FormatError: FlashNumericsError, Hashable {
   public let description: String
   public init(_ description: String) { self.description = description }
 }

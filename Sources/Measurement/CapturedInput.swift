@@ -18,7 +18,7 @@ public struct CapturedInput: Hashable, Sendable {
   public var options: AttentionOptions
 
   public init(file: String, entry: String, layer: Int, fingerprint: String, inputs: AttentionInputs,
-              options: AttentionOptions) throws(AttentionError) {
+              options: AttentionOptions) throws {
     self.file = file
     self.entry = entry
     self.layer = layer

@@ -28,9 +28,9 @@ public enum ErrorAttribution {
   public static func run(
     _ inputs: AttentionInputs, scheme: AttentionScheme, algorithm: AttentionAlgorithm, options: AttentionOptions,
     reference: AttentionTensor, rotationSeed: UInt64
-  ) throws(AttentionError) -> (total: ErrorMetrics, entries: [Entry]) {
+  ) throws -> (total: ErrorMetrics, entries: [Entry]) {
     let operands = try scheme.prepare(inputs, rotationSeed: rotationSeed)
-    func rmse(_ x: AttentionOperands, _ plan: PrecisionPlan) throws(AttentionError) -> ErrorMetrics {
+    func rmse(_ x: AttentionOperands, _ plan: PrecisionPlan) throws -> ErrorMetrics {
       let out = try EmulatedAttention.run(x, plan: plan, algorithm: algorithm, options: options)
       let o = scheme.rotation.restore(out, seed: rotationSeed, format: plan.outputFormat)
       return ErrorMetrics(output: o.values, reference: reference.values)

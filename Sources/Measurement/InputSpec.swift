@@ -66,7 +66,7 @@ public struct InputSpec: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// The values, drawn from the distribution with the seed (or the captured ones).
-  public func generate() throws(AttentionError) -> AttentionInputs {
+  public func generate() throws -> AttentionInputs {
     if let c = captured { return c.inputs }
     try shape.validate()
     return AttentionInputs.generate(shape, distribution, seed: seed)

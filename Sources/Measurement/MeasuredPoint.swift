@@ -44,7 +44,7 @@ public struct MeasuredPoint: Hashable, Sendable {
   }
 
   /// The emulated output on `values` (the point's inputs, as ``InputSpec/generate()`` draws them).
-  public func output(_ values: AttentionInputs, threads: Int) throws(AttentionError) -> EmulatedOutput {
+  public func output(_ values: AttentionInputs, threads: Int) throws -> EmulatedOutput {
     let algorithm = try self.algorithm.resolve(for: scheme, headDim: inputs.headDim, causal: inputs.causal,
                                                seqLenQ: inputs.seqLen)
     return try scheme.run(values, rotationSeed: effectiveRotationSeed, algorithm: algorithm, options: inputs.options(threads: threads))
@@ -53,7 +53,7 @@ public struct MeasuredPoint: Hashable, Sendable {
   /// The point's output measured against `reference` (this point's reference of `values`):
   /// its metrics (ULPs in the output's format) and the seconds the emulation and metrics took.
   public func measure(_ values: AttentionInputs, reference: AttentionTensor,
-                      threads: Int) throws(AttentionError) -> (metrics: ErrorMetrics, seconds: Double) {
+                      threads: Int) throws -> (metrics: ErrorMetrics, seconds: Double) {
     let start = monotonicSeconds()
     let out = try output(values, threads: threads)
     let metrics = ErrorMetrics(output: out.o.values, reference: reference.values, format: out.format)
@@ -72,7 +72,7 @@ public final class ReferenceCache {
   public init(capacity: Int = 4) { self.capacity = max(1, capacity) }
 
   /// The inputs and reference of `point`, computed on `threads` workers when not cached.
-  public func entry(for point: MeasuredPoint, threads: Int) throws(AttentionError) -> (inputs: AttentionInputs, reference: AttentionTensor) {
+  public func entry(for point: MeasuredPoint, threads: Int) throws -> (inputs: AttentionInputs, reference: AttentionTensor) {
     if let e = entries[point.inputKey] { return e }
     let values = try point.inputs.generate()
     let e = (values, try point.reference.compute(values, options: point.inputs.options(threads: threads)))

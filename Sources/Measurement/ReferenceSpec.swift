@@ -26,7 +26,7 @@ public enum ReferenceSpec: Hashable, Sendable {
 
   /// The reference output of `inputs` (float64 values, O's layout), on `options.threads` workers
   /// (the values do not depend on the count).
-  public func compute(_ inputs: AttentionInputs, options: AttentionOptions) throws(AttentionError) -> AttentionTensor {
+  public func compute(_ inputs: AttentionInputs, options: AttentionOptions) throws -> AttentionTensor {
     switch self {
     case .mpfr(let bits):
       try ReferenceAttention.compute(inputs, options: options, precision: bits, threads: options.threads)
@@ -40,7 +40,7 @@ public enum ReferenceSpec: Hashable, Sendable {
   /// The same values as ``compute(_:options:)`` with, for MPFR and double-word, a rigorous bound on their error
   /// (``ReferenceAttention/bounded(_:options:precision:threads:)``: one run, the same roundings).
   public func computeBounded(_ inputs: AttentionInputs, options: AttentionOptions)
-    throws(AttentionError) -> (output: AttentionTensor, bound: ErrorBound?)
+    throws -> (output: AttentionTensor, bound: ErrorBound?)
   {
     switch self {
     case .mpfr(let bits):

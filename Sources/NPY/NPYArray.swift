@@ -1,3 +1,4 @@
+import Diagnostics
 /// Element types of `.npy` arrays that FlashNumerics reads and writes.
 ///
 /// Besides NumPy's own types: `float16` (`<f2`); `raw8` and `raw16` (`V1`, `V2`), the opaque
@@ -112,7 +113,7 @@ public struct NPYArray: Sendable, Equatable {
 }
 
 /// A `.npy` file that cannot be read, with one line saying what is wrong.
-public struct NPYError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct NPYError: FlashNumericsError, Equatable {
   public let description: String
   /// Whether the file was refused for holding more elements than the caller's limit.
   public let isOverLimit: Bool

@@ -54,11 +54,11 @@ extension ReferenceAttention {
   public static func doubleWord(
     _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), threads: Int = 1,
     kernels: DoubleWordKernels = .native
-  ) throws(AttentionError) -> (output: AttentionTensor, bound: ErrorBound, fallbackRows: Int) {
+  ) throws -> (output: AttentionTensor, bound: ErrorBound, fallbackRows: Int) {
     let shape = try inputs.shape()
     try options.validate(shape)
     try options.requireBooleanBias("the certified reference")
-    guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
+    guard threads >= 1 else { throw ReferenceError("threads must be at least 1, got \(threads)") }
     try checkRange(inputs)
     let d = shape.headDim
     // The scale as a pair (the given Double exactly, or 1/√d rounded from 240 bits), and at the
@@ -120,7 +120,7 @@ extension ReferenceAttention {
   }
 
   /// The softmax scale: `options.softmaxScale` exactly, or 1/√d rounded to `precision` bits.
-  static func softmaxScale(_ options: AttentionOptions, headDim d: Int, precision: Int) throws(AttentionError) -> BigFloat {
+  static func softmaxScale(_ options: AttentionOptions, headDim d: Int, precision: Int) throws -> BigFloat {
     if let s = options.softmaxScale {
       try AttentionOptions.checkSoftmaxScale(s)
       return BigFloat(s)
@@ -130,10 +130,10 @@ extension ReferenceAttention {
   }
 
   /// Inputs must be finite with magnitudes in [2^-400, 2^400] (or zero).
-  static func checkRange(_ inputs: AttentionInputs) throws(AttentionError) {
+  static func checkRange(_ inputs: AttentionInputs) throws {
     for (name, t) in [("Q", inputs.q), ("K", inputs.k), ("V", inputs.v)] {
       if let x = t.values.first(where: { $0 != 0 && !(abs($0) >= 0x1p-400 && abs($0) <= 0x1p400) }) {
-        throw AttentionError("\(name) has a value (\(x)) outside the reference's range [2^-400, 2^400]")
+        throw ReferenceError("\(name) has a value (\(x)) outside the reference's range [2^-400, 2^400]")
       }
     }
   }

@@ -22,7 +22,7 @@ public enum ReferenceAttention {
   /// The reference output, each value the `Double` nearest the working-precision result.
   public static func compute(
     _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), precision: Int = 128, threads: Int = 1
-  ) throws(AttentionError) -> AttentionTensor {
+  ) throws -> AttentionTensor {
     let rows = try run(inputs, options, precision, threads)
     return output(inputs, rows.map { $0.map { $0.double() } })
   }
@@ -31,7 +31,7 @@ public enum ReferenceAttention {
   /// number of leading bits on which the two agree for every output (``Certificate``).
   public static func certified(
     _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), precision: Int = 128, threads: Int = 1
-  ) throws(AttentionError) -> (output: AttentionTensor, certificate: Certificate) {
+  ) throws -> (output: AttentionTensor, certificate: Certificate) {
     let low = try run(inputs, options, precision, threads)
     let high = try run(inputs, options, 2 * precision, threads)
     var worst = Int.max
@@ -60,10 +60,10 @@ public enum ReferenceAttention {
   /// all outputs (capped at `precision`; a zero output with a non-zero bound counts 0 bits).
   public static func bounded(
     _ inputs: AttentionInputs, options: AttentionOptions = AttentionOptions(), precision: Int = 128, threads: Int = 1
-  ) throws(AttentionError) -> (output: AttentionTensor, bound: ErrorBound) {
+  ) throws -> (output: AttentionTensor, bound: ErrorBound) {
     let d = try inputs.shape().headDim
     var errors = [Double](repeating: 0, count: inputs.q.values.count)
-    let rows = try errors.withUnsafeMutableBufferPointer { (buffer) throws(AttentionError) -> [[BigFloat]] in
+    let rows = try errors.withUnsafeMutableBufferPointer { (buffer) throws -> [[BigFloat]] in
       nonisolated(unsafe) let base = buffer.baseAddress!
       return try run(inputs, options, precision, threads, bounds: base)
     }
@@ -101,13 +101,13 @@ public enum ReferenceAttention {
   /// One row of outputs per (b, i, h) in tensor order, at `precision` bits.
   static func run(_ inputs: AttentionInputs, _ options: AttentionOptions, _ precision: Int, _ threads: Int,
                   bounds: UnsafeMutablePointer<Double>? = nil)
-    throws(AttentionError) -> [[BigFloat]]
+    throws -> [[BigFloat]]
   {
     let shape = try inputs.shape()
     try options.validate(shape)
     try options.requireBooleanBias("the certified reference")
-    guard precisions.contains(precision) else { throw AttentionError("reference precision must be in 24...8192 bits, got \(precision)") }
-    guard threads >= 1 else { throw AttentionError("threads must be at least 1, got \(threads)") }
+    guard precisions.contains(precision) else { throw ReferenceError("reference precision must be in 24...8192 bits, got \(precision)") }
+    guard threads >= 1 else { throw ReferenceError("threads must be at least 1, got \(threads)") }
     try checkRange(inputs)
     let d = shape.headDim
     let scale = try softmaxScale(options, headDim: d, precision: precision + 16)

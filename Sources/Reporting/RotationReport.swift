@@ -1,6 +1,7 @@
 import Experiments
 import Measurement
 import Foundation
+import Diagnostics
 
 /// A report on incoherent processing from a sweep whose schemes are named `BASE+ROTATION`
 /// (`e4m3-per-head+random-hadamard-qk`): one panel per BASE (format and scaling), one series per
@@ -227,7 +228,7 @@ public struct RotationReport: Sendable {
 }
 
 /// A results file the report cannot be made from; `description` is one line.
-public struct ReportError: Error, CustomStringConvertible {
+public struct ReportError: FlashNumericsError {
   public let description: String
   public init(_ description: String) { self.description = description }
 }

@@ -202,8 +202,7 @@ struct AttentionCommand: ParsableCommand {
     if inputs.windowLeft != nil || inputs.windowRight != nil { throw InputError("--algorithm fa3 supports no sliding window (FA3's local kernels use other tiles)") }
     if attribute { throw InputError("--attribute needs value inputs; use flashnum crosscheck for the FA3 schedule") }
     let index = try cacheBatchIdx.map { path in try readNPY(path).perEntry("cache_batch_idx", batch: files.q.shape[0], path: path) }
-    var fa3: FA3Inputs
-    do { fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale, cacheBatchIdx: index) } catch { throw InputError(error.description) }
+    var fa3 = try files.fa3Inputs(causal: inputs.causal, softmaxScale: inputs.softmaxScale, cacheBatchIdx: index)
     if index != nil { fa3.numSplits = 0 }
     if let cacheSeqLens {
       fa3.cacheSeqLens = try readNPY(cacheSeqLens).perEntry("cache_seqlens", batch: fa3.batch, path: cacheSeqLens)
@@ -250,12 +249,9 @@ struct AttentionCommand: ParsableCommand {
     guard cuQ.count == cuK.count else { throw InputError("cu_seqlens_q and cu_seqlens_k must have the same length (batch + 1), got \(cuQ.count) and \(cuK.count)") }
     let files = try inputs.load(packedBatch: cuQ.count - 1)
     guard files.format != nil else { throw InputError("--cu-seqlens-q/k take code inputs (--input-format bf16, fp16 or e4m3fn)") }
-    let varlen: FA3VarlenInputs
-    do {
-      varlen = try files.fa3VarlenInputs(cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxSeqLenQ, maxSeqLenK: maxSeqLenK,
-                                         causal: inputs.causal, softmaxScale: inputs.softmaxScale, numSplits: numSplits ?? 1,
-                                         softcap: softcap ?? 0)
-    } catch { throw InputError(error.description) }
+    let varlen = try files.fa3VarlenInputs(cuSeqLensQ: cuQ, cuSeqLensK: cuK, maxSeqLenQ: maxSeqLenQ, maxSeqLenK: maxSeqLenK,
+                                           causal: inputs.causal, softmaxScale: inputs.softmaxScale, numSplits: numSplits ?? 1,
+                                           softcap: softcap ?? 0)
     let longest = maxSeqLenQ ?? (0..<(cuQ.count - 1)).map { cuQ[$0 + 1] - cuQ[$0] }.max() ?? 1
     let schedule = try adjusted(FA3Schedule.fa3(element: varlen.element, headDim: varlen.headDim, valueHeadDim: varlen.valueHeadDim,
                                                 causal: varlen.causal, seqLenQ: longest))

@@ -54,15 +54,15 @@ final class BenchOutput {
 
 /// Runs `python3 script args` and parses the last line of its output as a JSON object; the
 /// failure is the reason, in one line.
-func runPythonPeer(_ script: String, _ args: [String]) -> Result<[String: Any], AttentionError> {
-  guard FileManager.default.fileExists(atPath: script) else { return .failure(AttentionError("\(script) not found (run from the repository root or pass --scripts)")) }
+func runPythonPeer(_ script: String, _ args: [String]) -> Result<[String: Any], InputError> {
+  guard FileManager.default.fileExists(atPath: script) else { return .failure(InputError("\(script) not found (run from the repository root or pass --scripts)")) }
   switch Subprocess.run("python3", [script] + args) {
-  case .failure(let e): return .failure(e)
+  case .failure(let e): return .failure(InputError(e.description))
   case .success(let r):
     let last = r.output.split(separator: "\n").last.map(String.init) ?? ""
-    guard r.status == 0 else { return .failure(AttentionError(last.isEmpty ? "exit \(r.status)" : last)) }
+    guard r.status == 0 else { return .failure(InputError(last.isEmpty ? "exit \(r.status)" : last)) }
     guard let object = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else {
-      return .failure(AttentionError("no JSON line from \(script)"))
+      return .failure(InputError("no JSON line from \(script)"))
     }
     return .success(object)
   }

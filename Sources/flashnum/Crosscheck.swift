@@ -3,6 +3,7 @@ import Reference
 import Experiments
 import ArgumentParser
 import Attention
+import Diagnostics
 import Dispatch
 import Foundation
 import NPY
@@ -125,7 +126,7 @@ struct Crosscheck: ParsableCommand {
           (row.oBitExact, row.lseBitExact, row.maxULP) = (a.o, a.lse, a.maxULP)
           if a.o < 1 || a.lse < 1 { mismatch = true }
           if let saveFixture, let c, inputs.q.count <= fixtureLimit { try save(c, inputs, k, to: saveFixture + "/" + name) }
-        } catch let e as AttentionError { throw e } catch { throw InputError("\(name): \(error.localizedDescription)") }
+        } catch let e as any FlashNumericsError { throw e } catch { throw InputError("\(name): \(error.localizedDescription)") }
       }
       if referenceBits > 0 {
         do {
@@ -134,7 +135,7 @@ struct Crosscheck: ParsableCommand {
             row.rmseEmulator = FA3Comparison.rmse(emulated.o, format, reference: reference)
             if let kernel { row.rmseKernel = FA3Comparison.rmse(kernel.o, format, reference: reference) }
           }
-        } catch { throw InputError("case \(name): reference: \(error.description)") }
+        } catch { throw InputError("case \(name): reference: \(error)") }
       }
       if ablation, let kernel, inputs.batch * inputs.heads * inputs.seqLenQ * inputs.seqLenK <= ablationLimit {
         var entries: [(String, Double, Double)] = []
@@ -175,9 +176,7 @@ struct Crosscheck: ParsableCommand {
     }
     if let path = cases {
       guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read") }
-      do { list = try decodeJSONFile([FA3Case].self, from: data, path: path, expected: "a JSON list of cases") } catch {
-        throw InputError(error.description)
-      }
+      list = try decodeJSONFile([FA3Case].self, from: data, path: path, expected: "a JSON list of cases")
     }
     if let n = caseLimit {
       guard n >= 1 else { throw InputError("--case-limit must be at least 1, got \(n)") }

@@ -2,18 +2,21 @@ import ArgumentParser
 import Attention
 import Foundation
 import ToolIdentity
+import Diagnostics
 
 /// `flashnum`: the command-line face of FlashNumerics. Thin: parses, calls the modules, prints.
 ///
 /// Exit status: 0 success; 1 a check failed; 2 bad input or usage.
 ///
-/// The error protocol: every error a module throws (`FormatError`, `NPYError`, `AttentionError`)
-/// and every `InputError` of the commands is a bad input whose `description` says what and where;
-/// the command-line parser's errors say the same of the arguments (with the allowed values and a
-/// "did you mean" suggestion). `main` prints the whole message, every line, after
-/// `flashnum: error: ` on stderr, and exits 2 (a file-system error of Foundation prints its
-/// localized description). Errors pass through unchanged: nothing re-wraps them; a command adds
-/// context (the case, the file) only where the module's message lacks it.
+/// The error protocol: every error a module throws (a `FlashNumericsError`: `FormatError`,
+/// `NPYError`, `AttentionError`, `ReferenceError`, the file and results errors of Experiments,
+/// ...; Sources/Diagnostics/README.md lists them) and every `InputError` of the commands is a bad
+/// input whose `description` says what and where; the command-line parser's errors say the same
+/// of the arguments (with the allowed values and a "did you mean" suggestion). `main` prints the
+/// message on one line after `flashnum: error: ` on stderr, and exits 2; a module's error and a
+/// file-system error of Foundation take the one path the C ABI takes too (`oneLineMessage`).
+/// Errors pass through unchanged: nothing re-wraps them; a command adds context (the case, the
+/// file) only where the module's message lacks it.
 @main
 struct Flashnum: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -34,7 +37,7 @@ struct Flashnum: ParsableCommand {
         Foundation.exit(0)
       }
       if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
-      var message = (error as? CocoaError).map(\.localizedDescription) ?? misspeltOption() ?? message(for: error)
+      var message = isModuleError(error) ? oneLineMessage(for: error) : misspeltOption() ?? message(for: error)
       if message.isEmpty { message = "\(error)" }
       message = oneLine(message)
       FileHandle.standardError.write(Data("flashnum: error: \(message)\n".utf8))
@@ -101,6 +104,10 @@ extension Flashnum {
     return nil
   }
 
+  /// Whether `error` is a module's (or a command's) bad-input error or a file-system error, whose
+  /// text `oneLineMessage` gives, rather than the argument parser's.
+  static func isModuleError(_ error: any Error) -> Bool { error is any FlashNumericsError || error is CocoaError }
+
   /// A message on one line: the parser's lists of allowed values (`Please provide one of the
   /// following:` and `- value` lines) joined after the first line.
   static func oneLine(_ message: String) -> String {
@@ -131,7 +138,7 @@ extension Flashnum {
 }
 
 /// A bad input found by a command itself (a combination of options, a path): exit status 2.
-struct InputError: Error, CustomStringConvertible {
+struct InputError: FlashNumericsError {
   let description: String
   init(_ description: String) { self.description = description }
 }

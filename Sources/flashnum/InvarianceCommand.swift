@@ -71,8 +71,7 @@ struct InvarianceCommand: ParsableCommand {
   func validate() throws { _ = try configuration() }
 
   func run() throws {
-    let result: FA3Invariance
-    do { result = try FA3Invariance.run(try configuration(), threads: threads) } catch let e as AttentionError { throw InputError(e.description) }
+    let result = try FA3Invariance.run(try configuration(), threads: threads)
     if json {
       let rows = result.rows.map { r in
         JSONText.object([("batch", .int(r.batch)), ("cache_length", .int(r.cacheLength)), ("launched_splits", .int(r.launchedSplits)),

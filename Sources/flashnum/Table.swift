@@ -166,8 +166,7 @@ struct Table: ParsableCommand {
 
     func run() throws {
       if let out { try makeOutputFolder(out) }
-      let table: POverflowTable
-      do { table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") } } catch let e as AttentionError { throw InputError(e.description) }
+      let table = try POverflowTable.run(try configuration()) { note("p-overflow: \($0)") }
       let command = "flashnum table p-overflow --seq-lens \(seqLens) --logit-stds \(logitStds) --seeds \(seeds) --residues \(residues) "
         + "--head-dim \(headDim) --heads \(heads)" + (out == nil ? "" : " --out-dir DIR")
       var text = table.markdown(command: command)

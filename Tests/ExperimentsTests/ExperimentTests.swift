@@ -55,10 +55,12 @@ final class ExperimentTests: XCTestCase {
       do {
         _ = try Experiment.parse(change(Self.yaml), file: "e.yaml")
         XCTFail("accepted", line: line)
-      } catch {
+      } catch let error as ExperimentFileError {
         XCTAssertFalse(error.description.contains("\n"), error.description, line: line)
         XCTAssertTrue(error.description.hasPrefix("e.yaml"), error.description, line: line)
         for f in fragments { XCTAssertTrue(error.description.contains(f), "\(error.description) lacks \(f)", line: line) }
+      } catch {
+        XCTFail("an experiment file's mistake is an ExperimentFileError, got \(type(of: error)): \(error)", line: line)
       }
     }
     fails({ $0.replacingOccurrences(of: "fp16, fa3", with: "fp17, fa3") }, ["schemes[0]", "unknown scheme 'fp17'", "fa3-fp8-per-block"])

@@ -61,7 +61,7 @@ final class TargetDependencyTests: XCTestCase {
   /// The check can fail: a manifest with a dependency dropped disagrees with the imports.
   func testADroppedDependencyIsSeen() throws {
     let manifest = try String(contentsOf: Repository.url("Package.swift"), encoding: .utf8)
-    let edited = manifest.replacingOccurrences(of: "name: \"Reporting\", dependencies: [\"Experiments\", ", with: "name: \"Reporting\", dependencies: [")
+    let edited = manifest.replacingOccurrences(of: "name: \"Reporting\", dependencies: [\"Diagnostics\", \"Experiments\", ", with: "name: \"Reporting\", dependencies: [\"Diagnostics\", ")
     XCTAssertNotEqual(edited, manifest)
     let reporting = try XCTUnwrap(Self.targets(edited).first { $0.name == "Reporting" })
     XCTAssertNotEqual(try Self.imports(Repository.url("Sources/Reporting")), reporting.dependencies)
