@@ -6,7 +6,7 @@
 #   STEPS="sweeps table" bash Scripts/regenerate.sh
 #
 # Steps: sweeps (notebooks-data/experiments/* → notebooks-data/results/* → Reports/*.md and
-# figures, the rotation study with --layout rotation), table (Reports/fa3-table.*), regress
+# figures, the rotation study with --layout rotation), table (Reports/paper-rmse-table.*), regress
 # (Reports/baselines/shipped-schemes.json), p-overflow (Reports/fp8-p-overflow.md), mechanism
 # (Reports/rotation-mechanism.md, NumPy and ml_dtypes). The GPU crosschecks are not among them:
 # Scripts/h100_crosscheck.sh makes those on a Hopper GPU.
@@ -39,7 +39,7 @@ if step sweeps; then
   timed "$bin" report "$results/rotation.csv" --layout rotation --out-dir Reports
 fi
 if step table; then
-  timed "$bin" table fa3 --seq-len 4096 --head-dim 128 --heads 1 --seeds 0-7 --rotation-seeds 0-7 --out-dir Reports >/dev/null
+  timed "$bin" table paper-rmse --seq-len 4096 --head-dim 128 --heads 1 --seeds 0-7 --rotation-seeds 0-7 --out-dir Reports >/dev/null
 fi
 if step regress; then
   timed "$bin" regress --update

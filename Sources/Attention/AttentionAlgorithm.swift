@@ -36,23 +36,29 @@ public enum AttentionAlgorithm: Hashable, Sendable {
 /// | `naive` | standard attention (materialized softmax) |
 /// | `blocked` | FlashAttention-2 order: 128 × 128 blocks, keys ascending |
 /// | `blocked(BRxBC)`, `blocked(BRxBC,reverse)` | any tiles, either order |
-/// | `blocked-fa3` | the FA3 kernel's tiles and reverse order, on the scheme's precision plan |
+/// | `blocked-hopper-tiles` | the FA3 kernel's tiles and reverse order, on the scheme's precision plan (formerly `blocked-fa3`) |
 /// | `fa3` | the FA3 kernel schedule, bit-exact (bf16/fp16 casts or e4m3fn per-head/per-tensor schemes) |
 public enum AlgorithmChoice: Hashable, Sendable, CustomStringConvertible {
   case naive
   case blocked(BlockSchedule)
-  case blockedFA3
+  case blockedHopperTiles
   case fa3Kernel
 
   /// The plain names (``blocked`` also takes tiles).
-  public static let names = ["naive", "blocked", "blocked-fa3", "fa3"]
+  public static let names = ["naive", "blocked", "blocked-hopper-tiles", "fa3"]
 
-  /// Parses a name (table above).
+  /// Names that files used before `fa3` came to name the kernel only, and their names now.
+  public static let renamed = ["blocked-fa3": "blocked-hopper-tiles"]
+
+  /// Parses a name (table above); a ``renamed`` name is an error naming the new one.
   public init(_ name: String) throws(AttentionError) {
+    if let new = Self.renamed[name] {
+      throw AttentionError("algorithm '\(name)' is now called '\(new)' ('fa3' names the FA3 kernel only)")
+    }
     switch name {
     case "naive": self = .naive
     case "blocked": self = .blocked(.flash2)
-    case "blocked-fa3": self = .blockedFA3
+    case "blocked-hopper-tiles": self = .blockedHopperTiles
     case "fa3": self = .fa3Kernel
     default:
       guard name.hasPrefix("blocked(") && name.hasSuffix(")") else {
@@ -76,20 +82,20 @@ public enum AlgorithmChoice: Hashable, Sendable, CustomStringConvertible {
     case .naive: "naive"
     case .blocked(let s) where s == .flash2: "blocked"
     case .blocked(let s): "blocked(\(s.blockRows)x\(s.blockColumns)\(s.reverseOrder ? ",reverse" : ""))"
-    case .blockedFA3: "blocked-fa3"
+    case .blockedHopperTiles: "blocked-hopper-tiles"
     case .fa3Kernel: "fa3"
     }
   }
 
   /// The algorithm for `scheme` on inputs of head dim `headDim`, `seqLenQ` queries and the mask's
-  /// causality: `blocked-fa3` takes the kernel's tiles for the scheme's precision (FP8 tiles for
+  /// causality: `blocked-hopper-tiles` takes the kernel's tiles for the scheme's precision (FP8 tiles for
   /// FP8 schemes), `fa3` the kernel's schedule for the scheme's element type (an error when the
   /// kernel cannot take the scheme's inputs).
   public func resolve(for scheme: AttentionScheme, headDim: Int, causal: Bool, seqLenQ: Int) throws(AttentionError) -> AttentionAlgorithm {
     switch self {
     case .naive: return .naive
     case .blocked(let s): return .blocked(s)
-    case .blockedFA3: return .blocked(.flash3(headDim: headDim, fp8: scheme.precision == "fp8", causal: causal))
+    case .blockedHopperTiles: return .blocked(.hopperTiles(headDim: headDim, fp8: scheme.precision == "fp8", causal: causal))
     case .fa3Kernel:
       let element = try FA3Inputs.Element(scheme: scheme)
       return .fa3Kernel(.fa3(element: element, headDim: headDim, causal: causal, seqLenQ: seqLenQ))

@@ -31,7 +31,7 @@ public struct BlockSchedule: Hashable, Sendable {
 
   /// The tile sizes (``FA3KernelTiles``) and reverse block order of the FlashAttention-3 Hopper
   /// forward kernel for 16-bit or FP8 inputs (V's head dim `valueHeadDim`, default `d`).
-  public static func flash3(headDim d: Int, valueHeadDim dv: Int? = nil, fp8: Bool, causal: Bool) -> BlockSchedule {
+  public static func hopperTiles(headDim d: Int, valueHeadDim dv: Int? = nil, fp8: Bool, causal: Bool) -> BlockSchedule {
     let tiles = FA3KernelTiles.kernel(headDim: d, valueHeadDim: dv, fp8: fp8, causal: causal)
     return BlockSchedule(blockRows: tiles.rows, blockColumns: tiles.columns, reverseOrder: true, fusedRowSumRescale: true)
   }

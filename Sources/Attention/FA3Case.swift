@@ -17,8 +17,9 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   public var heads = 2
   public var kvHeads = 2
   public var causal = false
-  /// `gaussian` (N(0,1)) or `fa3` (the paper's outliers).
-  public var distribution = "fa3"
+  /// `gaussian` (N(0,1)) or `sparse-outliers` (the FlashAttention-3 paper's inputs,
+  /// ``InputDistribution/paperOutliers``).
+  public var distribution = "sparse-outliers"
   public var hadamard = false
   public var seed: UInt64 = 0
   /// The kernel's `num_splits` (1: none; 0: its heuristic). See ``FA3Splits``.
@@ -35,7 +36,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   public var softcap: Double = 0
 
   public init(element: FA3Inputs.Element, headDim: Int, seqLenQ: Int, seqLenK: Int? = nil, batch: Int = 1,
-              heads: Int = 2, kvHeads: Int? = nil, causal: Bool = false, distribution: String = "fa3",
+              heads: Int = 2, kvHeads: Int? = nil, causal: Bool = false, distribution: String = "sparse-outliers",
               hadamard: Bool = false, seed: UInt64 = 0, numSplits: Int = 1, cacheSeqLens: [Int]? = nil, nanCodes: Int = 0,
               valueHeadDim: Int? = nil, softcap: Double = 0) {
     self.element = element
@@ -81,7 +82,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
               seqLenQ: try c.decode(Int.self, forKey: .seqLenQ), seqLenK: try c.decodeIfPresent(Int.self, forKey: .seqLenK),
               batch: try c.decodeIfPresent(Int.self, forKey: .batch) ?? 1, heads: try c.decodeIfPresent(Int.self, forKey: .heads) ?? 2,
               kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads), causal: try c.decodeIfPresent(Bool.self, forKey: .causal) ?? false,
-              distribution: try c.decodeIfPresent(String.self, forKey: .distribution) ?? "fa3",
+              distribution: try c.decodeIfPresent(String.self, forKey: .distribution) ?? "sparse-outliers",
               hadamard: try c.decodeIfPresent(Bool.self, forKey: .hadamard) ?? false, seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0,
               numSplits: try c.decodeIfPresent(Int.self, forKey: .numSplits) ?? 1,
               cacheSeqLens: try c.decodeIfPresent([Int].self, forKey: .cacheSeqLens),
@@ -97,7 +98,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     init?(intValue: Int) { nil }
   }
 
-  /// A file-name-safe name, e.g. `e4m3fn-d128-1000x1000-causal-h4k2-fa3-hadamard-s0`.
+  /// A file-name-safe name, e.g. `e4m3fn-d128-1000x1000-causal-h4k2-sparse-outliers-hadamard-s0`.
   public var description: String {
     var s = "\(element.rawValue)-d\(headDim)" + (valueHeadDim.map { $0 != headDim ? "v\($0)" : "" } ?? "") + "-\(seqLenQ)x\(seqLenK)"
     if causal { s += "-causal" }
@@ -113,7 +114,7 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
 
   var inputDistribution: InputDistribution? {
     switch distribution {
-    case "fa3": .fa3
+    case "sparse-outliers": .paperOutliers
     case "gaussian": .gaussian(std: 1)
     default: nil
     }
@@ -123,7 +124,8 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
   /// ``ResourceLimits``, and a head dim the kernel takes for the element.
   public func validate() throws(AttentionError) {
     guard inputDistribution != nil else {
-      throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: fa3, gaussian)")
+      if let renamed = InputDistribution.renamedMessage(distribution) { throw AttentionError("case \(description): distribution \(renamed)") }
+      throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: gaussian, sparse-outliers)")
     }
     try AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim).validate()
     try FA3Inputs.checkHeadDims(headDim, valueHeadDim ?? headDim, element: element)

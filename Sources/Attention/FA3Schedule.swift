@@ -82,7 +82,7 @@ public struct FA3Schedule: Hashable, Sendable, CustomStringConvertible {
   /// non-causal (as FA3 does), which changes the BF16 tile for d ≤ 64.
   public static func fa3(element: FA3Inputs.Element, headDim: Int, valueHeadDim: Int? = nil, causal: Bool, seqLenQ: Int) -> FA3Schedule {
     let fp8 = element == .e4m3fn
-    var s = FA3Schedule(blocks: .flash3(headDim: headDim, valueHeadDim: valueHeadDim, fp8: fp8, causal: causal && seqLenQ != 1))
+    var s = FA3Schedule(blocks: .hopperTiles(headDim: headDim, valueHeadDim: valueHeadDim, fp8: fp8, causal: causal && seqLenQ != 1))
     s.probabilityOffset = fp8 ? 8 : 0
     return s
   }

@@ -50,10 +50,11 @@ public struct AttentionShape: Hashable, Sendable, Codable {
 public enum InputDistribution: Hashable, Sendable {
   /// Every entry N(0, std²).
   case gaussian(std: Double)
-  /// The FlashAttention-3 paper's outlier distribution (§4.3): every entry N(0, 1), plus, with
+  /// Sparse outliers, as in the FlashAttention-3 paper (§4.3): every entry N(0, 1), plus, with
   /// probability `probability`, an independent N(0, outlierStd²) term: N(0,1) + N(0,100)·Bernoulli(0.001)
-  /// for the paper's values (``fa3``). Applies to Q, K and V.
-  case fa3Outliers(probability: Double, outlierStd: Double)
+  /// for the paper's values (``paperOutliers``). Applies to Q, K and V. Named `sparse-outliers` in
+  /// files (the old name `fa3-outliers` is refused with this one named: `fa3` names the kernel only).
+  case sparseOutliers(probability: Double, outlierStd: Double)
   /// N(0, 1) entries; in Q and K, `channels` head-dim channels (chosen from the seed, the
   /// same for every head and token) are multiplied by `factor`. V stays N(0, 1).
   case channelOutliers(channels: Int, factor: Double)
@@ -63,14 +64,25 @@ public enum InputDistribution: Hashable, Sendable {
   /// (about N(0, 1)) plus `strength`.
   case attentionSinks(keys: Int, strength: Double)
 
-  /// The FA3 paper's distribution: N(0,1) + N(0,100)·Bernoulli(0.001).
-  public static let fa3 = InputDistribution.fa3Outliers(probability: 0.001, outlierStd: 10)
+  /// The FlashAttention-3 paper's inputs: N(0,1) + N(0,100)·Bernoulli(0.001), named
+  /// `sparse-outliers` with no parameters in files (formerly `fa3`).
+  public static let paperOutliers = InputDistribution.sparseOutliers(probability: 0.001, outlierStd: 10)
 
-  /// A short name for tables and files, e.g. `fa3-outliers(p=0.001,std=10)`.
+  /// Names that files used before `fa3` came to name the kernel only, and their names now: a
+  /// file that still uses one is refused with ``renamedMessage(_:)``.
+  public static let renamed = ["fa3": "sparse-outliers", "fa3-outliers": "sparse-outliers"]
+
+  /// "'fa3' is now called 'sparse-outliers' ('fa3' names the FA3 kernel only)" for a ``renamed``
+  /// name; `nil` for any other.
+  public static func renamedMessage(_ name: String) -> String? {
+    renamed[name].map { "'\(name)' is now called '\($0)' ('fa3' names the FA3 kernel only)" }
+  }
+
+  /// A short name for tables and files, e.g. `sparse-outliers(p=0.001,std=10)`.
   public var name: String {
     switch self {
     case .gaussian(let s): "gaussian(std=\(s))"
-    case .fa3Outliers(let p, let s): "fa3-outliers(p=\(p),std=\(s))"
+    case .sparseOutliers(let p, let s): "sparse-outliers(p=\(p),std=\(s))"
     case .channelOutliers(let c, let f): "channel-outliers(channels=\(c),factor=\(f))"
     case .attentionSinks(let k, let s): "attention-sinks(keys=\(k),strength=\(s))"
     }
@@ -131,7 +143,7 @@ public struct AttentionInputs: Hashable, Sendable {
       switch distribution {
       case .gaussian(let std):
         for i in 0..<n { values[i] = std * normal[i] }
-      case .fa3Outliers(let p, let outlierStd):
+      case .sparseOutliers(let p, let outlierStd):
         let extra = NormalStream(seed: seed, tag: tag + 16)
         let coin = StochasticStream(seed: streamSeed(seed, tag + 32))
         for i in 0..<n {

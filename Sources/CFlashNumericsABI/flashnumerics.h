@@ -173,7 +173,7 @@ typedef struct fn_case_args {
   const char *element;
   fn_shape shape;
   int32_t causal;
-  const char *distribution;        /* fa3 (outliers) or gaussian */
+  const char *distribution;        /* sparse-outliers (the FA3 paper's inputs) or gaussian; NULL: sparse-outliers */
   int32_t hadamard;
   uint64_t seed;
   int64_t nan_codes;
@@ -188,7 +188,7 @@ typedef struct fn_case_outputs {
 } fn_case_outputs;
 int32_t fn_fa3_case_inputs(const fn_case_args *args, const fn_case_outputs *out);
 
-/* The FA3 paper's Table 3 on the emulator for one input and rotation seed (`flashnum table fa3
+/* The FA3 paper's Table 3 on the emulator for one input and rotation seed (`flashnum table paper-rmse
  * --seeds S --rotation-seeds S --json`). reference_bits: 0 the FP64 reference (uncertified),
  * -1 the double-word one, else MPFR bits in 24...8192. */
 typedef struct fn_table_args {
@@ -200,7 +200,7 @@ typedef struct fn_table_args {
   int32_t reference_bits;
   int32_t threads;
 } fn_table_args;
-char *fn_table_fa3_json(const fn_table_args *args);
+char *fn_table_paper_rmse_json(const fn_table_args *args);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,7 @@ import LowPrecision
 /// name: fp8-vs-seqlen                  # names the result files (letters, digits, - _ .)
 /// description: FP8 schemes against sequence length
 /// schemes: [bf16, fa3-fp8-per-head, fa3-fp8-per-head-hadamard, my-e5m2]
-/// algorithms: [blocked-fa3]            # naive | blocked | blocked-fa3 | fa3
+/// algorithms: [blocked-hopper-tiles]            # naive | blocked | blocked-hopper-tiles | fa3
 /// seq_len: [256, 512, 1024]            # tokens (queries = keys)
 /// head_dim: [128]
 /// batch: [1]
@@ -19,7 +19,7 @@ import LowPrecision
 /// mask: [none, causal]
 /// distributions:
 ///   - {kind: gaussian, std: 1}
-///   - {kind: fa3-outliers, probability: 0.001, outlier_std: [10, 100]}   # lists expand the grid
+///   - {kind: sparse-outliers, probability: 0.001, outlier_std: [10, 100]}   # lists expand the grid
 /// seeds: [0, 1]                       # input seeds
 /// rotation_seeds: [0, 1, 2, 3]         # seeds of random rotations, each run on every input seed
 /// metrics: [rmse, relative_frobenius, max_abs, sqnr_db]                  # default: all
@@ -42,7 +42,7 @@ import LowPrecision
 /// (``SchemeFile``; both use ``SchemeDefinition``'s keys).
 ///
 /// Algorithms: `naive` (materialized softmax), `blocked` (FlashAttention-2 order, 128 × 128),
-/// `blocked-fa3` (FA3's tiles and reverse key order on the scheme's plan), `fa3` (the bit-exact
+/// `blocked-hopper-tiles` (FA3's tiles and reverse key order on the scheme's plan), `fa3` (the bit-exact
 /// FA3 kernel schedule; its numerics replace the scheme's plan, so it takes schemes whose
 /// inputs the kernel accepts: plain bf16/fp16 casts, or e4m3fn with per-head or per-tensor
 /// scales). Every point is measured against a reference of the unquantized inputs.
@@ -243,21 +243,27 @@ public struct Experiment: Sendable {
     } catch { throw f.error("\(error)") }
   }
 
-  /// The distributions of one `distributions` entry: a name (`gaussian`, `fa3`) or a mapping with
-  /// `kind` and parameters, any of which may be a list (each value a grid point).
+  /// The distributions of one `distributions` entry: a name (`gaussian`, `sparse-outliers`) or a
+  /// mapping with `kind` and parameters, any of which may be a list (each value a grid point). A
+  /// name files used before `fa3` came to name the kernel only is refused with the new name.
   static func parseDistribution(_ item: ConfigurationValue) throws -> [InputDistribution] {
+    func refuseRenamed(_ v: ConfigurationValue) throws {
+      if let name = try? v.string(), let message = InputDistribution.renamedMessage(name) { throw v.error(message) }
+    }
     if item.node.scalar != nil {
-      switch try item.choice(["gaussian", "fa3", "fa3-outliers"]) {
+      try refuseRenamed(item)
+      switch try item.choice(["gaussian", "sparse-outliers"]) {
       case "gaussian": return [.gaussian(std: 1)]
-      default: return [.fa3]
+      default: return [.paperOutliers]
       }
     }
     let kinds: [String: [String]] = [
-      "gaussian": ["std"], "fa3-outliers": ["probability", "outlier_std"],
+      "gaussian": ["std"], "sparse-outliers": ["probability", "outlier_std"],
       "channel-outliers": ["channels", "factor"], "attention-sinks": ["keys", "strength"],
     ]
     let m = try item.mapping(allowed: ["kind", "std", "probability", "outlier_std", "channels", "factor", "keys", "strength"])
     guard let kindValue = m["kind"] else { throw item.error("missing key 'kind' (allowed: \(kinds.keys.sorted().joined(separator: ", ")))") }
+    try refuseRenamed(kindValue)
     let kind = try kindValue.choice(kinds.keys.sorted())
     if let bad = m.keys.sorted().first(where: { $0 != "kind" && !kinds[kind]!.contains($0) }) {
       throw m[bad]!.error("not a parameter of \(kind) (allowed: \(kinds[kind]!.joined(separator: ", ")))")
@@ -281,10 +287,10 @@ public struct Experiment: Sendable {
     switch kind {
     case "gaussian":
       return try doubles("std", 1, { $0 > 0 }, "> 0").map { .gaussian(std: $0) }
-    case "fa3-outliers":
+    case "sparse-outliers":
       let ps = try doubles("probability", 0.001, { (0...1).contains($0) }, "in [0, 1]")
       let stds = try doubles("outlier_std", 10, { $0 >= 0 }, "≥ 0")
-      return ps.flatMap { p in stds.map { .fa3Outliers(probability: p, outlierStd: $0) } }
+      return ps.flatMap { p in stds.map { .sparseOutliers(probability: p, outlierStd: $0) } }
     case "channel-outliers":
       let cs = try counts("channels", 4)
       let fs = try doubles("factor", 10, { $0 > 0 }, "> 0")

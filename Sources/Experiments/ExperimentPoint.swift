@@ -31,23 +31,23 @@ public struct ExperimentPoint: Sendable {
 }
 
 extension InputDistribution {
-  /// The distribution's kind: `gaussian`, `fa3-outliers`, `channel-outliers`, `attention-sinks`.
+  /// The distribution's kind: `gaussian`, `sparse-outliers`, `channel-outliers`, `attention-sinks`.
   public var kind: String {
     switch self {
     case .gaussian: "gaussian"
-    case .fa3Outliers: "fa3-outliers"
+    case .sparseOutliers: "sparse-outliers"
     case .channelOutliers: "channel-outliers"
     case .attentionSinks: "attention-sinks"
     }
   }
 
   /// The size of the distribution's outliers, in input units: the outliers' standard deviation
-  /// (fa3-outliers), the channel factor (channel-outliers, dimensionless), the sinks' added score
+  /// (sparse-outliers), the channel factor (channel-outliers, dimensionless), the sinks' added score
   /// (attention-sinks, in units of the scaled score), 0 for gaussian.
   public var outlierMagnitude: Double {
     switch self {
     case .gaussian: 0
-    case .fa3Outliers(_, let s): s
+    case .sparseOutliers(_, let s): s
     case .channelOutliers(_, let f): f
     case .attentionSinks(_, let s): s
     }

@@ -88,7 +88,7 @@ extension FA3Comparison {
       let batch = 1 + uniform(2)
       guard batch * heads * sq * sk * d <= 6_000_000 * 128 else { continue }
       cases.append(FA3Case(element: element, headDim: d, seqLenQ: sq, seqLenK: sk, batch: batch, heads: heads, kvHeads: kv,
-                           causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "fa3",
+                           causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "sparse-outliers",
                            hadamard: uniform(2) == 0, seed: 1000 + UInt64(cases.count)))
     }
     return cases
@@ -132,7 +132,7 @@ extension FA3Comparison {
       if kind == .softcap { element = i % 2 == 0 ? .bf16 : .e4m3fn }
       let kv = pick([1, 1, 2, 4])
       var c = FA3Case(element: element, headDim: pick([64, 96, 128, 192, 256]), seqLenQ: 1, heads: kv * pick([1, 1, 2, 4, 8]),
-                      kvHeads: kv, causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "fa3",
+                      kvHeads: kv, causal: uniform(2) == 0, distribution: uniform(3) == 0 ? "gaussian" : "sparse-outliers",
                       seed: 2000 + UInt64(i))
       switch kind {
       case .prefill: break

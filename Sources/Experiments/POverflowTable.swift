@@ -54,7 +54,7 @@ public struct POverflowTable: Sendable {
     public var seqLen: Int
     public var logitStd: Double
     public var causal = false
-    /// `gaussian` or `fa3` (the FA3 paper's outliers).
+    /// `gaussian` or `sparse-outliers` (the FA3 paper's outliers).
     public var distribution = "gaussian"
     public var label: String {
       section == .inputs ? (causal ? "causal, Gaussian" : "FA3 outliers N(0,1) + N(0,100)·Bernoulli(0.001)") : "N \(seqLen), σ \(logitStd)"
@@ -82,7 +82,7 @@ public struct POverflowTable: Sendable {
     let base = max(blockColumns, c.residueBase / blockColumns * blockColumns)
     for r in c.residues { out.append(Cell(section: .residue, seqLen: base + r % blockColumns, logitStd: 1)) }
     out.append(Cell(section: .inputs, seqLen: base, logitStd: 1, causal: true))
-    out.append(Cell(section: .inputs, seqLen: base, logitStd: 1, distribution: "fa3"))
+    out.append(Cell(section: .inputs, seqLen: base, logitStd: 1, distribution: "sparse-outliers"))
     return out
   }
 

@@ -1,8 +1,8 @@
 import Foundation
 import Measurement
 
-/// The FA3 table as text for people and spreadsheets (its JSON form is ``FA3Table/json()``).
-extension FA3Table {
+/// The FA3 table as text for people and spreadsheets (its JSON form is ``PaperRMSETable/json()``).
+extension PaperRMSETable {
   static func sci(_ x: Double) -> String { String(format: "%.2e", x) }
 
   /// `median [min, max]` of three numbers formatted by `f`.

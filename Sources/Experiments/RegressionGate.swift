@@ -45,13 +45,13 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   public struct Entry: Codable, Hashable, Sendable {
     /// A shipped scheme name (``AttentionScheme/shipped``) or one of the baseline's scheme files.
     public var scheme: String
-    /// An ``AlgorithmChoice`` name: `naive`, `blocked`, `blocked-fa3`, `fa3`, `blocked(BRxBC)`.
+    /// An ``AlgorithmChoice`` name: `naive`, `blocked`, `blocked-hopper-tiles`, `fa3`, `blocked(BRxBC)`.
     public var algorithm: String
     public var seqLen: Int
     public var headDim: Int
     public var heads: Int
     public var causal: Bool
-    /// `fa3` (the paper's outliers) or `gaussian`.
+    /// `sparse-outliers` (the FA3 paper's outliers) or `gaussian`.
     public var distribution: String
     public var seed: UInt64
     /// Metric name (``RegressionBaseline/metricNames``) → pinned value.
@@ -74,7 +74,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
       self.metrics = metrics
     }
 
-    /// The configuration without the scheme, e.g. `N=256 d=64 h=1 fa3 seed 0 blocked-fa3`.
+    /// The configuration without the scheme, e.g. `N=256 d=64 h=1 sparse-outliers seed 0 blocked-hopper-tiles`.
     public var configuration: String {
       "N=\(seqLen) d=\(headDim) h=\(heads)\(causal ? " causal" : "") \(distribution) seed \(seed) \(algorithm)"
     }
@@ -83,7 +83,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     /// entry was validated: its scheme, algorithm and distribution exist).
     func point(referenceBits: Int, scheme: AttentionScheme) throws -> MeasuredPoint {
       let inputs = InputSpec(seqLen: seqLen, headDim: headDim, heads: heads, causal: causal,
-                             distribution: distribution == "fa3" ? .fa3 : .gaussian(std: 1), seed: seed)
+                             distribution: distribution == "sparse-outliers" ? .paperOutliers : .gaussian(std: 1), seed: seed)
       return MeasuredPoint(inputs: inputs, scheme: scheme, algorithm: try AlgorithmChoice(algorithm),
                            reference: .mpfr(bits: referenceBits))
     }
@@ -138,8 +138,9 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
       }
       do { try scheme.validate(headDim: e.headDim) } catch { throw BaselineError("\(at).scheme: \(error.description)") }
       do { _ = try AlgorithmChoice(e.algorithm) } catch { throw BaselineError("\(at).algorithm: \(error.description)") }
-      guard ["fa3", "gaussian"].contains(e.distribution) else {
-        throw BaselineError("\(at).distribution: '\(e.distribution)' is not fa3 or gaussian")
+      guard ["sparse-outliers", "gaussian"].contains(e.distribution) else {
+        if let renamed = InputDistribution.renamedMessage(e.distribution) { throw BaselineError("\(at).distribution: \(renamed)") }
+        throw BaselineError("\(at).distribution: '\(e.distribution)' is not sparse-outliers or gaussian")
       }
       guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw BaselineError("\(at): seq_len, head_dim and heads must be positive") }
       do { try AttentionShape(seqLenQ: e.seqLen, headsQ: e.heads, headDim: e.headDim).validate() } catch {

@@ -340,7 +340,7 @@ public func fn_fa3_case_inputs(_ args: UnsafePointer<fn_case_args>?, _ outputs: 
     try ResourceLimits.checkTensor("V", [("batch", s.batch), ("seqlen_k", s.seqLenK), ("kv_heads", s.kvHeads), ("head_dim_v", dv)])
     try checkCount(a.nan_codes, "nan_codes", limit: 1_000_000)
     let c = FA3Case(element: e, headDim: s.headDim, seqLenQ: s.seqLenQ, seqLenK: s.seqLenK, batch: s.batch, heads: s.heads,
-                    kvHeads: s.kvHeads, causal: a.causal != 0, distribution: text(a.distribution) ?? "fa3", hadamard: a.hadamard != 0,
+                    kvHeads: s.kvHeads, causal: a.causal != 0, distribution: text(a.distribution) ?? "sparse-outliers", hadamard: a.hadamard != 0,
                     seed: a.seed, nanCodes: Int(a.nan_codes), valueHeadDim: a.shape.head_dim_v > 0 ? dv : nil)
     guard let q = o.q, let k = o.k, let v = o.v else { throw CallError("null array") }
     let inputs = try c.inputs()
@@ -352,12 +352,12 @@ public func fn_fa3_case_inputs(_ args: UnsafePointer<fn_case_args>?, _ outputs: 
 }
 
 /// The FA3 paper's Table 3 on the emulator for one input seed and one rotation seed, both `seed`
-/// (as `flashnum table fa3 --seeds S --rotation-seeds S --json`): the JSON array of rows the
+/// (as `flashnum table paper-rmse --seeds S --rotation-seeds S --json`): the JSON array of rows the
 /// command prints, one per method, each with its metrics and the paper's RMSE.
 /// `reference_bits` 0 uses the FP64 pipeline as reference (uncertified), −1 the double-word one.
 /// NULL on error. The caller frees it (`fn_free`).
-@_cdecl("fn_table_fa3_json")
-public func fn_table_fa3_json(_ args: UnsafePointer<fn_table_args>?) -> UnsafeMutablePointer<CChar>? {
+@_cdecl("fn_table_paper_rmse_json")
+public func fn_table_paper_rmse_json(_ args: UnsafePointer<fn_table_args>?) -> UnsafeMutablePointer<CChar>? {
   var json: String? = nil
   let status = CError.status {
     guard let a = args?.pointee else { throw CallError("null arguments") }
@@ -366,10 +366,10 @@ public func fn_table_fa3_json(_ args: UnsafePointer<fn_table_args>?) -> UnsafeMu
     guard a.reference_bits == 0 || a.reference_bits == -1 || ReferenceAttention.precisions.contains(Int(a.reference_bits)) else {
       throw CallError("reference_bits must be 0 (FP64 reference), -1 (double-word reference) or in 24...8192, got \(a.reference_bits)")
     }
-    var c = FA3Table.Configuration()
+    var c = PaperRMSETable.Configuration()
     (c.batch, c.seqLen, c.heads, c.headDim, c.seeds, c.rotationSeeds, c.threads) = (s.batch, s.seqLenQ, s.heads, s.headDim, [a.seed], [a.seed], Int(a.threads))
     if a.reference_bits == 0 { c.fp64Reference = true } else if a.reference_bits > 0 { c.referencePrecision = Int(a.reference_bits) }
-    json = try FA3Table.run(c).json()
+    json = try PaperRMSETable.run(c).json()
   }
   return status == 0 ? owned(json!) : nil
 }

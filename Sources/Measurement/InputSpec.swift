@@ -55,7 +55,7 @@ public struct InputSpec: Hashable, Sendable, CustomStringConvertible {
   /// The distribution's name, or `captured:FILE:ENTRY` (results files show it).
   public var sourceName: String { captured.map { "captured:\($0.name)" } ?? distribution.name }
 
-  /// E.g. `N=1024 d=128 b=1 h=2 causal fa3-outliers(p=0.001,std=10) seed=0` (results files key
+  /// E.g. `N=1024 d=128 b=1 h=2 causal sparse-outliers(p=0.001,std=10) seed=0` (results files key
   /// points by it).
   public var description: String {
     if let c = captured {

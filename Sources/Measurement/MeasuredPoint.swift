@@ -35,7 +35,7 @@ public struct MeasuredPoint: Hashable, Sendable {
 
   /// What identifies the point's result: the scheme's name and definition fingerprint
   /// (``AttentionScheme/definitionFingerprint``), the algorithm, the inputs and the reference,
-  /// e.g. `fa3-fp8-per-head#3f2a… blocked-fa3 N=256 d=64 … ref=mpfr-64`, and ` rotation-seed=S`
+  /// e.g. `fa3-fp8-per-head#3f2a… blocked-hopper-tiles N=256 d=64 … ref=mpfr-64`, and ` rotation-seed=S`
   /// when the scheme's rotation is random and its seed is given apart from the inputs'.
   /// Everything that changes the point's numbers is in it, and nothing else (not the rest of the grid).
   public var key: String {

@@ -6,7 +6,7 @@ import Reference
 /// emulator: RMSE of each method's output against a certified reference of the unquantized
 /// inputs, over several input seeds and, for the methods with a random rotation, several
 /// rotation seeds drawn apart from them, so that every number comes with its spread.
-public struct FA3Table: Sendable {
+public struct PaperRMSETable: Sendable {
   /// The sizes, seeds and reference of a run.
   public struct Configuration: Hashable, Sendable, Codable {
     public var batch: Int = 1
@@ -29,7 +29,7 @@ public struct FA3Table: Sendable {
 
     /// The inputs of input seed `seed`: the paper's outlier distribution, not causal.
     public func inputs(seed: UInt64) -> InputSpec {
-      InputSpec(seqLen: seqLen, headDim: headDim, batch: batch, heads: heads, distribution: .fa3, seed: seed)
+      InputSpec(seqLen: seqLen, headDim: headDim, batch: batch, heads: heads, distribution: .paperOutliers, seed: seed)
     }
 
     public var reference: ReferenceSpec {
@@ -123,25 +123,25 @@ public struct FA3Table: Sendable {
   }
 
   /// The seven methods of Table 3, with the paper's numbers: FP16 standard (naive), FlashAttention-2
-  /// (blocked 128 × 128) and FA3 (the kernel's tiles and order, `blocked-fa3`); FP8 baseline
+  /// (blocked 128 × 128) and FA3 (the kernel's tiles and order, `blocked-hopper-tiles`); FP8 baseline
   /// per tensor (naive), FA3 with block quantization and incoherent processing, without block
-  /// quantization, without incoherent processing (`blocked-fa3`).
+  /// quantization, without incoherent processing (`blocked-hopper-tiles`).
   public static let methods: [Method] = {
     func s(_ name: String) -> AttentionScheme { AttentionScheme.named(name)! }
     return [
       Method(method: "Baseline FP16", scheme: s("fp16-standard"), algorithm: .naive, paperRMSE: 3.2e-4),
       Method(method: "FlashAttention-2 FP16", scheme: s("fp16"), algorithm: .blocked(.flash2), paperRMSE: 1.9e-4),
-      Method(method: "FlashAttention-3 FP16", scheme: s("fp16"), algorithm: .blockedFA3, paperRMSE: 1.9e-4),
+      Method(method: "FlashAttention-3 FP16", scheme: s("fp16"), algorithm: .blockedHopperTiles, paperRMSE: 1.9e-4),
       Method(method: "Baseline FP8", scheme: s("fp8-per-tensor"), algorithm: .naive, paperRMSE: 2.4e-2),
-      Method(method: "FlashAttention-3 FP8", scheme: s("fa3-fp8-per-block-hadamard"), algorithm: .blockedFA3, paperRMSE: 9.1e-3),
-      Method(method: "FA3 FP8, no block quantization", scheme: s("fa3-fp8-per-head-hadamard"), algorithm: .blockedFA3, paperRMSE: 9.3e-3),
-      Method(method: "FA3 FP8, no incoherent processing", scheme: s("fa3-fp8-per-block"), algorithm: .blockedFA3, paperRMSE: 2.4e-2),
+      Method(method: "FlashAttention-3 FP8", scheme: s("fa3-fp8-per-block-hadamard"), algorithm: .blockedHopperTiles, paperRMSE: 9.1e-3),
+      Method(method: "FA3 FP8, no block quantization", scheme: s("fa3-fp8-per-head-hadamard"), algorithm: .blockedHopperTiles, paperRMSE: 9.3e-3),
+      Method(method: "FA3 FP8, no incoherent processing", scheme: s("fa3-fp8-per-block"), algorithm: .blockedHopperTiles, paperRMSE: 2.4e-2),
     ]
   }()
 
   /// Runs the experiment: for each input seed the inputs and their reference (with its error
   /// bound), then every method as a ``MeasuredPoint``, a rotating one once per rotation seed.
-  public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws -> FA3Table {
+  public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws -> PaperRMSETable {
     guard !c.seeds.isEmpty, !c.rotationSeeds.isEmpty else { throw MeasurementError("the FA3 table needs at least one input seed and one rotation seed") }
     guard Set(c.seeds).count == c.seeds.count, Set(c.rotationSeeds).count == c.rotationSeeds.count else {
       throw MeasurementError("the FA3 table's seeds must not repeat")
@@ -183,7 +183,7 @@ public struct FA3Table: Sendable {
           blockQuantization: m.scheme.blockQuantization, incoherentProcessing: m.scheme.incoherentProcessing,
           paperRMSE: m.paperRMSE, samples: s)
     }
-    return FA3Table(configuration: c, rows: rows, referenceCertifiedBits: certified,
+    return PaperRMSETable(configuration: c, rows: rows, referenceCertifiedBits: certified,
                     referenceSeconds: referenceSeconds, emulationSeconds: emulationSeconds)
   }
 

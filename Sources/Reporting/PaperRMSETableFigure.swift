@@ -1,7 +1,7 @@
 import Experiments
 import Measurement
 
-extension FA3Table {
+extension PaperRMSETable {
   /// The table as a figure: per method the median RMSE and its range over every input and
   /// rotation seed, and the paper's RMSE as a diamond, on a log axis.
   public func figure() -> SVGRangeChart {

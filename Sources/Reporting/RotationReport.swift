@@ -117,7 +117,7 @@ public struct RotationReport: Sendable {
   /// magnitude, one series per rotation, a band over input seeds.
   public func figures() -> [SweepReport.Figure] {
     var out: [SweepReport.Figure] = []
-    let unit = ["fa3-outliers": "outlier standard deviation", "channel-outliers": "channel factor (×)",
+    let unit = ["sparse-outliers": "outlier standard deviation", "channel-outliers": "channel factor (×)",
                 "attention-sinks": "sink score added (scaled-score units)"]
     for kind in Self.unique(rows.map(\.distributionKind)) {
       let ds = distributions(kind: kind)
@@ -185,7 +185,7 @@ public struct RotationReport: Sendable {
     var hurts: [String] = []
     for kind in Self.unique(rows.map(\.distributionKind)) {
       let ds = distributions(kind: kind)
-      s += "### \(kind)\n\n| panel | rotation |" + ds.map { " \(kind == "fa3-outliers" ? "std" : "magnitude") \(SVGLineChart.number($0.magnitude)) |" }.joined() + "\n"
+      s += "### \(kind)\n\n| panel | rotation |" + ds.map { " \(kind == "sparse-outliers" ? "std" : "magnitude") \(SVGLineChart.number($0.magnitude)) |" }.joined() + "\n"
       s += "|---|---|" + String(repeating: "---|", count: ds.count) + "\n"
       for panel in panels { for v in variants where v != Self.baseline {
         s += "| \(panel) | \(v) |"

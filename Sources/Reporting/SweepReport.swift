@@ -152,7 +152,7 @@ public struct SweepReport: Sendable {
       let data = curve(mine, x: { $0.outlierMagnitude })
       let series = chartSeries(data)
       let xs = data.flatMap { $0.points.map(\.x) }, ys = data.flatMap { $0.points.map(\.y) }
-      let unit = ["fa3-outliers": "outlier standard deviation", "channel-outliers": "channel factor (×)",
+      let unit = ["sparse-outliers": "outlier standard deviation", "channel-outliers": "channel factor (×)",
                   "attention-sinks": "sink score added (scaled-score units)"][kind] ?? "magnitude"
       let xScale = SVGLineChart.scale(for: xs)
       let chart = SVGLineChart(title: "RMSE vs outlier magnitude — \(kind)", xLabel: "\(unit)\(xScale == .log10 ? ", log scale" : "")",

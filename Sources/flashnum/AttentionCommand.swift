@@ -19,12 +19,12 @@ struct AttentionCommand: ParsableCommand {
       e4m3fn, the format's FlashAttention plan for bf16/fp16); --algorithm fa3 runs the kernel \
       schedule on them. Output: float32 values of O, shape (batch, seqlen_q, heads, headdim), or \
       with --out-bits the output format's bit patterns.
-      Algorithms: naive, blocked (128x128), blocked(BRxBC), blocked(BRxBC,reverse), blocked-fa3, fa3.
+      Algorithms: naive, blocked (128x128), blocked(BRxBC), blocked(BRxBC,reverse), blocked-hopper-tiles, fa3.
       Schemes: \(AttentionScheme.shipped.map(\.name).joined(separator: ", ")).
       """)
 
   @OptionGroup var inputs: AttentionInputOptions
-  @Option(help: "naive, blocked, blocked(BRxBC[,reverse]), blocked-fa3 (FA3 tiles on the scheme's plan), or fa3 (the bit-exact FA3 kernel schedule).")
+  @Option(help: "naive, blocked, blocked(BRxBC[,reverse]), blocked-hopper-tiles (FA3 tiles on the scheme's plan), or fa3 (the bit-exact FA3 kernel schedule).")
   var algorithm: String
   @Option(help: "Named scheme (quantization, incoherent processing, precision plan): shipped, or from --scheme-file.") var scheme: String?
   @Option(name: .customLong("scheme-file"), help: "A scheme file (YAML or JSON; docs/scheme-files.md): its scheme, or the one --scheme names.")
@@ -113,7 +113,7 @@ struct AttentionCommand: ParsableCommand {
     if cuSeqLensQ != nil || cuSeqLensK != nil || maxSeqLenQ != nil || maxSeqLenK != nil { return try runVarlen() }
     let files = try inputs.load()
     if inputs.capture != nil && choice == .fa3Kernel {
-      throw InputError("--capture: the fa3 kernel takes no mask and aligns causal bottom-right; run a captured call with naive, blocked or blocked-fa3")
+      throw InputError("--capture: the fa3 kernel takes no mask and aligns causal bottom-right; run a captured call with naive, blocked or blocked-hopper-tiles")
     }
     // A captured call's bf16/fp16 tensors are values, quantized by the scheme like any other.
     let codes = files.format != nil && inputs.capture == nil

@@ -59,7 +59,7 @@ struct BenchAttention: ParsableCommand {
 
   func run() throws {
     let out = BenchOutput(json: json)
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: seqLen, headDim: headDim), .fa3, seed: 0)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: seqLen, headDim: headDim), .paperOutliers, seed: 0)
     func emit(_ computation: String, _ times: [Double], n: Int, extra: [(String, JSONText)] = []) {
       for (k, t) in times.enumerated() {
         out.row([("computation", .string(computation)), ("threads", .int(k + 1)), ("seq_len", .int(n)), ("head_dim", .int(headDim)),
@@ -96,7 +96,7 @@ struct BenchAttention: ParsableCommand {
     for (label, name, algorithm) in !only.contains(.blocked) ? [] : [
       ("FP32 blocked (fp32, 128×128)", "fp32", AttentionAlgorithm.blocked(.flash2)),
       ("FP8 blocked (fa3-fp8-per-head, FA3 tiles)", "fa3-fp8-per-head",
-       AttentionAlgorithm.blocked(.flash3(headDim: headDim, fp8: true, causal: false))),
+       AttentionAlgorithm.blocked(.hopperTiles(headDim: headDim, fp8: true, causal: false))),
     ] {
       let scheme = AttentionScheme.named(name)!
       let operands = try scheme.prepare(x, rotationSeed: 0)
@@ -130,7 +130,7 @@ struct BenchAttention: ParsableCommand {
       emit("fa3-\(element.rawValue)", times, n: seqLen)
     }
     guard only.contains(.reference) else { out.finish(); return }
-    let r = AttentionInputs.generate(AttentionShape(seqLenQ: referenceSeqLen, headDim: headDim), .fa3, seed: 0)
+    let r = AttentionInputs.generate(AttentionShape(seqLenQ: referenceSeqLen, headDim: headDim), .paperOutliers, seed: 0)
     var refs: [[Double]] = []
     var times: [Double] = []
     for threads in [1, 2] {
@@ -193,7 +193,7 @@ struct BenchAttention: ParsableCommand {
     out.line("| peer | seconds | FlashNumerics seconds | ratio |")
     out.line("|---|---|---|---|")
     let numpyArgs = [try save(x.q, "q.npy"), try save(x.k, "k.npy"), try save(x.v, "v.npy"),
-                     "--block", "\(BlockSchedule.flash3(headDim: headDim, fp8: true, causal: false).blockColumns)", "--repeats", "\(repeats)"]
+                     "--block", "\(BlockSchedule.hopperTiles(headDim: headDim, fp8: true, causal: false).blockColumns)", "--repeats", "\(repeats)"]
     switch runPythonPeer(scripts + "/numpy_attention.py", numpyArgs) {
     case .success(let o):
       let s = o["seconds"] as? Double ?? .nan

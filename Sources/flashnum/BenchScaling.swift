@@ -142,7 +142,7 @@ struct BenchScaling: ParsableCommand {
         seconds = try medianNanoseconds(1) { _ = try FA3Forward.run(inputs, schedule: schedule, threads: threads) } * 1e-9
       }
     case .reference:
-      let x = AttentionInputs.generate(AttentionShape(seqLenQ: n, headDim: d), .fa3, seed: 0)
+      let x = AttentionInputs.generate(AttentionShape(seqLenQ: n, headDim: d), .paperOutliers, seed: 0)
       inputBytes = 3 * x.q.values.count * MemoryLayout<Double>.stride
       if run {
         start = Self.resetPeak()

@@ -12,7 +12,7 @@ struct Regress: ParsableCommand {
     abstract: "Fail (exit 1) when a scheme's error exceeds its pinned baseline.",
     discussion: """
       Runs every entry of the baseline (a shipped scheme on one configuration: sequence length, head \
-      dim, heads, causal, distribution fa3|gaussian, seed, algorithm naive|blocked|blocked-fa3), measures \
+      dim, heads, causal, distribution sparse-outliers|gaussian, seed, algorithm naive|blocked|blocked-hopper-tiles), measures \
       RMSE, relative Frobenius error and max abs error against the MPFR reference, and compares each \
       with its pinned value: worse means now > pinned·(1 + tolerance) + absoluteTolerance. Prints a \
       table of what got worse and exits 1; exit 0 when nothing did. --update rewrites the pinned \

@@ -7,11 +7,11 @@ import Foundation
 import Reporting
 import ToolIdentity
 
-/// `flashnum table fa3`: the FA3 paper's Table 3 on the emulator.
+/// `flashnum table paper-rmse`: the FA3 paper's Table 3 on the emulator.
 struct Table: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Reproduce a published error table.",
-    subcommands: [FA3.self, POverflow.self])
+    subcommands: [PaperRMSE.self, POverflow.self, RenamedFA3.self])
 
   enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
 
@@ -31,16 +31,24 @@ struct Table: ParsableCommand {
     return seeds
   }
 
-  struct FA3: ParsableCommand {
+  /// `table fa3`, the table's name before `fa3` came to name the kernel only: refused with the
+  /// new name, whatever follows.
+  struct RenamedFA3: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fa3", shouldDisplay: false)
+    @Argument(parsing: .allUnrecognized) var rest: [String] = []
+    func run() throws { throw InputError("'table fa3' is now 'table paper-rmse' ('fa3' names the FA3 kernel only)") }
+  }
+
+  struct PaperRMSE: ParsableCommand {
     static let configuration = CommandConfiguration(
-      commandName: "fa3",
+      commandName: "paper-rmse",
       abstract: "The FlashAttention-3 paper's numerical error table (Table 3): RMSE against a certified reference, over seeds.",
       discussion: """
         Inputs follow the paper's outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001). Every method runs on \
         each input seed (--seeds); the methods with a random rotation run each input seed with each rotation \
         seed (--rotation-seeds), drawn apart from the inputs. The table (median and range of the RMSE, the \
         paper's RMSE, paired ratios, the rotation-seed spread) is printed on stdout; with --out DIR it is also \
-        written to DIR/fa3-table.md, .csv (one line per sample), .json and the figure DIR/fa3-table-rmse.svg \
+        written to DIR/paper-rmse-table.md, .csv (one line per sample), .json and the figure DIR/paper-rmse-table-rmse.svg \
         (and .png). Without --out nothing is written. Progress goes to stderr. The reference is the \
         double-word one, certified to float64 precision by its error bound (MPFR where the bound falls \
         short); --reference-bits N uses MPFR at N bits instead.
@@ -74,22 +82,22 @@ struct Table: ParsableCommand {
     }
     @Option(help: "Output format on stdout: markdown, csv or json.") var format: OutputFormat = .markdown
     @Flag(help: "JSON on stdout (the same as --format json, as attention, reference and regress take it).") var json = false
-    @Option(name: .customLong("out-dir"), help: "Folder to write fa3-table.md, .csv, .json and the figure into (default: write nothing).")
+    @Option(name: .customLong("out-dir"), help: "Folder to write paper-rmse-table.md, .csv, .json and the figure into (default: write nothing).")
     var out: String?
     @OptionGroup var folder: FolderOutputConvention
 
     func run() throws {
-      var c = FA3Table.Configuration()
+      var c = PaperRMSETable.Configuration()
       c.seqLen = seqLen; c.headDim = headDim; c.batch = batch; c.heads = heads
       c.seeds = try seedList(seeds, "--seeds"); c.rotationSeeds = try seedList(rotationSeeds, "--rotation-seeds")
       c.referencePrecision = referenceBits; c.threads = max(1, threads); c.fp64Reference = fp64Reference
       // The output folder first: one that cannot be made fails before the work.
       if let out { try makeOutputFolder(out) }
-      let table: FA3Table
+      let table: PaperRMSETable
       do {
         let ticker = ProgressTicker("fa3 table")
         defer { ticker.stop() }
-        table = try FA3Table.run(c) { ticker.stage($0) }
+        table = try PaperRMSETable.run(c) { ticker.stage($0) }
       }
       switch json ? .json : format {
       case .markdown: print(table.markdown(), terminator: "")
@@ -99,16 +107,16 @@ struct Table: ParsableCommand {
       note(String(format: "reference %.1f s, emulation %.1f s", table.referenceSeconds, table.emulationSeconds))
       guard let out else { return }
       let reference = fp64Reference ? " --fp64-reference" : referenceBits.map { " --reference-bits \($0)" } ?? ""
-      let command = "flashnum table fa3 --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) "
+      let command = "flashnum table paper-rmse --seq-len \(seqLen) --head-dim \(headDim) --batch \(batch) --heads \(heads) "
         + "--seeds \(seeds) --rotation-seeds \(rotationSeeds)\(reference) --out-dir DIR"
-      let figure = "fa3-table-rmse.svg"
+      let figure = "paper-rmse-table-rmse.svg"
       var report = "# FlashAttention-3 Table 3, reproduced\n\nMade by `\(command)` (\(ToolIdentity.description)).\n\n" + table.markdown()
       report += "\n![RMSE per method: median and range over seeds, and the paper's RMSE](\(figure))\n"
       try write(table.figure().svg(), out, figure)
       try renderPNG(of: (out as NSString).appendingPathComponent(figure))
-      try write(report, out, "fa3-table.md")
-      try write(table.csv(), out, "fa3-table.csv")
-      try write(table.json(), out, "fa3-table.json")
+      try write(report, out, "paper-rmse-table.md")
+      try write(table.csv(), out, "paper-rmse-table.csv")
+      try write(table.json(), out, "paper-rmse-table.json")
     }
   }
 

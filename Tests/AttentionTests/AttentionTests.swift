@@ -91,7 +91,7 @@ final class AttentionTests: XCTestCase {
   func testNaiveAndBlockedAgreeBitwiseWhenTheyAreTheSameComputation() throws {
     // Naive attention normalized after P·V and blocked attention with one key block perform
     // the same operations in the same order: bitwise equal for every plan.
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 40, seqLenK: 70, headDim: 32), .fa3, seed: 6)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 40, seqLenK: 70, headDim: 32), .paperOutliers, seed: 6)
     var exactAccumulation = PrecisionPlan.flash16(.fp16)
     exactAccumulation.scoreAccumulation = .fp32Exact
     exactAccumulation.valueAccumulation = .fp32Exact
@@ -122,7 +122,7 @@ final class AttentionTests: XCTestCase {
   }
 
   func testOutputsDoNotDependOnThreadCount() throws {
-    let x = AttentionInputs.generate(AttentionShape(batch: 2, seqLenQ: 50, headsQ: 4, headsKV: 2, headDim: 32), .fa3, seed: 8)
+    let x = AttentionInputs.generate(AttentionShape(batch: 2, seqLenQ: 50, headsQ: 4, headsKV: 2, headDim: 32), .paperOutliers, seed: 8)
     let s = AttentionScheme.named("fa3-fp8-per-block-hadamard")!
     let operands = try s.prepare(x, rotationSeed: 3)
     let algorithm = AttentionAlgorithm.blocked(BlockSchedule(blockRows: 16, blockColumns: 24, reverseOrder: true))

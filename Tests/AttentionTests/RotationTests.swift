@@ -73,7 +73,7 @@ final class RotationTests: XCTestCase {
 
   func testFastRotationEqualsTheDenseMatrixBothWays() throws {
     for d in [48, 64, 96, 128] {
-      let x = AttentionInputs.generate(AttentionShape(seqLenQ: 5, headDim: d), .fa3, seed: UInt64(d)).q
+      let x = AttentionInputs.generate(AttentionShape(seqLenQ: 5, headDim: d), .paperOutliers, seed: UInt64(d)).q
       for r in Self.kinds + [Rotation(.randomHadamard, block: 16, target: .qkv)] where d % (r.block ?? 1) == 0 {
         let m = r.matrix(headDim: d, seed: 5)
         for transposed in [false, true] {
@@ -96,7 +96,7 @@ final class RotationTests: XCTestCase {
   func testRotatedScoresEqualUnrotatedScoresInExactArithmetic() {
     for (d, r) in [(64, Rotation(.randomHadamard)), (256, Rotation(.randomHadamard)), (64, Rotation(.hadamard)),
                    (128, Rotation(.randomHadamard, block: 16)), (128, Rotation(.randomHadamard)), (96, Rotation(.randomOrthogonal))] {
-      let x = AttentionInputs.generate(AttentionShape(seqLenQ: 3, seqLenK: 4, headDim: d), .fa3, seed: UInt64(d))
+      let x = AttentionInputs.generate(AttentionShape(seqLenQ: 3, seqLenK: 4, headDim: d), .paperOutliers, seed: UInt64(d))
       let m = r.matrix(headDim: d, seed: 11)
       let columns = (0..<d).map { c in (0..<d).map { m[$0 * d + c] } }
       func rotatedExactly(_ row: [Double]) -> [BigFloat] { columns.map { BigFloat.dot(row, $0, precision: 512).value } }
@@ -119,7 +119,7 @@ final class RotationTests: XCTestCase {
   /// Every rotating shipped scheme: one seed twice gives the same bits, two seeds give different
   /// FP8 outputs; every other shipped scheme gives the same bits for any seed.
   func testTheSeedChangesRotatingSchemesAndNothingElse() throws {
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 64, headsQ: 2, headDim: 64), .fa3Outliers(probability: 0.01, outlierStd: 30), seed: 4)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 64, headsQ: 2, headDim: 64), .sparseOutliers(probability: 0.01, outlierStd: 30), seed: 4)
     for s in AttentionScheme.shipped {
       func run(_ seed: UInt64) throws -> [Double] {
         try s.run(x, rotationSeed: seed, algorithm: .blocked(.flash2), options: AttentionOptions(threads: 1)).o.values
@@ -145,7 +145,7 @@ final class RotationTests: XCTestCase {
 
   /// Rotating V too and O back leaves exact attention unchanged (to rounding in `Double`).
   func testQKVRotationIsUndoneOnTheOutput() throws {
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 20, seqLenK: 33, headsQ: 2, headDim: 96), .fa3, seed: 8)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 20, seqLenK: 33, headsQ: 2, headDim: 96), .paperOutliers, seed: 8)
     let fp64 = AttentionScheme.named("fp64")!
     let plain = try fp64.run(x, rotationSeed: 0, algorithm: .naive, options: AttentionOptions()).o.values
     for r in [Rotation(.randomHadamard, target: .qkv), Rotation(.randomOrthogonal, target: .qkv)] {
@@ -184,12 +184,12 @@ final class RotationTests: XCTestCase {
 
   func testRotationReducesFP8ErrorOnOutliers() throws {
     // The FA3 paper's claim, at a size a test can afford: rotated FP8 is clearly more accurate.
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 512, headDim: 128), .fa3, seed: 11)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 512, headDim: 128), .paperOutliers, seed: 11)
     let truth = try EmulatedAttention.run(AttentionOperands(x), plan: .fp64, algorithm: .naive).values
     func rmse(_ name: String) throws -> Double {
       let s = AttentionScheme.named(name)!
       let o = try EmulatedAttention.run(try s.prepare(x, rotationSeed: 1), plan: s.plan,
-                                        algorithm: .blocked(.flash3(headDim: 128, fp8: true, causal: false)))
+                                        algorithm: .blocked(.hopperTiles(headDim: 128, fp8: true, causal: false)))
       return (zip(o.values, truth).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(truth.count)).squareRoot()
     }
     let with = try rmse("fa3-fp8-per-block-hadamard"), without = try rmse("fa3-fp8-per-block")

@@ -11,13 +11,13 @@ final class ExperimentTests: XCTestCase {
   static let yaml = """
     name: tiny
     schemes: [fp16, fa3-fp8-per-head, mine]
-    algorithms: [naive, blocked-fa3]
+    algorithms: [naive, blocked-hopper-tiles]
     seq_len: [16, 40]
     head_dim: 32
     mask: [none, causal]
     distributions:
       - gaussian
-      - {kind: fa3-outliers, probability: 0.01, outlier_std: [5, 50]}
+      - {kind: sparse-outliers, probability: 0.01, outlier_std: [5, 50]}
     seeds: [3, 4]
     metrics: [rmse, max_abs, sqnr_db]
     reference: {kind: fp64}
@@ -28,9 +28,9 @@ final class ExperimentTests: XCTestCase {
   func testYAMLAndJSONDescribeTheSameGrid() throws {
     let a = try Experiment.parse(Self.yaml, file: "tiny.yaml")
     let json = """
-      {"name": "tiny", "schemes": ["fp16", "fa3-fp8-per-head", "mine"], "algorithms": ["naive", "blocked-fa3"],
+      {"name": "tiny", "schemes": ["fp16", "fa3-fp8-per-head", "mine"], "algorithms": ["naive", "blocked-hopper-tiles"],
        "seq_len": [16, 40], "head_dim": [32], "mask": ["none", "causal"],
-       "distributions": ["gaussian", {"kind": "fa3-outliers", "probability": 0.01, "outlier_std": [5, 50]}],
+       "distributions": ["gaussian", {"kind": "sparse-outliers", "probability": 0.01, "outlier_std": [5, 50]}],
        "seeds": [3, 4], "metrics": ["rmse", "max_abs", "sqnr_db"], "reference": {"kind": "fp64"},
        "define_schemes": [{"name": "mine", "base": "fa3-fp8-per-head", "format": "e5m2", "scaling": "per-block",
                            "block_rows": 8, "incoherent_processing": true}]}
@@ -45,7 +45,7 @@ final class ExperimentTests: XCTestCase {
     XCTAssertEqual(mine.q.format, .rne(.e5m2, overflow: .saturate))
     XCTAssertTrue(mine.incoherentProcessing)
     XCTAssertEqual(mine.plan, PrecisionPlan.flashFP8)
-    XCTAssertEqual(a.distributions, [.gaussian(std: 1), .fa3Outliers(probability: 0.01, outlierStd: 5), .fa3Outliers(probability: 0.01, outlierStd: 50)])
+    XCTAssertEqual(a.distributions, [.gaussian(std: 1), .sparseOutliers(probability: 0.01, outlierStd: 5), .sparseOutliers(probability: 0.01, outlierStd: 50)])
     XCTAssertEqual(a.reference, .fp64)
   }
 
@@ -67,11 +67,11 @@ final class ExperimentTests: XCTestCase {
     fails({ $0.replacingOccurrences(of: "seq_len:", with: "seqlen:") }, ["unknown key 'seqlen'", "allowed:", "seq_len"])
     fails({ $0.replacingOccurrences(of: "seq_len: [16, 40]", with: "seq_len: [16, forty]") }, ["seq_len[1]", "expected an integer"])
     fails({ $0.replacingOccurrences(of: "seq_len: [16, 40]", with: "seq_len: [16, 0]") }, ["seq_len[1]", "out of range"])
-    fails({ $0.replacingOccurrences(of: "naive, blocked-fa3", with: "naive, flash") }, ["algorithms[1]", "'flash'", "blocked-fa3"])
+    fails({ $0.replacingOccurrences(of: "naive, blocked-hopper-tiles", with: "naive, flash") }, ["algorithms[1]", "'flash'", "blocked-hopper-tiles"])
     fails({ $0.replacingOccurrences(of: "[none, causal]", with: "[none, casual]") }, ["mask[1]", "causal"])
     fails({ $0.replacingOccurrences(of: "outlier_std", with: "outlier_sd") }, ["distributions[1]", "unknown key 'outlier_sd'"])
     fails({ $0.replacingOccurrences(of: "probability: 0.01", with: "probability: 2") }, ["distributions[1].probability", "in [0, 1]"])
-    fails({ $0.replacingOccurrences(of: "kind: fa3-outliers, probability: 0.01, outlier_std: [5, 50]", with: "kind: gaussian, keys: 3") },
+    fails({ $0.replacingOccurrences(of: "kind: sparse-outliers, probability: 0.01, outlier_std: [5, 50]", with: "kind: gaussian, keys: 3") },
           ["distributions[1].keys", "not a parameter of gaussian"])
     fails({ $0.replacingOccurrences(of: "metrics: [rmse,", with: "metrics: [rsme,") }, ["metrics[0]", "rmse"])
     fails({ $0.replacingOccurrences(of: "kind: fp64", with: "kind: mpfr, bits: 3") }, ["reference.bits", "out of range"])
@@ -82,7 +82,7 @@ final class ExperimentTests: XCTestCase {
     fails({ $0.replacingOccurrences(of: "name: tiny\n", with: "") }, ["missing key 'name'"])
     // A rotating scheme at a head dim that is not a power of two is fine (block-diagonal Hadamard).
     XCTAssertNoThrow(try Experiment.parse(Self.yaml.replacingOccurrences(of: "head_dim: 32", with: "head_dim: 48"), file: "e.yaml"))
-    fails({ $0.replacingOccurrences(of: "algorithms: [naive, blocked-fa3]", with: "algorithms: fa3") }, ["fa3 cannot run scheme 'mine'"])
+    fails({ $0.replacingOccurrences(of: "algorithms: [naive, blocked-hopper-tiles]", with: "algorithms: fa3") }, ["fa3 cannot run scheme 'mine'"])
     fails({ $0 + "\n  - {name: x, format: e4m3fn}" }, ["define_schemes[1]", "missing key 'plan'"])
     fails({ _ in "name: [unclosed" }, ["not valid YAML or JSON"])
     fails({ $0.replacingOccurrences(of: "incoherent_processing: true", with: "incoherent_processing: maybe") }, ["expected true or false"])
@@ -91,7 +91,7 @@ final class ExperimentTests: XCTestCase {
   /// The kernel's inputs built from a scheme's quantized operands stand for the same values.
   func testFA3InputsFromOperandsKeepTheValues() throws {
     let shape = AttentionShape(batch: 2, seqLenQ: 20, seqLenK: 24, headsQ: 4, headsKV: 2, headDim: 32)
-    let inputs = AttentionInputs.generate(shape, .fa3, seed: 9)
+    let inputs = AttentionInputs.generate(shape, .paperOutliers, seed: 9)
     for name in ["fa3-fp8-per-head", "bf16", "fp16"] {
       let scheme = try XCTUnwrap(AttentionScheme.named(name))
       let element = try FA3Inputs.Element(scheme: scheme)
@@ -138,7 +138,7 @@ final class SweepTests: XCTestCase {
     seq_len: [24, 48]
     head_dim: 32
     mask: [none, causal]
-    distributions: [{kind: fa3-outliers, outlier_std: [4, 40], probability: 0.02}]
+    distributions: [{kind: sparse-outliers, outlier_std: [4, 40], probability: 0.02}]
     seeds: [1]
     reference: {kind: mpfr, bits: 64}
     """

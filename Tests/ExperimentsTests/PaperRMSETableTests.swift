@@ -5,12 +5,12 @@ import Foundation
 import Reference
 import XCTest
 
-final class FA3TableTests: XCTestCase {
+final class PaperRMSETableTests: XCTestCase {
   func testTableHasThePaperRowsAndItsShape() throws {
-    var c = FA3Table.Configuration()
+    var c = PaperRMSETable.Configuration()
     c.seqLen = 512; c.heads = 1; c.headDim = 128; c.seeds = [1, 2]; c.rotationSeeds = [7, 8, 9]; c.threads = 2; c.fp64Reference = true
-    let t = try FA3Table.run(c)
-    XCTAssertEqual(t.rows.map(\.method), FA3Table.methods.map(\.method))
+    let t = try PaperRMSETable.run(c)
+    XCTAssertEqual(t.rows.map(\.method), PaperRMSETable.methods.map(\.method))
     let rmse = Dictionary(uniqueKeysWithValues: t.rows.map { ($0.method, $0.rmse) })
     // FP16 methods are far more accurate than FP8 ones; rotation helps FP8 on outliers.
     XCTAssertLessThan(rmse["FlashAttention-2 FP16"]! * 20, rmse["FlashAttention-3 FP8"]!)
@@ -22,13 +22,13 @@ final class FA3TableTests: XCTestCase {
     for row in json {
       XCTAssertNotNil(row["method"] as? String)
       XCTAssertTrue(["fp16", "bf16", "fp8"].contains(row["precision"] as? String))
-      XCTAssertTrue(["naive", "blocked", "blocked-fa3"].contains(row["algorithm"] as? String))
+      XCTAssertTrue(["naive", "blocked", "blocked-hopper-tiles"].contains(row["algorithm"] as? String))
       XCTAssertNotNil(row["block_quantization"] as? Bool)
       XCTAssertNotNil(row["incoherent_processing"] as? Bool)
       XCTAssertNotNil(row["rmse"] as? Double)
       XCTAssertTrue(row["paper_rmse"] is Double || row["paper_rmse"] is NSNull)
     }
-    XCTAssertTrue(t.markdown().contains("| 5 | FlashAttention-3 FP8 | fp8 | blocked-fa3 | yes | random Hadamard |"))
+    XCTAssertTrue(t.markdown().contains("| 5 | FlashAttention-3 FP8 | fp8 | blocked-hopper-tiles | yes | random Hadamard |"))
     // One CSV line per sample: 5 methods × 2 input seeds, 2 rotating methods × 2 × 3 rotation seeds.
     XCTAssertEqual(t.csv().split(separator: "\n").count, 1 + 10 + 12)
     // Summaries from the samples: the median of each row lies in its range, the rotation seed
@@ -39,7 +39,7 @@ final class FA3TableTests: XCTestCase {
       XCTAssertEqual(r.samples.count, r.incoherentProcessing ? 6 : 2)
       if r.incoherentProcessing { XCTAssertGreaterThan(r.rotationSeedSpread!, 0) } else { XCTAssertNil(r.rotationSeedSpread) }
     }
-    let base = t.rows.first { $0.method == FA3Table.comparedWith }!
+    let base = t.rows.first { $0.method == PaperRMSETable.comparedWith }!
     XCTAssertEqual(t.pairedRatio(base)?.median, 1)
     XCTAssertEqual([3.0, 1, 2].median, 2)
     XCTAssertEqual([4.0, 1, 2, 3].median, 2.5)

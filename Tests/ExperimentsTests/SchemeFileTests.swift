@@ -49,7 +49,7 @@ final class SchemeFileTests: XCTestCase {
       v: QuantizationScheme(format: .low(.e4m3fn, Rounding(.towardZero, overflow: .saturate)), granularity: .perToken),
       rotation: Rotation(.hadamard, block: 16), plan: .flashFP8)
     XCTAssertEqual(s.definition, manual.definition)
-    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 40, headsQ: 2, headDim: 32), .fa3, seed: 3)
+    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 40, headsQ: 2, headDim: 32), .paperOutliers, seed: 3)
     let options = AttentionOptions()
     let a = try s.run(inputs, rotationSeed: 3, algorithm: .blocked(.flash2), options: options)
     let b = try manual.run(inputs, rotationSeed: 3, algorithm: .blocked(.flash2), options: options)
@@ -128,7 +128,7 @@ final class SchemeFileTests: XCTestCase {
     XCTAssertEqual(m.values, r)
     XCTAssertEqual(try parse("{kind: matrix, file: r32.npy, rotate: qkv}").rotation.target, .qkv)
     // The matrix rotation runs as the same rotation in code, and different matrices are different definitions.
-    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 24, headDim: d), .fa3, seed: 1)
+    let inputs = AttentionInputs.generate(AttentionShape(seqLenQ: 24, headDim: d), .paperOutliers, seed: 1)
     var manual = AttentionScheme.named("fa3-fp8-per-head")!
     manual.rotation = Rotation(.randomOrthogonal)
     XCTAssertEqual(try fromFile.run(inputs, rotationSeed: 5, algorithm: .naive, options: AttentionOptions()).o.values,
@@ -157,7 +157,7 @@ final class SchemeFileTests: XCTestCase {
       }
     }
     // A matrix of another size than the head dim: refused when the scheme meets the inputs.
-    XCTAssertThrowsError(try fromFile.run(AttentionInputs.generate(AttentionShape(seqLenQ: 4, headDim: 64), .fa3, seed: 1),
+    XCTAssertThrowsError(try fromFile.run(AttentionInputs.generate(AttentionShape(seqLenQ: 4, headDim: 64), .paperOutliers, seed: 1),
                                           rotationSeed: 0, algorithm: .naive, options: AttentionOptions())) {
       XCTAssertTrue("\($0)".contains("32×32 but the head dim is 64"), "\($0)")
     }

@@ -63,7 +63,7 @@ final class ParserFuzzTests: XCTestCase {
       batch: [1, 2]
       heads: 2
       mask: [none, causal]
-      distributions: [{kind: fa3-outliers, outlier_std: [3, 30]}, {kind: gaussian}]
+      distributions: [{kind: sparse-outliers, outlier_std: [3, 30]}, {kind: gaussian}]
       seeds: [0, 1]
       reference: {kind: mpfr, bits: 64}
       define_schemes:

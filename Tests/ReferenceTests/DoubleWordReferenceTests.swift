@@ -8,14 +8,14 @@ import XCTest
 /// the thread count or on the FMA build.
 final class DoubleWordReferenceTests: XCTestCase {
   static let cases: [(AttentionShape, InputDistribution, AttentionMask)] = [
-    (AttentionShape(seqLenQ: 40, headDim: 32), .fa3, .none),
+    (AttentionShape(seqLenQ: 40, headDim: 32), .paperOutliers, .none),
     (AttentionShape(batch: 2, seqLenQ: 24, seqLenK: 37, headsQ: 4, headsKV: 2, headDim: 16), .gaussian(std: 3), AttentionMask(causal: true)),
     (AttentionShape(seqLenQ: 64, headDim: 64), .channelOutliers(channels: 4, factor: 30), .none),
     (AttentionShape(seqLenQ: 48, headDim: 32), .attentionSinks(keys: 2, strength: 12), AttentionMask(causal: true)),
     // Scores far apart: most keys fall below exp(−300) and are dropped.
     (AttentionShape(seqLenQ: 20, headDim: 8), .gaussian(std: 40), .none),
     // Head dims that are not multiples of four (the dot product's tail lanes).
-    (AttentionShape(seqLenQ: 19, headDim: 7), .fa3, AttentionMask(causal: true)),
+    (AttentionShape(seqLenQ: 19, headDim: 7), .paperOutliers, AttentionMask(causal: true)),
   ]
 
   func testBoundHoldsAgainstMPFRAt256Bits() throws {
@@ -37,7 +37,7 @@ final class DoubleWordReferenceTests: XCTestCase {
   }
 
   func testEqualsTheMPFRReferenceAndDoesNotDependOnThreadsOrBuild() throws {
-    let x = AttentionInputs.generate(AttentionShape(batch: 1, seqLenQ: 96, headsQ: 2, headDim: 64), .fa3, seed: 5)
+    let x = AttentionInputs.generate(AttentionShape(batch: 1, seqLenQ: 96, headsQ: 2, headDim: 64), .paperOutliers, seed: 5)
     let one = try ReferenceAttention.doubleWord(x, threads: 1)
     let two = try ReferenceAttention.doubleWord(x, threads: 2)
     let base = try ReferenceAttention.doubleWord(x, threads: 2, kernels: .baseline)

@@ -35,7 +35,7 @@ final class ReferenceTests: XCTestCase {
   }
 
   func testCertificateIsHonest() throws {
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 8, seqLenK: 40, headDim: 32), .fa3, seed: 2)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 8, seqLenK: 40, headDim: 32), .paperOutliers, seed: 2)
     let (out, good) = try ReferenceAttention.certified(x, precision: 128, threads: 1)
     XCTAssertTrue(good.certifiesDouble)
     XCTAssertGreaterThanOrEqual(good.agreedBits, 100)
@@ -68,7 +68,7 @@ final class ReferenceTests: XCTestCase {
 final class ReferenceBoundTests: XCTestCase {
   func testBoundHoldsAgainstAFourTimesMorePreciseReference() throws {
     let cases: [(AttentionShape, InputDistribution, AttentionMask)] = [
-      (AttentionShape(seqLenQ: 40, headDim: 32), .fa3, .none),
+      (AttentionShape(seqLenQ: 40, headDim: 32), .paperOutliers, .none),
       (AttentionShape(batch: 2, seqLenQ: 24, seqLenK: 37, headsQ: 4, headsKV: 2, headDim: 16), .gaussian(std: 3), AttentionMask(causal: true)),
       (AttentionShape(seqLenQ: 64, headDim: 64), .channelOutliers(channels: 4, factor: 30), .none),
       (AttentionShape(seqLenQ: 48, headDim: 32), .attentionSinks(keys: 2, strength: 12), AttentionMask(causal: true)),
@@ -94,7 +94,7 @@ final class ReferenceBoundTests: XCTestCase {
   /// The bound finds what a rerun finds: outputs it certifies to b bits agree with the 2p run to
   /// about b bits, and the bounded run's outputs are the plain run's.
   func testBoundedOutputsEqualThePlainRun() throws {
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 50, headDim: 32), .fa3, seed: 7)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: 50, headDim: 32), .paperOutliers, seed: 7)
     let (out, bound) = try ReferenceAttention.bounded(x, precision: 80)
     XCTAssertEqual(out.values, try ReferenceAttention.compute(x, precision: 80).values)
     let (_, certificate) = try ReferenceAttention.certified(x, precision: 80)

@@ -5,7 +5,7 @@ import XCTest
 /// The README and the documents in docs/ quote numbers and commands from the committed reports
 /// inside marked blocks:
 ///
-///     <!-- numbers from Reports/fa3-table.md Reports/rotation.md -->
+///     <!-- numbers from Reports/paper-rmse-table.md Reports/rotation.md -->
 ///     … text …
 ///     <!-- end numbers -->
 ///
@@ -86,13 +86,13 @@ final class ReadmeConsistencyTests: XCTestCase {
 
   /// The check itself: a wrong number, a wrong command and a block without numbers are caught.
   func testTheCheckCatchesDisagreements() {
-    let report = "Made by `flashnum table fa3 --seq-len 4096`.\n| x | 9.35e-03 [8.1e-03, 1.2e-02] | 1.04 | 8 seeds |\n"
-    let good = Block(reports: ["r.md"], text: "RMSE 9.35e-03 (range 8.1e-03 to 1.2e-02) over 8 seeds, ratio 1.04 (`flashnum table fa3 --seq-len 4096`).")
+    let report = "Made by `flashnum table paper-rmse --seq-len 4096`.\n| x | 9.35e-03 [8.1e-03, 1.2e-02] | 1.04 | 8 seeds |\n"
+    let good = Block(reports: ["r.md"], text: "RMSE 9.35e-03 (range 8.1e-03 to 1.2e-02) over 8 seeds, ratio 1.04 (`flashnum table paper-rmse --seq-len 4096`).")
     XCTAssertEqual(Self.problems(good, reports: [report]), [])
     let wrongNumber = Block(reports: ["r.md"], text: "ratio 1.05 on FP8 e4m3 over 8 seeds")
     XCTAssertEqual(Self.problems(wrongNumber, reports: [report]), ["1.05 is in none of r.md"])
-    let wrongCommand = Block(reports: ["r.md"], text: "8 seeds by `flashnum table fa3 --seq-len 2048`")
-    XCTAssertEqual(Self.problems(wrongCommand, reports: [report]), ["`flashnum table fa3 --seq-len 2048` is in none of r.md"])
+    let wrongCommand = Block(reports: ["r.md"], text: "8 seeds by `flashnum table paper-rmse --seq-len 2048`")
+    XCTAssertEqual(Self.problems(wrongCommand, reports: [report]), ["`flashnum table paper-rmse --seq-len 2048` is in none of r.md"])
     XCTAssertEqual(Self.problems(Block(reports: ["r.md"], text: "no numbers on FP8"), reports: [report]).count, 1)
     XCTAssertEqual(Self.numbers("FP8 e4m3 H100 2^8 1.5× 3–5 9.1e-3 10^-6 0.5."), ["1.5", "3", "5", "9.1e-3", "0.5"])
     XCTAssertEqual(Self.blocks("a <!-- numbers from R/a.md R/b.md --> x 1 <!-- end numbers --> b").map(\.reports), [["R/a.md", "R/b.md"]])

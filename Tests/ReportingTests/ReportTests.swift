@@ -17,7 +17,7 @@ final class ReportTests: XCTestCase {
     name: report
     seeds: [2]
     reference: {kind: fp64}
-    distributions: [{kind: fa3-outliers, outlier_std: [3, 30], probability: 0.02}]
+    distributions: [{kind: sparse-outliers, outlier_std: [3, 30], probability: 0.02}]
     mask: [none, causal]
     head_dim: 32
     seq_len: [16, 32]
@@ -36,9 +36,9 @@ final class ReportTests: XCTestCase {
     // heatmap for each pair of the three varying axes (length, mask, outlier magnitude).
     XCTAssertEqual(all.count, 6)
     XCTAssertEqual(all.map(\.fileName), [
-      "report-rmse-vs-seqlen-fa3-outliers-p-0p02-std-3p0.svg", "report-rmse-vs-seqlen-fa3-outliers-p-0p02-std-30p0.svg",
-      "report-rmse-vs-outliers-fa3-outliers.svg", "report-rmse-heatmap-seqlen-x-mask-fa3-outliers.svg",
-      "report-rmse-heatmap-seqlen-x-outliers-fa3-outliers.svg", "report-rmse-heatmap-mask-x-outliers-fa3-outliers.svg",
+      "report-rmse-vs-seqlen-sparse-outliers-p-0p02-std-3p0.svg", "report-rmse-vs-seqlen-sparse-outliers-p-0p02-std-30p0.svg",
+      "report-rmse-vs-outliers-sparse-outliers.svg", "report-rmse-heatmap-seqlen-x-mask-sparse-outliers.svg",
+      "report-rmse-heatmap-seqlen-x-outliers-sparse-outliers.svg", "report-rmse-heatmap-mask-x-outliers-sparse-outliers.svg",
     ])
     let figures = Array(all.prefix(3))
     for f in figures {
@@ -88,7 +88,7 @@ final class ReportTests: XCTestCase {
     XCTAssertEqual(SVGLineChart.dodge(2, of: 3), 4)
     XCTAssertEqual(report.chartSeries(data).map(\.marker), [0, 1, 2])
     // A heatmap cell is the geometric mean of its points.
-    let heat = try XCTUnwrap(figures.first { $0.fileName == "seeds-rmse-heatmap-seqlen-x-mask-fa3-outliers.svg" })
+    let heat = try XCTUnwrap(figures.first { $0.fileName == "seeds-rmse-heatmap-seqlen-x-mask-sparse-outliers.svg" })
     let cell = results.rows.filter { $0.scheme == "bf16" && $0.seqLen == 16 && !$0.causal }.map { $0.metrics["rmse"]! }
     XCTAssertEqual(cell.count, 6)
     XCTAssertTrue(heat.svg.contains(String(format: ">%.2e</text>", SweepReport.geometricMean(cell))), "cell value")
@@ -120,7 +120,7 @@ final class ReportTests: XCTestCase {
       seeds: [0, 1, 2]
       rotation_seeds: [5, 6]
       reference: {kind: fp64}
-      distributions: [{kind: fa3-outliers, outlier_std: [10, 100], probability: 0.01}]
+      distributions: [{kind: sparse-outliers, outlier_std: [10, 100], probability: 0.01}]
       head_dim: 32
       seq_len: [24]
       algorithms: [blocked]
@@ -140,8 +140,8 @@ final class ReportTests: XCTestCase {
     let report = try RotationReport(results: results, name: "rot")
     let md = report.markdown(figures: report.figures())
     // Per panel, for the one kind with two magnitudes: the RMSE and the paired ratio to no rotation.
-    XCTAssertEqual(report.figures().map(\.fileName), ["rot-h-fa3-outliers.svg", "rot-ratio-h-fa3-outliers.svg",
-                                                       "rot-t-fa3-outliers.svg", "rot-ratio-t-fa3-outliers.svg"])
+    XCTAssertEqual(report.figures().map(\.fileName), ["rot-h-sparse-outliers.svg", "rot-ratio-h-sparse-outliers.svg",
+                                                       "rot-t-sparse-outliers.svg", "rot-ratio-t-sparse-outliers.svg"])
     for d in Set(results.rows.map(\.distribution)) {
       // Per input seed: the geometric mean over the two rotation seeds, divided by no rotation's value.
       var ratios: [Double] = []

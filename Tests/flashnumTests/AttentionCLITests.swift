@@ -5,7 +5,7 @@ import LowPrecision
 import TestSupport
 import XCTest
 
-/// `flashnum attention`, `reference` and `table fa3`, run as a user would.
+/// `flashnum attention`, `reference` and `table paper-rmse`, run as a user would.
 final class AttentionCLITests: CLITestCase {
   /// Long runs say they are running (on stderr, every --progress-seconds, none before the first);
   /// stdout and the result stay as they are.
@@ -288,12 +288,12 @@ final class AttentionCLITests: CLITestCase {
     }
   }
 
-  /// `table fa3` writes only into `--out-dir`: run in an empty folder without it, the folder stays
+  /// `table paper-rmse` writes only into `--out-dir`: run in an empty folder without it, the folder stays
   /// empty; with it, the report, CSV (a line per sample), JSON and figure are there.
   func testTableFA3WritesOnlyWhereOutSays() throws {
     let empty = directory.appendingPathComponent("empty")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-    let small = ["table", "fa3", "--seq-len", "64", "--head-dim", "64", "--heads", "1", "--seeds", "0-1", "--rotation-seeds", "3,4",
+    let small = ["table", "paper-rmse", "--seq-len", "64", "--head-dim", "64", "--heads", "1", "--seeds", "0-1", "--rotation-seeds", "3,4",
                  "--fp64-reference", "--threads", "2"]
     let quiet = try self.run(small, in: empty)
     XCTAssertEqual(quiet.status, 0, quiet.stderr)
@@ -308,14 +308,14 @@ final class AttentionCLITests: CLITestCase {
     // Rotating rows: 2 input seeds × 2 rotation seeds; the others one sample per input seed.
     XCTAssertEqual((rows[4]["samples"] as? [Any])?.count, 4)
     XCTAssertEqual((rows[3]["samples"] as? [Any])?.count, 2)
-    for file in ["fa3-table.md", "fa3-table.csv", "fa3-table.json", "fa3-table-rmse.svg"] {
+    for file in ["paper-rmse-table.md", "paper-rmse-table.csv", "paper-rmse-table.json", "paper-rmse-table-rmse.svg"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: path("table/" + file)), file)
     }
-    XCTAssertEqual(try String(contentsOfFile: path("table/fa3-table.csv"), encoding: .utf8).split(separator: "\n").count, 1 + 5 * 2 + 2 * 4)
-    try assertBadInput(["table", "fa3", "--seq-len", "0"], "at least 1")
-    try assertBadInput(["table", "fa3", "--seeds", "3-1"], "--seeds")
-    try assertBadInput(["table", "fa3", "--rotation-seeds", "1,1"], "listed twice")
-    try assertBadInput(["table", "fa3", "--seeds", "0-4095", "--rotation-seeds", "0-4095"], "more than the limit")
+    XCTAssertEqual(try String(contentsOfFile: path("table/paper-rmse-table.csv"), encoding: .utf8).split(separator: "\n").count, 1 + 5 * 2 + 2 * 4)
+    try assertBadInput(["table", "paper-rmse", "--seq-len", "0"], "at least 1")
+    try assertBadInput(["table", "paper-rmse", "--seeds", "3-1"], "--seeds")
+    try assertBadInput(["table", "paper-rmse", "--rotation-seeds", "1,1"], "listed twice")
+    try assertBadInput(["table", "paper-rmse", "--seeds", "0-4095", "--rotation-seeds", "0-4095"], "more than the limit")
   }
 }
 
@@ -326,7 +326,7 @@ final class CrosscheckCLITests: CLITestCase {
   func testReplaysSavedKernelOutputs() throws {
     // Three small standard cases (bf16 causal, bf16 GQA with seqlen_q ≠ seqlen_k, e4m3fn d256 causal),
     // read back from their fixtures' case.json into a case list.
-    let names = ["bf16-d64-200x200-causal-h2-fa3-s1", "bf16-d128-130x300-h2k1-fa3-s2", "e4m3fn-d256-100x190-causal-h1-fa3-s4"]
+    let names = ["bf16-d64-200x200-causal-h2-sparse-outliers-s1", "bf16-d128-130x300-h2k1-sparse-outliers-s2", "e4m3fn-d256-100x190-causal-h1-sparse-outliers-s4"]
     let cases = try names.map { name -> Any in
       try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.kernelFixtures + "/" + name + "/case.json")))
     }
@@ -352,7 +352,7 @@ final class CrosscheckCLITests: CLITestCase {
 
   func testAttentionFA3OnCodesEqualsKernelFixture() throws {
     // The case directory written by crosscheck holds the exact bytes the kernel received.
-    let name = "bf16-d64-200x200-causal-h2-fa3-s1"
+    let name = "bf16-d64-200x200-causal-h2-sparse-outliers-s1"
     let w = try run(["crosscheck", "--case-limit", "1", "--reference-bits", "0", "--work-dir", path("work"), "--script", path("none.py")])
     XCTAssertEqual(w.status, 0, w.stderr)
     let dir = path("work/" + name)
@@ -370,7 +370,7 @@ final class CrosscheckCLITests: CLITestCase {
   }
 
   func testCrosscheckOfGivenInputDirectories() throws {
-    let name = "bf16-d64-200x200-causal-h2-fa3-s1"
+    let name = "bf16-d64-200x200-causal-h2-sparse-outliers-s1"
     let w = try run(["crosscheck", "--case-limit", "1", "--reference-bits", "0", "--work-dir", path("work"), "--script", path("none.py")])
     XCTAssertEqual(w.status, 0, w.stderr)
     let r = try run(["crosscheck", "--case-dir", path("work/" + name), "--kernel-outputs", Self.kernelFixtures,
@@ -444,7 +444,7 @@ final class RegressCLITests: CLITestCase {
     b["entries"] = [entries[index], entries[0]]
     let r = try run(["regress", "--baseline", try write(b, "worse.json")])
     XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
-    XCTAssertTrue(r.stdout.contains("| fp8-e5m2-per-head | N=256 d=64 h=2 fa3 seed 0 blocked-fa3 | rmse |"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("| fp8-e5m2-per-head | N=256 d=64 h=2 fa3 seed 0 blocked-hopper-tiles | rmse |"), r.stdout)
     XCTAssertFalse(r.stdout.contains("| fp32 |"), r.stdout)
     // A pinned value 10 % too low (as if the scheme had been better) also fails; --update repairs it.
     b = try baseline()
@@ -495,7 +495,7 @@ final class RegressCLITests: CLITestCase {
     XCTAssertTrue(a.stderr.contains("Did you mean '--algorithm'?"), a.stderr)
     let u = try run(["attention", "--q", "q", "--k", "k", "--v", "v", "--out", "o", "--algorithm", "fa2"])
     XCTAssertEqual(u.status, 2)
-    XCTAssertTrue(u.stderr.contains("unknown algorithm 'fa2' (allowed: naive, blocked, blocked-fa3, fa3"), u.stderr)
+    XCTAssertTrue(u.stderr.contains("unknown algorithm 'fa2' (allowed: naive, blocked, blocked-hopper-tiles, fa3"), u.stderr)
   }
 
   func testHugeNumbersRunBoundedOrExitTwo() throws {
@@ -545,7 +545,7 @@ final class RegressCLITests: CLITestCase {
     for t in ["0", "-3", "5000"] {
       try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", path("o.npy"), "--threads=\(t)"], "--threads must be in 1...4096")
       try assertBadInput(["regress", "--threads=\(t)"], "--threads must be in 1...4096")
-      try assertBadInput(["table", "fa3", "--threads=\(t)"], "--threads must be in 1...4096")
+      try assertBadInput(["table", "paper-rmse", "--threads=\(t)"], "--threads must be in 1...4096")
     }
     // An output that is an input, by another spelling or through a symbolic link, is refused.
     try assertBadInput(["attention"] + io + ["--algorithm", "naive", "--out", directory.path + "/./q.npy"], "is also an input")

@@ -12,7 +12,7 @@ final class ConventionsCLITests: CLITestCase {
   enum Writes { case file, folder, nothing }
   static let commands: [String: Writes] = [
     "convert": .file, "formats": .nothing, "mma": .file, "mufu": .file, "attention": .file, "reference": .file,
-    "table fa3": .folder, "table p-overflow": .folder, "crosscheck": .file, "invariance": .nothing, "lint-schedule": .nothing,
+    "table paper-rmse": .folder, "table p-overflow": .folder, "crosscheck": .file, "invariance": .nothing, "lint-schedule": .nothing,
     "regress": .nothing, "schemes": .folder, "sweep": .folder, "merge": .folder, "report": .folder, "slurm": .folder,
     "bench convert": .nothing, "bench mma": .nothing, "bench attention": .nothing, "bench scaling": .nothing,
   ]
@@ -78,7 +78,7 @@ final class ConventionsCLITests: CLITestCase {
       (["merge", path("r/e.csv"), "--out", path("m")], "--out-dir"),
       (["report", path("r/e.csv"), "--out", path("m")], "--out-dir"),
       (["slurm", experiment, "--tasks", "1", "--out", path("m")], "--out-dir"),
-      (["table", "fa3", "--out", path("t")], "--out-dir"),
+      (["table", "paper-rmse", "--out", path("t")], "--out-dir"),
       (["table", "p-overflow", "--out", path("t")], "--out-dir"),
       (["schemes", "--export", path("s")], "--export is now --out-dir"),
       (["convert", "--format", "e4m3fn", x, path("y.npy")], "flashnum convert \(x) --out \(path("y.npy"))"),
@@ -87,6 +87,36 @@ final class ConventionsCLITests: CLITestCase {
       (["crosscheck", "--json", path("c.json")], "--json is a flag (JSON on stdout): --json > \(path("c.json"))"),
       (["bench", "scaling", "--seq-lens", "64", "128"], "--seq-lens 64,128"),
       (["bench", "attention", "--only", "fa3", "reference"], "--only fa3,reference"),
+    ] {
+      try assertBadInput(arguments, says)
+    }
+  }
+
+  /// `fa3` names the kernel only: the paper's table, its input distribution and the tile preset
+  /// have names of their own, and a command line or a file with an old one is refused with the
+  /// new one named.
+  func testOldFA3NamesNameTheNewOnes() throws {
+    func experiment(_ name: String, _ lines: String) throws -> String {
+      let file = path(name)
+      try ("name: e\nschemes: [fp32]\nseq_len: [16]\nhead_dim: [16]\nreference: {kind: fp64}\n" + lines)
+        .write(toFile: file, atomically: true, encoding: .utf8)
+      return file
+    }
+    let plain = try experiment("plain.yaml", "distributions: [fa3]\n")
+    let kind = try experiment("kind.yaml", "distributions:\n  - {kind: fa3-outliers, probability: 0.01}\n")
+    let tiles = try experiment("tiles.yaml", "distributions: [gaussian]\nalgorithms: [blocked-fa3]\n")
+    let cases = path("cases.json")
+    try #"[{"element": "bf16", "head_dim": 64, "seq_len_q": 8, "distribution": "fa3"}]"#.write(toFile: cases, atomically: true, encoding: .utf8)
+    let baseline = path("baseline.json")
+    try #"{"description": "d", "tolerance": 0.1, "absolute_tolerance": 0, "entries": [{"scheme": "fp32", "seq_len": 16, "head_dim": 16, "heads": 1, "causal": false, "distribution": "fa3", "seed": 0, "algorithm": "naive", "metrics": {"rmse": 0}}]}"#
+      .write(toFile: baseline, atomically: true, encoding: .utf8)
+    for (arguments, says) in [
+      (["table", "fa3", "--seq-len", "16"], "'table fa3' is now 'table paper-rmse'"),
+      (["sweep", plain, "--out-dir", path("r1")], "'fa3' is now called 'sparse-outliers'"),
+      (["sweep", kind, "--out-dir", path("r2")], "'fa3-outliers' is now called 'sparse-outliers'"),
+      (["sweep", tiles, "--out-dir", path("r3")], "'blocked-fa3' is now called 'blocked-hopper-tiles'"),
+      (["crosscheck", "--cases", cases, "--kernel-outputs", path("none")], "distribution 'fa3' is now called 'sparse-outliers'"),
+      (["regress", "--baseline", baseline], "distribution: 'fa3' is now called 'sparse-outliers'"),
     ] {
       try assertBadInput(arguments, says)
     }
@@ -115,7 +145,7 @@ final class ConventionsCLITests: CLITestCase {
       ("attention", ["attention", "--q", q, "--k", q, "--v", q, "--scheme", "bf16", "--algorithm", "naive", "--out", path("o.npy")]),
       ("reference", ["reference", "--q", q, "--k", q, "--v", q, "--out", path("r.npy")]),
       ("attention", ["attention", "--q", qb, "--k", qb, "--v", qb, "--input-format", "bf16", "--algorithm", "fa3", "--out", path("k.npy")]),
-      ("table fa3", ["table", "fa3", "--seq-len", "32", "--head-dim", "32", "--heads", "1", "--seeds", "0", "--rotation-seeds", "0", "--fp64-reference"]),
+      ("table paper-rmse", ["table", "paper-rmse", "--seq-len", "32", "--head-dim", "32", "--heads", "1", "--seeds", "0", "--rotation-seeds", "0", "--fp64-reference"]),
       ("table p-overflow", ["table", "p-overflow", "--seq-lens", "128", "--logit-stds", "1", "--seeds", "0", "--residues", "0", "--head-dim", "16", "--heads", "1"]),
       ("invariance", ["invariance", "--heads", "2", "--kv-heads", "1", "--keys", "300", "--batch-sizes", "1,2", "--cache-lengths", "300"]),
       ("sweep", ["sweep", experiment, "--out-dir", path("res"), "--threads", "1"]),

@@ -244,9 +244,9 @@ final class MalformedInputTests: CLITestCase {
     for (option, value) in [("--seq-len", "0"), ("--seq-len", "-1"), ("--head-dim", "0"), ("--batch", "0"), ("--heads", "-2"),
                             ("--seq-len", "9223372036854775807"), ("--heads", "100000000"), ("--reference-bits", "1"), ("--threads", "0"),
                             ("--format", "xml")] {
-      bad(["table", "fa3", option, value], String(option.dropFirst(2)))
+      bad(["table", "paper-rmse", option, value], String(option.dropFirst(2)))
     }
-    bad(["table", "fa3", "--seq-len", "16", "--head-dim", "16", "--fp64-reference", "--out-dir", x + "/sub"], "x.npy")
+    bad(["table", "paper-rmse", "--seq-len", "16", "--head-dim", "16", "--fp64-reference", "--out-dir", x + "/sub"], "x.npy")
     bad(["table", "fa4"], "fa4")
 
     // --- experiment files (sweep) ---
@@ -280,7 +280,7 @@ final class MalformedInputTests: CLITestCase {
       (variant("{kind: gaussian}", "{kind: lognormal}"), "lognormal"),
       (variant("{kind: gaussian}", "{kind: gaussian, std: -1}"), "std"),
       (variant("{kind: gaussian}", "{kind: gaussian, std: .nan}"), "std"),
-      (variant("{kind: gaussian}", "{kind: fa3-outliers, probability: 2}"), "probability"),
+      (variant("{kind: gaussian}", "{kind: sparse-outliers, probability: 2}"), "probability"),
       (variant("{kind: gaussian}", "{kind: channel-outliers, channels: -1}"), "channels"),
       (variant("{kind: gaussian}", "{kind: attention-sinks, keys: -1}"), "keys"),
       (variant("seeds: 0", "seeds: -1"), "seeds"),

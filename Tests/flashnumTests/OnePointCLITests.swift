@@ -3,8 +3,8 @@ import Foundation
 import NPY
 import XCTest
 
-/// One measured point — `fa3-fp8-per-head-hadamard` with the FA3 kernel's tiles (`blocked-fa3`) on
-/// FA3 outlier inputs, seed 3 — run through `sweep`, `table fa3`, `regress` and `attention`: every
+/// One measured point — `fa3-fp8-per-head-hadamard` with the FA3 kernel's tiles (`blocked-hopper-tiles`) on
+/// FA3 outlier inputs, seed 3 — run through `sweep`, `table paper-rmse`, `regress` and `attention`: every
 /// command draws the same inputs and rotation and must give the same output and metrics.
 final class OnePointCLITests: CLITestCase {
   let (n, d, seed) = (192, 64, UInt64(3))
@@ -12,12 +12,12 @@ final class OnePointCLITests: CLITestCase {
   /// The RMSE of `flashnum attention`'s output against `flashnum reference`'s, both on the
   /// point's inputs written as float64 `.npy` files (sums in index order, as the tool forms them).
   func attentionRMSE() throws -> (rmse: Double, o: [Float]) {
-    let x = AttentionInputs.generate(AttentionShape(seqLenQ: n, headsQ: 1, headDim: d), .fa3, seed: seed)
+    let x = AttentionInputs.generate(AttentionShape(seqLenQ: n, headsQ: 1, headDim: d), .paperOutliers, seed: seed)
     for (name, t) in [("q", x.q), ("k", x.k), ("v", x.v)] {
       _ = try write(NPYArray(shape: t.shape, float64: t.values), "\(name).npy")
     }
     let io = ["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")]
-    let a = try run(["attention"] + io + ["--scheme", "fa3-fp8-per-head-hadamard", "--algorithm", "blocked-fa3",
+    let a = try run(["attention"] + io + ["--scheme", "fa3-fp8-per-head-hadamard", "--algorithm", "blocked-hopper-tiles",
                                           "--seed", "\(seed)", "--out", path("o.npy")])
     XCTAssertEqual(a.status, 0, a.stderr)
     let r = try run(["reference"] + io + ["--precision-bits", "64", "--no-certify", "--out", path("ref.npy")])
@@ -40,10 +40,10 @@ final class OnePointCLITests: CLITestCase {
     let experiment = """
       name: one
       schemes: [fa3-fp8-per-head-hadamard]
-      algorithms: [blocked-fa3]
+      algorithms: [blocked-hopper-tiles]
       seq_len: \(n)
       head_dim: \(d)
-      distributions: [fa3]
+      distributions: [sparse-outliers]
       seeds: [\(seed)]
       reference: {kind: mpfr, bits: 64}
       """
@@ -53,19 +53,19 @@ final class OnePointCLITests: CLITestCase {
     let results = try String(contentsOfFile: path("results/one.json"), encoding: .utf8)
     let sweep = try number("rmse", in: results), sweepMaxAbs = try number("max_abs", in: results)
 
-    // table fa3: the row "FA3 FP8, no block quantization" is the same scheme and algorithm.
-    let t = try run(["table", "fa3", "--seq-len", "\(n)", "--head-dim", "\(d)", "--heads", "1", "--seeds", "\(seed)",
+    // table paper-rmse: the row "FA3 FP8, no block quantization" is the same scheme and algorithm.
+    let t = try run(["table", "paper-rmse", "--seq-len", "\(n)", "--head-dim", "\(d)", "--heads", "1", "--seeds", "\(seed)",
                      "--rotation-seeds", "\(seed)", "--reference-bits", "64", "--format", "json"])
     XCTAssertEqual(t.status, 0, t.stderr)
     let rows = t.stdout.components(separatedBy: "\"method\"")
     let tableRow = try XCTUnwrap(rows.first { $0.contains("\"scheme\": \"fa3-fp8-per-head-hadamard\"") })
-    XCTAssertTrue(tableRow.contains("\"algorithm\": \"blocked-fa3\""), tableRow)
+    XCTAssertTrue(tableRow.contains("\"algorithm\": \"blocked-hopper-tiles\""), tableRow)
 
     // regress: a baseline of this one point, pinned by --update.
     let baseline = """
       {"description": "one point", "tolerance": 0, "absolute_tolerance": 0, "entries": [
-        {"scheme": "fa3-fp8-per-head-hadamard", "algorithm": "blocked-fa3", "seq_len": \(n), "head_dim": \(d), "heads": 1,
-         "causal": false, "distribution": "fa3", "seed": \(seed), "metrics": {}}]}
+        {"scheme": "fa3-fp8-per-head-hadamard", "algorithm": "blocked-hopper-tiles", "seq_len": \(n), "head_dim": \(d), "heads": 1,
+         "causal": false, "distribution": "sparse-outliers", "seed": \(seed), "metrics": {}}]}
       """
     try baseline.write(toFile: path("baseline.json"), atomically: true, encoding: .utf8)
     let g = try run(["regress", "--baseline", path("baseline.json"), "--update"])

@@ -11,7 +11,7 @@ final class SlurmCLITests: CLITestCase {
     schemes: [fp16, fa3-fp8-per-block-hadamard, bf16]
     seq_len: [128, 256, 512, 768]
     head_dim: 32
-    distributions: [{kind: fa3-outliers, outlier_std: [3, 30]}]
+    distributions: [{kind: sparse-outliers, outlier_std: [3, 30]}]
     seeds: [0, 1]
     reference: {kind: mpfr, bits: 64}
     """

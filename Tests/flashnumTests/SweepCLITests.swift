@@ -10,7 +10,7 @@ final class SweepCLITests: CLITestCase {
     schemes: [fp16, fa3-fp8-per-block-hadamard]
     seq_len: [16, 32]
     head_dim: 16
-    distributions: [{kind: fa3-outliers, outlier_std: [3, 30]}]
+    distributions: [{kind: sparse-outliers, outlier_std: [3, 30]}]
     seeds: 0
     reference: {kind: mpfr, bits: 64}
     """
@@ -119,8 +119,8 @@ final class SweepCLITests: CLITestCase {
     let rep = try run(["report", results + "/cli.json", "--out-dir", path("Reports")])
     XCTAssertEqual(rep.status, 0, rep.stderr)
     let md = try String(contentsOfFile: path("Reports/cli.md"), encoding: .utf8)
-    XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | fa3-outliers"), md)
-    XCTAssertTrue(FileManager.default.fileExists(atPath: path("Reports/cli-rmse-vs-outliers-fa3-outliers.svg")))
+    XCTAssertTrue(md.contains("| fa3-fp8-per-block-hadamard | blocked | sparse-outliers"), md)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: path("Reports/cli-rmse-vs-outliers-sparse-outliers.svg")))
     let svgs = try FileManager.default.contentsOfDirectory(atPath: path("Reports")).filter { $0.hasSuffix(".svg") }
     XCTAssertFalse(svgs.isEmpty)
     for svg in svgs {
@@ -170,8 +170,8 @@ final class SweepCLITests: CLITestCase {
                        "b.yaml:6: seed: unknown key 'seed' (allowed: ")
     try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: -16"), "c.yaml"), "--out-dir", results],
                        "c.yaml:4: head_dim: -16 is out of range 1...4096")
-    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "{kind: fa3-outliers", with: "{kind: fa4-outliers"), "d.json"), "--out-dir", results],
-                       "distributions[0].kind: 'fa4-outliers' is not allowed (allowed: attention-sinks, channel-outliers, fa3-outliers, gaussian)")
+    try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "{kind: sparse-outliers", with: "{kind: fa4-outliers"), "d.json"), "--out-dir", results],
+                       "distributions[0].kind: 'fa4-outliers' is not allowed (allowed: attention-sinks, channel-outliers, sparse-outliers, gaussian)")
     try assertBadInput(["sweep", path("missing.yaml")], "missing.yaml: cannot read")
     try assertBadInput(["sweep", try experimentFile(), "--shard", "3/2"], "--shard: expected I/N")
     try assertBadInput(["report", path("missing.csv")], "cannot read")

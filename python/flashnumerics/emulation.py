@@ -84,7 +84,7 @@ def attention(q, k, v, scheme: str = "fp32", algorithm: str | None = "blocked", 
     """Emulated attention of value inputs (as `flashnum attention`): the scheme's rotation (a random
     one, such as the `-hadamard` schemes' diag(s)·H/√d, drawn from `seed`; other schemes do not
     depend on it), quantization and precision plan, run by `algorithm`
-    (naive, blocked, blocked(BRxBC[,reverse]), blocked-fa3, fa3). Returns O as float64 (each a value
+    (naive, blocked, blocked(BRxBC[,reverse]), blocked-hopper-tiles, fa3). Returns O as float64 (each a value
     of the scheme's output format). `window` = (left, right) key distances, None for unbounded;
     `alignment` places the causal mask and window: "bottom-right" (FlashAttention) or "top-left"
     (PyTorch's is_causal). `mask`: None, a boolean array (True attends) or additive float values,

@@ -217,7 +217,7 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=Non
 
 
 def fa3_case_inputs(element: str, head_dim: int, seq_len_q: int, seq_len_k: int | None = None, batch: int = 1, heads: int = 2,
-                    kv_heads: int | None = None, causal: bool = False, distribution: str = "fa3", hadamard: bool = False, seed: int = 0,
+                    kv_heads: int | None = None, causal: bool = False, distribution: str = "sparse-outliers", hadamard: bool = False, seed: int = 0,
                     num_splits: int = 1, cache_seqlens=None, nan_codes: int = 0, head_dim_v: int | None = None,
                     softcap: float = 0.0) -> dict:
     """The inputs of a crosscheck case (the keys of a case.json file): a dict with q, k, v as

@@ -60,17 +60,17 @@ def attribute(q, k, v, scheme: str, algorithm: str | None = "blocked", causal: b
     return {"metrics": _numbers(result["metrics"]), "attribution": [_numbers(e) for e in result["attribution"]]}
 
 
-def table_fa3(seq_len: int = 1024, head_dim: int = 128, batch: int = 1, heads: int = 2, seed: int = 0,
-              reference_bits: int | str | None = "double-word", threads: int | None = None) -> list[dict]:
+def table_paper_rmse(seq_len: int = 1024, head_dim: int = 128, batch: int = 1, heads: int = 2, seed: int = 0,
+                     reference_bits: int | str | None = "double-word", threads: int | None = None) -> list[dict]:
     """The FlashAttention-3 paper's Table 3 on the emulator for one input seed and one rotation
-    seed, both `seed` (as `flashnum table fa3 --seeds S --rotation-seeds S --json`): one dict per
+    seed, both `seed` (as `flashnum table paper-rmse --seeds S --rotation-seeds S --json`): one dict per
     method, in table order, with `method`, `scheme`, `precision`, `algorithm`,
     `block_quantization`, `incoherent_processing`, the metrics against the reference
     (`rmse`, `max_abs`, ... in output units; None where not finite), `paper_rmse`, `samples`
     and `reference_certified_bits`. The reference is the certified double-word one by default
     (`reference_bits="double-word"`), MPFR at `reference_bits` bits (24...8192) when it is an
     integer, or the FP64 pipeline (uncertified) when it is None."""
-    function = "table_fa3"
+    function = "table_paper_rmse"
     if isinstance(reference_bits, str):
         if reference_bits != "double-word":
             raise ValueError(f"{function}: reference_bits must be 'double-word', None or in 24...8192, got {_validate.shown(reference_bits)}")
@@ -81,4 +81,4 @@ def table_fa3(seq_len: int = 1024, head_dim: int = 128, batch: int = 1, heads: i
     args = make("fn_table_args", batch=size("batch", batch), seq_len=size("seq_len", seq_len), heads=size("heads", heads),
                 head_dim=size("head_dim", head_dim), seed=_validate.seed(function, "seed", seed), reference_bits=bits,
                 threads=_validate.threads(function, threads))
-    return json.loads(take_string(lib.fn_table_fa3_json(ctypes.byref(args))))
+    return json.loads(take_string(lib.fn_table_paper_rmse_json(ctypes.byref(args))))

@@ -53,24 +53,24 @@ def bf16(shape):
     (lambda: fn.attention(np.zeros((1, 0, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16))), ValueError, "at least 1"),
     (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), precision_bits=8), ValueError, "24...8192"),
     (lambda: fn.reference(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), softmax_scale=float("inf")), ValueError, "softmax_scale must be finite"),
-    (lambda: fn.table_fa3(seq_len=0), ValueError, "seq_len must be in 1..."),
+    (lambda: fn.table_paper_rmse(seq_len=0), ValueError, "seq_len must be in 1..."),
     # Seeds reach the C ABI as uint64: never wrapped, rounded or parsed from text.
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed=-1), ValueError, "seed must be in 0...2^64-1"),
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed=2**64), ValueError, "seed"),
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed=1.5), TypeError, "seed must be an integer"),
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed=float("nan")), TypeError, "seed"),
     (lambda: fn.attention(np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), np.zeros((1, 4, 1, 16)), seed="1"), TypeError, "seed"),
-    (lambda: fn.table_fa3(seq_len=16, head_dim=16, seed=-1), ValueError, "seed"),
+    (lambda: fn.table_paper_rmse(seq_len=16, head_dim=16, seed=-1), ValueError, "seed"),
     (lambda: fn.fa3_case_inputs("bf16", 64, 8, 8, seed=2**64), ValueError, "seed"),
     (lambda: fn.convert(np.zeros(4, np.float32), "e4m3fn", rounding="stochastic", seed=-3, random_bits=8), ValueError, "seed"),
     (lambda: fn.flash_attn_varlen_func(bf16((4, 1, 64)), bf16((4, 1, 64)), bf16((4, 1, 64)), [0, 4], [0, 4], max_seqlen_q=-1),
      ValueError, "max_seqlen_q must be in 0..."),
     (lambda: fn.flash_attn_varlen_func(bf16((4, 1, 64)), bf16((4, 1, 64)), bf16((4, 1, 64)), [0, 4], [0, 5]), ValueError, "total_k"),
-    (lambda: fn.table_fa3(seq_len=64, head_dim=64, reference_bits=8), ValueError, "24...8192"),
-    (lambda: fn.table_fa3(seq_len=64, head_dim=64, reference_bits=0), ValueError, "24...8192"),
-    (lambda: fn.table_fa3(seq_len=64, head_dim=64, reference_bits="mpfr"), ValueError, "double-word"),
-    (lambda: fn.table_fa3(seq_len=64, head_dim=64, heads=-1), ValueError, "heads"),
-    (lambda: fn.table_fa3(seq_len=64, head_dim=64, threads=0), ValueError, "threads"),
+    (lambda: fn.table_paper_rmse(seq_len=64, head_dim=64, reference_bits=8), ValueError, "24...8192"),
+    (lambda: fn.table_paper_rmse(seq_len=64, head_dim=64, reference_bits=0), ValueError, "24...8192"),
+    (lambda: fn.table_paper_rmse(seq_len=64, head_dim=64, reference_bits="mpfr"), ValueError, "double-word"),
+    (lambda: fn.table_paper_rmse(seq_len=64, head_dim=64, heads=-1), ValueError, "heads"),
+    (lambda: fn.table_paper_rmse(seq_len=64, head_dim=64, threads=0), ValueError, "threads"),
     (lambda: fn.metrics(np.zeros(3), np.zeros(4)), ValueError, "shape"),
     (lambda: fn.metrics(np.zeros(3), np.zeros(3), format="e9m9"), ValueError, "e9m9"),
     (lambda: fn.mma("tf32", np.zeros((1, 64, 32), np.uint8), np.zeros((1, 8, 32), np.uint8), np.zeros((1, 64, 8), np.uint32)), ValueError, "tf32"),
@@ -138,3 +138,10 @@ def test_struct_fields_are_all_named():
         _native.make("fn_table_args", batch=1, seq_len=1, heads=1, head_dim=1, seed=0, reference_bits=0, threads=1, thread=1)
     with pytest.raises(ValueError, match="threads"):
         _native.make("fn_table_args", batch=1, seq_len=1, heads=1, head_dim=1, seed=0, reference_bits=0, threads=2**31)
+
+def test_renamed_names_name_the_new_ones():
+    # 'fa3' names the FA3 kernel only: the paper's table has a name of its own.
+    with pytest.raises(AttributeError, match=r"flashnumerics.table_fa3 is now flashnumerics.table_paper_rmse"):
+        fn.table_fa3()
+    with pytest.raises(AttributeError, match="no attribute 'no_such_function'"):
+        fn.no_such_function

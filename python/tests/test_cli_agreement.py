@@ -24,7 +24,7 @@ def test_rmse_equals_the_cli_json(flashnum, tmp_path):
     tensors = {n: rng.standard_normal((1, 48, 2, 32)).astype(np.float32) for n in "qkv"}
     for n, a in tensors.items():
         np.save(tmp_path / f"{n}.npy", a)
-    for scheme, algorithm in [("fa3-fp8-per-head", "blocked"), ("bf16", "naive"), ("fa3-fp8-per-head-hadamard", "blocked-fa3")]:
+    for scheme, algorithm in [("fa3-fp8-per-head", "blocked"), ("bf16", "naive"), ("fa3-fp8-per-head-hadamard", "blocked-hopper-tiles")]:
         cli = subprocess.run([flashnum, "attention", *sum(([f"--{n}", str(tmp_path / f"{n}.npy")] for n in "qkv"), []),
                               "--scheme", scheme, "--algorithm", algorithm, "--attribute", "--json", "--out", str(tmp_path / "o.npy")],
                              check=True, capture_output=True, text=True)
@@ -40,11 +40,11 @@ def test_rmse_equals_the_cli_json(flashnum, tmp_path):
         assert attributed["attribution"] == report["attribution"], scheme
 
 
-def test_table_fa3_equals_the_cli_json(flashnum):
+def test_table_paper_rmse_equals_the_cli_json(flashnum):
     for extra, bits in [([], "double-word"), (["--reference-bits", "96"], 96), (["--fp64-reference"], None)]:
-        cli = subprocess.run([flashnum, "table", "fa3", "--seq-len", "96", "--head-dim", "64", "--heads", "1", "--seeds", "5",
+        cli = subprocess.run([flashnum, "table", "paper-rmse", "--seq-len", "96", "--head-dim", "64", "--heads", "1", "--seeds", "5",
                               "--rotation-seeds", "5", "--threads", "1", "--json", *extra], check=True, capture_output=True, text=True)
-        rows = fn.table_fa3(seq_len=96, head_dim=64, heads=1, seed=5, reference_bits=bits, threads=2)
+        rows = fn.table_paper_rmse(seq_len=96, head_dim=64, heads=1, seed=5, reference_bits=bits, threads=2)
         assert rows == json.loads(cli.stdout)
         assert [r["method"] for r in rows][:3] == ["Baseline FP16", "FlashAttention-2 FP16", "FlashAttention-3 FP16"]
         # The FP16 methods are an order of magnitude more accurate than the FP8 ones on the outlier inputs.

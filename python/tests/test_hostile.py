@@ -55,8 +55,8 @@ V3 = bf16((4, 1, 64))
     (lambda: fn.flash_attn_func(B, B, B, num_splits=2**32 + 1), ValueError, "num_splits"),
     (lambda: fn.flash_attn_func(B, B, B, num_sms=2**31), ValueError, "num_sms"),
     (lambda: fn.flash_attn_func(B, B, B, sm_margin=200), ValueError, "num_sms - sm_margin"),
-    (lambda: fn.table_fa3(seq_len=2**63), ValueError, "seq_len"),
-    (lambda: fn.table_fa3(seq_len=True), TypeError, "seq_len"),
+    (lambda: fn.table_paper_rmse(seq_len=2**63), ValueError, "seq_len"),
+    (lambda: fn.table_paper_rmse(seq_len=True), TypeError, "seq_len"),
     (lambda: fn.fa3_case_inputs("bf16", 64, 8, nan_codes=-1), ValueError, "nan_codes"),
     # float32 overflow of float arguments.
     (lambda: fn.flash_attn_func(B, B, B, softcap=1e39), ValueError, "softcap"),
@@ -172,7 +172,7 @@ ENTRY_POINTS = {
                          c=np.zeros((1, 64, 8), np.uint32))),
     "mufu": (fn.mufu, dict(function="ex2", x=[1.0])),
     "fa3_case_inputs": (fn.fa3_case_inputs, dict(element="bf16", head_dim=64, seq_len_q=4, seed=0, nan_codes=0)),
-    "table_fa3": (fn.table_fa3, dict(seq_len=16, head_dim=16, reference_bits=None, seed=0, threads=1)),
+    "table_paper_rmse": (fn.table_paper_rmse, dict(seq_len=16, head_dim=16, reference_bits=None, seed=0, threads=1)),
 }
 
 
