@@ -23,6 +23,11 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 fi
 swift build -c release --product flashnum
 bin=.build/release/flashnum
+# The build plugin's record of the commit can lag one build behind a commit made since the last
+# build; build again until the tool names HEAD with clean tracked files, or stop.
+want="($(git rev-parse --short=12 HEAD), clean)"
+"$bin" --version | grep -qF "$want" || swift build -c release --product flashnum
+"$bin" --version | grep -qF "$want" || { echo "regenerate: $bin says '$("$bin" --version)', not $want" >&2; exit 2; }
 results=notebooks-data/results
 step() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 timed() { local start=$SECONDS; "$@"; echo "regenerate: $* ($((SECONDS - start)) s)" >&2; }
