@@ -25,7 +25,7 @@ swift build -c release --product flashnum
 bin=.build/release/flashnum
 # The build plugin's record of the commit can lag one build behind a commit made since the last
 # build; build again until the tool names HEAD with clean tracked files, or stop.
-want="($(git rev-parse --short=12 HEAD), clean)"
+want="($(git rev-parse HEAD | cut -c1-12), clean)"
 "$bin" --version | grep -qF "$want" || swift build -c release --product flashnum
 "$bin" --version | grep -qF "$want" || { echo "regenerate: $bin says '$("$bin" --version)', not $want" >&2; exit 2; }
 results=notebooks-data/results

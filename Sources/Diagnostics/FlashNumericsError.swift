@@ -6,7 +6,9 @@ import Foundation
 /// Each module throws its own conforming type (`FormatError` in LowPrecision, `NPYError` in
 /// NPY, `AttentionError` in Attention, `ReferenceError` in Reference, `MeasurementError` in
 /// Measurement, the file and results errors of Experiments, `ReportError` in Reporting), so a
-/// caller can tell the layers apart; a module passes a lower layer's error through unchanged.
+/// caller can tell the layers apart. A module passes a lower layer's error through unchanged,
+/// except where it adds the place in a file of its own (an experiment file's key, a baseline
+/// entry): then it throws its own type with the lower message after the place.
 /// Every one reaches a person through ``oneLineMessage(for:)``: the command line prints it after
 /// `flashnum: error:` and exits 2, the C ABI returns status 2 and keeps it for `fn_last_error`,
 /// Python raises it as `ValueError`.

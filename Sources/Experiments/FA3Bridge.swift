@@ -98,7 +98,9 @@ extension FA3Bridge {
           let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
       throw KernelBridgeError("\(directory)/meta.json: missing or not a JSON object")
     }
-    try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale", "num_splits", "softcap"], at: "\(directory)/meta.json")
+    do { try FileKeys.check(meta.keys, allowed: ["element", "causal", "softmax_scale", "num_splits", "softcap"], at: "\(directory)/meta.json") } catch {
+      throw KernelBridgeError(error.description)
+    }
     guard let name = meta["element"] as? String, let element = FA3Inputs.Element(rawValue: name) else {
       throw KernelBridgeError("\(directory)/meta.json: element must be one of bf16, fp16, e4m3fn")
     }

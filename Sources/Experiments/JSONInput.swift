@@ -1,21 +1,23 @@
-import Attention
+import Diagnostics
 import Foundation
 
 /// Decodes a JSON input file, turning every decoding problem into one line that names the file,
-/// where in it (`entries[2].scheme`), and what is wrong.
-public func decodeJSONFile<T: Decodable>(_ type: T.Type, from data: Data, path: String, expected: String) throws -> T {
+/// where in it (`entries[2].scheme`), and what is wrong, thrown as the error of the file's layer
+/// (`error`: an experiment or case file's by default, a results file's or a baseline's by their readers).
+public func decodeJSONFile<T: Decodable, E: FlashNumericsError>(_ type: T.Type, from data: Data, path: String, expected: String,
+                                                                 error make: (String) -> E = ExperimentFileError.init) throws -> T {
   func place(_ codingPath: [any CodingKey]) -> String {
     codingPath.isEmpty ? "top level" : codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
   }
   do { return try JSONDecoder().decode(type, from: data) } catch let DecodingError.keyNotFound(key, c) {
-    throw ExperimentFileError("\(path): \(place(c.codingPath)): missing key '\(key.stringValue)'")
+    throw make("\(path): \(place(c.codingPath)): missing key '\(key.stringValue)'")
   } catch let DecodingError.typeMismatch(_, c) {
-    throw ExperimentFileError("\(path): \(place(c.codingPath)): \(c.debugDescription)")
+    throw make("\(path): \(place(c.codingPath)): \(c.debugDescription)")
   } catch let DecodingError.valueNotFound(_, c) {
-    throw ExperimentFileError("\(path): \(place(c.codingPath)): \(c.debugDescription)")
+    throw make("\(path): \(place(c.codingPath)): \(c.debugDescription)")
   } catch let DecodingError.dataCorrupted(c) {
-    throw ExperimentFileError("\(path): \(place(c.codingPath)): \(c.debugDescription)")
-  } catch { throw ExperimentFileError("\(path): not \(expected) (\(error.localizedDescription))") }
+    throw make("\(path): \(place(c.codingPath)): \(c.debugDescription)")
+  } catch { throw make("\(path): not \(expected) (\(error.localizedDescription))") }
 }
 
 /// The first key that one JSON object of `data` holds more than once (compared after decoding

@@ -57,7 +57,7 @@ public struct POverflowTable: Sendable {
     /// `gaussian` or `sparse-outliers` (the FA3 paper's outliers).
     public var distribution = "gaussian"
     public var label: String {
-      section == .inputs ? (causal ? "causal, Gaussian" : "FA3 outliers N(0,1) + N(0,100)·Bernoulli(0.001)") : "N \(seqLen), σ \(logitStd)"
+      section == .inputs ? (causal ? "causal, Gaussian" : "sparse outliers (FA3 paper) N(0,1) + N(0,100)·Bernoulli(0.001)") : "N \(seqLen), σ \(logitStd)"
     }
   }
 

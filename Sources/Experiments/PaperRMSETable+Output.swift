@@ -1,7 +1,7 @@
 import Foundation
 import Measurement
 
-/// The FA3 table as text for people and spreadsheets (its JSON form is ``PaperRMSETable/json()``).
+/// The FA3 paper's Table 3 as text for people and spreadsheets (its JSON form is ``PaperRMSETable/json()``).
 extension PaperRMSETable {
   static func sci(_ x: Double) -> String { String(format: "%.2e", x) }
 

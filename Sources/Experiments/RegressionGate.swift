@@ -102,7 +102,7 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
   public static func load(_ path: String) throws -> RegressionBaseline {
     guard let data = FileManager.default.contents(atPath: path) else { throw BaselineError("\(path): cannot read") }
     try checkKeys(data, path)
-    var baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline")
+    var baseline = try decodeJSONFile(RegressionBaseline.self, from: data, path: path, expected: "a baseline", error: BaselineError.init)
     for file in baseline.schemeFiles ?? [] {
       for s in try SchemeFile.load(file, relativeTo: path) {
         guard baseline.definedSchemes[s.name] == nil else { throw BaselineError("\(path): scheme_files: '\(s.name)' is defined twice") }
@@ -120,11 +120,13 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     // An old baseline is named as a whole: every renamed key, wherever it stands.
     var all = Set(top.keys)
     for entry in entries { all.formUnion(entry.keys); all.formUnion((entry["metrics"] as? [String: Any] ?? [:]).keys) }
-    try FileKeys.checkRenamed(all, renamed: renamedKeys, at: path)
-    try FileKeys.check(top.keys, allowed: CodingKeys.allCases.map(\.stringValue), at: path)
-    for (i, entry) in entries.enumerated() {
-      try FileKeys.check(entry.keys, allowed: Entry.CodingKeys.allCases.map(\.stringValue), at: "\(path): entries[\(i)]")
-    }
+    do {
+      try FileKeys.checkRenamed(all, renamed: renamedKeys, at: path)
+      try FileKeys.check(top.keys, allowed: CodingKeys.allCases.map(\.stringValue), at: path)
+      for (i, entry) in entries.enumerated() {
+        try FileKeys.check(entry.keys, allowed: Entry.CodingKeys.allCases.map(\.stringValue), at: "\(path): entries[\(i)]")
+      }
+    } catch { throw BaselineError(error.description) }
   }
 
   func validate(_ path: String) throws {

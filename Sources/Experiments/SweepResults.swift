@@ -154,7 +154,7 @@ public struct SweepResults: Sendable {
       }
       var text: String { switch self { case .text(let t): t } }
     }
-    let file = try decodeJSONFile(File.self, from: data, path: path, expected: "a sweep results file")
+    let file = try decodeJSONFile(File.self, from: data, path: path, expected: "a sweep results file", error: ResultsError.init)
     if let twice = duplicateJSONKey(in: data) { throw ResultsError("\(path): the key '\(twice)' appears twice in one object") }
     guard file.format == format else { throw ResultsError("\(path): format '\(file.format)' is not \(format)") }
     if let twice = file.columns.enumerated().first(where: { file.columns[..<$0.offset].contains($0.element) })?.element {

@@ -142,16 +142,16 @@ public struct PaperRMSETable: Sendable {
   /// Runs the experiment: for each input seed the inputs and their reference (with its error
   /// bound), then every method as a ``MeasuredPoint``, a rotating one once per rotation seed.
   public static func run(_ c: Configuration, progress: ((String) -> Void)? = nil) throws -> PaperRMSETable {
-    guard !c.seeds.isEmpty, !c.rotationSeeds.isEmpty else { throw MeasurementError("the FA3 table needs at least one input seed and one rotation seed") }
+    guard !c.seeds.isEmpty, !c.rotationSeeds.isEmpty else { throw MeasurementError("table paper-rmse needs at least one input seed and one rotation seed") }
     guard Set(c.seeds).count == c.seeds.count, Set(c.rotationSeeds).count == c.rotationSeeds.count else {
-      throw MeasurementError("the FA3 table's seeds must not repeat")
+      throw MeasurementError("table paper-rmse's seeds must not repeat")
     }
     // Every method on every input seed, the random rotations once per rotation seed: counted like
     // an experiment's grid, before anything runs.
     let random = methods.filter(\.scheme.rotation.isRandom).count
     guard let perSeed = ResourceLimits.product([random, c.rotationSeeds.count]).map({ $0 + methods.count - random }),
           let runs = ResourceLimits.product([c.seeds.count, perSeed]), runs <= ResourceLimits.gridPoints else {
-      throw MeasurementError("the FA3 table would run \(c.seeds.count) input seeds × \(c.rotationSeeds.count) rotation seeds, more than the "
+      throw MeasurementError("table paper-rmse would run \(c.seeds.count) input seeds × \(c.rotationSeeds.count) rotation seeds, more than the "
                            + "limit of \(ResourceLimits.gridPoints) runs (\(ResourceLimits.gridPointsVariable)); give fewer seeds")
     }
     var samples = [[Sample]](repeating: [], count: methods.count)

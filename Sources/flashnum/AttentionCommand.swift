@@ -210,7 +210,7 @@ struct AttentionCommand: ParsableCommand {
     }
     if let numSplits { fa3.numSplits = numSplits }
     if let softcap { fa3.softcap = softcap }
-    do { try fa3.validate() } catch { throw InputError(error.description) }
+    try fa3.validate()
     let schedule = try adjusted(FA3Schedule.fa3(for: fa3))
     for problem in schedule.lint(element: fa3.element) { note("schedule: \(problem)") }
     let output = try FA3Forward.run(fa3, schedule: schedule, threads: max(1, inputs.threads))

@@ -22,12 +22,12 @@ struct LintScheduleCommand: ParsableCommand {
 
   func run() throws {
     guard let e = FA3Inputs.Element(rawValue: element) else { throw ValidationError("--element must be bf16, fp16 or e4m3fn, got '\(element)'") }
-    do { try FA3Inputs.checkHeadDim(headDim, element: e) } catch { throw InputError(error.description) }
+    try FA3Inputs.checkHeadDim(headDim, element: e)
     var schedule = FA3Schedule.fa3(element: e, headDim: headDim, causal: false, seqLenQ: 2)
     for setting in fa3Set {
       let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
       guard parts.count == 2 else { throw InputError("--fa3-set: expected NAME=VALUE, got '\(setting)'") }
-      do { try schedule.set(parts[0], to: parts[1]) } catch { throw InputError(error.description) }
+      try schedule.set(parts[0], to: parts[1])
     }
     let problems = schedule.lint(element: e)
     let (largest, limit) = schedule.probabilityRange(element: e)

@@ -34,7 +34,7 @@ struct Table: ParsableCommand {
   /// `table fa3`, the table's name before `fa3` came to name the kernel only: refused with the
   /// new name, whatever follows.
   struct RenamedFA3: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "fa3", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "fa3", abstract: "Renamed: use 'table paper-rmse'.", shouldDisplay: false)
     @Argument(parsing: .allUnrecognized) var rest: [String] = []
     func run() throws { throw InputError("'table fa3' is now 'table paper-rmse' ('fa3' names the FA3 kernel only)") }
   }
@@ -47,9 +47,9 @@ struct Table: ParsableCommand {
         Inputs follow the paper's outlier distribution N(0,1) + N(0,100)·Bernoulli(0.001). Every method runs on \
         each input seed (--seeds); the methods with a random rotation run each input seed with each rotation \
         seed (--rotation-seeds), drawn apart from the inputs. The table (median and range of the RMSE, the \
-        paper's RMSE, paired ratios, the rotation-seed spread) is printed on stdout; with --out DIR it is also \
+        paper's RMSE, paired ratios, the rotation-seed spread) is printed on stdout; with --out-dir DIR it is also \
         written to DIR/paper-rmse-table.md, .csv (one line per sample), .json and the figure DIR/paper-rmse-table-rmse.svg \
-        (and .png). Without --out nothing is written. Progress goes to stderr. The reference is the \
+        (and .png). Without --out-dir nothing is written. Progress goes to stderr. The reference is the \
         double-word one, certified to float64 precision by its error bound (MPFR where the bound falls \
         short); --reference-bits N uses MPFR at N bits instead.
         """)
@@ -95,7 +95,7 @@ struct Table: ParsableCommand {
       if let out { try makeOutputFolder(out) }
       let table: PaperRMSETable
       do {
-        let ticker = ProgressTicker("fa3 table")
+        let ticker = ProgressTicker("table paper-rmse")
         defer { ticker.stop() }
         table = try PaperRMSETable.run(c) { ticker.stage($0) }
       }

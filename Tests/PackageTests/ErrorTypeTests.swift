@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// Errors are typed per layer: each module constructs only error types it declares itself (a
-/// lower layer's error passes through unchanged, never re-made under another layer's name), and
+/// lower layer's error passes through, or is re-made as the module's own with the place in the
+/// module's file added, never under a third layer's name), and
 /// every error type conforms to `FlashNumericsError`, whose one-line text the command line and
 /// the C ABI print the same way.
 final class ErrorTypeTests: XCTestCase {

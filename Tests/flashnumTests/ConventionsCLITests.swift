@@ -102,6 +102,15 @@ final class ConventionsCLITests: CLITestCase {
         .write(toFile: file, atomically: true, encoding: .utf8)
       return file
     }
+    /// A committed results file with one column's new names put back to the old ones.
+    func oldResults(_ column: String) throws -> String {
+      var text = try String(contentsOfFile: Repository.path("notebooks-data/results/quick-fp8.csv"), encoding: .utf8)
+      text = column == "algorithm" ? text.replacingOccurrences(of: ",blocked-hopper-tiles,", with: ",blocked-fa3,")
+        : text.replacingOccurrences(of: ",sparse-outliers,", with: ",fa3-outliers,")
+      let file = path("old-\(column).csv")
+      try text.write(toFile: file, atomically: true, encoding: .utf8)
+      return file
+    }
     let plain = try experiment("plain.yaml", "distributions: [fa3]\n")
     let kind = try experiment("kind.yaml", "distributions:\n  - {kind: fa3-outliers, probability: 0.01}\n")
     let tiles = try experiment("tiles.yaml", "distributions: [gaussian]\nalgorithms: [blocked-fa3]\n")
@@ -117,6 +126,8 @@ final class ConventionsCLITests: CLITestCase {
       (["sweep", tiles, "--out-dir", path("r3")], "'blocked-fa3' is now called 'blocked-hopper-tiles'"),
       (["crosscheck", "--cases", cases, "--kernel-outputs", path("none")], "distribution 'fa3' is now called 'sparse-outliers'"),
       (["regress", "--baseline", baseline], "distribution: 'fa3' is now called 'sparse-outliers'"),
+      (["report", try oldResults("distribution_kind"), "--out-dir", path("rep1")], "distribution_kind 'fa3-outliers' is now called 'sparse-outliers'"),
+      (["report", try oldResults("algorithm"), "--out-dir", path("rep2")], "algorithm 'blocked-fa3' is now called 'blocked-hopper-tiles'"),
     ] {
       try assertBadInput(arguments, says)
     }

@@ -171,7 +171,7 @@ final class SweepCLITests: CLITestCase {
     try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "head_dim: 16", with: "head_dim: -16"), "c.yaml"), "--out-dir", results],
                        "c.yaml:4: head_dim: -16 is out of range 1...4096")
     try assertBadInput(["sweep", try experimentFile(Self.experiment.replacingOccurrences(of: "{kind: sparse-outliers", with: "{kind: fa4-outliers"), "d.json"), "--out-dir", results],
-                       "distributions[0].kind: 'fa4-outliers' is not allowed (allowed: attention-sinks, channel-outliers, sparse-outliers, gaussian)")
+                       "distributions[0].kind: 'fa4-outliers' is not allowed (allowed: attention-sinks, channel-outliers, gaussian, sparse-outliers)")
     try assertBadInput(["sweep", path("missing.yaml")], "missing.yaml: cannot read")
     try assertBadInput(["sweep", try experimentFile(), "--shard", "3/2"], "--shard: expected I/N")
     try assertBadInput(["report", path("missing.csv")], "cannot read")

@@ -16,19 +16,10 @@ from .conversion import convert, decode, formats
 from .emulation import attention
 from .fa3 import HOPPER_SM_COUNT, fa3_case_inputs, flash_attn_func, flash_attn_varlen_func, flash_attn_with_kvcache
 from .hopper import mma, mufu
-from .measurement import attribute, metrics, reference, table_paper_rmse
+from .measurement import attribute, metrics, reference, table_fa3, table_paper_rmse
 
 __all__ = ["__version__", "formats", "convert", "decode", "flash_attn_func", "flash_attn_with_kvcache",
            "flash_attn_varlen_func", "attention", "reference", "metrics", "attribute", "table_paper_rmse", "mma", "mufu",
            "fa3_case_inputs", "limits", "HOPPER_SM_COUNT"]
 
 __version__ = lib.fn_version().decode()
-
-# Names of earlier versions, refused with the name now ('fa3' names the FA3 kernel only).
-_RENAMED = {"table_fa3": "table_paper_rmse"}
-
-
-def __getattr__(name: str):
-    if name in _RENAMED:
-        raise AttributeError(f"flashnumerics.{name} is now flashnumerics.{_RENAMED[name]} ('fa3' names the FA3 kernel only)")
-    raise AttributeError(f"module 'flashnumerics' has no attribute {name!r}")

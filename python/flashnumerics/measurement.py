@@ -82,3 +82,9 @@ def table_paper_rmse(seq_len: int = 1024, head_dim: int = 128, batch: int = 1, h
                 head_dim=size("head_dim", head_dim), seed=_validate.seed(function, "seed", seed), reference_bits=bits,
                 threads=_validate.threads(function, threads))
     return json.loads(take_string(lib.fn_table_paper_rmse_json(ctypes.byref(args))))
+
+
+def table_fa3(*args, **kwargs):
+    """Renamed: `table_paper_rmse` ('fa3' names the FA3 kernel only). Raises AttributeError
+    naming the new name, whatever the arguments."""
+    raise AttributeError("flashnumerics.table_fa3 is now flashnumerics.table_paper_rmse ('fa3' names the FA3 kernel only)")
