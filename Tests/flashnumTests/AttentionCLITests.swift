@@ -444,7 +444,7 @@ final class RegressCLITests: CLITestCase {
     b["entries"] = [entries[index], entries[0]]
     let r = try run(["regress", "--baseline", try write(b, "worse.json")])
     XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
-    XCTAssertTrue(r.stdout.contains("| fp8-e5m2-per-head | N=256 d=64 h=2 fa3 seed 0 blocked-hopper-tiles | rmse |"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("| fp8-e5m2-per-head | N=256 d=64 h=2 sparse-outliers seed 0 blocked-hopper-tiles | rmse |"), r.stdout)
     XCTAssertFalse(r.stdout.contains("| fp32 |"), r.stdout)
     // A pinned value 10 % too low (as if the scheme had been better) also fails; --update repairs it.
     b = try baseline()
