@@ -20,7 +20,14 @@ public struct SweepRow: Hashable, Sendable {
   public var heads: Int
   public var seqLen: Int
   public var headDim: Int
+  /// Whether the mask is causal (bottom-right for the synthetic grid, as the call had it for a
+  /// captured one; ``mask`` says which).
   public var causal: Bool
+  /// The mask as run, the `mask` column: `none` or `causal` for the synthetic grid; for a captured
+  /// call ``AttentionMask/name`` (`causal+top-left` where PyTorch's top-left alignment differs from
+  /// bottom-right) with `+bias` where the call carried a boolean or additive mask (`bias` alone
+  /// without a causal mask).
+  public var mask: String
   public var distribution: String
   public var distributionKind: String
   public var outlierMagnitude: Double
@@ -33,6 +40,15 @@ public struct SweepRow: Hashable, Sendable {
   /// Metric name (``Experiment/metricNames``) → value.
   public var metrics: [String: Double]
   public var seconds: Double
+
+  /// The `mask` column for `inputs` (see ``mask``): a synthetic point's `none`/`causal`, a
+  /// captured call's mask name with `+bias` for its boolean or additive mask.
+  static func maskName(_ inputs: InputSpec) -> String {
+    guard let c = inputs.captured else { return inputs.causal ? "causal" : "none" }
+    let name = c.options.mask.name
+    guard c.options.bias != nil else { return name }
+    return name == "none" ? "bias" : name + "+bias"
+  }
 
   public init(point p: ExperimentPoint, metrics: [String: Double], seconds: Double) {
     index = p.index
@@ -47,6 +63,7 @@ public struct SweepRow: Hashable, Sendable {
     seqLen = p.seqLen
     headDim = p.headDim
     causal = p.causal
+    mask = Self.maskName(p.point.inputs)
     distribution = p.point.inputs.sourceName
     distributionKind = p.captured == nil ? p.distribution.kind : "captured"
     outlierMagnitude = p.captured == nil ? p.distribution.outlierMagnitude : 0
@@ -81,7 +98,7 @@ public struct SweepRow: Hashable, Sendable {
     case "heads": "\(heads)"
     case "seq_len": "\(seqLen)"
     case "head_dim": "\(headDim)"
-    case "mask": causal ? "causal" : "none"
+    case "mask": mask
     case "distribution": distribution
     case "distribution_kind": distributionKind
     case "outlier_magnitude": "\(outlierMagnitude)"
@@ -100,7 +117,7 @@ public struct SweepRow: Hashable, Sendable {
 
   /// A row from its fields by column name (the inverse of ``field(_:)``); `where` names the
   /// place for errors (`FILE: row 12`). Sizes must lie in ``sizes``, `index` be ≥ 0, `mask` be
-  /// `none` or `causal`, `outlier_magnitude` and `seconds` be finite and ≥ 0; metrics may be any
+  /// a name as ``mask`` describes, `outlier_magnitude` and `seconds` be finite and ≥ 0; metrics may be any
   /// number, `inf`, `-inf` or `nan`.
   public init(fields f: [String: String], where at: String) throws {
     func text(_ c: String) throws -> String {
@@ -144,11 +161,12 @@ public struct SweepRow: Hashable, Sendable {
     heads = try int("heads", Self.sizes)
     seqLen = try int("seq_len", Self.sizes)
     headDim = try int("head_dim", Self.sizes)
-    switch try text("mask") {
-    case "causal": causal = true
-    case "none": causal = false
-    case let m: throw ResultsError("\(at): mask: expected none or causal, got '\(m)'")
+    mask = try text("mask")
+    let parts = mask.split(separator: "+", omittingEmptySubsequences: false)
+    guard mask == "none" || parts.allSatisfy({ ["causal", "top-left", "bias"].contains($0) || ($0.hasPrefix("window(") && $0.hasSuffix(")")) }) else {
+      throw ResultsError("\(at): mask: expected none, causal, or causal/top-left/window(L,R)/bias joined by '+', got '\(mask)'")
     }
+    causal = parts.contains("causal")
     distribution = try text("distribution")
     distributionKind = try text("distribution_kind")
     if let renamed = InputDistribution.renamedMessage(distributionKind) { throw ResultsError("\(at): distribution_kind \(renamed): rerun the sweep") }

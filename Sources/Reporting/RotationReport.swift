@@ -104,7 +104,7 @@ public struct RotationReport: Sendable {
   func rotationSeedSpread(_ variant: String) -> Double? {
     let mine = rows.filter { Self.split($0.scheme).1 == variant && $0.rotationSeed != nil }
     guard !mine.isEmpty else { return nil }
-    let groups = Dictionary(grouping: mine) { "\($0.scheme)|\($0.distribution)|\($0.seed)|\($0.seqLen)|\($0.headDim)|\($0.causal)" }
+    let groups = Dictionary(grouping: mine) { "\($0.scheme)|\($0.distribution)|\($0.seed)|\($0.seqLen)|\($0.headDim)|\($0.mask)" }
     let spreads = groups.values.compactMap { g -> Double? in
       let v = g.compactMap { $0.metrics["rmse"] }
       guard v.count > 1 else { return nil }

@@ -60,7 +60,7 @@ public struct SweepReport: Sendable {
     check("seeds", rows.map { "\($0.seed)" })
     check("sequence lengths", rows.map { "\($0.seqLen)" })
     check("head dims", rows.map { "\($0.headDim)" })
-    check("masks", rows.map { $0.causal ? "c" : "n" })
+    check("masks", rows.map(\.mask))
     check("batch sizes", rows.map { "\($0.batch)" })
     check("head counts", rows.map { "\($0.heads)" })
     check("distributions", rows.map(\.distribution))
@@ -186,7 +186,7 @@ public struct SweepReport: Sendable {
   static let axes = [
     GridAxis(name: "sequence length", slug: "seqlen", value: { "N=\($0.seqLen)" }, order: { Double($0.seqLen) }),
     GridAxis(name: "head dim", slug: "headdim", value: { "d=\($0.headDim)" }, order: { Double($0.headDim) }),
-    GridAxis(name: "mask", slug: "mask", value: { $0.causal ? "causal" : "none" }, order: { $0.causal ? 1 : 0 }),
+    GridAxis(name: "mask", slug: "mask", value: { $0.mask }, order: { $0.mask == "none" ? 0 : $0.mask == "causal" ? 1 : 2 }),
     GridAxis(name: "heads", slug: "heads", value: { "h=\($0.heads)" }, order: { Double($0.heads) }),
     GridAxis(name: "batch", slug: "batch", value: { "b=\($0.batch)" }, order: { Double($0.batch) }),
     GridAxis(name: "outlier magnitude", slug: "outliers", value: { SVGLineChart.number($0.outlierMagnitude) }, order: { $0.outlierMagnitude }),
@@ -316,7 +316,7 @@ public struct SweepReport: Sendable {
   /// their geometric mean.
   func pairedComparison() -> String {
     let distributions = orderedUnique(rows.map(\.distribution))
-    func config(_ r: SweepRow) -> String { "\(r.seqLen) \(r.headDim) \(r.batch) \(r.heads) \(r.causal) \(r.distribution) \(r.seed) \(r.reference)" }
+    func config(_ r: SweepRow) -> String { "\(r.seqLen) \(r.headDim) \(r.batch) \(r.heads) \(r.mask) \(r.distribution) \(r.seed) \(r.reference)" }
     // (scheme, algorithm) → configuration → (a row, geometric-mean RMSE over its rotation seeds)
     var series: [String: [String: (row: SweepRow, rmse: Double)]] = [:]
     for (key, group) in Dictionary(grouping: rows, by: { "\($0.scheme)|\($0.algorithm)" }) {

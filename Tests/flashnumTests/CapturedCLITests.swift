@@ -117,14 +117,27 @@ final class CapturedCLITests: CLITestCase {
     XCTAssertEqual(rows.count, 1 + 8)
     let columns = rows[0].split(separator: ",").map(String.init)
     let (scheme, distribution, rmse) = (columns.firstIndex(of: "scheme")!, columns.firstIndex(of: "distribution")!, columns.firstIndex(of: "rmse")!)
+    let mask = columns.firstIndex(of: "mask")!
     var entries = Set<String>()
     for row in rows.dropFirst() {
       let cells = row.split(separator: ",").map(String.init)
       entries.insert(cells[distribution])
+      // The mask column says what the call had: call0 PyTorch's top-left causal mask (nq < nk, so
+      // not the bottom-right one), call1 a boolean mask.
+      XCTAssertEqual(cells[mask], cells[distribution].hasSuffix("call0") ? "causal+top-left" : "bias", row.description)
       let error = Double(cells[rmse])!
       if cells[scheme] == "fp32" { XCTAssertLessThan(error, 1e-6) } else { XCTAssertGreaterThan(error, 1e-4) }
     }
     XCTAssertEqual(entries, ["captured:cap.safetensors:call0", "captured:cap.safetensors:call1"])
+    // The results read back (the mask names parse): a report and a resumed sweep accept them.
+    let report = try run(["report", path("results/captured.csv"), "--out-dir", path("report")])
+    XCTAssertEqual(report.status, 0, report.stderr)
+    let again = try run(["sweep", experiment, "--out-dir", path("results"), "--quiet"])
+    XCTAssertEqual(again.status, 0, again.stderr)
+    // A mask name outside the vocabulary is refused with the line and what is allowed.
+    let text = try String(contentsOfFile: path("results/captured.csv"), encoding: .utf8)
+    try text.replacingOccurrences(of: ",causal+top-left,", with: ",causal+sideways,").write(toFile: path("bad.csv"), atomically: true, encoding: .utf8)
+    try assertBadInput(["report", path("bad.csv"), "--out-dir", path("report2")], "mask: expected none, causal, or causal/top-left/window(L,R)/bias joined by '+', got 'causal+sideways'")
   }
 
   /// A bf16 additive mask (torch's usual dtype for a bf16 model) is read exactly.
