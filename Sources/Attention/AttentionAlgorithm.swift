@@ -47,14 +47,10 @@ public enum AlgorithmChoice: Hashable, Sendable, CustomStringConvertible {
   /// The plain names (``blocked`` also takes tiles).
   public static let names = ["naive", "blocked", "blocked-hopper-tiles", "fa3"]
 
-  /// Names that files used before `fa3` came to name the kernel only, and their names now.
-  public static let renamed = ["blocked-fa3": "blocked-hopper-tiles"]
-
-  /// Parses a name (table above); a ``renamed`` name is an error naming the new one.
+  /// Parses a name (table above); a retired name (``RetiredName/algorithms``) is an error naming
+  /// the new one.
   public init(_ name: String) throws(AttentionError) {
-    if let new = Self.renamed[name] {
-      throw AttentionError("algorithm '\(name)' is now called '\(new)' ('fa3' names the FA3 kernel only)")
-    }
+    if let retired = RetiredName.message(name, in: RetiredName.algorithms) { throw AttentionError("algorithm \(retired)") }
     switch name {
     case "naive": self = .naive
     case "blocked": self = .blocked(.flash2)

@@ -112,20 +112,14 @@ public struct FA3Case: Codable, Hashable, Sendable, CustomStringConvertible {
     return s + "-s\(seed)"
   }
 
-  var inputDistribution: InputDistribution? {
-    switch distribution {
-    case "sparse-outliers": .paperOutliers
-    case "gaussian": .gaussian(std: 1)
-    default: nil
-    }
-  }
+  var inputDistribution: InputDistribution? { InputDistribution.bare[distribution] }
 
   /// Checks the case without generating it: a known distribution, sizes within
   /// ``ResourceLimits``, and a head dim the kernel takes for the element.
   public func validate() throws(AttentionError) {
     guard inputDistribution != nil else {
-      if let renamed = InputDistribution.renamedMessage(distribution) { throw AttentionError("case \(description): distribution \(renamed)") }
-      throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: gaussian, sparse-outliers)")
+      if let retired = RetiredName.message(distribution, in: RetiredName.distributions) { throw AttentionError("case \(description): distribution \(retired)") }
+      throw AttentionError("case \(description): unknown distribution '\(distribution)' (known: \(InputDistribution.bare.keys.sorted().joined(separator: ", ")))")
     }
     try AttentionShape(batch: batch, seqLenQ: seqLenQ, seqLenK: seqLenK, headsQ: heads, headsKV: kvHeads, headDim: headDim).validate()
     try FA3Inputs.checkHeadDims(headDim, valueHeadDim ?? headDim, element: element)

@@ -68,15 +68,10 @@ public enum InputDistribution: Hashable, Sendable {
   /// `sparse-outliers` with no parameters in files (formerly `fa3`).
   public static let paperOutliers = InputDistribution.sparseOutliers(probability: 0.001, outlierStd: 10)
 
-  /// Names that files used before `fa3` came to name the kernel only, and their names now: a
-  /// file that still uses one is refused with ``renamedMessage(_:)``.
-  public static let renamed = ["fa3": "sparse-outliers", "fa3-outliers": "sparse-outliers"]
-
-  /// "'fa3' is now called 'sparse-outliers' ('fa3' names the FA3 kernel only)" for a ``renamed``
-  /// name; `nil` for any other.
-  public static func renamedMessage(_ name: String) -> String? {
-    renamed[name].map { "'\(name)' is now called '\($0)' ('fa3' names the FA3 kernel only)" }
-  }
+  /// The distributions that case, baseline and experiment files name without parameters:
+  /// `gaussian` (N(0, 1)) and `sparse-outliers` (``paperOutliers``). Retired names are in
+  /// ``RetiredName/distributions``.
+  public static let bare: [String: InputDistribution] = ["gaussian": .gaussian(std: 1), "sparse-outliers": paperOutliers]
 
   /// A short name for tables and files, e.g. `sparse-outliers(p=0.001,std=10)`.
   public var name: String {

@@ -248,14 +248,11 @@ public struct Experiment: Sendable {
   /// name files used before `fa3` came to name the kernel only is refused with the new name.
   static func parseDistribution(_ item: ConfigurationValue) throws -> [InputDistribution] {
     func refuseRenamed(_ v: ConfigurationValue) throws {
-      if let name = try? v.string(), let message = InputDistribution.renamedMessage(name) { throw v.error(message) }
+      if let name = try? v.string(), let message = RetiredName.message(name, in: RetiredName.distributions) { throw v.error(message) }
     }
     if item.node.scalar != nil {
       try refuseRenamed(item)
-      switch try item.choice(["gaussian", "sparse-outliers"]) {
-      case "gaussian": return [.gaussian(std: 1)]
-      default: return [.paperOutliers]
-      }
+      return [InputDistribution.bare[try item.choice(InputDistribution.bare.keys.sorted())]!]
     }
     let kinds: [String: [String]] = [
       "gaussian": ["std"], "sparse-outliers": ["probability", "outlier_std"],

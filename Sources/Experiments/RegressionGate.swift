@@ -82,8 +82,8 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
     /// The entry as a measured point against an MPFR reference of `referenceBits` bits (the
     /// entry was validated: its scheme, algorithm and distribution exist).
     func point(referenceBits: Int, scheme: AttentionScheme) throws -> MeasuredPoint {
-      let inputs = InputSpec(seqLen: seqLen, headDim: headDim, heads: heads, causal: causal,
-                             distribution: distribution == "sparse-outliers" ? .paperOutliers : .gaussian(std: 1), seed: seed)
+      guard let d = InputDistribution.bare[distribution] else { throw BaselineError("distribution '\(distribution)' is not sparse-outliers or gaussian") }
+      let inputs = InputSpec(seqLen: seqLen, headDim: headDim, heads: heads, causal: causal, distribution: d, seed: seed)
       return MeasuredPoint(inputs: inputs, scheme: scheme, algorithm: try AlgorithmChoice(algorithm),
                            reference: .mpfr(bits: referenceBits))
     }
@@ -140,8 +140,8 @@ public struct RegressionBaseline: Codable, Hashable, Sendable {
       }
       do { try scheme.validate(headDim: e.headDim) } catch { throw BaselineError("\(at).scheme: \(error.description)") }
       do { _ = try AlgorithmChoice(e.algorithm) } catch { throw BaselineError("\(at).algorithm: \(error.description)") }
-      guard ["sparse-outliers", "gaussian"].contains(e.distribution) else {
-        if let renamed = InputDistribution.renamedMessage(e.distribution) { throw BaselineError("\(at).distribution: \(renamed)") }
+      guard InputDistribution.bare[e.distribution] != nil else {
+        if let retired = RetiredName.message(e.distribution, in: RetiredName.distributions) { throw BaselineError("\(at).distribution: \(retired)") }
         throw BaselineError("\(at).distribution: '\(e.distribution)' is not sparse-outliers or gaussian")
       }
       guard e.seqLen >= 1, e.headDim >= 1, e.heads >= 1 else { throw BaselineError("\(at): seq_len, head_dim and heads must be positive") }

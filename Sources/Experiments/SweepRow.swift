@@ -151,9 +151,7 @@ public struct SweepRow: Hashable, Sendable {
     key = try text("key")
     scheme = try text("scheme")
     algorithm = try text("algorithm")
-    if let new = AlgorithmChoice.renamed[algorithm] {
-      throw ResultsError("\(at): algorithm '\(algorithm)' is now called '\(new)' ('fa3' names the FA3 kernel only): rerun the sweep")
-    }
+    if let retired = RetiredName.message(algorithm, in: RetiredName.algorithms) { throw ResultsError("\(at): algorithm \(retired): rerun the sweep") }
     precision = try text("precision")
     incoherentProcessing = try bool("incoherent_processing")
     blockQuantization = try bool("block_quantization")
@@ -169,7 +167,7 @@ public struct SweepRow: Hashable, Sendable {
     causal = parts.contains("causal")
     distribution = try text("distribution")
     distributionKind = try text("distribution_kind")
-    if let renamed = InputDistribution.renamedMessage(distributionKind) { throw ResultsError("\(at): distribution_kind \(renamed): rerun the sweep") }
+    if let retired = RetiredName.message(distributionKind, in: RetiredName.distributions) { throw ResultsError("\(at): distribution_kind \(retired): rerun the sweep") }
     outlierMagnitude = try double("outlier_magnitude")
     guard outlierMagnitude.isFinite && outlierMagnitude >= 0 else {
       throw ResultsError("\(at): outlier_magnitude: expected a finite number ≥ 0, got '\(f["outlier_magnitude"]!)'")
